@@ -1,0 +1,98 @@
+"""Differentiable Siamese augmentation (DSA) with explicit, shareable parameters.
+
+One *draw* picks an op family — colour, crop, cutout, flip, scale or rotate — and its parameters.
+Rows of ``AugmentParams`` are draws; ``apply(x, params, row)`` augments image i with draw
+``row[i]``. Siamese augmentation gives the real and the synthetic images of a class the same row.
+All geometric families (crop = translation, flip, scale, rotate) are one batched affine warp; colour
+and cutout are elementwise, so a whole multi-class batch is augmented in three vectorised calls.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["AugmentParams", "sample_params", "apply", "OPS"]
+
+OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
+_COLOR, _CROP, _CUTOUT, _FLIP, _SCALE, _ROTATE = range(6)
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Parameters of R draws.
+
+    op : (R,) long, index into ``OPS``.
+    brightness : (R,) additive shift in [−0.5, 0.5] (0 unless colour).
+    saturation : (R,) factor in [0, 2] (1 unless colour).
+    contrast : (R,) factor in [0.5, 1.5] (1 unless colour).
+    theta : (R, 2, 3) affine matrix (identity unless crop/flip/scale/rotate).
+    cutout : (R, 2) centre of the cut square in [0, 1]², NaN unless cutout.
+    """
+
+    op: torch.Tensor
+    brightness: torch.Tensor
+    saturation: torch.Tensor
+    contrast: torch.Tensor
+    theta: torch.Tensor
+    cutout: torch.Tensor
+
+
+def sample_params(n: int, *, generator: torch.Generator | None = None, device=None,
+                  ops: tuple[str, ...] = OPS) -> AugmentParams:
+    """Draw ``n`` augmentations, each with one op family chosen uniformly from ``ops``."""
+    bad = [o for o in ops if o not in OPS]
+    if bad or not ops:
+        raise ValueError(f"unknown augmentation op(s) {bad}; allowed: {list(OPS)}")
+    allowed = torch.tensor([OPS.index(o) for o in ops], device=device)
+    u = torch.rand(n, 9, generator=generator, device=device)  # (R, 9) all randomness in one call
+    op = allowed[(u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)]  # (R,)
+    is_ = lambda k: op == k  # noqa: E731
+    one, zero = torch.ones(n, device=device), torch.zeros(n, device=device)
+    brightness = torch.where(is_(_COLOR), u[:, 1] - 0.5, zero)
+    saturation = torch.where(is_(_COLOR), u[:, 2] * 2.0, one)
+    contrast = torch.where(is_(_COLOR), u[:, 3] + 0.5, one)
+    # geometric: build one affine per draw (identity where the op is not geometric)
+    tx = torch.where(is_(_CROP), (u[:, 4] - 0.5) * 0.25 * 2, zero)  # ±12.5 % of the side
+    ty = torch.where(is_(_CROP), (u[:, 5] - 0.5) * 0.25 * 2, zero)
+    flip = torch.where(is_(_FLIP) & (u[:, 4] < 0.5), -one, one)
+    lo = 1.0 / 1.2
+    sx = torch.where(is_(_SCALE), lo + u[:, 4] * (1.2 - lo), one)
+    sy = torch.where(is_(_SCALE), lo + u[:, 5] * (1.2 - lo), one)
+    ang = torch.where(is_(_ROTATE), (u[:, 4] - 0.5) * 2 * math.radians(15.0), zero)
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    theta = torch.stack([
+        torch.stack([sx * cos * flip, -sin, tx], 1),
+        torch.stack([sin * flip, sy * cos, ty], 1),
+    ], 1)  # (R, 2, 3)
+    nan = torch.full((n,), float("nan"), device=device)
+    cut = torch.stack([torch.where(is_(_CUTOUT), u[:, 6], nan), torch.where(is_(_CUTOUT), u[:, 7], nan)], 1)
+    return AugmentParams(op, brightness, saturation, contrast, theta, cut)
+
+
+def apply(x: torch.Tensor, params: AugmentParams, row: torch.Tensor | None = None) -> torch.Tensor:
+    """Augment images ``x`` (N, C, H, W); image i uses draw ``row[i]`` (default: draw i).
+
+    Differentiable in ``x``. Pixels moved in from outside the image are zero.
+    """
+    n, c, h, w = x.shape
+    if row is None:
+        row = torch.arange(n, device=x.device)
+    b = params.brightness[row].view(n, 1, 1, 1)
+    s = params.saturation[row].view(n, 1, 1, 1)
+    k = params.contrast[row].view(n, 1, 1, 1)
+    x = x + b  # brightness
+    m = x.mean(dim=1, keepdim=True)
+    x = (x - m) * s + m  # saturation
+    m = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - m) * k + m  # contrast
+    theta = params.theta[row]  # (N, 2, 3)
+    grid = F.affine_grid(theta, [n, c, h, w], align_corners=True)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    centre = params.cutout[row]  # (N, 2), NaN = no cutout
+    ys = torch.linspace(0, 1, h, device=x.device).view(1, h, 1)
+    xs = torch.linspace(0, 1, w, device=x.device).view(1, 1, w)
+    inside = ((ys - centre[:, 1].view(n, 1, 1)).abs() < 0.25) & ((xs - centre[:, 0].view(n, 1, 1)).abs() < 0.25)
+    return x * (~inside).unsqueeze(1).to(x.dtype)  # half-size square cut out

@@ -1,0 +1,146 @@
+"""Frozen configs for distillation and evaluation, and the named presets.
+
+``paper`` is the published protocol (METHOD.md §4) and the default. ``demo`` finishes the CLI demo
+on a 2-core CPU in minutes; ``smoke`` is for tests. Any field can be overridden by keyword.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
+
+PRESETS = ("paper", "demo", "smoke")
+METHODS = ("dm",)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    method: str = "dm"  # how statistics are matched (the matcher)
+    target: str = "cobra"  # what the synthetic class is pulled toward (the strategy)
+    ipc: int = 10  # synthetic images per class
+    iterations: int = 20000  # outer iterations; DM paper 20000 (COBRA's own DM runs: 2600)
+    lr_img: float = 1.0  # SGD step on synthetic pixels; DM uses 1 (10 at IPC 100)
+    momentum: float = 0.5  # SGD momentum on synthetic pixels (DM)
+    batch_real: int = 256  # real images drawn per class per iteration (COBRA DM: 600)
+    width: int = 128  # ConvNet channels; 128 in every paper
+    depth: int = 3  # ConvNet blocks; 3 at 32 px
+    norm: str = "instancenorm"  # ConvNet normalisation; instance norm in every paper
+    dsa: bool = True  # Siamese augmentation of real and synthetic batches (DSA)
+    distance: Literal["l1", "l2"] = "l2"  # DM outer distance; published COBRA uses L1, DM/FairDD squared L2
+    warm_start_epochs: int = 0  # K: train the sampled net on S for K epochs first (published COBRA: K = IPC)
+    warm_start_lr: float = 0.01  # SGD lr of the warm start (the evaluation lr)
+    group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
+    init: Literal["real", "noise"] = "real"  # initial synthetic images: random real images of the class, or noise
+    checkpoint_every: int = 0  # write a checkpoint every N iterations when a path is given (0 = only at the end)
+    seed: int = 0  # the one source of randomness (torch.Generator); same seed, same images on CPU
+    preset: str = "paper"  # which preset the defaults came from (recorded, not used)
+
+    def __post_init__(self) -> None:
+        _check_choice("method", self.method, METHODS)
+        from .targets import STRATEGIES
+
+        _check_choice("target", self.target, tuple(STRATEGIES))
+        _check_choice("distance", self.distance, ("l1", "l2"))
+        _check_choice("init", self.init, ("real", "noise"))
+        _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
+        for name in ("ipc", "iterations", "batch_real", "width", "depth"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("warm_start_epochs", "checkpoint_every"):
+            _check_int(name, getattr(self, name), 0)
+        for name in ("lr_img", "warm_start_lr"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+        if not 0 <= float(self.momentum) < 1:
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if not isinstance(d["group_weights"], str):
+            d["group_weights"] = [float(v) for v in d["group_weights"]]
+        return d
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    epochs: int = 1000  # training epochs on S; 1000 with DSA (300 without)
+    lr: float = 0.01  # SGD lr, × 0.1 at epochs // 2
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # SGD weight decay
+    batch_size: int = 256  # training batch
+    dsa: bool = True  # per-sample DSA while training the evaluation model
+    width: int = 128  # evaluation ConvNet width
+    depth: int = 3  # evaluation ConvNet depth
+    norm: str = "instancenorm"  # evaluation ConvNet normalisation
+    preset: str = "paper"  # which preset the defaults came from (recorded, not used)
+    extra: dict = field(default_factory=dict, compare=False)  # free-form notes (e.g. baseline name)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "width", "depth"):
+            _check_int(name, getattr(self, name), 1)
+        _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
+        if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
+            raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
+                             f"{self.weight_decay}, {self.momentum}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+
+
+def _distill_preset(preset: str, target: str, ipc: int) -> dict:
+    cobra = target == "cobra"
+    if preset == "paper":
+        return dict(iterations=20000, lr_img=10.0 if ipc >= 100 else 1.0, batch_real=256, width=128,
+                    distance="l1" if cobra else "l2", warm_start_epochs=ipc if cobra else 0)
+    if preset == "demo":
+        return dict(iterations=300, lr_img=2.0, batch_real=64, width=32,
+                    distance="l1" if cobra else "l2", warm_start_epochs=2 if cobra else 0)
+    return dict(iterations=3, lr_img=1.0, batch_real=8, width=8,
+                distance="l1" if cobra else "l2", warm_start_epochs=1 if cobra else 0)
+
+
+def _eval_preset(preset: str) -> dict:
+    if preset == "paper":
+        return dict(epochs=1000, width=128)
+    if preset == "demo":
+        return dict(epochs=150, width=32)
+    return dict(epochs=2, width=8)
+
+
+def _build(cls, base: dict, overrides: dict):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for {cls.__name__}; allowed: {sorted(names)}")
+    return cls(**{**base, **overrides})
+
+
+def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, preset: str = "paper",
+                   seed: int = 0, **overrides) -> DistillConfig:
+    """The ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
+
+    The published COBRA-DM instantiation (L1 outer distance, warm start K = IPC) is the cobra default
+    under ``paper``; pass ``distance="l2", warm_start_epochs=0`` for the plain barycenter.
+    """
+    _check_choice("preset", preset, PRESETS)
+    _check_int("ipc", ipc, 1)
+    base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset,
+                **_distill_preset(preset, target, ipc))
+    return _build(DistillConfig, base, overrides)
+
+
+def eval_config(*, preset: str = "paper", **overrides) -> EvalConfig:
+    """The ``preset``'s evaluation config with ``overrides`` applied."""
+    _check_choice("preset", preset, PRESETS)
+    return _build(EvalConfig, dict(preset=preset, **_eval_preset(preset)), overrides)

@@ -1,0 +1,7 @@
+"""Datasets: the grouped container, coloured benchmark builders and offline file readers."""
+from .colored import COLOR_NAMES, DATASETS, PALETTE, corrupt, load
+from .dataset import GroupedDataset, segment_sample
+from .sources import load_fashion_mnist, load_mnist5000, read_idx
+
+__all__ = ["GroupedDataset", "load", "DATASETS", "COLOR_NAMES", "PALETTE", "corrupt",
+           "segment_sample", "read_idx", "load_fashion_mnist", "load_mnist5000"]

@@ -1,0 +1,207 @@
+"""`GroupedDataset`: images with a class label and a protected-group label per sample."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import torch
+
+__all__ = ["GroupedDataset", "segment_sample"]
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedDataset:
+    """A labelled image set whose samples also carry a protected-group label.
+
+    Attributes
+    ----------
+    images : Tensor, shape (N, C, H, W), float32, normalised to ``(x - mean) / std``.
+    labels : Tensor, shape (N,), int64 in ``[0, n_classes)``.
+    groups : Tensor, shape (N,), int64 in ``[0, n_groups)``.
+    class_names, group_names : names, one per class / group id.
+    mean, std : per-channel normalisation, used to turn images back into [0, 1] for display.
+    info : how the set was built (builder name and knobs), recorded in results.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    groups: torch.Tensor
+    class_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.images.shape[0]
+        if self.images.ndim != 4:
+            raise ValueError(f"images must have shape (N, C, H, W); got {tuple(self.images.shape)}")
+        if self.labels.shape != (n,) or self.groups.shape != (n,):
+            raise ValueError(
+                f"labels and groups must have shape ({n},); got {tuple(self.labels.shape)} "
+                f"and {tuple(self.groups.shape)}"
+            )
+        for name, ids, k in (("labels", self.labels, self.n_classes), ("groups", self.groups, self.n_groups)):
+            if n and (int(ids.min()) < 0 or int(ids.max()) >= k):
+                raise ValueError(f"{name} must lie in [0, {k}); got range [{int(ids.min())}, {int(ids.max())}]")
+
+    # ------------------------------------------------------------------ sizes
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def cell_counts(self) -> torch.Tensor:
+        """Samples per (class, group) cell, shape (n_classes, n_groups)."""
+        cell = self.labels * self.n_groups + self.groups  # (N,)
+        return torch.bincount(cell, minlength=self.n_classes * self.n_groups).view(self.n_classes, self.n_groups)
+
+    def counts(self):
+        """The (class × group) count table as a pandas DataFrame, with totals."""
+        import pandas as pd
+
+        table = pd.DataFrame(
+            self.cell_counts().cpu().numpy(), index=list(self.class_names), columns=list(self.group_names)
+        )
+        table.index.name, table.columns.name = "class", "group"
+        table["total"] = table.sum(axis=1)
+        return table
+
+    def check_complete(self, what: str = "dataset") -> None:
+        """Raise ``ValueError`` if some (class, group) cell has no sample (metrics need every cell)."""
+        empty = (self.cell_counts() == 0).nonzero().tolist()
+        if empty:
+            cells = ", ".join(f"({self.class_names[c]!r}, {self.group_names[g]!r})" for c, g in empty[:8])
+            more = f" and {len(empty) - 8} more" if len(empty) > 8 else ""
+            raise ValueError(
+                f"{what} has no samples for {len(empty)} (class, group) cell(s): {cells}{more}; "
+                "every class needs every group (choose fewer groups or more data)"
+            )
+
+    # ------------------------------------------------------------- transforms
+    def to(self, device: torch.device | str) -> "GroupedDataset":
+        return self._replace(images=self.images.to(device), labels=self.labels.to(device), groups=self.groups.to(device))
+
+    def subset(self, index: torch.Tensor) -> "GroupedDataset":
+        """The samples at ``index`` (a LongTensor or bool mask)."""
+        return self._replace(images=self.images[index], labels=self.labels[index], groups=self.groups[index])
+
+    def select_groups(self, groups: Sequence[int | str]) -> "GroupedDataset":
+        """Keep only the samples of ``groups`` (ids or names) and renumber the groups 0..k-1."""
+        ids = [self.group_id(g) for g in groups]
+        if len(set(ids)) != len(ids) or not ids:
+            raise ValueError(f"groups must be a non-empty list of distinct groups; got {list(groups)}")
+        remap = torch.full((self.n_groups,), -1, dtype=torch.long)
+        remap[ids] = torch.arange(len(ids))
+        new_groups = remap.to(self.groups.device)[self.groups]  # (N,)
+        keep = new_groups >= 0
+        return GroupedDataset(
+            images=self.images[keep], labels=self.labels[keep], groups=new_groups[keep],
+            class_names=self.class_names, group_names=tuple(self.group_names[i] for i in ids),
+            mean=self.mean, std=self.std, info={**self.info, "groups": [self.group_names[i] for i in ids]},
+        )
+
+    def group_id(self, group: int | str) -> int:
+        if isinstance(group, str):
+            if group not in self.group_names:
+                raise ValueError(f"unknown group {group!r}; allowed: {list(self.group_names)}")
+            return self.group_names.index(group)
+        if not 0 <= int(group) < self.n_groups:
+            raise ValueError(f"group id {group} outside [0, {self.n_groups})")
+        return int(group)
+
+    def display(self, images: torch.Tensor | None = None) -> torch.Tensor:
+        """Images mapped back to [0, 1] for plotting, shape (N, C, H, W)."""
+        x = self.images if images is None else images
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return (x * std + mean).clamp(0, 1)
+
+    def _replace(self, **kw) -> "GroupedDataset":
+        fields = dict(images=self.images, labels=self.labels, groups=self.groups, class_names=self.class_names,
+                      group_names=self.group_names, mean=self.mean, std=self.std, info=self.info)
+        fields.update(kw)
+        return GroupedDataset(**fields)
+
+    # ---------------------------------------------------------------- batches
+    def sample_batch(
+        self,
+        batch_per_class: int,
+        *,
+        balance: Literal["pooled", "groups"] = "pooled",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Indices of a real batch drawn per class, sorted by class.
+
+        ``balance="pooled"`` draws up to ``batch_per_class`` samples of each class without replacement
+        (fewer if the class is smaller), so groups appear in their training proportions.
+        ``balance="groups"`` gives each group present in a class the same share,
+        ``batch_per_class // n_present``, drawn without replacement and topped up with replacement
+        when a group is too small (Uniform DD).
+
+        Returns
+        -------
+        index : LongTensor, shape (M,), on the dataset's device.
+        """
+        device = self.labels.device
+        if balance == "pooled":
+            return segment_sample(self.labels, self.n_classes, batch_per_class, generator=generator, fill=False)
+        if balance != "groups":
+            raise ValueError(f"balance must be 'pooled' or 'groups'; got {balance!r}")
+        counts = self.cell_counts().to(device)  # (C, G)
+        present = (counts > 0).sum(1).clamp(min=1)  # (C,)
+        per_cell = (batch_per_class // present).clamp(min=1)  # (C,)
+        cell = self.labels * self.n_groups + self.groups  # (N,)
+        k = per_cell.repeat_interleave(self.n_groups)  # (C*G,)
+        return segment_sample(cell, self.n_classes * self.n_groups, k, generator=generator, fill=True)
+
+
+def segment_sample(
+    segment: torch.Tensor,
+    n_segments: int,
+    k: int | torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    fill: bool = False,
+) -> torch.Tensor:
+    """Draw ``k`` indices per segment in one vectorised call, returned sorted by segment.
+
+    Within a segment of size n, the first ``min(k, n)`` draws are without replacement (random keys
+    sorted per segment); with ``fill=True`` the remaining ``k - n`` are drawn with replacement so
+    every non-empty segment yields exactly ``k``.
+
+    Parameters
+    ----------
+    segment : LongTensor, shape (N,), segment id of each sample.
+    k : int or LongTensor of shape (n_segments,), draws per segment.
+    """
+    device = segment.device
+    n = segment.numel()
+    k_t = torch.as_tensor(k, device=device).expand(n_segments)  # (S,)
+    keys = torch.rand(n, generator=generator, device=device)  # (N,)
+    order = torch.argsort(segment.double() + keys.double())  # (N,) sorted by (segment, key)
+    size = torch.bincount(segment, minlength=n_segments)  # (S,)
+    start = torch.cumsum(size, 0) - size  # (S,)
+    rank = torch.arange(n, device=device) - start[segment[order]]  # (N,) rank inside segment
+    picked = order[rank < k_t[segment[order]]]  # (M1,) already in segment order
+    if not fill:
+        return picked
+    short = (k_t - size).clamp(min=0) * (size > 0)  # (S,) draws still owed
+    if int(short.sum()) == 0:
+        return picked
+    seg_rep = torch.repeat_interleave(torch.arange(n_segments, device=device), short)  # (M2,)
+    u = torch.rand(seg_rep.numel(), generator=generator, device=device)  # (M2,)
+    extra = order[start[seg_rep] + (u * size[seg_rep]).long().clamp(max=size[seg_rep] - 1)]  # (M2,)
+    both = torch.cat([picked, extra])
+    seg_of = segment[both]
+    return both[torch.sort(seg_of, stable=True).indices]

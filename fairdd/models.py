@@ -1,0 +1,70 @@
+"""ConvNet-D (the field's default distillation network) with ``embed`` and generator-driven init."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+__all__ = ["ConvNet", "reset_parameters"]
+
+Norm = Literal["instancenorm", "batchnorm", "none"]
+
+
+class ConvNet(nn.Module):
+    """``depth`` × [conv 3×3 (width, pad 1) → norm → ReLU → avg-pool 2×2] → flatten → linear.
+
+    ``instancenorm`` is GroupNorm with one group per channel (affine), as in the DD literature.
+    ``embed(x)`` returns the flattened features, shape (N, width · (H / 2^depth)²): 2048 for the
+    default width 128, depth 3 at 32 px.
+    """
+
+    def __init__(self, *, in_channels: int = 3, n_classes: int = 10, width: int = 128, depth: int = 3,
+                 norm: Norm = "instancenorm", image_size: int = 32) -> None:
+        super().__init__()
+        if norm not in ("instancenorm", "batchnorm", "none"):
+            raise ValueError(f"norm must be 'instancenorm', 'batchnorm' or 'none'; got {norm!r}")
+        if image_size % (2 ** depth):
+            raise ValueError(f"image_size {image_size} must be divisible by 2**depth = {2 ** depth}")
+        layers: list[nn.Module] = []
+        c = in_channels
+        for _ in range(depth):
+            layers.append(nn.Conv2d(c, width, 3, padding=1))
+            if norm == "instancenorm":
+                layers.append(nn.GroupNorm(width, width, affine=True))
+            elif norm == "batchnorm":
+                layers.append(nn.BatchNorm2d(width))
+            layers += [nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+            c = width
+        self.features = nn.Sequential(*layers)
+        self.feature_dim = width * (image_size // 2 ** depth) ** 2
+        self.classifier = nn.Linear(self.feature_dim, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Features before the classifier, (N, C, H, W) → (N, feature_dim)."""
+        return self.features(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+@torch.no_grad()
+def reset_parameters(model: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Re-draw every parameter with PyTorch's default init, from ``generator`` (no global RNG).
+
+    Conv/linear weights: Kaiming-uniform with a = √5; biases U(−1/√fan_in, 1/√fan_in);
+    norm layers: weight 1, bias 0.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                bound = 1.0 / math.sqrt(m.weight[0].numel())
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+            if isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+    return model

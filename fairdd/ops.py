@@ -1,0 +1,26 @@
+"""Segment reductions shared by targets, matchers and metrics."""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["segment_mean"]
+
+
+def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of the rows of ``x`` per segment, in one ``index_add_``.
+
+    Parameters
+    ----------
+    x : (N, *F) values.
+    segment : (N,) long, segment id of each row in ``[0, n_segments)``.
+
+    Returns
+    -------
+    mean : (n_segments, *F); zero for empty segments.
+    count : (n_segments,) float, rows per segment.
+    """
+    flat = x.reshape(x.shape[0], -1)  # (N, F)
+    total = flat.new_zeros(n_segments, flat.shape[1]).index_add_(0, segment, flat)  # (S, F)
+    count = torch.bincount(segment, minlength=n_segments).to(flat.dtype)  # (S,)
+    mean = total / count.clamp(min=1).unsqueeze(1)
+    return mean.view(n_segments, *x.shape[1:]), count

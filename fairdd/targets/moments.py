@@ -1,0 +1,139 @@
+"""Target strategies: what the synthetic statistic of each class is pulled toward.
+
+A strategy turns per-sample real statistics φ_i (embeddings for DM, gradients for DC, ...) with
+their class and group ids into *references* ``refs`` (C, K, *F) and *weights* (C, K). A matcher
+then minimises
+
+    L = Σ_c Σ_k w_{c,k} · D(refs_{c,k}, Φ_{S_c})
+
+with its own distance D. Groups absent from a class batch get weight 0 (``fairdd``) or no share
+of the barycenter (``cobra``); a class with no real sample in the batch gets weight 0.
+
+============  ===========================================================  ========
+strategy      references for class c                                       sampling
+============  ===========================================================  ========
+vanilla       pooled mean  Φ_{T_c}                    (K = 1)               pooled
+uniform       pooled mean of a batch drawn equally per group (K = 1)       groups
+fairdd        every group mean Φ_{T_{a|c}}, weight 1 if present (K = G)    pooled
+cobra         barycenter Σ_a w_a Φ_{T_{a|c}} / Σ_a w_a over present groups pooled
+              (w_a = 1/|𝒜| uniform by default; size-proportional = vanilla)
+============  ===========================================================  ========
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Sequence
+
+import torch
+
+from ..ops import segment_mean
+
+__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """refs (C, K, *F) reference statistics; weights (C, K) per reference distance."""
+
+    refs: torch.Tensor
+    weights: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Base class. ``sampling`` says how the real batch is drawn ("pooled" or "groups")."""
+
+    name: ClassVar[str] = "base"
+    sampling: ClassVar[Literal["pooled", "groups"]] = "pooled"
+
+    def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
+                 n_classes: int, n_groups: int) -> Targets:
+        raise NotImplementedError
+
+
+def _pooled(stats, labels, n_classes) -> Targets:
+    mean, count = segment_mean(stats, labels, n_classes)  # (C, *F), (C,)
+    return Targets(mean.unsqueeze(1), (count > 0).to(stats.dtype).unsqueeze(1))
+
+
+def _group_means(stats, labels, groups, n_classes, n_groups):
+    cell = labels * n_groups + groups  # (N,)
+    mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
+    return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)
+
+
+@dataclass(frozen=True)
+class Vanilla(Strategy):
+    """Pooled class statistic: converges to the majority group's pattern."""
+
+    name: ClassVar[str] = "vanilla"
+
+    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        return _pooled(stats, labels, n_classes)
+
+
+@dataclass(frozen=True)
+class Uniform(Vanilla):
+    """Uniform DD: vanilla target on a batch drawn equally per group (fixes sample size only)."""
+
+    name: ClassVar[str] = "uniform"
+    sampling: ClassVar[Literal["pooled", "groups"]] = "groups"
+
+
+@dataclass(frozen=True)
+class FairDD(Strategy):
+    """FairDD synchronized matching: one distance per present group, summed."""
+
+    name: ClassVar[str] = "fairdd"
+
+    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        mean, count = _group_means(stats, labels, groups, n_classes, n_groups)  # (C, G, *F), (C, G)
+        return Targets(mean, (count > 0).to(stats.dtype))
+
+
+@dataclass(frozen=True)
+class Cobra(Strategy):
+    """Cross-group barycenter: weighted mean of the present groups' statistics, matched once.
+
+    ``group_weights``: "uniform" (w_a = 1/|𝒜|, group size never enters: COBRA), "proportional"
+    (w_a ∝ batch count: reproduces vanilla), or a sequence of G non-negative weights.
+    """
+
+    name: ClassVar[str] = "cobra"
+    group_weights: str | Sequence[float] = "uniform"
+
+    def __post_init__(self) -> None:
+        w = self.group_weights
+        if isinstance(w, str):
+            if w not in ("uniform", "proportional"):
+                raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list of floats; got {w!r}")
+        elif any(float(v) < 0 for v in w) or not any(float(v) > 0 for v in w):
+            raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(w)}")
+
+    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        mean, count = _group_means(stats, labels, groups, n_classes, n_groups)  # (C, G, *F), (C, G)
+        if self.group_weights == "uniform":
+            w = (count > 0).to(stats.dtype)  # (C, G)
+        elif self.group_weights == "proportional":
+            w = count
+        else:
+            given = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)
+            if given.numel() != n_groups:
+                raise ValueError(f"group_weights has {given.numel()} entries; the data has {n_groups} groups")
+            w = given.unsqueeze(0) * (count > 0)  # (C, G)
+        total = w.sum(1, keepdim=True)  # (C, 1)
+        share = w / total.clamp(min=1e-12)  # (C, G)
+        bary = torch.einsum("cg,cg...->c...", share, mean)  # (C, *F)
+        return Targets(bary.unsqueeze(1), (total > 0).to(stats.dtype))
+
+
+STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra)}
+
+
+def get_strategy(target: str | Strategy, **options) -> Strategy:
+    """The strategy named ``target`` (one of ``STRATEGIES``), built with ``options``."""
+    if isinstance(target, Strategy):
+        return target
+    if target not in STRATEGIES:
+        raise ValueError(f"unknown target {target!r}; allowed: {list(STRATEGIES)}")
+    return STRATEGIES[target](**options)
