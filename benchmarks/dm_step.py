@@ -1,0 +1,128 @@
+"""Time one DM + cobra iteration: fairdd's vectorised step vs a per-class, per-group loop.
+
+The baseline below is the straightforward structure of the reference code: for every class, augment
+and embed its real batch and its synthetic images separately, then loop over the groups present to
+form the group means and their barycenter. Both compute the same loss (checked before timing) on
+the same network, batch and augmentation draws, in the same process on the same device.
+
+    python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--width 128] [--reps 5]
+
+Prints one JSON line per IPC: {"device", "ipc", "baseline_ms", "fairdd_ms", "speedup", ...}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from types import SimpleNamespace
+
+import torch
+
+from fairdd.augment import AugmentParams, apply, sample_params
+from fairdd.matching import dm_loss
+from fairdd.models import ConvNet, reset_parameters
+from fairdd.targets import Cobra
+
+
+def _rows(params: AugmentParams, c: int) -> AugmentParams:
+    return AugmentParams(*(getattr(params, f)[c:c + 1] for f in params.__dataclass_fields__))
+
+
+def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2"):
+    """Reference structure: one forward pass per class, a Python loop over groups."""
+    loss = syn.new_zeros(())
+    for c in range(n_classes):
+        p = _rows(params, c)
+        xr = real.images[real.labels == c]
+        gr = real.groups[real.labels == c]
+        with torch.no_grad():
+            er = net.embed(apply(xr, p, torch.zeros(len(xr), dtype=torch.long, device=xr.device)))
+        means = [er[gr == g].mean(0) for g in gr.unique().tolist()]
+        bary = torch.stack(means).mean(0)
+        xs = syn[syn_labels == c]
+        es = net.embed(apply(xs, p, torch.zeros(len(xs), dtype=torch.long, device=xs.device))).mean(0)
+        d = (bary - es).abs().sum() if distance == "l1" else (bary - es).pow(2).sum()
+        loss = loss + d
+    return loss
+
+
+def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2"):
+    with torch.no_grad():
+        er = net.embed(apply(real.images, params, real.labels))
+    es = net.embed(apply(syn, params, syn_labels))
+    return dm_loss(er, real.labels, real.groups, es, strategy=Cobra(), n_classes=n_classes,
+                   n_groups=n_groups, distance=distance)
+
+
+def make_inputs(*, ipc, batch_real=256, n_classes=10, n_groups=10, size=32, width=128, device="cpu", seed=0):
+    """Random CMNIST-shaped data: a real batch of ``batch_real`` per class (90 % majority colour)."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    labels = torch.arange(n_classes, device=device).repeat_interleave(batch_real)
+    own = labels % n_groups
+    other = torch.randint(0, n_groups, labels.shape, generator=g, device=device)
+    groups = torch.where(torch.rand(labels.shape, generator=g, device=device) < 0.9, own, other)
+    real = SimpleNamespace(images=torch.randn(len(labels), 3, size, size, generator=g, device=device),
+                           labels=labels, groups=groups)
+    syn_labels = torch.arange(n_classes, device=device).repeat_interleave(ipc)
+    syn = torch.randn(len(syn_labels), 3, size, size, generator=g, device=device).requires_grad_(True)
+    net = reset_parameters(ConvNet(width=width, n_classes=n_classes, image_size=size).to(device), g)
+    net.requires_grad_(False)
+    params = sample_params(n_classes, generator=g, device=device)
+    return net, real, syn, syn_labels, params
+
+
+def _time(fn, reps, device) -> float:
+    fn()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / reps * 1000
+
+
+def bench(ipc: int, *, device, width=128, reps=5, batch_real=256) -> dict:
+    net, real, syn, syn_labels, params = make_inputs(ipc=ipc, width=width, device=device, batch_real=batch_real)
+    kw = dict(n_classes=10, distance="l1")
+    ref = loop_loss(net, real, syn, syn_labels, params, **kw)
+    new = fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw)
+    rel = abs(float(ref) - float(new)) / max(abs(float(ref)), 1e-12)
+    if rel > 1e-4:
+        raise SystemExit(f"loss mismatch: baseline {float(ref)} vs fairdd {float(new)} (rel {rel:.2e})")
+
+    def step(loss_fn, **extra):
+        syn.grad = None
+        loss_fn(net, real, syn, syn_labels, params, **kw, **extra).backward()
+
+    base = _time(lambda: step(loop_loss), reps, device)
+    fast = _time(lambda: step(fairdd_loss, n_groups=10), reps, device)
+    out = {"device": str(device), "ipc": ipc, "width": width, "batch_real": batch_real,
+           "baseline_ms": round(base, 2), "fairdd_ms": round(fast, 2), "speedup": round(base / fast, 2),
+           "loss_rel_diff": rel}
+    if device.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(device)
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--ipc", type=int, nargs="+", default=[10, 50])
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--batch-real", type=int, default=256)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from fairdd.distill import resolve_device
+
+    device = resolve_device(args.device)
+    for ipc in args.ipc:
+        print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real)),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fairdd.cli import main
+
+
+def test_demo_on_smoke_preset_writes_valid_metrics(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "smoke", "--dataset", "colored-digits", "--out", str(out),
+                 "--device", "cpu", "--ipc", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["random", "vanilla", "uniform", "fairdd", "cobra"]
+    for row in metrics.values():
+        assert {"accuracy", "eod", "deo_a", "worst_group_accuracy"} <= set(row)
+        assert all(0 <= row[k] <= 100 for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy"))
+    assert (out / "metrics.png").stat().st_size > 1000
+    assert (out / "cobra" / "grid.png").is_file()
+    printed = capsys.readouterr().out
+    assert "strategy" in printed and "EOD" in printed and "cobra" in printed
+
+
+def test_distill_then_evaluate_commands(tmp_path, capsys):
+    res = tmp_path / "res"
+    assert main(["distill", "--dataset", "colored-digits", "--target", "fairdd", "--ipc", "1", "--preset", "smoke",
+                 "--device", "cpu", "--out", str(res), "--set", "iterations=2", "--set", "depth=2"]) == 0
+    report = tmp_path / "report.json"
+    assert main(["evaluate", str(res), "--dataset", "colored-digits", "--preset", "smoke", "--n-models", "1",
+                 "--device", "cpu", "--out", str(report), "--set", "depth=2"]) == 0
+    assert json.loads(report.read_text())["source"]["target"] == "fairdd"
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
+    assert main(["distill", "--dataset", "colored-digits", "--bias", "2", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "bias must be in (0, 1]; got 2.0" in err and "Traceback" not in err
+    assert main(["evaluate", str(tmp_path / "missing"), "--dataset", "colored-digits"]) == 2
+    assert "not a fairdd result folder" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "fairdd", "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in proc.stdout and "distill" in proc.stdout

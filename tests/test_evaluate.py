@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+import fairdd
+
+from conftest import SMOKE
+
+
+def test_report_fields_and_by_group_table(digits_train, digits_test):
+    result = fairdd.distill(digits_train, target="cobra", ipc=2, iterations=2, **SMOKE)
+    report = fairdd.evaluate(result, digits_test, n_models=2, epochs=3, **SMOKE)
+    for key in ("accuracy", "eod", "deo_a", "worst_group_accuracy"):
+        value = getattr(report, key)
+        assert isinstance(value, float) and 0.0 <= value <= 100.0
+        assert report.std[key] >= 0.0
+    assert len(report.per_model) == 2
+    table = report.by_group
+    assert list(table.columns) == ["class", "group", "accuracy", "accuracy_std", "count"]
+    assert len(table) == 10 * 4 and table["count"].sum() == len(digits_test)
+    # the report's EOD is the mean over models of each model's max-class gap, recomputed from its table
+    tpr = report.tpr  # (models, C, G)
+    per_model_eod = 100 * (tpr.amax(2) - tpr.amin(2)).amax(1)
+    assert report.eod == pytest.approx(float(per_model_eod.mean()), abs=1e-4)
+    assert report.config["epochs"] == 3
+
+
+def test_baselines_random_subset_and_whole_data(digits_train, digits_test):
+    rnd = fairdd.random_subset(digits_train, ipc=3, seed=0)
+    assert torch.bincount(rnd.labels).tolist() == [3] * 10
+    r1 = fairdd.evaluate(rnd, digits_test, n_models=1, epochs=2, **SMOKE)
+    whole = fairdd.evaluate(digits_train, digits_test, n_models=1, epochs=1, **SMOKE)
+    assert r1.source["kind"] == "synthetic" and whole.source["kind"] == "real"
+
+
+def test_same_seed_same_report(digits_train, digits_test):
+    rnd = fairdd.random_subset(digits_train, ipc=2, seed=0)
+    a = fairdd.evaluate(rnd, digits_test, n_models=1, epochs=2, seed=3, **SMOKE)
+    b = fairdd.evaluate(rnd, digits_test, n_models=1, epochs=2, seed=3, **SMOKE)
+    assert a.per_model == b.per_model
+
+
+def test_bad_evaluation_input(digits_train, digits_test, mnist_test):
+    rnd = fairdd.random_subset(digits_train, ipc=1)
+    with pytest.raises(ValueError, match="n_models must be an integer >= 1; got 0"):
+        fairdd.evaluate(rnd, digits_test, n_models=0, **SMOKE)
+    with pytest.raises(ValueError, match="differ in shape"):
+        fairdd.evaluate(rnd, mnist_test, n_models=1, **SMOKE)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['epoch'\]"):
+        fairdd.evaluate(rnd, digits_test, n_models=1, epoch=3, **SMOKE)
+    with pytest.raises(ValueError, match="source must be a DistillResult or GroupedDataset"):
+        fairdd.evaluate("results/x", digits_test, **SMOKE)
