@@ -104,7 +104,7 @@ def _distill_preset(preset: str, target: str, ipc: int) -> dict:
         return dict(iterations=20000, lr_img=10.0 if ipc >= 100 else 1.0, batch_real=256, width=128,
                     distance="l1" if cobra else "l2", warm_start_epochs=ipc if cobra else 0)
     if preset == "demo":
-        return dict(iterations=300, lr_img=2.0, batch_real=64, width=32,
+        return dict(iterations=200, lr_img=5.0, batch_real=128, width=16,
                     distance="l1" if cobra else "l2", warm_start_epochs=2 if cobra else 0)
     return dict(iterations=3, lr_img=1.0, batch_real=8, width=8,
                 distance="l1" if cobra else "l2", warm_start_epochs=1 if cobra else 0)
@@ -114,7 +114,7 @@ def _eval_preset(preset: str) -> dict:
     if preset == "paper":
         return dict(epochs=1000, width=128)
     if preset == "demo":
-        return dict(epochs=150, width=32)
+        return dict(epochs=100, width=32)
     return dict(epochs=2, width=8)
 
 
