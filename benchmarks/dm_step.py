@@ -88,21 +88,25 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256) -> dict:
     kw = dict(n_classes=10, distance="l1")
     ref = loop_loss(net, real, syn, syn_labels, params, **kw)
     new = fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw)
-    rel = abs(float(ref) - float(new)) / max(abs(float(ref)), 1e-12)
+    ref, new = float(ref.detach()), float(new.detach())
+    rel = abs(ref - new) / max(abs(ref), 1e-12)
     if rel > 1e-4:
-        raise SystemExit(f"loss mismatch: baseline {float(ref)} vs fairdd {float(new)} (rel {rel:.2e})")
+        raise SystemExit(f"loss mismatch: baseline {ref} vs fairdd {new} (rel {rel:.2e})")
 
     def step(loss_fn, **extra):
         syn.grad = None
         loss_fn(net, real, syn, syn_labels, params, **kw, **extra).backward()
 
     base = _time(lambda: step(loop_loss), reps, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     fast = _time(lambda: step(fairdd_loss, n_groups=10), reps, device)
     out = {"device": str(device), "ipc": ipc, "width": width, "batch_real": batch_real,
            "baseline_ms": round(base, 2), "fairdd_ms": round(fast, 2), "speedup": round(base / fast, 2),
            "loss_rel_diff": rel}
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(device)
+        out["fairdd_peak_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
     return out
 
 
