@@ -159,7 +159,6 @@ def run_distill(args) -> int:
 
 def run_evaluate(args) -> int:
     import fairdd
-    from fairdd.io import write_json
 
     result = fairdd.load_result(args.result)
     test = _load(args, "test")
@@ -168,7 +167,7 @@ def run_evaluate(args) -> int:
     print(report.summary())
     print(report.by_group.to_string(index=False))
     if args.out:
-        write_json(args.out, report.to_dict())
+        report.save(args.out)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -52,6 +53,12 @@ class FairnessReport:
     def to_dict(self) -> dict:
         return {**self.overall, "std": dict(self.std), "per_model": self.per_model, "seconds": self.seconds,
                 "config": self.config, "source": self.source}
+
+    def save(self, path) -> "Path":
+        """Write the report as JSON (atomically), the (class, group) table included."""
+        from .io import write_json
+
+        return write_json(path, {**self.to_dict(), "by_group": self.by_group.to_dict(orient="records")})
 
     def summary(self) -> str:
         return " | ".join(f"{k} {getattr(self, k):.2f} ± {self.std[k]:.2f}" for k in _SCALARS)

@@ -29,7 +29,8 @@ def test_distill_then_evaluate_commands(tmp_path, capsys):
     report = tmp_path / "report.json"
     assert main(["evaluate", str(res), "--dataset", "colored-digits", "--preset", "smoke", "--n-models", "1",
                  "--device", "cpu", "--out", str(report), "--set", "depth=2"]) == 0
-    assert json.loads(report.read_text())["source"]["target"] == "fairdd"
+    saved = json.loads(report.read_text())
+    assert saved["source"]["target"] == "fairdd" and len(saved["by_group"]) == 10 * 10
 
 
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
