@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import torch
 
 from fairdd.augment import AugmentParams, apply, sample_params
-from fairdd.matching import dm_loss
+from fairdd.matching import dm_loss, embed_real
 from fairdd.models import ConvNet, reset_parameters
 from fairdd.targets import Cobra
 
@@ -47,8 +47,7 @@ def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2"):
 
 
 def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2"):
-    with torch.no_grad():
-        er = net.embed(apply(real.images, params, real.labels))
+    er = embed_real(net, real.images, params, real.labels)
     es = net.embed(apply(syn, params, syn_labels))
     return dm_loss(er, real.labels, real.groups, es, strategy=Cobra(), n_classes=n_classes,
                    n_groups=n_groups, distance=distance)
