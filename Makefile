@@ -1,28 +1,35 @@
-# The two front-door commands: `make demo` and `make test`. Both create .venv on first use.
+# The two front-door commands: `make demo` and `make test` (and `make lab` for the notebooks).
+# Each creates .venv on first use and installs what it needs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 # The CPU wheel of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test lab bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PIP) --upgrade pip
+	$(PIP) "$(TORCH_SPEC)"
+	$(PIP) -e .
 	touch $@
 
-venv: $(VENV)/.installed
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) -e ".[dev]"
+	touch $@
 
-demo: venv
+demo: $(VENV)/.core
 	$(PY) -m fairdd demo
 
-test: venv
+test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
-bench: venv
+lab: $(VENV)/.dev
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(VENV)/.core
 	$(PY) benchmarks/dm_step.py
 
 clean:

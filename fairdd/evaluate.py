@@ -7,6 +7,7 @@ mean ± std over models (final models, never the best).
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class FairnessReport:
     source: dict
     seconds: float
     tpr: torch.Tensor = field(repr=False, default=None)  # (n_models, C, G)
+    models: list = field(repr=False, default_factory=list)  # trained nets, only with keep_models=True
 
     @property
     def overall(self) -> dict:
@@ -86,12 +88,14 @@ def evaluate(
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
+    keep_models: bool = False,
     **overrides,
 ) -> FairnessReport:
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
     whole-data baseline) on the balanced ``test`` set.
 
-    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``).
+    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
+    trained networks are returned in ``report.models`` (the dashboard embeds with them).
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
@@ -118,13 +122,15 @@ def evaluate(
     net = ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width, depth=config.depth,
                   norm=config.norm, image_size=h).to(dev)
     t0 = time.perf_counter()
-    per_model, tprs = [], []
+    per_model, tprs, kept = [], [], []
     models = range(n_models)
     if progress:
         from tqdm.auto import tqdm
 
         models = tqdm(models, desc="evaluate")
     for _ in models:
+        if keep_models and kept:
+            net = copy.deepcopy(net)
         reset_parameters(net, gen)
         train_classifier(net, images, labels, epochs=config.epochs, lr=config.lr, momentum=config.momentum,
                          weight_decay=config.weight_decay, batch_size=config.batch_size, dsa=config.dsa,
@@ -133,13 +139,15 @@ def evaluate(
         per_model.append({k: getattr(m, k) for k in _SCALARS})
         tprs.append(m.tpr)
         counts = m.counts
+        if keep_models:
+            kept.append(net)
     seconds = time.perf_counter() - t0
     tpr = torch.stack(tprs)  # (n_models, C, G)
     return FairnessReport(
         **{k: float(torch.tensor([p[k] for p in per_model]).mean()) for k in _SCALARS},
         std={k: float(torch.tensor([p[k] for p in per_model]).std(unbiased=False)) for k in _SCALARS},
         by_group=_by_group(tpr, counts, test), per_model=per_model, config=config.to_dict(), source=desc,
-        seconds=seconds, tpr=tpr,
+        seconds=seconds, tpr=tpr, models=kept,
     )
 
 

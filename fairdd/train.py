@@ -31,6 +31,12 @@ def train_classifier(
     ``epochs // 2`` (the DD evaluation protocol). ``images`` are detached: the net is trained, not S.
     """
     images, labels = images.detach(), labels.detach()
+    with torch.enable_grad():  # callers may sit inside no_grad (e.g. a dashboard refresh)
+        return _fit(net, images, labels, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                    batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, generator=generator)
+
+
+def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator):
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n = images.shape[0]

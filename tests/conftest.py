@@ -28,3 +28,11 @@ def mnist_test():
 
 
 SMOKE = dict(preset="smoke", device="cpu", depth=2)
+
+
+@pytest.fixture(scope="session")
+def umap_warm():
+    """UMAP compiles for ~20 s on first use: pay it once per test session."""
+    from fairdd.viz.embedding import warm_up_umap
+
+    return warm_up_umap()

@@ -16,7 +16,9 @@ def _name(req: str) -> str:
 
 def test_environment_yml_lists_the_pyproject_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {CONDA_NAMES.get(_name(r), _name(r)): r for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    reqs = project["dependencies"] + extras["notebooks"] + extras["dev"]
+    wanted = {CONDA_NAMES.get(_name(r), _name(r)): r for r in reqs if _name(r) != "fairdd"}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = {}
     for dep in env["dependencies"]:

@@ -1,0 +1,105 @@
+"""2-D views of embeddings that stay put from frame to frame (UMAP + Procrustes), and replays.
+
+A live view re-fits UMAP on the *real* points of each frame, starting from the previous layout,
+then rotates/scales/translates the new layout onto the previous one (orthogonal Procrustes fitted
+on the real points) so nothing jumps; extra points (group means, barycenter, synthetic images) are
+placed with ``transform`` and moved by the same Procrustes map. Replays lay all recorded frames out
+jointly with ``umap.AlignedUMAP``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["procrustes", "AlignedProjector", "aligned_replay", "warm_up_umap"]
+
+_WARM = False
+
+
+def warm_up_umap() -> float:
+    """Trigger UMAP's numba compilation once per process; returns the seconds it took."""
+    global _WARM
+    if _WARM:
+        return 0.0
+    import umap
+
+    t0 = time.perf_counter()
+    x = np.random.RandomState(0).randn(60, 8).astype(np.float32)
+    model = umap.UMAP(n_neighbors=10, n_epochs=20, random_state=0, n_jobs=1).fit(x)
+    model.transform(x[:5])
+    _WARM = True
+    return time.perf_counter() - t0
+
+
+def procrustes(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Orthogonal Procrustes with scale: (R, s, t) minimising ‖s · (source − μ_s) R + t − target‖_F.
+
+    source, target : (n, 2) paired points. Returns R (2, 2) orthogonal, s > 0, t (2,).
+    Apply with ``(x - source.mean(0)) @ R * s + t``; t is target's centroid.
+    """
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    a, b = source - mu_s, target - mu_t
+    u, sig, vt = np.linalg.svd(a.T @ b)
+    r = u @ vt
+    s = sig.sum() / max((a ** 2).sum(), 1e-12)
+    return r, float(s), mu_t
+
+
+@dataclass
+class AlignedProjector:
+    """Project frames of (real, extra) embeddings to 2-D with stable positions.
+
+    Parameters
+    ----------
+    n_neighbors, min_dist : UMAP settings.
+    n_epochs : UMAP epochs per refresh (few: each frame starts from the previous layout).
+    seed : UMAP ``random_state``.
+    """
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    n_epochs: int = 60
+    seed: int = 0
+    previous: np.ndarray | None = field(default=None, repr=False)  # (n_real, 2) last real layout
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def project(self, real: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Real (n, d) and extra (m, d) embeddings → 2-D positions (n, 2) and (m, 2)."""
+        import umap
+
+        real = np.asarray(real, dtype=np.float32)
+        init = self.previous if self.previous is not None and len(self.previous) == len(real) else "spectral"
+        model = umap.UMAP(n_neighbors=min(self.n_neighbors, len(real) - 1), min_dist=self.min_dist,
+                          n_epochs=self.n_epochs if not isinstance(init, str) else max(self.n_epochs, 200),
+                          init=init, random_state=self.seed, transform_seed=self.seed, n_jobs=1)
+        pos = model.fit_transform(real)
+        ext = model.transform(np.asarray(extra, dtype=np.float32)) if extra is not None and len(extra) else \
+            np.zeros((0, 2), dtype=np.float32)
+        if self.previous is not None and len(self.previous) == len(real):
+            r, s, t = procrustes(pos, self.previous)
+            mu = pos.mean(0)
+            pos, ext = (pos - mu) @ r * s + t, (ext - mu) @ r * s + t
+        self.previous = pos
+        return pos, ext
+
+
+def aligned_replay(frames: list[np.ndarray], *, n_neighbors: int = 15, seed: int = 0) -> list[np.ndarray]:
+    """Lay out recorded frames (each (n, d), the same n points in the same order) with AlignedUMAP.
+
+    Returns one (n, 2) layout per frame, aligned so a slider can scrub through them.
+    """
+    import umap
+
+    if len(frames) < 2:
+        raise ValueError(f"a replay needs at least 2 recorded frames; got {len(frames)}")
+    n = len(frames[0])
+    if any(len(f) != n for f in frames):
+        raise ValueError("every replay frame must hold the same points")
+    relation = {i: i for i in range(n)}
+    model = umap.AlignedUMAP(n_neighbors=min(n_neighbors, n - 1), random_state=seed, n_epochs=100)
+    model.fit([np.asarray(f, dtype=np.float32) for f in frames], relations=[relation] * (len(frames) - 1))
+    return [np.asarray(e) for e in model.embeddings_]

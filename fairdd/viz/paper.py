@@ -1,0 +1,69 @@
+"""Publication output: a consistent seaborn style, vector figures, and LaTeX tables."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from ..io import atomic_write
+
+__all__ = ["paper_style", "save_figure", "summary_table", "latex_table", "PALETTE"]
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]  # Okabe–Ito
+
+
+def paper_style(*, context: str = "paper", font_scale: float = 1.0) -> None:
+    """Seaborn 'ticks' style, colour-blind-safe palette, embedded TrueType fonts in PDF."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context=context, style="ticks", palette=PALETTE, font_scale=font_scale)
+    mpl.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",
+                         "figure.dpi": 110, "savefig.bbox": "tight"})
+
+
+def save_figure(fig, path: str | Path, *, formats: tuple[str, ...] = ("pdf", "svg")) -> list[Path]:
+    """Write ``path.<fmt>`` for every format, atomically. Returns the written paths."""
+    path = Path(path)
+    out = []
+    for fmt in formats:
+        target = path.with_suffix("." + fmt)
+        atomic_write(target, lambda p, fmt=fmt: fig.savefig(p, format=fmt))
+        out.append(target)
+    return out
+
+
+def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
+    """One row per name from ``FairnessReport`` objects or ``{metric: value, "std": {...}}`` dicts."""
+    rows = []
+    for name, r in reports.items():
+        d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
+        row = {"strategy": name}
+        for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy"):
+            row[k] = d[k]
+            row[k + "_std"] = d.get("std", {}).get(k, float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("strategy")
+
+
+def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fairdd",
+                columns: tuple[str, ...] = ("accuracy", "eod", "deo_a")) -> str:
+    """A booktabs table of mean ± std per strategy; the best value of each column in bold
+    (highest accuracy, lowest EOD / DEO_A)."""
+    heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD $\downarrow$", "deo_a": r"DEO$_A$ $\downarrow$",
+             "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
+    best = {c: (table[c].max() if c in ("accuracy", "worst_group_accuracy") else table[c].min()) for c in columns}
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
+             "Strategy & " + " & ".join(heads[c] for c in columns) + r" \\", r"\midrule"]
+    for name, row in table.iterrows():
+        cells = []
+        for c in columns:
+            cell = f"{row[c]:.2f} $\\pm$ {row[c + '_std']:.2f}"
+            cells.append(rf"\textbf{{{cell}}}" if row[c] == best[c] else cell)
+        lines.append(str(name).replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{caption}}}")
+    lines += [rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""Execute every notebook top to bottom with SMOKE on (papermill), under a per-notebook limit."""
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LIMIT_S = 240  # per notebook on 2 cores
+
+
+def test_every_notebook_has_a_parameters_cell():
+    import nbformat
+
+    assert len(NOTEBOOKS) == 6
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and "SMOKE = False" in tagged[0].source, path.name
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name}: strip outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_with_smoke(path, tmp_path):
+    import papermill
+
+    t0 = time.perf_counter()
+    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"SMOKE": True},
+                               cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
+                               execution_timeout=LIMIT_S, log_output=False)
+    assert time.perf_counter() - t0 < LIMIT_S

@@ -1,0 +1,107 @@
+"""Drive the controller and the dashboard from plain Python: clicks, value changes, play/pause,
+reset and errors."""
+import asyncio
+
+import pytest
+import torch
+
+from fairdd.widgets import DistillController
+
+FAST = dict(preset="smoke", proxy_every=2, refresh_every=2, min_refresh_s=0.0, proxy_epochs=2, per_group=6,
+            device="cpu")
+
+
+@pytest.fixture()
+def ctl(digits_train, digits_test, umap_warm):
+    return DistillController(train=digits_train, test=digits_test, **FAST)
+
+
+def test_advance_schedules_proxy_and_embedding(ctl):
+    assert ctl.status()["iteration"] == 0 and ctl.status()["eod"] is None
+    assert ctl.advance(4) == 4
+    st = ctl.status()
+    assert st["iteration"] == 4 and st["proxy_iteration"] == 4
+    assert [it for it, _ in ctl.reports] == [2, 4]
+    assert [f.iteration for f in ctl.frames] == [2, 4]
+    assert 0 <= st["eod"] <= 100 and st["loss"] > 0
+    assert {"step_ms", "proxy_ms", "embedding_ms"} <= set(st["timings"])
+    frame = ctl.frames[-1]
+    n_groups_in_view = len(set(frame.real_groups.tolist()))
+    assert frame.real_xy.shape == (len(frame.real_groups), 2)
+    assert frame.extra_kind.count("synthetic") == ctl.settings.ipc
+    assert sum(k.startswith("mean:") for k in frame.extra_kind) == n_groups_in_view
+
+
+def test_frames_stay_aligned(ctl):
+    ctl.advance(2)
+    ctl.advance(2)
+    a, b = ctl.frames[-2].real_xy, ctl.frames[-1].real_xy
+    spread = a.std()
+    # Procrustes keeps the layout in place: mean displacement small against the layout's spread
+    assert abs(b - a).mean() < 1.5 * spread
+
+
+def test_throttle_limits_refreshes(digits_train, digits_test, umap_warm):
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "refresh_every": 1,
+                                                                   "min_refresh_s": 3600.0})
+    ctl.advance(3)
+    assert len(ctl.frames) == 1  # the first refresh, then throttled
+
+
+def test_set_resets_and_validates(ctl):
+    ctl.advance(2)
+    ctl.set(target="fairdd")
+    assert ctl.iteration == 0 and ctl.run.config.target == "fairdd" and not ctl.reports
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['speed'\]"):
+        ctl.set(speed=3)
+    with pytest.raises(ValueError, match="unknown target 'best'"):
+        ctl.set(target="best")
+    assert ctl.settings.target == "fairdd" and ctl.run.config.target == "fairdd"  # last good state kept
+
+
+def test_error_in_a_step_is_reported_and_state_kept(ctl, monkeypatch):
+    ctl.advance(1)
+    before = ctl.run.images.detach().clone()
+
+    def boom(*a, **k):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(ctl.run.matcher, "iteration", boom)
+    assert ctl.advance(3) == 0
+    assert ctl.iteration == 1 and "injected failure" in ctl.status()["error"]
+    assert torch.equal(ctl.run.images, before)
+    monkeypatch.undo()
+    assert ctl.advance(1) == 1 and ctl.status()["error"] is None
+
+
+def test_replay_lays_out_every_frame(ctl):
+    ctl.advance(6)
+    frames = ctl.replay()
+    assert len(frames) == 3 and all(f.real_xy.shape == ctl.frames[0].real_xy.shape for f in frames)
+    assert "replay_ms" in ctl.timings
+
+
+def test_dashboard_buttons_and_controls(digits_train, digits_test, umap_warm):
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(train=digits_train, test=digits_test, **FAST)
+    first_umap = dash.images["embedding"].value
+    assert "iteration 0" in dash.iteration.value and "EOD" in dash.readout.value
+    dash.buttons["step"].click()
+    dash.buttons["step"].click()
+    assert "iteration 2" in dash.iteration.value
+    assert dash.images["embedding"].value != first_umap
+    dash.buttons["step10"].click()
+    assert dash.ctl.iteration == 12
+    dash.controls["target"].value = "uniform"
+    assert dash.ctl.run.config.target == "uniform" and "iteration 0" in dash.iteration.value
+    dash.controls["ipc"].value = 2
+    assert dash.ctl.run.images.shape[0] == 20
+    # play until paused from a callback (as a click on Pause would, between two steps)
+    dash.ctl.on_change(lambda c, what: dash.pause() if c.iteration >= 3 else None)
+    assert asyncio.run(dash.play_async()) == 3 and not dash.ctl.playing
+    dash.buttons["reset"].click()
+    assert dash.ctl.iteration == 0
+    dash.buttons["replay"].click()  # one frame only: the error is shown, nothing breaks
+    assert "replay" in dash.error.value
+    assert all(k in dash.timing.value for k in ("step_ms", "proxy_ms", "render_embedding_ms"))
