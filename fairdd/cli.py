@@ -70,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--resume", default=None, help="checkpoint to continue from")
     dist.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
 
+    rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
+                                           "random-subset baseline; write a results table")
+    rep.add_argument("dataset", help="colored-fashion-mnist | colored-mnist | colored-digits")
+    rep.add_argument("--mode", default="foreground")
+    rep.add_argument("--method", default="dm")
+    rep.add_argument("--ipc", type=int, default=10)
+    rep.add_argument("--preset", default="paper")
+    rep.add_argument("--n-models", type=int, default=5)
+    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"])
+    rep.add_argument("--root", default=None)
+    rep.add_argument("--device", default="auto")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--out", default=None, help="folder for rows.json, table.md, table.tex (resumable)")
+    rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
+
     ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set")
     _add_data_args(ev)
     ev.add_argument("result", help="result folder written by 'fairdd distill'")
@@ -171,10 +186,49 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def run_reproduce(args) -> int:
+    from fairdd.experiments import reproduce
+    from fairdd.io import atomic_write
+
+    out = Path(args.out or f"results/reproduce/{args.dataset}-{args.mode}-{args.method}-ipc{args.ipc}-{args.preset}")
+    t0 = time.perf_counter()
+
+    def show(row):
+        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {row['eod']:6.2f}  "
+              f"(published {row['published_accuracy']:.2f} / {row['published_eod']:.2f})  "
+              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval", flush=True)
+
+    table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
+                      preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
+                      out=out / "rows.json", root=args.root, callback=show, **_overrides(args.set))
+    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod",
+            "distill_s", "eval_s", "ms_per_iteration"]
+    text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
+    atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))
+    from fairdd.viz.paper import latex_table, summary_table
+
+    rows = {t: {**r, "std": {k: r[f"{k}_std"] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
+            for t, r in table.to_dict(orient="index").items()}
+    atomic_write(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))))
+    print()
+    print(text)
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/rows.json, table.md, table.tex")
+    return 0
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate}[args.command](args)
+        return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
+                "reproduce": run_reproduce}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ mean ± std over models (final models, never the best).
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from .distill import resolve_device
 from .metrics import group_metrics
 from .models import ConvNet, reset_parameters
 from .results import DistillResult
-from .train import predict, train_classifier
+from .train import predict, train_classifier, train_classifiers_batched
 
 __all__ = ["FairnessReport", "evaluate", "random_subset"]
 
@@ -47,6 +46,7 @@ class FairnessReport:
     seconds: float
     tpr: torch.Tensor = field(repr=False, default=None)  # (n_models, C, G)
     models: list = field(repr=False, default_factory=list)  # trained nets, only with keep_models=True
+    batched: bool = False  # whether the models were trained together
 
     @property
     def overall(self) -> dict:
@@ -89,6 +89,7 @@ def evaluate(
     device: str | torch.device = "auto",
     progress: bool = False,
     keep_models: bool = False,
+    batched: bool | str = "auto",
     **overrides,
 ) -> FairnessReport:
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
@@ -96,6 +97,9 @@ def evaluate(
 
     ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
     trained networks are returned in ``report.models`` (the dashboard embeds with them).
+    ``batched`` trains the models together (one vmapped pass, ``train_classifiers_batched``);
+    "auto" does so on a GPU. Model k is initialised and trained from generator ``seed * 1000 + k``
+    either way, so both paths give the same models up to floating-point rounding.
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
@@ -117,38 +121,43 @@ def evaluate(
         raise ValueError(f"source has label {int(labels.max())} but the test set has {test.n_classes} classes")
     images, labels = images.to(dev), labels.to(dev)
     test_x, test_y, test_g = test.images.to(dev), test.labels.to(dev), test.groups.to(dev)
-    gen = torch.Generator(device=dev).manual_seed(seed)
     c, h, _ = test.image_shape
-    net = ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width, depth=config.depth,
-                  norm=config.norm, image_size=h).to(dev)
+    gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
+    nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
+                                     depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
+    if batched == "auto":
+        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
     t0 = time.perf_counter()
-    per_model, tprs, kept = [], [], []
-    models = range(n_models)
-    if progress:
-        from tqdm.auto import tqdm
-
-        models = tqdm(models, desc="evaluate")
-    for _ in models:
-        if keep_models and kept:
-            net = copy.deepcopy(net)
-        reset_parameters(net, gen)
-        train_classifier(net, images, labels, epochs=config.epochs, lr=config.lr, momentum=config.momentum,
-                         weight_decay=config.weight_decay, batch_size=config.batch_size, dsa=config.dsa,
-                         generator=gen)
+    fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+               batch_size=config.batch_size, dsa=config.dsa)
+    if batched:
+        train_classifiers_batched(nets, images, labels, generators=gens, **fit)
+    else:
+        models = tqdm_or_range(nets, progress)
+        for net, g in zip(models, gens):
+            train_classifier(net, images, labels, generator=g, **fit)
+    per_model, tprs = [], []
+    for net in nets:
         m = group_metrics(predict(net, test_x), test_y, test_g, n_classes=test.n_classes, n_groups=test.n_groups)
         per_model.append({k: getattr(m, k) for k in _SCALARS})
         tprs.append(m.tpr)
         counts = m.counts
-        if keep_models:
-            kept.append(net)
     seconds = time.perf_counter() - t0
     tpr = torch.stack(tprs)  # (n_models, C, G)
     return FairnessReport(
         **{k: float(torch.tensor([p[k] for p in per_model]).mean()) for k in _SCALARS},
         std={k: float(torch.tensor([p[k] for p in per_model]).std(unbiased=False)) for k in _SCALARS},
         by_group=_by_group(tpr, counts, test), per_model=per_model, config=config.to_dict(), source=desc,
-        seconds=seconds, tpr=tpr, models=kept,
+        seconds=seconds, tpr=tpr, models=nets if keep_models else [], batched=bool(batched),
     )
+
+
+def tqdm_or_range(items, progress: bool):
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc="evaluate")
 
 
 def _short(config: dict) -> dict:

@@ -7,7 +7,7 @@ from torch import nn
 
 from .augment import apply, sample_params
 
-__all__ = ["train_classifier", "predict"]
+__all__ = ["train_classifier", "train_classifiers_batched", "predict"]
 
 
 def train_classifier(
@@ -63,3 +63,82 @@ def predict(net: nn.Module, images: torch.Tensor, *, batch_size: int = 1024) -> 
     net.eval()
     out = [net(images[i:i + batch_size]).argmax(1) for i in range(0, images.shape[0], batch_size)]
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=images.device)
+
+
+def train_classifiers_batched(
+    nets: list[nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    generators: list[torch.Generator],
+    epochs: int,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    batch_size: int = 256,
+    dsa: bool = True,
+    lr_decay: bool = True,
+) -> list[nn.Module]:
+    """Train several networks of one architecture *together*, each exactly as ``train_classifier``
+    would with its own generator: the same data order, augmentation draws and SGD update, but one
+    vmapped forward/backward for all models (``torch.func``) instead of one per model.
+
+    ``nets``: K initialised networks (instance norm or no norm: batch-norm buffers can't be vmapped);
+    ``generators``: K generators, one per network. Returns ``nets`` with the trained weights.
+    """
+    from torch.func import functional_call, stack_module_state, vmap
+
+    if len(nets) != len(generators) or not nets:
+        raise ValueError(f"need one generator per network; got {len(nets)} nets, {len(generators)} generators")
+    if any(isinstance(m, nn.BatchNorm2d) for m in nets[0].modules()):
+        raise ValueError("batched training needs instancenorm or no norm (batch-norm buffers can't be vmapped)")
+    images, labels = images.detach(), labels.detach()
+    k, n = len(nets), images.shape[0]
+    params, buffers = stack_module_state(nets)  # each (K, ...)
+    base = nets[0]
+
+    def logits(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    forward = vmap(logits)
+    names = list(params)
+    velocity = {name: torch.zeros_like(p) for name, p in params.items()}
+    for net in nets:
+        net.train()
+    with torch.enable_grad():
+        for epoch in range(epochs):
+            step_lr = lr * 0.1 if lr_decay and epoch >= epochs // 2 and epoch > 0 else lr
+            orders, draws = [], []
+            for g in generators:  # randomness only: the same draws, in the same order, as train_classifier
+                order = torch.randperm(n, generator=g, device=images.device)
+                orders.append(order)
+                draws.append([sample_params(min(batch_size, n - s), generator=g, device=images.device) if dsa else None
+                              for s in range(0, n, batch_size)])
+            orders = torch.stack(orders)  # (K, N)
+            for b, start in enumerate(range(0, n, batch_size)):
+                idx = orders[:, start:start + batch_size]  # (K, B)
+                x = images[idx]  # (K, B, C, H, W)
+                if dsa:
+                    flat = x.flatten(0, 1)  # (K·B, C, H, W)
+                    merged = _cat_params([d[b] for d in draws])
+                    x = apply(flat, merged).view_as(x)
+                out = forward(params, buffers, x)  # (K, B, classes)
+                loss = F.cross_entropy(out.flatten(0, 1), labels[idx].flatten(), reduction="none")
+                loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
+                grads = torch.autograd.grad(loss, [params[m] for m in names])
+                with torch.no_grad():
+                    for m, g in zip(names, grads):
+                        d = g + weight_decay * params[m]
+                        velocity[m].mul_(momentum).add_(d)
+                        params[m].sub_(step_lr * velocity[m])
+    with torch.no_grad():
+        for i, net in enumerate(nets):
+            for name, p in net.named_parameters():
+                p.copy_(params[name][i])
+    return nets
+
+
+def _cat_params(parts):
+    from .augment import AugmentParams
+
+    return AugmentParams(*(torch.cat([getattr(p, f) for p in parts]) for f in AugmentParams.__dataclass_fields__))

@@ -44,3 +44,18 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
 def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "fairdd", "--help"], capture_output=True, text=True, check=True)
     assert "demo" in proc.stdout and "distill" in proc.stdout
+
+
+def test_reproduce_writes_tables_and_resumes(tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["reproduce", "colored-digits", "--preset", "smoke", "--n-models", "1", "--device", "cpu",
+            "--targets", "random", "cobra", "--out", str(out), "--set", "depth=2"]
+    assert main(args) == 0
+    rows = json.loads((out / "rows.json").read_text())
+    assert list(rows) == ["random", "cobra"] and rows["cobra"]["iterations"] == 3
+    assert r"\begin{table}" in (out / "table.tex").read_text() and "cobra" in (out / "table.md").read_text()
+    first = capsys.readouterr().out
+    assert "cobra" in first and "published" in first
+    assert main(args) == 0  # resumes: nothing is recomputed, so no per-row progress line is printed
+    again = capsys.readouterr().out
+    assert "s eval" not in again and "cobra" in again

@@ -49,3 +49,16 @@ def test_bad_evaluation_input(digits_train, digits_test, mnist_test):
         fairdd.evaluate(rnd, digits_test, n_models=1, epoch=3, **SMOKE)
     with pytest.raises(ValueError, match="source must be a DistillResult or GroupedDataset"):
         fairdd.evaluate("results/x", digits_test, **SMOKE)
+
+
+def test_batched_training_equals_sequential(digits_train, digits_test):
+    """Training the models together (vmap) gives the models the sequential path gives."""
+    rnd = fairdd.random_subset(digits_train, ipc=3, seed=1)
+    kw = dict(n_models=3, epochs=4, batch_size=16, seed=2, keep_models=True, **SMOKE)
+    seq = fairdd.evaluate(rnd, digits_test, batched=False, **kw)
+    bat = fairdd.evaluate(rnd, digits_test, batched=True, **kw)
+    assert bat.batched and not seq.batched
+    for a, b in zip(seq.models, bat.models):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
+    assert [m["accuracy"] for m in seq.per_model] == pytest.approx([m["accuracy"] for m in bat.per_model], abs=1.0)

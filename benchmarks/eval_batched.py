@@ -1,0 +1,68 @@
+"""Evaluation: N models trained together (vmap) vs one after another, same process and device.
+
+    python benchmarks/eval_batched.py [--device cuda] [--models 5 10] [--epochs 100] [--width 128]
+
+Prints one JSON line per model count: sequential_s, batched_s, speedup and the largest difference
+in accuracy between the two paths (they train the same models up to rounding).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+import fairdd
+from fairdd.data import GroupedDataset
+from fairdd.distill import resolve_device
+
+
+def synthetic_like(*, ipc: int, n_classes: int = 10, size: int = 32, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randn(n_classes * ipc, 3, size, size, generator=g)
+    labels = torch.arange(n_classes).repeat_interleave(ipc)
+    return fairdd.DistillResult(images=images, labels=labels)
+
+
+def test_set(*, n_classes=10, n_groups=10, per_cell=10, size=32, seed=1) -> GroupedDataset:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n_classes).repeat_interleave(n_groups * per_cell)
+    groups = torch.arange(n_groups).repeat_interleave(per_cell).repeat(n_classes)
+    return GroupedDataset(torch.randn(len(labels), 3, size, size, generator=g), labels, groups,
+                          tuple(map(str, range(n_classes))), tuple(map(str, range(n_groups))))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--models", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--ipc", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    dev = resolve_device(args.device)
+    result, test = synthetic_like(ipc=args.ipc), test_set()
+    kw = dict(preset="paper", epochs=args.epochs, width=args.width, device=dev)
+    fairdd.evaluate(result, test, n_models=2, batched=True, **{**kw, "epochs": 2})  # warm-up
+    for n in args.models:
+        times, reports = {}, {}
+        for mode in (False, True):
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            reports[mode] = fairdd.evaluate(result, test, n_models=n, batched=mode, **kw)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            times[mode] = time.perf_counter() - t0
+        diff = max(abs(a["accuracy"] - b["accuracy"]) for a, b in zip(reports[False].per_model, reports[True].per_model))
+        print(json.dumps({"device": str(dev), "n_models": n, "epochs": args.epochs, "width": args.width,
+                          "ipc": args.ipc, "sequential_s": round(times[False], 2), "batched_s": round(times[True], 2),
+                          "speedup": round(times[False] / times[True], 2), "max_accuracy_diff": round(diff, 3)}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
