@@ -166,10 +166,15 @@ class Dashboard:
             self._render_embedding(self._replay_frames[i])
 
     # ------------------------------------------------------------ rendering
+    min_render_s = 0.5  # while playing, redraw the loss and image panels at most this often
+
     def _on_change(self, ctl, what: str) -> None:
         if what in ("step", "error"):
-            self._render_loss()
-            self._render_grid()
+            now = time.perf_counter()
+            if not ctl.playing or now - getattr(self, "_last_render", 0.0) >= self.min_render_s:
+                self._render_loss()
+                self._render_grid()
+                self._last_render = now
             if ctl.frames and ctl.frames[-1].iteration == ctl.iteration:
                 self._render_embedding(ctl.frames[-1])
             if ctl.reports and ctl.reports[-1][0] == ctl.iteration:
