@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import torch
 
 from fairdd.augment import AugmentParams, apply, sample_params
-from fairdd.matching import dm_loss, embed_real
+from fairdd.matching.dm import dm_loss, embed, embed_real
 from fairdd.models import ConvNet, reset_parameters
 from fairdd.targets import Cobra
 
@@ -46,9 +46,9 @@ def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2"):
     return loss
 
 
-def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2"):
-    er = embed_real(net, real.images, params, real.labels)
-    es = net.embed(apply(syn, params, syn_labels))
+def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2", **fast):
+    er = embed_real(net, real.images, params, real.labels, **fast)
+    es = embed(net, apply(syn, params, syn_labels), **fast)
     return dm_loss(er, real.labels, real.groups, es, strategy=Cobra(), n_classes=n_classes,
                    n_groups=n_groups, distance=distance)
 
@@ -82,7 +82,11 @@ def _time(fn, reps, device) -> float:
     return (time.perf_counter() - t0) / reps * 1000
 
 
-def bench(ipc: int, *, device, width=128, reps=5, batch_real=256) -> dict:
+VARIANTS = {"channels_last": {"channels_last": True}, "bf16": {"precision": "bf16"},
+            "bf16+channels_last": {"precision": "bf16", "channels_last": True}}
+
+
+def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) -> dict:
     net, real, syn, syn_labels, params = make_inputs(ipc=ipc, width=width, device=device, batch_real=batch_real)
     kw = dict(n_classes=10, distance="l1")
     ref = loop_loss(net, real, syn, syn_labels, params, **kw)
@@ -100,9 +104,20 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     fast = _time(lambda: step(fairdd_loss, n_groups=10), reps, device)
+    variants = {}
+    for name, opts in VARIANTS.items() if levers else ():
+        if opts.get("channels_last"):
+            net.to(memory_format=torch.channels_last)
+        value = float(fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw, **opts).detach())
+        ms = _time(lambda: step(fairdd_loss, n_groups=10, **opts), reps, device)
+        variants[name] = {"ms": round(ms, 2), "speedup_vs_baseline": round(base / ms, 2),
+                          "loss_rel_diff": abs(value - ref) / abs(ref)}
+        net.to(memory_format=torch.contiguous_format)
     out = {"device": str(device), "ipc": ipc, "width": width, "batch_real": batch_real,
            "baseline_ms": round(base, 2), "fairdd_ms": round(fast, 2), "speedup": round(base / fast, 2),
            "loss_rel_diff": rel}
+    if variants:
+        out["variants"] = variants
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(device)
         out["fairdd_peak_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
@@ -117,13 +132,15 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-real", type=int, default=256)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--levers", action="store_true", help="also time channels_last / bf16 variants")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from fairdd.distill import resolve_device
 
     device = resolve_device(args.device)
     for ipc in args.ipc:
-        print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real)),
+        print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real,
+                               levers=args.levers)),
               flush=True)
 
 

@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# One-call GPU check for a machine with no network: it needs the repo (fairdd is pure Python),
-# the GPU image's own torch/numpy/pandas, and the Fashion-MNIST IDX files carried in
-# data/cache/fashion-mnist (copy them from /usr/share/datasets/fashion-mnist before the call).
-# Writes everything under $OUT (default results/gpu_check).
+# One-call GPU check for a machine with no network. It needs the repo (fairdd is pure Python), the GPU
+# image's own torch/numpy/pandas/sklearn/numba, wheels of umap-learn and pynndescent carried in .whl/
+# (for the dashboard timing), and the Fashion-MNIST IDX files carried in data/cache/fashion-mnist
+# (copy them from /usr/share/datasets/fashion-mnist). Writes everything under $OUT.
 set -uo pipefail
 OUT=${OUT:-results/gpu_check}
 mkdir -p "$OUT"
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site
+fi
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-  echo "== smoke on cuda"
+  echo "== smoke on cuda (every target, batched and sequential evaluation)"
   $PY -c "
-import fairdd, torch
+import fairdd
 tr = fairdd.datasets.load('colored-digits', split='train', n_groups=4, size=16)
 te = fairdd.datasets.load('colored-digits', split='test', n_groups=4, size=16)
 for t in ('vanilla', 'uniform', 'fairdd', 'cobra'):
     r = fairdd.distill(tr, target=t, ipc=2, preset='smoke', depth=2, device='cuda')
-    print(t, fairdd.evaluate(r, te, n_models=1, preset='smoke', depth=2, device='cuda').summary())
+    a = fairdd.evaluate(r, te, n_models=2, preset='smoke', depth=2, device='cuda', batched=True)
+    b = fairdd.evaluate(r, te, n_models=2, preset='smoke', depth=2, device='cuda', batched=False)
+    print(t, a.summary(), '| seq acc', round(b.accuracy, 2))
 " || echo "SMOKE FAILED"
-  echo "== dm_step benchmark (paper width 128, batch 256/class)"
-  $PY benchmarks/dm_step.py --device cuda --ipc 10 50 100 --reps 20 || echo "BENCH FAILED"
-  echo "== protocol run: C-FMNIST FG, IPC 10, paper protocol with ${ITER:-2000} DM iterations"
-  $PY benchmarks/protocol_run.py --dataset colored-fashion-mnist --preset paper --iterations "${ITER:-2000}" \
-      --n-models "${MODELS:-3}" --targets random vanilla fairdd cobra --device cuda --out "$OUT" \
-      || echo "PROTOCOL FAILED"
+  echo "== dm_step: vectorised vs loop, and the bf16 / channels_last levers (width 128, batch 256/class)"
+  $PY benchmarks/dm_step.py --device cuda --ipc 10 50 100 --reps 20 --levers || echo "BENCH FAILED"
+  echo "== evaluation: models trained together vs one after another (width 128, 100 epochs)"
+  $PY benchmarks/eval_batched.py --device cuda --models 5 10 --epochs 100 || echo "EVAL BENCH FAILED"
+  echo "== dashboard timings on the GPU (colored-fashion-mnist, demo preset)"
+  $PY benchmarks/dashboard_timing.py --dataset colored-fashion-mnist --device cuda --steps ${DASH_STEPS:-20} \
+      || echo "DASHBOARD FAILED"
+  echo "== fairdd reproduce: C-FMNIST FG, DM, IPC 10, paper protocol with ${ITER:-1000} iterations"
+  $PY -m fairdd reproduce colored-fashion-mnist --method dm --ipc 10 --n-models "${MODELS:-5}" --device cuda \
+      --out "$OUT/reproduce" --set iterations="${ITER:-1000}" || echo "REPRODUCE FAILED"
 } 2>&1 | tee "$OUT/log.txt"
+cp "$OUT"/reproduce/*.md "$OUT"/ 2>/dev/null || true

@@ -32,6 +32,8 @@ class DistillConfig:
     warm_start_epochs: int = 0  # K: train the sampled net on S for K epochs first (published COBRA: K = IPC)
     warm_start_lr: float = 0.01  # SGD lr of the warm start (the evaluation lr)
     group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
+    precision: Literal["fp32", "bf16"] = "fp32"  # DM embeddings under bf16 autocast (GPU speed lever; loss in fp32)
+    channels_last: bool = False  # NHWC memory format for the DM network (a GPU speed lever)
     init: Literal["real", "noise"] = "real"  # initial synthetic images: random real images of the class, or noise
     checkpoint_every: int = 0  # write a checkpoint every N iterations when a path is given (0 = only at the end)
     seed: int = 0  # the one source of randomness (torch.Generator); same seed, same images on CPU
@@ -44,6 +46,7 @@ class DistillConfig:
         _check_choice("target", self.target, tuple(STRATEGIES))
         _check_choice("distance", self.distance, ("l1", "l2"))
         _check_choice("init", self.init, ("real", "noise"))
+        _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         for name in ("ipc", "iterations", "batch_real", "width", "depth"):
             _check_int(name, getattr(self, name), 1)

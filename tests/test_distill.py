@@ -94,3 +94,14 @@ def test_bad_config_is_refused(kw, match):
 def test_bad_device(digits_train):
     with pytest.raises(ValueError, match="unknown device 'gpu0'"):
         fairdd.distill(digits_train, preset="smoke", device="gpu0")
+
+
+def test_speed_levers_keep_the_loss(digits_train):
+    """bf16 autocast and channels_last change the arithmetic, not the objective."""
+    base = fairdd.distill(digits_train, target="cobra", ipc=1, iterations=1, **SMOKE)
+    fast = fairdd.distill(digits_train, target="cobra", ipc=1, iterations=1, precision="bf16", channels_last=True,
+                          **SMOKE)
+    assert fast.history[0]["loss"] == pytest.approx(base.history[0]["loss"], rel=0.05)
+    assert fast.config["precision"] == "bf16" and torch.isfinite(fast.images).all()
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        distill_config(precision="fp8")

@@ -21,14 +21,15 @@ from ..models import ConvNet, reset_parameters
 from ..targets import Strategy
 from ..train import train_classifier
 
-__all__ = ["DMMatcher", "dm_loss", "embed_real"]
+__all__ = ["DMMatcher", "dm_loss", "embed", "embed_real"]
 
 CPU_CHUNK = 256  # real images per forward pass on CPU: cache-sized batches run ~1.4× faster there
 
 
 @torch.no_grad()
-def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, chunk: int = 0) -> torch.Tensor:
-    """Embeddings (M, d) of the augmented real batch (M, C, H, W), without autograd.
+def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, chunk: int = 0,
+               precision: str = "fp32", channels_last: bool = False) -> torch.Tensor:
+    """Embeddings (M, d) of the augmented real batch (M, C, H, W), without autograd, in fp32.
 
     ``params``/``rows``: the Siamese augmentation draws and each image's row (None: no augmentation).
     ``chunk`` images go through the network at a time; 0 = all at once on a GPU, ``CPU_CHUNK`` on CPU.
@@ -39,8 +40,18 @@ def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, 
         x = images[i:i + chunk]
         if params is not None:
             x = apply(x, params, rows[i:i + chunk])
-        out.append(net.embed(x))
+        out.append(embed(net, x, precision=precision, channels_last=channels_last))
     return torch.cat(out)
+
+
+def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool = False) -> torch.Tensor:
+    """``net.embed(x)`` with the speed levers: NHWC layout and bf16 autocast; returns fp32 (N, d)."""
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    if precision == "bf16":
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            return net.embed(x).float()
+    return net.embed(x)
 
 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,
@@ -71,6 +82,8 @@ class DMMatcher:
         self.n_classes, self.n_groups = n_classes, n_groups
         self.net = ConvNet(in_channels=in_channels, n_classes=n_classes, width=config.width,
                            depth=config.depth, norm=config.norm, image_size=image_size).to(device)
+        if config.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy, generator) -> torch.Tensor:
         cfg, net = self.config, self.net
@@ -83,8 +96,9 @@ class DMMatcher:
         real = sample_real()
         params = sample_params(self.n_classes, generator=generator, device=syn.device) if cfg.dsa else None
         # Siamese: the real and synthetic images of a class share their class's draw
-        emb_real = embed_real(net, real.images, params, real.labels)  # (M, d)
-        emb_syn = net.embed(apply(syn, params, syn_labels) if cfg.dsa else syn)  # (C·ipc, d)
+        fast = dict(precision=cfg.precision, channels_last=cfg.channels_last)
+        emb_real = embed_real(net, real.images, params, real.labels, **fast)  # (M, d)
+        emb_syn = embed(net, apply(syn, params, syn_labels) if cfg.dsa else syn, **fast)  # (C·ipc, d)
         loss = dm_loss(emb_real, real.labels, real.groups, emb_syn, strategy=strategy,
                        n_classes=self.n_classes, n_groups=self.n_groups, distance=cfg.distance)
         optimizer.zero_grad(set_to_none=True)
