@@ -46,7 +46,8 @@ def main(argv=None) -> None:
     dev = resolve_device(args.device)
     result, test = synthetic_like(ipc=args.ipc), test_set()
     kw = dict(preset="paper", epochs=args.epochs, width=args.width, device=dev)
-    fairdd.evaluate(result, test, n_models=2, batched=True, **{**kw, "epochs": 2})  # warm-up
+    for mode in (False, True):  # warm-up of both paths (cuDNN autotuning, allocator), not timed
+        fairdd.evaluate(result, test, n_models=2, batched=mode, **{**kw, "epochs": 2})
     for n in args.models:
         times, reports = {}, {}
         for mode in (False, True):
