@@ -12,7 +12,7 @@ from typing import Any, Literal
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
-METHODS = ("dm",)
+METHODS = ("dm", "dc", "dsa")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class DistillConfig:
     distance: Literal["l1", "l2"] = "l2"  # DM outer distance; published COBRA uses L1, DM/FairDD squared L2
     warm_start_epochs: int = 0  # K: train the sampled net on S for K epochs first (published COBRA: K = IPC)
     warm_start_lr: float = 0.01  # SGD lr of the warm start (the evaluation lr)
+    outer_loop: int = 1  # DC: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above)
+    inner_loop: int = 1  # DC: epochs of network training on S between them (50 at IPC 10, 10 above)
+    lr_net: float = 0.01  # DC: SGD lr of the network's inner training
     group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
     precision: Literal["fp32", "bf16"] = "fp32"  # DM embeddings under bf16 autocast (GPU speed lever; loss in fp32)
     channels_last: bool = False  # NHWC memory format for the DM network (a GPU speed lever)
@@ -52,7 +55,9 @@ class DistillConfig:
             _check_int(name, getattr(self, name), 1)
         for name in ("warm_start_epochs", "checkpoint_every"):
             _check_int(name, getattr(self, name), 0)
-        for name in ("lr_img", "warm_start_lr"):
+        for name in ("outer_loop", "inner_loop"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("lr_img", "warm_start_lr", "lr_net"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
         if not 0 <= float(self.momentum) < 1:
@@ -101,7 +106,25 @@ def _check_int(name: str, value, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
 
 
-def _distill_preset(preset: str, target: str, ipc: int) -> dict:
+def _dc_loops(ipc: int) -> tuple[int, int]:
+    if ipc == 1:
+        return 1, 1
+    if ipc <= 10:
+        return 10, 50
+    if ipc <= 50:
+        return 50, 10
+    return 100, 10
+
+
+def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm") -> dict:
+    if method in ("dc", "dsa"):
+        outer, inner = _dc_loops(ipc)
+        base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5)
+        if preset == "paper":
+            return dict(base, iterations=1000, batch_real=256, width=128, outer_loop=outer, inner_loop=inner)
+        if preset == "demo":
+            return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5, inner_loop=5)
+        return dict(base, iterations=2, batch_real=8, width=8, outer_loop=2, inner_loop=1)
     cobra = target == "cobra"
     if preset == "paper":
         return dict(iterations=20000, lr_img=10.0 if ipc >= 100 else 1.0, batch_real=256, width=128,
@@ -134,12 +157,14 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     """The ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
 
     The published COBRA-DM instantiation (L1 outer distance, warm start K = IPC) is the cobra default
-    under ``paper``; pass ``distance="l2", warm_start_epochs=0`` for the plain barycenter.
+    under ``paper``; pass ``distance="l2", warm_start_epochs=0`` for the plain barycenter. ``dc`` and
+    ``dsa`` (DC with Siamese augmentation) use DC's protocol: 1000 iterations, lr_img 0.1, lr_net 0.01,
+    outer/inner loops per IPC.
     """
     _check_choice("preset", preset, PRESETS)
     _check_int("ipc", ipc, 1)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset,
-                **_distill_preset(preset, target, ipc))
+                **_distill_preset(preset, target, ipc, method))
     return _build(DistillConfig, base, overrides)
 
 

@@ -72,6 +72,9 @@ class Distiller:
     def __init__(self, train: GroupedDataset, config: DistillConfig, *, device: str | torch.device = "auto") -> None:
         self.config = config
         self.device = resolve_device(device)
+        if not train.fully_labelled:
+            raise ValueError(f"{int((~train.known).sum())} training samples have no group label; fill them with "
+                             "fairdd.data.infer_groups(train) first (pseudo-groups)")
         self.train = train.to(self.device)
         self.strategy = get_strategy(config.target, **({"group_weights": config.group_weights}
                                                         if config.target == "cobra" else {}))

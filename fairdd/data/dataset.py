@@ -31,6 +31,7 @@ class GroupedDataset:
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
     info: dict = field(default_factory=dict)
+    known: torch.Tensor | None = None  # (N,) bool: which samples carry a group label (None = all)
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -41,6 +42,8 @@ class GroupedDataset:
                 f"labels and groups must have shape ({n},); got {tuple(self.labels.shape)} "
                 f"and {tuple(self.groups.shape)}"
             )
+        if self.known is not None and self.known.shape != (n,):
+            raise ValueError(f"known must have shape ({n},); got {tuple(self.known.shape)}")
         for name, ids, k in (("labels", self.labels, self.n_classes), ("groups", self.groups, self.n_groups)):
             if n and (int(ids.min()) < 0 or int(ids.max()) >= k):
                 raise ValueError(f"{name} must lie in [0, {k}); got range [{int(ids.min())}, {int(ids.max())}]")
@@ -89,12 +92,18 @@ class GroupedDataset:
             )
 
     # ------------------------------------------------------------- transforms
+    @property
+    def fully_labelled(self) -> bool:
+        return self.known is None or bool(self.known.all())
+
     def to(self, device: torch.device | str) -> "GroupedDataset":
-        return self._replace(images=self.images.to(device), labels=self.labels.to(device), groups=self.groups.to(device))
+        return self._replace(images=self.images.to(device), labels=self.labels.to(device), groups=self.groups.to(device),
+                             known=None if self.known is None else self.known.to(device))
 
     def subset(self, index: torch.Tensor) -> "GroupedDataset":
         """The samples at ``index`` (a LongTensor or bool mask)."""
-        return self._replace(images=self.images[index], labels=self.labels[index], groups=self.groups[index])
+        return self._replace(images=self.images[index], labels=self.labels[index], groups=self.groups[index],
+                             known=None if self.known is None else self.known[index])
 
     def select_groups(self, groups: Sequence[int | str]) -> "GroupedDataset":
         """Keep only the samples of ``groups`` (ids or names) and renumber the groups 0..k-1."""
@@ -109,6 +118,7 @@ class GroupedDataset:
             images=self.images[keep], labels=self.labels[keep], groups=new_groups[keep],
             class_names=self.class_names, group_names=tuple(self.group_names[i] for i in ids),
             mean=self.mean, std=self.std, info={**self.info, "groups": [self.group_names[i] for i in ids]},
+            known=None if self.known is None else self.known[keep],
         )
 
     def group_id(self, group: int | str) -> int:
@@ -129,7 +139,7 @@ class GroupedDataset:
 
     def _replace(self, **kw) -> "GroupedDataset":
         fields = dict(images=self.images, labels=self.labels, groups=self.groups, class_names=self.class_names,
-                      group_names=self.group_names, mean=self.mean, std=self.std, info=self.info)
+                      group_names=self.group_names, mean=self.mean, std=self.std, info=self.info, known=self.known)
         fields.update(kw)
         return GroupedDataset(**fields)
 

@@ -28,7 +28,7 @@ import torch
 
 from ..ops import segment_mean
 
-__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy"]
+__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy", "cell_means"]
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,28 @@ class Strategy:
 
     def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
                  n_classes: int, n_groups: int) -> Targets:
+        """From per-sample statistics (N, *F) with class and group ids (N,)."""
+        return self.from_cells(*cell_means(stats, labels, groups, n_classes, n_groups))
+
+    def from_cells(self, mean: torch.Tensor, count: torch.Tensor) -> Targets:
+        """From per-(class, group) means (C, G, *F) and sample counts (C, G): matchers that reduce
+        their statistics themselves (e.g. per-sample gradients in chunks) call this directly."""
         raise NotImplementedError
 
 
-def _pooled(stats, labels, n_classes) -> Targets:
-    mean, count = segment_mean(stats, labels, n_classes)  # (C, *F), (C,)
-    return Targets(mean.unsqueeze(1), (count > 0).to(stats.dtype).unsqueeze(1))
-
-
-def _group_means(stats, labels, groups, n_classes, n_groups):
+def cell_means(stats, labels, groups, n_classes, n_groups) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-(class, group) means (C, G, *F) and counts (C, G) in one segment reduction."""
     cell = labels * n_groups + groups  # (N,)
     mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
     return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)
+
+
+def _weighted(mean: torch.Tensor, w: torch.Tensor) -> Targets:
+    """One reference per class: Σ_a w_a mean_a / Σ_a w_a over (C, G) weights; weight 0 if Σ w = 0."""
+    total = w.sum(1, keepdim=True)  # (C, 1)
+    share = w / total.clamp(min=1e-12)  # (C, G)
+    ref = torch.einsum("cg,cg...->c...", share, mean)  # (C, *F)
+    return Targets(ref.unsqueeze(1), (total > 0).to(mean.dtype))
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,8 @@ class Vanilla(Strategy):
 
     name: ClassVar[str] = "vanilla"
 
-    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
-        return _pooled(stats, labels, n_classes)
+    def from_cells(self, mean, count) -> Targets:
+        return _weighted(mean, count.to(mean.dtype))  # size-weighted = the pooled mean
 
 
 @dataclass(frozen=True)
@@ -86,9 +96,8 @@ class FairDD(Strategy):
 
     name: ClassVar[str] = "fairdd"
 
-    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
-        mean, count = _group_means(stats, labels, groups, n_classes, n_groups)  # (C, G, *F), (C, G)
-        return Targets(mean, (count > 0).to(stats.dtype))
+    def from_cells(self, mean, count) -> Targets:
+        return Targets(mean, (count > 0).to(mean.dtype))
 
 
 @dataclass(frozen=True)
@@ -110,21 +119,18 @@ class Cobra(Strategy):
         elif any(float(v) < 0 for v in w) or not any(float(v) > 0 for v in w):
             raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(w)}")
 
-    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
-        mean, count = _group_means(stats, labels, groups, n_classes, n_groups)  # (C, G, *F), (C, G)
+    def from_cells(self, mean, count) -> Targets:
+        present = (count > 0).to(mean.dtype)  # (C, G)
         if self.group_weights == "uniform":
-            w = (count > 0).to(stats.dtype)  # (C, G)
+            w = present
         elif self.group_weights == "proportional":
-            w = count
+            w = count.to(mean.dtype)
         else:
-            given = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)
-            if given.numel() != n_groups:
-                raise ValueError(f"group_weights has {given.numel()} entries; the data has {n_groups} groups")
-            w = given.unsqueeze(0) * (count > 0)  # (C, G)
-        total = w.sum(1, keepdim=True)  # (C, 1)
-        share = w / total.clamp(min=1e-12)  # (C, G)
-        bary = torch.einsum("cg,cg...->c...", share, mean)  # (C, *F)
-        return Targets(bary.unsqueeze(1), (total > 0).to(stats.dtype))
+            given = torch.as_tensor(list(self.group_weights), dtype=mean.dtype, device=mean.device)
+            if given.numel() != count.shape[1]:
+                raise ValueError(f"group_weights has {given.numel()} entries; the data has {count.shape[1]} groups")
+            w = given.unsqueeze(0) * present  # (C, G)
+        return _weighted(mean, w)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra)}

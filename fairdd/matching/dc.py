@@ -1,0 +1,151 @@
+"""Gradient matching (DC; DSA when the Siamese augmentation is on).
+
+Per outer iteration a fresh ConvNet θ is drawn; then ``outer_loop`` times:
+
+    L(S) = Σ_c Σ_k w_{c,k} · Σ_l Σ_o [1 − cos(ref_{c,k,l,o}, ∇_θl ℓ(θ; S_c)_o)]
+
+where ℓ is the class's mean cross-entropy, l runs over the layers' weight tensors, o over their output
+units (DC's layer-wise distance; biases and norm parameters are not matched), and (ref, w) come from
+the strategy applied to the real per-(class, group) mean gradients. S takes one SGD step on L, then θ
+takes ``inner_loop`` epochs of SGD on S.
+
+Real per-group mean gradients come from per-sample gradients (``torch.func.vmap(grad)``) reduced by
+segment sums, a chunk at a time: one batched backward for every class and group, no backward pass per
+group. The synthetic per-class gradients are one ``vmap(grad)`` over classes, differentiable in S.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import apply, sample_params
+from ..config import DistillConfig
+from ..models import ConvNet, reset_parameters
+from ..targets import Strategy, Targets
+from ..train import train_classifier
+
+__all__ = ["DCMatcher", "gradient_distance", "real_cell_gradients", "syn_class_gradients"]
+
+CHUNK = 256  # real samples per per-sample-gradient chunk (memory: CHUNK × number of parameters)
+
+
+def matched_parameters(net: nn.Module) -> list[str]:
+    """Names of the parameters DC matches: weight tensors of conv and linear layers."""
+    return [n for n, p in net.named_parameters() if p.ndim > 1]
+
+
+def _loss_fn(net, names):
+    from torch.func import functional_call
+
+    buffers = dict(net.named_buffers())
+    fixed = {n: p.detach() for n, p in net.named_parameters() if n not in names}
+
+    def loss(params: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = functional_call(net, ({**fixed, **params}, buffers), (x,))
+        return F.cross_entropy(out, y)
+
+    return loss
+
+
+def real_cell_gradients(net, names, x, labels, groups, n_classes, n_groups, *, chunk: int = CHUNK):
+    """Mean gradient of the loss per (class, group) cell, (C, G, P), and cell counts (C, G).
+
+    P is the flattened size of the matched parameters. Per-sample gradients are computed ``chunk``
+    samples at a time and summed into their cells with one ``index_add_`` per chunk.
+    """
+    from torch.func import grad, vmap
+
+    loss = _loss_fn(net, names)
+    params = {n: p.detach() for n, p in net.named_parameters() if n in names}
+
+    def one(params, xi, yi):
+        return loss(params, xi.unsqueeze(0), yi.unsqueeze(0))
+
+    per_sample = vmap(grad(one), in_dims=(None, 0, 0))
+    cell = labels * n_groups + groups  # (N,)
+    total = None
+    for i in range(0, x.shape[0], chunk):
+        g = per_sample(params, x[i:i + chunk], labels[i:i + chunk])
+        flat = torch.cat([g[n].flatten(1) for n in names], 1)  # (chunk, P)
+        if total is None:
+            total = flat.new_zeros(n_classes * n_groups, flat.shape[1])
+        total.index_add_(0, cell[i:i + chunk], flat)
+    count = torch.bincount(cell, minlength=n_classes * n_groups).to(total.dtype)  # (C·G,)
+    mean = total / count.clamp(min=1).unsqueeze(1)
+    return mean.view(n_classes, n_groups, -1), count.view(n_classes, n_groups)
+
+
+def syn_class_gradients(net, names, syn, syn_labels, n_classes) -> torch.Tensor:
+    """Per-class gradient of the synthetic class loss, (C, P), differentiable in ``syn``."""
+    from torch.func import grad, vmap
+
+    loss = _loss_fn(net, names)
+    params = {n: p.detach() for n, p in net.named_parameters() if n in names}
+    xs = syn.view(n_classes, -1, *syn.shape[1:])  # (C, ipc, c, h, w), syn sorted by class
+    ys = syn_labels.view(n_classes, -1)  # (C, ipc)
+    g = vmap(grad(loss), in_dims=(None, 0, 0))(params, xs, ys)
+    return torch.cat([g[n].flatten(1) for n in names], 1)  # (C, P)
+
+
+def gradient_distance(targets: Targets, syn_grad: torch.Tensor, shapes: list[torch.Size]) -> torch.Tensor:
+    """Σ_c Σ_k w_{c,k} Σ_l Σ_o (1 − cos) between reference and synthetic gradients.
+
+    targets.refs (C, K, P), targets.weights (C, K), syn_grad (C, P); ``shapes`` are the matched
+    parameters' shapes (their flattened sizes add up to P), each compared per output unit (dim 0).
+    """
+    total = syn_grad.new_zeros(targets.weights.shape)  # (C, K)
+    start = 0
+    for shape in shapes:  # a handful of layers
+        size = shape.numel()
+        out = shape[0]
+        ref = targets.refs[..., start:start + size].reshape(*targets.refs.shape[:2], out, -1)  # (C, K, O, R)
+        syn = syn_grad[:, None, start:start + size].reshape(syn_grad.shape[0], 1, out, -1)  # (C, 1, O, R)
+        cos = (ref * syn).sum(-1) / (ref.norm(dim=-1) * syn.norm(dim=-1) + 1e-6)  # (C, K, O)
+        total = total + (1 - cos).sum(-1)
+        start += size
+    return (targets.weights * total).sum()
+
+
+class DCMatcher:
+    """DC / DSA gradient matching with an owned ConvNet, re-drawn each outer iteration."""
+
+    name = "dc"
+
+    def __init__(self, config: DistillConfig, *, in_channels: int, n_classes: int, n_groups: int,
+                 image_size: int, device: torch.device) -> None:
+        if config.norm == "batchnorm":
+            raise ValueError("gradient matching here needs norm='instancenorm' or 'none' (per-sample gradients)")
+        self.config = config
+        self.n_classes, self.n_groups = n_classes, n_groups
+        self.net = ConvNet(in_channels=in_channels, n_classes=n_classes, width=config.width,
+                           depth=config.depth, norm=config.norm, image_size=image_size).to(device)
+        self.names = matched_parameters(self.net)
+        params = dict(self.net.named_parameters())
+        self.shapes = [params[n].shape for n in self.names]
+
+    def iteration(self, syn, syn_labels, optimizer, sample_real, strategy: Strategy, generator) -> torch.Tensor:
+        cfg, net = self.config, self.net
+        reset_parameters(net, generator)
+        losses = []
+        for ol in range(cfg.outer_loop):
+            real = sample_real()
+            x_real, x_syn = real.images, syn
+            if cfg.dsa:
+                params = sample_params(self.n_classes, generator=generator, device=syn.device)
+                x_real = apply(x_real, params, real.labels)
+                x_syn = apply(x_syn, params, syn_labels)
+            mean, count = real_cell_gradients(net, self.names, x_real.detach(), real.labels, real.groups,
+                                              self.n_classes, self.n_groups)
+            targets = strategy.from_cells(mean, count)  # refs (C, K, P)
+            syn_grad = syn_class_gradients(net, self.names, x_syn, syn_labels, self.n_classes)  # (C, P)
+            loss = gradient_distance(targets, syn_grad, self.shapes)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            if ol == cfg.outer_loop - 1:
+                break
+            train_classifier(net, syn, syn_labels, epochs=cfg.inner_loop, lr=cfg.lr_net, momentum=0.0,
+                             weight_decay=0.0, dsa=cfg.dsa, lr_decay=False, generator=generator)
+        return torch.stack(losses).mean()
