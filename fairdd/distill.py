@@ -77,7 +77,10 @@ class Distiller:
                              "fairdd.data.infer_groups(train) first (pseudo-groups)")
         self.train = train.to(self.device)
         self.strategy = get_strategy(config.target, **({"group_weights": config.group_weights}
-                                                        if config.target == "cobra" else {}))
+                                                        if config.target.startswith("cobra") else {}))
+        if self.strategy.kind == "cloud" and config.method != "dm":
+            raise ValueError(f"target {config.target!r} compares embedding clouds: use method='dm' "
+                             f"(got {config.method!r})")
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         c, h, w = train.image_shape
         if h != w:

@@ -56,7 +56,7 @@ def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool 
 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,
             emb_syn: torch.Tensor, *, strategy: Strategy, n_classes: int, n_groups: int,
-            distance: str = "l2") -> torch.Tensor:
+            distance: str = "l2", generator: torch.Generator | None = None) -> torch.Tensor:
     """The DM matching loss from embeddings.
 
     Parameters
@@ -65,6 +65,11 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
     emb_syn : (n_classes · ipc, d) synthetic embeddings, sorted by class (ipc per class).
     """
     targets = strategy(emb_real, real_labels, real_groups, n_classes, n_groups)  # refs (C, K, d), w (C, K)
+    if targets.kind == "cloud":  # distributional target: compare the clouds, class by class in one call
+        from ..targets import sliced_w2
+
+        cloud_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1])  # (C, ipc, d)
+        return (targets.weights[:, 0] * sliced_w2(cloud_syn, targets.refs.detach(), generator=generator)).sum()
     mean_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1]).mean(1)  # (C, d)
     diff = targets.refs - mean_syn.unsqueeze(1)  # (C, K, d)
     dist = diff.abs().sum(-1) if distance == "l1" else diff.pow(2).sum(-1)  # (C, K)
@@ -100,7 +105,7 @@ class DMMatcher:
         emb_real = embed_real(net, real.images, params, real.labels, **fast)  # (M, d)
         emb_syn = embed(net, apply(syn, params, syn_labels) if cfg.dsa else syn, **fast)  # (C·ipc, d)
         loss = dm_loss(emb_real, real.labels, real.groups, emb_syn, strategy=strategy,
-                       n_classes=self.n_classes, n_groups=self.n_groups, distance=cfg.distance)
+                       n_classes=self.n_classes, n_groups=self.n_groups, distance=cfg.distance, generator=generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

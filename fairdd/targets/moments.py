@@ -33,10 +33,16 @@ __all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRA
 
 @dataclass(frozen=True)
 class Targets:
-    """refs (C, K, *F) reference statistics; weights (C, K) per reference distance."""
+    """refs (C, K, *F) reference statistics; weights (C, K) per reference distance.
+
+    ``kind="moments"``: K references, each compared with the synthetic class statistic.
+    ``kind="cloud"``: refs (C, S, d) is one point cloud per class (weights (C, 1)), compared with the
+    synthetic class's cloud by a distributional distance.
+    """
 
     refs: torch.Tensor
     weights: torch.Tensor
+    kind: str = "moments"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Strategy:
 
     name: ClassVar[str] = "base"
     sampling: ClassVar[Literal["pooled", "groups"]] = "pooled"
+    kind: ClassVar[str] = "moments"
 
     def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
                  n_classes: int, n_groups: int) -> Targets:
@@ -134,6 +141,7 @@ class Cobra(Strategy):
 
 
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra)}
+
 
 
 def get_strategy(target: str | Strategy, **options) -> Strategy:

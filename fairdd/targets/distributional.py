@@ -1,0 +1,134 @@
+"""Distributional targets (beyond the paper): the W2 barycenter of the groups' embedding clouds.
+
+For class c with groups a (present in the batch) and empirical clouds μ̂_{a|c},
+
+    ν*_c = argmin_ν Σ_a w_a W_2²(ν, μ̂_{a|c}),   ν = (1/S) Σ_s δ_{x_s}  (free support, S points)
+
+with w uniform over present groups (imbalance-agnostic) or size-proportional (= the pooled cloud).
+Solved for every class at once by the fixed-point iteration x_s ← Σ_a w_a T_a(x_s), where T_a is the
+barycentric projection of an entropic (Sinkhorn, log-domain) plan between ν and μ̂_{a|c}; the
+clouds are padded to one (C, G, n_max, d) tensor with a mask, so there is no loop over classes or
+groups. The matcher compares the synthetic embedding cloud of each class with ν*_c by sliced W2
+(sorted random projections; quantile-matched when the sizes differ): a cloud-to-cloud loss whose
+gradient moves every synthetic point, unlike a mean-to-mean loss.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Sequence
+
+import torch
+
+from .moments import Strategy, Targets
+
+__all__ = ["CobraW2", "padded_clouds", "w2_barycenters", "sliced_w2"]
+
+
+def padded_clouds(stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, n_classes: int,
+                  n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clouds (C, G, n_max, d) and mask (C, G, n_max) from per-sample stats (N, d)."""
+    cell = labels * n_groups + groups  # (N,)
+    order = torch.argsort(cell, stable=True)
+    count = torch.bincount(cell, minlength=n_classes * n_groups)  # (C·G,)
+    start = torch.cumsum(count, 0) - count
+    rank = torch.arange(len(cell), device=cell.device) - start[cell[order]]  # rank inside the cell
+    n_max = max(int(count.max()), 1)
+    clouds = stats.new_zeros(n_classes * n_groups, n_max, stats.shape[1])
+    mask = torch.zeros(n_classes * n_groups, n_max, dtype=torch.bool, device=stats.device)
+    clouds[cell[order], rank] = stats[order]
+    mask[cell[order], rank] = True
+    return clouds.view(n_classes, n_groups, n_max, -1), mask.view(n_classes, n_groups, n_max)
+
+
+def w2_barycenters(clouds: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, init: torch.Tensor, *,
+                   iters: int = 5, sinkhorn_iters: int = 50, eps: float = 0.05) -> torch.Tensor:
+    """Free-support W2 barycenters of every class, (C, S, d).
+
+    clouds (C, G, n, d) with mask (C, G, n); weights (C, G) group weights (0 for absent groups);
+    init (C, S, d) starting support. ``eps`` is the entropic regularisation relative to the mean cost.
+    """
+    c, g, n, d = clouds.shape
+    s = init.shape[1]
+    w = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+    log_b = torch.where(mask, -torch.log(mask.sum(-1, keepdim=True).clamp(min=1).to(clouds.dtype)),
+                        torch.full_like(mask, -math.inf, dtype=clouds.dtype))  # (C, G, n)
+    log_a = torch.full((c, g, s), -math.log(s), dtype=clouds.dtype, device=clouds.device)
+    x = init
+    for _ in range(iters):
+        cost = torch.cdist(x.unsqueeze(1).expand(c, g, s, d).reshape(c * g, s, d),
+                           clouds.reshape(c * g, n, d)).pow(2).view(c, g, s, n)  # (C, G, S, n)
+        scale = (cost * mask.unsqueeze(2)).sum((-1, -2)) / (mask.sum(-1) * s).clamp(min=1)  # (C, G)
+        k = -cost / (eps * scale.clamp(min=1e-12))[..., None, None]  # (C, G, S, n)
+        f = torch.zeros_like(log_a)
+        h = torch.zeros_like(log_b)
+        for _ in range(sinkhorn_iters):  # log-domain Sinkhorn, all (class, group) pairs at once
+            f = log_a - torch.logsumexp(k + h.unsqueeze(2), dim=-1)
+            h = log_b - torch.logsumexp(k + f.unsqueeze(-1), dim=-2)
+            h = torch.where(mask, h, torch.full_like(h, -math.inf))
+        plan = torch.exp(k + f.unsqueeze(-1) + h.unsqueeze(2))  # (C, G, S, n)
+        plan = torch.where(mask.any(-1)[..., None, None], plan, torch.zeros_like(plan))  # absent groups: no plan
+        proj = torch.einsum("cgsn,cgnd->cgsd", plan, clouds) * s  # barycentric projections T_a(x)
+        x = torch.einsum("cg,cgsd->csd", w, proj)
+    return x
+
+
+def sliced_w2(x: torch.Tensor, y: torch.Tensor, *, n_proj: int = 64,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sliced W2² between point clouds x (C, n1, d) and y (C, n2, d), per class → (C,)."""
+    d = x.shape[-1]
+    theta = torch.randn(d, n_proj, generator=generator, device=x.device, dtype=x.dtype)
+    theta = theta / theta.norm(dim=0, keepdim=True)
+    px, _ = torch.sort(x @ theta, dim=1)  # (C, n1, L)
+    py, _ = torch.sort(y @ theta, dim=1)  # (C, n2, L)
+    m = max(px.shape[1], py.shape[1])
+    q = (torch.arange(m, device=x.device) + 0.5) / m
+    qx = px[:, (q * px.shape[1]).long()]  # (C, m, L) quantiles
+    qy = py[:, (q * py.shape[1]).long()]
+    return (qx - qy).pow(2).mean((1, 2))
+
+
+@dataclass(frozen=True)
+class CobraW2(Strategy):
+    """Cloud target: per class the W2 barycenter (``n_support`` points) of the group clouds.
+
+    ``Targets.refs`` is (C, S, d) — a cloud, flagged by ``kind = "cloud"`` — with weights (C, 1).
+    """
+
+    name: ClassVar[str] = "cobra-w2"
+    kind: ClassVar[str] = "cloud"
+    group_weights: str | Sequence[float] = "uniform"
+    n_support: int = 10
+    iters: int = 5
+    eps: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.group_weights not in ("uniform", "proportional") and isinstance(self.group_weights, str):
+            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list; got {self.group_weights!r}")
+        if not isinstance(self.n_support, int) or self.n_support < 1:
+            raise ValueError(f"n_support must be an integer >= 1; got {self.n_support!r}")
+
+    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        clouds, mask = padded_clouds(stats, labels, groups, n_classes, n_groups)  # (C, G, n, d), (C, G, n)
+        count = mask.sum(-1).to(stats.dtype)  # (C, G)
+        if self.group_weights == "uniform":
+            w = (count > 0).to(stats.dtype)
+        elif self.group_weights == "proportional":
+            w = count
+        else:
+            w = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)[None] * (count > 0)
+        # start from the class's first samples in batch order (a random draw), repeated if too few
+        idx = _first_per_class(labels, n_classes, self.n_support)  # (C, S)
+        bary = w2_barycenters(clouds, mask, w, stats[idx], iters=self.iters, eps=self.eps)
+        return Targets(bary, (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="cloud")
+
+    def from_cells(self, mean, count) -> Targets:
+        raise ValueError("cobra-w2 needs the per-sample clouds, not cell means; use it with method='dm'")
+
+
+def _first_per_class(labels: torch.Tensor, n_classes: int, k: int) -> torch.Tensor:
+    order = torch.argsort(labels, stable=True)
+    count = torch.bincount(labels, minlength=n_classes).clamp(min=1)  # (C,)
+    start = torch.cumsum(count, 0) - count
+    offs = torch.arange(k, device=labels.device)[None] % count[:, None]  # (C, k)
+    return order[(start[:, None] + offs).clamp(max=len(labels) - 1)]
