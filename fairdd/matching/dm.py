@@ -69,7 +69,9 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
         from ..targets import sliced_w2
 
         cloud_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1])  # (C, ipc, d)
-        return (targets.weights[:, 0] * sliced_w2(cloud_syn, targets.refs.detach(), generator=generator)).sum()
+        # × d: for clouds that differ by a shift t, E[SW2²] = ‖t‖²/d, so this is on DM's ‖Δmean‖² scale
+        sw = sliced_w2(cloud_syn, targets.refs.detach(), generator=generator) * emb_syn.shape[-1]
+        return (targets.weights[:, 0] * sw).sum()
     mean_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1]).mean(1)  # (C, d)
     diff = targets.refs - mean_syn.unsqueeze(1)  # (C, K, d)
     dist = diff.abs().sum(-1) if distance == "l1" else diff.pow(2).sum(-1)  # (C, K)
