@@ -53,7 +53,7 @@ def _loss(target, groups, n_groups=3):
     mean, count = real_cell_gradients(net, names, x, labels, groups, 3, n_groups)
     shapes = [dict(net.named_parameters())[n].shape for n in names]
     sg = syn_class_gradients(net, names, syn, syn_labels, 3)
-    return float(gradient_distance(get_strategy(target).from_cells(mean, count), sg, shapes))
+    return float(gradient_distance(get_strategy(target).from_cells(mean, count), sg, shapes).detach())
 
 
 def test_fairdd_and_cobra_differ_in_dc_but_match_vanilla_with_one_group():
