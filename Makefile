@@ -27,7 +27,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
 lab: $(VENV)/.dev
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(VENV)/.core
 	$(PY) benchmarks/dm_step.py
