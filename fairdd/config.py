@@ -12,7 +12,7 @@ from typing import Any, Literal
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
-METHODS = ("dm", "dc", "dsa")
+METHODS = ("dm", "dc", "dsa", "cafe")
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,9 @@ def _dc_loops(ipc: int) -> tuple[int, int]:
 
 
 def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm") -> dict:
-    if method in ("dc", "dsa"):
+    if method in ("dc", "dsa", "cafe"):  # CAFE: we reuse DC's loop schedule (our choice; see matching/cafe.py)
         outer, inner = _dc_loops(ipc)
-        base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5)
+        base = dict(dsa=method != "dc", lr_img=0.1, lr_net=0.01, momentum=0.5)
         if preset == "paper":
             return dict(base, iterations=1000, batch_real=256, width=128, outer_loop=outer, inner_loop=inner)
         if preset == "demo":

@@ -1,8 +1,9 @@
-"""How statistics are matched: matchers (DM; DC, IDC, CAFE slot in here)."""
+"""How statistics are matched: matchers (DM, DC/DSA, CAFE; IDC slots in here)."""
 from .base import Matcher, RealBatch
+from .cafe import CAFEMatcher
 from .dc import DCMatcher, gradient_distance
 from .dm import DMMatcher, dm_loss, embed_real
 
-MATCHERS = {"dm": DMMatcher, "dc": DCMatcher, "dsa": DCMatcher}
+MATCHERS = {"dm": DMMatcher, "dc": DCMatcher, "dsa": DCMatcher, "cafe": CAFEMatcher}
 
-__all__ = ["Matcher", "RealBatch", "DMMatcher", "dm_loss", "embed_real", "DCMatcher", "gradient_distance", "MATCHERS"]
+__all__ = ["Matcher", "RealBatch", "DMMatcher", "dm_loss", "embed_real", "DCMatcher", "gradient_distance", "CAFEMatcher", "MATCHERS"]

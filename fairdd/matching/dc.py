@@ -25,7 +25,7 @@ from ..models import ConvNet, reset_parameters
 from ..targets import Strategy, Targets
 from ..train import train_classifier
 
-__all__ = ["DCMatcher", "gradient_distance", "real_cell_gradients", "syn_class_gradients"]
+__all__ = ["LoopedMatcher", "DCMatcher", "gradient_distance", "real_cell_gradients", "syn_class_gradients"]
 
 CHUNK = 256  # real samples per per-sample-gradient chunk (memory: CHUNK × number of parameters)
 
@@ -107,22 +107,24 @@ def gradient_distance(targets: Targets, syn_grad: torch.Tensor, shapes: list[tor
     return (targets.weights * total).sum()
 
 
-class DCMatcher:
-    """DC / DSA gradient matching with an owned ConvNet, re-drawn each outer iteration."""
+class LoopedMatcher:
+    """Shared loop of DC-style matchers: a fresh ConvNet each outer iteration, then ``outer_loop``
+    times (one loss on a new real batch → one step on S → ``inner_loop`` epochs of the network on S).
+    Subclasses define ``loss(real_x, real, syn_x, syn_labels, strategy)``."""
 
-    name = "dc"
+    name = "looped"
 
     def __init__(self, config: DistillConfig, *, in_channels: int, n_classes: int, n_groups: int,
                  image_size: int, device: torch.device) -> None:
         if config.norm == "batchnorm":
-            raise ValueError("gradient matching here needs norm='instancenorm' or 'none' (per-sample gradients)")
+            raise ValueError(f"{self.name} here needs norm='instancenorm' or 'none' (per-sample statistics)")
         self.config = config
         self.n_classes, self.n_groups = n_classes, n_groups
         self.net = ConvNet(in_channels=in_channels, n_classes=n_classes, width=config.width,
                            depth=config.depth, norm=config.norm, image_size=image_size).to(device)
-        self.names = matched_parameters(self.net)
-        params = dict(self.net.named_parameters())
-        self.shapes = [params[n].shape for n in self.names]
+
+    def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+        raise NotImplementedError
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy: Strategy, generator) -> torch.Tensor:
         cfg, net = self.config, self.net
@@ -133,13 +135,9 @@ class DCMatcher:
             x_real, x_syn = real.images, syn
             if cfg.dsa:
                 params = sample_params(self.n_classes, generator=generator, device=syn.device)
-                x_real = apply(x_real, params, real.labels)
+                x_real = apply(x_real, params, real.labels)  # Siamese: one draw per class
                 x_syn = apply(x_syn, params, syn_labels)
-            mean, count = real_cell_gradients(net, self.names, x_real.detach(), real.labels, real.groups,
-                                              self.n_classes, self.n_groups)
-            targets = strategy.from_cells(mean, count)  # refs (C, K, P)
-            syn_grad = syn_class_gradients(net, self.names, x_syn, syn_labels, self.n_classes)  # (C, P)
-            loss = gradient_distance(targets, syn_grad, self.shapes)
+            loss = self.loss(x_real.detach(), real, x_syn, syn_labels, strategy)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -149,3 +147,22 @@ class DCMatcher:
             train_classifier(net, syn, syn_labels, epochs=cfg.inner_loop, lr=cfg.lr_net, momentum=0.0,
                              weight_decay=0.0, dsa=cfg.dsa, lr_decay=False, generator=generator)
         return torch.stack(losses).mean()
+
+
+class DCMatcher(LoopedMatcher):
+    """DC / DSA gradient matching."""
+
+    name = "dc"
+
+    def __init__(self, config: DistillConfig, **kw) -> None:
+        super().__init__(config, **kw)
+        self.names = matched_parameters(self.net)
+        params = dict(self.net.named_parameters())
+        self.shapes = [params[n].shape for n in self.names]
+
+    def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+        mean, count = real_cell_gradients(self.net, self.names, real_x, real.labels, real.groups,
+                                          self.n_classes, self.n_groups)
+        targets = strategy.from_cells(mean, count)  # refs (C, K, P)
+        syn_grad = syn_class_gradients(self.net, self.names, syn_x, syn_labels, self.n_classes)  # (C, P)
+        return gradient_distance(targets, syn_grad, self.shapes)
