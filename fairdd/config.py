@@ -12,7 +12,7 @@ from typing import Any, Literal
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
-METHODS = ("dm", "dc", "dsa", "cafe")
+METHODS = ("dm", "dc", "dsa", "idc", "cafe")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class DistillConfig:
     outer_loop: int = 1  # DC: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above)
     inner_loop: int = 1  # DC: epochs of network training on S between them (50 at IPC 10, 10 above)
     lr_net: float = 0.01  # DC: SGD lr of the network's inner training
+    factor: int = 1  # IDC multi-formation: each stored image decodes into factor² images (IDC: 2)
     group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
     precision: Literal["fp32", "bf16"] = "fp32"  # DM embeddings under bf16 autocast (GPU speed lever; loss in fp32)
     channels_last: bool = False  # NHWC memory format for the DM network (a GPU speed lever)
@@ -55,7 +56,7 @@ class DistillConfig:
             _check_int(name, getattr(self, name), 1)
         for name in ("warm_start_epochs", "checkpoint_every"):
             _check_int(name, getattr(self, name), 0)
-        for name in ("outer_loop", "inner_loop"):
+        for name in ("outer_loop", "inner_loop", "factor"):
             _check_int(name, getattr(self, name), 1)
         for name in ("lr_img", "warm_start_lr", "lr_net"):
             if not float(getattr(self, name)) > 0:
@@ -117,9 +118,9 @@ def _dc_loops(ipc: int) -> tuple[int, int]:
 
 
 def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm") -> dict:
-    if method in ("dc", "dsa", "cafe"):  # CAFE: we reuse DC's loop schedule (our choice; see matching/cafe.py)
+    if method in ("dc", "dsa", "idc", "cafe"):  # CAFE, IDC: DC's loop schedule (our choice; see matching/)
         outer, inner = _dc_loops(ipc)
-        base = dict(dsa=method != "dc", lr_img=0.1, lr_net=0.01, momentum=0.5)
+        base = dict(dsa=method != "dc", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1)
         if preset == "paper":
             return dict(base, iterations=1000, batch_real=256, width=128, outer_loop=outer, inner_loop=inner)
         if preset == "demo":

@@ -78,7 +78,7 @@ class Distiller:
         self.train = train.to(self.device)
         self.strategy = get_strategy(config.target, **({"group_weights": config.group_weights}
                                                         if config.target.startswith("cobra") else {}))
-        if self.strategy.kind == "cloud" and config.method != "dm":
+        if self.strategy.kind != "moments" and config.method != "dm":
             raise ValueError(f"target {config.target!r} compares embedding clouds: use method='dm' "
                              f"(got {config.method!r})")
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
@@ -98,15 +98,18 @@ class Distiller:
         shape = (train.n_classes * cfg.ipc, *train.image_shape)
         if cfg.init == "noise":
             return torch.randn(shape, generator=self.generator, device=self.device)
+        per_slot = getattr(self.matcher, "images_per_slot", 1)  # IDC: several real images per stored image
+        per = cfg.ipc * per_slot
         counts = torch.bincount(train.labels, minlength=train.n_classes)
         if int(counts.min()) == 0:
             missing = [train.class_names[i] for i in (counts == 0).nonzero().flatten().tolist()]
             raise ValueError(f"cannot initialise from real images: classes {missing} have no training sample")
-        idx = train.sample_batch(cfg.ipc, generator=self.generator)  # (≤ C·ipc,) sorted by class
+        idx = train.sample_batch(per, generator=self.generator)  # (≤ C·per,) sorted by class
         take = torch.bincount(train.labels[idx], minlength=train.n_classes)  # (C,)
-        if int(take.min()) < cfg.ipc:  # tiny classes: repeat their images
-            idx = torch.cat([idx[train.labels[idx] == c].repeat(cfg.ipc)[: cfg.ipc] for c in range(train.n_classes)])
-        return train.images[idx].detach().clone()
+        if int(take.min()) < per:  # tiny classes: repeat their images
+            idx = torch.cat([idx[train.labels[idx] == c].repeat(per)[:per] for c in range(train.n_classes)])
+        images = train.images[idx].detach().clone()
+        return self.matcher.encode(images) if per_slot > 1 else images
 
     def _sample_real(self):
         idx = self.train.sample_batch(self.config.batch_real, balance=self.strategy.sampling,

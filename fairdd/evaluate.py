@@ -109,7 +109,8 @@ def evaluate(
     config = eval_config(preset=preset, **overrides)
     dev = resolve_device(device)
     if isinstance(source, DistillResult):
-        images, labels, desc = source.images, source.labels, {"kind": "synthetic", **_short(source.config)}
+        images, labels = source.training_set()
+        desc = {"kind": "synthetic", **_short(source.config)}
     elif isinstance(source, GroupedDataset):
         images, labels, desc = source.images, source.labels, {"kind": "real", "n": len(source), **source.info}
     else:

@@ -33,6 +33,15 @@ class DistillResult:
     config: dict = field(default_factory=dict)
     dataset: dict = field(default_factory=dict)
 
+    def training_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
+        factor = int(self.config.get("factor", 1) or 1)
+        if factor == 1:
+            return self.images, self.labels
+        from .matching.idc import decode
+
+        return decode(self.images, self.labels, factor)
+
     @property
     def name(self) -> str:
         return str(self.config.get("target", self.config.get("baseline", "result")))

@@ -77,7 +77,7 @@ def test_published_cobra_defaults_and_overrides():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(method="mtt"), r"unknown method 'mtt'; allowed: \['dm', 'dc', 'dsa', 'cafe'\]"),
+    (dict(method="mtt"), r"unknown method 'mtt'; allowed: \['dm', 'dc', 'dsa', 'idc', 'cafe'\]"),
     (dict(target="fair"), "unknown target 'fair'"),
     (dict(preset="huge"), "unknown preset 'huge'; allowed: \\['paper', 'demo', 'smoke'\\]"),
     (dict(ipc=0), "ipc must be an integer >= 1; got 0"),

@@ -71,3 +71,40 @@ def test_cobra_w2_distils_with_dm_only(digits_train):
     assert all(np.isfinite(h["loss"]) and h["loss"] > 0 for h in r.history)
     with pytest.raises(ValueError, match="compares embedding clouds: use method='dm'"):
         fairdd.distill(digits_train, method="dc", target="cobra-w2", ipc=1, **SMOKE)
+
+
+def test_bures_barycenter_equal_covariances_has_mean_of_means():
+    from fairdd.targets import bures_barycenters
+
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    cov = a @ a.T + torch.eye(4, dtype=torch.float64)
+    means = torch.randn(1, 3, 4, generator=g, dtype=torch.float64)
+    m, s = bures_barycenters(means, cov.expand(1, 3, 4, 4), torch.ones(1, 3, dtype=torch.float64))
+    assert torch.allclose(m[0], means[0].mean(0)) and torch.allclose(s[0], cov, atol=1e-8)
+
+
+def test_bures_barycenter_of_commuting_covariances_averages_their_roots():
+    from fairdd.targets import bures_barycenters
+
+    covs = torch.stack([torch.diag(torch.tensor([1.0, 4.0])), torch.diag(torch.tensor([9.0, 16.0]))]).double()
+    w = torch.tensor([[0.25, 0.75]], dtype=torch.float64)
+    _, s = bures_barycenters(torch.zeros(1, 2, 2, dtype=torch.float64), covs[None], w, iters=30)
+    root = 0.25 * torch.tensor([1.0, 2.0]) + 0.75 * torch.tensor([3.0, 4.0])  # closed form: (Σ w √S)²
+    assert torch.allclose(s[0], torch.diag(root.pow(2)).double(), atol=1e-6)
+
+
+def test_cobra_gauss_distils_and_its_target_is_uniform_over_groups(digits_train):
+    from fairdd.targets import CobraGauss
+
+    g = torch.Generator().manual_seed(4)
+    big, small = torch.randn(90, 6, generator=g), torch.randn(10, 6, generator=g) + 5
+    stats, labels = torch.cat([big, small]), torch.zeros(100, dtype=torch.long)
+    groups = torch.tensor([0] * 90 + [1] * 10)
+    strat = CobraGauss(dim=3)
+    t = strat(stats, labels, groups, 1, 2)
+    proj = t.extra["proj"]
+    assert t.kind == "gaussian" and torch.allclose(proj.T @ proj, torch.eye(3), atol=1e-5)
+    assert torch.allclose(t.refs[0, 0], ((big @ proj).mean(0) + (small @ proj).mean(0)) / 2, atol=1e-4)
+    r = fairdd.distill(digits_train, target="cobra-gauss", ipc=3, iterations=2, **SMOKE)
+    assert all(np.isfinite(h["loss"]) for h in r.history)

@@ -1,9 +1,10 @@
-"""How statistics are matched: matchers (DM, DC/DSA, CAFE; IDC slots in here)."""
+"""How statistics are matched: matchers (DM, DC/DSA, IDC, CAFE)."""
 from .base import Matcher, RealBatch
 from .cafe import CAFEMatcher
 from .dc import DCMatcher, gradient_distance
 from .dm import DMMatcher, dm_loss, embed_real
+from .idc import IDCMatcher
 
-MATCHERS = {"dm": DMMatcher, "dc": DCMatcher, "dsa": DCMatcher, "cafe": CAFEMatcher}
+MATCHERS = {"dm": DMMatcher, "dc": DCMatcher, "dsa": DCMatcher, "cafe": CAFEMatcher, "idc": IDCMatcher}
 
-__all__ = ["Matcher", "RealBatch", "DMMatcher", "dm_loss", "embed_real", "DCMatcher", "gradient_distance", "CAFEMatcher", "MATCHERS"]
+__all__ = ["Matcher", "RealBatch", "DMMatcher", "dm_loss", "embed_real", "DCMatcher", "gradient_distance", "CAFEMatcher", "IDCMatcher", "MATCHERS"]

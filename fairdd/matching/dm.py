@@ -65,6 +65,10 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
     emb_syn : (n_classes · ipc, d) synthetic embeddings, sorted by class (ipc per class).
     """
     targets = strategy(emb_real, real_labels, real_groups, n_classes, n_groups)  # refs (C, K, d), w (C, K)
+    if targets.kind == "gaussian":
+        from ..targets import gaussian_match
+
+        return gaussian_match(emb_syn, targets, n_classes)
     if targets.kind == "cloud":  # distributional target: compare the clouds, class by class in one call
         from ..targets import sliced_w2
 

@@ -22,7 +22,8 @@ import torch
 
 from .moments import Strategy, Targets
 
-__all__ = ["CobraW2", "padded_clouds", "w2_barycenters", "sliced_w2"]
+__all__ = ["CobraW2", "CobraGauss", "padded_clouds", "w2_barycenters", "sliced_w2", "bures_barycenters",
+           "gaussian_match"]
 
 
 def padded_clouds(stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, n_classes: int,
@@ -132,3 +133,88 @@ def _first_per_class(labels: torch.Tensor, n_classes: int, k: int) -> torch.Tens
     start = torch.cumsum(count, 0) - count
     offs = torch.arange(k, device=labels.device)[None] % count[:, None]  # (C, k)
     return order[(start[:, None] + offs).clamp(max=len(labels) - 1)]
+
+
+def _sqrtm(m: torch.Tensor) -> torch.Tensor:
+    """Symmetric PSD square root of (..., k, k) by eigendecomposition."""
+    vals, vecs = torch.linalg.eigh(m)
+    return (vecs * vals.clamp(min=0).sqrt().unsqueeze(-2)) @ vecs.transpose(-1, -2)
+
+
+def bures_barycenters(means: torch.Tensor, covs: torch.Tensor, weights: torch.Tensor, *,
+                      iters: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian W2 (Bures–Wasserstein) barycenters, batched over classes.
+
+    means (C, G, k), covs (C, G, k, k), weights (C, G) (0 = absent group). Returns the barycenter
+    means Σ_a w_a μ_a (C, k) and covariances (C, k, k) from the fixed point
+    S ← S^{-1/2} (Σ_a w_a (S^{1/2} Σ_a S^{1/2})^{1/2})² S^{-1/2}.
+    """
+    w = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+    mean = torch.einsum("cg,cgk->ck", w, means)
+    s = torch.einsum("cg,cgkl->ckl", w, covs)  # start from the weighted mean covariance
+    for _ in range(iters):
+        root = _sqrtm(s)  # (C, k, k)
+        inv_root = torch.linalg.pinv(root, hermitian=True)
+        inner = _sqrtm(root.unsqueeze(1) @ covs @ root.unsqueeze(1))  # (C, G, k, k)
+        t = torch.einsum("cg,cgkl->ckl", w, inner)
+        s = inv_root @ t @ t @ inv_root
+        s = (s + s.transpose(-1, -2)) / 2
+    return mean, s
+
+
+@dataclass(frozen=True)
+class CobraGauss(Strategy):
+    """Gaussian target: per class the Bures–Wasserstein barycenter of the groups' Gaussian fits in a
+    fixed random ``dim``-dimensional orthonormal projection of the embeddings (full covariances of
+    2048-d embeddings would be too slow). ``Targets.refs`` is the barycenter mean (C, 1, k) with
+    ``extra = {"cov": (C, k, k), "proj": (d, k)}``; the matcher fits the synthetic class in the same
+    projection and matches mean and covariance."""
+
+    name: ClassVar[str] = "cobra-gauss"
+    kind: ClassVar[str] = "gaussian"
+    group_weights: str | Sequence[float] = "uniform"
+    dim: int = 16
+    ridge: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dim, int) or self.dim < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
+
+    def projection(self, d: int, device, dtype) -> torch.Tensor:
+        g = torch.Generator().manual_seed(d * 7919 + self.dim)
+        q, _ = torch.linalg.qr(torch.randn(d, min(self.dim, d), generator=g, dtype=torch.float64))
+        return q.to(device=device, dtype=dtype)  # (d, k) orthonormal columns
+
+    def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        proj = self.projection(stats.shape[1], stats.device, stats.dtype)
+        clouds, mask = padded_clouds(stats @ proj, labels, groups, n_classes, n_groups)  # (C, G, n, k)
+        m = mask.unsqueeze(-1).to(stats.dtype)
+        count = mask.sum(-1).to(stats.dtype)  # (C, G)
+        means = (clouds * m).sum(2) / count.clamp(min=1).unsqueeze(-1)  # (C, G, k)
+        centred = (clouds - means.unsqueeze(2)) * m
+        eye = torch.eye(proj.shape[1], device=stats.device, dtype=stats.dtype)
+        covs = centred.transpose(-1, -2) @ centred / (count - 1).clamp(min=1)[..., None, None] + self.ridge * eye
+        if self.group_weights == "uniform":
+            w = (count > 0).to(stats.dtype)
+        elif self.group_weights == "proportional":
+            w = count
+        else:
+            w = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)[None] * (count > 0)
+        mean, cov = bures_barycenters(means, covs, w)
+        return Targets(mean.unsqueeze(1), (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="gaussian",
+                       extra={"cov": cov, "proj": proj})
+
+    def from_cells(self, mean, count) -> Targets:
+        raise ValueError("cobra-gauss needs the per-sample clouds, not cell means; use it with method='dm'")
+
+
+def gaussian_match(emb_syn: torch.Tensor, targets: Targets, n_classes: int) -> torch.Tensor:
+    """Σ_c w_c (d/k) (‖m_c − m*_c‖² + ‖S_c − S*_c‖_F²) for synthetic embeddings (C·ipc, d) sorted by class."""
+    proj = targets.extra["proj"]
+    z = (emb_syn @ proj).view(n_classes, -1, proj.shape[1])  # (C, ipc, k)
+    mean = z.mean(1)
+    centred = z - mean.unsqueeze(1)
+    cov = centred.transpose(1, 2) @ centred / max(z.shape[1] - 1, 1)  # (C, k, k)
+    scale = emb_syn.shape[1] / proj.shape[1]
+    per_class = (mean - targets.refs[:, 0]).pow(2).sum(-1) + (cov - targets.extra["cov"]).pow(2).sum((-1, -2))
+    return (targets.weights[:, 0] * scale * per_class).sum()

@@ -37,12 +37,14 @@ class Targets:
 
     ``kind="moments"``: K references, each compared with the synthetic class statistic.
     ``kind="cloud"``: refs (C, S, d) is one point cloud per class (weights (C, 1)), compared with the
-    synthetic class's cloud by a distributional distance.
+    synthetic class's cloud by a distributional distance. ``kind="gaussian"``: refs (C, 1, k) are
+    barycenter means in a projection, with ``extra["cov"]`` (C, k, k) and ``extra["proj"]`` (d, k).
     """
 
     refs: torch.Tensor
     weights: torch.Tensor
     kind: str = "moments"
+    extra: dict | None = None  # kind-specific tensors (e.g. "cov" and "proj" for kind="gaussian")
 
 
 @dataclass(frozen=True)
