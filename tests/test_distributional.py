@@ -108,3 +108,13 @@ def test_cobra_gauss_distils_and_its_target_is_uniform_over_groups(digits_train)
     assert torch.allclose(t.refs[0, 0], ((big @ proj).mean(0) + (small @ proj).mean(0)) / 2, atol=1e-4)
     r = fairdd.distill(digits_train, target="cobra-gauss", ipc=3, iterations=2, **SMOKE)
     assert all(np.isfinite(h["loss"]) for h in r.history)
+
+
+def test_exact_and_sinkhorn_solvers_agree_on_shifted_clouds():
+    a, stats, labels, groups = _two_groups()
+    exact = CobraW2(n_support=20, solver="exact")(stats, labels, groups, 1, 2).refs[0]
+    fast = CobraW2(n_support=20, iters=10, eps=0.01)(stats, labels, groups, 1, 2).refs[0]
+    assert torch.allclose(exact.mean(0), fast.mean(0), atol=0.05)
+    assert torch.allclose(exact.mean(0), a.mean(0) + torch.tensor([2.0, 0.0]), atol=1e-4)
+    with pytest.raises(ValueError, match="solver must be 'sinkhorn' or 'exact'; got 'lp'"):
+        CobraW2(solver="lp")

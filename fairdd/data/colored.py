@@ -39,6 +39,8 @@ def load(
     size: int = 32,
     severity: int = 0,
     seed: int = 0,
+    group_noise: float = 0.0,
+    group_labels: float = 1.0,
     root=None,
     download: bool = False,
 ) -> GroupedDataset:
@@ -55,6 +57,9 @@ def load(
     size : output side in pixels (28-pixel sources are padded to 32, then resized if needed).
     severity : 0–5, cumulative separation corruptions on the minority groups (COBRA App. F).
     seed : colour assignment and corruption noise.
+    group_noise : training split only: share of group labels flipped to another group (``with_group_noise``).
+    group_labels : training split only: share of samples that keep a group label; the rest are marked
+        unknown (``with_partial_groups``) and must be filled with ``infer_groups`` before distilling.
     root, download : where Fashion-MNIST IDX files are (see ``load_fashion_mnist``).
 
     Returns
@@ -97,6 +102,13 @@ def load(
         ds = ds.select_groups(groups)
     if split == "test":
         ds.check_complete(f"{name} test split")
+    else:
+        from .group_labels import with_group_noise, with_partial_groups
+
+        if group_noise:
+            ds = with_group_noise(ds, group_noise, seed=seed)
+        if group_labels != 1.0:
+            ds = with_partial_groups(ds, group_labels, seed=seed)
     return ds
 
 

@@ -102,8 +102,11 @@ class CobraW2(Strategy):
     n_support: int = 10
     iters: int = 5
     eps: float = 0.05
+    solver: str = "sinkhorn"  # "sinkhorn": batched entropic, on the data's device; "exact": POT LP per class (CPU)
 
     def __post_init__(self) -> None:
+        if self.solver not in ("sinkhorn", "exact"):
+            raise ValueError(f"solver must be 'sinkhorn' or 'exact'; got {self.solver!r}")
         if self.group_weights not in ("uniform", "proportional") and isinstance(self.group_weights, str):
             raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list; got {self.group_weights!r}")
         if not isinstance(self.n_support, int) or self.n_support < 1:
@@ -119,9 +122,25 @@ class CobraW2(Strategy):
         else:
             w = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)[None] * (count > 0)
         # start from the class's first samples in batch order (a random draw), repeated if too few
-        idx = _first_per_class(labels, n_classes, self.n_support)  # (C, S)
-        bary = w2_barycenters(clouds, mask, w, stats[idx], iters=self.iters, eps=self.eps)
+        if self.solver == "exact":
+            bary = self._exact(clouds, mask, w)
+        else:
+            idx = _first_per_class(labels, n_classes, self.n_support)  # (C, S)
+            bary = w2_barycenters(clouds, mask, w, stats[idx], iters=self.iters, eps=self.eps)
         return Targets(bary, (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="cloud")
+
+    def _exact(self, clouds: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Exact free-support barycenters with POT, one class at a time (slow; for checks and small runs)."""
+        from ..barycenter import w2_barycenter
+
+        out = clouds.new_zeros(clouds.shape[0], self.n_support, clouds.shape[-1])
+        for c in range(clouds.shape[0]):  # the exact LP solver has no batched form
+            present = [a for a in range(clouds.shape[1]) if bool(mask[c, a].any()) and float(w[c, a]) > 0]
+            if present:
+                bary = w2_barycenter([clouds[c, a][mask[c, a]] for a in present], w[c, present].cpu(),
+                                     n_support=self.n_support)
+                out[c] = torch.as_tensor(bary, dtype=clouds.dtype, device=clouds.device)
+        return out
 
     def from_cells(self, mean, count) -> Targets:
         raise ValueError("cobra-w2 needs the per-sample clouds, not cell means; use it with method='dm'")

@@ -51,3 +51,14 @@ def test_bad_rates(digits_train, p):
         with_group_noise(digits_train, p)
     with pytest.raises(ValueError, match=r"group_labels must be in \[0, 1\]"):
         with_partial_groups(digits_train, p)
+
+
+def test_load_applies_noise_and_partial_labels_to_the_training_split_only():
+    clean = fairdd.datasets.load("colored-digits", split="train", n_groups=4)
+    noisy = fairdd.datasets.load("colored-digits", split="train", n_groups=4, group_noise=0.1, group_labels=0.5)
+    assert float((noisy.groups != clean.groups).float().mean()) == pytest.approx(0.1, abs=1 / len(clean))
+    assert float(noisy.known.float().mean()) == pytest.approx(0.5, abs=1 / len(clean))
+    test = fairdd.datasets.load("colored-digits", split="test", n_groups=4, group_noise=0.3, group_labels=0.2)
+    assert test.fully_labelled and test.known is None
+    with pytest.raises(ValueError, match=r"group_noise must be in \[0, 1\]; got 2"):
+        fairdd.datasets.load("colored-digits", split="train", group_noise=2)
