@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -171,7 +172,9 @@ def reproduce(
         rows[target] = {**rep.overall, **{f"{k}_std": v for k, v in rep.std.items()},
                         "published_accuracy": pub[0], "published_eod": pub[1],
                         "iterations": n_it, "distill_s": t1 - t0, "eval_s": rep.seconds,
-                        "ms_per_iteration": 1000 * (t1 - t0) / n_it if n_it else None,
+                        # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
+                        "ms_per_iteration": 1000 * statistics.median(h["seconds"] for h in result.history)
+                        if n_it else None,
                         "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None}
         if out is not None:
             write_json(out, rows)
