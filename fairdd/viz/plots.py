@@ -146,7 +146,7 @@ def plot_study(df, *, metric: str = "eod", kind: str = "heatmap"):
             im = ax.imshow(table.values, vmin=0, vmax=100, cmap="magma_r", aspect="auto")
             ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
             ax.set_yticks(range(table.shape[0]), table.index)
-            for (i, j), v in __import__("numpy").ndenumerate(table.values):
+            for (i, j), v in np.ndenumerate(table.values):
                 ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
                         color="w" if v > 50 else "k")
             ax.set_xlabel("imbalance (bias)")
