@@ -70,7 +70,8 @@ def make_inputs(*, ipc, batch_real=256, n_classes=10, n_groups=10, size=32, widt
     return net, real, syn, syn_labels, params
 
 
-def _time(fn, reps, device) -> float:
+def time_ms(fn, reps, device) -> float:
+    """Mean milliseconds of ``fn()`` over ``reps`` calls after one warm-up call (GPU synchronised)."""
     fn()  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -100,16 +101,16 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) 
         syn.grad = None
         loss_fn(net, real, syn, syn_labels, params, **kw, **extra).backward()
 
-    base = _time(lambda: step(loop_loss), reps, device)
+    base = time_ms(lambda: step(loop_loss), reps, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    fast = _time(lambda: step(fairdd_loss, n_groups=10), reps, device)
+    fast = time_ms(lambda: step(fairdd_loss, n_groups=10), reps, device)
     variants = {}
     for name, opts in VARIANTS.items() if levers else ():
         if opts.get("channels_last"):
             net.to(memory_format=torch.channels_last)
         value = float(fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw, **opts).detach())
-        ms = _time(lambda: step(fairdd_loss, n_groups=10, **opts), reps, device)
+        ms = time_ms(lambda: step(fairdd_loss, n_groups=10, **opts), reps, device)
         variants[name] = {"ms": round(ms, 2), "speedup_vs_baseline": round(base / ms, 2),
                           "loss_rel_diff": abs(value - ref) / abs(ref)}
         net.to(memory_format=torch.contiguous_format)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 import torch.nn.functional as F
 
+from dm_step import time_ms  # benchmarks/ is on sys.path when run as a script
 from fairdd.distill import resolve_device
 from fairdd.matching.dc import matched_parameters, real_cell_gradients
 from fairdd.models import ConvNet, reset_parameters
@@ -54,19 +54,8 @@ def main(argv=None) -> None:
     new, _ = real_cell_gradients(net, names, x, labels, groups, 10, args.groups)
     diff = float((ref - new).abs().max())
 
-    def timed(fn):
-        fn()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(args.reps):
-            fn()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return 1000 * (time.perf_counter() - t0) / args.reps
-
-    base = timed(lambda: per_cell_backward(net, names, x, labels, groups, 10, args.groups))
-    fast = timed(lambda: real_cell_gradients(net, names, x, labels, groups, 10, args.groups))
+    base = time_ms(lambda: per_cell_backward(net, names, x, labels, groups, 10, args.groups), args.reps, dev)
+    fast = time_ms(lambda: real_cell_gradients(net, names, x, labels, groups, 10, args.groups), args.reps, dev)
     cells = int(torch.unique(labels * args.groups + groups).numel())
     print(json.dumps({"device": str(dev), "width": args.width, "batch": len(labels), "cells": cells,
                       "baseline_ms": round(base, 1), "fairdd_ms": round(fast, 1), "speedup": round(base / fast, 2),

@@ -36,14 +36,18 @@ def train_classifier(
                     batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, generator=generator)
 
 
+def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool) -> float:
+    """The evaluation protocol's step schedule: ``lr``, then ``lr × 0.1`` from ``epochs // 2`` on."""
+    return lr * 0.1 if lr_decay and 0 < epochs // 2 <= epoch else lr
+
+
 def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator):
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n = images.shape[0]
     for epoch in range(epochs):
-        if lr_decay and epoch == epochs // 2 and epoch > 0:
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.1
+        for group in opt.param_groups:
+            group["lr"] = epoch_lr(lr, epoch, epochs, lr_decay)
         order = torch.randperm(n, generator=generator, device=images.device)  # (N,)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
@@ -107,7 +111,7 @@ def train_classifiers_batched(
         net.train()
     with torch.enable_grad():
         for epoch in range(epochs):
-            step_lr = lr * 0.1 if lr_decay and epoch >= epochs // 2 and epoch > 0 else lr
+            step_lr = epoch_lr(lr, epoch, epochs, lr_decay)
             orders, draws = [], []
             for g in generators:  # randomness only: the same draws, in the same order, as train_classifier
                 order = torch.randperm(n, generator=g, device=images.device)

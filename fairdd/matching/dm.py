@@ -18,7 +18,7 @@ import torch
 from ..augment import apply, sample_params
 from ..config import DistillConfig
 from ..models import ConvNet, reset_parameters
-from ..targets import Strategy
+from ..targets import Strategy, gaussian_match, sliced_w2
 from ..train import train_classifier
 
 __all__ = ["DMMatcher", "dm_loss", "embed", "embed_real"]
@@ -66,12 +66,8 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
     """
     targets = strategy(emb_real, real_labels, real_groups, n_classes, n_groups)  # refs (C, K, d), w (C, K)
     if targets.kind == "gaussian":
-        from ..targets import gaussian_match
-
         return gaussian_match(emb_syn, targets, n_classes)
     if targets.kind == "cloud":  # distributional target: compare the clouds, class by class in one call
-        from ..targets import sliced_w2
-
         cloud_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1])  # (C, ipc, d)
         # × d: for clouds that differ by a shift t, E[SW2²] = ‖t‖²/d, so this is on DM's ‖Δmean‖² scale
         sw = sliced_w2(cloud_syn, targets.refs.detach(), generator=generator) * emb_syn.shape[-1]

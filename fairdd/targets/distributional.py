@@ -20,7 +20,7 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from .moments import Strategy, Targets
+from .moments import Strategy, Targets, check_group_weights, group_weight_matrix
 
 __all__ = ["CobraW2", "CobraGauss", "padded_clouds", "w2_barycenters", "sliced_w2", "bures_barycenters",
            "gaussian_match"]
@@ -107,24 +107,16 @@ class CobraW2(Strategy):
     def __post_init__(self) -> None:
         if self.solver not in ("sinkhorn", "exact"):
             raise ValueError(f"solver must be 'sinkhorn' or 'exact'; got {self.solver!r}")
-        if self.group_weights not in ("uniform", "proportional") and isinstance(self.group_weights, str):
-            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list; got {self.group_weights!r}")
+        check_group_weights(self.group_weights)
         if not isinstance(self.n_support, int) or self.n_support < 1:
             raise ValueError(f"n_support must be an integer >= 1; got {self.n_support!r}")
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
         clouds, mask = padded_clouds(stats, labels, groups, n_classes, n_groups)  # (C, G, n, d), (C, G, n)
-        count = mask.sum(-1).to(stats.dtype)  # (C, G)
-        if self.group_weights == "uniform":
-            w = (count > 0).to(stats.dtype)
-        elif self.group_weights == "proportional":
-            w = count
-        else:
-            w = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)[None] * (count > 0)
-        # start from the class's first samples in batch order (a random draw), repeated if too few
+        w = group_weight_matrix(self.group_weights, mask.sum(-1), stats.dtype)  # (C, G)
         if self.solver == "exact":
             bary = self._exact(clouds, mask, w)
-        else:
+        else:  # start from the class's first samples in batch order (a random draw), repeated if too few
             idx = _first_per_class(labels, n_classes, self.n_support)  # (C, S)
             bary = w2_barycenters(clouds, mask, w, stats[idx], iters=self.iters, eps=self.eps)
         return Targets(bary, (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="cloud")
@@ -196,6 +188,7 @@ class CobraGauss(Strategy):
     ridge: float = 1e-3
 
     def __post_init__(self) -> None:
+        check_group_weights(self.group_weights)
         if not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
 
@@ -213,12 +206,7 @@ class CobraGauss(Strategy):
         centred = (clouds - means.unsqueeze(2)) * m
         eye = torch.eye(proj.shape[1], device=stats.device, dtype=stats.dtype)
         covs = centred.transpose(-1, -2) @ centred / (count - 1).clamp(min=1)[..., None, None] + self.ridge * eye
-        if self.group_weights == "uniform":
-            w = (count > 0).to(stats.dtype)
-        elif self.group_weights == "proportional":
-            w = count
-        else:
-            w = torch.as_tensor(list(self.group_weights), dtype=stats.dtype, device=stats.device)[None] * (count > 0)
+        w = group_weight_matrix(self.group_weights, count, stats.dtype)  # (C, G)
         mean, cov = bures_barycenters(means, covs, w)
         return Targets(mean.unsqueeze(1), (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="gaussian",
                        extra={"cov": cov, "proj": proj})

@@ -28,7 +28,8 @@ import torch
 
 from ..ops import segment_mean
 
-__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy", "cell_means"]
+__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy", "cell_means",
+           "check_group_weights", "group_weight_matrix"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,32 @@ def cell_means(stats, labels, groups, n_classes, n_groups) -> tuple[torch.Tensor
     cell = labels * n_groups + groups  # (N,)
     mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
     return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)
+
+
+def check_group_weights(spec) -> None:
+    """Validate a group-weight spec: "uniform", "proportional" or a list of non-negative floats."""
+    if isinstance(spec, str):
+        if spec not in ("uniform", "proportional"):
+            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list of floats; got {spec!r}")
+    elif any(float(v) < 0 for v in spec) or not any(float(v) > 0 for v in spec):
+        raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(spec)}")
+
+
+def group_weight_matrix(spec, count: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Per-class group weights (C, G) from a spec and batch counts (C, G); absent groups get 0.
+
+    "uniform": 1 per present group (group size never enters); "proportional": the counts (= pooled);
+    a list of G floats: those weights on the present groups.
+    """
+    present = (count > 0).to(dtype)
+    if spec == "uniform":
+        return present
+    if spec == "proportional":
+        return count.to(dtype)
+    given = torch.as_tensor(list(spec), dtype=dtype, device=count.device)
+    if given.numel() != count.shape[1]:
+        raise ValueError(f"group_weights has {given.numel()} entries; the data has {count.shape[1]} groups")
+    return given.unsqueeze(0) * present
 
 
 def _weighted(mean: torch.Tensor, w: torch.Tensor) -> Targets:
@@ -121,25 +148,10 @@ class Cobra(Strategy):
     group_weights: str | Sequence[float] = "uniform"
 
     def __post_init__(self) -> None:
-        w = self.group_weights
-        if isinstance(w, str):
-            if w not in ("uniform", "proportional"):
-                raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list of floats; got {w!r}")
-        elif any(float(v) < 0 for v in w) or not any(float(v) > 0 for v in w):
-            raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(w)}")
+        check_group_weights(self.group_weights)
 
     def from_cells(self, mean, count) -> Targets:
-        present = (count > 0).to(mean.dtype)  # (C, G)
-        if self.group_weights == "uniform":
-            w = present
-        elif self.group_weights == "proportional":
-            w = count.to(mean.dtype)
-        else:
-            given = torch.as_tensor(list(self.group_weights), dtype=mean.dtype, device=mean.device)
-            if given.numel() != count.shape[1]:
-                raise ValueError(f"group_weights has {given.numel()} entries; the data has {count.shape[1]} groups")
-            w = given.unsqueeze(0) * present  # (C, G)
-        return _weighted(mean, w)
+        return _weighted(mean, group_weight_matrix(self.group_weights, count, mean.dtype))
 
 
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra)}
