@@ -84,7 +84,8 @@ def time_ms(fn, reps, device) -> float:
 
 
 VARIANTS = {"channels_last": {"channels_last": True}, "bf16": {"precision": "bf16"},
-            "bf16+channels_last": {"precision": "bf16", "channels_last": True}}
+            "bf16+channels_last": {"precision": "bf16", "channels_last": True},
+            "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"}}
 
 
 def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) -> dict:
@@ -102,6 +103,8 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) 
         loss_fn(net, real, syn, syn_labels, params, **kw, **extra).backward()
 
     base = time_ms(lambda: step(loop_loss), reps, device)
+    step(fairdd_loss, n_groups=10)
+    grad_ref = syn.grad.flatten().clone()  # fp32 eager gradient: what each lever's gradient is compared to
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     fast = time_ms(lambda: step(fairdd_loss, n_groups=10), reps, device)
@@ -110,9 +113,12 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) 
         if opts.get("channels_last"):
             net.to(memory_format=torch.channels_last)
         value = float(fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw, **opts).detach())
+        step(fairdd_loss, n_groups=10, **opts)
+        grad = syn.grad.flatten()
         ms = time_ms(lambda: step(fairdd_loss, n_groups=10, **opts), reps, device)
         variants[name] = {"ms": round(ms, 2), "speedup_vs_baseline": round(base / ms, 2),
-                          "loss_rel_diff": abs(value - ref) / abs(ref)}
+                          "loss_rel_diff": abs(value - ref) / abs(ref),
+                          "grad_cosine": round(float(torch.nn.functional.cosine_similarity(grad, grad_ref, 0)), 6)}
         net.to(memory_format=torch.contiguous_format)
     out = {"device": str(device), "ipc": ipc, "width": width, "batch_real": batch_real,
            "baseline_ms": round(base, 2), "fairdd_ms": round(fast, 2), "speedup": round(base / fast, 2),

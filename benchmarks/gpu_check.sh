@@ -26,8 +26,10 @@ for t in ('vanilla', 'uniform', 'fairdd', 'cobra'):
     b = fairdd.evaluate(r, te, n_models=2, preset='smoke', depth=2, device='cuda', batched=False)
     print(t, a.summary(), '| seq acc', round(b.accuracy, 2))
 " || echo "SMOKE FAILED"
-  echo "== dm_step: vectorised vs loop, and the bf16 / channels_last levers (width 128, batch 256/class)"
+  echo "== dm_step: vectorised vs loop, and the bf16 / channels_last / compile levers (width 128, batch 256/class)"
   $PY benchmarks/dm_step.py --device cuda --ipc 10 50 100 --reps 20 --levers || echo "BENCH FAILED"
+  echo "== COBRA-DM iteration shares (warm start / real embedding / synthetic step), eager vs compile(+bf16)"
+  $PY benchmarks/iteration_shares.py --device cuda --ipc 10 50 --reps 10 || echo "SHARES FAILED"
   echo "== evaluation: models trained together vs one after another (width 128, 100 epochs)"
   $PY benchmarks/eval_batched.py --device cuda --models 5 10 --epochs 100 || echo "EVAL BENCH FAILED"
   echo "== dashboard timings on the GPU (colored-fashion-mnist, demo preset)"

@@ -1,13 +1,14 @@
 """ConvNet-D (the field's default distillation network) with ``embed`` and generator-driven init."""
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch import nn
 
-__all__ = ["ConvNet", "reset_parameters"]
+__all__ = ["ConvNet", "reset_parameters", "compiled", "autocast"]
 
 Norm = Literal["instancenorm", "batchnorm", "none"]
 
@@ -68,3 +69,26 @@ def reset_parameters(model: nn.Module, generator: torch.Generator | None = None)
             if isinstance(m, nn.BatchNorm2d):
                 m.reset_running_stats()
     return model
+
+
+def compiled(net: nn.Module, method: str = "forward") -> Callable[[torch.Tensor], torch.Tensor]:
+    """``torch.compile(getattr(net, method))`` with static shapes, built once per network and reused.
+
+    Inductor fuses each block's norm, ReLU and pooling around the convolution (on CPU: 1.7× in fp32,
+    ~5× with bf16 autocast on the forward pass). The compiled graph reads the parameters at call time,
+    so re-drawing them in place (``reset_parameters``) needs no recompilation; a new input shape
+    compiles once more. The first call compiles: ~10–20 s on a 2-core CPU.
+    """
+    per_net = net.__dict__.setdefault("_fairdd_compiled", {})  # lives and dies with the network
+    if method not in per_net:
+        per_net[method] = torch.compile(getattr(net, method), dynamic=False)
+    return per_net[method]
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` for ``precision="bf16"``, nothing for ``"fp32"``."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16'; got {precision!r}")
+    device_type = device if isinstance(device, str) else device.type
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16) if precision == "bf16" \
+        else contextlib.nullcontext()

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import apply, sample_params
+from .models import autocast, compiled
 
 __all__ = ["train_classifier", "train_classifiers_batched", "predict"]
 
@@ -23,17 +24,22 @@ def train_classifier(
     dsa: bool = True,
     lr_decay: bool = True,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> nn.Module:
     """Minimise cross-entropy of ``net`` on (images (N, C, H, W), labels (N,)) with SGD.
 
     Each epoch visits the set once in a random order, in batches of ``batch_size``; with ``dsa``
     every image gets its own random augmentation draw. With ``lr_decay`` the lr drops ×0.1 at
     ``epochs // 2`` (the DD evaluation protocol). ``images`` are detached: the net is trained, not S.
+    ``precision="bf16"`` (autocast; loss and weights stay fp32) and ``compile`` are the speed levers
+    of the DM warm start; the evaluation protocol uses neither.
     """
     images, labels = images.detach(), labels.detach()
     with torch.enable_grad():  # callers may sit inside no_grad (e.g. a dashboard refresh)
         return _fit(net, images, labels, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                    batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, generator=generator)
+                    batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, generator=generator,
+                    precision=precision, compile=compile)
 
 
 def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool) -> float:
@@ -41,8 +47,10 @@ def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool) -> float:
     return lr * 0.1 if lr_decay and 0 < epochs // 2 <= epoch else lr
 
 
-def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator):
+def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator,
+         precision, compile):
     net.train()
+    forward = compiled(net) if compile else net
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n = images.shape[0]
     for epoch in range(epochs):
@@ -54,7 +62,9 @@ def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size,
             x = images[idx]  # (B, C, H, W)
             if dsa:
                 x = apply(x, sample_params(x.shape[0], generator=generator, device=x.device))
-            loss = F.cross_entropy(net(x), labels[idx])
+            with autocast(x.device, precision):
+                logits = forward(x)
+            loss = F.cross_entropy(logits.float(), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -97,11 +97,13 @@ def test_bad_device(digits_train):
 
 
 def test_speed_levers_keep_the_loss(digits_train):
-    """bf16 autocast and channels_last change the arithmetic, not the objective."""
+    """bf16 autocast, channels_last and torch.compile (embedding and warm start) change the arithmetic,
+    not the objective."""
     base = fairdd.distill(digits_train, target="cobra", ipc=1, iterations=1, **SMOKE)
+    assert base.config["warm_start_epochs"] == 1  # the compiled warm start is exercised too
     fast = fairdd.distill(digits_train, target="cobra", ipc=1, iterations=1, precision="bf16", channels_last=True,
-                          **SMOKE)
+                          compile=True, **SMOKE)
     assert fast.history[0]["loss"] == pytest.approx(base.history[0]["loss"], rel=0.05)
-    assert fast.config["precision"] == "bf16" and torch.isfinite(fast.images).all()
+    assert fast.config["precision"] == "bf16" and fast.config["compile"] and torch.isfinite(fast.images).all()
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         distill_config(precision="fp8")

@@ -17,7 +17,7 @@ import torch
 
 from ..augment import apply, sample_params
 from ..config import DistillConfig
-from ..models import ConvNet, reset_parameters
+from ..models import ConvNet, autocast, compiled, reset_parameters
 from ..targets import Strategy, gaussian_match, sliced_w2
 from ..train import train_classifier
 
@@ -28,7 +28,7 @@ CPU_CHUNK = 256  # real images per forward pass on CPU: cache-sized batches run 
 
 @torch.no_grad()
 def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, chunk: int = 0,
-               precision: str = "fp32", channels_last: bool = False) -> torch.Tensor:
+               precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> torch.Tensor:
     """Embeddings (M, d) of the augmented real batch (M, C, H, W), without autograd, in fp32.
 
     ``params``/``rows``: the Siamese augmentation draws and each image's row (None: no augmentation).
@@ -40,18 +40,18 @@ def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, 
         x = images[i:i + chunk]
         if params is not None:
             x = apply(x, params, rows[i:i + chunk])
-        out.append(embed(net, x, precision=precision, channels_last=channels_last))
+        out.append(embed(net, x, precision=precision, channels_last=channels_last, compile=compile))
     return torch.cat(out)
 
 
-def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool = False) -> torch.Tensor:
-    """``net.embed(x)`` with the speed levers: NHWC layout and bf16 autocast; returns fp32 (N, d)."""
+def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool = False,
+          compile: bool = False) -> torch.Tensor:
+    """``net.embed(x)`` with the speed levers: NHWC layout, bf16 autocast and torch.compile; fp32 (N, d)."""
+    fn = compiled(net, "embed") if compile else net.embed
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    if precision == "bf16":
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-            return net.embed(x).float()
-    return net.embed(x)
+    with autocast(x.device, precision):
+        return fn(x).float()
 
 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,
@@ -98,12 +98,13 @@ class DMMatcher:
         if cfg.warm_start_epochs:
             net.requires_grad_(True)
             train_classifier(net, syn, syn_labels, epochs=cfg.warm_start_epochs, lr=cfg.warm_start_lr,
-                             momentum=0.5, weight_decay=5e-4, dsa=cfg.dsa, lr_decay=False, generator=generator)
+                             momentum=0.5, weight_decay=5e-4, dsa=cfg.dsa, lr_decay=False, generator=generator,
+                             precision=cfg.precision, compile=cfg.compile)
         net.requires_grad_(False)
         real = sample_real()
         params = sample_params(self.n_classes, generator=generator, device=syn.device) if cfg.dsa else None
         # Siamese: the real and synthetic images of a class share their class's draw
-        fast = dict(precision=cfg.precision, channels_last=cfg.channels_last)
+        fast = dict(precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile)
         emb_real = embed_real(net, real.images, params, real.labels, **fast)  # (M, d)
         emb_syn = embed(net, apply(syn, params, syn_labels) if cfg.dsa else syn, **fast)  # (C·ipc, d)
         loss = dm_loss(emb_real, real.labels, real.groups, emb_syn, strategy=strategy,
