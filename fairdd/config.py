@@ -31,6 +31,7 @@ class DistillConfig:
     distance: Literal["l1", "l2"] = "l2"  # DM outer distance; published COBRA uses L1, DM/FairDD squared L2
     warm_start_epochs: int = 0  # K: train the sampled net on S for K epochs first (published COBRA: K = IPC)
     warm_start_lr: float = 0.01  # SGD lr of the warm start (the evaluation lr)
+    refresh_every: int = 1  # DM: new network, real batch and targets every k iterations (1 = DM; >1 a speed lever)
     outer_loop: int = 1  # DC: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above)
     inner_loop: int = 1  # DC: epochs of network training on S between them (50 at IPC 10, 10 above)
     lr_net: float = 0.01  # DC: SGD lr of the network's inner training
@@ -57,11 +58,14 @@ class DistillConfig:
             _check_int(name, getattr(self, name), 1)
         for name in ("warm_start_epochs", "checkpoint_every"):
             _check_int(name, getattr(self, name), 0)
-        for name in ("outer_loop", "inner_loop", "factor"):
+        for name in ("outer_loop", "inner_loop", "factor", "refresh_every"):
             _check_int(name, getattr(self, name), 1)
         for name in ("lr_img", "warm_start_lr", "lr_net"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+        if self.refresh_every > 1 and self.method != "dm":
+            raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
+                             "DC-style methods already hold a network for outer_loop steps")
         if not 0 <= float(self.momentum) < 1:
             raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
 
@@ -124,8 +128,10 @@ def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm") -> d
         base = dict(dsa=method != "dc", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1)
         if preset == "paper":
             return dict(base, iterations=1000, batch_real=256, width=128, outer_loop=outer, inner_loop=inner)
-        if preset == "demo":
-            return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5, inner_loop=5)
+        if preset == "demo":  # few updates, so larger pixel steps (measured: lr_img 0.1 leaves EOD at 100);
+            # CAFE's per-layer MSE averages over feature elements: its pixel gradients are ~100× smaller
+            return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5, inner_loop=5,
+                        lr_img=300.0 if method == "cafe" else 3.0)
         return dict(base, iterations=2, batch_real=8, width=8, outer_loop=2, inner_loop=1)
     cobra = target == "cobra"
     if preset == "paper":

@@ -184,6 +184,7 @@ class Distiller:
             "history": torch.tensor([[h.iteration, h.loss, h.seconds] for h in self.history],
                                     dtype=torch.float64).reshape(-1, 3),
             "config": _config_tensor(self.config),
+            "matcher": self.matcher.state_dict() if hasattr(self.matcher, "state_dict") else {},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -204,6 +205,8 @@ class Distiller:
         self.generator.set_state(state["generator"])
         self.iteration = int(state["iteration"])
         self.history = [StepInfo(int(i), float(s), float(l)) for i, l, s in state["history"].tolist()]
+        if hasattr(self.matcher, "load_state_dict"):
+            self.matcher.load_state_dict(state.get("matcher", {}))
 
     def save_checkpoint(self, path: str | Path) -> Path:
         return save_tensors(path, self.state_dict())

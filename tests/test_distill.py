@@ -107,3 +107,25 @@ def test_speed_levers_keep_the_loss(digits_train):
     assert fast.config["precision"] == "bf16" and fast.config["compile"] and torch.isfinite(fast.images).all()
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         distill_config(precision="fp8")
+
+
+def test_refresh_every_holds_network_and_targets_for_k_iterations(digits_train):
+    run = fairdd.Distiller(digits_train, distill_config(target="cobra", ipc=2, refresh_every=3, preset="smoke", depth=2),
+                           device="cpu")
+    seen = []
+    for _ in range(4):
+        run.step()
+        seen.append((id(run.matcher._held["targets"]), run.matcher.net.features[0].weight.sum().item()))
+    assert seen[0] == seen[1] == seen[2] and seen[3][0] != seen[0][0] and seen[3][1] != seen[0][1]
+    with pytest.raises(ValueError, match="refresh_every=2 needs method='dm'"):
+        distill_config(method="dc", refresh_every=2)
+
+
+@pytest.mark.parametrize("target", ["cobra", "cobra-gauss"])
+def test_resume_inside_a_refresh_block_equals_uninterrupted(digits_train, tmp_path, target):
+    kw = dict(target=target, ipc=2, seed=1, refresh_every=4, **SMOKE)
+    full = fairdd.distill(digits_train, iterations=6, **kw)
+    ckpt = tmp_path / "run.ckpt"
+    fairdd.distill(digits_train, iterations=3, checkpoint=ckpt, **kw)  # stops one iteration into the block
+    resumed = fairdd.distill(digits_train, iterations=6, resume=ckpt, **kw)
+    assert torch.equal(full.images, resumed.images)

@@ -8,6 +8,12 @@ augmentation draw ω_c per class,
 where (refs, w) = strategy(ψ_θ(A_{ω_c}(x_i)) for the real batch) and D is the squared L2 or the L1
 distance. All classes go through the network in one forward pass; group statistics are segment
 means (no loop over classes or groups).
+
+``refresh_every = k > 1`` (not DM's protocol, a speed lever) keeps the network, the augmentation draw
+and the real batch's targets (the barycenter included) for k iterations: between refreshes an
+iteration is only the synthetic forward/backward. The targets live in the embedding space of the
+network they were computed with, so they cannot be reused across network draws; holding the network
+is what makes reuse possible, and what it costs in accuracy is measured in the note/README.
 """
 from __future__ import annotations
 
@@ -15,13 +21,13 @@ from types import SimpleNamespace
 
 import torch
 
-from ..augment import apply, sample_params
+from ..augment import AugmentParams, apply, sample_params
 from ..config import DistillConfig
 from ..models import ConvNet, autocast, compiled, reset_parameters
-from ..targets import Strategy, gaussian_match, sliced_w2
+from ..targets import Strategy, Targets, gaussian_match, sliced_w2
 from ..train import train_classifier
 
-__all__ = ["DMMatcher", "dm_loss", "embed", "embed_real"]
+__all__ = ["DMMatcher", "dm_loss", "match", "embed", "embed_real"]
 
 CPU_CHUNK = 256  # real images per forward pass on CPU: cache-sized batches run ~1.4× faster there
 
@@ -65,6 +71,12 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
     emb_syn : (n_classes · ipc, d) synthetic embeddings, sorted by class (ipc per class).
     """
     targets = strategy(emb_real, real_labels, real_groups, n_classes, n_groups)  # refs (C, K, d), w (C, K)
+    return match(targets, emb_syn, n_classes=n_classes, distance=distance, generator=generator)
+
+
+def match(targets: Targets, emb_syn: torch.Tensor, *, n_classes: int, distance: str = "l2",
+          generator: torch.Generator | None = None) -> torch.Tensor:
+    """The DM loss between a strategy's ``targets`` and the synthetic embeddings (n_classes · ipc, d)."""
     if targets.kind == "gaussian":
         return gaussian_match(emb_syn, targets, n_classes)
     if targets.kind == "cloud":  # distributional target: compare the clouds, class by class in one call
@@ -91,8 +103,27 @@ class DMMatcher:
                            depth=config.depth, norm=config.norm, image_size=image_size).to(device)
         if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        self._held: dict | None = None  # network draw, augmentation draw and targets in use
+        self._age = 0  # iterations they have been used for (a refresh every config.refresh_every)
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy, generator) -> torch.Tensor:
+        cfg = self.config
+        if self._held is None or self._age >= cfg.refresh_every:
+            self._held, self._age = self._refresh(syn, syn_labels, sample_real, strategy, generator), 0
+        self._age += 1
+        params, targets = self._held["params"], self._held["targets"]
+        # Siamese: the synthetic images of a class share the draw its real images were embedded with
+        x = apply(syn, params, syn_labels) if params is not None else syn
+        emb_syn = embed(self.net, x, precision=cfg.precision, channels_last=cfg.channels_last,
+                        compile=cfg.compile)  # (C·ipc, d)
+        loss = match(targets, emb_syn, n_classes=self.n_classes, distance=cfg.distance, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    def _refresh(self, syn, syn_labels, sample_real, strategy, generator) -> dict:
+        """Draw (and warm-start) a network, a real batch and an augmentation draw; return the targets."""
         cfg, net = self.config, self.net
         reset_parameters(net, generator)
         if cfg.warm_start_epochs:
@@ -103,16 +134,31 @@ class DMMatcher:
         net.requires_grad_(False)
         real = sample_real()
         params = sample_params(self.n_classes, generator=generator, device=syn.device) if cfg.dsa else None
-        # Siamese: the real and synthetic images of a class share their class's draw
-        fast = dict(precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile)
-        emb_real = embed_real(net, real.images, params, real.labels, **fast)  # (M, d)
-        emb_syn = embed(net, apply(syn, params, syn_labels) if cfg.dsa else syn, **fast)  # (C·ipc, d)
-        loss = dm_loss(emb_real, real.labels, real.groups, emb_syn, strategy=strategy,
-                       n_classes=self.n_classes, n_groups=self.n_groups, distance=cfg.distance, generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
+        emb_real = embed_real(net, real.images, params, real.labels, precision=cfg.precision,
+                              channels_last=cfg.channels_last, compile=cfg.compile)  # (M, d)
+        targets = strategy(emb_real, real.labels, real.groups, self.n_classes, self.n_groups)
+        return {"params": params, "targets": targets}
+
+    # What is held between refreshes (refresh_every > 1) is checkpointed, so a resumed run is exact.
+    def state_dict(self) -> dict:
+        if self._held is None or self.config.refresh_every == 1:
+            return {}
+        params, t = self._held["params"], self._held["targets"]
+        return {"age": torch.tensor(self._age), "net": {k: v.cpu() for k, v in self.net.state_dict().items()},
+                "params": {} if params is None else {f: getattr(params, f).cpu() for f in params.__dataclass_fields__},
+                "refs": t.refs.cpu(), "weights": t.weights.cpu(), "kind": t.kind,
+                "extra": {k: v.cpu() for k, v in (t.extra or {}).items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not state:
+            self._held, self._age = None, 0
+            return
+        dev = next(self.net.parameters()).device
+        self.net.load_state_dict(state["net"])
+        params = AugmentParams(**{f: v.to(dev) for f, v in state["params"].items()}) if state["params"] else None
+        extra = {k: v.to(dev) for k, v in state["extra"].items()} or None
+        targets = Targets(state["refs"].to(dev), state["weights"].to(dev), state["kind"], extra)
+        self._held, self._age = {"params": params, "targets": targets}, int(state["age"])
 
 
 def as_batch(images, labels, groups) -> SimpleNamespace:
