@@ -116,7 +116,8 @@ def train_classifiers_batched(
 
     forward = vmap(logits)
     names = list(params)
-    velocity = {name: torch.zeros_like(p) for name, p in params.items()}
+    plist = [params[m] for m in names]
+    vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
     for net in nets:
         net.train()
     with torch.enable_grad():
@@ -139,12 +140,12 @@ def train_classifiers_batched(
                 out = forward(params, buffers, x)  # (K, B, classes)
                 loss = F.cross_entropy(out.flatten(0, 1), labels[idx].flatten(), reduction="none")
                 loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
-                grads = torch.autograd.grad(loss, [params[m] for m in names])
-                with torch.no_grad():
-                    for m, g in zip(names, grads):
-                        d = g + weight_decay * params[m]
-                        velocity[m].mul_(momentum).add_(d)
-                        params[m].sub_(step_lr * velocity[m])
+                grads = torch.autograd.grad(loss, plist)
+                with torch.no_grad():  # SGD with momentum and weight decay, as torch.optim.SGD: one launch per op
+                    d = torch._foreach_add(grads, plist, alpha=weight_decay)
+                    torch._foreach_mul_(vlist, momentum)
+                    torch._foreach_add_(vlist, d)
+                    torch._foreach_add_(plist, vlist, alpha=-step_lr)
     with torch.no_grad():
         for i, net in enumerate(nets):
             for name, p in net.named_parameters():
