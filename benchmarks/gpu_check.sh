@@ -3,6 +3,8 @@
 # image's own torch/numpy/pandas/sklearn/numba, wheels of umap-learn and pynndescent carried in .whl/
 # (for the dashboard timing), and the Fashion-MNIST IDX files carried in data/cache/fashion-mnist
 # (copy them from /usr/share/datasets/fashion-mnist). Writes everything under $OUT.
+# Knobs: ITER (DM iterations of the reproduce run), MODELS (evaluation models), DASH_STEPS, and
+# REPRO_SET (extra overrides, e.g. REPRO_SET="--set compile=true --set refresh_every=5").
 set -uo pipefail
 OUT=${OUT:-results/gpu_check}
 mkdir -p "$OUT"
@@ -37,6 +39,6 @@ for t in ('vanilla', 'uniform', 'fairdd', 'cobra'):
       || echo "DASHBOARD FAILED"
   echo "== fairdd reproduce: C-FMNIST FG, DM, IPC 10, paper protocol with ${ITER:-1000} iterations"
   $PY -m fairdd reproduce colored-fashion-mnist --method dm --ipc 10 --n-models "${MODELS:-5}" --device cuda \
-      --out "$OUT/reproduce" --set iterations="${ITER:-1000}" || echo "REPRODUCE FAILED"
+      --out "$OUT/reproduce" --set iterations="${ITER:-1000}" ${REPRO_SET:-} || echo "REPRODUCE FAILED"
 } 2>&1 | tee "$OUT/log.txt"
 cp "$OUT"/reproduce/*.md "$OUT"/ 2>/dev/null || true
