@@ -1,11 +1,12 @@
-"""Time one DM + cobra iteration: fairdd's vectorised step vs a per-class, per-group loop.
+"""Time one DM step (cobra by default; ``--targets`` for the others): fairdd's vectorised step vs a
+per-class, per-group loop.
 
 The baseline below is the straightforward structure of the reference code: for every class, augment
 and embed its real batch and its synthetic images separately, then loop over the groups present to
 form the group means and their barycenter. Both compute the same loss (checked before timing) on
 the same network, batch and augmentation draws, in the same process on the same device.
 
-    python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--width 128] [--reps 5]
+    python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--targets cobra fairdd] [--levers]
 
 Prints one JSON line per IPC: {"device", "ipc", "baseline_ms", "fairdd_ms", "speedup", ...}.
 """
@@ -21,15 +22,20 @@ import torch
 from fairdd.augment import AugmentParams, apply, sample_params
 from fairdd.matching.dm import dm_loss, embed, embed_real
 from fairdd.models import ConvNet, reset_parameters
-from fairdd.targets import Cobra
+from fairdd.targets import get_strategy
 
 
 def _rows(params: AugmentParams, c: int) -> AugmentParams:
     return AugmentParams(*(getattr(params, f)[c:c + 1] for f in params.__dataclass_fields__))
 
 
-def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2"):
-    """Reference structure: one forward pass per class, a Python loop over groups."""
+def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2", target="cobra"):
+    """Reference structure: one forward pass per class, a Python loop over groups.
+
+    ``target``: cobra (distance to the mean of the group means), fairdd (one distance per group,
+    summed) or vanilla/uniform (distance to the pooled mean; uniform differs only in how the batch
+    is drawn, which is not part of the step).
+    """
     loss = syn.new_zeros(())
     for c in range(n_classes):
         p = _rows(params, c)
@@ -37,19 +43,22 @@ def loop_loss(net, real, syn, syn_labels, params, *, n_classes, distance="l2"):
         gr = real.groups[real.labels == c]
         with torch.no_grad():
             er = net.embed(apply(xr, p, torch.zeros(len(xr), dtype=torch.long, device=xr.device)))
-        means = [er[gr == g].mean(0) for g in gr.unique().tolist()]
-        bary = torch.stack(means).mean(0)
         xs = syn[syn_labels == c]
         es = net.embed(apply(xs, p, torch.zeros(len(xs), dtype=torch.long, device=xs.device))).mean(0)
-        d = (bary - es).abs().sum() if distance == "l1" else (bary - es).pow(2).sum()
-        loss = loss + d
+        if target in ("vanilla", "uniform"):
+            refs = [er.mean(0)]
+        else:
+            means = [er[gr == g].mean(0) for g in gr.unique().tolist()]
+            refs = means if target == "fairdd" else [torch.stack(means).mean(0)]
+        for ref in refs:
+            loss = loss + ((ref - es).abs().sum() if distance == "l1" else (ref - es).pow(2).sum())
     return loss
 
 
-def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2", **fast):
+def fairdd_loss(net, real, syn, syn_labels, params, *, n_classes, n_groups, distance="l2", target="cobra", **fast):
     er = embed_real(net, real.images, params, real.labels, **fast)
     es = embed(net, apply(syn, params, syn_labels), **fast)
-    return dm_loss(er, real.labels, real.groups, es, strategy=Cobra(), n_classes=n_classes,
+    return dm_loss(er, real.labels, real.groups, es, strategy=get_strategy(target), n_classes=n_classes,
                    n_groups=n_groups, distance=distance)
 
 
@@ -88,9 +97,9 @@ VARIANTS = {"channels_last": {"channels_last": True}, "bf16": {"precision": "bf1
             "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"}}
 
 
-def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) -> dict:
+def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, target="cobra") -> dict:
     net, real, syn, syn_labels, params = make_inputs(ipc=ipc, width=width, device=device, batch_real=batch_real)
-    kw = dict(n_classes=10, distance="l1")
+    kw = dict(n_classes=10, distance="l1", target=target)
     ref = loop_loss(net, real, syn, syn_labels, params, **kw)
     new = fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw)
     ref, new = float(ref.detach()), float(new.detach())
@@ -120,7 +129,7 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False) 
                           "loss_rel_diff": abs(value - ref) / abs(ref),
                           "grad_cosine": round(float(torch.nn.functional.cosine_similarity(grad, grad_ref, 0)), 6)}
         net.to(memory_format=torch.contiguous_format)
-    out = {"device": str(device), "ipc": ipc, "width": width, "batch_real": batch_real,
+    out = {"device": str(device), "target": target, "ipc": ipc, "width": width, "batch_real": batch_real,
            "baseline_ms": round(base, 2), "fairdd_ms": round(fast, 2), "speedup": round(base / fast, 2),
            "loss_rel_diff": rel}
     if variants:
@@ -139,16 +148,17 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-real", type=int, default=256)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--levers", action="store_true", help="also time channels_last / bf16 variants")
+    ap.add_argument("--levers", action="store_true", help="also time channels_last / bf16 / compile variants")
+    ap.add_argument("--targets", nargs="+", default=["cobra"], choices=["vanilla", "uniform", "fairdd", "cobra"])
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from fairdd.distill import resolve_device
 
     device = resolve_device(args.device)
-    for ipc in args.ipc:
-        print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real,
-                               levers=args.levers)),
-              flush=True)
+    for target in args.targets:
+        for ipc in args.ipc:
+            print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real,
+                                   levers=args.levers, target=target)), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ def _load(name):
     return mod
 
 
-@pytest.mark.parametrize("distance", ["l1", "l2"])
-def test_loop_baseline_gives_the_same_cobra_loss(distance):
+@pytest.mark.parametrize("distance,target", [("l1", "cobra"), ("l2", "cobra"), ("l2", "fairdd"), ("l2", "vanilla")])
+def test_loop_baseline_gives_the_same_loss(distance, target):
     import torch
 
     bench = _load("dm_step")
     net, real, syn, syn_labels, params = bench.make_inputs(ipc=3, batch_real=12, width=8, size=16)
-    ref = bench.loop_loss(net, real, syn, syn_labels, params, n_classes=10, distance=distance)
-    new = bench.fairdd_loss(net, real, syn, syn_labels, params, n_classes=10, n_groups=10, distance=distance)
+    kw = dict(n_classes=10, distance=distance, target=target)
+    ref = bench.loop_loss(net, real, syn, syn_labels, params, **kw)
+    new = bench.fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw)
     assert float(new) == pytest.approx(float(ref), rel=1e-5)
     g_ref = torch.autograd.grad(ref, syn)[0]
-    g_new = torch.autograd.grad(bench.fairdd_loss(net, real, syn, syn_labels, params, n_classes=10, n_groups=10,
-                                                  distance=distance), syn)[0]
+    g_new = torch.autograd.grad(bench.fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw), syn)[0]
     assert torch.allclose(g_ref, g_new, rtol=1e-4, atol=1e-6)
