@@ -90,6 +90,8 @@ class EvalConfig:
     width: int = 128  # evaluation ConvNet width
     depth: int = 3  # evaluation ConvNet depth
     norm: str = "instancenorm"  # evaluation ConvNet normalisation
+    precision: Literal["fp32", "bf16"] = "fp32"  # training under bf16 autocast (a CPU speed lever, off by default)
+    compile: bool = False  # torch.compile each evaluation model (with bf16: ~3.7× on CPU; compiles once per model)
     preset: str = "paper"  # which preset the defaults came from (recorded, not used)
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes (e.g. baseline name)
 
@@ -97,6 +99,10 @@ class EvalConfig:
         for name in ("epochs", "batch_size", "width", "depth"):
             _check_int(name, getattr(self, name), 1)
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
+        _check_choice("precision", self.precision, ("fp32", "bf16"))
+        for name in ("dsa", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
             raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
                              f"{self.weight_decay}, {self.momentum}")

@@ -99,7 +99,8 @@ def evaluate(
     trained networks are returned in ``report.models`` (the dashboard embeds with them).
     ``batched`` trains the models together (one vmapped pass, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised and trained from generator ``seed * 1000 + k``
-    either way, so both paths give the same models up to floating-point rounding.
+    either way, so both paths give the same models up to floating-point rounding. The speed levers
+    ``compile=True`` / ``precision="bf16"`` (EvalConfig fields, off by default) train one model at a time.
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
@@ -126,8 +127,13 @@ def evaluate(
     gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
     nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
+    levers = config.compile or config.precision != "fp32"
     if batched == "auto":
-        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
+        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1 and not levers
+    elif batched and levers:
+        raise ValueError("batched=True trains the models in one vmapped pass, which takes neither compile nor "
+                         f"precision='bf16' (got compile={config.compile}, precision={config.precision!r}); "
+                         "use batched=False or 'auto'")
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa)
@@ -136,7 +142,8 @@ def evaluate(
     else:
         models = tqdm_or_range(nets, progress)
         for net, g in zip(models, gens):
-            train_classifier(net, images, labels, generator=g, **fit)
+            train_classifier(net, images, labels, generator=g, precision=config.precision, compile=config.compile,
+                             **fit)
     per_model, tprs = [], []
     for net in nets:
         m = group_metrics(predict(net, test_x), test_y, test_g, n_classes=test.n_classes, n_groups=test.n_groups)

@@ -62,3 +62,19 @@ def test_batched_training_equals_sequential(digits_train, digits_test):
         for (name, p), q in zip(a.named_parameters(), b.parameters()):
             assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
     assert [m["accuracy"] for m in seq.per_model] == pytest.approx([m["accuracy"] for m in bat.per_model], abs=1.0)
+
+
+def test_compiled_evaluation_trains_the_same_models_and_levers_are_recorded(digits_train, digits_test):
+    rnd = fairdd.random_subset(digits_train, ipc=3, seed=1)
+    kw = dict(n_models=2, epochs=3, batch_size=16, seed=2, keep_models=True, **SMOKE)
+    eager = fairdd.evaluate(rnd, digits_test, **kw)
+    comp = fairdd.evaluate(rnd, digits_test, compile=True, **kw)
+    for a, b in zip(eager.models, comp.models):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
+    fast = fairdd.evaluate(rnd, digits_test, precision="bf16", **kw)
+    assert fast.config["precision"] == "bf16" and not fast.batched and 0 <= fast.accuracy <= 100
+    with pytest.raises(ValueError, match="batched=True trains the models in one vmapped pass"):
+        fairdd.evaluate(rnd, digits_test, batched=True, compile=True, **kw)
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        fairdd.evaluate(rnd, digits_test, precision="fp16", **kw)
