@@ -75,8 +75,13 @@ def main(argv=None) -> None:
     for ipc in args.ipc:
         base = None
         for name in args.settings:
-            ms = parts(ipc, device=device, width=args.width, batch_real=args.batch_real, reps=args.reps,
-                       **SETTINGS[name])
+            try:  # a lever this machine can't run is reported, not fatal
+                ms = parts(ipc, device=device, width=args.width, batch_real=args.batch_real, reps=args.reps,
+                           **SETTINGS[name])
+            except Exception as exc:  # noqa: BLE001 - any failure of an optional lever
+                print(json.dumps({"device": str(device), "ipc": ipc, "setting": name,
+                                  "error": f"{type(exc).__name__}: {str(exc)[:200]}"}), flush=True)
+                continue
             total = sum(ms.values())
             base = total if base is None else base
             print(json.dumps({"device": str(device), "ipc": ipc, "setting": name, "total_ms": round(total, 1),
