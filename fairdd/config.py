@@ -64,8 +64,7 @@ class DistillConfig:
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
         for name in ("dsa", "channels_last", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            _check_bool(name, getattr(self, name))
         if self.refresh_every > 1 and self.method != "dm":
             raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
                              "DC-style methods already hold a network for outer_loop steps")
@@ -101,8 +100,7 @@ class EvalConfig:
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         for name in ("dsa", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            _check_bool(name, getattr(self, name))
         if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
             raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
                              f"{self.weight_decay}, {self.momentum}")
@@ -114,6 +112,11 @@ class EvalConfig:
 def _check_choice(name: str, value, allowed) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
+
+
+def _check_bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
 
 
 def _check_int(name: str, value, low: int) -> None:
