@@ -8,6 +8,7 @@ and cutout are elementwise, so a whole multi-class batch is augmented in three v
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -46,9 +47,10 @@ def sample_params(n: int, *, generator: torch.Generator | None = None, device=No
     bad = [o for o in ops if o not in OPS]
     if bad or not ops:
         raise ValueError(f"unknown augmentation op(s) {bad}; allowed: {list(OPS)}")
-    allowed = torch.tensor([OPS.index(o) for o in ops], device=device)
     u = torch.rand(n, 9, generator=generator, device=device)  # (R, 9) all randomness in one call
-    op = allowed[(u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)]  # (R,)
+    op = (u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)  # (R,) index into ops
+    if tuple(ops) != OPS:  # a subset: map to OPS ids (the default needs no table, so no host-to-device copy)
+        op = _op_table(tuple(ops), op.device)[op]
     is_ = lambda k: op == k  # noqa: E731
     one, zero = torch.ones(n, device=device), torch.zeros(n, device=device)
     brightness = torch.where(is_(_COLOR), u[:, 1] - 0.5, zero)
@@ -70,6 +72,11 @@ def sample_params(n: int, *, generator: torch.Generator | None = None, device=No
     nan = torch.full((n,), float("nan"), device=device)
     cut = torch.stack([torch.where(is_(_CUTOUT), u[:, 6], nan), torch.where(is_(_CUTOUT), u[:, 7], nan)], 1)
     return AugmentParams(op, brightness, saturation, contrast, theta, cut)
+
+
+@functools.lru_cache(maxsize=32)
+def _op_table(ops: tuple[str, ...], device: torch.device) -> torch.Tensor:
+    return torch.tensor([OPS.index(o) for o in ops], device=device)
 
 
 def apply(x: torch.Tensor, params: AugmentParams, row: torch.Tensor | None = None) -> torch.Tensor:

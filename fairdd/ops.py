@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["segment_mean"]
+__all__ = ["segment_count", "segment_mean"]
 
 
 def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,6 +21,13 @@ def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tup
     """
     flat = x.reshape(x.shape[0], -1)  # (N, F)
     total = flat.new_zeros(n_segments, flat.shape[1]).index_add_(0, segment, flat)  # (S, F)
-    count = torch.bincount(segment, minlength=n_segments).to(flat.dtype)  # (S,)
+    count = segment_count(segment, n_segments, flat.dtype)  # (S,)
     mean = total / count.clamp(min=1).unsqueeze(1)
     return mean.view(n_segments, *x.shape[1:]), count
+
+
+def segment_count(segment: torch.Tensor, n_segments: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Rows per segment, (n_segments,) of ``dtype``: ``bincount`` without its host sync on a GPU
+    (bincount reads the largest id to size its output; here the size is given)."""
+    ones = torch.ones(segment.shape[0], dtype=dtype, device=segment.device)
+    return torch.zeros(n_segments, dtype=dtype, device=segment.device).index_add_(0, segment, ones)

@@ -6,7 +6,7 @@ from typing import Literal, Sequence
 
 import torch
 
-__all__ = ["GroupedDataset", "segment_sample"]
+__all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +32,8 @@ class GroupedDataset:
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
     info: dict = field(default_factory=dict)
     known: torch.Tensor | None = None  # (N,) bool: which samples carry a group label (None = all)
+    # batch samplers worked out from labels/groups on first use (the tensors are not changed in place)
+    _samplers: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -163,17 +165,22 @@ class GroupedDataset:
         -------
         index : LongTensor, shape (M,), on the dataset's device.
         """
-        device = self.labels.device
-        if balance == "pooled":
-            return segment_sample(self.labels, self.n_classes, batch_per_class, generator=generator, fill=False)
-        if balance != "groups":
+        if balance not in ("pooled", "groups"):
             raise ValueError(f"balance must be 'pooled' or 'groups'; got {balance!r}")
-        counts = self.cell_counts().to(device)  # (C, G)
+        key = (balance, batch_per_class, self.labels.device)
+        if key not in self._samplers:  # worked out once per dataset: a draw is then free of host syncs
+            self._samplers[key] = self._sampler(balance, batch_per_class)
+        return self._samplers[key](generator)
+
+    def _sampler(self, balance: str, batch_per_class: int) -> "SegmentSampler":
+        if balance == "pooled":
+            return SegmentSampler(self.labels, self.n_classes, batch_per_class, fill=False)
+        counts = self.cell_counts()  # (C, G)
         present = (counts > 0).sum(1).clamp(min=1)  # (C,)
         per_cell = (batch_per_class // present).clamp(min=1)  # (C,)
         cell = self.labels * self.n_groups + self.groups  # (N,)
         k = per_cell.repeat_interleave(self.n_groups)  # (C*G,)
-        return segment_sample(cell, self.n_classes * self.n_groups, k, generator=generator, fill=True)
+        return SegmentSampler(cell, self.n_classes * self.n_groups, k, fill=True)
 
 
 def segment_sample(
@@ -188,30 +195,49 @@ def segment_sample(
 
     Within a segment of size n, the first ``min(k, n)`` draws are without replacement (random keys
     sorted per segment); with ``fill=True`` the remaining ``k - n`` are drawn with replacement so
-    every non-empty segment yields exactly ``k``.
+    every non-empty segment yields exactly ``k``. A one-off draw of ``SegmentSampler``.
 
     Parameters
     ----------
     segment : LongTensor, shape (N,), segment id of each sample.
     k : int or LongTensor of shape (n_segments,), draws per segment.
     """
-    device = segment.device
-    n = segment.numel()
-    k_t = torch.as_tensor(k, device=device).expand(n_segments)  # (S,)
-    keys = torch.rand(n, generator=generator, device=device)  # (N,)
-    order = torch.argsort(segment.double() + keys.double())  # (N,) sorted by (segment, key)
-    size = torch.bincount(segment, minlength=n_segments)  # (S,)
-    start = torch.cumsum(size, 0) - size  # (S,)
-    rank = torch.arange(n, device=device) - start[segment[order]]  # (N,) rank inside segment
-    picked = order[rank < k_t[segment[order]]]  # (M1,) already in segment order
-    if not fill:
-        return picked
-    short = (k_t - size).clamp(min=0) * (size > 0)  # (S,) draws still owed
-    if int(short.sum()) == 0:
-        return picked
-    seg_rep = torch.repeat_interleave(torch.arange(n_segments, device=device), short)  # (M2,)
-    u = torch.rand(seg_rep.numel(), generator=generator, device=device)  # (M2,)
-    extra = order[start[seg_rep] + (u * size[seg_rep]).long().clamp(max=size[seg_rep] - 1)]  # (M2,)
-    both = torch.cat([picked, extra])
-    seg_of = segment[both]
-    return both[torch.sort(seg_of, stable=True).indices]
+    return SegmentSampler(segment, n_segments, k, fill=fill)(generator)
+
+
+class SegmentSampler:
+    """``segment_sample`` with everything that depends only on the segments worked out once.
+
+    Which sorted positions are kept, how many draws each segment still owes and the final order
+    by segment do not depend on the random keys, so a draw is a sort of random keys and a few
+    gathers: no host sync, the same indices as ``segment_sample`` for the same generator state.
+    """
+
+    def __init__(self, segment: torch.Tensor, n_segments: int, k: int | torch.Tensor, *, fill: bool = False) -> None:
+        device = segment.device
+        n = segment.numel()
+        k_t = torch.as_tensor(k, device=device).expand(n_segments)  # (S,)
+        size = torch.bincount(segment, minlength=n_segments)  # (S,)
+        start = torch.cumsum(size, 0) - size  # (S,)
+        sorted_seg = torch.sort(segment).values  # (N,) the segment of each sorted position
+        rank = torch.arange(n, device=device) - start[sorted_seg]  # (N,) rank inside the segment
+        self.segment = segment.double()  # sort key base; keys in [0, 1) order inside a segment
+        self.pick = (rank < k_t[sorted_seg]).nonzero().squeeze(1)  # (M1,) kept sorted positions
+        self.n = n
+        short = (k_t - size).clamp(min=0) * (size > 0) if fill else size.new_zeros(n_segments)  # draws owed
+        self.n_extra = int(short.sum())
+        if self.n_extra:
+            seg_rep = torch.repeat_interleave(torch.arange(n_segments, device=device), short)  # (M2,)
+            self.extra_start, self.extra_size = start[seg_rep], size[seg_rep]  # (M2,)
+            seg_of = torch.cat([sorted_seg[self.pick], seg_rep])  # (M1 + M2,)
+            self.order_by_segment = torch.sort(seg_of, stable=True).indices
+
+    def __call__(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        keys = torch.rand(self.n, generator=generator, device=self.segment.device)  # (N,)
+        order = torch.argsort(self.segment + keys.double())  # (N,) sorted by (segment, key)
+        picked = order[self.pick]  # (M1,) already in segment order
+        if not self.n_extra:
+            return picked
+        u = torch.rand(self.n_extra, generator=generator, device=keys.device)  # (M2,)
+        extra = order[self.extra_start + (u * self.extra_size).long().clamp(max=self.extra_size - 1)]  # (M2,)
+        return torch.cat([picked, extra])[self.order_by_segment]

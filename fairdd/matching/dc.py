@@ -22,6 +22,7 @@ from torch import nn
 from ..augment import apply, sample_params
 from ..config import DistillConfig
 from ..models import ConvNet, reset_parameters
+from ..ops import segment_count
 from ..targets import Strategy, Targets
 from ..train import train_classifier
 
@@ -71,7 +72,7 @@ def real_cell_gradients(net, names, x, labels, groups, n_classes, n_groups, *, c
         if total is None:
             total = flat.new_zeros(n_classes * n_groups, flat.shape[1])
         total.index_add_(0, cell[i:i + chunk], flat)
-    count = torch.bincount(cell, minlength=n_classes * n_groups).to(total.dtype)  # (C·G,)
+    count = segment_count(cell, n_classes * n_groups, total.dtype)  # (C·G,)
     mean = total / count.clamp(min=1).unsqueeze(1)
     return mean.view(n_classes, n_groups, -1), count.view(n_classes, n_groups)
 

@@ -20,6 +20,7 @@ from typing import ClassVar, Sequence
 
 import torch
 
+from ..ops import segment_count
 from .moments import Strategy, Targets, check_group_weights, group_weight_matrix
 
 __all__ = ["CobraW2", "CobraGauss", "padded_clouds", "w2_barycenters", "sliced_w2", "bures_barycenters",
@@ -31,14 +32,14 @@ def padded_clouds(stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tenso
     """Clouds (C, G, n_max, d) and mask (C, G, n_max) from per-sample stats (N, d)."""
     cell = labels * n_groups + groups  # (N,)
     order = torch.argsort(cell, stable=True)
-    count = torch.bincount(cell, minlength=n_classes * n_groups)  # (C·G,)
+    count = segment_count(cell, n_classes * n_groups, torch.long)  # (C·G,)
     start = torch.cumsum(count, 0) - count
     rank = torch.arange(len(cell), device=cell.device) - start[cell[order]]  # rank inside the cell
-    n_max = max(int(count.max()), 1)
+    n_max = max(int(count.max()), 1)  # the one host read of a cloud target: the padded size
     clouds = stats.new_zeros(n_classes * n_groups, n_max, stats.shape[1])
     mask = torch.zeros(n_classes * n_groups, n_max, dtype=torch.bool, device=stats.device)
     clouds[cell[order], rank] = stats[order]
-    mask[cell[order], rank] = True
+    mask[cell[order], rank] = torch.ones_like(rank, dtype=torch.bool)
     return clouds.view(n_classes, n_groups, n_max, -1), mask.view(n_classes, n_groups, n_max)
 
 
@@ -140,7 +141,7 @@ class CobraW2(Strategy):
 
 def _first_per_class(labels: torch.Tensor, n_classes: int, k: int) -> torch.Tensor:
     order = torch.argsort(labels, stable=True)
-    count = torch.bincount(labels, minlength=n_classes).clamp(min=1)  # (C,)
+    count = segment_count(labels, n_classes, torch.long).clamp(min=1)  # (C,)
     start = torch.cumsum(count, 0) - count
     offs = torch.arange(k, device=labels.device)[None] % count[:, None]  # (C, k)
     return order[(start[:, None] + offs).clamp(max=len(labels) - 1)]
