@@ -98,9 +98,12 @@ def evaluate(
     ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
     trained networks are returned in ``report.models`` (the dashboard embeds with them).
     ``batched`` trains the models together (one vmapped pass, ``train_classifiers_batched``);
-    "auto" does so on a GPU. Model k is initialised and trained from generator ``seed * 1000 + k``
-    either way, so both paths give the same models up to floating-point rounding. The speed levers
-    ``compile=True`` / ``precision="bf16"`` (EvalConfig fields, off by default) train one model at a time.
+    "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
+    one after another it is also trained from that generator, together all models' data orders and
+    augmentations come from generator ``seed * 1000 + 999`` in one draw per epoch. The two paths run
+    the same protocol with different random draws, so their numbers agree within the spread over
+    models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
+    fields, off by default) train one model at a time.
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
@@ -138,7 +141,8 @@ def evaluate(
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa)
     if batched:
-        train_classifiers_batched(nets, images, labels, generators=gens, **fit)
+        joint = torch.Generator(device=dev).manual_seed(seed * 1000 + 999)
+        train_classifiers_batched(nets, images, labels, generator=joint, **fit)
     else:
         models = tqdm_or_range(nets, progress)
         for net, g in zip(models, gens):

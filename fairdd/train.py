@@ -1,6 +1,8 @@
 """Training a classifier on a (small) labelled image set: the evaluation protocol and DM warm start."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -8,7 +10,7 @@ from torch import nn
 from .augment import apply, sample_params
 from .models import autocast, compiled
 
-__all__ = ["train_classifier", "train_classifiers_batched", "predict"]
+__all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 
 
 def train_classifier(
@@ -30,7 +32,8 @@ def train_classifier(
     """Minimise cross-entropy of ``net`` on (images (N, C, H, W), labels (N,)) with SGD.
 
     Each epoch visits the set once in a random order, in batches of ``batch_size``; with ``dsa``
-    every image gets its own random augmentation draw. With ``lr_decay`` the lr drops ×0.1 at
+    every image gets its own random augmentation draw (``epoch_batches``: drawn and applied for
+    blocks of epochs at once). With ``lr_decay`` the lr drops ×0.1 at
     ``epochs // 2`` (the DD evaluation protocol). ``images`` are detached: the net is trained, not S.
     ``precision="bf16"`` (autocast; loss and weights stay fp32) and ``compile`` are the speed levers
     of the DM warm start; the evaluation protocol uses neither.
@@ -52,23 +55,58 @@ def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size,
     net.train()
     forward = compiled(net) if compile else net
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    n = images.shape[0]
-    for epoch in range(epochs):
+    for epoch, x, y in epoch_batches(images, labels, models=1, epochs=epochs, batch_size=batch_size, dsa=dsa,
+                                     generator=generator):
         for group in opt.param_groups:
             group["lr"] = epoch_lr(lr, epoch, epochs, lr_decay)
-        order = torch.randperm(n, generator=generator, device=images.device)  # (N,)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            x = images[idx]  # (B, C, H, W)
-            if dsa:
-                x = apply(x, sample_params(x.shape[0], generator=generator, device=x.device))
-            with autocast(x.device, precision):
-                logits = forward(x)
-            loss = F.cross_entropy(logits.float(), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        with autocast(x.device, precision):
+            logits = forward(x[0])
+        loss = F.cross_entropy(logits.float(), y[0])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
     return net
+
+
+AUG_BLOCK = 8192  # images whose order and augmentation are drawn, gathered and augmented in one go
+
+
+def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, epochs: int, batch_size: int,
+                  dsa: bool, generator: torch.Generator | None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """The training protocol's batches for ``models`` networks at once: yields ``(epoch, x, y)`` with
+    x (models, B, C, H, W) and y (models, B), batch by batch, epoch by epoch.
+
+    In every epoch each model visits the set once in its own random order, in batches of
+    ``batch_size``, each image with its own augmentation draw (``dsa``). The draws are made for a
+    block of epochs at a time — ``max(1, AUG_BLOCK // (models · N))`` of them: one call for the
+    orders, one for the augmentations — and, when the block fits in ``AUG_BLOCK`` images, gathered
+    and augmented in one pass, so a batch is then a view. The block size depends only on the set
+    size and the number of models, so the stream is the same on every device.
+    """
+    n, dev = images.shape[0], images.device
+    per_block = max(1, AUG_BLOCK // (models * n))
+    for e0 in range(0, epochs, per_block):
+        eb = min(per_block, epochs - e0)
+        order = torch.rand(eb, models, n, generator=generator, device=dev).argsort(-1)  # (eb, models, N)
+        params = sample_params(eb * models * n, generator=generator, device=dev) if dsa else None  # row (e, m, i)
+        y_all = labels[order]  # (eb, models, N)
+        whole = eb * models * n <= AUG_BLOCK
+        if whole:  # gather and augment the block in one pass
+            x_all = images[order]  # (eb, models, N, C, H, W)
+            if dsa:
+                x_all = apply(x_all.flatten(0, 2), params).view_as(x_all)
+        for e in range(eb):
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                if whole:
+                    x = x_all[e, :, start:stop]
+                else:  # a large set: gather and augment batch by batch
+                    x = images[order[e, :, start:stop]]  # (models, B, C, H, W)
+                    if dsa:
+                        rows = ((e * models + torch.arange(models, device=dev)).unsqueeze(1) * n
+                                + torch.arange(start, stop, device=dev)).flatten()  # (models · B,)
+                        x = apply(x.flatten(0, 1), params, rows).view_as(x)
+                yield e0 + e, x, y_all[e, :, start:stop]
 
 
 @torch.no_grad()
@@ -84,7 +122,7 @@ def train_classifiers_batched(
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
-    generators: list[torch.Generator],
+    generator: torch.Generator | None,
     epochs: int,
     lr: float = 0.01,
     momentum: float = 0.9,
@@ -93,17 +131,23 @@ def train_classifiers_batched(
     dsa: bool = True,
     lr_decay: bool = True,
 ) -> list[nn.Module]:
-    """Train several networks of one architecture *together*, each exactly as ``train_classifier``
-    would with its own generator: the same data order, augmentation draws and SGD update, but one
-    vmapped forward/backward for all models (``torch.func``) instead of one per model.
+    """Train several networks of one architecture *together*: the protocol of ``train_classifier``
+    (each model visits the set in its own random order with its own augmentation draws, SGD with
+    momentum and weight decay, the same lr schedule) as one vmapped forward/backward and one
+    update for all models (``torch.func``).
 
-    ``nets``: K initialised networks (instance norm or no norm: batch-norm buffers can't be vmapped);
-    ``generators``: K generators, one per network. Returns ``nets`` with the trained weights.
+    The data orders and augmentations of all models come from ``generator`` in two calls per block
+    of epochs (``epoch_batches``), so the number of launches per step does not grow with the number
+    of models. Model k sees other draws than ``train_classifier`` with its own generator would give
+    it; trained alone on the batches it is given here, it reaches the same weights up to rounding (tested).
+
+    ``nets``: K initialised networks (instance norm or no norm: batch-norm buffers can't be vmapped).
+    Returns ``nets`` with the trained weights.
     """
     from torch.func import functional_call, stack_module_state, vmap
 
-    if len(nets) != len(generators) or not nets:
-        raise ValueError(f"need one generator per network; got {len(nets)} nets, {len(generators)} generators")
+    if not nets:
+        raise ValueError("need at least one network to train")
     if any(isinstance(m, nn.BatchNorm2d) for m in nets[0].modules()):
         raise ValueError("batched training needs instancenorm or no norm (batch-norm buffers can't be vmapped)")
     images, labels = images.detach(), labels.detach()
@@ -121,39 +165,19 @@ def train_classifiers_batched(
     for net in nets:
         net.train()
     with torch.enable_grad():
-        for epoch in range(epochs):
-            step_lr = epoch_lr(lr, epoch, epochs, lr_decay)
-            orders, draws = [], []
-            for g in generators:  # randomness only: the same draws, in the same order, as train_classifier
-                order = torch.randperm(n, generator=g, device=images.device)
-                orders.append(order)
-                draws.append([sample_params(min(batch_size, n - s), generator=g, device=images.device) if dsa else None
-                              for s in range(0, n, batch_size)])
-            orders = torch.stack(orders)  # (K, N)
-            for b, start in enumerate(range(0, n, batch_size)):
-                idx = orders[:, start:start + batch_size]  # (K, B)
-                x = images[idx]  # (K, B, C, H, W)
-                if dsa:
-                    flat = x.flatten(0, 1)  # (K·B, C, H, W)
-                    merged = _cat_params([d[b] for d in draws])
-                    x = apply(flat, merged).view_as(x)
-                out = forward(params, buffers, x)  # (K, B, classes)
-                loss = F.cross_entropy(out.flatten(0, 1), labels[idx].flatten(), reduction="none")
-                loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
-                grads = torch.autograd.grad(loss, plist)
-                with torch.no_grad():  # SGD with momentum and weight decay, as torch.optim.SGD: one launch per op
-                    d = torch._foreach_add(grads, plist, alpha=weight_decay)
-                    torch._foreach_mul_(vlist, momentum)
-                    torch._foreach_add_(vlist, d)
-                    torch._foreach_add_(plist, vlist, alpha=-step_lr)
+        for epoch, x, y in epoch_batches(images, labels, models=k, epochs=epochs, batch_size=batch_size, dsa=dsa,
+                                         generator=generator):
+            out = forward(params, buffers, x)  # (K, B, classes)
+            loss = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
+            loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
+            grads = torch.autograd.grad(loss, plist)
+            with torch.no_grad():  # SGD with momentum and weight decay, as torch.optim.SGD: one launch per op
+                d = torch._foreach_add(grads, plist, alpha=weight_decay)
+                torch._foreach_mul_(vlist, momentum)
+                torch._foreach_add_(vlist, d)
+                torch._foreach_add_(plist, vlist, alpha=-epoch_lr(lr, epoch, epochs, lr_decay))
     with torch.no_grad():
         for i, net in enumerate(nets):
             for name, p in net.named_parameters():
                 p.copy_(params[name][i])
     return nets
-
-
-def _cat_params(parts):
-    from .augment import AugmentParams
-
-    return AugmentParams(*(torch.cat([getattr(p, f) for p in parts]) for f in AugmentParams.__dataclass_fields__))
