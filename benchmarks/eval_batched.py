@@ -1,9 +1,9 @@
-"""Evaluation: N models trained together (vmap) vs one after another, same process and device.
+"""Evaluation: N models trained together (one grouped network) vs one after another, same process and device.
 
     python benchmarks/eval_batched.py [--device cuda] [--models 5 10] [--epochs 100] [--width 128]
 
 Prints one JSON line per model count: sequential_s, batched_s, speedup and the largest difference
-in accuracy between the two paths (they train the same models up to rounding).
+in accuracy between the two paths (same protocol, different random draws: equal within noise, not to the digit).
 """
 from __future__ import annotations
 

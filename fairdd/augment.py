@@ -51,27 +51,41 @@ def sample_params(n: int, *, generator: torch.Generator | None = None, device=No
     op = (u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)  # (R,) index into ops
     if tuple(ops) != OPS:  # a subset: map to OPS ids (the default needs no table, so no host-to-device copy)
         op = _op_table(tuple(ops), op.device)[op]
-    is_ = lambda k: op == k  # noqa: E731
-    one, zero = torch.ones(n, device=device), torch.zeros(n, device=device)
-    brightness = torch.where(is_(_COLOR), u[:, 1] - 0.5, zero)
-    saturation = torch.where(is_(_COLOR), u[:, 2] * 2.0, one)
-    contrast = torch.where(is_(_COLOR), u[:, 3] + 0.5, one)
-    # geometric: build one affine per draw (identity where the op is not geometric)
-    tx = torch.where(is_(_CROP), (u[:, 4] - 0.5) * 0.25 * 2, zero)  # ±12.5 % of the side
-    ty = torch.where(is_(_CROP), (u[:, 5] - 0.5) * 0.25 * 2, zero)
-    flip = torch.where(is_(_FLIP) & (u[:, 4] < 0.5), -one, one)
-    lo = 1.0 / 1.2
-    sx = torch.where(is_(_SCALE), lo + u[:, 4] * (1.2 - lo), one)
-    sy = torch.where(is_(_SCALE), lo + u[:, 5] * (1.2 - lo), one)
-    ang = torch.where(is_(_ROTATE), (u[:, 4] - 0.5) * 2 * math.radians(15.0), zero)
-    cos, sin = torch.cos(ang), torch.sin(ang)
-    theta = torch.stack([
-        torch.stack([sx * cos * flip, -sin, tx], 1),
-        torch.stack([sin * flip, sy * cos, ty], 1),
-    ], 1)  # (R, 2, 3)
-    nan = torch.full((n,), float("nan"), device=device)
-    cut = torch.stack([torch.where(is_(_CUTOUT), u[:, 6], nan), torch.where(is_(_CUTOUT), u[:, 7], nan)], 1)
+    t = _tables(u.device)
+    hit = op.unsqueeze(1) == t["ops"]  # (R, 6) which family each draw is
+    # the continuous parameters in one pass: value = low + u · span where the family applies, else identity
+    value = torch.addcmul(t["low"], u.index_select(1, t["source"]), t["span"])  # (R, 8)
+    value = torch.where(hit.index_select(1, t["family"]), value, t["identity"])
+    brightness, saturation, contrast, tx, ty, sx, sy, angle = value.unbind(1)
+    flip = 1.0 - 2.0 * (hit[:, _FLIP] & (u[:, 4] < 0.5)).to(u.dtype)  # −1: mirror x
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([sx * cos * flip, -sin, tx, sin * flip, sy * cos, ty], 1).view(n, 2, 3)  # (R, 2, 3)
+    cut = torch.where(hit[:, _CUTOUT].unsqueeze(1), u[:, 6:8], t["nan"])  # (R, 2), NaN = no cutout
     return AugmentParams(op, brightness, saturation, contrast, theta, cut)
+
+
+# The continuous parameters: (source column of u, family, low, high, identity value). Crop translates
+# by ±12.5 % of the side (±0.25 in [-1, 1] grid units), scale is ×[1/1.2, 1.2], rotate ±15°.
+_CONTINUOUS = (
+    (1, _COLOR, -0.5, 0.5, 0.0),  # brightness shift
+    (2, _COLOR, 0.0, 2.0, 1.0),  # saturation factor
+    (3, _COLOR, 0.5, 1.5, 1.0),  # contrast factor
+    (4, _CROP, -0.25, 0.25, 0.0),  # tx
+    (5, _CROP, -0.25, 0.25, 0.0),  # ty
+    (4, _SCALE, 1 / 1.2, 1.2, 1.0),  # sx
+    (5, _SCALE, 1 / 1.2, 1.2, 1.0),  # sy
+    (4, _ROTATE, -math.radians(15.0), math.radians(15.0), 0.0),  # angle
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _tables(device: torch.device) -> dict:
+    """The constant tables of ``sample_params`` on ``device`` (made once, so a draw copies nothing in)."""
+    src, fam, lo, hi, ident = zip(*_CONTINUOUS)
+    return {"ops": torch.arange(len(OPS), device=device), "source": torch.tensor(src, device=device),
+            "family": torch.tensor(fam, device=device), "low": torch.tensor(lo, device=device),
+            "span": torch.tensor(hi, device=device) - torch.tensor(lo, device=device),
+            "identity": torch.tensor(ident, device=device), "nan": torch.tensor(float("nan"), device=device)}
 
 
 @functools.lru_cache(maxsize=32)

@@ -97,7 +97,7 @@ def evaluate(
 
     ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
     trained networks are returned in ``report.models`` (the dashboard embeds with them).
-    ``batched`` trains the models together (one vmapped pass, ``train_classifiers_batched``);
+    ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
     one after another it is also trained from that generator, together all models' data orders and
     augmentations come from generator ``seed * 1000 + 999`` in one draw per epoch. The two paths run
@@ -134,7 +134,7 @@ def evaluate(
     if batched == "auto":
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1 and not levers
     elif batched and levers:
-        raise ValueError("batched=True trains the models in one vmapped pass, which takes neither compile nor "
+        raise ValueError("batched=True trains the models as one grouped network, which takes neither compile nor "
                          f"precision='bf16' (got compile={config.compile}, precision={config.precision!r}); "
                          "use batched=False or 'auto'")
     t0 = time.perf_counter()

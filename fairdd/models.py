@@ -6,9 +6,10 @@ import math
 from typing import Callable, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ConvNet", "reset_parameters", "compiled", "autocast"]
+__all__ = ["ConvNet", "reset_parameters", "stacked_forward", "compiled", "autocast"]
 
 Norm = Literal["instancenorm", "batchnorm", "none"]
 
@@ -48,6 +49,34 @@ class ConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
+
+
+def stacked_forward(net: ConvNet, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Logits of K networks of ``net``'s architecture at once, (K, B, n_classes).
+
+    ``params``: ``net``'s parameter names → tensors stacked over the K networks, (K, *shape);
+    ``x``: (K, B, C, H, W), network k's batch. The K networks run as one grouped network — each
+    convolution with ``groups=K``, instance norm as one GroupNorm over all K·width channels, the
+    classifiers as one batched matmul — so K networks launch the kernels of one.
+    """
+    k, b = x.shape[:2]
+    h = x.transpose(0, 1).flatten(1, 2)  # (B, K·C, H, W): network k's channels are block k
+    for i, layer in enumerate(net.features):
+        if isinstance(layer, nn.Conv2d):
+            h = F.conv2d(h, params[f"features.{i}.weight"].flatten(0, 1), params[f"features.{i}.bias"].flatten(),
+                         padding=layer.padding, groups=k)
+        elif isinstance(layer, nn.GroupNorm):  # one group per channel: instance norm, per network and channel
+            h = F.group_norm(h, h.shape[1], params[f"features.{i}.weight"].flatten(),
+                             params[f"features.{i}.bias"].flatten(), layer.eps)
+        elif isinstance(layer, nn.ReLU):
+            h = F.relu(h)
+        elif isinstance(layer, nn.AvgPool2d):
+            h = F.avg_pool2d(h, layer.kernel_size)
+        else:
+            raise ValueError(f"stacked_forward cannot run a {type(layer).__name__} layer (batch norm pools over "
+                             "the batch, so networks trained together need instancenorm or none)")
+    feats = h.reshape(b, k, -1).transpose(0, 1)  # (K, B, feature_dim), each network's flatten order
+    return torch.baddbmm(params["classifier.bias"].unsqueeze(1), feats, params["classifier.weight"].transpose(1, 2))
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import apply, sample_params
-from .models import autocast, compiled
+from .models import autocast, compiled, stacked_forward
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 
@@ -54,7 +54,8 @@ def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size,
          precision, compile):
     net.train()
     forward = compiled(net) if compile else net
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                          foreach=True)  # one launch per op for all tensors, as on a GPU by default
     for epoch, x, y in epoch_batches(images, labels, models=1, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                      generator=generator):
         for group in opt.param_groups:
@@ -133,41 +134,34 @@ def train_classifiers_batched(
 ) -> list[nn.Module]:
     """Train several networks of one architecture *together*: the protocol of ``train_classifier``
     (each model visits the set in its own random order with its own augmentation draws, SGD with
-    momentum and weight decay, the same lr schedule) as one vmapped forward/backward and one
-    update for all models (``torch.func``).
+    momentum and weight decay, the same lr schedule) as one grouped forward/backward
+    (``stacked_forward``) and one update for all models.
 
     The data orders and augmentations of all models come from ``generator`` in two calls per block
     of epochs (``epoch_batches``), so the number of launches per step does not grow with the number
     of models. Model k sees other draws than ``train_classifier`` with its own generator would give
     it; trained alone on the batches it is given here, it reaches the same weights up to rounding (tested).
 
-    ``nets``: K initialised networks (instance norm or no norm: batch-norm buffers can't be vmapped).
+    ``nets``: K initialised ``ConvNet``s of one architecture (instance norm or no norm).
     Returns ``nets`` with the trained weights.
     """
-    from torch.func import functional_call, stack_module_state, vmap
-
     if not nets:
         raise ValueError("need at least one network to train")
     if any(isinstance(m, nn.BatchNorm2d) for m in nets[0].modules()):
-        raise ValueError("batched training needs instancenorm or no norm (batch-norm buffers can't be vmapped)")
+        raise ValueError("batched training needs instancenorm or no norm (batch norm pools over the batch)")
     images, labels = images.detach(), labels.detach()
-    k, n = len(nets), images.shape[0]
-    params, buffers = stack_module_state(nets)  # each (K, ...)
-    base = nets[0]
-
-    def logits(p, b, x):
-        return functional_call(base, (p, b), (x,))
-
-    forward = vmap(logits)
-    names = list(params)
-    plist = [params[m] for m in names]
+    k = len(nets)
+    names = [name for name, _ in nets[0].named_parameters()]
+    with torch.no_grad():
+        params = {m: torch.stack([dict(net.named_parameters())[m] for net in nets]) for m in names}  # (K, ...)
+    plist = [params[m].requires_grad_(True) for m in names]
     vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
     for net in nets:
         net.train()
     with torch.enable_grad():
         for epoch, x, y in epoch_batches(images, labels, models=k, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                          generator=generator):
-            out = forward(params, buffers, x)  # (K, B, classes)
+            out = stacked_forward(nets[0], params, x)  # (K, B, classes)
             loss = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
             loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
             grads = torch.autograd.grad(loss, plist)

@@ -52,7 +52,7 @@ def test_bad_evaluation_input(digits_train, digits_test, mnist_test):
 
 
 def test_batched_training_equals_training_each_model_alone_on_its_batches(digits_train):
-    """Training the models together (vmap, one update for all) gives each model the weights that
+    """Training the models together (one grouped network, one update for all) gives each model the weights that
     torch.optim.SGD gives it trained alone on the batches ``epoch_batches`` handed it."""
     from fairdd.models import ConvNet, reset_parameters
     from fairdd.train import epoch_batches, epoch_lr, train_classifiers_batched
@@ -132,7 +132,7 @@ def test_compiled_evaluation_trains_the_same_models_and_levers_are_recorded(digi
             assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
     fast = fairdd.evaluate(rnd, digits_test, precision="bf16", **kw)
     assert fast.config["precision"] == "bf16" and not fast.batched and 0 <= fast.accuracy <= 100
-    with pytest.raises(ValueError, match="batched=True trains the models in one vmapped pass"):
+    with pytest.raises(ValueError, match="batched=True trains the models as one grouped network"):
         fairdd.evaluate(rnd, digits_test, batched=True, compile=True, **kw)
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         fairdd.evaluate(rnd, digits_test, precision="fp16", **kw)

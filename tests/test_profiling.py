@@ -73,7 +73,7 @@ def _nets(k):
 def test_models_trained_together_launch_as_many_kernels_per_epoch_as_one_model():
     train = _random_set(4, 2)
     per_epoch = {}
-    for k in (2, 5):  # (a single model skips vmap's layout copies, so compare two counts above one)
+    for k in (2, 5):  # (one network alone skips a few layout copies, so compare two counts above one)
         nets = _nets(k)
         for epochs in (2, 4):
             with count_ops() as prof:
@@ -90,7 +90,7 @@ def test_models_trained_together_launch_as_many_kernels_per_epoch_as_one_model()
             train_classifier(net, train.images, train.labels, epochs=epochs, batch_size=32,
                              generator=torch.Generator().manual_seed(0))
         alone[epochs] = prof.kernels
-    assert 5 * (alone[4] - alone[2]) / 2 > 3 * slope[5]
+    assert 5 * (alone[4] - alone[2]) / 2 > 4 * slope[5], (alone, slope)
 
 
 def test_augmentation_is_drawn_and_applied_once_per_block_of_epochs():
