@@ -28,6 +28,21 @@ for t in ('vanilla', 'uniform', 'fairdd', 'cobra'):
     b = fairdd.evaluate(r, te, n_models=2, preset='smoke', depth=2, device='cuda', batched=False)
     print(t, a.summary(), '| seq acc', round(b.accuracy, 2))
 " || echo "SMOKE FAILED"
+  echo "== host syncs on CUDA: a second DM/DC iteration per target under torch.cuda.set_sync_debug_mode('error')"
+  $PY -c "
+import torch, fairdd
+from fairdd.config import distill_config
+from fairdd.distill import Distiller
+tr = fairdd.datasets.load('colored-digits', split='train', n_groups=4, size=16)
+for m, t in (('dm', 'vanilla'), ('dm', 'uniform'), ('dm', 'fairdd'), ('dm', 'cobra'), ('dc', 'cobra')):
+    d = Distiller(tr, distill_config(method=m, target=t, ipc=2, preset='smoke', depth=2), device='cuda')
+    d.step()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        d.step(); torch.cuda.set_sync_debug_mode(0); print(m, t, 'no host sync')
+    except RuntimeError as e:
+        torch.cuda.set_sync_debug_mode(0); print(m, t, 'SYNC:', str(e)[:160])
+" || echo "SYNC CHECK FAILED"
   echo "== dm_step: vectorised vs loop, and the bf16 / channels_last / compile levers (width 128, batch 256/class)"
   $PY benchmarks/dm_step.py --device cuda --ipc 10 50 100 --reps 20 --levers || echo "BENCH FAILED"
   echo "== COBRA-DM iteration shares (warm start / real embedding / synthetic step), eager vs compile(+bf16)"
