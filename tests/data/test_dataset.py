@@ -45,3 +45,32 @@ def test_bad_construction_and_balance():
 def test_counts_table():
     table = _toy().counts()
     assert table.loc["a", "g1"] == 3 and table.loc["b", "total"] == 24
+
+
+@pytest.mark.parametrize("fill", [False, True])
+def test_segment_sampler_equals_a_per_segment_reference(fill):
+    """The sync-free sampler (positions worked out once) draws what a per-segment loop draws from the
+    same random numbers: the k smallest random keys of each segment, then top-ups with replacement."""
+    from fairdd.data.dataset import SegmentSampler
+
+    seg = torch.randint(0, 6, (200,), generator=torch.Generator().manual_seed(3))
+    seg[seg == 4] = 5  # segment 4 is empty; 6 and 7 are empty too
+    k = torch.tensor([5, 50, 0, 40, 9, 12, 3, 3])
+    sampler = SegmentSampler(seg, 8, k, fill=fill)
+    for seed in (0, 1):
+        got = sampler(torch.Generator().manual_seed(seed))
+        g = torch.Generator().manual_seed(seed)
+        keys = torch.rand(len(seg), generator=g)
+        members = [torch.nonzero(seg == s).flatten() for s in range(8)]
+        members = [m[torch.argsort(keys[m])] for m in members]  # each segment by key
+        owed = [max(int(k[s]) - len(m), 0) if fill and len(m) else 0 for s, m in enumerate(members)]
+        u = torch.rand(sum(owed), generator=g) if sum(owed) else torch.empty(0)
+        want, used = [], 0
+        for s, m in enumerate(members):
+            want.append(m[:int(k[s])])
+            draws = u[used:used + owed[s]]
+            used += owed[s]
+            want.append(m[(draws * len(m)).long().clamp(max=max(len(m) - 1, 0))] if owed[s] else m[:0])
+        assert torch.equal(got, torch.cat(want)), seed
+    full = sum(int(k[s]) for s in (0, 1, 2, 3, 5))  # every non-empty segment yields exactly k with fill
+    assert len(got) == (full if fill else sum(min(int(k[s]), int((seg == s).sum())) for s in range(8)))
