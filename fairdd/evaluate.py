@@ -100,10 +100,10 @@ def evaluate(
     ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
     one after another it is also trained from that generator, together all models' data orders and
-    augmentations come from generator ``seed * 1000 + 999`` in one draw per epoch. The two paths run
-    the same protocol with different random draws, so their numbers agree within the spread over
+    augmentations come from generator ``seed * 1000 + 999`` (``train.epoch_batches``). The two paths
+    run the same protocol with different random draws, so their numbers agree within the spread over
     models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
-    fields, off by default) train one model at a time.
+    fields, off by default) apply to either path; on a CPU one model at a time is the faster with them.
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
@@ -130,19 +130,15 @@ def evaluate(
     gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
     nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
-    levers = config.compile or config.precision != "fp32"
     if batched == "auto":
-        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1 and not levers
-    elif batched and levers:
-        raise ValueError("batched=True trains the models as one grouped network, which takes neither compile nor "
-                         f"precision='bf16' (got compile={config.compile}, precision={config.precision!r}); "
-                         "use batched=False or 'auto'")
+        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa)
     if batched:
         joint = torch.Generator(device=dev).manual_seed(seed * 1000 + 999)
-        train_classifiers_batched(nets, images, labels, generator=joint, **fit)
+        train_classifiers_batched(nets, images, labels, generator=joint, precision=config.precision,
+                                  compile=config.compile, **fit)
     else:
         models = tqdm_or_range(nets, progress)
         for net, g in zip(models, gens):

@@ -1,6 +1,7 @@
 """Training a classifier on a (small) labelled image set: the evaluation protocol and DM warm start."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -131,6 +132,8 @@ def train_classifiers_batched(
     batch_size: int = 256,
     dsa: bool = True,
     lr_decay: bool = True,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> list[nn.Module]:
     """Train several networks of one architecture *together*: the protocol of ``train_classifier``
     (each model visits the set in its own random order with its own augmentation draws, SGD with
@@ -143,7 +146,8 @@ def train_classifiers_batched(
     it; trained alone on the batches it is given here, it reaches the same weights up to rounding (tested).
 
     ``nets``: K initialised ``ConvNet``s of one architecture (instance norm or no norm).
-    Returns ``nets`` with the trained weights.
+    ``precision`` / ``compile``: the levers of ``train_classifier`` (bf16 autocast; torch.compile of
+    the grouped forward, once per process and shape). Returns ``nets`` with the trained weights.
     """
     if not nets:
         raise ValueError("need at least one network to train")
@@ -156,13 +160,15 @@ def train_classifiers_batched(
         params = {m: torch.stack([dict(net.named_parameters())[m] for net in nets]) for m in names}  # (K, ...)
     plist = [params[m].requires_grad_(True) for m in names]
     vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
+    forward = _compiled_stacked() if compile else stacked_forward
     for net in nets:
         net.train()
     with torch.enable_grad():
         for epoch, x, y in epoch_batches(images, labels, models=k, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                          generator=generator):
-            out = stacked_forward(nets[0], params, x)  # (K, B, classes)
-            loss = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
+            with autocast(x.device, precision):
+                out = forward(nets[0], params, x)  # (K, B, classes)
+            loss = F.cross_entropy(out.float().flatten(0, 1), y.flatten(), reduction="none")
             loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
             grads = torch.autograd.grad(loss, plist)
             with torch.no_grad():  # SGD with momentum and weight decay, as torch.optim.SGD: one launch per op
@@ -175,3 +181,9 @@ def train_classifiers_batched(
             for name, p in net.named_parameters():
                 p.copy_(params[name][i])
     return nets
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_stacked():
+    """``stacked_forward`` under torch.compile, built once per process (a new shape compiles once more)."""
+    return torch.compile(stacked_forward, dynamic=False)

@@ -132,7 +132,14 @@ def test_compiled_evaluation_trains_the_same_models_and_levers_are_recorded(digi
             assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
     fast = fairdd.evaluate(rnd, digits_test, precision="bf16", **kw)
     assert fast.config["precision"] == "bf16" and not fast.batched and 0 <= fast.accuracy <= 100
-    with pytest.raises(ValueError, match="batched=True trains the models as one grouped network"):
-        fairdd.evaluate(rnd, digits_test, batched=True, compile=True, **kw)
+    # the models trained together take the same levers: compiled, they train what eager training does
+    together = fairdd.evaluate(rnd, digits_test, batched=True, **kw)
+    together_comp = fairdd.evaluate(rnd, digits_test, batched=True, compile=True, **kw)
+    assert together_comp.batched and together_comp.config["compile"]
+    for a, b in zip(together.models, together_comp.models):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert torch.allclose(p, q, rtol=1e-3, atol=1e-4), name
+    together_bf16 = fairdd.evaluate(rnd, digits_test, batched=True, precision="bf16", **kw)
+    assert together_bf16.batched and 0 <= together_bf16.accuracy <= 100
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         fairdd.evaluate(rnd, digits_test, precision="fp16", **kw)
