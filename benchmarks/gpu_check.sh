@@ -48,7 +48,7 @@ for m, t in (('dm', 'vanilla'), ('dm', 'uniform'), ('dm', 'fairdd'), ('dm', 'cob
   echo "== COBRA-DM iteration shares (warm start / real embedding / synthetic step), eager vs compile(+bf16)"
   $PY benchmarks/iteration_shares.py --device cuda --ipc 10 50 --reps 10 || echo "SHARES FAILED"
   echo "== evaluation: models trained together vs one after another (width 128, 100 epochs)"
-  $PY benchmarks/eval_batched.py --device cuda --models 5 10 --epochs 100 || echo "EVAL BENCH FAILED"
+  $PY benchmarks/eval_batched.py --device cuda --models 5 10 --epochs 100 --levers || echo "EVAL BENCH FAILED"
   echo "== dashboard timings on the GPU (colored-fashion-mnist, demo preset)"
   $PY benchmarks/dashboard_timing.py --dataset colored-fashion-mnist --device cuda --steps ${DASH_STEPS:-20} \
       || echo "DASHBOARD FAILED"
