@@ -86,6 +86,8 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
     size and the number of models, so the stream is the same on every device.
     """
     n, dev = images.shape[0], images.device
+    if n == 0:
+        return
     per_block = max(1, AUG_BLOCK // (models * n))
     for e0 in range(0, epochs, per_block):
         eb = min(per_block, epochs - e0)
