@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import apply, sample_params
-from .models import autocast, compiled, stacked_forward
+from .models import autocast, compiled, layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 
@@ -162,14 +162,15 @@ def train_classifiers_batched(
         params = {m: torch.stack([dict(net.named_parameters())[m] for net in nets]) for m in names}  # (K, ...)
     plist = [params[m].requires_grad_(True) for m in names]
     vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
-    forward = _compiled_stacked() if compile else stacked_forward
+    plan = layer_plan(nets[0])
+    forward = _compiled_plan() if compile else run_plan
     for net in nets:
         net.train()
     with torch.enable_grad():
         for epoch, x, y in epoch_batches(images, labels, models=k, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                          generator=generator):
             with autocast(x.device, precision):
-                out = forward(nets[0], params, x)  # (K, B, classes)
+                out = forward(plan, params, x)  # (K, B, classes): one grouped network (stacked_forward)
             loss = F.cross_entropy(out.float().flatten(0, 1), y.flatten(), reduction="none")
             loss = loss.view(k, -1).mean(1).sum()  # each model's mean loss; models are independent
             grads = torch.autograd.grad(loss, plist)
@@ -186,6 +187,7 @@ def train_classifiers_batched(
 
 
 @functools.lru_cache(maxsize=1)
-def _compiled_stacked():
-    """``stacked_forward`` under torch.compile, built once per process (a new shape compiles once more)."""
-    return torch.compile(stacked_forward, dynamic=False)
+def _compiled_plan():
+    """``run_plan`` under torch.compile, built once per process: it takes the architecture as plain
+    values, so new networks of a seen architecture and shape reuse the compiled code."""
+    return torch.compile(run_plan, dynamic=False)
