@@ -4,7 +4,7 @@
 # (for the dashboard timing), and the Fashion-MNIST IDX files carried in data/cache/fashion-mnist
 # (copy them from /usr/share/datasets/fashion-mnist). Writes everything under $OUT.
 # Knobs: ITER (DM iterations of the reproduce run), MODELS (evaluation models), DASH_STEPS, and
-# REPRO_SET (extra overrides, e.g. REPRO_SET="--set compile=true --set refresh_every=5").
+# REPRO_SET (extra options, e.g. REPRO_SET="--set compile=true --eval-set compile=true --set refresh_every=5").
 set -uo pipefail
 OUT=${OUT:-results/gpu_check}
 mkdir -p "$OUT"

@@ -21,11 +21,11 @@ def _value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _overrides(pairs: list[str]) -> dict:
+def _overrides(pairs: list[str], flag: str = "--set") -> dict:
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise SystemExit(f"error: --set expects KEY=VALUE; got {pair!r}")
+            raise SystemExit(f"error: {flag} expects KEY=VALUE; got {pair!r}")
         key, val = pair.split("=", 1)
         out[key.strip()] = _value(val.strip())
     return out
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--out", default=None, help="folder for rows.json, table.md, table.tex (resumable)")
     rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
+    rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
+                     help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
 
     ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set")
     _add_data_args(ev)
@@ -200,7 +202,8 @@ def run_reproduce(args) -> int:
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
-                      out=out / "rows.json", root=args.root, callback=show, **_overrides(args.set))
+                      out=out / "rows.json", root=args.root, callback=show,
+                      eval_overrides=_overrides(args.eval_set, "--eval-set"), **_overrides(args.set))
     cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()

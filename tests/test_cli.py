@@ -59,3 +59,14 @@ def test_reproduce_writes_tables_and_resumes(tmp_path, capsys):
     assert main(args) == 0  # resumes: nothing is recomputed, so no per-row progress line is printed
     again = capsys.readouterr().out
     assert "s eval" not in again and "cobra" in again
+
+
+def test_reproduce_passes_evaluation_overrides_and_names_bad_ones(tmp_path, capsys):
+    base = ["reproduce", "colored-digits", "--preset", "smoke", "--n-models", "1", "--device", "cpu",
+            "--targets", "random"]
+    assert main(base + ["--out", str(tmp_path / "bad"), "--eval-set", "nope=1"]) == 2
+    assert "unknown option(s) ['nope'] for EvalConfig" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--eval-set expects KEY=VALUE; got 'epochs'"):
+        main(base + ["--out", str(tmp_path / "bad"), "--eval-set", "epochs"])
+    assert main(base + ["--out", str(tmp_path / "ok"), "--eval-set", "compile=false", "--eval-set", "epochs=1"]) == 0
+    assert "random" in json.loads((tmp_path / "ok" / "rows.json").read_text())
