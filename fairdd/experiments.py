@@ -141,7 +141,8 @@ def reproduce(
     """Run the published protocol for ``targets`` (``"random"`` = random real subset) and return a
     DataFrame: metrics (mean ± std over ``n_models``), the published accuracy / EOD where known,
     distillation and evaluation seconds, ms per iteration and peak GPU memory. With ``out`` each
-    finished row is saved (JSON) and skipped on a rerun."""
+    finished row is saved (JSON) with the settings that made it, and skipped on a rerun with the same
+    settings; a rerun with other settings into the same file is refused (rows would not be comparable)."""
     import pandas as pd
 
     from . import datasets
@@ -150,6 +151,17 @@ def reproduce(
     dev = resolve_device(device)
     rows: dict = json.loads(Path(out).read_text()) if out is not None and Path(out).is_file() else {}
     published = PUBLISHED.get((dataset, mode, method, ipc), {})
+    settings = json.loads(json.dumps(dict(dataset=dataset, mode=mode, method=method, ipc=ipc, preset=preset,
+                                          n_models=n_models, seed=seed, distill=overrides,
+                                          evaluate=eval_overrides or {}), default=str))
+    for target, row in rows.items():
+        made = {k: v for k, v in row.get("settings", {}).items() if k != "distill" or target != "random"}
+        want = {k: v for k, v in settings.items() if k != "distill" or target != "random"}
+        if made != want:
+            differ = sorted(k for k in set(made) | set(want) if made.get(k) != want.get(k))
+            raise ValueError(f"{out} holds a {target!r} row made with other settings ("
+                             + ", ".join(f"{k}={made.get(k)!r}, now {want.get(k)!r}" for k in differ)
+                             + "); use another output folder")
     train = test = None
     for target in targets:
         if target in rows:
@@ -175,7 +187,8 @@ def reproduce(
                         # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
                         "ms_per_iteration": 1000 * statistics.median(h["seconds"] for h in result.history)
                         if n_it else None,
-                        "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None}
+                        "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+                        "settings": settings}
         if out is not None:
             write_json(out, rows)
         if callback is not None:

@@ -70,3 +70,13 @@ def test_reproduce_passes_evaluation_overrides_and_names_bad_ones(tmp_path, caps
         main(base + ["--out", str(tmp_path / "bad"), "--eval-set", "epochs"])
     assert main(base + ["--out", str(tmp_path / "ok"), "--eval-set", "compile=false", "--eval-set", "epochs=1"]) == 0
     assert "random" in json.loads((tmp_path / "ok" / "rows.json").read_text())
+
+
+def test_reproduce_refuses_to_mix_rows_made_with_other_settings(tmp_path, capsys):
+    base = ["reproduce", "colored-digits", "--preset", "smoke", "--n-models", "1", "--device", "cpu",
+            "--targets", "random", "--out", str(tmp_path / "rep")]
+    assert main(base + ["--eval-set", "epochs=1"]) == 0
+    assert main(base + ["--eval-set", "epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert "made with other settings" in err and "evaluate={'epochs': 1}, now {'epochs': 2}" in err
+    assert main(base + ["--eval-set", "epochs=1", "--set", "depth=2"]) == 0  # distillation settings: not random's
