@@ -94,7 +94,8 @@ def time_ms(fn, reps, device) -> float:
 
 VARIANTS = {"channels_last": {"channels_last": True}, "bf16": {"precision": "bf16"},
             "bf16+channels_last": {"precision": "bf16", "channels_last": True},
-            "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"}}
+            "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"},
+            "compile-graphs": {"compile": "reduce-overhead"}}
 
 
 def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, target="cobra") -> dict:

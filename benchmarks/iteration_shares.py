@@ -27,7 +27,8 @@ from fairdd.models import reset_parameters  # noqa: E402
 from fairdd.targets import Cobra  # noqa: E402
 from fairdd.train import train_classifier  # noqa: E402
 
-SETTINGS = {"eager fp32": {}, "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"}}
+SETTINGS = {"eager fp32": {}, "compile": {"compile": True}, "compile+bf16": {"compile": True, "precision": "bf16"},
+            "compile-graphs": {"compile": "reduce-overhead"}}  # CUDA graphs on a GPU; plain Inductor on a CPU
 
 
 def parts(ipc: int, *, device, width=128, batch_real=256, reps=3, warm_epochs=None, **levers) -> dict:

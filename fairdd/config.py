@@ -12,6 +12,8 @@ from typing import Any, Literal
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
+# torch.compile levers: off, Inductor's default, or a mode by name ("reduce-overhead" = CUDA graphs on a GPU)
+COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 METHODS = ("dm", "dc", "dsa", "idc", "cafe")
 
 
@@ -39,7 +41,8 @@ class DistillConfig:
     group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
     precision: Literal["fp32", "bf16"] = "fp32"  # DM embeddings + warm start under bf16 autocast (loss in fp32)
     channels_last: bool = False  # NHWC memory format for the DM network (a GPU speed lever)
-    compile: bool = False  # torch.compile the DM embedding and warm start (CPU: 4× with bf16; compiles once, 10–30 s)
+    compile: bool | str = False  # torch.compile the DM embedding and warm start (CPU: 4× with bf16; compiles once,
+    # 10–30 s); True = Inductor's default mode, or a mode by name (COMPILE_MODES: "reduce-overhead" adds CUDA graphs)
     init: Literal["real", "noise"] = "real"  # initial synthetic images: random real images of the class, or noise
     checkpoint_every: int = 0  # write a checkpoint every N iterations when a path is given (0 = only at the end)
     seed: int = 0  # the one source of randomness (torch.Generator); same seed, same images on CPU
@@ -63,8 +66,9 @@ class DistillConfig:
         for name in ("lr_img", "warm_start_lr", "lr_net"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        for name in ("dsa", "channels_last", "compile"):
+        for name in ("dsa", "channels_last"):
             _check_bool(name, getattr(self, name))
+        _check_compile(self.compile)
         if self.refresh_every > 1 and self.method != "dm":
             raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
                              "DC-style methods already hold a network for outer_loop steps")
@@ -90,7 +94,7 @@ class EvalConfig:
     depth: int = 3  # evaluation ConvNet depth
     norm: str = "instancenorm"  # evaluation ConvNet normalisation
     precision: Literal["fp32", "bf16"] = "fp32"  # training under bf16 autocast (a CPU speed lever, off by default)
-    compile: bool = False  # torch.compile each evaluation model (with bf16: ~3.7× on CPU; compiles once per model)
+    compile: bool | str = False  # torch.compile the evaluation models (with bf16: ~3.7× on CPU); as DistillConfig
     preset: str = "paper"  # which preset the defaults came from (recorded, not used)
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes (e.g. baseline name)
 
@@ -99,8 +103,8 @@ class EvalConfig:
             _check_int(name, getattr(self, name), 1)
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         _check_choice("precision", self.precision, ("fp32", "bf16"))
-        for name in ("dsa", "compile"):
-            _check_bool(name, getattr(self, name))
+        _check_bool("dsa", self.dsa)
+        _check_compile(self.compile)
         if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
             raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
                              f"{self.weight_decay}, {self.momentum}")
@@ -117,6 +121,11 @@ def _check_choice(name: str, value, allowed) -> None:
 def _check_bool(name: str, value) -> None:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False; got {value!r}")
+
+
+def _check_compile(value) -> None:
+    if value not in COMPILE_MODES or (not isinstance(value, (bool, str))):
+        raise ValueError(f"compile must be one of {list(COMPILE_MODES)}; got {value!r}")
 
 
 def _check_int(name: str, value, low: int) -> None:

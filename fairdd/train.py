@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import apply, sample_params
-from .models import autocast, compiled, layer_plan, run_plan
+from .models import autocast, compile_mode, compiled, layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 
@@ -28,7 +28,7 @@ def train_classifier(
     lr_decay: bool = True,
     generator: torch.Generator | None = None,
     precision: str = "fp32",
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> nn.Module:
     """Minimise cross-entropy of ``net`` on (images (N, C, H, W), labels (N,)) with SGD.
 
@@ -54,7 +54,7 @@ def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool) -> float:
 def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator,
          precision, compile):
     net.train()
-    forward = compiled(net) if compile else net
+    forward = compiled(net, "forward", compile) if compile else net
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
                           foreach=True)  # one launch per op for all tensors, as on a GPU by default
     for epoch, x, y in epoch_batches(images, labels, models=1, epochs=epochs, batch_size=batch_size, dsa=dsa,
@@ -135,7 +135,7 @@ def train_classifiers_batched(
     dsa: bool = True,
     lr_decay: bool = True,
     precision: str = "fp32",
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> list[nn.Module]:
     """Train several networks of one architecture *together*: the protocol of ``train_classifier``
     (each model visits the set in its own random order with its own augmentation draws, SGD with
@@ -163,7 +163,7 @@ def train_classifiers_batched(
     plist = [params[m].requires_grad_(True) for m in names]
     vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
     plan = layer_plan(nets[0])
-    forward = _compiled_plan() if compile else run_plan
+    forward = _compiled_plan(compile) if compile else run_plan
     for net in nets:
         net.train()
     with torch.enable_grad():
@@ -186,8 +186,8 @@ def train_classifiers_batched(
     return nets
 
 
-@functools.lru_cache(maxsize=1)
-def _compiled_plan():
+@functools.lru_cache(maxsize=4)
+def _compiled_plan(mode: bool | str):
     """``run_plan`` under torch.compile, built once per process: it takes the architecture as plain
     values, so new networks of a seen architecture and shape reuse the compiled code."""
-    return torch.compile(run_plan, dynamic=False)
+    return torch.compile(run_plan, dynamic=False, mode=compile_mode(mode))

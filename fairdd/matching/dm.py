@@ -34,7 +34,7 @@ CPU_CHUNK = 256  # real images per forward pass on CPU: cache-sized batches run 
 
 @torch.no_grad()
 def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, chunk: int = 0,
-               precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> torch.Tensor:
+               precision: str = "fp32", channels_last: bool = False, compile: bool | str = False) -> torch.Tensor:
     """Embeddings (M, d) of the augmented real batch (M, C, H, W), without autograd, in fp32.
 
     ``params``/``rows``: the Siamese augmentation draws and each image's row (None: no augmentation).
@@ -51,13 +51,15 @@ def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, 
 
 
 def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool = False,
-          compile: bool = False) -> torch.Tensor:
+          compile: bool | str = False) -> torch.Tensor:
     """``net.embed(x)`` with the speed levers: NHWC layout, bf16 autocast and torch.compile; fp32 (N, d)."""
-    fn = compiled(net, "embed") if compile else net.embed
+    fn = compiled(net, "embed", compile) if compile else net.embed
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with autocast(x.device, precision):
-        return fn(x).float()
+        out = fn(x).float()
+    # CUDA-graph replays reuse their output memory: keep a copy of what outlives the next call
+    return out.clone() if compile == "reduce-overhead" and out.is_cuda else out
 
 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,

@@ -1,6 +1,8 @@
 """The DM embedding's torch.compile lever computes what the eager network computes."""
+import pytest
 import torch
 
+import fairdd
 from fairdd.matching.dm import embed, embed_real
 from fairdd.models import ConvNet, compiled, reset_parameters
 
@@ -18,3 +20,19 @@ def test_compiled_embedding_follows_redrawn_parameters_and_gradients():
     g_eager = torch.autograd.grad(embed(net, syn).square().sum(), syn)[0]
     g_comp = torch.autograd.grad(embed(net, syn, compile=True).square().sum(), syn)[0]
     assert torch.allclose(g_comp, g_eager, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_accepts_a_torch_compile_mode_and_names_the_allowed_ones(digits_train):
+    """compile="reduce-overhead" (CUDA graphs on a GPU; plain Inductor on a CPU) distils what eager does."""
+    from fairdd.config import distill_config
+    from fairdd.distill import Distiller
+
+    runs = {}
+    for lever in (False, "reduce-overhead"):
+        cfg = distill_config(target="cobra", ipc=2, preset="smoke", depth=2, compile=lever)
+        runs[lever] = Distiller(digits_train, cfg, device="cpu").run().images
+    assert torch.allclose(runs[False], runs["reduce-overhead"], atol=1e-4)
+    with pytest.raises(ValueError, match=r"compile must be one of \[False, True, 'default', 'reduce-overhead'"):
+        distill_config(target="cobra", compile="fast")
+    with pytest.raises(ValueError, match="compile must be one of"):
+        fairdd.eval_config(compile=1)
