@@ -121,6 +121,11 @@ PUBLISHED = {
 }
 
 
+def _comparable(settings: dict, target: str) -> dict:
+    """The settings a reproduce row depends on (the random subset is not distilled)."""
+    return {k: v for k, v in settings.items() if not (target == "random" and k == "distill")}
+
+
 def reproduce(
     *,
     dataset: str = "colored-fashion-mnist",
@@ -155,8 +160,7 @@ def reproduce(
                                           n_models=n_models, seed=seed, distill=overrides,
                                           evaluate=eval_overrides or {}), default=str))
     for target, row in rows.items():
-        made = {k: v for k, v in row.get("settings", {}).items() if k != "distill" or target != "random"}
-        want = {k: v for k, v in settings.items() if k != "distill" or target != "random"}
+        made, want = _comparable(row.get("settings", {}), target), _comparable(settings, target)
         if made != want:
             differ = sorted(k for k in set(made) | set(want) if made.get(k) != want.get(k))
             raise ValueError(f"{out} holds a {target!r} row made with other settings ("

@@ -36,8 +36,8 @@ def train_classifier(
     every image gets its own random augmentation draw (``epoch_batches``: drawn and applied for
     blocks of epochs at once). With ``lr_decay`` the lr drops ×0.1 at
     ``epochs // 2`` (the DD evaluation protocol). ``images`` are detached: the net is trained, not S.
-    ``precision="bf16"`` (autocast; loss and weights stay fp32) and ``compile`` are the speed levers
-    of the DM warm start; the evaluation protocol uses neither.
+    ``precision="bf16"`` (autocast; loss and weights stay fp32) and ``compile`` are speed levers,
+    off by default (``DistillConfig``/``EvalConfig`` fields of the same names).
     """
     images, labels = images.detach(), labels.detach()
     with torch.enable_grad():  # callers may sit inside no_grad (e.g. a dashboard refresh)
@@ -157,9 +157,10 @@ def train_classifiers_batched(
         raise ValueError("batched training needs instancenorm or no norm (batch norm pools over the batch)")
     images, labels = images.detach(), labels.detach()
     k = len(nets)
-    names = [name for name, _ in nets[0].named_parameters()]
+    named = [dict(net.named_parameters()) for net in nets]
+    names = list(named[0])
     with torch.no_grad():
-        params = {m: torch.stack([dict(net.named_parameters())[m] for net in nets]) for m in names}  # (K, ...)
+        params = {m: torch.stack([p[m] for p in named]) for m in names}  # (K, ...)
     plist = [params[m].requires_grad_(True) for m in names]
     vlist = [torch.zeros_like(p) for p in plist]  # momentum buffers
     plan = layer_plan(nets[0])
@@ -180,8 +181,8 @@ def train_classifiers_batched(
                 torch._foreach_add_(vlist, d)
                 torch._foreach_add_(plist, vlist, alpha=-epoch_lr(lr, epoch, epochs, lr_decay))
     with torch.no_grad():
-        for i, net in enumerate(nets):
-            for name, p in net.named_parameters():
+        for i, own in enumerate(named):
+            for name, p in own.items():
                 p.copy_(params[name][i])
     return nets
 

@@ -167,7 +167,7 @@ class GroupedDataset:
         """
         if balance not in ("pooled", "groups"):
             raise ValueError(f"balance must be 'pooled' or 'groups'; got {balance!r}")
-        key = (balance, batch_per_class, self.labels.device)
+        key = (balance, batch_per_class)  # a dataset lives on one device (``to`` makes a new one)
         if key not in self._samplers:  # worked out once per dataset: a draw is then free of host syncs
             self._samplers[key] = self._sampler(balance, batch_per_class)
         return self._samplers[key](generator)
@@ -221,7 +221,7 @@ class SegmentSampler:
         start = torch.cumsum(size, 0) - size  # (S,)
         sorted_seg = torch.sort(segment).values  # (N,) the segment of each sorted position
         rank = torch.arange(n, device=device) - start[sorted_seg]  # (N,) rank inside the segment
-        self.segment = segment.double()  # sort key base; keys in [0, 1) order inside a segment
+        self.sort_base = segment.double()  # + keys in [0, 1): sorts by segment, then by key inside it
         self.pick = (rank < k_t[sorted_seg]).nonzero().squeeze(1)  # (M1,) kept sorted positions
         self.n = n
         short = (k_t - size).clamp(min=0) * (size > 0) if fill else size.new_zeros(n_segments)  # draws owed
@@ -233,8 +233,8 @@ class SegmentSampler:
             self.order_by_segment = torch.sort(seg_of, stable=True).indices
 
     def __call__(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        keys = torch.rand(self.n, generator=generator, device=self.segment.device)  # (N,)
-        order = torch.argsort(self.segment + keys.double())  # (N,) sorted by (segment, key)
+        keys = torch.rand(self.n, generator=generator, device=self.sort_base.device)  # (N,)
+        order = torch.argsort(self.sort_base + keys.double())  # (N,) sorted by (segment, key)
         picked = order[self.pick]  # (M1,) already in segment order
         if not self.n_extra:
             return picked
