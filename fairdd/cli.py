@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from .sweeps import cli as sweep_cli
+
 __all__ = ["main"]
 
 DEMO_TARGETS = ("vanilla", "uniform", "fairdd", "cobra")
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--n-models", type=int, default=5)
     ev.add_argument("--out", default=None, help="write the report as JSON here")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
+    sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
     return parser
 
 
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
-                "reproduce": run_reproduce}[args.command](args)
+                "reproduce": run_reproduce, "sweep": sweep_cli.run_cli}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

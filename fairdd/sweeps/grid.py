@@ -1,0 +1,242 @@
+"""A sweep file (TOML) and the cells it expands to.
+
+    [sweep]
+    preset = "smoke"          # any preset (fairdd.config.PRESETS)
+    seeds = [0, 1]
+    n_models = 1              # evaluation models per cell
+    exclude = [{ method = "cafe", target = "fairdd" }]   # optional: combinations left out
+    [grid]                    # every combination is a cell
+    dataset = ["colored-digits"]
+    method = ["dm"]
+    target = ["vanilla", "cobra"]
+    ipc = [1, 2]
+    [data]                    # fairdd.datasets.load knobs shared by every cell (mode, bias, severity, ...)
+    [overrides]               # DistillConfig fields; a sub-table named after a grid value applies only to
+    iterations = 5            # the cells with that value, e.g. [overrides.dm] or [overrides.cobra]
+    [evaluate]                # EvalConfig fields (and n_models), with sub-tables the same way
+
+A grid axis may be ``dataset``, ``method``, ``target``, ``ipc``, ``seed``, a data knob (``mode``,
+``bias``, ``severity``, ...) or any ``DistillConfig`` field, so the imbalance × separation study is a
+grid over ``bias`` and ``severity``. ``target`` also takes the baselines ``"random"`` (a random real
+subset) and ``"whole"`` (the whole training set).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
+
+__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "BASELINES", "DATA_KNOBS"]
+
+BASELINES = ("random", "whole")  # targets that are not distilled
+CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
+DATA_KNOBS = ("mode", "bias", "severity", "n_groups", "size", "group_noise", "group_labels", "groups", "root")
+_DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
+                        if f.name not in ("method", "target", "ipc", "seed", "preset"))
+_EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name not in ("preset", "extra"))
+_SECTIONS = ("sweep", "grid", "data", "overrides", "evaluate")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One distill + evaluate run of a sweep: everything needed to rerun it, nothing shared.
+
+    ``axes`` holds the cell's value on every grid axis (what the table groups by); ``distill``,
+    ``evaluate`` and ``data`` are the keyword arguments of ``fairdd.distill`` (on top of the preset),
+    ``fairdd.evaluate`` and ``fairdd.datasets.load``.
+    """
+
+    dataset: str
+    method: str
+    target: str
+    ipc: int
+    seed: int
+    preset: str
+    n_models: int
+    data: dict = field(default_factory=dict)
+    distill: dict = field(default_factory=dict)
+    evaluate: dict = field(default_factory=dict)
+    axes: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def key(self) -> str:
+        """A content hash: two cells with the same settings share it, other settings never do."""
+        text = json.dumps(self.to_dict() | {"axes": None}, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+    @property
+    def id(self) -> str:
+        """Folder name: readable axis values, then the content hash."""
+        extra = [f"{k}{_slug(v)}" for k, v in self.axes.items() if k not in CORE_AXES]
+        parts = [self.dataset, self.method, self.target, f"ipc{self.ipc}", f"s{self.seed}", *extra, self.key]
+        return "-".join(parts)
+
+    def distill_config(self) -> DistillConfig:
+        return distill_config(method=self.method, target=self.target if self.target not in BASELINES else "vanilla",
+                              ipc=self.ipc, preset=self.preset, seed=self.seed, **self.distill)
+
+    def eval_config(self) -> EvalConfig:
+        return eval_config(preset=self.preset, **self.evaluate)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file. ``cells()`` expands the grid in a fixed order (the file's axis order)."""
+
+    preset: str
+    seeds: tuple[int, ...]
+    n_models: int
+    grid: dict
+    data: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+    evaluate: dict = field(default_factory=dict)
+    exclude: tuple = ()  # partial points ({"method": "cafe", "target": "fairdd"}) whose cells are left out
+    device: str = "auto"
+    name: str = "sweep"
+    text: str = ""  # the file as written (kept with the results)
+
+    def cells(self) -> list[Cell]:
+        axes = dict(self.grid)
+        if "seed" not in axes:
+            axes["seed"] = list(self.seeds)
+        names = list(axes)
+        out = []
+        for values in itertools.product(*(axes[n] for n in names)):
+            point = dict(zip(names, values))
+            if any(all(point.get(k) == v for k, v in ex.items()) for ex in self.exclude):
+                continue
+            out.append(self._cell(point))
+        ids = [c.id for c in out]
+        if len(set(ids)) != len(ids):
+            raise ValueError("the grid has repeated values: two cells would be the same run")
+        return out
+
+    def _cell(self, point: dict) -> Cell:
+        core = {k: point.get(k) for k in ("dataset", "method", "target", "ipc", "seed")}
+        for k, default in (("method", "dm"), ("ipc", 10)):
+            core[k] = default if core[k] is None else core[k]
+        if core["dataset"] is None or core["target"] is None:
+            raise ValueError("the grid needs a 'dataset' and a 'target' axis (or one value each)")
+        data = dict(self.data)
+        data.update({k: v for k, v in point.items() if k in DATA_KNOBS})
+        distill = _matching(self.overrides, point, _DISTILL_FIELDS, "overrides")
+        distill.update({k: v for k, v in point.items() if k in _DISTILL_FIELDS})
+        evaluate = _matching(self.evaluate, point, _EVAL_FIELDS + ("n_models",), "evaluate")
+        n_models = int(evaluate.pop("n_models", self.n_models))
+        cell = Cell(dataset=str(core["dataset"]), method=str(core["method"]), target=str(core["target"]),
+                    ipc=int(core["ipc"]), seed=int(core["seed"]), preset=self.preset, n_models=n_models,
+                    data=data, distill=distill, evaluate=evaluate, axes=dict(point))
+        cell.distill_config()  # validate now, not on the cluster an hour later
+        cell.eval_config()
+        return cell
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep file {path} does not exist")
+    return parse_spec(path.read_text(), name=path.stem)
+
+
+def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
+    """Parse sweep TOML text (see the module docstring) into a ``SweepSpec``; clear errors for bad input."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"sweep file is not valid TOML: {exc}") from exc
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown section(s) {unknown} in the sweep file; allowed: {list(_SECTIONS)}")
+    head = dict(raw.get("sweep", {}))
+    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
+    bad = sorted(set(head) - set(allowed_head))
+    if bad:
+        raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
+    preset = head.get("preset", "paper")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
+    seeds = head.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                            for s in seeds):
+        raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
+    n_models = head.get("n_models", 5)
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    grid = {}
+    for axis, values in raw.get("grid", {}).items():
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise ValueError(f"grid axis {axis!r} has no values")
+        if axis not in CORE_AXES + DATA_KNOBS + _DISTILL_FIELDS:
+            raise ValueError(f"unknown grid axis {axis!r}; allowed: {list(CORE_AXES + DATA_KNOBS + _DISTILL_FIELDS)}")
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ValueError(f"grid axis {axis!r} repeats a value: {values!r}")
+        grid[axis] = values
+    if "seed" in grid and "seeds" in head:
+        raise ValueError("give the seeds once: either [sweep] seeds or a [grid] seed axis")
+    for m in grid.get("method", []):
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; allowed: {list(METHODS)}")
+    from ..data import DATASETS
+    from ..targets import STRATEGIES
+
+    for d in grid.get("dataset", []):
+        if d not in DATASETS:
+            raise ValueError(f"unknown dataset {d!r}; allowed: {list(DATASETS)}")
+    for t in grid.get("target", []):
+        if t not in tuple(STRATEGIES) + BASELINES:
+            raise ValueError(f"unknown target {t!r}; allowed: {list(STRATEGIES) + list(BASELINES)}")
+    data = dict(raw.get("data", {}))
+    bad = sorted(set(data) - set(DATA_KNOBS))
+    if bad:
+        raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(DATA_KNOBS)}")
+    values = {str(v) for vs in grid.values() for v in vs} | {str(s) for s in seeds}
+    for section in ("overrides", "evaluate"):
+        for sub, table in raw.get(section, {}).items():
+            if isinstance(table, dict) and sub not in values:
+                raise ValueError(f"[{section}.{sub}] names no grid value; sub-tables apply to the cells with "
+                                 f"that value on some axis, one of {sorted(values)}")
+    exclude = head.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e and set(e) <= set(grid) for e in exclude):
+        raise ValueError(f"[sweep] exclude must be a list of tables of grid axes ({sorted(grid)}); got {exclude!r}")
+    spec = SweepSpec(preset=preset, seeds=tuple(seeds), n_models=n_models, grid=grid, data=data,
+                     overrides=dict(raw.get("overrides", {})), evaluate=dict(raw.get("evaluate", {})),
+                     exclude=tuple(exclude), device=str(head.get("device", "auto")), name=str(head.get("name", name)), text=text)
+    spec.cells()  # expands and validates every cell's configs
+    return spec
+
+
+def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:
+    """Top-level keys of ``table``, then each sub-table whose name is one of the cell's axis values."""
+    out = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    bad = sorted(set(out) - set(fields))
+    if bad:
+        raise ValueError(f"unknown [{section}] key(s) {bad}; allowed: {sorted(fields)}")
+    values = {str(v) for v in point.values()}
+    for name, sub in table.items():
+        if not isinstance(sub, dict):
+            continue
+        bad = sorted(set(sub) - set(fields))
+        if bad:
+            raise ValueError(f"unknown [{section}.{name}] key(s) {bad}; allowed: {sorted(fields)}")
+        if name in values:
+            out.update(sub)
+    return out
+
+
+def _slug(value) -> str:
+    return str(value).replace("/", "_").replace(" ", "")

@@ -1,0 +1,181 @@
+"""The paper table of a sweep directory: rows method × target, columns dataset × IPC, cells
+accuracy and EOD as mean ± std over seeds, with the published numbers beside ours where known.
+
+    table = fairdd.sweeps.load_table("results/sweeps/smoke")
+    text = table.markdown(); table.save("results/sweeps/smoke")   # table.md, table.tex, table.csv, cells.csv
+
+Everything is read from the cells' ``done.json`` files, so a moved or copied directory gives the same
+table. With one seed the ± is the spread over the cell's evaluation models (``std_over`` says which).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["SweepTable", "load_table", "METRICS"]
+
+METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+
+
+@dataclass
+class SweepTable:
+    """``cells``: one row per finished cell (tidy). ``summary``: one row per (rows × columns) entry with
+    mean, std and number of seeds per metric and the published accuracy / EOD. ``rows``/``columns``:
+    the axes of the wide layout."""
+
+    cells: "object"
+    summary: "object"
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def wide(self, *, published: bool = True):
+        """The paper layout: a DataFrame of strings ``"acc ± s / EOD ± s"`` (published in brackets)."""
+        import pandas as pd
+
+        if not len(self.summary):
+            return pd.DataFrame()
+        s = self.summary.copy()
+        s["text"] = [_entry(r, published) for r in s.to_dict(orient="records")]
+        wide = s.pivot_table(index=list(self.rows), columns=list(self.columns), values="text", aggfunc="first",
+                             sort=False)
+        return wide
+
+    def markdown(self, *, published: bool = True) -> str:
+        wide = self.wide(published=published)
+        if not len(wide):
+            return "(no finished cells)"
+        head = [" / ".join(self.rows)] + [_col_name(c, self.columns) for c in wide.columns]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for idx, row in wide.iterrows():
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            lines.append("| " + " / ".join(map(str, idx)) + " | " + " | ".join(
+                "—" if not isinstance(v, str) else v for v in row.tolist()) + " |")
+        note = self._note()
+        return "\n".join(lines) + "\n\n" + note + "\n"
+
+    def latex(self, *, published: bool = True, caption: str = "", label: str = "tab:sweep") -> str:
+        """A booktabs table (``\\usepackage{booktabs}``)."""
+        wide = self.wide(published=published)
+        cols = list(wide.columns) if len(wide) else []
+        spec = "l" * len(self.rows) + "c" * len(cols)
+        out = ["\\begin{table}[t]", "\\centering", f"\\begin{{tabular}}{{{spec}}}", "\\toprule"]
+        out.append(" & ".join([_tex(r) for r in self.rows] + [_tex(_col_name(c, self.columns)) for c in cols])
+                   + " \\\\")
+        out.append("\\midrule")
+        for idx, row in wide.iterrows():
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            cells = [_tex(str(i)) for i in idx] + [
+                _tex(v).replace("±", "$\\pm$") if isinstance(v, str) else "--" for v in row.tolist()]
+            out.append(" & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}"]
+        out.append(f"\\caption{{{_tex(caption or self._note())}}}")
+        out += [f"\\label{{{label}}}", "\\end{table}"]
+        return "\n".join(out) + "\n"
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write table.md, table.tex, table.csv (summary, tidy) and cells.csv (one row per cell)."""
+        from ..io import atomic_write
+
+        d = Path(directory)
+        md, tex = self.markdown(), self.latex()
+        return [atomic_write(d / "table.md", lambda p: p.write_text(md)),
+                atomic_write(d / "table.tex", lambda p: p.write_text(tex)),
+                atomic_write(d / "table.csv", lambda p: self.summary.to_csv(p, index=False)),
+                atomic_write(d / "cells.csv", lambda p: self.cells.to_csv(p, index=False))]
+
+    def _note(self) -> str:
+        over = sorted(set(self.summary["std_over"])) if len(self.summary) else []
+        txt = "Accuracy % / EOD (mean ± std over " + " or ".join(over or ["seeds"]) + ")"
+        if len(self.summary) and self.summary["published_accuracy"].notna().any():
+            txt += "; [published accuracy / EOD] where the paper gives them"
+        return txt + "."
+
+
+def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "target"),
+               columns: Sequence[str] | None = None) -> SweepTable:
+    """Assemble the table of the finished cells of the sweep in ``directory``.
+
+    rows, columns : grid axes (``dataset``, ``method``, ``target``, ``ipc``, data knobs, ...). Columns
+        default to dataset (with ``mode`` when it varies) and IPC, then any other varying axis but seed.
+    """
+    import pandas as pd
+
+    from .run import Sweep
+
+    sweep = Sweep.open(directory)
+    records = []
+    for c in sweep.cells:
+        done = sweep.dir.read(c.id, "done.json")
+        if done is None:
+            continue
+        rec = {"cell": c.id, "dataset": c.dataset, "mode": c.data.get("mode", "foreground"), "method": c.method,
+               "target": c.target, "ipc": c.ipc, "seed": c.seed,
+               **{k: v for k, v in c.axes.items() if k not in ("dataset", "method", "target", "ipc", "seed")}}
+        for m in METRICS:
+            rec[m] = float(done[m])
+            rec[f"{m}_models_std"] = float(done.get("std", {}).get(m, float("nan")))
+        rec.update(n_models=done.get("n_models"), distill_s=done.get("distill_s"), eval_s=done.get("eval_s"),
+                   device=done.get("device_name", done.get("device")))
+        records.append(rec)
+    cells = pd.DataFrame(records)
+    axes = [a for a in dict.fromkeys(["dataset", "mode", "method", "target", "ipc",
+                                      *[k for c in sweep.cells for k in c.axes]]) if a != "seed"]
+    varying = [a for a in axes if a in cells and cells[a].astype(str).nunique() > 1] if len(cells) else []
+    rows = tuple(rows)
+    if columns is None:
+        columns = ["dataset"] + (["mode"] if "mode" in varying else []) + ["ipc"]
+        columns += [a for a in varying if a not in columns and a not in rows]
+    columns = tuple(columns)
+    bad = sorted(set(rows + columns) - set(axes))
+    if bad:
+        raise ValueError(f"unknown table axis {bad}; allowed: {axes}")
+    keys = list(rows + columns)
+    keys += [a for a in ("dataset", "mode", "method", "ipc") if a not in keys]
+    if not len(cells):
+        return SweepTable(cells=cells, summary=pd.DataFrame(columns=keys), rows=rows, columns=columns)
+    summary = _summarise(cells, keys)
+    return SweepTable(cells=cells, summary=summary, rows=rows, columns=columns)
+
+
+def _summarise(cells, keys: list[str]):
+    import pandas as pd
+
+    from ..experiments import PUBLISHED
+
+    out = []
+    for key, grp in cells.groupby(keys, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        rec = dict(zip(keys, key))
+        n = len(grp)
+        rec["n_seeds"] = n
+        rec["std_over"] = "seeds" if n > 1 else "models"
+        for m in METRICS:
+            vals = grp[m].to_numpy(dtype=float)
+            rec[f"{m}_mean"] = float(vals.mean())
+            rec[f"{m}_std"] = float(vals.std()) if n > 1 else float(grp[f"{m}_models_std"].iloc[0])
+        pub = PUBLISHED.get((rec.get("dataset"), rec.get("mode"), rec.get("method"), rec.get("ipc")), {})
+        acc_eod = pub.get(rec.get("target"))
+        rec["published_accuracy"] = acc_eod[0] if acc_eod else float("nan")
+        rec["published_eod"] = acc_eod[1] if acc_eod else float("nan")
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def _entry(r: dict, published: bool) -> str:
+    text = f"{r['accuracy_mean']:.2f} ± {r['accuracy_std']:.2f} / {r['eod_mean']:.2f} ± {r['eod_std']:.2f}"
+    if published and not math.isnan(r["published_accuracy"]):
+        text += f" [{r['published_accuracy']:.2f} / {r['published_eod']:.2f}]"
+    return text
+
+
+def _col_name(col, names: Sequence[str]) -> str:
+    col = col if isinstance(col, tuple) else (col,)
+    return " ".join(("IPC " + str(v)) if n == "ipc" else str(v) for n, v in zip(names, col))
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#")):
+        text = text.replace(a, b)
+    return text
