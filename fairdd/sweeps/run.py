@@ -176,8 +176,7 @@ class Sweep:
         hours = 0.0
         for c in ordered:
             h = est[c.id].hours
-            full = (len(jobs[-1]) >= cells_per_job) if cells_per_job else hours + h > job_hours
-            if not jobs or full:
+            if not jobs or (len(jobs[-1]) >= cells_per_job if cells_per_job else hours + h > job_hours):
                 jobs.append([])
                 hours = 0.0
             jobs[-1].append(c.id)
@@ -291,6 +290,7 @@ def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_pa
         raise ImportError("executor 'local', 'slurm' and 'debug' need submitit: pip install 'fairdd[cluster]' "
                           "(or use executor='inline')") from exc
     folder = Path(folder) / "%j"
+    timeout_min = resources.timeout_min or timeout_min
     if kind == "debug":
         return submitit.DebugExecutor(folder)
     if kind == "local":

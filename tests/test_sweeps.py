@@ -1,0 +1,284 @@
+"""fairdd.sweeps: grid expansion, claims, resumable local runs (killed and rerun), two concurrent runs,
+the table against a direct computation, and the SLURM script submitit would submit."""
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fairdd
+from fairdd.sweeps import Resources, Sweep, estimate_cell, load_table, make_executor, parse_spec, sbatch_script
+from fairdd.sweeps.estimate import TIMINGS
+from fairdd.sweeps.store import SweepDir
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = (ROOT / "benchmarks" / "grids" / "smoke.toml").read_text()
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+
+TINY = """
+[sweep]
+preset = "smoke"
+seeds = [0, 1]
+n_models = 1
+device = "cpu"
+[grid]
+dataset = ["colored-digits"]
+target = ["vanilla", "cobra"]
+ipc = [1]
+[data]
+n_groups = 4
+size = 16
+[overrides]
+iterations = 2
+depth = 2
+[evaluate]
+depth = 2
+"""
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "fairdd", "sweep", *args]
+
+
+def _starts(cell_dir: Path) -> int:
+    """How many times a worker started this cell (one log line per attempt)."""
+    log = cell_dir / "log.txt"
+    return log.read_text().count(f"cell {cell_dir.name} on") if log.is_file() else 0
+
+
+# ----------------------------------------------------------------------------- grid
+def test_smoke_grid_expands_to_eight_distinct_cells():
+    spec = parse_spec(SMOKE)
+    cells = spec.cells()
+    assert len(cells) == 8 and len({c.id for c in cells}) == 8
+    assert {(c.target, c.ipc, c.seed) for c in cells} == {(t, i, s) for t in ("vanilla", "cobra") for i in (1, 2)
+                                                          for s in (0, 1)}
+    cfg = cells[0].distill_config()
+    assert cfg.iterations == 5 and cfg.depth == 2 and cfg.preset == "smoke" and cells[0].data["size"] == 16
+    # the id is a content hash: same settings, same id; another override, another id
+    assert parse_spec(SMOKE).cells()[0].id == cells[0].id
+    assert parse_spec(SMOKE.replace("iterations = 5", "iterations = 6")).cells()[0].id != cells[0].id
+
+
+def test_grid_sub_tables_and_exclusions():
+    text = TINY.replace("target = [\"vanilla\", \"cobra\"]", "target = [\"vanilla\", \"fairdd\", \"cobra\"]\n"
+                        "method = [\"dm\", \"dc\"]")
+    text = text.replace("[sweep]", "[sweep]\nexclude = [{ method = \"dc\", target = \"fairdd\" }]")
+    text += "[overrides.cobra]\niterations = 7\n[evaluate.dc]\nn_models = 2\n"
+    cells = parse_spec(text).cells()
+    assert len(cells) == (2 * 3 - 1) * 2
+    for c in cells:
+        assert c.distill_config().iterations == (7 if c.target == "cobra" else 2)
+        assert c.n_models == (2 if c.method == "dc" else 1)
+        assert not (c.method == "dc" and c.target == "fairdd")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"best\"]", "unknown target 'best'"),
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\ncolour = [1]", "unknown grid axis 'colour'"),
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides]\niters = 3", "unknown [overrides] key"),
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides.DM]\niterations = 3",
+     "[overrides.DM] names no grid value"),
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides]\nlr_img = -1", "lr_img must be > 0"),
+    ("[sweep]\npreset = \"fast\"", "unknown preset 'fast'"),
+    ("[grid\n", "not valid TOML"),
+])
+def test_bad_sweep_files_name_the_value(bad, message):
+    with pytest.raises(ValueError, match=None) as info:
+        parse_spec(bad)
+    assert message in str(info.value)
+
+
+# ---------------------------------------------------------------------------- claims
+def test_claims_exclude_a_second_worker_and_dead_workers_are_taken_over(tmp_path):
+    store = SweepDir(tmp_path)
+    claim = store.claim("c1")
+    assert claim is not None and store.state("c1") == "running"
+    assert store.claim("c1") is None  # held by a live worker (this process)
+    claim.release()
+    assert store.state("c1") == "pending"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "cells" / "c1" / "claim").write_text(json.dumps({"host": os.uname().nodename, "pid": dead.pid}))
+    assert store.state("c1") == "pending"
+    again = store.claim("c1")
+    assert again is not None and json.loads(again.path.read_text())["pid"] == os.getpid()
+    again.release()
+    store.write("c1", "done.json", {"accuracy": 1.0})
+    assert store.state("c1") == "done" and store.claim("c1", retry_failed=True) is None
+
+
+# ------------------------------------------------------- local executor: kill, rerun
+@pytest.fixture(scope="module")
+def killed_and_rerun(tmp_path_factory):
+    """Run the smoke grid with submitit's local executor, SIGKILL it after 3 cells, rerun it."""
+    base = tmp_path_factory.mktemp("sweep")
+    grid, d = base / "smoke.toml", base / "run"
+    grid.write_text(SMOKE)
+    first = subprocess.Popen(_cli("run", str(grid), "--dir", str(d), "--executor", "local"), env=ENV, cwd=base,
+                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    cells = d / "cells"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(cells.glob("*/done.json"))) < 3:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the CLI, submitit's controller and the worker
+    first.wait()
+    done_before = sorted(p.parent.name for p in cells.glob("*/done.json"))
+    mtimes = {p: p.stat().st_mtime_ns for c in done_before for p in (cells / c).rglob("*") if p.is_file()}
+    rerun = subprocess.run(_cli("run", "--dir", str(d), "--executor", "local", "--max-parallel", "2"),
+                           env=ENV, cwd=base, capture_output=True, text=True, timeout=600)
+    return dict(dir=d, done_before=done_before, mtimes=mtimes, rerun=rerun)
+
+
+@pytest.mark.slow
+def test_killed_sweep_reruns_only_the_missing_cells(killed_and_rerun):
+    k = killed_and_rerun
+    d, before = k["dir"], k["done_before"]
+    assert k["rerun"].returncode == 0, k["rerun"].stdout + k["rerun"].stderr
+    assert 3 <= len(before) < 8, before  # killed half-way
+    assert f"{8 - len(before)} of 8 cells to run ({len(before)} done)" in k["rerun"].stdout
+    status = Sweep.open(d).status()
+    assert status.counts == {"done": 8, "running": 0, "failed": 0, "pending": 0}
+    for path, mtime in k["mtimes"].items():  # finished cells untouched
+        assert path.stat().st_mtime_ns == mtime, path
+    for cell in (d / "cells").iterdir():
+        if cell.name in before:  # never started again
+            assert _starts(cell) == 1, cell.name
+        assert not (cell / "claim").exists()
+        assert (cell / "result" / "tensors.pt").is_file() and (cell / "report.json").is_file()
+    cell_json = json.loads(next((d / "cells").iterdir()).joinpath("cell.json").read_text())
+    assert cell_json["distill"]["iterations"] == 5 and cell_json["dataset"]["train"]["info"]["size"] == 16
+
+
+@pytest.mark.slow
+def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun, tmp_path, capsys):
+    d = killed_and_rerun["dir"]
+    table = load_table(d)
+    # direct: each cell's report.json, averaged over seeds by hand
+    by_key: dict = {}
+    for c in Sweep.open(d).cells:
+        rep = json.loads((d / "cells" / c.id / "report.json").read_text())
+        by_key.setdefault((c.method, c.target, c.ipc), []).append((rep["accuracy"], rep["eod"]))
+    assert len(table.summary) == len(by_key) == 4
+    for row in table.summary.to_dict(orient="records"):
+        vals = by_key[(row["method"], row["target"], row["ipc"])]
+        acc = [a for a, _ in vals]
+        eod = [e for _, e in vals]
+        mean = sum(acc) / len(acc)
+        assert row["n_seeds"] == 2 and row["std_over"] == "seeds"
+        assert row["accuracy_mean"] == pytest.approx(mean, abs=1e-9)
+        assert row["accuracy_std"] == pytest.approx(math.sqrt(sum((a - mean) ** 2 for a in acc) / len(acc)), abs=1e-9)
+        assert row["eod_mean"] == pytest.approx(sum(eod) / len(eod), abs=1e-9)
+        assert math.isnan(row["published_accuracy"])  # the paper has no colored-digits numbers
+    text = table.markdown()
+    assert text.splitlines()[0] == "| method / target | colored-digits IPC 1 | colored-digits IPC 2 |"
+    assert "\\toprule" in table.latex() and "$\\pm$" in table.latex()
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(d, moved)
+    assert load_table(moved).markdown() == text
+    from fairdd.cli import main
+
+    assert main(["sweep", "table", str(moved)]) == 0
+    assert text in capsys.readouterr().out
+    import pandas as pd
+
+    csv = pd.read_csv(moved / "table.csv")
+    assert csv["accuracy_mean"].tolist() == pytest.approx(table.summary["accuracy_mean"].tolist(), abs=1e-9)
+    assert (moved / "table.tex").read_text() == table.latex()
+
+
+# ------------------------------------------------------------- two concurrent runs
+@pytest.mark.slow
+def test_two_concurrent_runs_never_run_a_cell_twice(tmp_path):
+    grid, d = tmp_path / "tiny.toml", tmp_path / "run"
+    grid.write_text(TINY)
+    args = _cli("run", str(grid), "--dir", str(d), "--executor", "inline")
+    procs = [subprocess.Popen(args, env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    cells = list((d / "cells").iterdir())
+    assert len(cells) == 4
+    for cell in cells:
+        assert _starts(cell) == 1, cell.name
+        done = json.loads((cell / "done.json").read_text())  # complete, valid JSON
+        assert 0 <= done["accuracy"] <= 100 and not (cell / "claim").exists()
+    assert Sweep.open(d).status().counts["done"] == 4
+
+
+# ------------------------------------------------------------- failures and retries
+def test_failed_cells_are_reported_and_rerun_only_on_request(tmp_path, monkeypatch):
+    module = sys.modules["fairdd.distill"]  # the module (fairdd.distill is also the function)
+    real = module.distill
+
+    def broken(train, **kw):
+        if kw["target"] == "cobra":
+            raise RuntimeError("out of memory\nCUDA ran out of memory (tried 3 GiB)")
+        return real(train, **kw)
+
+    monkeypatch.setattr(module, "distill", broken)
+    sweep = Sweep(parse_spec(TINY.replace("seeds = [0, 1]", "seeds = [0]")), tmp_path)
+    sweep.run("inline")
+    status = sweep.status()
+    assert status.counts == {"done": 1, "running": 0, "failed": 1, "pending": 0}
+    errors = status.cells.loc[status.cells["state"] == "failed", "error"].tolist()
+    assert errors == ["RuntimeError: CUDA ran out of memory (tried 3 GiB)"]
+    assert status.hours_left > 0 and list(status.hours_used) == ["cpu"]
+    assert sweep.plan().todo == []  # failed cells wait for retry_failed
+    monkeypatch.setattr(module, "distill", real)
+    assert [c.target for c in sweep.plan(retry_failed=True).todo] == ["cobra"]
+    sweep.run("inline", retry_failed=True)
+    assert sweep.status().counts["done"] == 2
+    assert not any((tmp_path / "cells").glob("*/failed.json"))
+
+
+def test_debug_executor_runs_the_cells_through_submitit(tmp_path):
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["fairdd"]')
+    sweep = Sweep(parse_spec(text), tmp_path)
+    status = sweep.run("debug").wait()
+    assert status.counts["done"] == 1 and (tmp_path / "jobs").is_dir()
+
+
+# ---------------------------------------------------------------------- SLURM path
+def test_slurm_executor_writes_the_requested_resources(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="needs a SLURM cluster"):
+        make_executor("slurm", tmp_path / "jobs", resources=Resources())
+    srun = tmp_path / "srun"  # submitit only checks that srun exists; nothing is submitted
+    srun.write_text("#!/bin/sh\nexit 0\n")
+    srun.chmod(0o755)
+    res = Resources(partition="gpu", gpus_per_task=2, cpus_per_task=6, mem_gb=48, timeout_min=90, account="lab",
+                    constraint="h100", setup=("module load cuda/12",))
+    ex = make_executor("slurm", tmp_path / "jobs", resources=res, max_parallel=3)
+    script = sbatch_script(ex, 5)
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-task=2", "#SBATCH --cpus-per-task=6",
+                 "#SBATCH --mem=48GB", "#SBATCH --time=90", "#SBATCH --array=0-4%3", "#SBATCH --account=lab",
+                 "#SBATCH --constraint=h100", "#SBATCH --ntasks-per-node=1", "module load cuda/12"):
+        assert line in script.splitlines(), line
+    assert "-m submitit.core._submit" in script
+    sweep = Sweep(parse_spec(SMOKE), tmp_path / "sweep")
+    plan = sweep.plan(cells_per_job=3)
+    assert [len(j) for j in plan.jobs] == [3, 3, 2] and sorted(sum(plan.jobs, [])) == sorted(c.id for c in sweep.cells)
+
+
+# ---------------------------------------------------------------------- estimates
+def test_estimate_follows_the_measured_step_times():
+    text = TINY.replace("preset = \"smoke\"", "preset = \"paper\"").replace("iterations = 2", "iterations = 100")
+    text = text.replace("depth = 2\n", "").replace("seeds = [0, 1]", "seeds = [0]").replace("n_models = 1", "n_models = 5")
+    vanilla, cobra = parse_spec(text).cells()
+    ev, ec = estimate_cell(vanilla), estimate_cell(cobra)
+    assert ev.measured and ec.measured
+    # vanilla: 100 steps of the measured IPC-1 (≤ 10) DM step, real batch 256
+    assert ev.distill_s == pytest.approx(100 * TIMINGS["dm_step_ms"][10] / 1000)
+    # cobra (paper preset): warm start K = ipc = 1 epoch of one batch, one network step per iteration
+    assert ec.distill_s - ev.distill_s == pytest.approx(100 * TIMINGS["net_step_ms"] / 1000)
+    # evaluation: 5 models batched × 1000 epochs × 1 batch
+    assert ev.eval_s == pytest.approx(5 * 1000 * TIMINGS["eval_batched_ms"] / 1000)
+    dc = parse_spec(text.replace("[grid]", "[grid]\nmethod = [\"dc\"]")).cells()[0]
+    assert not estimate_cell(dc).measured
