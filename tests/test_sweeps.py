@@ -239,10 +239,17 @@ def test_failed_cells_are_reported_and_rerun_only_on_request(tmp_path, monkeypat
 
 
 def test_debug_executor_runs_the_cells_through_submitit(tmp_path):
+    """...and a data knob as a grid axis gives the study layout (rows target, columns bias)."""
     text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["fairdd"]')
+    text = text.replace("ipc = [1]", "ipc = [1]\nbias = [0.6, 0.9]")
     sweep = Sweep(parse_spec(text), tmp_path)
     status = sweep.run("debug").wait()
-    assert status.counts["done"] == 1 and (tmp_path / "jobs").is_dir()
+    assert status.counts["done"] == 2 and (tmp_path / "jobs").is_dir()
+    table = load_table(tmp_path, rows=("target",), columns=("bias",))
+    assert table.markdown().splitlines()[0] == "| target | bias 0.6 | bias 0.9 |"
+    assert sorted(table.summary["bias"]) == [0.6, 0.9] and set(table.summary["std_over"]) == {"models"}
+    with pytest.raises(ValueError, match="unknown table axis"):
+        load_table(tmp_path, columns=("colour",))
 
 
 # ---------------------------------------------------------------------- SLURM path
@@ -282,3 +289,18 @@ def test_estimate_follows_the_measured_step_times():
     assert ev.eval_s == pytest.approx(5 * 1000 * TIMINGS["eval_batched_ms"] / 1000)
     dc = parse_spec(text.replace("[grid]", "[grid]\nmethod = [\"dc\"]")).cells()[0]
     assert not estimate_cell(dc).measured
+
+
+def test_example_grids_parse_and_data_knobs_are_axes():
+    grids = ROOT / "benchmarks" / "grids"
+    study = parse_spec((grids / "imbalance_separation.toml").read_text()).cells()
+    assert len(study) == 4 * 3 * 3
+    assert {(c.data["bias"], c.data["severity"]) for c in study} == {(b, s) for b in (0.5, 0.7, 0.9) for s in (0, 2, 4)}
+    assert "-bias0.7-severity2-" in next(c.id for c in study if c.axes["bias"] == 0.7 and c.axes["severity"] == 2)
+    table1 = parse_spec((grids / "cobra_table1.toml").read_text()).cells()
+    assert len(table1) == 3 * 3 * 3 + 2 * 3  # CAFE has no FairDD row
+    dm = next(c for c in table1 if c.method == "dm" and c.target == "cobra" and c.ipc == 100)
+    cfg = dm.distill_config()
+    assert (cfg.iterations, cfg.batch_real, cfg.lr_img, cfg.warm_start_epochs, cfg.distance) == (2600, 600, 1.0, 100, "l1")
+    assert dm.eval_config().epochs == 1500
+    assert {c.n_models for c in table1 if c.method == "cafe"} == {2}

@@ -76,6 +76,7 @@ def _run(args) -> int:
     if args.executor == "slurm":
         print(f"{len(plan.jobs)} SLURM array task(s) of up to {max(map(len, plan.jobs), default=0)} cells", flush=True)
     if args.dry_run:
+        print(plan.breakdown().round(3).to_string(index=False))
         if args.executor == "slurm" and plan.jobs:
             ex = make_executor("slurm", Path(args.dir) / "jobs", resources=resources,
                                max_parallel=args.max_parallel,

@@ -63,9 +63,25 @@ class Plan:
     done_cells: int
 
     def summary(self) -> str:
+        source = ("from measured step times" if self.measured_share == 1 else
+                  f"{100 * self.measured_share:.0f}% of it from measured step times, the rest from the step model")
         return (f"{len(self.todo)} of {self.total_cells} cells to run ({self.done_cells} done); estimate "
-                f"{_hours(self.gpu_hours)} GPU-hours on one H100 ({100 * self.measured_share:.0f}% of it from "
-                f"measured step times, the rest from the step model)")
+                f"{_hours(self.gpu_hours)} GPU-hours on one H100 ({source})")
+
+    def breakdown(self, by: Sequence[str] = ("method", "target", "ipc")):
+        """Estimated GPU-hours of the cells to run, summed per ``by`` (a DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for c in self.todo:
+            e = estimate_cell(c)
+            rows.append({**{k: getattr(c, k, c.axes.get(k)) for k in by}, "cells": 1, "distill_h": e.distill_s / 3600,
+                         "eval_h": e.eval_s / 3600, "hours": e.hours, "measured": e.measured})
+        if not rows:
+            return pd.DataFrame(columns=[*by, "cells", "distill_h", "eval_h", "hours", "measured"])
+        return pd.DataFrame(rows).groupby(list(by), sort=False).agg(
+            cells=("cells", "sum"), distill_h=("distill_h", "sum"), eval_h=("eval_h", "sum"), hours=("hours", "sum"),
+            measured=("measured", "all")).reset_index()
 
 
 @dataclass

@@ -172,7 +172,8 @@ def _entry(r: dict, published: bool) -> str:
 
 def _col_name(col, names: Sequence[str]) -> str:
     col = col if isinstance(col, tuple) else (col,)
-    return " ".join(("IPC " + str(v)) if n == "ipc" else str(v) for n, v in zip(names, col))
+    return " ".join(str(v) if n in ("dataset", "mode") else f"{'IPC' if n == 'ipc' else n} {v}"
+                    for n, v in zip(names, col))
 
 
 def _tex(text: str) -> str:
