@@ -95,6 +95,8 @@ def _run(args) -> int:
         print(f"follow with: fairdd sweep status {args.dir}")
         return 0
     status = handle.wait(progress=True)
+    for err in handle.errors:
+        print(f"warning: {err}", file=sys.stderr)
     print(status.summary())
     return 0 if status.counts["failed"] == 0 else 1
 

@@ -23,6 +23,7 @@ from .store import STATES, SweepDir
 __all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "run_cell", "EXECUTORS"]
 
 EXECUTORS = ("local", "slurm", "debug", "inline")
+LOCAL_TIMEOUT_MIN = 30 * 24 * 60  # submitit's local default (2 min) would stop real runs
 Executor = Literal["local", "slurm", "debug", "inline"]
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class SweepRun:
 
     def __init__(self, sweep: "Sweep", jobs: list, cell_ids: list[str]) -> None:
         self.sweep, self.jobs, self.cell_ids = sweep, jobs, cell_ids
+        self.errors: list[str] = []  # workers that died (killed, timed out); cell errors are in failed.json
 
     @property
     def job_ids(self) -> list[str]:
@@ -131,16 +133,18 @@ class SweepRun:
         finally:
             if bar is not None:
                 bar.close()
-        for job in self.jobs:  # surface a crash of the worker itself (cell errors are in failed.json)
-            if hasattr(job, "result"):
+        for job in self.jobs:
+            try:
                 job.result()
+            except Exception as exc:  # noqa: BLE001 - a worker's death leaves its cell claimable again
+                lines = str(exc).strip().splitlines()
+                self.errors.append(f"job {getattr(job, 'job_id', '?')}: {lines[-1] if lines else type(exc).__name__}")
+                log.warning("sweep worker failed: %s", self.errors[-1])
         return self.sweep.status()
 
 
 def _job_done(job) -> bool:
-    if hasattr(job, "done"):
-        return job.done()
-    return True
+    return job.done()
 
 
 class Sweep:
@@ -234,8 +238,10 @@ class Sweep:
         if executor == "inline":
             run_job(root, job_lists[0], retry_failed=retry_failed, device=device)
             return SweepRun(self, [], ids)
+        # local workers run on this machine's own time (the estimate is for an H100): no default limit
+        timeout = self._timeout_min(plan, job_lists) if executor == "slurm" else LOCAL_TIMEOUT_MIN
         ex = make_executor(executor, self.dir.jobs, resources=resources, max_parallel=max_parallel,
-                           timeout_min=resources.timeout_min or self._timeout_min(plan, job_lists))
+                           timeout_min=resources.timeout_min or timeout)
         n = len(job_lists)
         jobs = ex.map_array(run_job, [root] * n, job_lists, [retry_failed] * n, [device] * n)
         from ..io import write_json
