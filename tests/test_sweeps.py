@@ -178,7 +178,7 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
         assert math.isnan(row["published_accuracy"])  # the paper has no colored-digits numbers
     text = table.markdown()
     assert text.splitlines()[0] == "| method / target | colored-digits IPC 1 | colored-digits IPC 2 |"
-    assert "\\toprule" in table.latex() and "$\\pm$" in table.latex()
+    assert "\\toprule" in table.latex() and "$\\pm$" in table.latex() and "±" not in table.latex()
     moved = tmp_path / "elsewhere"
     shutil.copytree(d, moved)
     assert load_table(moved).markdown() == text

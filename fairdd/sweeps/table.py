@@ -70,7 +70,8 @@ class SweepTable:
                 _tex(v).replace("±", "$\\pm$") if isinstance(v, str) else "--" for v in row.tolist()]
             out.append(" & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}"]
-        out.append(f"\\caption{{{_tex(caption or self._note())}}}")
+        text = _tex(caption or self._note()).replace("±", "$\\pm$")
+        out.append(f"\\caption{{{text}}}")
         out += [f"\\label{{{label}}}", "\\end{table}"]
         return "\n".join(out) + "\n"
 
