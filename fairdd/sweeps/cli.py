@@ -109,7 +109,7 @@ def _status(args) -> int:
     frame = status.cells
     shown = frame if args.all else frame[frame["state"] != "done"]
     if len(shown):
-        cols = ["cell", "state", "error"]
+        cols = ["cell", "state", "worker", "error"]
         print(shown[cols].to_string(index=False, max_colwidth=90))
     return 0
 

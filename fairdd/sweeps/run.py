@@ -273,7 +273,8 @@ class Sweep:
         rows, used, left = [], {}, 0.0
         for c in self.cells:
             state = self.dir.state(c.id)
-            row = {"cell": c.id, "state": state, **{k: v for k, v in c.axes.items()}, "error": "", "hours": None}
+            row = {"cell": c.id, "state": state, **{k: v for k, v in c.axes.items()}, "worker": "", "error": "",
+                   "hours": None}
             if state == "done":
                 done = self.dir.read(c.id, "done.json") or {}
                 hours = float(done.get("seconds", 0.0)) / 3600
@@ -282,6 +283,9 @@ class Sweep:
                 row["hours"] = hours
             else:
                 left += estimate_cell(c).hours
+                if state == "running":
+                    claim = self.dir.read(c.id, "claim") or {}
+                    row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
                 if state == "failed":
                     row["error"] = (self.dir.read(c.id, "failed.json") or {}).get("error", "")
             rows.append(row)
