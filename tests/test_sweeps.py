@@ -304,3 +304,21 @@ def test_example_grids_parse_and_data_knobs_are_axes():
     assert (cfg.iterations, cfg.batch_real, cfg.lr_img, cfg.warm_start_epochs, cfg.distance) == (2600, 600, 1.0, 100, "l1")
     assert dm.eval_config().epochs == 1500
     assert {c.n_models for c in table1 if c.method == "cafe"} == {2}
+
+
+def test_make_spec_writes_the_same_sweep_as_the_file():
+    from fairdd.sweeps import make_spec
+
+    spec = make_spec(name="smoke", preset="smoke", seeds=[0, 1], n_models=1, device="cpu",
+                     grid={"dataset": ["colored-digits"], "method": ["dm"], "target": ["vanilla", "cobra"],
+                           "ipc": [1, 2]},
+                     data={"n_groups": 4, "size": 16, "bias": 0.75}, overrides={"iterations": 5, "depth": 2},
+                     evaluate={"depth": 2})
+    assert [c.id for c in spec.cells()] == [c.id for c in parse_spec(SMOKE).cells()]
+    assert parse_spec(spec.text).cells() == spec.cells()
+    study = make_spec(grid={"dataset": "colored-digits", "target": ["cobra"], "bias": [0.5, 0.9]},
+                      overrides={"cobra": {"iterations": 3}}, exclude=[{"bias": 0.5}])
+    (cell,) = study.cells()
+    assert cell.data["bias"] == 0.9 and cell.distill_config().iterations == 3
+    with pytest.raises(ValueError, match="finite"):
+        make_spec(grid={"dataset": "colored-digits", "target": "cobra"}, overrides={"lr_img": float("nan")})

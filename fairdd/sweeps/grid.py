@@ -26,8 +26,10 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 try:
     import tomllib
@@ -36,7 +38,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
 
-__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "BASELINES", "DATA_KNOBS"]
+__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "BASELINES", "DATA_KNOBS"]
 
 BASELINES = ("random", "whole")  # targets that are not distilled
 CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
@@ -218,6 +220,58 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
                      exclude=tuple(exclude), device=str(head.get("device", "auto")), name=str(head.get("name", name)), text=text)
     spec.cells()  # expands and validates every cell's configs
     return spec
+
+
+def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,), n_models: int = 5,
+              data: dict | None = None, overrides: dict | None = None, evaluate: dict | None = None,
+              exclude: Sequence[dict] = (), device: str = "auto", name: str = "sweep") -> SweepSpec:
+    """A ``SweepSpec`` from Python values (what ``fairdd.experiments`` grids will call): the sweep file
+    is written out as TOML and parsed back, so it is validated exactly as a file is and the sweep
+    directory keeps a readable ``sweep.toml``."""
+    head = {"name": name, "preset": preset, "seeds": list(seeds), "n_models": n_models, "device": device}
+    if exclude:
+        head["exclude"] = [dict(e) for e in exclude]
+    doc = {"sweep": head, "grid": {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in grid.items()},
+           "data": data or {}, "overrides": overrides or {}, "evaluate": evaluate or {}}
+    return parse_spec(_to_toml(doc), name=name)
+
+
+def _to_toml(doc: dict) -> str:
+    """TOML for the sweep file's shapes: tables of scalars, lists and one level of sub-tables."""
+    lines: list[str] = []
+
+    def emit(prefix: str, table: dict) -> None:
+        lines.append(f"[{prefix}]")
+        subs = {k: v for k, v in table.items() if isinstance(v, dict)}
+        lines.extend(f"{_key(k)} = {_value(v)}" for k, v in table.items() if not isinstance(v, dict))
+        lines.append("")
+        for k, v in subs.items():
+            emit(f"{prefix}.{_key(k)}", v)
+
+    for section, table in doc.items():
+        emit(section, table)
+    return "\n".join(lines)
+
+
+def _key(k) -> str:
+    k = str(k)
+    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"sweep values must be finite numbers; got {v!r}")
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise ValueError(f"cannot write {v!r} ({type(v).__name__}) into a sweep file")
 
 
 def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:
