@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import fairdd
 from fairdd.sweeps import Resources, Sweep, estimate_cell, load_table, make_executor, parse_spec, sbatch_script
 from fairdd.sweeps.estimate import TIMINGS
 from fairdd.sweeps.store import SweepDir
@@ -105,7 +105,7 @@ def test_claims_exclude_a_second_worker_and_dead_workers_are_taken_over(tmp_path
     assert store.state("c1") == "pending"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / "cells" / "c1" / "claim").write_text(json.dumps({"host": os.uname().nodename, "pid": dead.pid}))
+    (tmp_path / "cells" / "c1" / "claim").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid}))
     assert store.state("c1") == "pending"
     again = store.claim("c1")
     assert again is not None and json.loads(again.path.read_text())["pid"] == os.getpid()
