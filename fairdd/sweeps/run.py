@@ -366,6 +366,10 @@ def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, devi
     cache: dict = {}
     out = {}
     for cid in cell_ids:
+        if cid not in sweep._by_id:  # sweep.toml was changed after submission: the cell is gone
+            log.warning("cell %s is no longer in %s/sweep.toml; skipped", cid, root)
+            out[cid] = "removed"
+            continue
         cell = sweep.cell(cid)
         claim = sweep.dir.claim(cid, retry_failed=retry_failed, owner=_owner())
         if claim is None:
