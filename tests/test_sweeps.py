@@ -322,3 +322,16 @@ def test_make_spec_writes_the_same_sweep_as_the_file():
     assert cell.data["bias"] == 0.9 and cell.distill_config().iterations == 3
     with pytest.raises(ValueError, match="finite"):
         make_spec(grid={"dataset": "colored-digits", "target": "cobra"}, overrides={"lr_img": float("nan")})
+
+
+def test_baseline_targets_random_and_whole(tmp_path):
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["random", "whole"]')
+    sweep = Sweep(parse_spec(text), tmp_path)
+    sweep.run("inline")
+    assert sweep.status().counts["done"] == 2
+    random_cell, whole_cell = sweep.cells
+    assert (tmp_path / "cells" / random_cell.id / "result" / "tensors.pt").is_file()
+    assert not (tmp_path / "cells" / whole_cell.id / "result").exists()  # the training set itself
+    cell = json.loads((tmp_path / "cells" / whole_cell.id / "cell.json").read_text())
+    assert cell["distill"] is None and cell["dataset"]["train"]["n"] > 100
+    assert set(load_table(tmp_path).summary["target"]) == {"random", "whole"}
