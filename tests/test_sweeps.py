@@ -276,18 +276,27 @@ def test_slurm_executor_writes_the_requested_resources(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------- estimates
 def test_estimate_follows_the_measured_step_times():
-    text = TINY.replace("preset = \"smoke\"", "preset = \"paper\"").replace("iterations = 2", "iterations = 100")
-    text = text.replace("depth = 2\n", "").replace("seeds = [0, 1]", "seeds = [0]").replace("n_models = 1", "n_models = 5")
-    vanilla, cobra = parse_spec(text).cells()
+    from fairdd.sweeps import make_spec
+
+    spec = make_spec(preset="paper", n_models=5, grid={"dataset": "colored-digits", "target": ["vanilla", "cobra"],
+                                                       "ipc": 1},
+                     overrides={"iterations": 100, "batch_real": 256, "refresh_every": 1, "warm_start_epochs": 0,
+                                "cobra": {"warm_start_epochs": 1}},
+                     evaluate={"epochs": 1000, "batch_size": 256})
+    vanilla, cobra = spec.cells()
     ev, ec = estimate_cell(vanilla), estimate_cell(cobra)
     assert ev.measured and ec.measured
-    # vanilla: 100 steps of the measured IPC-1 (≤ 10) DM step, real batch 256
+    # vanilla: 100 steps of the measured IPC-10 DM step (IPC 1 costs no less), real batch 256
     assert ev.distill_s == pytest.approx(100 * TIMINGS["dm_step_ms"][10] / 1000)
-    # cobra (paper preset): warm start K = ipc = 1 epoch of one batch, one network step per iteration
+    # cobra: a warm start of K = 1 epoch over 10 images is one network step per iteration
     assert ec.distill_s - ev.distill_s == pytest.approx(100 * TIMINGS["net_step_ms"] / 1000)
     # evaluation: 5 models batched × 1000 epochs × 1 batch
     assert ev.eval_s == pytest.approx(5 * 1000 * TIMINGS["eval_batched_ms"] / 1000)
-    dc = parse_spec(text.replace("[grid]", "[grid]\nmethod = [\"dc\"]")).cells()[0]
+    # a bigger real batch costs its extra images: 10 classes × 344 more
+    big = make_spec(preset="paper", grid={"dataset": "colored-digits", "target": "vanilla", "ipc": 1},
+                    overrides={"iterations": 100, "batch_real": 600, "warm_start_epochs": 0}).cells()[0]
+    assert estimate_cell(big).distill_s - ev.distill_s == pytest.approx(100 * 10 * 344 * TIMINGS["real_image_ms"] / 1000)
+    dc = make_spec(preset="paper", grid={"dataset": "colored-digits", "target": "vanilla", "method": "dc"}).cells()[0]
     assert not estimate_cell(dc).measured
 
 
@@ -301,7 +310,7 @@ def test_example_grids_parse_and_data_knobs_are_axes():
     assert len(table1) == 3 * 3 * 3 + 2 * 3  # CAFE has no FairDD row
     dm = next(c for c in table1 if c.method == "dm" and c.target == "cobra" and c.ipc == 100)
     cfg = dm.distill_config()
-    assert (cfg.iterations, cfg.batch_real, cfg.lr_img, cfg.warm_start_epochs, cfg.distance) == (2600, 600, 1.0, 100, "l1")
+    assert (cfg.iterations, cfg.batch_real, cfg.lr_img) == (2600, 600, 1.0)  # the rest is the paper preset's
     assert dm.eval_config().epochs == 1500
     assert {c.n_models for c in table1 if c.method == "cafe"} == {2}
 
