@@ -211,8 +211,9 @@ class FairnessReport:
 
     # --------------------------------------------------------------------------- uncertainty
     def model_interval(self, *, level: float = 0.95) -> dict[str, Interval]:
-        """t-interval over evaluation models, mean ± t_{(1+level)/2, M−1} · s / √M (s with ddof = 1):
-        how far the mean could move with other training draws on this test set. NaN with one model."""
+        """t-interval over evaluation models, mean ± t_{(1+level)/2, M−1} · s / √M (s with ddof = 1),
+        clipped to [0, 100]: how far the mean could move with other training draws on this test set.
+        NaN with one model."""
         _check_level(level)
         if self.n_models < 2:
             return {k: Interval(math.nan, math.nan) for k in SCALARS}
@@ -222,7 +223,7 @@ class FairnessReport:
         out = {}
         for k, v in self._values().items():
             half = q * float(v.std(unbiased=True)) / math.sqrt(self.n_models)
-            out[k] = Interval(float(v.mean()) - half, float(v.mean()) + half)
+            out[k] = Interval(max(0.0, float(v.mean()) - half), min(100.0, float(v.mean()) + half))
         return out
 
     def bootstrap(self, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, Interval]:
