@@ -1,6 +1,6 @@
 """Fairness metrics over a (class × group) accuracy table, their bootstrap, and their noise floor.
 
-With TPR_{a,y} the accuracy on test samples of class y and group a (METHOD.md §5):
+With TPR_{a,y} the accuracy on test samples of class y and group a:
 
     EOD = DEO_M = 100 · max_y (max_a TPR_{a,y} − min_a TPR_{a,y})
     DEO_A       = 100 · mean_y (max_a TPR_{a,y} − min_a TPR_{a,y})
@@ -92,7 +92,7 @@ def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, tor
 
 
 def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: int, n_groups: int,
-                      n_boot: int = 1000, seed: int = 0, block: int = 2**24) -> dict[str, torch.Tensor]:
+                      n_boot: int = 1000, seed: int = 0, block: int = 2**22) -> dict[str, torch.Tensor]:
     """Each model's metrics on ``n_boot`` stratified bootstrap resamples of the test set.
 
     Every resample draws, within each (class, group) cell, as many test samples as the cell holds,
@@ -105,7 +105,7 @@ def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: 
     correct : Tensor, shape (M, N), bool: whether model m got test sample n right.
     cells : Tensor, shape (N,), int64: each sample's ``cell_index`` in [0, n_classes · n_groups).
     n_boot, seed : resamples and the seed of their generator (same seed, same draws).
-    block : bound on the elements (M × resamples × N) gathered at once; memory, not results.
+    block : bound on the resamples × padded slots held at once; memory, not results.
 
     Returns
     -------
@@ -121,18 +121,25 @@ def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: 
     order = torch.argsort(cells, stable=True)  # (N,) samples grouped by cell
     sorted_cell = cells[order]  # (N,)
     counts = torch.bincount(cells, minlength=n_cells)  # (C·G,)
-    start = (torch.cumsum(counts, 0) - counts)[sorted_cell]  # (N,) first slot of each sample's cell
-    size = counts[sorted_cell]  # (N,)
+    start = torch.cumsum(counts, 0) - counts  # (C·G,) first sorted slot of each cell
+    size = counts[sorted_cell].float()  # (N,) size of each sorted sample's cell
+    # cells padded to the largest: slot (cell, position in cell), so a resample's hits are one batched product
+    width = int(counts.max()) if n else 1
+    base = sorted_cell * width  # (N,) first padded slot of each sorted sample's cell
+    answers = torch.zeros(m, n_cells * width, device=dev)  # (M, C·G·width)
+    answers[:, base + torch.arange(n, device=dev) - start[sorted_cell]] = correct[:, order].float()
+    answers = answers.view(m, n_cells, width)  # (M, C·G, width)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    src = correct.double()  # (M, N)
     out = []
-    step = max(1, block // max(1, m * n))
+    step = max(1, block // max(1, n_cells * width))
     for b0 in range(0, n_boot, step):
         b = min(step, n_boot - b0)
-        u = torch.rand(b, n, generator=gen, device=dev, dtype=torch.float64)  # (b, N)
-        pick = start + (u * size).long().clamp(max=size - 1)  # (b, N) a slot in the same cell
-        drawn = src[:, order[pick]]  # (M, b, N)
-        hits = torch.zeros(m, b, n_cells, dtype=torch.float64, device=dev).index_add_(2, sorted_cell, drawn)
+        u = torch.rand(b, n, generator=gen, device=dev)  # (b, N): draw n of cell c is u · n_c
+        slot = torch.minimum(u * size, size - 1).long() + base  # (b, N) a padded slot of the same cell
+        slot += torch.arange(b, device=dev).unsqueeze(1) * (n_cells * width)
+        times = torch.bincount(slot.flatten(), minlength=b * n_cells * width)
+        times = times.view(b, n_cells, width).float()  # (b, C·G, width) draws of each slot
+        hits = torch.einsum("bcw,mcw->mbc", times, answers)  # (M, b, C·G), exact: integers below 2^24
         out.append(hits.view(m, b, n_classes, n_groups))
     hits = torch.cat(out, 1)  # (M, n_boot, C, G)
     return metrics_from_hits(hits, counts.view(n_classes, n_groups))
@@ -219,9 +226,9 @@ def noise_floor(counts: torch.Tensor, accuracy: torch.Tensor | float, *, method:
     counts : Tensor, shape (C, G): test samples per (class, group) cell (empty cells are left out).
     accuracy : float or Tensor of shape (..., C) or (..., 1), in [0, 1]: the per-class accuracy p_y
         (one value broadcasts over classes); leading dimensions (e.g. models) are kept.
-    method : "exact" (every class's non-empty cells hold the same count: the balanced test sets of
-        METHOD.md §3), "simulate" (``n_sims`` binomial draws, seeded by ``seed``), or "auto" (exact
-        when possible).
+    method : "exact" (every class's non-empty cells hold the same count, as in the balanced benchmark
+        test sets), "simulate" (``n_sims`` binomial draws, seeded by ``seed``), or "auto" (exact when
+        possible).
 
     Returns
     -------
