@@ -105,6 +105,17 @@ def test_bootstrap_interval_brackets_the_resamples_and_is_cached():
     assert ci["accuracy"].low <= report.accuracy <= ci["accuracy"].high
     assert report.bootstrap(n_boot=400) is ci  # the report is frozen: computed once
     assert report.bootstrap(n_boot=400, seed=1) is not ci
+    # normal: the measured value ± 1.96 · the resamples' std; percentile: the resamples' 2.5 % and 97.5 % points
+    from fairdd.metrics import bootstrap_metrics
+
+    draws = bootstrap_metrics(report.correct, report.cells, n_classes=2, n_groups=2, n_boot=400)["deo_a"].mean(0)
+    half = 1.959964 * float(draws.std())
+    assert ci["deo_a"].low == pytest.approx(max(0.0, report.deo_a - half), abs=1e-4)
+    assert ci["deo_a"].high == pytest.approx(min(100.0, report.deo_a + half), abs=1e-4)
+    pct = report.bootstrap(n_boot=400, kind="percentile")["deo_a"]
+    assert (pct.low, pct.high) == pytest.approx((float(draws.quantile(0.025)), float(draws.quantile(0.975))))
+    with pytest.raises(ValueError, match="unknown kind 'bca'"):
+        report.bootstrap(kind="bca")
 
 
 def test_noise_floor_uses_each_models_per_class_accuracy():
