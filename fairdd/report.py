@@ -376,5 +376,5 @@ def footnote(reports: Sequence[FairnessReport] | FairnessReport, *, latex: bool 
     text = (f"{pm} is the standard deviation over {'/'.join(map(str, models))} evaluation models. "
             f"With {n_cell} test images per (class, group) cell, a perfectly fair model of the same "
             f"per-class accuracy scores EOD {span(eod)} and DEO_A {span(deo)} from sampling noise alone "
-            f"(noise floor, exact binomial); differences below it are not evidence of bias.")
+            f"(binomial noise floor); an EOD below it is no evidence of bias.")
     return text.replace("%", r"\%") if latex else text
