@@ -28,9 +28,6 @@ from .metrics import SCALARS, bootstrap_metrics, cell_index, metrics_from_hits, 
 
 __all__ = ["FairnessReport", "Interval", "demo_table", "footnote"]
 
-_LABELS = {"accuracy": "accuracy", "eod": "EOD", "deo_a": "DEO_A", "worst_group_accuracy": "worst-group"}
-
-
 class Interval(NamedTuple):
     """A two-sided confidence interval, in percent."""
 
