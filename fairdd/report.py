@@ -14,7 +14,7 @@ accuracies:
 
 The report holds each model's right/wrong answer per test sample (``correct``, (M, N)) and each
 sample's (class, group) cell, nothing else heavy: the trained networks are not part of it
-(``fairdd.evaluate.train_models`` returns them).
+(``fairdd.train_models`` returns them).
 """
 from __future__ import annotations
 
