@@ -8,12 +8,13 @@ from . import datasets
 from .config import DistillConfig, EvalConfig, distill_config, eval_config
 from .data import GroupedDataset
 from .distill import Distiller, StepInfo, distill
-from .evaluate import FairnessReport, evaluate, random_subset
+from .evaluate import FairnessReport, TrainedModels, evaluate, random_subset, score, train_models
 from .metrics import group_metrics
 from .results import DistillResult, load_result
 
 __version__ = "0.1.0"
 
 __all__ = ["datasets", "GroupedDataset", "DistillConfig", "EvalConfig", "distill_config", "eval_config",
-           "Distiller", "StepInfo", "distill", "evaluate", "random_subset", "FairnessReport",
+           "Distiller", "StepInfo", "distill", "evaluate", "random_subset", "FairnessReport", "TrainedModels",
+           "train_models", "score",
            "group_metrics", "DistillResult", "load_result", "__version__"]

@@ -1,69 +1,40 @@
-"""Train-on-synthetic evaluation (METHOD.md §4) and the ``FairnessReport``.
+"""Train-on-synthetic evaluation (the field's protocol): build the training set, train, score.
 
 For each of ``n_models`` fresh ConvNets (initialised from the run's generator): train on the
-synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at E/2, DSA),
-predict the balanced test set, compute accuracy, EOD, DEO_A and worst-group accuracy; report the
-mean ± std over models (final models, never the best).
+synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at E/2, DSA)
+(``train_models``), predict the balanced test set (``score``) and collect the answers in a
+``FairnessReport`` (accuracy, EOD, DEO_A, worst-group accuracy as mean ± std over the final models,
+never the best, with intervals and the noise floor). ``evaluate`` does all three.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+import warnings
 
 import torch
+from torch import nn
 
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
 from .distill import resolve_device
-from .metrics import group_metrics
 from .models import ConvNet, reset_parameters
+from .report import FairnessReport
 from .results import DistillResult
 from .train import predict, train_classifier, train_classifiers_batched
 
-__all__ = ["FairnessReport", "evaluate", "random_subset"]
-
-_SCALARS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+__all__ = ["FairnessReport", "TrainedModels", "evaluate", "random_subset", "score", "train_models"]
 
 
-@dataclass
-class FairnessReport:
-    """Mean over evaluation models of each metric (percent), with stds and the per-cell table.
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainedModels:
+    """Evaluation networks trained on one training set, and how (``train_models``)."""
 
-    ``by_group``: a DataFrame with one row per (class, group): accuracy (mean, std over models, %)
-    and the number of test samples. ``per_model``: each model's scalar metrics.
-    """
-
-    accuracy: float
-    eod: float
-    deo_a: float
-    worst_group_accuracy: float
-    std: dict
-    by_group: "object"
-    per_model: list[dict]
-    config: dict
-    source: dict
-    seconds: float
-    tpr: torch.Tensor = field(repr=False, default=None)  # (n_models, C, G)
-    models: list = field(repr=False, default_factory=list)  # trained nets, only with keep_models=True
-    batched: bool = False  # whether the models were trained together
-
-    @property
-    def overall(self) -> dict:
-        return {k: getattr(self, k) for k in _SCALARS}
-
-    def to_dict(self) -> dict:
-        return {**self.overall, "std": dict(self.std), "per_model": self.per_model, "seconds": self.seconds,
-                "config": self.config, "source": self.source}
-
-    def save(self, path) -> "Path":
-        """Write the report as JSON (atomically), the (class, group) table included."""
-        from .io import write_json
-
-        return write_json(path, {**self.to_dict(), "by_group": self.by_group.to_dict(orient="records")})
-
-    def summary(self) -> str:
-        return " | ".join(f"{k} {getattr(self, k):.2f} ± {self.std[k]:.2f}" for k in _SCALARS)
+    nets: tuple[nn.Module, ...]  # final models, in seed order (model k from generator seed * 1000 + k)
+    config: dict  # the EvalConfig used
+    source: dict  # what was trained on
+    seconds: float  # training wall time
+    batched: bool  # whether the models were trained together
 
 
 def random_subset(train: GroupedDataset, *, ipc: int, seed: int = 0) -> DistillResult:
@@ -93,10 +64,54 @@ def evaluate(
     **overrides,
 ) -> FairnessReport:
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
-    whole-data baseline) on the balanced ``test`` set.
+    whole-data baseline) on the balanced ``test`` set: ``score(train_models(...), test)``.
 
-    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
-    trained networks are returned in ``report.models`` (the dashboard embeds with them).
+    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``); the other arguments are those of
+    ``train_models``. ``keep_models`` is deprecated: it also puts the trained networks in
+    ``report.models``; call ``train_models`` and ``score`` to keep them instead.
+    """
+    trained = train_models(source, test, n_models=n_models, preset=preset, seed=seed, device=device,
+                           progress=progress, batched=batched, **overrides)
+    report = score(trained, test)
+    if keep_models:
+        warnings.warn("evaluate(keep_models=True) is deprecated: use trained = train_models(...); "
+                      "report = score(trained, test); trained.nets", DeprecationWarning, stacklevel=2)
+        report = dataclasses.replace(report, models=trained.nets)
+    return report
+
+
+def score(trained: TrainedModels, test: GroupedDataset) -> FairnessReport:
+    """Predict the ``test`` set with every trained model and collect the answers in a ``FairnessReport``
+    (its ``seconds`` count training and scoring)."""
+    if not isinstance(test, GroupedDataset):
+        raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
+    test.check_complete("test set")
+    t0 = time.perf_counter()
+    dev = next(trained.nets[0].parameters()).device
+    test_x = test.images.to(dev)
+    pred = torch.stack([predict(net, test_x) for net in trained.nets])  # (M, N)
+    return FairnessReport.from_predictions(
+        pred, test.labels.to(dev), test.groups.to(dev), class_names=test.class_names, group_names=test.group_names,
+        config=trained.config, source=trained.source, seconds=trained.seconds + time.perf_counter() - t0,
+        batched=trained.batched)
+
+
+def train_models(
+    source: DistillResult | GroupedDataset,
+    test: GroupedDataset,
+    *,
+    n_models: int = 5,
+    preset: str = "paper",
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+    batched: bool | str = "auto",
+    **overrides,
+) -> TrainedModels:
+    """Train ``n_models`` fresh ConvNets on a synthetic set (``DistillResult``) or a real training set
+    (``GroupedDataset``), shaped for the ``test`` set's images and classes; ``score`` them next.
+
+    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``).
     ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
     one after another it is also trained from that generator, together all models' data orders and
@@ -107,25 +122,10 @@ def evaluate(
     """
     if not isinstance(n_models, int) or n_models < 1:
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
-    if not isinstance(test, GroupedDataset):
-        raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
-    test.check_complete("test set")
     config = eval_config(preset=preset, **overrides)
     dev = resolve_device(device)
-    if isinstance(source, DistillResult):
-        images, labels = source.training_set()
-        desc = {"kind": "synthetic", **_short(source.config)}
-    elif isinstance(source, GroupedDataset):
-        images, labels, desc = source.images, source.labels, {"kind": "real", "n": len(source), **source.info}
-    else:
-        raise ValueError(f"source must be a DistillResult or GroupedDataset; got {type(source).__name__}")
-    if images.shape[1:] != test.images.shape[1:]:
-        raise ValueError(f"source images {tuple(images.shape[1:])} and test images "
-                         f"{tuple(test.images.shape[1:])} differ in shape")
-    if int(labels.max()) >= test.n_classes:
-        raise ValueError(f"source has label {int(labels.max())} but the test set has {test.n_classes} classes")
+    images, labels, desc = training_set(source, test)
     images, labels = images.to(dev), labels.to(dev)
-    test_x, test_y, test_g = test.images.to(dev), test.labels.to(dev), test.groups.to(dev)
     c, h, _ = test.image_shape
     gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
     nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
@@ -144,20 +144,31 @@ def evaluate(
         for net, g in zip(models, gens):
             train_classifier(net, images, labels, generator=g, precision=config.precision, compile=config.compile,
                              **fit)
-    per_model, tprs = [], []
-    for net in nets:
-        m = group_metrics(predict(net, test_x), test_y, test_g, n_classes=test.n_classes, n_groups=test.n_groups)
-        per_model.append({k: getattr(m, k) for k in _SCALARS})
-        tprs.append(m.tpr)
-        counts = m.counts
     seconds = time.perf_counter() - t0
-    tpr = torch.stack(tprs)  # (n_models, C, G)
-    return FairnessReport(
-        **{k: float(torch.tensor([p[k] for p in per_model]).mean()) for k in _SCALARS},
-        std={k: float(torch.tensor([p[k] for p in per_model]).std(unbiased=False)) for k in _SCALARS},
-        by_group=_by_group(tpr, counts, test), per_model=per_model, config=config.to_dict(), source=desc,
-        seconds=seconds, tpr=tpr, models=nets if keep_models else [], batched=bool(batched),
-    )
+    return TrainedModels(nets=tuple(nets), config=config.to_dict(), source=desc, seconds=seconds,
+                         batched=bool(batched))
+
+
+def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset
+                 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The images (N, C, H, W) and labels (N,) to train evaluation models on, checked against the
+    ``test`` set, and a short description of where they come from."""
+    if not isinstance(test, GroupedDataset):
+        raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
+    test.check_complete("test set")
+    if isinstance(source, DistillResult):
+        images, labels = source.training_set()
+        desc = {"kind": "synthetic", **_short(source.config)}
+    elif isinstance(source, GroupedDataset):
+        images, labels, desc = source.images, source.labels, {"kind": "real", "n": len(source), **source.info}
+    else:
+        raise ValueError(f"source must be a DistillResult or GroupedDataset; got {type(source).__name__}")
+    if images.shape[1:] != test.images.shape[1:]:
+        raise ValueError(f"source images {tuple(images.shape[1:])} and test images "
+                         f"{tuple(test.images.shape[1:])} differ in shape")
+    if int(labels.max()) >= test.n_classes:
+        raise ValueError(f"source has label {int(labels.max())} but the test set has {test.n_classes} classes")
+    return images, labels, desc
 
 
 def tqdm_or_range(items, progress: bool):
@@ -171,16 +182,3 @@ def tqdm_or_range(items, progress: bool):
 def _short(config: dict) -> dict:
     keys = ("method", "target", "ipc", "iterations", "preset", "seed", "baseline")
     return {k: config[k] for k in keys if k in config}
-
-
-def _by_group(tpr: torch.Tensor, counts: torch.Tensor, test: GroupedDataset):
-    import pandas as pd
-
-    n_c, n_g = counts.shape
-    return pd.DataFrame({
-        "class": [test.class_names[c] for c in range(n_c) for _ in range(n_g)],
-        "group": [test.group_names[g] for _ in range(n_c) for g in range(n_g)],
-        "accuracy": (100 * tpr.mean(0)).flatten().tolist(),
-        "accuracy_std": (100 * tpr.std(0, unbiased=False)).flatten().tolist(),
-        "count": counts.flatten().tolist(),
-    })
