@@ -1,4 +1,4 @@
-"""Fairness metrics over a (class × group) accuracy table (METHOD.md §5).
+"""Fairness metrics over a (class × group) accuracy table (docs/method.md, "Metrics").
 
 With TPR_{a,y} the accuracy on test samples of class y and group a:
 
