@@ -2,13 +2,13 @@
 
 The notebooks in ``notebooks/`` are copied into ``docs/notebooks/`` (ignored by git) and executed by
 MyST-NB on every build: with ``FAIRDD_SMOKE=1`` (the default of ``make docs``, and what CI runs) each
-shrinks to its smoke settings; ``make docs FULL=1`` sets ``FAIRDD_SMOKE=0`` and runs them at the demo
-preset, for publishing.
+shrinks to its smoke settings and its page says so under the title; ``make docs FULL=1`` sets
+``FAIRDD_SMOKE=0`` and runs them at the demo preset, for publishing. Interactive outputs (ipywidgets)
+are stored as widget state and drawn by the widget manager the page loads from a CDN.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +17,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document this checkout's fairdd, installed or not
 
 import fairdd  # noqa: E402
+import nbformat  # noqa: E402
 
 project = "fairdd"
 author = "the fairdd authors"
@@ -43,10 +44,17 @@ _sources = {p.name: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ip
 for _stale in _nb_dir.glob("*.ipynb"):
     if _stale.name not in _sources:
         _stale.unlink()
+_SMOKE_NOTE = ("```{note}\nThis page was executed in SMOKE mode: tiny data and a few iterations, so its numbers "
+               "show the pipeline, not the method. Run the notebook yourself, or build the site with "
+               "`make docs FULL=1`, for the demo preset.\n```")
 for _name, _src in _sources.items():
+    _nb = nbformat.read(_src, as_version=4)
+    if os.environ["FAIRDD_SMOKE"] == "1":  # say so under the title
+        _nb.cells.insert(1, nbformat.v4.new_markdown_cell(_SMOKE_NOTE))
+    _text = nbformat.writes(_nb)
     _dst = _nb_dir / _name
-    if not _dst.is_file() or _dst.read_bytes() != _src.read_bytes():
-        shutil.copyfile(_src, _dst)
+    if not _dst.is_file() or _dst.read_text() != _text:
+        _dst.write_text(_text)
 
 nb_execution_mode = "force"
 nb_execution_in_temp = True  # results/ written by the notebooks land in a temporary folder
