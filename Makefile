@@ -1,23 +1,32 @@
-# The two front-door commands: `make demo` and `make test` (and `make lab` for the notebooks).
+# The front-door commands: `make demo`, `make test`, `make lab` (notebooks) and `make docs` (the site).
 # Each creates .venv on first use and installs what it needs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
-# The CPU wheel of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+# torch is installed first, from PyPI by default: on Linux that is the CUDA build, which also runs on a
+# CPU. For the smaller CPU-only build: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+# make docs FULL=1 executes the notebooks at the demo preset (publishing); otherwise small (SMOKE), as CI.
+FULL ?=
+SPHINXOPTS ?= -W --keep-going
 
-.PHONY: demo test lab bench clean
+.PHONY: demo test lab docs bench clean
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) "$(TORCH_SPEC)"
+	$(PIP) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PIP) -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
 	$(PIP) -e ".[dev]"
+	touch $@
+
+$(VENV)/.docs: $(VENV)/.core
+	$(PIP) -e ".[docs]"
 	touch $@
 
 demo: $(VENV)/.core
@@ -29,8 +38,13 @@ test: $(VENV)/.dev
 lab: $(VENV)/.dev
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# -E: a fresh build every time, so every notebook is executed with this run's settings
+docs: $(VENV)/.docs
+	FAIRDD_SMOKE=$(if $(FULL),0,1) $(PY) -m sphinx -E $(SPHINXOPTS) -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 bench: $(VENV)/.core
 	$(PY) benchmarks/dm_step.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache docs/_build docs/notebooks

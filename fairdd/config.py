@@ -1,7 +1,8 @@
 """Frozen configs for distillation and evaluation, and the named presets.
 
-``paper`` is the published protocol (METHOD.md §4) and the default. ``demo`` finishes the CLI demo
-on a 2-core CPU in minutes; ``smoke`` is for tests. Any field can be overridden by keyword.
+``paper`` is the published protocol (docs/method.md, "Protocol and presets") and the default.
+``demo`` finishes the CLI demo on a 2-core CPU in minutes; ``smoke`` is for tests. Any field can be
+overridden by keyword.
 """
 from __future__ import annotations
 

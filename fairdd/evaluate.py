@@ -1,4 +1,4 @@
-"""Train-on-synthetic evaluation (the field's protocol): build the training set, train, score.
+"""Train-on-synthetic evaluation (docs/method.md, "Protocol and presets"): build the training set, train, score.
 
 For each of ``n_models`` fresh ConvNets (initialised from the run's generator): train on the
 synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at E/2, DSA)

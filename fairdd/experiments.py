@@ -1,6 +1,6 @@
 """Experiment grids and analysis helpers used by the notebooks.
 
-``imbalance_separation`` is the paper's dual-axis study (METHOD.md §3): for every
+``imbalance_separation`` is the paper's dual-axis study (docs/method.md, "Datasets"): for every
 (target, imbalance = bias, separation = severity, seed) it distils, evaluates and returns a tidy
 DataFrame. With ``out=`` every finished cell is appended atomically to ``out`` (JSON) and skipped on
 a rerun, so a stopped study resumes where it stopped.
@@ -110,8 +110,8 @@ def group_clouds(train: GroupedDataset, class_id: int, *, per_group: int = 100, 
     return net.embed(train.images[idx]), train.groups[idx]
 
 
-# Published (accuracy %, EOD) at IPC 10, ConvNet-3 (METHOD.md §6). The COBRA column is the authors'
-# earlier runs of the barycenter variant: indicative, not the final paper table.
+# Published (accuracy %, EOD) at IPC 10, ConvNet-3 (docs/method.md, "Published numbers"). The COBRA column is
+# the authors' earlier runs of the barycenter variant: indicative, not the final paper table.
 PUBLISHED = {
     ("colored-fashion-mnist", "foreground", "dm", 10): {
         "random": (32.80, 100.0), "vanilla": (33.35, 100.0), "fairdd": (77.09, 26.87), "cobra": (76.2, 27.2),

@@ -1,4 +1,4 @@
-"""Fairness metrics over a (class × group) accuracy table, their bootstrap, and their noise floor.
+"""Fairness metrics over a (class × group) accuracy table (docs/method.md, "Metrics"), their bootstrap and noise floor.
 
 With TPR_{a,y} the accuracy on test samples of class y and group a:
 

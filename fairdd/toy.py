@@ -1,4 +1,4 @@
-"""A 2-D toy of METHOD.md §1: why distillation is unfair, and where each target lands.
+"""A 2-D toy of why distillation is unfair, and where each target lands (docs/method.md).
 
 Each class y has one cloud per group a, centred at μ_{a|y}; the majority group (a = y mod G) holds a
 share ``majority`` of the class (the imbalance knob) and the minority groups split the rest;

@@ -14,22 +14,58 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].strip().lower()
 
 
-def test_environment_yml_lists_the_pyproject_dependencies():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    reqs = project["dependencies"] + extras["notebooks"] + extras["dev"]
-    wanted = {CONDA_NAMES.get(_name(r), _name(r)): r for r in reqs if _name(r) != "fairdd"}
+def _conda_listed() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    listed = {}
-    for dep in env["dependencies"]:
-        if isinstance(dep, str):
-            listed[_name(dep)] = dep
+    return {_name(dep): dep for dep in env["dependencies"] if isinstance(dep, str)}
+
+
+def _pyproject_wanted() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():  # every extra: notebooks, dev, docs, ...
+        reqs += extra
+    return {CONDA_NAMES.get(_name(r), _name(r)): r for r in reqs if _name(r) != "fairdd"}
+
+
+def test_environment_yml_lists_the_pyproject_dependencies():
+    wanted, listed = _pyproject_wanted(), _conda_listed()
     missing = sorted(set(wanted) - set(listed))
     assert not missing, f"environment.yml lacks {missing}"
     for name, req in wanted.items():  # same lower bounds
         bound = re.search(r">=\s*([\w.]+)", req)
         if bound:
             assert f">={bound.group(1)}" in listed[name], f"{name}: pyproject {req!r} vs environment.yml {listed[name]!r}"
+
+
+def test_environment_yml_lists_nothing_pyproject_lacks():
+    extra = sorted(set(_conda_listed()) - set(_pyproject_wanted()) - {"python", "pip"})
+    assert not extra, f"environment.yml lists {extra}, which pyproject.toml does not"
+
+
+def _repository_files() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        return [ROOT / name for name in out.decode().split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (an unpacked sdist): walk the tree
+        skip = {".git", ".venv", "results", "cache", "_build", "__pycache__", ".pytest_cache"}
+        return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+
+
+# Places that exist only in the workspace fairdd was written in, never in a clone of it.
+OUTSIDE = ("../" + "shared", "METHOD" + ".md", "/" + "work/")
+
+
+def test_no_file_refers_to_a_path_outside_the_repository():
+    offenders = []
+    for path in _repository_files():
+        if not path.is_file() or path.suffix in (".png", ".pdf", ".gz", ".pt", ".npz"):
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        for needle in OUTSIDE:
+            for line_no, line in enumerate(text.splitlines(), 1):
+                if needle in line:
+                    offenders.append(f"{path.relative_to(ROOT)}:{line_no}: {needle}")
+    assert not offenders, "references outside the repository:\n" + "\n".join(offenders)
 
 
 def test_import_fairdd_stays_light():

@@ -1,4 +1,4 @@
-"""Coloured benchmark builders (METHOD.md §3): colour = protected group, with a per-class bias.
+"""Coloured benchmark builders (docs/method.md, "Datasets"): colour = protected group, with a per-class bias.
 
 Each class y owns colour ``y mod n_groups``. In the training split a share ``bias`` of the class
 takes its own colour and the rest is spread evenly over the other colours; the test split is

@@ -13,7 +13,7 @@ means (no loop over classes or groups).
 and the real batch's targets (the barycenter included) for k iterations: between refreshes an
 iteration is only the synthetic forward/backward. The targets live in the embedding space of the
 network they were computed with, so they cannot be reused across network draws; holding the network
-is what makes reuse possible, and what it costs in accuracy is measured in the note/README.
+is what makes reuse possible, and what it costs in accuracy is measured in docs/performance.md.
 """
 from __future__ import annotations
 

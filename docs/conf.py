@@ -1,0 +1,102 @@
+"""Sphinx configuration for the fairdd documentation (``make docs``).
+
+The notebooks in ``notebooks/`` are copied into ``docs/notebooks/`` (ignored by git) and executed by
+MyST-NB on every build: with ``FAIRDD_SMOKE=1`` (the default of ``make docs``, and what CI runs) each
+shrinks to its smoke settings and its page says so under the title; ``make docs FULL=1`` sets
+``FAIRDD_SMOKE=0`` and runs them at the demo preset, for publishing. Interactive outputs (ipywidgets)
+are stored as widget state and drawn by the widget manager the page loads from a CDN.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))  # document this checkout's fairdd, installed or not
+
+import fairdd  # noqa: E402
+import nbformat  # noqa: E402
+
+project = "fairdd"
+author = "the fairdd authors"
+copyright = "the fairdd authors"
+release = version = fairdd.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "conf.py"]
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+
+# --- notebooks: copy the repository's notebooks in, execute them on every build ----------------------
+os.environ.setdefault("FAIRDD_SMOKE", "1")  # the kernel inherits it; each notebook reads it
+# the notebooks' kernel imports this checkout's fairdd too
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+_nb_dir = DOCS / "notebooks"
+_nb_dir.mkdir(exist_ok=True)
+_sources = {p.name: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+for _stale in _nb_dir.glob("*.ipynb"):
+    if _stale.name not in _sources:
+        _stale.unlink()
+_SMOKE_NOTE = ("```{note}\nThis page was executed in SMOKE mode: tiny data and a few iterations, so its numbers "
+               "show the pipeline, not the method. Run the notebook yourself, or build the site with "
+               "`make docs FULL=1`, for the demo preset.\n```")
+for _name, _src in _sources.items():
+    _nb = nbformat.read(_src, as_version=4)
+    if os.environ["FAIRDD_SMOKE"] == "1":  # say so under the title
+        _nb.cells.insert(1, nbformat.v4.new_markdown_cell(_SMOKE_NOTE))
+    _text = nbformat.writes(_nb)
+    _dst = _nb_dir / _name
+    if not _dst.is_file() or _dst.read_text() != _text:
+        _dst.write_text(_text)
+
+nb_execution_mode = "force"
+nb_execution_in_temp = True  # results/ written by the notebooks land in a temporary folder
+nb_execution_timeout = 600 if os.environ["FAIRDD_SMOKE"] == "1" else -1  # seconds per cell; FULL: no limit
+nb_execution_raise_on_error = True  # a failing notebook fails the build
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_render_markdown_format = "myst"
+
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# --- API reference: numpy-style docstrings, signatures without the type clutter ----------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+autodoc_default_options = {"members": False, "show-inheritance": False}
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+
+# --- HTML ---------------------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"fairdd {release}"
+html_static_path: list[str] = []
+html_theme_options = {"navigation_with_keys": True}
+
+
+# --- docstrings are written as plain text with maths (|𝒜|, Φ_{T_{a|c}}): keep reStructuredText from
+# reading a "|" as a substitution reference. Tables, ``literals`` and literal blocks are left alone.
+def _escape_bars(app, what, name, obj, options, lines):
+    literal_indent = None
+    for i, line in enumerate(lines):
+        indent = len(line) - len(line.lstrip())
+        if literal_indent is not None and line.strip() and indent <= literal_indent:
+            literal_indent = None
+        if literal_indent is None and not line.lstrip().startswith(("|", "+-", "+=")):
+            parts = line.split("``")
+            lines[i] = "``".join(p.replace("|", r"\|") if k % 2 == 0 else p for k, p in enumerate(parts))
+        if line.rstrip().endswith("::") and literal_indent is None:
+            literal_indent = indent
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_bars)
