@@ -19,9 +19,10 @@ from .distill import resolve_device
 from .metrics import group_metrics
 from .models import ConvNet, reset_parameters
 from .results import DistillResult
+from .validate import check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed
 from .train import predict, train_classifier, train_classifiers_batched
 
-__all__ = ["FairnessReport", "evaluate", "random_subset"]
+__all__ = ["FairnessReport", "evaluate", "random_subset", "test_set_differences"]
 
 _SCALARS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
 
@@ -68,14 +69,17 @@ class FairnessReport:
 
 def random_subset(train: GroupedDataset, *, ipc: int, seed: int = 0) -> DistillResult:
     """The random-real-subset baseline: ``ipc`` real images per class drawn uniformly (so groups
-    appear in their training proportions)."""
+    appear in their training proportions). ``ipc`` may not exceed the smallest class."""
+    check_dataset("train", train)
+    check_int("ipc", ipc, 1)
+    check_seed(seed)
+    check_ipc_fits(ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(), train.class_names)
+    train.check_finite("training images")
     gen = torch.Generator(device=train.labels.device).manual_seed(seed)
     idx = train.sample_batch(ipc, generator=gen)
     return DistillResult(
         images=train.images[idx].detach().cpu().clone(), labels=train.labels[idx].cpu().clone(),
-        config={"baseline": "random", "ipc": ipc, "seed": seed},
-        dataset=dict(class_names=list(train.class_names), group_names=list(train.group_names),
-                     mean=list(train.mean), std=list(train.std), info=train.info),
+        config={"baseline": "random", "ipc": ipc, "seed": seed}, dataset=train.describe(),
     )
 
 
@@ -90,6 +94,7 @@ def evaluate(
     progress: bool = False,
     keep_models: bool = False,
     batched: bool | str = "auto",
+    check_dataset: bool = True,
     **overrides,
 ) -> FairnessReport:
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
@@ -104,21 +109,40 @@ def evaluate(
     run the same protocol with different random draws, so their numbers agree within the spread over
     models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
     fields, off by default) apply to either path; on a CPU one model at a time is the faster with them.
+
+    Non-finite images (source or test) are refused. With ``check_dataset`` (default) a result's
+    recorded training set must have been built like ``test`` (same dataset, mode, groups, severity,
+    size, classes; bias and seed may differ): a ``ValueError`` says what differs.
     """
-    if not isinstance(n_models, int) or n_models < 1:
-        raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
-    if not isinstance(test, GroupedDataset):
-        raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
+    strict = check_dataset
+    check_int("n_models", n_models, 1)
+    _check_dataset("test", test)
+    check_seed(seed)
+    for name, value in (("progress", progress), ("keep_models", keep_models), ("check_dataset", strict)):
+        check_bool(name, value)
+    check_choice("batched", batched, (True, False, "auto"))
     test.check_complete("test set")
+    test.check_finite("test images")
     config = eval_config(preset=preset, **overrides)
     dev = resolve_device(device)
     if isinstance(source, DistillResult):
         images, labels = source.training_set()
+        check_finite("source (synthetic) images", images)
         desc = {"kind": "synthetic", **_short(source.config)}
+        record = source.dataset
     elif isinstance(source, GroupedDataset):
+        source.check_finite("source (training) images")
         images, labels, desc = source.images, source.labels, {"kind": "real", "n": len(source), **source.info}
+        record = source.describe()
     else:
         raise ValueError(f"source must be a DistillResult or GroupedDataset; got {type(source).__name__}")
+    if len(labels) == 0 or int(labels.min()) < 0:
+        raise ValueError(f"source labels must be non-empty and >= 0; got {len(labels)} labels")
+    if strict:
+        differ = test_set_differences(record, test)
+        if differ:
+            raise ValueError("the test set was not built like the source's training set: " + "; ".join(differ)
+                             + " (pass check_dataset=False to evaluate anyway)")
     if images.shape[1:] != test.images.shape[1:]:
         raise ValueError(f"source images {tuple(images.shape[1:])} and test images "
                          f"{tuple(test.images.shape[1:])} differ in shape")
@@ -158,6 +182,25 @@ def evaluate(
         by_group=_by_group(tpr, counts, test), per_model=per_model, config=config.to_dict(), source=desc,
         seconds=seconds, tpr=tpr, models=nets if keep_models else [], batched=bool(batched),
     )
+
+
+_check_dataset = check_dataset  # the argument of the same name shadows it inside evaluate
+
+# Fingerprint entries that may differ between a training set and its test set.
+_TRAIN_ONLY = ("split", "n", "cell_counts", "content_sha256", "bias", "seed", "group_noise", "group_labels")
+
+
+def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
+    """How ``test`` differs from a recorded training set (``GroupedDataset.describe()``), beyond what
+    may differ (the split, its sizes and content, ``bias``, ``seed``). Empty when nothing is known."""
+    from .distill import fingerprint_differences
+
+    made = record.get("fingerprint") if isinstance(record, dict) else None
+    now = test.fingerprint()
+    if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept
+        made = {k: record.get(k) for k in ("class_names", "group_names") if isinstance(record, dict) and k in record}
+        now = {k: now[k] for k in made}
+    return fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
 
 
 def tqdm_or_range(items, progress: bool):
