@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .validate import check_group_weights, check_real, check_seed
+
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
@@ -64,11 +66,18 @@ class DistillConfig:
         for name in ("outer_loop", "inner_loop", "factor", "refresh_every"):
             _check_int(name, getattr(self, name), 1)
         for name in ("lr_img", "warm_start_lr", "lr_net"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+            check_real(name, getattr(self, name), 0.0, low_open=True)
+        check_real("momentum", self.momentum)
+        check_seed(self.seed)
         for name in ("dsa", "channels_last"):
             _check_bool(name, getattr(self, name))
         _check_compile(self.compile)
+        check_group_weights(self.group_weights)
+        if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
+                and not self.target.startswith("cobra"):
+            users = [t for t in STRATEGIES if t.startswith("cobra")]
+            raise ValueError(f"group_weights is used only by the targets {users}; target {self.target!r} "
+                             f"ignores it (got group_weights={self.group_weights!r})")
         if self.refresh_every > 1 and self.method != "dm":
             raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
                              "DC-style methods already hold a network for outer_loop steps")
@@ -105,6 +114,9 @@ class EvalConfig:
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_bool("dsa", self.dsa)
         _check_compile(self.compile)
+        check_real("lr", self.lr, 0.0, low_open=True)
+        check_real("weight_decay", self.weight_decay, 0.0)
+        check_real("momentum", self.momentum, 0.0, 1.0, high_open=True)
         if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
             raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
                              f"{self.weight_decay}, {self.momentum}")
@@ -114,7 +126,7 @@ class EvalConfig:
 
 
 def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
 
 
@@ -191,7 +203,9 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     outer/inner loops per IPC.
     """
     _check_choice("preset", preset, PRESETS)
+    _check_choice("method", method, METHODS)
     _check_int("ipc", ipc, 1)
+    check_seed(seed)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset,
                 **_distill_preset(preset, target, ipc, method))
     return _build(DistillConfig, base, overrides)

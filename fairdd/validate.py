@@ -208,3 +208,30 @@ def _span(low, high) -> str:
     if high is not None:
         return f" <= {high}"
     return ""
+
+
+def check_load_args(*, name, split, mode, bias, groups, n_groups, size, severity, seed, group_noise, group_labels,
+                    root, download) -> None:
+    """Types and ranges of ``fairdd.datasets.load``'s arguments (its own checks name the choices)."""
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a dataset name (str); got {describe_value(name)}")
+    check_choice("split", split, ("train", "test"))
+    if not isinstance(mode, str):
+        raise ValueError(f"mode must be 'foreground' or 'background'; got {describe_value(mode)}")
+    check_real("bias", bias, 0.0, 1.0, low_open=True)
+    check_int("n_groups", n_groups, 2, 10)
+    check_int("size", size, 8, 256)
+    check_int("severity", severity, 0, 5)
+    check_seed(seed)
+    check_real("group_noise", group_noise, 0.0, 1.0)
+    check_real("group_labels", group_labels, 0.0, 1.0)
+    check_path("root", root, optional=True)
+    check_bool("download", download)
+    if groups is not None:
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
+            raise ValueError(f"groups must be a list of group ids (int) or colour names (str); "
+                             f"got {describe_value(groups)}")
+        for g in groups:
+            if isinstance(g, bool) or not isinstance(g, (numbers.Integral, str)):
+                raise ValueError(f"groups must hold group ids (int) or colour names (str); got {describe_value(g)} "
+                                 f"in {list(groups)!r}")
