@@ -223,8 +223,8 @@ def check_load_args(*, name, split, mode, bias, groups, n_groups, size, severity
     for key, value in (("n_groups", n_groups), ("size", size), ("severity", severity)):
         check_int(key, value)
     check_seed(seed)
-    check_real("group_noise", group_noise, 0.0, 1.0)
-    check_real("group_labels", group_labels, 0.0, 1.0)
+    check_real("group_noise", group_noise)  # ranges: with_group_noise / with_partial_groups
+    check_real("group_labels", group_labels)
     check_path("root", root, optional=True)
     check_bool("download", download)
     if groups is not None:
