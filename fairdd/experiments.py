@@ -198,6 +198,7 @@ def reproduce(
     device: str = "auto",
     out: str | Path | None = None,
     root=None,
+    download: bool = False,
     callback: Callable[[dict], None] | None = None,
     eval_overrides: dict | None = None,
     **overrides,
@@ -238,8 +239,8 @@ def reproduce(
         if target in rows:
             continue
         if train is None:
-            train = datasets.load(dataset, split="train", mode=mode, seed=seed, root=root)
-            test = datasets.load(dataset, split="test", mode=mode, seed=seed, root=root)
+            train = datasets.load(dataset, split="train", mode=mode, seed=seed, root=root, download=download)
+            test = datasets.load(dataset, split="test", mode=mode, seed=seed, root=root, download=download)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t0 = time.perf_counter()
