@@ -153,7 +153,7 @@ def check_finite(name: str, images: torch.Tensor) -> None:
     n_bad = int(bad.sum())
     if n_bad:
         first = int(bad.nonzero()[0])
-        raise NonFiniteError(f"{name} holds NaN or infinite values in {n_bad} of {images.shape[0]} images "
+        raise NonFiniteError(f"{name}: NaN or infinite values in {n_bad} of {images.shape[0]} images "
                              f"(first at index {first}); clean or drop them first")
 
 
