@@ -99,7 +99,8 @@ def load_tensors(path, what: str) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__}: {exc})") from exc
+        reason = (str(exc).strip().splitlines() or [""])[0][:160]  # torch's messages run to many lines
+        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__}: {reason})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a {what}: expected a dict of tensors, got {type(data).__name__}")
     return data

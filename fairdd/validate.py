@@ -76,14 +76,9 @@ def check_bool(name: str, value) -> bool:
 
 
 def check_choice(name: str, value, allowed: Iterable) -> Any:
+    """``value`` is one of ``allowed``, of the same type (``1`` is not ``True``)."""
     allowed = list(allowed)
-    if isinstance(value, bool) and not any(a is value for a in allowed):
-        raise ValueError(f"unknown {name} {value!r}; allowed: {allowed}")
-    try:
-        ok = value in allowed
-    except TypeError:  # unhashable / incomparable
-        ok = False
-    if not ok:
+    if not any(type(value) is type(a) and value == a for a in allowed):
         raise ValueError(f"unknown {name} {value!r}; allowed: {allowed}")
     return value
 
@@ -149,7 +144,7 @@ def check_finite(name: str, images: torch.Tensor) -> None:
     """Refuse NaN / infinity in ``images`` (N, ...), naming how many samples hold them."""
     if not images.is_floating_point():
         raise ValueError(f"{name} must be floating-point images; got dtype {images.dtype}")
-    bad = ~torch.isfinite(images.reshape(images.shape[0], -1)).all(1)  # (N,)
+    bad = ~torch.isfinite(images).flatten(1).all(1)  # (N,)
     n_bad = int(bad.sum())
     if n_bad:
         first = int(bad.nonzero()[0])
