@@ -35,6 +35,8 @@ def ctx(tmp_path_factory, digits_train, digits_test):
     (tmp / "userdir").mkdir()
     (tmp / "userdir" / "notes.txt").write_text("mine")
     (tmp / "emptydir").mkdir()
+    (tmp / "demo_user" / "cobra").mkdir(parents=True)
+    (tmp / "demo_user" / "cobra" / "notes.txt").write_text("mine")
     fairdd.distill(digits_train, target="vanilla", ipc=1, iterations=1, checkpoint=tmp / "ckpt.pt", **CPU)
     nan_images = digits_train.images.clone()
     nan_images[3, 0, 0, 0] = NAN
@@ -434,7 +436,7 @@ CLI = [
     ("cli-ipc-0", _cli(*D[:-1], "0", "--out", "{tmp}/c1"), "ipc"),
     ("cli-ipc-over-class", _cli(*D[:-1], "500", "--out", "{tmp}/c1"), "ipc=500"),
     ("cli-seed-neg", _cli(*D, "--seed", "-1", "--out", "{tmp}/c1"), "seed"),
-    pytest.param("cli-device-cuda", _cli(*D[:-3], "--ipc", "1", "--device", "cuda", "--out", "{tmp}/c1"), "device",
+    pytest.param("cli-device-cuda", _cli(*D[:5], "--ipc", "1", "--device", "cuda", "--out", "{tmp}/c1"), "device",
                  marks=cuda_only_bad),
     ("cli-device-gpu", _cli(*D, "--device", "gpu", "--out", "{tmp}/c1"), "device"),
     ("cli-out-under-file", _cli(*D, "--out", "{tmp}/plainfile/sub"), "plainfile"),
@@ -449,7 +451,7 @@ CLI = [
     ("cli-demo-ipc-0", _cli("demo", "--preset", "smoke", "--dataset", "colored-digits", "--device", "cpu", "--ipc", "0",
                             "--out", "{tmp}/demo"), "ipc"),
     ("cli-demo-out-file", _cli("demo", "--preset", "smoke", "--out", "{tmp}/plainfile"), "plainfile"),
-    ("cli-demo-out-user-folder", _cli("demo", "--preset", "smoke", "--out", "{tmp}"), "userdir"),
+    ("cli-demo-strategy-folder-is-users", _cli("demo", "--preset", "smoke", "--out", "{tmp}/demo_user"), "cobra"),
     ("cli-evaluate-missing", _cli("evaluate", "{tmp}/nope", "--preset", "smoke"), "nope"),
     ("cli-evaluate-file", _cli("evaluate", "{tmp}/plainfile", "--preset", "smoke"), "plainfile"),
     ("cli-evaluate-out-folder", _cli(*E, "--out", "{tmp}/emptydir"), "emptydir"),
@@ -462,7 +464,7 @@ CLI = [
     ("cli-reproduce-out-file", _cli(*R, "--out", "{tmp}/plainfile"), "plainfile"),
     ("cli-reproduce-eval-set-bad", _cli(*R, "--out", "{tmp}/rep", "--eval-set", "nope=1"), "nope"),
     ("cli-reproduce-eval-set-flag", _cli(*R, "--out", "{tmp}/rep", "--eval-set", "seed=1"), "--seed"),
-    ("cli-reproduce-n-models-0", _cli(*R[:-4], "0", "--targets", "random", "--out", "{tmp}/rep0"), "n_models"),
+    ("cli-reproduce-n-models-0", _cli(*R[:7], "0", "--targets", "random", "--out", "{tmp}/rep0"), "n_models"),
 ]
 
 
@@ -521,3 +523,79 @@ def test_cli_subprocess_one_line(tmp_path, argv, needle):
 
 def test_table_has_150_rows():
     assert len(API) + len(CLI) + len(ARGPARSE) + 3 >= 150
+
+
+# Unusual inputs that are valid: each must do the right thing (not be refused, not be silently changed).
+def _load_ok(**kw):
+    def run(c):
+        ds = _load(**kw)(c)
+        return all(ds.info.get(k) == v for k, v in kw.items() if k in ("bias", "seed", "severity"))
+    return run
+
+
+def _distinct_subset(c):
+    counts = torch.bincount(c.train.labels)
+    smallest = int(counts.min())
+    r = fairdd.random_subset(c.train, ipc=smallest)
+    return len(r.labels) == smallest * 10 and torch.unique(r.images.flatten(1), dim=0).shape[0] > 0.95 * len(r.labels)
+
+
+def _overwrite_keeps_user_files(c):
+    folder = c.tmp / "ok-overwrite"
+    c.rnd.save(folder)
+    (folder / "notes.txt").write_text("mine")
+    c.rnd.save(folder, overwrite=True)
+    return (folder / "notes.txt").read_text() == "mine" and torch.equal(fairdd.load_result(folder).images, c.rnd.images)
+
+
+def _is_terminal_under_ci(c):
+    import os
+    from unittest import mock
+
+    from fairdd.cli import _is_terminal
+
+    with mock.patch.dict(os.environ, {"CI": "true"}), mock.patch("sys.stderr.isatty", return_value=True):
+        under_ci = _is_terminal()
+    with mock.patch.dict(os.environ, {"CI": ""}), mock.patch("sys.stderr.isatty", return_value=False):
+        piped = _is_terminal()
+    return not under_ci and not piped
+
+
+VALID = [
+    ("load-bias-1", _load_ok(bias=1.0)),
+    ("load-bias-int-1", _load_ok(bias=1)),
+    ("load-seed-max", _load_ok(seed=2**63 - 1)),
+    ("load-groups-names", lambda c: _load(groups=["red", "blue"])(c).group_names == ("red", "blue")),
+    ("load-severity-5", _load_ok(severity=5)),
+    ("load-mode-bg-alias", lambda c: _load(mode="bg")(c).info["mode"] == "background"),
+    ("random_subset-ipc-smallest-class", _distinct_subset),
+    ("config-cobra-weights-with-zero", lambda c: fairdd.distill_config(group_weights=[0, 1, 1, 1]).group_weights
+     == [0, 1, 1, 1]),
+    ("config-cobra-proportional", lambda c: fairdd.distill_config(group_weights="proportional") is not None),
+    ("config-seed-numpy-int", lambda c: fairdd.distill_config(seed=__import__("numpy").int64(3)).seed == 3),
+    ("device-torch-cpu", lambda c: Distiller.__init__.__globals__["resolve_device"](torch.device("cpu")).type == "cpu"),
+    ("save-into-empty-folder", lambda c: c.rnd.save(c.tmp / "emptydir2") is not None),
+    ("save-overwrite-keeps-user-files", _overwrite_keeps_user_files),
+    ("evaluate-other-seed-test-set", lambda c: fairdd.evaluate(c.rnd, _load(split="test", seed=4)(c), n_models=1,
+                                                               epochs=1, **CPU).accuracy >= 0),
+    ("cli-progress-off-under-ci-or-pipe", _is_terminal_under_ci),
+]
+
+
+@pytest.mark.parametrize("name,check", [pytest.param(*p, id=p[0]) for p in VALID])
+def test_unusual_but_valid_inputs(ctx, name, check):
+    assert check(ctx)
+
+
+def test_cli_version_and_examples(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"fairdd {fairdd.__version__}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(f"fairdd {cmd}" in out for cmd in ("demo", "distill", "evaluate", "reproduce"))
+    with pytest.raises(SystemExit):
+        main(["distill", "--help"])
+    out = capsys.readouterr().out
+    assert all(t in out for t in ("cobra-w2", "cobra-gauss", "uniform", "idc", "cafe"))
