@@ -184,8 +184,8 @@ def _paper_timer(args, iterations: int, first: int = 3):
         elif state["n"] == first + 1:
             per = (time.perf_counter() - state["t0"]) / first
             left = per * (iterations - info.iteration)
-            _note(f"paper protocol: {iterations} iterations at {per:.2f} s each on {run.device} "
-                  f"→ about {_duration(left)} more (--preset demo takes minutes)")
+            _note(f"paper protocol: {iterations} iterations of {run.config.method}/{run.config.target} at "
+                  f"{per:.2f} s each on {run.device} → about {_duration(left)} more (--preset demo takes minutes)")
 
     return cb
 
@@ -284,10 +284,10 @@ def run_distill(args) -> int:
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, **overrides)
     callbacks = []
-    if args.preset == "paper":
-        _note(f"paper protocol: {config.iterations} iterations of {config.method}/{config.target} at IPC "
-              f"{config.ipc}; timing the first steps for an estimate")
+    if args.preset == "paper":  # one line, once the first steps are timed
         callbacks.append(_paper_timer(args, config.iterations))
+        if config.iterations <= 4:
+            _note(f"paper protocol: {config.iterations} iterations of {config.method}/{config.target}")
     t0 = time.perf_counter()
     result = fairdd.distill(train, method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, device=args.device, checkpoint=args.checkpoint, resume=args.resume,
