@@ -208,7 +208,7 @@ def run_demo(args) -> int:
     from fairdd.results import check_result_target
 
     out = Path(args.out)
-    n_models = args.n_models or {"paper": 5, "demo": 3, "smoke": 1}.get(args.preset, 3)
+    n_models = args.n_models if args.n_models is not None else {"paper": 5, "demo": 3, "smoke": 1}[args.preset]
     runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
     check_output(out, kind="folder", what="demo output")  # before any work
     for name, _ in runs:
@@ -399,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
                 "reproduce": run_reproduce}[args.command](args)
     except (ValueError, OSError) as exc:  # FileNotFoundError, FileExistsError, PermissionError ... are OSErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and not any(k in str(exc) for k in ("out of memory", "allocate")):
+            raise
+        print(f"error: out of memory ({_one_line(exc)[:200]}); ask for less (ipc, width, batch sizes)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -61,6 +61,7 @@ class DistillConfig:
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         for name in ("ipc", "iterations", "batch_real", "width", "depth"):
             _check_int(name, getattr(self, name), 1)
+        _check_at_most("width", self.width, MAX_WIDTH)
         for name in ("warm_start_epochs", "checkpoint_every"):
             _check_int(name, getattr(self, name), 0)
         for name in ("outer_loop", "inner_loop", "factor", "refresh_every"):
@@ -110,6 +111,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "width", "depth"):
             _check_int(name, getattr(self, name), 1)
+        _check_at_most("width", self.width, MAX_WIDTH)
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_bool("dsa", self.dsa)
@@ -138,6 +140,14 @@ def _check_bool(name: str, value) -> None:
 def _check_compile(value) -> None:
     if value not in COMPILE_MODES or (not isinstance(value, (bool, str))):
         raise ValueError(f"compile must be one of {list(COMPILE_MODES)}; got {value!r}")
+
+
+MAX_WIDTH = 4096  # ConvNet channels; papers use 128, wider would only exhaust memory
+
+
+def _check_at_most(name: str, value, high: int) -> None:
+    if value > high:
+        raise ValueError(f"{name} must be an integer in [1, {high}]; got {value!r}")
 
 
 def _check_int(name: str, value, low: int) -> None:
@@ -185,7 +195,15 @@ def _eval_preset(preset: str) -> dict:
     return dict(epochs=2, width=8)
 
 
+def _plain(value):
+    """NumPy scalars (``np.int64(3)``) as the Python numbers they stand for; anything else unchanged."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
 def _build(cls, base: dict, overrides: dict):
+    base, overrides = {k: _plain(v) for k, v in base.items()}, {k: _plain(v) for k, v in overrides.items()}
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
@@ -202,6 +220,7 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     ``dsa`` (DC with Siamese augmentation) use DC's protocol: 1000 iterations, lr_img 0.1, lr_net 0.01,
     outer/inner loops per IPC.
     """
+    ipc, seed = _plain(ipc), _plain(seed)
     _check_choice("preset", preset, PRESETS)
     _check_choice("method", method, METHODS)
     _check_int("ipc", ipc, 1)

@@ -25,6 +25,7 @@ from .train import predict, train_classifier, train_classifiers_batched
 __all__ = ["FairnessReport", "evaluate", "random_subset", "test_set_differences"]
 
 _SCALARS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+MAX_MODELS = 1000  # evaluation models per call (papers use 5-10); more would only exhaust memory
 
 
 @dataclass
@@ -71,8 +72,7 @@ def random_subset(train: GroupedDataset, *, ipc: int, seed: int = 0) -> DistillR
     """The random-real-subset baseline: ``ipc`` real images per class drawn uniformly (so groups
     appear in their training proportions). ``ipc`` may not exceed the smallest class."""
     check_dataset("train", train)
-    check_int("ipc", ipc, 1)
-    check_seed(seed)
+    ipc, seed = check_int("ipc", ipc, 1), check_seed(seed)
     check_ipc_fits(ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(), train.class_names)
     train.check_finite("training images")
     gen = torch.Generator(device=train.labels.device).manual_seed(seed)
@@ -115,9 +115,9 @@ def evaluate(
     size, classes; bias and seed may differ): a ``ValueError`` says what differs.
     """
     strict = check_dataset
-    check_int("n_models", n_models, 1)
+    n_models = check_int("n_models", n_models, 1, MAX_MODELS)
     _check_dataset("test", test)
-    check_seed(seed)
+    seed = check_seed(seed)
     for name, value in (("progress", progress), ("keep_models", keep_models), ("check_dataset", strict)):
         check_bool(name, value)
     check_choice("batched", batched, (True, False, "auto"))
@@ -200,7 +200,10 @@ def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
     if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept
         made = {k: record.get(k) for k in ("class_names", "group_names") if isinstance(record, dict) and k in record}
         now = {k: now[k] for k in made}
-    return fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
+    differ = fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
+    if now.get("split") == "train":
+        differ.append("split 'train' (a test set is the balanced 'test' split)")
+    return differ
 
 
 def tqdm_or_range(items, progress: bool):

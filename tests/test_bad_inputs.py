@@ -324,6 +324,12 @@ API = [
         "colored-digits", split="test", n_groups=2, size=16)), V, "n_groups"),
     ("evaluate-other-size-unchecked", _evaluate(check_dataset=False, test=lambda c: fairdd.datasets.load(
         "colored-digits", split="test", n_groups=4, size=32)), V, "shape"),
+    ("evaluate-n_models-1e6", _evaluate(n_models=10**6), V, "n_models"),
+    ("evaluate-test-is-train-split", _evaluate(test=lambda c: c.train), V, "split 'train'"),
+    ("evaluate-width-huge", _evaluate(width=10**7), V, "width"),
+    ("distill-width-huge", _distill(width=10**7), V, "width"),
+    ("select_groups-float", lambda c: c.train.select_groups([0.5]), V, "0.5"),
+    ("select_groups-unknown-name", lambda c: c.train.select_groups(["mauve"]), V, "mauve"),
     ("evaluate-5-class-test-set", _evaluate(test=lambda c: c.test.subset(c.test.labels < 5)._replace(
         class_names=c.test.class_names[:5])), V, "n_classes 10 (now 5)"),
     ("evaluate-5-classes-unchecked", _evaluate(check_dataset=False, test=lambda c: c.test.subset(
@@ -450,6 +456,8 @@ CLI = [
     ("cli-download-builtin", _cli(*D, "--download", "--out", "{tmp}/c1"), "--download"),
     ("cli-demo-ipc-0", _cli("demo", "--preset", "smoke", "--dataset", "colored-digits", "--device", "cpu", "--ipc", "0",
                             "--out", "{tmp}/demo"), "ipc"),
+    ("cli-demo-n-models-0", _cli("demo", "--preset", "smoke", "--dataset", "colored-digits", "--device", "cpu",
+                                 "--n-models", "0", "--out", "{tmp}/demo0"), "n_models"),
     ("cli-demo-out-file", _cli("demo", "--preset", "smoke", "--out", "{tmp}/plainfile"), "plainfile"),
     ("cli-demo-strategy-folder-is-users", _cli("demo", "--preset", "smoke", "--out", "{tmp}/demo_user"), "cobra"),
     ("cli-evaluate-missing", _cli("evaluate", "{tmp}/nope", "--preset", "smoke"), "nope"),
@@ -573,6 +581,11 @@ VALID = [
      == [0, 1, 1, 1]),
     ("config-cobra-proportional", lambda c: fairdd.distill_config(group_weights="proportional") is not None),
     ("config-seed-numpy-int", lambda c: fairdd.distill_config(seed=__import__("numpy").int64(3)).seed == 3),
+    ("distill-numpy-ints", lambda c: len(fairdd.distill(c.train, ipc=__import__("numpy").int64(1),
+                                                        seed=__import__("numpy").int64(2), iterations=1,
+                                                        **CPU).labels) == 10),
+    ("random_subset-numpy-int", lambda c: len(fairdd.random_subset(c.train, ipc=__import__("numpy").int64(2),
+                                                                   seed=__import__("numpy").int64(1)).labels) == 20),
     ("device-torch-cpu", lambda c: Distiller.__init__.__globals__["resolve_device"](torch.device("cpu")).type == "cpu"),
     ("save-into-empty-folder", lambda c: c.rnd.save(c.tmp / "emptydir2") is not None),
     ("save-overwrite-keeps-user-files", _overwrite_keeps_user_files),

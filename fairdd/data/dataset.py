@@ -165,6 +165,11 @@ class GroupedDataset:
         )
 
     def group_id(self, group: int | str) -> int:
+        import numbers
+
+        if isinstance(group, bool) or not isinstance(group, (numbers.Integral, str)):
+            raise ValueError(f"a group is an id (int) or a name {list(self.group_names)}; got {group!r} "
+                             f"({type(group).__name__})")
         if isinstance(group, str):
             if group not in self.group_names:
                 raise ValueError(f"unknown group {group!r}; allowed: {list(self.group_names)}")
