@@ -97,6 +97,7 @@ class Distiller:
         self.optimizer = torch.optim.SGD([self.images], lr=config.lr_img, momentum=config.momentum)
         self.iteration = 0
         self.history: list[StepInfo] = []
+        self.finite_check_every = 0  # steps between finiteness checks in run(); 0 = 1 on a CPU, 25 on a GPU
 
     def _init_images(self) -> torch.Tensor:
         cfg, train = self.config, self.train
@@ -162,7 +163,7 @@ class Distiller:
 
             bar = tqdm(total=self.config.iterations, initial=self.iteration, desc=f"{self.config.target}")
         every = self.config.checkpoint_every
-        check_every = 1 if self.device.type == "cpu" else FINITE_CHECK_EVERY_GPU
+        check_every = self.finite_check_every or (1 if self.device.type == "cpu" else FINITE_CHECK_EVERY_GPU)
         good, pending = self._snapshot(), []
         try:
             for info in self:

@@ -106,3 +106,24 @@ def test_evaluate_refuses_non_finite_images(digits_train, digits_test):
     nan = DistillResult(torch.full_like(rnd.images, float("nan")), rnd.labels, config=rnd.config, dataset=rnd.dataset)
     with pytest.raises(NonFiniteError, match="source .synthetic. images: NaN"):
         fairdd.evaluate(nan, digits_test, n_models=1, **SMOKE)
+
+
+def test_deferred_finite_checks_find_the_first_bad_iteration(digits_train, tmp_path):
+    """The GPU schedule (a check every k steps, no host sync per step), run on the CPU: the error names
+    the first bad iteration, not the one where it was found, and the state goes back to the last check."""
+    from fairdd.distill import Distiller
+
+    run = Distiller(digits_train, fairdd.distill_config(target="vanilla", ipc=1, preset="smoke", iterations=12,
+                                                        depth=2), device="cpu")
+    run.finite_check_every = 4
+
+    def poison(r, info):
+        if info.iteration == 6:
+            with torch.no_grad():
+                r.images.fill_(float("nan"))  # the loss of iteration 7 is NaN; 6's was finite
+
+    with pytest.raises(NonFiniteError, match="at iteration 7 .*put back to iteration 4") as err:
+        run.run(callbacks=[poison], checkpoint=tmp_path / "c.pt")
+    assert run.iteration == 4 and len(run.history) == 4 and torch.isfinite(run.images).all()
+    assert int(torch.load(tmp_path / "c.pt", weights_only=True)["iteration"]) == 4
+    assert err.value.iteration == 7
