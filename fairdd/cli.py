@@ -6,7 +6,6 @@ exit code 2; progress bars appear only on a terminal (not when piped, nor under 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -353,9 +352,10 @@ def run_reproduce(args) -> int:
 
         its = {t: distill_config(method=args.method, target=t, ipc=args.ipc, preset="paper", **overrides).iterations
                for t in args.targets if t != "random"}
-        _note(f"paper protocol: {len(args.targets)} targets ({', '.join(f'{t}: {n} iterations' for t, n in its.items())}"
-              f"), then {args.n_models} models × {eval_config(preset='paper', **eval_overrides).epochs} epochs each; "
-              "hours on a CPU (--preset demo takes minutes)")
+        per_target = ", ".join(f"{t}: {n} iterations" for t, n in its.items())
+        epochs = eval_config(preset="paper", **eval_overrides).epochs
+        _note(f"paper protocol: {len(args.targets)} targets ({per_target}), then {args.n_models} models × "
+              f"{epochs} epochs each; hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
 
     def show(row):

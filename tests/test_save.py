@@ -57,7 +57,6 @@ def test_tampered_payload_is_refused(tmp_path):
     tensors.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="does not match its checksum"):
         fairdd.load_result(tmp_path / "r")
-    history = next((tmp_path / "r").glob("history-*.json"))
     _result(0.5).save(tmp_path / "h")
     history = next((tmp_path / "h").glob("history-*.json"))
     history.write_text("[]\n")
