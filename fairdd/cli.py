@@ -352,10 +352,14 @@ def run_reproduce(args) -> int:
 
         its = {t: distill_config(method=args.method, target=t, ipc=args.ipc, preset="paper", **overrides).iterations
                for t in args.targets if t != "random"}
-        per_target = ", ".join(f"{t}: {n} iterations" for t, n in its.items())
+        from fairdd.validate import check_int
+
+        check_int("n_models", args.n_models, 1)
+        runs = ", ".join([f"{t} ({n} iterations)" for t, n in its.items()]
+                         + (["the random subset"] if "random" in args.targets else []))
         epochs = eval_config(preset="paper", **eval_overrides).epochs
-        _note(f"paper protocol: {len(args.targets)} targets ({per_target}), then {args.n_models} models × "
-              f"{epochs} epochs each; hours on a CPU (--preset demo takes minutes)")
+        _note(f"paper protocol: {runs}, each evaluated with {args.n_models} models × {epochs} epochs; "
+              "hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
 
     def show(row):
