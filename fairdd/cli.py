@@ -1,17 +1,37 @@
-"""Command line: ``fairdd demo | distill | evaluate``. The only module that prints."""
+"""Command line: ``fairdd demo | distill | evaluate | reproduce``. The only module that prints.
+
+Expected errors (bad values, missing or existing files, no CUDA) end as one line on stderr and
+exit code 2; progress bars appear only on a terminal (not when piped, nor under ``CI=true``).
+"""
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from .sweeps import cli as sweep_cli
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 DEMO_TARGETS = ("vanilla", "uniform", "fairdd", "cobra")
+DOWNLOADABLE = ("colored-fashion-mnist",)  # datasets whose files fairdd can fetch (--download)
+
+EXAMPLES = """\
+examples:
+  fairdd demo --preset smoke                      # every target on colored-mnist, a table (seconds)
+  fairdd demo                                     # the demo preset: about 2 minutes on a laptop CPU
+  fairdd distill --dataset colored-digits --target cobra --ipc 10 --preset demo --out results/cobra
+  fairdd evaluate results/cobra --preset demo     # test set rebuilt from the result's record
+  fairdd reproduce colored-fashion-mnist --download --preset demo --out results/rep
+"""
+
+
+def _is_terminal() -> bool:
+    """Progress bars only for a person watching: stderr is a terminal and not under CI."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    return sys.stderr.isatty() and not ci
 
 
 def _value(text: str):
@@ -23,81 +43,161 @@ def _value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _overrides(pairs: list[str], flag: str = "--set") -> dict:
+def _overrides(pairs: list[str], flag: str = "--set", flags: dict | None = None) -> dict:
+    """``KEY=VALUE`` pairs as a dict; refuses keys that have their own flag (``--set seed=3``)."""
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise SystemExit(f"error: {flag} expects KEY=VALUE; got {pair!r}")
+            raise ValueError(f"{flag} expects KEY=VALUE; got {pair!r}")
         key, val = pair.split("=", 1)
-        out[key.strip()] = _value(val.strip())
+        key = key.strip()
+        if flags and key in flags:
+            raise ValueError(f"{flag} {pair}: {key!r} has its own flag; use {flags[key]} instead")
+        out[key] = _value(val.strip())
     return out
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="colored-mnist", help="colored-mnist | colored-fashion-mnist | colored-digits")
-    p.add_argument("--mode", default="foreground", help="foreground | background")
+def _flags(parser: argparse.ArgumentParser) -> dict:
+    """dest → option string of every flag of ``parser`` (to refuse ``--set`` keys that are flags)."""
+    return {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+
+
+def _choices():
+    from fairdd.config import METHODS, PRESETS
+    from fairdd.data import DATASETS
+    from fairdd.targets import STRATEGIES
+
+    return DATASETS, METHODS, PRESETS, tuple(STRATEGIES)
+
+
+def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    datasets, _, _, _ = _choices()
+    d = (lambda v: v) if defaults else (lambda v: None)
+    from_record = "" if defaults else " (default: the result's record)"
+    p.add_argument("--dataset", default=d("colored-mnist"), choices=datasets, help="dataset" + from_record)
+    p.add_argument("--mode", default=d("foreground"), choices=("foreground", "background"),
+                   help="paint the digit or the background" + from_record)
     p.add_argument("--bias", type=float, default=0.9, help="share of a class's own colour in training (0, 1]")
-    p.add_argument("--severity", type=int, default=0, help="separation corruption on minority groups, 0-5")
+    p.add_argument("--severity", type=int, default=d(0), choices=range(6), metavar="{0..5}",
+                   help="separation corruption on minority groups" + from_record)
     p.add_argument("--root", default=None, help="folder with dataset files (Fashion-MNIST IDX)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--download", action="store_true",
+                   help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--seed", type=int, default=d(0), help="data and run seed" + from_record)
 
 
-def _load(args, split: str):
+def _load(args, split: str, **record):
     import fairdd
 
-    return fairdd.datasets.load(args.dataset, split=split, mode=args.mode, bias=args.bias,
-                                severity=args.severity, seed=args.seed, root=args.root)
+    knobs = dict(mode=args.mode, severity=args.severity, seed=args.seed, **record)
+    if split == "train":
+        knobs["bias"] = args.bias
+    return fairdd.datasets.load(args.dataset, split=split, root=args.root, download=_download(args), **knobs)
+
+
+def _download(args) -> bool:
+    if args.download and args.dataset not in DOWNLOADABLE:
+        raise ValueError(f"--download applies to {list(DOWNLOADABLE)}; {args.dataset!r} is built in")
+    return bool(args.download)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fairdd", description="Fair dataset distillation toolkit.")
+    from fairdd import __version__
+
+    datasets, methods, presets, targets = _choices()
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="fairdd", description="Fair dataset distillation toolkit.",
+                                     epilog=EXAMPLES, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"fairdd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="distil colored-mnist with every target, evaluate, print a table")
+    demo = sub.add_parser("demo", help="distil colored-mnist with every target, evaluate, print a table",
+                          formatter_class=fmt, epilog="example:\n  fairdd demo --preset smoke --dataset colored-digits")
     _add_data_args(demo)
-    demo.add_argument("--preset", default="demo", help="paper | demo | smoke")
+    demo.add_argument("--preset", default="demo", choices=presets)
     demo.add_argument("--ipc", type=int, default=10)
     demo.add_argument("--n-models", type=int, default=None, help="evaluation models per strategy")
-    demo.add_argument("--out", default="results/demo")
+    demo.add_argument("--out", default="results/demo",
+                      help="folder for metrics and one result per strategy (the demo replaces its own results)")
 
-    dist = sub.add_parser("distill", help="distil a dataset and save the result folder")
+    dist = sub.add_parser("distill", help="distil a dataset and save the result folder", formatter_class=fmt,
+                          epilog="example:\n  fairdd distill --dataset colored-digits --target cobra --preset demo "
+                                 "--out results/cobra")
     _add_data_args(dist)
-    dist.add_argument("--method", default="dm")
-    dist.add_argument("--target", default="cobra", help="vanilla | uniform | fairdd | cobra")
+    dist.add_argument("--method", default="dm", choices=methods)
+    dist.add_argument("--target", default="cobra", choices=targets)
     dist.add_argument("--ipc", type=int, default=10)
-    dist.add_argument("--preset", default="paper", help="paper | demo | smoke")
+    dist.add_argument("--preset", default="paper", choices=presets,
+                      help="paper: the published protocol (hours on a CPU); demo: minutes; smoke: seconds")
     dist.add_argument("--out", required=True, help="result folder to write")
+    dist.add_argument("--overwrite", action="store_true", help="replace --out if it holds a fairdd result")
     dist.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
     dist.add_argument("--resume", default=None, help="checkpoint to continue from")
     dist.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
 
     rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
-                                           "random-subset baseline; write a results table")
-    rep.add_argument("dataset", help="colored-fashion-mnist | colored-mnist | colored-digits")
-    rep.add_argument("--mode", default="foreground")
-    rep.add_argument("--method", default="dm")
+                                           "random-subset baseline; write a results table", formatter_class=fmt,
+                         epilog="example:\n  fairdd reproduce colored-digits --preset smoke --out results/rep")
+    rep.add_argument("dataset", choices=datasets)
+    rep.add_argument("--mode", default="foreground", choices=("foreground", "background"))
+    rep.add_argument("--method", default="dm", choices=methods)
     rep.add_argument("--ipc", type=int, default=10)
-    rep.add_argument("--preset", default="paper")
+    rep.add_argument("--preset", default="paper", choices=presets)
     rep.add_argument("--n-models", type=int, default=5)
-    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"])
+    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
+                     choices=("random",) + targets)
     rep.add_argument("--root", default=None)
-    rep.add_argument("--device", default="auto")
+    rep.add_argument("--download", action="store_true",
+                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+    rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--out", default=None, help="folder for rows.json, table.md, table.tex (resumable)")
     rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
     rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
                      help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
 
-    ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set")
-    _add_data_args(ev)
+    ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set", formatter_class=fmt,
+                        epilog="example:\n  fairdd evaluate results/cobra --preset demo --out report.json")
+    _add_data_args(ev, defaults=False)
     ev.add_argument("result", help="result folder written by 'fairdd distill'")
-    ev.add_argument("--preset", default="paper")
+    ev.add_argument("--preset", default="paper", choices=presets)
     ev.add_argument("--n-models", type=int, default=5)
     ev.add_argument("--out", default=None, help="write the report as JSON here")
+    ev.add_argument("--any-test-set", action="store_true",
+                    help="evaluate even if the test set was not built like the result's training set")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
     sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
     return parser
+
+
+def _note(text: str) -> None:
+    print(f"fairdd: {text}", file=sys.stderr, flush=True)
+
+
+def _paper_timer(args, iterations: int, first: int = 3):
+    """A callback that, after ``first`` timed iterations, says how long the whole run should take."""
+    state = {"t0": None, "n": 0}
+
+    def cb(run, info) -> None:
+        state["n"] += 1
+        if state["n"] == 1:  # the first step pays warm-up: time the next ones
+            state["t0"] = time.perf_counter()
+        elif state["n"] == first + 1:
+            per = (time.perf_counter() - state["t0"]) / first
+            left = per * (iterations - info.iteration)
+            _note(f"paper protocol: {iterations} iterations of {run.config.method}/{run.config.target} at "
+                  f"{per:.2f} s each on {run.device} → about {_duration(left)} more (--preset demo takes minutes)")
+
+    return cb
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def run_demo(args) -> int:
@@ -106,15 +206,22 @@ def run_demo(args) -> int:
     import fairdd
     from fairdd.io import write_json
 
+    from fairdd.io import check_output
+    from fairdd.results import check_result_target
+
     out = Path(args.out)
-    n_models = args.n_models or {"paper": 5, "demo": 3, "smoke": 1}.get(args.preset, 3)
+    n_models = args.n_models if args.n_models is not None else {"paper": 5, "demo": 3, "smoke": 1}[args.preset]
+    runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
+    check_output(out, kind="folder", what="demo output")  # before any work
+    for name, _ in runs:
+        check_result_target(out / name, overwrite=True)  # the demo replaces its own results, nothing else
+    check_output(out / "metrics.json", kind="file", what="metrics file")
     t_start = time.perf_counter()
     train, test = _load(args, "train"), _load(args, "test")
     print(f"fairdd demo: {args.dataset} ({args.mode}, bias {args.bias}), {len(train)} train / {len(test)} test, "
           f"{train.n_groups} colour groups, IPC {args.ipc}, preset {args.preset!r}, {n_models} eval models, "
           f"device {args.device}", flush=True)
     rows, metrics = [], {}
-    runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
     for name, target in runs:
         t0 = time.perf_counter()
         if target is None:
@@ -122,7 +229,7 @@ def run_demo(args) -> int:
         else:
             result = fairdd.distill(train, method="dm", target=target, ipc=args.ipc, preset=args.preset,
                                     seed=args.seed, device=args.device)
-        result.save(out / name)
+        result.save(out / name, overwrite=True)
         report = fairdd.evaluate(result, test, n_models=n_models, preset=args.preset, seed=args.seed,
                                  device=args.device)
         seconds = time.perf_counter() - t0
@@ -166,24 +273,66 @@ def _bar_chart(path: Path, metrics: dict) -> None:
 
 def run_distill(args) -> int:
     import fairdd
+    from fairdd.config import distill_config
+    from fairdd.io import check_output
+    from fairdd.results import check_result_target
 
+    overrides = _overrides(args.set, flags=_flags(args.parser))
+    check_result_target(args.out, overwrite=args.overwrite)  # outputs first: no work thrown away late
+    check_output(args.out, kind="folder", what="result folder")
+    if args.checkpoint:
+        check_output(args.checkpoint, kind="file", what="checkpoint")
     train = _load(args, "train")
+    config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
+                            seed=args.seed, **overrides)
+    callbacks = []
+    if args.preset == "paper":  # one line, once the first steps are timed
+        callbacks.append(_paper_timer(args, config.iterations))
+        if config.iterations <= 4:
+            _note(f"paper protocol: {config.iterations} iterations of {config.method}/{config.target}")
     t0 = time.perf_counter()
     result = fairdd.distill(train, method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, device=args.device, checkpoint=args.checkpoint, resume=args.resume,
-                            progress=True, **_overrides(args.set))
-    result.save(args.out)
+                            progress=_is_terminal(), callbacks=callbacks, **overrides)
+    result.save(args.out, overwrite=args.overwrite)
     print(f"distilled {len(result.labels)} images in {time.perf_counter() - t0:.1f} s → {args.out}")
     return 0
 
 
+def _test_set_knobs(args, result) -> dict:
+    """The test set's build knobs: the result's record, each replaced by a flag the user gave."""
+    record = result.dataset.get("info") or {}
+    given = {k: getattr(args, k) for k in ("dataset", "mode", "severity", "seed")}
+    knobs = {"dataset": record.get("name"), "mode": record.get("mode"), "severity": record.get("severity", 0),
+             "seed": record.get("seed", 0)}
+    knobs.update({k: v for k, v in given.items() if v is not None})
+    if knobs["dataset"] is None:
+        raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
+    knobs["mode"] = knobs["mode"] or "foreground"
+    extra = {k: record[k] for k in ("n_groups", "size") if record.get(k) is not None}
+    if record.get("groups") is not None:
+        extra["groups"] = list(record["groups"])
+    return knobs, extra
+
+
 def run_evaluate(args) -> int:
     import fairdd
+    from fairdd.io import check_output
 
+    overrides = _overrides(args.set, flags=_flags(args.parser))
+    if args.out:
+        check_output(args.out, kind="file", what="report")
     result = fairdd.load_result(args.result)
-    test = _load(args, "test")
+    knobs, extra = _test_set_knobs(args, result)
+    for k, v in knobs.items():
+        setattr(args, k, v)
+    test = _load(args, "test", **extra)
+    if args.preset == "paper":
+        _note(f"paper protocol: {args.n_models} models × {fairdd.eval_config(preset='paper', **overrides).epochs} "
+              "epochs (--preset demo takes minutes)")
     report = fairdd.evaluate(result, test, n_models=args.n_models, preset=args.preset, seed=args.seed,
-                             device=args.device, progress=True, **_overrides(args.set))
+                             device=args.device, progress=_is_terminal(), check_dataset=not args.any_test_set,
+                             **overrides)
     print(report.summary())
     print(report.by_group.to_string(index=False))
     if args.out:
@@ -193,9 +342,27 @@ def run_evaluate(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.io import atomic_write
+    from fairdd.io import atomic_write, check_output
 
     out = Path(args.out or f"results/reproduce/{args.dataset}-{args.mode}-{args.method}-ipc{args.ipc}-{args.preset}")
+    flags = _flags(args.parser)
+    overrides = _overrides(args.set, flags=flags)
+    eval_overrides = _overrides(args.eval_set, "--eval-set", flags=flags)
+    check_output(out, kind="folder", what="reproduce output")
+    _download(args)
+    if args.preset == "paper":
+        from fairdd.config import distill_config, eval_config
+
+        its = {t: distill_config(method=args.method, target=t, ipc=args.ipc, preset="paper", **overrides).iterations
+               for t in args.targets if t != "random"}
+        from fairdd.validate import check_int
+
+        check_int("n_models", args.n_models, 1)
+        runs = ", ".join([f"{t} ({n} iterations)" for t, n in its.items()]
+                         + (["the random subset"] if "random" in args.targets else []))
+        epochs = eval_config(preset="paper", **eval_overrides).epochs
+        _note(f"paper protocol: {runs}, each evaluated with {args.n_models} models × {epochs} epochs; "
+              "hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
 
     def show(row):
@@ -205,8 +372,8 @@ def run_reproduce(args) -> int:
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
-                      out=out / "rows.json", root=args.root, callback=show,
-                      eval_overrides=_overrides(args.eval_set, "--eval-set"), **_overrides(args.set))
+                      out=out / "rows.json", root=args.root, download=args.download, callback=show,
+                      eval_overrides=eval_overrides, **overrides)
     cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
@@ -231,13 +398,30 @@ def _has_tabulate() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.parser = parser._subparsers._group_actions[0].choices[args.command]
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
                 "reproduce": run_reproduce, "sweep": sweep_cli.run_cli}[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # FileNotFoundError, FileExistsError, PermissionError ... are OSErrors
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and not any(k in str(exc) for k in ("out of memory", "allocate")):
+            raise
+        print(f"error: out of memory ({_one_line(exc)[:200]}); ask for less (ipc, width, batch sizes)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if not isinstance(exc, OSError) or exc.strerror is None or exc.filename is None \
+        else f"{exc.strerror}: {exc.filename}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .validate import check_group_weights, check_real, check_seed
+
 __all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "distill_config", "eval_config"]
 
 PRESETS = ("paper", "demo", "smoke")
@@ -60,16 +62,24 @@ class DistillConfig:
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         for name in ("ipc", "iterations", "batch_real", "width", "depth"):
             _check_int(name, getattr(self, name), 1)
+        _check_at_most("width", self.width, MAX_WIDTH)
         for name in ("warm_start_epochs", "checkpoint_every"):
             _check_int(name, getattr(self, name), 0)
         for name in ("outer_loop", "inner_loop", "factor", "refresh_every"):
             _check_int(name, getattr(self, name), 1)
         for name in ("lr_img", "warm_start_lr", "lr_net"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+            check_real(name, getattr(self, name), 0.0, low_open=True)
+        check_real("momentum", self.momentum)
+        check_seed(self.seed)
         for name in ("dsa", "channels_last"):
             _check_bool(name, getattr(self, name))
         _check_compile(self.compile)
+        check_group_weights(self.group_weights)
+        if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
+                and not self.target.startswith("cobra"):
+            users = [t for t in STRATEGIES if t.startswith("cobra")]
+            raise ValueError(f"group_weights is used only by the targets {users}; target {self.target!r} "
+                             f"ignores it (got group_weights={self.group_weights!r})")
         if self.refresh_every > 1 and self.method != "dm":
             raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
                              "DC-style methods already hold a network for outer_loop steps")
@@ -102,10 +112,14 @@ class EvalConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "width", "depth"):
             _check_int(name, getattr(self, name), 1)
+        _check_at_most("width", self.width, MAX_WIDTH)
         _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_bool("dsa", self.dsa)
         _check_compile(self.compile)
+        check_real("lr", self.lr, 0.0, low_open=True)
+        check_real("weight_decay", self.weight_decay, 0.0)
+        check_real("momentum", self.momentum, 0.0, 1.0, high_open=True)
         if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
             raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
                              f"{self.weight_decay}, {self.momentum}")
@@ -115,7 +129,7 @@ class EvalConfig:
 
 
 def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
 
 
@@ -127,6 +141,14 @@ def _check_bool(name: str, value) -> None:
 def _check_compile(value) -> None:
     if value not in COMPILE_MODES or (not isinstance(value, (bool, str))):
         raise ValueError(f"compile must be one of {list(COMPILE_MODES)}; got {value!r}")
+
+
+MAX_WIDTH = 4096  # ConvNet channels; papers use 128, wider would only exhaust memory
+
+
+def _check_at_most(name: str, value, high: int) -> None:
+    if value > high:
+        raise ValueError(f"{name} must be an integer in [1, {high}]; got {value!r}")
 
 
 def _check_int(name: str, value, low: int) -> None:
@@ -174,7 +196,15 @@ def _eval_preset(preset: str) -> dict:
     return dict(epochs=2, width=8)
 
 
+def _plain(value):
+    """NumPy scalars (``np.int64(3)``) as the Python numbers they stand for; anything else unchanged."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
 def _build(cls, base: dict, overrides: dict):
+    base, overrides = {k: _plain(v) for k, v in base.items()}, {k: _plain(v) for k, v in overrides.items()}
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
@@ -191,8 +221,11 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     ``dsa`` (DC with Siamese augmentation) use DC's protocol: 1000 iterations, lr_img 0.1, lr_net 0.01,
     outer/inner loops per IPC.
     """
+    ipc, seed = _plain(ipc), _plain(seed)
     _check_choice("preset", preset, PRESETS)
+    _check_choice("method", method, METHODS)
     _check_int("ipc", ipc, 1)
+    check_seed(seed)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset,
                 **_distill_preset(preset, target, ipc, method))
     return _build(DistillConfig, base, overrides)

@@ -8,6 +8,8 @@ loop with progress, callbacks and checkpoints, and returns a ``DistillResult``.
 """
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -18,11 +20,13 @@ import torch
 
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
-from .io import load_tensors, save_tensors
+from .io import check_output, load_tensors, save_tensors
 from .matching import MATCHERS
 from .matching.dm import as_batch
 from .results import DistillResult
 from .targets import get_strategy
+from .validate import (NonFiniteError, check_bool, check_dataset, check_device, check_finite, check_ipc_fits,
+                       check_memory, check_path, describe_value)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]
 
@@ -31,15 +35,8 @@ CHECKPOINT_FORMAT = "fairdd.checkpoint/1"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+    """"auto" → CUDA when available, else CPU; a CUDA device without CUDA is a ``ValueError``."""
+    return check_device(device)
 
 
 @dataclass
@@ -70,8 +67,12 @@ class Distiller:
     """
 
     def __init__(self, train: GroupedDataset, config: DistillConfig, *, device: str | torch.device = "auto") -> None:
+        check_dataset("train", train)
+        if not isinstance(config, DistillConfig):
+            raise ValueError(f"config must be a DistillConfig (fairdd.distill_config(...)); got {describe_value(config)}")
         self.config = config
         self.device = resolve_device(device)
+        _check_training_set(train, config, self.device)
         if not train.fully_labelled:
             raise ValueError(f"{int((~train.known).sum())} training samples have no group label; fill them with "
                              "fairdd.data.infer_groups(train) first (pseudo-groups)")
@@ -87,11 +88,15 @@ class Distiller:
             raise ValueError(f"images must be square; got {h}×{w}")
         self.matcher = MATCHERS[config.method](config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
+        if config.init == "real":  # more images than the class holds would repeat them
+            check_ipc_fits(config.ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(),
+                           train.class_names, per=getattr(self.matcher, "images_per_slot", 1))
         self.labels = torch.arange(train.n_classes, device=self.device).repeat_interleave(config.ipc)  # (C·ipc,)
         self.images = self._init_images().requires_grad_(True)  # (C·ipc, c, h, w)
         self.optimizer = torch.optim.SGD([self.images], lr=config.lr_img, momentum=config.momentum)
         self.iteration = 0
         self.history: list[StepInfo] = []
+        self.finite_check_every = 0  # steps between finiteness checks in run(); 0 = 1 on a CPU, 25 on a GPU
 
     def _init_images(self) -> torch.Tensor:
         cfg, train = self.config, self.train
@@ -138,24 +143,44 @@ class Distiller:
     def run(self, *, callbacks: Iterable[Callable[["Distiller", StepInfo], None]] = (), progress: bool = False,
             checkpoint: str | Path | None = None) -> DistillResult:
         """Step until ``config.iterations``; call ``callbacks(self, info)`` after each step; write
-        ``checkpoint`` every ``config.checkpoint_every`` iterations and at the end."""
+        ``checkpoint`` every ``config.checkpoint_every`` iterations and at the end.
+
+        The loss and the synthetic images are checked to be finite (every step on a CPU, every
+        ``FINITE_CHECK_EVERY_GPU`` steps and before every checkpoint on a GPU, to avoid a host sync
+        per step). A non-finite value stops the run with ``NonFiniteError`` naming the first bad
+        iteration; the run is put back to the last checked finite state, which is also what the
+        checkpoint holds (only finite states are ever written).
+        """
         callbacks = list(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise ValueError(f"callbacks must be callables f(distiller, info); got {describe_value(cb)}")
+        check_bool("progress", progress)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=self.config.iterations, initial=self.iteration, desc=f"{self.config.target}")
         every = self.config.checkpoint_every
+        check_every = self.finite_check_every or (1 if self.device.type == "cpu" else FINITE_CHECK_EVERY_GPU)
+        good, pending = self._snapshot(), []
         try:
             for info in self:
+                pending.append(info._loss)
                 for cb in callbacks:
                     cb(self, info)
                 if bar is not None:
                     bar.update(1)
                     if info.iteration % 50 == 0:
                         bar.set_postfix(loss=f"{info.loss:.4g}")
-                if checkpoint is not None and every and info.iteration % every == 0:
+                save_now = checkpoint is not None and every and info.iteration % every == 0
+                if save_now or self.done or len(pending) >= check_every:
+                    self._check_finite(pending, good, checkpoint)
+                    good, pending = self._snapshot(), []
+                if save_now:
                     self.save_checkpoint(checkpoint)
+            if pending:
+                self._check_finite(pending, good, checkpoint)
         finally:
             if bar is not None:
                 bar.close()
@@ -163,15 +188,52 @@ class Distiller:
             self.save_checkpoint(checkpoint)
         return self.result()
 
+    def _snapshot(self) -> dict:
+        mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
+        return {"images": self.images.detach().clone(), "momentum": None if mom is None else mom.clone(),
+                "generator": self.generator.get_state(), "iteration": self.iteration, "history": len(self.history),
+                "matcher": copy.deepcopy(self.matcher.state_dict()) if hasattr(self.matcher, "state_dict") else None}
+
+    def _restore(self, snap: dict) -> None:
+        with torch.no_grad():
+            self.images.copy_(snap["images"])
+        if snap["momentum"] is None:
+            self.optimizer.state.pop(self.images, None)
+        else:
+            self.optimizer.state[self.images]["momentum_buffer"] = snap["momentum"].clone()
+        self.generator.set_state(snap["generator"])
+        self.iteration = snap["iteration"]
+        del self.history[snap["history"]:]
+        if snap["matcher"] is not None:
+            self.matcher.load_state_dict(snap["matcher"])
+
+    def _check_finite(self, losses: list, good: dict, checkpoint) -> None:
+        """Raise ``NonFiniteError`` (after restoring ``good``) if a loss or the images are not finite."""
+        loss = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).reshape(()) for v in losses])
+        ok = torch.isfinite(loss)  # (k,)
+        if bool(ok.all()) and bool(torch.isfinite(self.images).all()):
+            return
+        first = good["iteration"] + 1 + (int((~ok).nonzero()[0]) if not bool(ok.all()) else len(losses) - 1)
+        value = float(loss[first - good["iteration"] - 1])
+        self._restore(good)
+        kept = ""
+        if checkpoint is not None:
+            self.save_checkpoint(checkpoint)
+            kept = f"; checkpoint {checkpoint} holds that state"
+        cfg = self.config
+        raise NonFiniteError(
+            f"the loss became {value} at iteration {first} ({cfg.method}/{cfg.target}, lr_img={cfg.lr_img}): "
+            f"stopped, and the run was put back to iteration {self.iteration}, its last finite state{kept}. "
+            "Lower lr_img or check the training images", iteration=first, last_good=self.result())
+
     # ----------------------------------------------------------- persistence
     def result(self) -> DistillResult:
-        t = self.train
-        return DistillResult(
-            images=self.images.detach().cpu().clone(), labels=self.labels.cpu().clone(),
-            history=[h.as_dict() for h in self.history], config=self.config.to_dict(),
-            dataset=dict(class_names=list(t.class_names), group_names=list(t.group_names),
-                         mean=list(t.mean), std=list(t.std), info=t.info),
-        )
+        """The current synthetic set as a ``DistillResult`` (refused if it holds NaN or infinity)."""
+        images = self.images.detach().cpu().clone()
+        check_finite(f"the synthetic images at iteration {self.iteration}", images)
+        return DistillResult(images=images, labels=self.labels.cpu().clone(),
+                             history=[h.as_dict() for h in self.history], config=self.config.to_dict(),
+                             dataset=self.train.describe())
 
     def state_dict(self) -> dict:
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
@@ -183,28 +245,52 @@ class Distiller:
             "iteration": torch.tensor(self.iteration),
             "history": torch.tensor([[h.iteration, h.loss, h.seconds] for h in self.history],
                                     dtype=torch.float64).reshape(-1, 3),
-            "config": _config_tensor(self.config),
+            "config": _json_tensor(self.config.to_dict()),
+            "dataset": _json_tensor(self.train.fingerprint()),
             "matcher": self.matcher.state_dict() if hasattr(self.matcher, "state_dict") else {},
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"not a fairdd checkpoint (format {state.get('format')!r})")
-        saved = _config_from_tensor(state["config"])
+        """Continue from ``state`` (a ``state_dict()``): refused when it was made with another config
+        (other than ``iterations`` / ``checkpoint_every``) or on another training set."""
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a fairdd checkpoint (format "
+                             f"{state.get('format') if isinstance(state, dict) else None!r})")
+        missing = sorted({"images", "momentum", "generator", "iteration", "history", "config"} - set(state))
+        if missing:
+            raise ValueError(f"fairdd checkpoint is missing {missing}")
+        saved = _json_from_tensor(state["config"], "config")
         mine = self.config.to_dict()
         differ = sorted(k for k in mine if k not in ("iterations", "checkpoint_every") and saved.get(k) != mine[k])
         if differ:
             raise ValueError("checkpoint was made with a different config: "
                              + ", ".join(f"{k}={saved.get(k)!r} (now {mine[k]!r})" for k in differ))
-        if state["images"].shape != self.images.shape:
-            raise ValueError(f"checkpoint images {tuple(state['images'].shape)} do not fit {tuple(self.images.shape)}")
+        if "dataset" in state:  # checkpoints from before fingerprints carry none
+            made, now = _json_from_tensor(state["dataset"], "dataset"), self.train.fingerprint()
+            differ = fingerprint_differences(made, now)
+            if differ:
+                raise ValueError("checkpoint was made on another training set: " + "; ".join(differ))
+        images, mom, hist = state["images"], state["momentum"], state["history"]
+        if not isinstance(images, torch.Tensor) or images.shape != self.images.shape:
+            raise ValueError(f"checkpoint images {_shape(images)} do not fit {tuple(self.images.shape)}")
+        if not isinstance(mom, torch.Tensor) or (mom.numel() and mom.shape != self.images.shape):
+            raise ValueError(f"checkpoint momentum {_shape(mom)} does not fit {tuple(self.images.shape)}")
+        if not isinstance(hist, torch.Tensor) or hist.ndim != 2 or hist.shape[1] != 3:
+            raise ValueError(f"checkpoint history must have shape (n, 3); got {_shape(hist)}")
+        it = state["iteration"]
+        if not isinstance(it, torch.Tensor) or it.numel() != 1 or int(it) < 0 or int(it) != hist.shape[0]:
+            raise ValueError(f"checkpoint iteration {it!r} does not match its history of {hist.shape[0]} steps")
+        check_finite("checkpoint images", images)
         with torch.no_grad():
-            self.images.copy_(state["images"].to(self.device))
-        if state["momentum"].numel():
-            self.optimizer.state[self.images]["momentum_buffer"] = state["momentum"].to(self.device).clone()
-        self.generator.set_state(state["generator"])
-        self.iteration = int(state["iteration"])
-        self.history = [StepInfo(int(i), float(s), float(l)) for i, l, s in state["history"].tolist()]
+            self.images.copy_(images.to(self.device))
+        if mom.numel():
+            self.optimizer.state[self.images]["momentum_buffer"] = mom.to(self.device).clone()
+        try:
+            self.generator.set_state(state["generator"])
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"checkpoint generator state is not valid here ({exc})") from exc
+        self.iteration = int(it)
+        self.history = [StepInfo(int(i), float(s), float(l)) for i, l, s in hist.tolist()]
         if hasattr(self.matcher, "load_state_dict"):
             self.matcher.load_state_dict(state.get("matcher", {}))
 
@@ -215,16 +301,71 @@ class Distiller:
         self.load_state_dict(load_tensors(path, "fairdd checkpoint"))
 
 
-def _config_tensor(config: DistillConfig) -> torch.Tensor:
-    import json
-
-    return torch.frombuffer(bytearray(json.dumps(config.to_dict()).encode()), dtype=torch.uint8).clone()
+FINITE_CHECK_EVERY_GPU = 25  # steps between finiteness checks on a GPU (each check is one host sync)
 
 
-def _config_from_tensor(t: torch.Tensor) -> dict:
-    import json
+def _json_tensor(obj) -> torch.Tensor:
+    return torch.frombuffer(bytearray(json.dumps(obj).encode()), dtype=torch.uint8).clone()
 
-    return json.loads(bytes(t.tolist()).decode())
+
+def _json_from_tensor(t, what: str) -> dict:
+    try:
+        out = json.loads(bytes(t.tolist()).decode())
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"fairdd checkpoint: its {what} record is unreadable ({exc})") from exc
+    if not isinstance(out, dict):
+        raise ValueError(f"fairdd checkpoint: its {what} record is not a mapping")
+    return out
+
+
+def _shape(x) -> str:
+    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def fingerprint_differences(made: dict, now: dict, *, ignore: tuple = ()) -> list[str]:
+    """What differs between two dataset fingerprints (``GroupedDataset.fingerprint``), in words."""
+    flat_made, flat_now = _flatten(made), _flatten(now)
+    out = []
+    for k in sorted(set(flat_made) | set(flat_now)):
+        if k in ignore or k.split(".")[-1] in ignore:
+            continue
+        a, b = flat_made.get(k), flat_now.get(k)
+        if a != b:
+            out.append(f"{k} {_short(a)} (now {_short(b)})")
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_training_set(train: GroupedDataset, config: DistillConfig, device: torch.device) -> None:
+    """What a run needs of its data, checked before any work: finite images, every class present,
+    one group weight per group, and synthetic images that fit in memory."""
+    train.check_finite("training images")
+    counts = torch.bincount(train.labels, minlength=train.n_classes)  # (C,)
+    if int(counts.min()) == 0:
+        missing = [train.class_names[i] for i in (counts == 0).nonzero().flatten().tolist()]
+        raise ValueError(f"train has no sample of classes {missing}: nothing to distil them from "
+                         "(drop those classes from class_names or add data)")
+    gw = config.group_weights
+    if not isinstance(gw, str) and len(gw) != train.n_groups:
+        raise ValueError(f"group_weights has {len(gw)} entries; the training set has {train.n_groups} groups "
+                         f"{list(train.group_names)}")
+    c, h, w = train.image_shape
+    n_bytes = 4 * 3 * train.n_classes * config.ipc * c * h * w  # images, their gradient and momentum (fp32)
+    check_memory(f"ipc={config.ipc} ({train.n_classes} classes of {c}×{h}×{w} images)", n_bytes, device)
 
 
 def distill(
@@ -253,8 +394,16 @@ def distill(
     resume : checkpoint to continue from; the run then equals an uninterrupted one (CPU).
     **overrides : any ``DistillConfig`` field, e.g. ``iterations=500``.
     """
+    check_dataset("train", train)
+    dev = resolve_device(device)
     config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed, **overrides)
-    run = Distiller(train, config, device=device)
+    check_path("checkpoint", checkpoint, optional=True)
+    if check_path("resume", resume, optional=True) is not None and not Path(resume).is_file():
+        raise FileNotFoundError(f"resume: {resume} does not exist")
+    check_bool("progress", progress)
+    if checkpoint is not None:  # before any work: an unwritable path is found now, not after the run
+        check_output(checkpoint, kind="file", what="checkpoint")
+    run = Distiller(train, config, device=dev)
     if resume is not None:
         run.load_checkpoint(resume)
         log.info("resumed %s at iteration %d", resume, run.iteration)

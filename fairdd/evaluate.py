@@ -21,9 +21,13 @@ from .distill import resolve_device
 from .models import ConvNet, reset_parameters
 from .report import FairnessReport
 from .results import DistillResult
+from .validate import check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed
 from .train import predict, train_classifier, train_classifiers_batched
 
-__all__ = ["FairnessReport", "TrainedModels", "evaluate", "random_subset", "score", "train_models"]
+__all__ = ["FairnessReport", "TrainedModels", "evaluate", "random_subset", "score", "test_set_differences",
+           "train_models"]
+
+MAX_MODELS = 1000  # evaluation models per call (papers use 5-10); more would only exhaust memory
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -39,14 +43,16 @@ class TrainedModels:
 
 def random_subset(train: GroupedDataset, *, ipc: int, seed: int = 0) -> DistillResult:
     """The random-real-subset baseline: ``ipc`` real images per class drawn uniformly (so groups
-    appear in their training proportions)."""
+    appear in their training proportions). ``ipc`` may not exceed the smallest class."""
+    check_dataset("train", train)
+    ipc, seed = check_int("ipc", ipc, 1), check_seed(seed)
+    check_ipc_fits(ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(), train.class_names)
+    train.check_finite("training images")
     gen = torch.Generator(device=train.labels.device).manual_seed(seed)
     idx = train.sample_batch(ipc, generator=gen)
     return DistillResult(
         images=train.images[idx].detach().cpu().clone(), labels=train.labels[idx].cpu().clone(),
-        config={"baseline": "random", "ipc": ipc, "seed": seed},
-        dataset=dict(class_names=list(train.class_names), group_names=list(train.group_names),
-                     mean=list(train.mean), std=list(train.std), info=train.info),
+        config={"baseline": "random", "ipc": ipc, "seed": seed}, dataset=train.describe(),
     )
 
 
@@ -61,6 +67,7 @@ def evaluate(
     progress: bool = False,
     keep_models: bool = False,
     batched: bool | str = "auto",
+    check_dataset: bool = True,
     **overrides,
 ) -> FairnessReport:
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
@@ -70,8 +77,9 @@ def evaluate(
     ``train_models``. ``keep_models`` is deprecated: it also puts the trained networks in
     ``report.models``; call ``train_models`` and ``score`` to keep them instead.
     """
+    check_bool("keep_models", keep_models)
     trained = train_models(source, test, n_models=n_models, preset=preset, seed=seed, device=device,
-                           progress=progress, batched=batched, **overrides)
+                           progress=progress, batched=batched, check_dataset=check_dataset, **overrides)
     report = score(trained, test)
     if keep_models:
         warnings.warn("evaluate(keep_models=True) is deprecated: use trained = train_models(...); "
@@ -106,6 +114,7 @@ def train_models(
     device: str | torch.device = "auto",
     progress: bool = False,
     batched: bool | str = "auto",
+    check_dataset: bool = True,
     **overrides,
 ) -> TrainedModels:
     """Train ``n_models`` fresh ConvNets on a synthetic set (``DistillResult``) or a real training set
@@ -119,12 +128,19 @@ def train_models(
     run the same protocol with different random draws, so their numbers agree within the spread over
     models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
     fields, off by default) apply to either path; on a CPU one model at a time is the faster with them.
+
+    Non-finite images (source or test) are refused. With ``check_dataset`` (default) a result's
+    recorded training set must have been built like ``test`` (same dataset, mode, groups, severity,
+    size, classes; bias and seed may differ): a ``ValueError`` says what differs.
     """
-    if not isinstance(n_models, int) or n_models < 1:
-        raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
+    n_models = check_int("n_models", n_models, 1, MAX_MODELS)
+    seed = check_seed(seed)
+    for name, value in (("progress", progress), ("check_dataset", check_dataset)):
+        check_bool(name, value)
+    check_choice("batched", batched, (True, False, "auto"))
+    images, labels, desc = training_set(source, test, check_dataset=check_dataset)
     config = eval_config(preset=preset, **overrides)
     dev = resolve_device(device)
-    images, labels, desc = training_set(source, test)
     images, labels = images.to(dev), labels.to(dev)
     c, h, _ = test.image_shape
     gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
@@ -149,26 +165,64 @@ def train_models(
                          batched=bool(batched))
 
 
-def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset
+def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *, check_dataset: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The images (N, C, H, W) and labels (N,) to train evaluation models on, checked against the
-    ``test`` set, and a short description of where they come from."""
-    if not isinstance(test, GroupedDataset):
-        raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
+    ``test`` set, and a short description of where they come from.
+
+    Non-finite images (source or test) are refused. With ``check_dataset`` a result's recorded
+    training set must have been built like ``test`` (bias and seed may differ): a ``ValueError``
+    says what differs.
+    """
+    _check_dataset("test", test)
     test.check_complete("test set")
+    test.check_finite("test images")
     if isinstance(source, DistillResult):
         images, labels = source.training_set()
+        check_finite("source (synthetic) images", images)
         desc = {"kind": "synthetic", **_short(source.config)}
+        record = source.dataset
     elif isinstance(source, GroupedDataset):
+        source.check_finite("source (training) images")
         images, labels, desc = source.images, source.labels, {"kind": "real", "n": len(source), **source.info}
+        record = source.describe()
     else:
         raise ValueError(f"source must be a DistillResult or GroupedDataset; got {type(source).__name__}")
+    if len(labels) == 0 or int(labels.min()) < 0:
+        raise ValueError(f"source labels must be non-empty and >= 0; got {len(labels)} labels")
+    if check_dataset:
+        differ = test_set_differences(record, test)
+        if differ:
+            raise ValueError("the test set was not built like the source's training set: " + "; ".join(differ)
+                             + " (pass check_dataset=False to evaluate anyway)")
     if images.shape[1:] != test.images.shape[1:]:
         raise ValueError(f"source images {tuple(images.shape[1:])} and test images "
                          f"{tuple(test.images.shape[1:])} differ in shape")
     if int(labels.max()) >= test.n_classes:
         raise ValueError(f"source has label {int(labels.max())} but the test set has {test.n_classes} classes")
     return images, labels, desc
+
+
+_check_dataset = check_dataset  # the argument of the same name shadows it in the functions above
+
+# Fingerprint entries that may differ between a training set and its test set.
+_TRAIN_ONLY = ("split", "n", "cell_counts", "content_sha256", "bias", "seed", "group_noise", "group_labels")
+
+
+def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
+    """How ``test`` differs from a recorded training set (``GroupedDataset.describe()``), beyond what
+    may differ (the split, its sizes and content, ``bias``, ``seed``). Empty when nothing is known."""
+    from .distill import fingerprint_differences
+
+    made = record.get("fingerprint") if isinstance(record, dict) else None
+    now = test.fingerprint()
+    if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept
+        made = {k: record.get(k) for k in ("class_names", "group_names") if isinstance(record, dict) and k in record}
+        now = {k: now[k] for k in made}
+    differ = fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
+    if now.get("split") == "train":
+        differ.append("split 'train' (a test set is the balanced 'test' split)")
+    return differ
 
 
 def tqdm_or_range(items, progress: bool):

@@ -4,9 +4,15 @@
 (target, imbalance = bias, separation = severity, seed) it distils, evaluates and returns a tidy
 DataFrame. With ``out=`` every finished cell is appended atomically to ``out`` (JSON) and skipped on
 a rerun, so a stopped study resumes where it stopped.
+
+Shared output files (``imbalance_separation(out=...)``, ``reproduce(out=...)``) are safe under
+concurrent writers: each write takes a lock (``<out>.lock``, the ``filelock`` package), re-reads the
+file and merges its row in, so no row is lost; every row records the settings that made it, and
+a run with other settings into the same file is refused, naming what differs.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import statistics
@@ -19,7 +25,7 @@ import torch
 from .data import GroupedDataset
 from .distill import distill, resolve_device
 from .evaluate import evaluate
-from .io import write_json
+from .io import check_output, read_json, write_json
 from .models import ConvNet, reset_parameters
 
 __all__ = ["imbalance_separation", "group_clouds", "reproduce", "PUBLISHED", "STUDY_COLUMNS"]
@@ -55,13 +61,18 @@ def imbalance_separation(
     from . import datasets
 
     dev = resolve_device(device)
-    done: list[dict] = []
-    if out is not None and Path(out).is_file():
-        done = json.loads(Path(out).read_text())
+    settings = _settings(dataset=dataset, mode=mode, method=method, ipc=ipc, preset=preset, n_models=n_models,
+                         distill=overrides, evaluate=eval_overrides or {})
     key = lambda r: (r["target"], float(r["imbalance"]), int(r["severity"]), int(r["seed"]))  # noqa: E731
-    have = {key(r) for r in done}
+    check = lambda rows: _check_study_rows(out, rows, settings)  # noqa: E731
+    if out is not None:
+        check_output(out, kind="file", what="study file")
+    done: list[dict] = check(_read_shared(out, [])) if out is not None else []
     tests: dict[tuple, GroupedDataset] = {}
     for bias, sev, seed in itertools.product(imbalances, severities, seeds):
+        if out is not None:  # another process may have finished cells meanwhile
+            done = check(_read_shared(out, []))
+        have = {key(r) for r in done}
         todo = [t for t in targets if (t, float(bias), int(sev), int(seed)) not in have]
         if not todo:
             continue
@@ -75,16 +86,64 @@ def imbalance_separation(
             rep = evaluate(result, tests[(sev, seed)], n_models=n_models, preset=preset, seed=seed, device=dev,
                            **(eval_overrides or {}))
             row = {"target": target, "imbalance": float(bias), "severity": int(sev), "seed": int(seed),
-                   **rep.overall, "seconds": time.perf_counter() - t0}
-            done.append(row)
+                   **rep.overall, "seconds": time.perf_counter() - t0, "settings": settings}
             if out is not None:
-                write_json(out, done)
+                def merge(rows, row=row):
+                    rows = check(rows)
+                    return rows if key(row) in {key(r) for r in rows} else rows + [row]
+
+                done = _update_shared(out, [], merge)
+            else:
+                done.append(row)
             if callback is not None:
                 callback(row)
     frame = pd.DataFrame(done, columns=STUDY_COLUMNS)
     wanted = frame.apply(lambda r: key(r) in {(t, float(b), int(s), int(e)) for t, b, s, e in
                                              itertools.product(targets, imbalances, severities, seeds)}, axis=1)
     return frame[wanted].reset_index(drop=True) if len(frame) else frame
+
+
+def _settings(**kw) -> dict:
+    """The settings a row depends on, as JSON would store them (so a rerun compares equal)."""
+    return json.loads(json.dumps(kw, default=str))
+
+
+def _differences(made: dict, want: dict) -> str:
+    differ = sorted(k for k in set(made) | set(want) if made.get(k) != want.get(k))
+    return ", ".join(f"{k}={made.get(k)!r}, now {want.get(k)!r}" for k in differ)
+
+
+def _check_study_rows(out, rows, settings: dict) -> list:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"{out} is not a study file (expected a JSON list of rows)")
+    for r in rows:
+        made = r.get("settings")
+        if made != settings:
+            why = _differences(made, settings) if isinstance(made, dict) else "the file records no settings"
+            raise ValueError(f"{out} holds rows made with other settings ({why}); use another output file")
+    return rows
+
+
+@contextlib.contextmanager
+def _lock(out):
+    from filelock import FileLock
+
+    with FileLock(f"{out}.lock"):
+        yield
+
+
+def _read_shared(out, empty):
+    """The JSON in ``out`` (``empty`` when there is none yet), read under its lock."""
+    with _lock(out):
+        return read_json(out, "results file") if Path(out).is_file() else empty
+
+
+def _update_shared(out, empty, update: Callable):
+    """Under ``out``'s lock: read it, apply ``update``, write the result atomically; return it."""
+    with _lock(out):
+        data = update(read_json(out, "results file") if Path(out).is_file() else empty)
+        write_json(out, data)
+        return data
 
 
 @torch.no_grad()
@@ -139,6 +198,7 @@ def reproduce(
     device: str = "auto",
     out: str | Path | None = None,
     root=None,
+    download: bool = False,
     callback: Callable[[dict], None] | None = None,
     eval_overrides: dict | None = None,
     **overrides,
@@ -154,25 +214,33 @@ def reproduce(
     from .evaluate import random_subset
 
     dev = resolve_device(device)
-    rows: dict = json.loads(Path(out).read_text()) if out is not None and Path(out).is_file() else {}
     published = PUBLISHED.get((dataset, mode, method, ipc), {})
-    settings = json.loads(json.dumps(dict(dataset=dataset, mode=mode, method=method, ipc=ipc, preset=preset,
-                                          n_models=n_models, seed=seed, distill=overrides,
-                                          evaluate=eval_overrides or {}), default=str))
-    for target, row in rows.items():
-        made, want = _comparable(row.get("settings", {}), target), _comparable(settings, target)
-        if made != want:
-            differ = sorted(k for k in set(made) | set(want) if made.get(k) != want.get(k))
-            raise ValueError(f"{out} holds a {target!r} row made with other settings ("
-                             + ", ".join(f"{k}={made.get(k)!r}, now {want.get(k)!r}" for k in differ)
-                             + "); use another output folder")
+    settings = _settings(dataset=dataset, mode=mode, method=method, ipc=ipc, preset=preset, n_models=n_models,
+                         seed=seed, distill=overrides, evaluate=eval_overrides or {})
+
+    def check(rows: dict) -> dict:
+        if not isinstance(rows, dict):
+            raise ValueError(f"{out} is not a reproduce rows file (expected a JSON object by target)")
+        for target, row in rows.items():
+            made = _comparable(row.get("settings", {}) if isinstance(row, dict) else {}, target)
+            want = _comparable(settings, target)
+            if made != want:
+                raise ValueError(f"{out} holds a {target!r} row made with other settings ("
+                                 + _differences(made, want) + "); use another output folder")
+        return rows
+
+    if out is not None:
+        check_output(out, kind="file", what="rows file")
+    rows: dict = check(_read_shared(out, {})) if out is not None else {}
     train = test = None
     for target in targets:
+        if out is not None:  # another process may have finished this target meanwhile
+            rows = check(_read_shared(out, {}))
         if target in rows:
             continue
         if train is None:
-            train = datasets.load(dataset, split="train", mode=mode, seed=seed, root=root)
-            test = datasets.load(dataset, split="test", mode=mode, seed=seed, root=root)
+            train = datasets.load(dataset, split="train", mode=mode, seed=seed, root=root, download=download)
+            test = datasets.load(dataset, split="test", mode=mode, seed=seed, root=root, download=download)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t0 = time.perf_counter()
@@ -185,16 +253,18 @@ def reproduce(
         rep = evaluate(result, test, n_models=n_models, preset=preset, seed=seed, device=dev, **(eval_overrides or {}))
         n_it = len(result.history)
         pub = published.get(target, (float("nan"), float("nan")))
-        rows[target] = {**rep.overall, **{f"{k}_std": v for k, v in rep.std.items()},
-                        "published_accuracy": pub[0], "published_eod": pub[1],
-                        "iterations": n_it, "distill_s": t1 - t0, "eval_s": rep.seconds,
-                        # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
-                        "ms_per_iteration": 1000 * statistics.median(h["seconds"] for h in result.history)
-                        if n_it else None,
-                        "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
-                        "settings": settings}
-        if out is not None:
-            write_json(out, rows)
+        row = {**rep.overall, **{f"{k}_std": v for k, v in rep.std.items()},
+               "published_accuracy": pub[0], "published_eod": pub[1],
+               "iterations": n_it, "distill_s": t1 - t0, "eval_s": rep.seconds,
+               # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
+               "ms_per_iteration": 1000 * statistics.median(h["seconds"] for h in result.history) if n_it else None,
+               "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+               "settings": settings}
+        if out is not None:  # merged under the lock: rows another process wrote meanwhile are kept
+            rows = _update_shared(out, {}, lambda have, target=target, row=row:
+                                  check(have) if target in have else {**have, target: row})
+        else:
+            rows[target] = row
         if callback is not None:
             callback({"target": target, **rows[target]})
     frame = pd.DataFrame.from_dict({t: rows[t] for t in targets if t in rows}, orient="index")

@@ -1,35 +1,90 @@
-"""Atomic file writes: write to a temporary sibling, then rename over the target."""
+"""Safe file writes.
+
+* ``atomic_write``: write a temporary sibling, then rename it over the target (readers see the old
+  or the new file, never half of one).
+* ``check_output``: before any work, check that an output path can be written (creating its
+  folder) and report problems with the user's path, not a temporary file.
+* ``result_folder``: the commit protocol of a result folder. Payload files carry their checksum in
+  their name and are written first; the manifest (``config.json``) that names them is replaced in
+  one rename; files it no longer names are removed afterwards. At every instant the folder holds a
+  complete old or new result. Savers of one folder take turns (an exclusive lock on the folder).
+"""
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
-__all__ = ["atomic_write", "write_json", "save_tensors", "load_tensors", "replace_dir"]
+__all__ = ["atomic_write", "write_json", "save_tensors", "load_tensors", "sha256_file", "check_output",
+           "folder_lock", "kill_point", "read_json"]
+
+KILL_ENV = "FAIRDD_TEST_KILL_AT"  # tests: SIGKILL this process at the named point (see ``kill_point``)
+
+
+def kill_point(name: str) -> None:
+    """Test hook: die here (SIGKILL, no cleanup) when ``name`` matches the glob ``$FAIRDD_TEST_KILL_AT``."""
+    pattern = os.environ.get(KILL_ENV)
+    if pattern and fnmatch.fnmatchcase(name, pattern):  # pragma: no cover - runs in the killed subprocess
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename ``tmp_path`` to ``path`` (same folder, so atomic)."""
+    """Call ``write(tmp_path)`` then rename ``tmp_path`` to ``path`` (same folder, so atomic).
+
+    Errors name ``path`` (the user's path), not the temporary file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _named(exc, path) from exc
     os.close(fd)
     try:
         write(Path(tmp))
+        kill_point(f"write:{path.name}")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _named(exc, path) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
 
+def _named(exc: OSError, path: Path) -> OSError:
+    """The same kind of error, with a message naming the user's ``path``."""
+    reason = exc.strerror or str(exc)
+    cls = type(exc) if type(exc) in (FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError,
+                                     NotADirectoryError) else OSError
+    return cls(f"cannot write {path}: {reason}")
+
+
 def write_json(path, obj) -> Path:
     return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n"))
+
+
+def read_json(path, what: str):
+    """``json.loads`` of a file with errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}: {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is corrupted ({what}: {exc})") from exc
 
 
 def save_tensors(path, tensors: dict) -> Path:
@@ -44,27 +99,87 @@ def load_tensors(path, what: str) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__}: {exc})") from exc
+        reason = (str(exc).strip().splitlines() or [""])[0][:160]  # torch's messages run to many lines
+        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__}: {reason})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a {what}: expected a dict of tensors, got {type(data).__name__}")
     return data
 
 
-def replace_dir(target: str | os.PathLike, build: Callable[[Path], None]) -> Path:
-    """Build a folder in a temporary sibling and swap it in for ``target`` in one rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_output(path, *, kind: str, what: str) -> Path:
+    """Check (before any work) that ``path`` can be written as a ``kind`` ("file" or "folder").
+
+    Creates missing parent folders; probes that the folder accepts new files. Raises
+    ``FileExistsError`` / ``NotADirectoryError`` / ``PermissionError`` / ``OSError`` naming ``path``.
+    """
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; give a file path")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise FileExistsError(f"{what} {path} exists and is a file, not a folder")
+    folder = path if kind == "folder" else path.parent
+    for parent in [folder, *folder.parents]:  # a plain file on the way makes every mkdir fail
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+            break
     try:
-        build(tmp)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".fairdd-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _named(exc, path) from exc
+    return path
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind);
+    released when the process dies, so a killed saver never wedges the next one."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: a lock file beside the folder
+        from filelock import FileLock
+
+        with FileLock(str(folder) + ".lock"):
+            yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        os.close(fd)  # releases the lock
+
+
+_TEMP = re.compile(r"^\..+\.tmp$")
+
+
+def remove_unnamed(folder: Path, keep: set[str], pattern: re.Pattern) -> None:
+    """Inside a locked result folder: remove our payload files (``pattern``) not in ``keep`` and
+    temporary files left by killed writes."""
+    for entry in folder.iterdir():
+        if entry.name in keep or not entry.is_file():
+            continue
+        if pattern.match(entry.name) or _TEMP.match(entry.name):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+
+
+def remove_old_siblings(target: Path, is_ours: Callable[[Path], bool]) -> None:
+    """Remove ``.<name>.old-<pid>`` / ``.<name>.<random>`` folders left beside ``target`` by the earlier
+    folder-swap saver (killed mid-swap), when they hold one of our results or nothing."""
+    prefix = f".{target.name}."
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            if entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink() and is_ours(entry):
+                shutil.rmtree(entry, ignore_errors=True)

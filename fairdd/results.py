@@ -1,19 +1,24 @@
 """`DistillResult`: a synthetic set with its config and history; saved as a folder."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .io import load_tensors, replace_dir, save_tensors, write_json
+from .io import (atomic_write, check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings,
+                 remove_unnamed, sha256_file, write_json)
+from .validate import check_bool, check_finite, check_path
 
-__all__ = ["DistillResult", "load_result", "image_grid", "save_png"]
+__all__ = ["DistillResult", "load_result", "check_result_target", "image_grid", "save_png"]
 
 FORMAT = "fairdd.result"
-VERSION = 1
+VERSION = 2  # 2: payload files named by checksum in the manifest (1: tensors.pt, no checksum)
 
 
 @dataclass
@@ -51,43 +56,153 @@ class DistillResult:
         std = torch.tensor(self.dataset.get("std", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)
         return (self.images.detach().cpu() * std + mean).clamp(0, 1)
 
-    def save(self, path) -> Path:
-        """Write ``path/`` atomically: tensors.pt, config.json, history.json, grid.png."""
+    def __post_init__(self) -> None:
+        if not isinstance(self.images, torch.Tensor) or self.images.ndim != 4 or not self.images.is_floating_point():
+            raise ValueError(f"images must be a float tensor (N, C, H, W); got {_shape(self.images)}")
+        if not isinstance(self.labels, torch.Tensor) or self.labels.shape != (self.images.shape[0],) \
+                or self.labels.is_floating_point() or self.labels.dtype == torch.bool:
+            raise ValueError(f"labels must be an integer tensor of shape ({self.images.shape[0]},); "
+                             f"got {_shape(self.labels)}")
+        for name in ("config", "dataset"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a dict; got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.history, list):
+            raise ValueError(f"history must be a list of dicts; got {type(self.history).__name__}")
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the result folder ``path/``: config.json (the manifest, with checksums),
+        tensors-<sha>.pt, history-<sha>.json and grid.png.
+
+        ``path`` may be new, empty, or (with ``overwrite=True``) a fairdd result folder; anything
+        else is refused with ``FileExistsError`` (fairdd never replaces files it did not write;
+        other files inside a result folder are kept). The replacement is atomic: killed at any
+        point, the folder holds the old or the new result (see docs/reliability.md).
+        """
+        path = check_path("path", path)
+        check_bool("overwrite", overwrite)
         images, labels = self.images.detach().cpu().contiguous(), self.labels.detach().cpu().contiguous()
+        check_result_target(path, overwrite=overwrite)
+        check_output(path, kind="folder", what="result folder")
+        buffer = io.BytesIO()
+        torch.save({"images": images, "labels": labels}, buffer)
+        payload = {"tensors": (buffer.getvalue(), "pt"),
+                   "history": (json.dumps(self.history, indent=1).encode() + b"\n", "json")}
+        with folder_lock(path):
+            check_result_target(path, overwrite=overwrite)  # again: another saver may have just finished
+            files = {}
+            for key, (data, ext) in payload.items():
+                digest = hashlib.sha256(data).hexdigest()
+                name = f"{key}-{digest[:16]}.{ext}"
+                if not (path / name).is_file() or sha256_file(path / name) != digest:
+                    atomic_write(path / name, lambda p, data=data: p.write_bytes(data))
+                files[key], files[f"{key}_sha256"] = name, digest
+            kill_point("save:payload")
+            write_json(path / "config.json", {"format": FORMAT, "version": VERSION, "files": files,
+                                              "config": self.config, "dataset": self.dataset})
+            kill_point("save:committed")
+            remove_unnamed(path, {files["tensors"], files["history"]}, _PAYLOAD)
+            kill_point("save:cleaned")
+            save_png(path / "grid.png", image_grid(self.display_images(), labels))
+        remove_old_siblings(path, _is_result_or_empty)
+        return path
 
-        def build(tmp: Path) -> None:
-            save_tensors(tmp / "tensors.pt", {"images": images, "labels": labels})
-            write_json(tmp / "config.json", {"format": FORMAT, "version": VERSION, "config": self.config,
-                                             "dataset": self.dataset})
-            write_json(tmp / "history.json", self.history)
-            save_png(tmp / "grid.png", image_grid(self.display_images(), labels))
 
-        return replace_dir(path, build)
+_PAYLOAD = re.compile(r"^(tensors(-[0-9a-f]{16})?\.pt|history(-[0-9a-f]{16})?\.json)$")
+_OURS = re.compile(r"^(tensors(-[0-9a-f]{16})?\.pt|history(-[0-9a-f]{16})?\.json|grid\.png|\..+\.tmp)$")
+
+
+def _shape(x) -> str:
+    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _is_result(folder: Path) -> bool:
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _is_result_or_empty(folder: Path) -> bool:
+    return _is_result(folder) or all(_OURS.match(e.name) or e.name == "config.json" for e in folder.iterdir())
+
+
+def check_result_target(path, *, overwrite: bool = False) -> None:
+    """Raise ``FileExistsError`` unless ``path`` may receive a result: new, empty, the leftovers of an
+    interrupted first save, or (with ``overwrite``) a fairdd result folder."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a folder; a result is saved as a folder: "
+                              "choose another path")
+    if _is_result(path):
+        if not overwrite:
+            raise FileExistsError(f"{path} already holds a fairdd result; pass overwrite=True "
+                                  "(CLI: --overwrite) to replace it")
+        return
+    foreign = sorted(e.name for e in path.iterdir() if not _OURS.match(e.name))
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise FileExistsError(f"{path} exists and is not a fairdd result (it holds {', '.join(foreign[:5])}{more}); "
+                              "fairdd does not replace folders it did not write: choose another path")
 
 
 def load_result(path) -> DistillResult:
-    """Read a folder written by ``DistillResult.save``; clear errors for anything else."""
-    path = Path(path)
+    """Read a folder written by ``DistillResult.save``; clear errors for anything else.
+
+    The tensors and history files are checked against the checksums in ``config.json``.
+    """
+    path = check_path("path", path)
     meta_file = path / "config.json"
     if not meta_file.is_file():
-        raise FileNotFoundError(f"{path} is not a fairdd result folder (no config.json)")
-    try:
-        meta = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_file} is corrupted: {exc}") from exc
+        why = "does not exist" if not path.exists() else "no config.json"
+        raise FileNotFoundError(f"{path} is not a fairdd result folder ({why})")
+    meta = read_json(meta_file, "fairdd result manifest")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_file} is not a fairdd result (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("version") != VERSION:
-        raise ValueError(f"{path}: result version {meta.get('version')!r} is not supported (expected {VERSION})")
-    tensors = load_tensors(path / "tensors.pt", "fairdd result tensors")
+        raise ValueError(f"{meta_file} is not a fairdd result (format "
+                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    version = meta.get("version")
+    if version not in (1, VERSION):
+        raise ValueError(f"{path}: result version {version!r} is not supported (expected 1 or {VERSION})")
+    for key in ("config", "dataset"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise ValueError(f"{meta_file}: {key!r} must be a JSON object; got {type(meta[key]).__name__}")
+    if version == 1:  # before checksums: fixed names, nothing to verify
+        tensor_file, history_file, sums = path / "tensors.pt", path / "history.json", {}
+    else:
+        files = meta.get("files")
+        names = {k: files.get(k) if isinstance(files, dict) else None for k in ("tensors", "history")}
+        if any(not isinstance(n, str) or not _PAYLOAD.match(n) for n in names.values()):
+            raise ValueError(f"{meta_file}: 'files' must name the tensors and history files; got {files!r}")
+        tensor_file, history_file = path / names["tensors"], path / names["history"]
+        sums = {tensor_file: files.get("tensors_sha256"), history_file: files.get("history_sha256")}
+    for file, digest in sums.items():
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} is missing (named in {meta_file})")
+        if sha256_file(file) != digest:
+            raise ValueError(f"{file} does not match its checksum in {meta_file}: the file was changed or damaged")
+    tensors = load_tensors(tensor_file, "fairdd result tensors")
     images, labels = tensors.get("images"), tensors.get("labels")
     if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor) or images.ndim != 4 \
-            or labels.shape != (images.shape[0],):
-        raise ValueError(f"{path}/tensors.pt does not hold images (N, C, H, W) and labels (N,)")
-    history_file = path / "history.json"
-    history = json.loads(history_file.read_text()) if history_file.is_file() else []
-    return DistillResult(images=images, labels=labels, history=history, config=meta.get("config", {}),
-                         dataset=meta.get("dataset", {}))
+            or labels.shape != (images.shape[0],) or not images.is_floating_point() or labels.is_floating_point():
+        raise ValueError(f"{tensor_file} does not hold float images (N, C, H, W) and integer labels (N,)")
+    dataset = meta.get("dataset", {})
+    n_classes = len(dataset.get("class_names") or []) or None
+    if images.shape[0] == 0:
+        raise ValueError(f"{tensor_file} holds no images")
+    if int(labels.min()) < 0 or (n_classes and int(labels.max()) >= n_classes):
+        raise ValueError(f"{tensor_file}: labels must lie in [0, {n_classes or 'n_classes'}); "
+                         f"got range [{int(labels.min())}, {int(labels.max())}]")
+    check_finite(f"{tensor_file} images", images)
+    config = meta.get("config", {})
+    factor = config.get("factor", 1)
+    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, int) or factor < 1):
+        raise ValueError(f"{meta_file}: config factor must be an integer >= 1; got {factor!r}")
+    history = read_json(history_file, "fairdd result history") if history_file.is_file() or version > 1 else []
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise ValueError(f"{history_file} must hold a list of records; got {type(history).__name__}")
+    return DistillResult(images=images, labels=labels.long(), history=history, config=config, dataset=dataset)
 
 
 def image_grid(images: torch.Tensor, labels: torch.Tensor, *, pad: int = 1) -> torch.Tensor:
@@ -117,7 +232,5 @@ def save_png(path, image: torch.Tensor, *, scale: int = 0) -> Path:
     def write(p: Path) -> None:
         with open(p, "wb") as f:
             img.save(f, format="PNG")
-
-    from .io import atomic_write
 
     return atomic_write(path, write)

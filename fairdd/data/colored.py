@@ -66,6 +66,11 @@ def load(
     -------
     GroupedDataset with images (N, 3, size, size) normalised to [-1, 1].
     """
+    from ..validate import check_load_args
+
+    check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
+                    severity=severity, seed=seed, group_noise=group_noise, group_labels=group_labels, root=root,
+                    download=download)
     name = name.lower()
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")

@@ -1,6 +1,8 @@
 """`GroupedDataset`: images with a class label and a protected-group label per sample."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
@@ -34,6 +36,7 @@ class GroupedDataset:
     known: torch.Tensor | None = None  # (N,) bool: which samples carry a group label (None = all)
     # batch samplers worked out from labels/groups on first use (the tensors are not changed in place)
     _samplers: dict = field(default_factory=dict, init=False, repr=False)
+    _facts: dict = field(default_factory=dict, init=False, repr=False)  # fingerprint, finiteness: worked out once
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -93,6 +96,44 @@ class GroupedDataset:
                 "every class needs every group (choose fewer groups or more data)"
             )
 
+    # ------------------------------------------------------------ provenance
+    def fingerprint(self) -> dict:
+        """What identifies this set, recorded in results and checkpoints (JSON-ready).
+
+        ``name``/``split`` and the build knobs (from ``info``), sizes (samples, classes, groups, image
+        shape, per-(class, group) counts), the class and group names, and ``content_sha256``: a
+        hash of all labels and groups and of up to 256 evenly spaced images (cheap, but any rebuild
+        with other data, order or knobs changes it).
+        """
+        if "fingerprint" not in self._facts:
+            n = len(self)
+            h = hashlib.sha256()
+            for t in (self.labels, self.groups) + (() if self.known is None else (self.known,)):
+                h.update(t.detach().cpu().contiguous().numpy().tobytes())
+            pick = torch.linspace(0, max(n - 1, 0), min(n, 256)).round().long()  # (≤256,)
+            h.update(self.images[pick.to(self.images.device)].detach().float().cpu().contiguous().numpy().tobytes())
+            info = json.loads(json.dumps(self.info, default=str))
+            self._facts["fingerprint"] = {
+                "name": info.pop("name", None), "split": info.pop("split", None), "build": info,
+                "n": n, "n_classes": self.n_classes, "n_groups": self.n_groups, "image_shape": list(self.image_shape),
+                "class_names": list(self.class_names), "group_names": list(self.group_names),
+                "cell_counts": self.cell_counts().flatten().tolist(), "content_sha256": h.hexdigest()[:32],
+            }
+        return self._facts["fingerprint"]
+
+    def describe(self) -> dict:
+        """The record a result keeps of its training set: names, normalisation, build knobs, fingerprint."""
+        return dict(class_names=list(self.class_names), group_names=list(self.group_names), mean=list(self.mean),
+                    std=list(self.std), info=self.info, fingerprint=self.fingerprint())
+
+    def check_finite(self, what: str = "images") -> None:
+        """Raise ``ValueError`` (``NonFiniteError``) if an image holds NaN or infinity."""
+        if not self._facts.get("finite"):
+            from ..validate import check_finite
+
+            check_finite(what, self.images)
+            self._facts["finite"] = True
+
     # ------------------------------------------------------------- transforms
     @property
     def fully_labelled(self) -> bool:
@@ -124,6 +165,11 @@ class GroupedDataset:
         )
 
     def group_id(self, group: int | str) -> int:
+        import numbers
+
+        if isinstance(group, bool) or not isinstance(group, (numbers.Integral, str)):
+            raise ValueError(f"a group is an id (int) or a name {list(self.group_names)}; got {group!r} "
+                             f"({type(group).__name__})")
         if isinstance(group, str):
             if group not in self.group_names:
                 raise ValueError(f"unknown group {group!r}; allowed: {list(self.group_names)}")
