@@ -233,31 +233,33 @@ def run_demo(args) -> int:
         report = fairdd.evaluate(result, test, n_models=n_models, preset=args.preset, seed=args.seed,
                                  device=args.device)
         seconds = time.perf_counter() - t0
-        metrics[name] = {**report.overall, "std": report.std, "seconds": round(seconds, 1)}
+        metrics[name] = {**report.overall, "std": report.std, "noise_floor": report.noise_floor(),
+                         "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
+                         "seconds": round(seconds, 1)}
         rows.append((name, report, seconds))
         print(f"  {name:8s} acc {report.accuracy:6.2f}  EOD {report.eod:6.2f}  DEO_A {report.deo_a:6.2f}  "
               f"worst {report.worst_group_accuracy:6.2f}  ({seconds:.0f} s)", flush=True)
     write_json(out / "metrics.json", metrics)
     _bar_chart(out / "metrics.png", metrics)
     print()
-    print(f"{'strategy':10s} {'accuracy':>9s} {'EOD':>7s} {'DEO_A':>7s} {'worst-group':>12s} {'seconds':>8s}")
-    for name, r, s in rows:
-        print(f"{name:10s} {r.accuracy:9.2f} {r.eod:7.2f} {r.deo_a:7.2f} {r.worst_group_accuracy:12.2f} {s:8.1f}")
+    from fairdd.report import demo_table
+
+    print(demo_table(rows))
     print(f"\nwrote {out}/metrics.json, {out}/metrics.png and a grid.png per strategy "
           f"({time.perf_counter() - t_start:.0f} s in all; torch threads {torch.get_num_threads()})")
     return 0
 
 
 def _bar_chart(path: Path, metrics: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Accuracy and EOD per strategy, ± std over models; EOD's noise floor as a dashed line.
+    Drawn on a bare Figure (no pyplot, no backend switch), so it is safe inside a notebook."""
+    from matplotlib.figure import Figure
 
     from fairdd.io import atomic_write
 
     names = list(metrics)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots(1, 2)
     colours = ["#999999", "#E69F00", "#56B4E9", "#009E73", "#0072B2"]  # Okabe–Ito, colour-blind safe
     for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (%) ↓")):
         vals = [metrics[n][key] for n in names]
@@ -266,9 +268,13 @@ def _bar_chart(path: Path, metrics: dict) -> None:
         ax.set_title(title)
         ax.set_ylim(0, 105)
         ax.tick_params(axis="x", rotation=20)
+    marks = [(i, metrics[n]["noise_floor"]["eod"]) for i, n in enumerate(names) if "noise_floor" in metrics[n]]
+    if marks:  # each strategy's floor: the EOD a perfectly fair model of its accuracy scores on this test set
+        axes[1].hlines([f for _, f in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks],
+                       colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
+        axes[1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
-    plt.close(fig)
 
 
 def run_distill(args) -> int:
