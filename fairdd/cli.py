@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="distil colored-mnist with every target, evaluate, print a table")
     _add_data_args(demo)
-    demo.add_argument("--preset", default="demo", help="paper | demo | smoke")
+    demo.add_argument("--preset", default="demo", help="paper (COBRA's protocol) | fairdd-paper | demo | smoke")
     demo.add_argument("--ipc", type=int, default=10)
     demo.add_argument("--n-models", type=int, default=None, help="evaluation models per strategy")
     demo.add_argument("--out", default="results/demo")
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--method", default="dm")
     dist.add_argument("--target", default="cobra", help="vanilla | uniform | fairdd | cobra")
     dist.add_argument("--ipc", type=int, default=10)
-    dist.add_argument("--preset", default="paper", help="paper | demo | smoke")
+    dist.add_argument("--preset", default="paper", help="paper (COBRA's protocol) | fairdd-paper | demo | smoke")
     dist.add_argument("--out", required=True, help="result folder to write")
     dist.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
     dist.add_argument("--resume", default=None, help="checkpoint to continue from")
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--method", default="dm")
     rep.add_argument("--ipc", type=int, default=10)
     rep.add_argument("--preset", default="paper")
-    rep.add_argument("--n-models", type=int, default=5)
+    rep.add_argument("--n-models", type=int, default=None, help="evaluation models (default: the preset's for the method)")
     rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"])
     rep.add_argument("--root", default=None)
     rep.add_argument("--device", default="auto")
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(ev)
     ev.add_argument("result", help="result folder written by 'fairdd distill'")
     ev.add_argument("--preset", default="paper")
-    ev.add_argument("--n-models", type=int, default=5)
+    ev.add_argument("--n-models", type=int, default=None, help="evaluation models (default: the preset's for the method)")
     ev.add_argument("--out", default=None, help="write the report as JSON here")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
     return parser
@@ -204,7 +204,7 @@ def run_reproduce(args) -> int:
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
                       out=out / "rows.json", root=args.root, callback=show,
                       eval_overrides=_overrides(args.eval_set, "--eval-set"), **_overrides(args.set))
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod",
+    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
     atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))

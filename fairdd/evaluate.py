@@ -1,7 +1,8 @@
 """Train-on-synthetic evaluation (METHOD.md §4) and the ``FairnessReport``.
 
 For each of ``n_models`` fresh ConvNets (initialised from the run's generator): train on the
-synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at E/2, DSA),
+synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 and a fresh
+momentum from the preset's decay epoch; DSA for DM sets, none for DC/IDC/CAFE sets under ``paper``),
 predict the balanced test set, compute accuracy, EOD, DEO_A and worst-group accuracy; report the
 mean ± std over models (final models, never the best).
 """
@@ -83,8 +84,9 @@ def evaluate(
     source: DistillResult | GroupedDataset,
     test: GroupedDataset,
     *,
-    n_models: int = 5,
+    n_models: int | None = None,
     preset: str = "paper",
+    method: str | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
@@ -95,7 +97,10 @@ def evaluate(
     """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
     whole-data baseline) on the balanced ``test`` set.
 
-    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
+    The protocol is the ``preset``'s for sets distilled with ``method`` (default: the source's own
+    method, else "dm"): under ``paper`` DM sets train 1501 epochs with DSA, DC/IDC/CAFE sets 1001
+    without augmentation (``eval_config``). ``n_models`` defaults to the preset's (the scripts'
+    ``--num_eval``). ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``). With ``keep_models`` the
     trained networks are returned in ``report.models`` (the dashboard embeds with them).
     ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
@@ -105,12 +110,16 @@ def evaluate(
     models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
     fields, off by default) apply to either path; on a CPU one model at a time is the faster with them.
     """
-    if not isinstance(n_models, int) or n_models < 1:
+    if n_models is not None and (isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1):
         raise ValueError(f"n_models must be an integer >= 1; got {n_models!r}")
     if not isinstance(test, GroupedDataset):
         raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
     test.check_complete("test set")
-    config = eval_config(preset=preset, **overrides)
+    if method is None:
+        method = source.config.get("method", "dm") if isinstance(source, DistillResult) else "dm"
+    config = eval_config(preset=preset, method=method, **overrides,
+                         **({"n_models": n_models} if n_models is not None else {}))
+    n_models = config.n_models
     dev = resolve_device(device)
     if isinstance(source, DistillResult):
         images, labels = source.training_set()
@@ -134,7 +143,7 @@ def evaluate(
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-               batch_size=config.batch_size, dsa=config.dsa)
+               batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch)
     if batched:
         joint = torch.Generator(device=dev).manual_seed(seed * 1000 + 999)
         train_classifiers_batched(nets, images, labels, generator=joint, precision=config.precision,
