@@ -262,7 +262,7 @@ def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm", data
                 distance="l1" if cobra else "l2", warm_start_epochs=1 if cobra else 0, **warm)
 
 
-CAFE_DEMO_LR = 3.0  # re-tuned for the reference loss scale (was 300 for the element-averaged loss)
+CAFE_DEMO_LR = 1.0  # re-tuned for the reference loss scale (was 300 for the element-averaged loss): docs/protocol.md
 
 
 def _eval_preset(preset: str, method: str = "dm") -> dict:
