@@ -122,3 +122,23 @@ def gradient_matching_loss(net, real_by_class, colors_by_class, syn_by_class, *,
             bary = [torch.stack([g[i] for g in per_group]).mean(0) for i in range(len(params))]
             loss = loss + match_loss(gw_syn, bary)
     return loss
+
+
+def dm_loss(embed, real_by_class, colors_by_class, syn_by_class, *, mode, reduction="sum"):
+    """COBRA train_dm.py (vanilla / fairdd / cobra) and FairDD main_DM.py; ``reduction="mean"``
+    divides the FairDD sum by the groups present (not in either reference for DM: the field's other value)."""
+    loss = torch.tensor(0.0)
+    for img_real, color, img_syn in zip(real_by_class, colors_by_class, syn_by_class):
+        output_real = embed(img_real).detach()
+        output_syn = embed(img_syn)
+        if mode == "vanilla":
+            loss = loss + torch.sum((torch.mean(output_real, dim=0) - torch.mean(output_syn, dim=0)) ** 2)
+        elif mode == "fairdd":
+            cols = torch.unique(color)
+            for col in cols:
+                d = torch.sum((torch.mean(output_real[color == col], dim=0) - torch.mean(output_syn, dim=0)) ** 2)
+                loss = loss + d / (len(cols) if reduction == "mean" else 1)
+        else:
+            means = [torch.mean(embed(img_real[color == g]), dim=0) for g in torch.unique(color)]
+            loss = loss + torch.sum((torch.stack(means).mean(0) - torch.mean(output_syn, dim=0)).abs())
+    return loss
