@@ -29,3 +29,14 @@ def test_the_table_shows_the_paper_values_it_claims():
     assert rows[("fairdd-paper", "dc", "10")][10] == "sum" and rows[("paper", "dc", "10")][10] == "mean"
     assert all("COBRA" in r[-1] for k, r in rows.items() if k[0] == "paper")
     assert all("FairDD" in r[-1] for k, r in rows.items() if k[0] == "fairdd-paper")
+
+
+def test_published_numbers_stand_beside_their_own_protocol_only():
+    from fairdd.experiments import FAIRDD_TABLES, PRELIMINARY, published
+
+    cobra_protocol = published("colored-fashion-mnist", "foreground", "dm", 10, "paper")
+    assert set(cobra_protocol) == {"cobra"} and cobra_protocol["cobra"][2] == PRELIMINARY  # labelled, not a paper's
+    fairdd_protocol = published("colored-fashion-mnist", "foreground", "dm", 10, "fairdd-paper")
+    assert fairdd_protocol["fairdd"] == (77.09, 26.87, FAIRDD_TABLES) and "cobra" not in fairdd_protocol
+    assert published("cifar10-s", "foreground", "dm", 100, "paper")["cobra"][:2] == (62.4, 9.37)
+    assert published("colored-fashion-mnist", "foreground", "dm", 10, "demo") == {}
