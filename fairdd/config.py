@@ -244,12 +244,13 @@ def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm", data
         outer, inner = get_loops(ipc, below_10="dc")
         return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=method == "dsa",
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="sum")
-    # demo / smoke: CPU-sized, not from a paper. The warm start keeps its earlier optimiser (momentum
-    # 0.5, weight decay 5e-4) so the demo's recorded numbers stand.
+    # demo / smoke: CPU-sized, not from a paper. The DM warm start keeps its earlier optimiser (momentum
+    # 0.5, weight decay 5e-4) and FairDD its summed distances, so the demo's recorded numbers stand;
+    # IDC and CAFE lose DSA and IDC its inner loop (neither is part of those methods).
     warm = dict(warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
     if method in ("dc", "dsa", "idc", "cafe"):
         base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1,
-                    cafe_loss=cafe_loss, fairdd_reduction="mean")
+                    cafe_loss=cafe_loss, fairdd_reduction="sum")
         if preset == "demo":  # few updates, so larger pixel steps (measured: lr_img 0.1 leaves EOD at 100);
             # CAFE with the reference's loss scale: lr_img re-tuned in docs/protocol.md
             return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5,
