@@ -1,4 +1,4 @@
-"""Train-on-synthetic evaluation (METHOD.md §4) and the ``FairnessReport``.
+"""Train-on-synthetic evaluation (docs/protocol.md) and the ``FairnessReport``.
 
 For each of ``n_models`` fresh ConvNets (initialised from the run's generator): train on the
 synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 and a fresh

@@ -1,6 +1,6 @@
 """Experiment grids and analysis helpers used by the notebooks.
 
-``imbalance_separation`` is the paper's dual-axis study (METHOD.md §3): for every
+``imbalance_separation`` is the paper's dual-axis study (COBRA App. F): for every
 (target, imbalance = bias, separation = severity, seed) it distils, evaluates and returns a tidy
 DataFrame. With ``out=`` every finished cell is appended atomically to ``out`` (JSON) and skipped on
 a rerun, so a stopped study resumes where it stopped.
