@@ -42,15 +42,19 @@ class AugmentParams:
 
 
 def sample_params(n: int, *, generator: torch.Generator | None = None, device=None,
-                  ops: tuple[str, ...] = OPS) -> AugmentParams:
-    """Draw ``n`` augmentations, each with one op family chosen uniformly from ``ops``."""
+                  ops: tuple[str, ...] = OPS, op: torch.Tensor | None = None) -> AugmentParams:
+    """Draw ``n`` augmentations, each with one op family chosen uniformly from ``ops``, or the
+    families ``op`` (R,) (indices into ``OPS``) given by the caller, e.g. one per training batch."""
     bad = [o for o in ops if o not in OPS]
     if bad or not ops:
         raise ValueError(f"unknown augmentation op(s) {bad}; allowed: {list(OPS)}")
     u = torch.rand(n, 9, generator=generator, device=device)  # (R, 9) all randomness in one call
-    op = (u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)  # (R,) index into ops
-    if tuple(ops) != OPS:  # a subset: map to OPS ids (the default needs no table, so no host-to-device copy)
-        op = _op_table(tuple(ops), op.device)[op]
+    if op is None:
+        op = (u[:, 0] * len(ops)).long().clamp(max=len(ops) - 1)  # (R,) index into ops
+        if tuple(ops) != OPS:  # a subset: map to OPS ids (the default needs no table, so no host-to-device copy)
+            op = _op_table(tuple(ops), op.device)[op]
+    elif op.shape != (n,):
+        raise ValueError(f"op must hold one family per draw, shape ({n},); got {tuple(op.shape)}")
     t = _tables(u.device)
     hit = op.unsqueeze(1) == t["ops"]  # (R, 6) which family each draw is
     # the continuous parameters in one pass: value = low + u · span where the family applies, else identity

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="distil colored-mnist with every target, evaluate, print a table",
                           formatter_class=fmt, epilog="example:\n  fairdd demo --preset smoke --dataset colored-digits")
     _add_data_args(demo)
-    demo.add_argument("--preset", default="demo", choices=presets)
+    demo.add_argument("--preset", default="demo", choices=presets,
+                      help="paper (COBRA's protocol) | fairdd-paper | demo | smoke")
     demo.add_argument("--ipc", type=int, default=10)
     demo.add_argument("--n-models", type=int, default=None, help="evaluation models per strategy")
     demo.add_argument("--out", default="results/demo",
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--target", default="cobra", choices=targets)
     dist.add_argument("--ipc", type=int, default=10)
     dist.add_argument("--preset", default="paper", choices=presets,
-                      help="paper: the published protocol (hours on a CPU); demo: minutes; smoke: seconds")
+                      help="paper: COBRA's protocol (hours on a CPU); fairdd-paper: FairDD's; demo: minutes; "
+                           "smoke: seconds")
     dist.add_argument("--out", required=True, help="result folder to write")
     dist.add_argument("--overwrite", action="store_true", help="replace --out if it holds a fairdd result")
     dist.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
@@ -144,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--method", default="dm", choices=methods)
     rep.add_argument("--ipc", type=int, default=10)
     rep.add_argument("--preset", default="paper", choices=presets)
-    rep.add_argument("--n-models", type=int, default=5)
+    rep.add_argument("--n-models", type=int, default=None,
+                     help="evaluation models (default: the preset's for the method)")
     rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
                      choices=("random",) + targets)
     rep.add_argument("--root", default=None)
@@ -162,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(ev, defaults=False)
     ev.add_argument("result", help="result folder written by 'fairdd distill'")
     ev.add_argument("--preset", default="paper", choices=presets)
-    ev.add_argument("--n-models", type=int, default=5)
+    ev.add_argument("--n-models", type=int, default=None,
+                    help="evaluation models (default: the preset's for the method)")
     ev.add_argument("--out", default=None, help="write the report as JSON here")
     ev.add_argument("--any-test-set", action="store_true",
                     help="evaluate even if the test set was not built like the result's training set")
@@ -380,7 +384,7 @@ def run_reproduce(args) -> int:
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
                       out=out / "rows.json", root=args.root, download=args.download, callback=show,
                       eval_overrides=eval_overrides, **overrides)
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod",
+    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
     atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))

@@ -77,8 +77,9 @@ class Distiller:
             raise ValueError(f"{int((~train.known).sum())} training samples have no group label; fill them with "
                              "fairdd.data.infer_groups(train) first (pseudo-groups)")
         self.train = train.to(self.device)
-        self.strategy = get_strategy(config.target, **({"group_weights": config.group_weights}
-                                                        if config.target.startswith("cobra") else {}))
+        options = ({"group_weights": config.group_weights} if config.target.startswith("cobra") else
+                   {"reduction": config.fairdd_reduction} if config.target == "fairdd" else {})
+        self.strategy = get_strategy(config.target, **options)
         if self.strategy.kind != "moments" and config.method != "dm":
             raise ValueError(f"target {config.target!r} compares embedding clouds: use method='dm' "
                              f"(got {config.method!r})")
@@ -103,8 +104,7 @@ class Distiller:
         shape = (train.n_classes * cfg.ipc, *train.image_shape)
         if cfg.init == "noise":
             return torch.randn(shape, generator=self.generator, device=self.device)
-        per_slot = getattr(self.matcher, "images_per_slot", 1)  # IDC: several real images per stored image
-        per = cfg.ipc * per_slot
+        per = cfg.ipc  # IDC too: one full real image per stored image (COBRA train_idc.py)
         counts = torch.bincount(train.labels, minlength=train.n_classes)
         if int(counts.min()) == 0:
             missing = [train.class_names[i] for i in (counts == 0).nonzero().flatten().tolist()]
@@ -113,8 +113,7 @@ class Distiller:
         take = torch.bincount(train.labels[idx], minlength=train.n_classes)  # (C,)
         if int(take.min()) < per:  # tiny classes: repeat their images
             idx = torch.cat([idx[train.labels[idx] == c].repeat(per)[:per] for c in range(train.n_classes)])
-        images = train.images[idx].detach().clone()
-        return self.matcher.encode(images) if per_slot > 1 else images
+        return train.images[idx].detach().clone()
 
     def _sample_real(self):
         idx = self.train.sample_batch(self.config.batch_real, balance=self.strategy.sampling,
@@ -129,6 +128,9 @@ class Distiller:
     def step(self) -> StepInfo:
         """One outer iteration (even past ``config.iterations``: the dashboard may keep going)."""
         t0 = time.perf_counter()
+        if self.config.lr_img_halvings:  # CAFE's schedule: lr_img halved at the given iterations
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr_at(self.iteration)
         loss = self.matcher.iteration(self.images, self.labels, self.optimizer, self._sample_real,
                                       self.strategy, self.generator)
         self.iteration += 1
@@ -389,14 +391,16 @@ def distill(
     ----------
     method : matcher, one of ``fairdd.config.METHODS``.
     target : strategy, one of "vanilla", "uniform", "fairdd", "cobra".
-    preset : "paper" (published protocol), "demo" (2-core CPU, minutes) or "smoke" (tests).
+    preset : "paper" (COBRA's protocol), "fairdd-paper" (FairDD's), "demo" (2-core CPU, minutes) or
+        "smoke" (tests); values and sources in docs/protocol.md.
     checkpoint : file to write every ``checkpoint_every`` iterations and at the end.
     resume : checkpoint to continue from; the run then equals an uninterrupted one (CPU).
     **overrides : any ``DistillConfig`` field, e.g. ``iterations=500``.
     """
     check_dataset("train", train)
     dev = resolve_device(device)
-    config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed, **overrides)
+    config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed,
+                            dataset=train.info.get("name"), **overrides)  # the dataset sets IDC's factor on faces
     check_path("checkpoint", checkpoint, optional=True)
     if check_path("resume", resume, optional=True) is not None and not Path(resume).is_file():
         raise FileNotFoundError(f"resume: {resume} does not exist")

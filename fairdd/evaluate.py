@@ -1,7 +1,8 @@
-"""Train-on-synthetic evaluation (docs/method.md, "Protocol and presets"): build the training set, train, score.
+"""Train-on-synthetic evaluation (docs/protocol.md): build the training set, train, score.
 
 For each of ``n_models`` fresh ConvNets (initialised from the run's generator): train on the
-synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at E/2, DSA)
+synthetic set with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 and a fresh
+momentum from the preset's decay epoch; DSA for DM sets, none for DC/IDC/CAFE sets under ``paper``)
 (``train_models``), predict the balanced test set (``score``) and collect the answers in a
 ``FairnessReport`` (accuracy, EOD, DEO_A, worst-group accuracy as mean ± std over the final models,
 never the best, with intervals and the noise floor). ``evaluate`` does all three.
@@ -60,8 +61,9 @@ def evaluate(
     source: DistillResult | GroupedDataset,
     test: GroupedDataset,
     *,
-    n_models: int = 5,
+    n_models: int | None = None,
     preset: str = "paper",
+    method: str | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
@@ -78,8 +80,8 @@ def evaluate(
     ``report.models``; call ``train_models`` and ``score`` to keep them instead.
     """
     check_bool("keep_models", keep_models)
-    trained = train_models(source, test, n_models=n_models, preset=preset, seed=seed, device=device,
-                           progress=progress, batched=batched, check_dataset=check_dataset, **overrides)
+    trained = train_models(source, test, n_models=n_models, preset=preset, method=method, seed=seed,
+                           device=device, progress=progress, batched=batched, check_dataset=check_dataset, **overrides)
     report = score(trained, test)
     if keep_models:
         warnings.warn("evaluate(keep_models=True) is deprecated: use trained = train_models(...); "
@@ -108,8 +110,9 @@ def train_models(
     source: DistillResult | GroupedDataset,
     test: GroupedDataset,
     *,
-    n_models: int = 5,
+    n_models: int | None = None,
     preset: str = "paper",
+    method: str | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
@@ -120,7 +123,10 @@ def train_models(
     """Train ``n_models`` fresh ConvNets on a synthetic set (``DistillResult``) or a real training set
     (``GroupedDataset``), shaped for the ``test`` set's images and classes; ``score`` them next.
 
-    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``).
+    The protocol is the ``preset``'s for sets distilled with ``method`` (default: the source's own
+    method, else "dm"): under ``paper`` DM sets train 1501 epochs with DSA, DC/IDC/CAFE sets 1001
+    without augmentation (``eval_config``). ``n_models`` defaults to the preset's (the scripts'
+    ``--num_eval``). ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``).
     ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
     "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
     one after another it is also trained from that generator, together all models' data orders and
@@ -133,13 +139,18 @@ def train_models(
     recorded training set must have been built like ``test`` (same dataset, mode, groups, severity,
     size, classes; bias and seed may differ): a ``ValueError`` says what differs.
     """
-    n_models = check_int("n_models", n_models, 1, MAX_MODELS)
+    if n_models is not None:
+        n_models = check_int("n_models", n_models, 1, MAX_MODELS)
     seed = check_seed(seed)
     for name, value in (("progress", progress), ("check_dataset", check_dataset)):
         check_bool(name, value)
     check_choice("batched", batched, (True, False, "auto"))
     images, labels, desc = training_set(source, test, check_dataset=check_dataset)
-    config = eval_config(preset=preset, **overrides)
+    if method is None:
+        method = source.config.get("method", "dm") if isinstance(source, DistillResult) else "dm"
+    config = eval_config(preset=preset, method=method, **overrides,
+                         **({"n_models": n_models} if n_models is not None else {}))
+    n_models = config.n_models
     dev = resolve_device(device)
     images, labels = images.to(dev), labels.to(dev)
     c, h, _ = test.image_shape
@@ -150,7 +161,7 @@ def train_models(
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-               batch_size=config.batch_size, dsa=config.dsa)
+               batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch)
     if batched:
         joint = torch.Generator(device=dev).manual_seed(seed * 1000 + 999)
         train_classifiers_batched(nets, images, labels, generator=joint, precision=config.precision,

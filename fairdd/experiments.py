@@ -28,7 +28,7 @@ from .evaluate import evaluate
 from .io import check_output, read_json, write_json
 from .models import ConvNet, reset_parameters
 
-__all__ = ["imbalance_separation", "group_clouds", "reproduce", "PUBLISHED", "STUDY_COLUMNS"]
+__all__ = ["imbalance_separation", "group_clouds", "reproduce", "published", "PUBLISHED", "STUDY_COLUMNS"]
 
 STUDY_COLUMNS = ["target", "imbalance", "severity", "seed", "accuracy", "eod", "deo_a", "worst_group_accuracy",
                  "seconds"]
@@ -169,15 +169,39 @@ def group_clouds(train: GroupedDataset, class_id: int, *, per_group: int = 100, 
     return net.embed(train.images[idx]), train.groups[idx]
 
 
-# Published (accuracy %, EOD) at IPC 10, ConvNet-3 (docs/method.md, "Published numbers"). The COBRA column is
-# the authors' earlier runs of the barycenter variant: indicative, not the final paper table.
+# Published (accuracy %, EOD) per (dataset, mode, method, ipc) and the protocol they were measured
+# under — the preset that reproduces it. Each entry names where it comes from; numbers that are not
+# from a paper say so. ``mode=None``: the dataset has no foreground/background variant.
+FAIRDD_TABLES = "FairDD paper (Zhou et al., arXiv 2411.19623), Tables 1–2"
+COBRA_TABLE = "COBRA paper (Moslemi et al., arXiv 2605.00185), Table 1"
+PRELIMINARY = "COBRA authors' preliminary runs of the barycenter variant: not a published number"
 PUBLISHED = {
-    ("colored-fashion-mnist", "foreground", "dm", 10): {
-        "random": (32.80, 100.0), "vanilla": (33.35, 100.0), "fairdd": (77.09, 26.87), "cobra": (76.2, 27.2),
-        "whole": (82.94, 79.2)},
-    ("colored-fashion-mnist", "foreground", "dc", 10): {
-        "vanilla": (60.77, 99.40), "fairdd": (76.01, 46.80), "cobra": (77.2, 29.5)},
+    "fairdd-paper": {
+        ("colored-fashion-mnist", "foreground", "dm", 10): {
+            "random": (32.80, 100.0, FAIRDD_TABLES), "vanilla": (33.35, 100.0, FAIRDD_TABLES),
+            "fairdd": (77.09, 26.87, FAIRDD_TABLES), "whole": (82.94, 79.2, FAIRDD_TABLES)},
+        ("colored-fashion-mnist", "foreground", "dc", 10): {
+            "vanilla": (60.77, 99.40, FAIRDD_TABLES), "fairdd": (76.01, 46.80, FAIRDD_TABLES)},
+    },
+    "paper": {
+        ("colored-fashion-mnist", "foreground", "dm", 10): {"cobra": (76.2, 27.2, PRELIMINARY)},
+        ("colored-fashion-mnist", "foreground", "dc", 10): {"cobra": (77.2, 29.5, PRELIMINARY)},
+        ("cifar10-s", None, "dm", 100): {
+            "vanilla": (45.4, 82.87, COBRA_TABLE), "fairdd": (61.2, 25.17, COBRA_TABLE),
+            "cobra": (62.4, 9.37, COBRA_TABLE), "whole": (69.71, 48.96, COBRA_TABLE)},
+        ("cifar10-s", None, "dc", 50): {
+            "vanilla": (39.5, 71.85, COBRA_TABLE), "fairdd": (46.2, 35.65, COBRA_TABLE),
+            "cobra": (46.6, 26.18, COBRA_TABLE)},
+        ("bffhq", None, "dm", 100): {"vanilla": (65.8, 63.47, COBRA_TABLE), "cobra": (74.2, 7.87, COBRA_TABLE)},
+    },
 }
+
+
+def published(dataset: str, mode: str | None, method: str, ipc: int, preset: str) -> dict:
+    """{target: (accuracy, EOD, source)} known for this experiment *under ``preset``'s protocol*
+    (``paper`` = COBRA's, ``fairdd-paper`` = FairDD's); empty where none is."""
+    table = PUBLISHED.get(preset, {})
+    return table.get((dataset, mode, method, ipc)) or table.get((dataset, None, method, ipc)) or {}
 
 
 def _comparable(settings: dict, target: str) -> dict:
@@ -193,7 +217,7 @@ def reproduce(
     ipc: int = 10,
     targets: Sequence[str] = ("random", "vanilla", "fairdd", "cobra"),
     preset: str = "paper",
-    n_models: int = 5,
+    n_models: int | None = None,
     seed: int = 0,
     device: str = "auto",
     out: str | Path | None = None,
@@ -203,8 +227,11 @@ def reproduce(
     eval_overrides: dict | None = None,
     **overrides,
 ):
-    """Run the published protocol for ``targets`` (``"random"`` = random real subset) and return a
-    DataFrame: metrics (mean ± std over ``n_models``), the published accuracy / EOD where known,
+    """Run the ``preset``'s protocol for ``targets`` (``"random"`` = random real subset) and return a
+    DataFrame: metrics (mean ± std over ``n_models``, default the preset's for ``method``), the
+    accuracy / EOD published *under the same protocol* where known, with its source (``published``;
+    ``paper`` = COBRA's protocol, ``fairdd-paper`` = FairDD's; a number that is not from a paper is
+    labelled so in ``published_source``),
     distillation and evaluation seconds, ms per iteration and peak GPU memory. With ``out`` each
     finished row is saved (JSON) with the settings that made it, and skipped on a rerun with the same
     settings; a rerun with other settings into the same file is refused (rows would not be comparable)."""
@@ -214,7 +241,7 @@ def reproduce(
     from .evaluate import random_subset
 
     dev = resolve_device(device)
-    published = PUBLISHED.get((dataset, mode, method, ipc), {})
+    known = published(dataset, mode, method, ipc, preset)
     settings = _settings(dataset=dataset, mode=mode, method=method, ipc=ipc, preset=preset, n_models=n_models,
                          seed=seed, distill=overrides, evaluate=eval_overrides or {})
 
@@ -250,11 +277,13 @@ def reproduce(
             result = distill(train, method=method, target=target, ipc=ipc, preset=preset, seed=seed, device=dev,
                              **overrides)
         t1 = time.perf_counter()
-        rep = evaluate(result, test, n_models=n_models, preset=preset, seed=seed, device=dev, **(eval_overrides or {}))
+        rep = evaluate(result, test, n_models=n_models, preset=preset, method=method, seed=seed, device=dev,
+                       **(eval_overrides or {}))
         n_it = len(result.history)
-        pub = published.get(target, (float("nan"), float("nan")))
+        pub = known.get(target, (float("nan"), float("nan"), f"none under the {preset!r} protocol"))
         row = {**rep.overall, **{f"{k}_std": v for k, v in rep.std.items()},
-               "published_accuracy": pub[0], "published_eod": pub[1],
+               "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
+               "n_models": len(rep.per_model),
                "iterations": n_it, "distill_s": t1 - t0, "eval_s": rep.seconds,
                # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
                "ms_per_iteration": 1000 * statistics.median(h["seconds"] for h in result.history) if n_it else None,

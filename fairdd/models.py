@@ -109,7 +109,12 @@ def reset_parameters(model: nn.Module, generator: torch.Generator | None = None)
     """
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            # drawn in the standard layout, so a channels_last network gets the same weights (same draws)
+            w = m.weight if m.weight.is_contiguous() else torch.empty_like(m.weight, memory_format=torch.contiguous_format)
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=generator)
+            if w is not m.weight:
+                with torch.no_grad():
+                    m.weight.copy_(w)
             if m.bias is not None:
                 bound = 1.0 / math.sqrt(m.weight[0].numel())
                 nn.init.uniform_(m.bias, -bound, bound, generator=generator)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import apply, sample_params
+from .augment import OPS, apply, sample_params
 from .models import autocast, compile_mode, compiled, layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
@@ -26,41 +26,53 @@ def train_classifier(
     batch_size: int = 256,
     dsa: bool = True,
     lr_decay: bool = True,
+    decay_epoch: int | None = None,
     generator: torch.Generator | None = None,
     precision: str = "fp32",
     compile: bool | str = False,
 ) -> nn.Module:
     """Minimise cross-entropy of ``net`` on (images (N, C, H, W), labels (N,)) with SGD.
 
-    Each epoch visits the set once in a random order, in batches of ``batch_size``; with ``dsa``
-    every image gets its own random augmentation draw (``epoch_batches``: drawn and applied for
-    blocks of epochs at once). With ``lr_decay`` the lr drops ×0.1 at
-    ``epochs // 2`` (the DD evaluation protocol). ``images`` are detached: the net is trained, not S.
+    Each epoch visits the set once in a random order, in batches of ``batch_size``; with ``dsa`` each
+    batch draws one augmentation family and every image its own parameters within it, as the
+    reference's ``DiffAugment`` does outside distillation (``epoch_batches``: drawn and applied for
+    blocks of epochs at once). With ``lr_decay`` the lr drops ×0.1 from epoch ``decay_epoch``
+    (default ``epochs // 2``) and the momentum restarts there, as the reference re-creates its
+    optimiser. ``images`` are detached: the net is trained, not S.
     ``precision="bf16"`` (autocast; loss and weights stay fp32) and ``compile`` are speed levers,
     off by default (``DistillConfig``/``EvalConfig`` fields of the same names).
     """
     images, labels = images.detach(), labels.detach()
     with torch.enable_grad():  # callers may sit inside no_grad (e.g. a dashboard refresh)
         return _fit(net, images, labels, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                    batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, generator=generator,
+                    batch_size=batch_size, dsa=dsa, lr_decay=lr_decay, decay_epoch=decay_epoch, generator=generator,
                     precision=precision, compile=compile)
 
 
-def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool) -> float:
-    """The evaluation protocol's step schedule: ``lr``, then ``lr × 0.1`` from ``epochs // 2`` on."""
-    return lr * 0.1 if lr_decay and 0 < epochs // 2 <= epoch else lr
+def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool, decay_epoch: int | None = None) -> float:
+    """The evaluation protocol's step schedule: ``lr``, then ``lr × 0.1`` from ``decay_epoch``
+    (default ``epochs // 2``; never at epoch 0) on."""
+    return lr * 0.1 if lr_decay and 0 < decay_start(epochs, decay_epoch) <= epoch else lr
 
 
-def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, generator,
-         precision, compile):
+def decay_start(epochs: int, decay_epoch: int | None) -> int:
+    """The first epoch at the decayed lr."""
+    return epochs // 2 if decay_epoch is None else decay_epoch
+
+
+def _fit(net, images, labels, *, epochs, lr, momentum, weight_decay, batch_size, dsa, lr_decay, decay_epoch,
+         generator, precision, compile):
     net.train()
     forward = compiled(net, "forward", compile) if compile else net
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
                           foreach=True)  # one launch per op for all tensors, as on a GPU by default
     for epoch, x, y in epoch_batches(images, labels, models=1, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                      generator=generator):
+        step_lr = epoch_lr(lr, epoch, epochs, lr_decay, decay_epoch)
+        if step_lr != opt.param_groups[0]["lr"]:  # the decay: a new optimiser in the reference, so no momentum
+            opt.state.clear()
         for group in opt.param_groups:
-            group["lr"] = epoch_lr(lr, epoch, epochs, lr_decay)
+            group["lr"] = step_lr
         with autocast(x.device, precision):
             logits = forward(x[0])
         loss = F.cross_entropy(logits.float(), y[0])
@@ -79,7 +91,7 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
     x (models, B, C, H, W) and y (models, B), batch by batch, epoch by epoch.
 
     In every epoch each model visits the set once in its own random order, in batches of
-    ``batch_size``, each image with its own augmentation draw (``dsa``). The draws are made for a
+    ``batch_size``; with ``dsa`` each batch draws one op family and each image its own parameters. The draws are made for a
     block of epochs at a time — ``max(1, AUG_BLOCK // (models · N))`` of them: one call for the
     orders, one for the augmentations — and, when the block fits in ``AUG_BLOCK`` images, gathered
     and augmented in one pass, so a batch is then a view. The block size depends only on the set
@@ -92,7 +104,12 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
     for e0 in range(0, epochs, per_block):
         eb = min(per_block, epochs - e0)
         order = torch.rand(eb, models, n, generator=generator, device=dev).argsort(-1)  # (eb, models, N)
-        params = sample_params(eb * models * n, generator=generator, device=dev) if dsa else None  # row (e, m, i)
+        params = None
+        if dsa:  # one op family per (epoch, model, batch), each image its own parameters: row (e, m, i)
+            n_batches = -(-n // batch_size)
+            family = torch.randint(len(OPS), (eb, models, n_batches), generator=generator, device=dev)
+            family = family.repeat_interleave(batch_size, dim=-1)[..., :n]  # (eb, models, N)
+            params = sample_params(eb * models * n, generator=generator, device=dev, op=family.flatten())
         y_all = labels[order]  # (eb, models, N)
         whole = eb * models * n <= AUG_BLOCK
         if whole:  # gather and augment the block in one pass
@@ -134,6 +151,7 @@ def train_classifiers_batched(
     batch_size: int = 256,
     dsa: bool = True,
     lr_decay: bool = True,
+    decay_epoch: int | None = None,
     precision: str = "fp32",
     compile: bool | str = False,
 ) -> list[nn.Module]:
@@ -167,6 +185,8 @@ def train_classifiers_batched(
     forward = _compiled_plan(compile) if compile else run_plan
     for net in nets:
         net.train()
+    restart_at = decay_start(epochs, decay_epoch) if lr_decay and decay_start(epochs, decay_epoch) > 0 else -1
+    current = -1
     with torch.enable_grad():
         for epoch, x, y in epoch_batches(images, labels, models=k, epochs=epochs, batch_size=batch_size, dsa=dsa,
                                          generator=generator):
@@ -179,7 +199,11 @@ def train_classifiers_batched(
                 d = torch._foreach_add(grads, plist, alpha=weight_decay)
                 torch._foreach_mul_(vlist, momentum)
                 torch._foreach_add_(vlist, d)
-                torch._foreach_add_(plist, vlist, alpha=-epoch_lr(lr, epoch, epochs, lr_decay))
+                if epoch == restart_at and epoch != current:  # the decay: momentum restarts, as in _fit
+                    torch._foreach_zero_(vlist)
+                    torch._foreach_add_(vlist, d)
+                current = epoch
+                torch._foreach_add_(plist, vlist, alpha=-epoch_lr(lr, epoch, epochs, lr_decay, decay_epoch))
     with torch.no_grad():
         for i, own in enumerate(named):
             for name, p in own.items():

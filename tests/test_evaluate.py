@@ -74,7 +74,8 @@ def test_batched_training_equals_training_each_model_alone_on_its_batches(digits
     for m, (net, ref) in enumerate(zip(nets(), together)):
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         for epoch, xb, yb in batches:
-            opt.param_groups[0]["lr"] = epoch_lr(0.01, epoch, epochs, True)
+            if epoch_lr(0.01, epoch, epochs, True) != opt.param_groups[0]["lr"]:  # the decay: a new optimiser
+                opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9, weight_decay=5e-4)
             loss = torch.nn.functional.cross_entropy(net(xb[m]), yb[m])
             opt.zero_grad()
             loss.backward()
@@ -145,3 +146,62 @@ def test_compiled_evaluation_trains_the_same_models_and_levers_are_recorded(digi
     assert together_bf16.batched and 0 <= together_bf16.accuracy <= 100
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         fairdd.evaluate(rnd, digits_test, precision="fp16", **kw)
+
+
+def test_evaluation_dsa_draws_one_op_family_per_batch(monkeypatch):
+    """As the reference's DiffAugment outside distillation: one family per batch, each image its own parameters."""
+    import fairdd.train as train
+
+    seen = []
+    original = train.sample_params
+
+    def spy(n, **kw):
+        seen.append(kw["op"])
+        return original(n, **kw)
+
+    monkeypatch.setattr(train, "sample_params", spy)
+    x, y = torch.randn(50, 3, 8, 8), torch.arange(50) % 10
+    batches = list(train.epoch_batches(x, y, models=2, epochs=3, batch_size=16,
+                                       dsa=True, generator=torch.Generator().manual_seed(0)))
+    op = seen[0].view(3, 2, 50)  # (epoch, model, position in the epoch's order)
+    per_batch = [op[..., s:s + 16] for s in range(0, 50, 16)]
+    assert all(bool((b == b[..., :1]).all()) for b in per_batch)  # one family inside a batch
+    assert len(torch.cat([b[..., 0].flatten() for b in per_batch]).unique()) > 1  # batches differ
+    assert len(batches) == 3 * 4
+
+
+def test_sequential_training_restarts_momentum_at_the_decay_epoch(digits_train):
+    from fairdd.models import ConvNet, reset_parameters
+    from fairdd.train import epoch_batches, train_classifier
+
+    x, y = digits_train.images[:20], digits_train.labels[:20]
+
+    def net():
+        return reset_parameters(ConvNet(in_channels=3, n_classes=10, width=4, depth=2, image_size=16),
+                                torch.Generator().manual_seed(0))
+
+    ours = train_classifier(net(), x, y, epochs=4, decay_epoch=3, batch_size=8, dsa=False,
+                            generator=torch.Generator().manual_seed(1))
+    ref = net()
+    opt = torch.optim.SGD(ref.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    for epoch, xb, yb in epoch_batches(x, y, models=1, epochs=4, batch_size=8, dsa=False,
+                                       generator=torch.Generator().manual_seed(1)):
+        if epoch == 3 and opt.param_groups[0]["lr"] == 0.01:  # evaluate_synset: a new optimiser at lr × 0.1
+            opt = torch.optim.SGD(ref.parameters(), lr=0.001, momentum=0.9, weight_decay=5e-4)
+        loss = torch.nn.functional.cross_entropy(ref(xb[0]), yb[0])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_paper_evaluation_follows_the_method():
+    from fairdd.config import eval_config
+
+    dm, dc, idc, cafe = (eval_config(method=m) for m in ("dm", "dc", "idc", "cafe"))
+    assert (dm.epochs, dm.decay_at, dm.dsa, dm.n_models) == (1501, 752, True, 5)  # train_dm.py, run_dm.sh
+    assert [(c.epochs, c.decay_at, c.dsa) for c in (dc, idc, cafe)] == [(1001, 502, False)] * 3
+    assert [c.n_models for c in (dc, idc, cafe)] == [5, 3, 2]  # run_dc.sh, run_idc.sh, run_cafe.sh
+    fair = eval_config(preset="fairdd-paper", method="dc")  # FairDD main_DC.py, main_DC.sh
+    assert (fair.epochs, fair.decay_at, fair.dsa, fair.n_models) == (301, 152, False, 10)

@@ -110,7 +110,8 @@ def gradient_distance(targets: Targets, syn_grad: torch.Tensor, shapes: list[tor
 
 class LoopedMatcher:
     """Shared loop of DC-style matchers: a fresh ConvNet each outer iteration, then ``outer_loop``
-    times (one loss on a new real batch → one step on S → ``inner_loop`` epochs of the network on S).
+    times (one loss on a new real batch → one step on S → ``inner_loop`` epochs of the network on S;
+    ``inner_loop = 0``: the network stays as drawn, as in COBRA's IDC).
     Subclasses define ``loss(real_x, real, syn_x, syn_labels, strategy)``."""
 
     name = "looped"
@@ -127,25 +128,29 @@ class LoopedMatcher:
     def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
         raise NotImplementedError
 
+    def training_images(self, syn: torch.Tensor, syn_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images a network sees of S (IDC: the decoded ones), sorted by class."""
+        return syn, syn_labels
+
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy: Strategy, generator) -> torch.Tensor:
         cfg, net = self.config, self.net
         reset_parameters(net, generator)
         losses = []
         for ol in range(cfg.outer_loop):
             real = sample_real()
-            x_real, x_syn = real.images, syn
+            x_real, (x_syn, y_syn) = real.images, self.training_images(syn, syn_labels)
             if cfg.dsa:
                 params = sample_params(self.n_classes, generator=generator, device=syn.device)
                 x_real = apply(x_real, params, real.labels)  # Siamese: one draw per class
-                x_syn = apply(x_syn, params, syn_labels)
-            loss = self.loss(x_real.detach(), real, x_syn, syn_labels, strategy)
+                x_syn = apply(x_syn, params, y_syn)
+            loss = self.loss(x_real.detach(), real, x_syn, y_syn, strategy)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
-            if ol == cfg.outer_loop - 1:
-                break
-            train_classifier(net, syn, syn_labels, epochs=cfg.inner_loop, lr=cfg.lr_net, momentum=0.0,
+            if ol == cfg.outer_loop - 1 or cfg.inner_loop == 0:  # IDC: a fixed random network per iteration
+                continue
+            train_classifier(net, *self.training_images(syn, syn_labels), epochs=cfg.inner_loop, lr=cfg.lr_net, momentum=0.0,
                              weight_decay=0.0, dsa=cfg.dsa, lr_decay=False, generator=generator)
         return torch.stack(losses).mean()
 

@@ -131,7 +131,7 @@ class DMMatcher:
         if cfg.warm_start_epochs:
             net.requires_grad_(True)
             train_classifier(net, syn, syn_labels, epochs=cfg.warm_start_epochs, lr=cfg.warm_start_lr,
-                             momentum=0.5, weight_decay=5e-4, dsa=cfg.dsa, lr_decay=False, generator=generator,
+                             momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay, dsa=cfg.dsa, lr_decay=False, generator=generator,
                              precision=cfg.precision, compile=cfg.compile)
         net.requires_grad_(False)
         real = sample_real()

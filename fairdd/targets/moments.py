@@ -128,12 +128,22 @@ class Uniform(Vanilla):
 
 @dataclass(frozen=True)
 class FairDD(Strategy):
-    """FairDD synchronized matching: one distance per present group, summed."""
+    """FairDD synchronized matching: one distance per present group, summed (``reduction="sum"``,
+    FairDD's code) or averaged over the groups present in the class batch (``"mean"``, how COBRA's
+    code runs the FairDD baseline for DC and IDC)."""
 
     name: ClassVar[str] = "fairdd"
+    reduction: Literal["sum", "mean"] = "sum"
+
+    def __post_init__(self) -> None:
+        if self.reduction not in ("sum", "mean"):
+            raise ValueError(f"unknown reduction {self.reduction!r}; allowed: ['sum', 'mean']")
 
     def from_cells(self, mean, count) -> Targets:
-        return Targets(mean, (count > 0).to(mean.dtype))
+        present = (count > 0).to(mean.dtype)  # (C, G)
+        if self.reduction == "mean":
+            present = present / present.sum(1, keepdim=True).clamp(min=1)
+        return Targets(mean, present)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The DM embedding's torch.compile lever computes what the eager network computes."""
+"""DM: the torch.compile lever computes what the eager network computes; the loss equals the reference."""
 import pytest
 import torch
 
@@ -36,3 +36,25 @@ def test_compile_accepts_a_torch_compile_mode_and_names_the_allowed_ones(digits_
         distill_config(target="cobra", compile="fast")
     with pytest.raises(ValueError, match="compile must be one of"):
         fairdd.eval_config(compile=1)
+
+
+@pytest.mark.parametrize("target, reduction", [("vanilla", "sum"), ("fairdd", "sum"), ("fairdd", "mean"),
+                                               ("cobra", "sum")])
+def test_dm_loss_equals_the_reference(target, reduction):
+    """COBRA train_dm.py (cobra: L1 to the group-mean barycenter) and FairDD main_DM.py (summed)."""
+    from fairdd.matching.dm import dm_loss
+    from fairdd.models import ConvNet, reset_parameters
+    from fairdd.targets import get_strategy
+    from reference import dm_loss as reference_dm_loss
+
+    g = torch.Generator().manual_seed(0)
+    net = reset_parameters(ConvNet(width=4, depth=2, n_classes=3, image_size=8), g)
+    x, labels = torch.randn(36, 3, 8, 8, generator=g), torch.arange(3).repeat_interleave(12)
+    groups = torch.randint(0, 3, (36,), generator=g)
+    syn, syn_labels = torch.randn(6, 3, 8, 8, generator=g, requires_grad=True), torch.arange(3).repeat_interleave(2)
+    strategy = get_strategy(target, **({"reduction": reduction} if target == "fairdd" else {}))
+    ours = dm_loss(net.embed(x).detach(), labels, groups, net.embed(syn), strategy=strategy, n_classes=3, n_groups=3,
+                   distance="l1" if target == "cobra" else "l2")
+    ref = reference_dm_loss(net.embed, [x[labels == c] for c in range(3)], [groups[labels == c] for c in range(3)],
+                            [syn[syn_labels == c] for c in range(3)], mode=target, reduction=reduction)
+    assert float(ours.detach()) == pytest.approx(float(ref.detach()), rel=1e-5)
