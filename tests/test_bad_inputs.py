@@ -190,7 +190,7 @@ API = [
     ("distill-ipc-over-class", _distill(ipc=200), V, "ipc=200"),
     ("distill-ipc-1e6", _distill(ipc=10**6), V, "ipc"),
     ("distill-ipc-1e6-noise", _distill(ipc=10**8, init="noise"), V, "ipc"),
-    ("distill-idc-ipc-over-class", _distill(method="idc", target="fairdd", ipc=40), V, "ipc=40"),
+    ("distill-idc-ipc-over-class", _distill(method="idc", target="fairdd", ipc=200), V, "ipc=200"),  # one real image per slot
     ("distill-preset-unknown", _distill(preset="fast"), V, "preset"),
     ("distill-preset-None", _distill(preset=None), V, "preset"),
     ("distill-seed-float", _distill(seed=1.5), V, "seed"),
@@ -284,7 +284,6 @@ API = [
     ("evaluate-n_models-True", _evaluate(n_models=True), V, "n_models"),
     ("evaluate-n_models-float", _evaluate(n_models=1.5), V, "n_models"),
     ("evaluate-n_models-str", _evaluate(n_models="3"), V, "n_models"),
-    ("evaluate-n_models-None", _evaluate(n_models=None), V, "n_models"),
     ("evaluate-batched-yes", _evaluate(batched="yes"), V, "batched"),
     ("evaluate-batched-1", _evaluate(batched=1), V, "batched"),
     ("evaluate-batched-None", _evaluate(batched=None), V, "batched"),

@@ -88,7 +88,7 @@ def test_published_cobra_defaults_and_overrides():
     (dict(fairdd_reduction="max"), r"unknown fairdd_reduction 'max'; allowed: \['sum', 'mean'\]"),
     (dict(cafe_loss="dm"), r"unknown cafe_loss 'dm'; allowed: \['cafe', 'cobra'\]"),
     (dict(lr_img_halvings=(0,)), r"lr_img_halvings must be a sequence of iterations >= 1; got \(0,\)"),
-    (dict(warm_start_momentum=1.0), r"warm_start_momentum in \[0, 1\)"),
+    (dict(warm_start_momentum=1.0), r"warm_start_momentum must be a finite number in \[0, 1\)"),
     (dict(method="idc", preset="fairdd-paper"), "preset 'fairdd-paper' has no 'idc' protocol"),
     (dict(method="dc", ipc=15), "the reference code defines no outer/inner loops for ipc 15"),
     (dict(ipc=0), "ipc must be an integer >= 1; got 0"),

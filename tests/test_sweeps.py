@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from fairdd.results import load_result
+
 from fairdd.sweeps import Resources, Sweep, estimate_cell, load_table, make_executor, parse_spec, sbatch_script
 from fairdd.sweeps.estimate import TIMINGS
 from fairdd.sweeps.store import SweepDir
@@ -85,7 +87,7 @@ def test_grid_sub_tables_and_exclusions():
     ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides]\niters = 3", "unknown [overrides] key"),
     ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides.DM]\niterations = 3",
      "[overrides.DM] names no grid value"),
-    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides]\nlr_img = -1", "lr_img must be > 0"),
+    ("[grid]\ndataset = [\"colored-digits\"]\ntarget = [\"cobra\"]\n[overrides]\nlr_img = -1", "lr_img must be a finite number in (0, inf); got -1"),
     ("[sweep]\npreset = \"fast\"", "unknown preset 'fast'"),
     ("[grid\n", "not valid TOML"),
 ])
@@ -151,7 +153,7 @@ def test_killed_sweep_reruns_only_the_missing_cells(killed_and_rerun):
         if cell.name in before:  # never started again
             assert _starts(cell) == 1, cell.name
         assert not (cell / "claim").exists()
-        assert (cell / "result" / "tensors.pt").is_file() and (cell / "report.json").is_file()
+        assert len(load_result(cell / "result").images) and (cell / "report.json").is_file()
     cell_json = json.loads(next((d / "cells").iterdir()).joinpath("cell.json").read_text())
     assert cell_json["distill"]["iterations"] == 5 and cell_json["dataset"]["train"]["info"]["size"] == 16
 
@@ -339,7 +341,7 @@ def test_baseline_targets_random_and_whole(tmp_path):
     sweep.run("inline")
     assert sweep.status().counts["done"] == 2
     random_cell, whole_cell = sweep.cells
-    assert (tmp_path / "cells" / random_cell.id / "result" / "tensors.pt").is_file()
+    assert len(load_result(tmp_path / "cells" / random_cell.id / "result").images)
     assert not (tmp_path / "cells" / whole_cell.id / "result").exists()  # the training set itself
     cell = json.loads((tmp_path / "cells" / whole_cell.id / "cell.json").read_text())
     assert cell["distill"] is None and cell["dataset"]["train"]["n"] > 100

@@ -88,10 +88,10 @@ class Cell:
 
     def distill_config(self) -> DistillConfig:
         return distill_config(method=self.method, target=self.target if self.target not in BASELINES else "vanilla",
-                              ipc=self.ipc, preset=self.preset, seed=self.seed, **self.distill)
+                              ipc=self.ipc, preset=self.preset, seed=self.seed, dataset=self.dataset, **self.distill)
 
     def eval_config(self) -> EvalConfig:
-        return eval_config(preset=self.preset, **self.evaluate)
+        return eval_config(preset=self.preset, method=self.method, **self.evaluate)
 
 
 @dataclass(frozen=True)

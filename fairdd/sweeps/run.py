@@ -435,10 +435,10 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
                              seed=cell.seed, device=dev, **cell.distill)
         distill_s = time.perf_counter() - t1
         if cell.target != "whole":
-            source.save(folder / "result")
+            source.save(folder / "result", overwrite=True)  # a retried cell replaces its own result
         log.info("distilled in %.1f s", distill_s)
-        report = evaluate(source, test, n_models=cell.n_models, preset=cell.preset, seed=cell.seed, device=dev,
-                          **cell.evaluate)
+        report = evaluate(source, test, n_models=cell.n_models, preset=cell.preset, method=cell.method,
+                          seed=cell.seed, device=dev, **cell.evaluate)
         report.save(folder / "report.json")
         history = getattr(source, "history", [])
         steps = sorted(h["seconds"] for h in history)

@@ -112,7 +112,7 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
         if done is None:
             continue
         rec = {"cell": c.id, "dataset": c.dataset, "mode": c.data.get("mode", "foreground"), "method": c.method,
-               "target": c.target, "ipc": c.ipc, "seed": c.seed,
+               "target": c.target, "ipc": c.ipc, "seed": c.seed, "preset": c.preset,
                **{k: v for k, v in c.axes.items() if k not in ("dataset", "method", "target", "ipc", "seed")}}
         for m in METRICS:
             rec[m] = float(done[m])
@@ -133,7 +133,7 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
     if bad:
         raise ValueError(f"unknown table axis {bad}; allowed: {axes}")
     keys = list(rows + columns)
-    keys += [a for a in ("dataset", "mode", "method", "ipc") if a not in keys]
+    keys += [a for a in ("dataset", "mode", "method", "ipc", "preset") if a not in keys]
     if not len(cells):
         return SweepTable(cells=cells, summary=pd.DataFrame(columns=keys), rows=rows, columns=columns)
     summary = _summarise(cells, keys)
@@ -143,7 +143,7 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
 def _summarise(cells, keys: list[str]):
     import pandas as pd
 
-    from ..experiments import PUBLISHED
+    from ..experiments import published
 
     out = []
     for key, grp in cells.groupby(keys, sort=False, dropna=False):
@@ -156,7 +156,7 @@ def _summarise(cells, keys: list[str]):
             vals = grp[m].to_numpy(dtype=float)
             rec[f"{m}_mean"] = float(vals.mean())
             rec[f"{m}_std"] = float(vals.std()) if n > 1 else float(grp[f"{m}_models_std"].iloc[0])
-        pub = PUBLISHED.get((rec.get("dataset"), rec.get("mode"), rec.get("method"), rec.get("ipc")), {})
+        pub = published(rec.get("dataset"), rec.get("mode"), rec.get("method"), rec.get("ipc"), rec.get("preset"))
         acc_eod = pub.get(rec.get("target"))
         rec["published_accuracy"] = acc_eod[0] if acc_eod else float("nan")
         rec["published_eod"] = acc_eod[1] if acc_eod else float("nan")
