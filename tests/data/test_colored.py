@@ -27,9 +27,9 @@ def test_test_split_is_balanced_over_class_and_group(mnist_test):
 
 
 def test_train_and_test_are_disjoint_and_fixed():
-    a = fairdd.datasets.load("colored-mnist", split="train", seed=0)
-    b = fairdd.datasets.load("colored-mnist", split="train", seed=3)
-    te = fairdd.datasets.load("colored-mnist", split="test", seed=0)
+    a = fairdd.datasets.load("colored-mnist-5k", split="train", seed=0, style="clean")
+    b = fairdd.datasets.load("colored-mnist-5k", split="train", seed=3, style="clean")
+    te = fairdd.datasets.load("colored-mnist-5k", split="test", seed=0, style="clean")
     # same grey images whatever the colour seed: the split is fixed
     grey = lambda d: d.display().amax(1) > 0  # noqa: E731  (object mask, colour-free)
     assert torch.equal(grey(a), grey(b))
@@ -78,6 +78,7 @@ def test_severity_corrupts_minority_only():
     (dict(mode="sideways"), "mode must be 'foreground' or 'background'; got 'sideways'"),
     (dict(split="val"), "split must be 'train' or 'test'; got 'val'"),
     (dict(groups=["mauve"]), "unknown group 'mauve'"),
+    (dict(skew=0.5), r"dataset 'colored-digits' does not take \['skew'\]; it takes: \['mode', 'bias'"),
 ])
 def test_bad_input_raises_clear_error(kw, match):
     args = dict(name="colored-digits", split="train")
