@@ -87,15 +87,19 @@ def write_celeba(folder: Path, n: int = 120, seed: int = 0) -> Path:
     return folder
 
 
-def write_utkface(folder: Path, per_cell: int = 6, seed: int = 0) -> Path:
-    """UTKFace/ with files age_gender_race_date.jpg.chip.jpg (200×200), some Others and a malformed name."""
+def write_utkface(folder: Path, per_cell: int = 4, seed: int = 0) -> Path:
+    """UTKFace/ with files age_gender_race_date.jpg.chip.jpg (200×200), some Others and a malformed name.
+
+    Cell (age bin a, race r) holds ``per_cell + 2a + r`` images: the smallest, (0–19, White), goes wholly
+    to the test split, as the authors' rule does with any cell under 100.
+    """
     rng = np.random.RandomState(seed)
     d = folder / "UTKFace"
     d.mkdir(parents=True)
     k = 0
     for age_bin, ages in enumerate(((5, 19), (20, 39), (40, 80))):
         for race in range(5):  # race 4 (Others) must be dropped
-            for _ in range(per_cell + age_bin):  # unequal cells
+            for _ in range(per_cell + 2 * age_bin + race):  # unequal cells
                 age = rng.randint(ages[0], ages[1] + 1)
                 _face(rng, 200, 200).save(d / f"{age}_{k % 2}_{race}_2017010917{k:07d}.jpg.chip.jpg")
                 k += 1
