@@ -162,7 +162,7 @@ def test_cache_is_reused_and_invalidated_when_a_file_changes(cifar_dir, tmp_path
     again = fairdd.datasets.load("cifar10-s", **kw)
     assert not first.info["cache_hit"] and again.info["cache_hit"]
     assert torch.equal(first.images, again.images)
-    assert len(list((tmp_path / "cache").glob("cifar10-s-*.npz"))) == 1
+    assert len(list((tmp_path / "cache").glob("cifar10-s-*.json"))) == 1
     other = fairdd.datasets.load("cifar10-s", skew=0.8, **kw)  # another knob: another entry
     assert not other.info["cache_hit"]
     batch = root / "cifar-10-batches-bin" / "data_batch_2.bin"
@@ -173,6 +173,8 @@ def test_cache_is_reused_and_invalidated_when_a_file_changes(cifar_dir, tmp_path
     assert not changed.info["cache_hit"] and not torch.equal(changed.images, first.images)
     assert fairdd.datasets.load("cifar10-s", **kw).info["cache_hit"]
     assert not list((tmp_path / "cache").glob("*.tmp"))  # atomic writes leave nothing behind
+    # two entries (skew 0.9 and 0.8), each an index and its 4 arrays: the replaced arrays are gone
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2 and len(list((tmp_path / "cache").glob("*.npy"))) == 8
 
 
 def test_missing_files_name_the_files_where_and_how(tmp_path, monkeypatch):
