@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ._images import normalised
 from .cache import cached_arrays, source_fingerprint
 from .dataset import GroupedDataset
 from .safe_pickle import restricted_load
@@ -263,11 +264,8 @@ def load_cifar10s(
 
     arrays, hit = cached_arrays("cifar10-s", knobs, source_fingerprint(folder, files), build,
                                 cache_dir=cache_dir, use_cache=use_cache)
-    x = torch.from_numpy(np.ascontiguousarray(arrays["images"])).permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, 32, 32)
-    mean = torch.tensor(CIFAR10S_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10S_STD).view(1, 3, 1, 1)
     ds = GroupedDataset(
-        images=(x - mean) / std, labels=torch.from_numpy(arrays["labels"].astype(np.int64)),
+        images=normalised(arrays["images"], CIFAR10S_MEAN, CIFAR10S_STD), labels=torch.from_numpy(arrays["labels"].astype(np.int64)),
         groups=torch.from_numpy(arrays["groups"].astype(np.int64)),
         class_names=tuple(str(c) for c in arrays["class_names"]),
         group_names=("grayscale" if severity is None else "corrupted", "color"),

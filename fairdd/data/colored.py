@@ -22,7 +22,6 @@ class's own colour, in both splits.
 """
 from __future__ import annotations
 
-import math
 from typing import Literal, Sequence
 
 import numpy as np

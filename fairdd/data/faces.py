@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ._images import normalised
 from .cache import cached_arrays, source_fingerprint
 from .dataset import GroupedDataset
 
@@ -69,9 +70,7 @@ def _decode(paths: list[Path], transform: Callable[[Image.Image], Image.Image], 
 
 def _dataset(images: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, class_names, group_names,
              mean, std, info) -> GroupedDataset:
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, 64, 64)
-    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
-    return GroupedDataset(images=(x - m) / s, labels=torch.from_numpy(labels.astype(np.int64)),
+    return GroupedDataset(images=normalised(images, mean, std), labels=torch.from_numpy(labels.astype(np.int64)),
                           groups=torch.from_numpy(groups.astype(np.int64)), class_names=tuple(class_names),
                           group_names=tuple(group_names), mean=tuple(mean), std=tuple(std), info=info)
 

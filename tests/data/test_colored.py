@@ -139,6 +139,11 @@ def test_read_idx_rejects_corrupted_files(tmp_path):
                     reason="Debian package dataset-fashion-mnist not installed (.ci/run installs it)")
 def test_full_fashion_mnist_from_debian_package():
     te = fairdd.datasets.load("colored-fashion-mnist", split="test", seed=0)
-    assert len(te) == 10000 and (te.cell_counts() == 100).all()
+    assert len(te) == 10000 and (te.cell_counts() == 100).all()  # official test rule, rho 0.1: 100 each
+    tr = fairdd.datasets.load("colored-fashion-mnist", split="train", seed=0)
+    counts = tr.cell_counts()
+    assert (counts.diagonal() == 5400).all()  # int(6000 · 0.9)
+    off = counts[~torch.eye(10, dtype=torch.bool)].view(10, 9).sort(1).values
+    assert (off[:, 0] == 64).all() and (off[:, 1:] == 67).all()  # chunks of ceil(600 / 9) = 67, the last 64
     tr_images, tr_labels = sources.load_fashion_mnist("train")
     assert tr_images.shape == (60000, 28, 28) and np.bincount(tr_labels).tolist() == [6000] * 10
