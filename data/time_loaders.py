@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python data/time_loaders.py
 
-Writes the fixtures of ``tests/data/conftest.py`` into a temporary folder, loads the training split of
+Writes the fixtures of ``tests/data/file_fixtures.py`` into a temporary folder, loads the training split of
 each dataset twice (empty cache, then cached) and prints a Markdown table with the per-image costs, plus
 the read speed of a 20000 × 64 × 64 × 3 cache entry (to estimate the real sizes).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
-import conftest as fx  # noqa: E402  (the fixture writers)
+import file_fixtures as fx  # noqa: E402  (the fixture writers)
 
 import fairdd  # noqa: E402
 

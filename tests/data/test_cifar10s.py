@@ -12,6 +12,8 @@ import fairdd
 from fairdd.data.cifar10s import grayscale, hierarchical_corruption
 from fairdd.data.safe_pickle import restricted_load
 
+from file_fixtures import cifar_dir  # noqa: F401  (fixture)
+
 
 def _load(cifar_dir, tmp_path, fmt="py", **kw):
     base, _ = cifar_dir

@@ -8,7 +8,7 @@ from fairdd.data import REBIAS_NAMES, REBIAS_PALETTE
 from fairdd.data import sources
 from fairdd.data.colored import colorize_official
 
-from conftest import write_idx
+from file_fixtures import write_idx
 
 
 def _digit() -> np.ndarray:

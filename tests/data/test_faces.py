@@ -8,7 +8,7 @@ from PIL import Image
 
 import fairdd
 
-from conftest import CELEBA_ATTRS
+from file_fixtures import CELEBA_ATTRS, bffhq_dir, celeba_dir, utk_dir  # noqa: F401  (fixtures)
 
 
 def _uint8(ds):

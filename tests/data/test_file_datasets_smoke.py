@@ -5,6 +5,8 @@ import torch
 import fairdd
 from fairdd.models import ConvNet
 
+from file_fixtures import bffhq_dir, celeba_dir, cifar_dir, utk_dir  # noqa: F401  (fixtures)
+
 SMOKE = dict(preset="smoke", device="cpu")
 
 

@@ -1,4 +1,8 @@
-"""Fixtures written in each dataset's real on-disk format (tiny, made here, never downloaded)."""
+"""Fixtures written in each dataset's real on-disk format (tiny, made here, never downloaded).
+
+A plain module, not a conftest: a second ``conftest`` module would shadow ``tests/conftest.py`` for the
+tests that ``from conftest import SMOKE``. Test modules import the writers and fixtures they use.
+"""
 from __future__ import annotations
 
 import gzip
