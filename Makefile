@@ -30,7 +30,7 @@ $(VENV)/.docs: $(VENV)/.core
 	touch $@
 
 demo: $(VENV)/.core
-	$(PY) -m fairdd demo
+	$(PY) -m fairdd demo --dataset colored-mnist-5k
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

@@ -22,7 +22,7 @@ MOMENT_TARGETS = ("vanilla", "uniform", "fairdd", "cobra")
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default="colored-mnist")
+    ap.add_argument("--dataset", default="colored-mnist-5k")
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--n-models", type=int, default=2)
     ap.add_argument("--methods", nargs="+", default=["dm", "dc", "dsa", "idc", "cafe"])

@@ -2,7 +2,7 @@
 refresh (UMAP + Procrustes) and each panel render, on the demo preset. Drives the controller and the
 same plot functions the dashboard uses (no ipywidgets needed, so it runs on a bare GPU machine).
 
-    python benchmarks/dashboard_timing.py [--dataset colored-mnist] [--device auto] [--steps 30]
+    python benchmarks/dashboard_timing.py [--dataset colored-mnist-5k] [--device auto] [--steps 30]
 
 Prints one JSON line with median milliseconds per operation.
 """
@@ -24,7 +24,7 @@ def _ms(fn) -> float:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default="colored-mnist")
+    ap.add_argument("--dataset", default="colored-mnist-5k")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--steps", type=int, default=30)

@@ -3,7 +3,7 @@
 For each k: distil with the preset (only ``refresh_every`` changed), evaluate, and report the distillation
 time relative to k = 1 (DM's protocol) measured in the same process, with accuracy / EOD / DEO_A.
 
-    python benchmarks/refresh_every.py [--dataset colored-mnist] [--preset demo] [--k 1 5 10 20]
+    python benchmarks/refresh_every.py [--dataset colored-mnist-5k] [--preset demo] [--k 1 5 10 20]
 
 Prints one JSON line per (target, k).
 """
@@ -20,7 +20,7 @@ import fairdd
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="colored-mnist")
+    ap.add_argument("--dataset", default="colored-mnist-5k")
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--targets", nargs="+", default=["cobra"])
     ap.add_argument("--k", type=int, nargs="+", default=[1, 5, 10, 20])

@@ -19,7 +19,7 @@ from fairdd.targets import STRATEGIES
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default="colored-mnist")
+    ap.add_argument("--dataset", default="colored-mnist-5k")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--methods", nargs="+", default=["dm", "dsa"])

@@ -1,6 +1,6 @@
 """fairdd: fair dataset distillation (vanilla, Uniform DD, FairDD, COBRA barycenter alignment).
 
-    train = fairdd.datasets.load("colored-mnist", split="train", bias=0.9)
+    train = fairdd.datasets.load("colored-mnist-5k", split="train", bias=0.9)
     result = fairdd.distill(train, method="dm", target="cobra", ipc=10, preset="demo")
     report = fairdd.evaluate(result, test, n_models=5, preset="demo")
 """

@@ -1,4 +1,4 @@
 """``fairdd.datasets``: build or load grouped datasets by name (see ``fairdd.data.load``)."""
-from .data import COLOR_NAMES, DATASETS, GroupedDataset, load
+from .data import COLOR_NAMES, DATASETS, Availability, GroupedDataset, availability, load, options
 
-__all__ = ["load", "DATASETS", "COLOR_NAMES", "GroupedDataset"]
+__all__ = ["load", "DATASETS", "options", "availability", "Availability", "COLOR_NAMES", "GroupedDataset"]

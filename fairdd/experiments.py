@@ -36,7 +36,7 @@ STUDY_COLUMNS = ["target", "imbalance", "severity", "seed", "accuracy", "eod", "
 
 def imbalance_separation(
     *,
-    dataset: str = "colored-mnist",
+    dataset: str = "colored-mnist-5k",
     targets: Sequence[str] = ("vanilla", "uniform", "fairdd", "cobra"),
     imbalances: Sequence[float] = (0.5, 0.7, 0.9),
     severities: Sequence[int] = (0, 2, 4),

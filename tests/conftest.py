@@ -19,12 +19,12 @@ def digits_test():
 
 @pytest.fixture(scope="session")
 def mnist_train():
-    return fairdd.datasets.load("colored-mnist", split="train", seed=0)
+    return fairdd.datasets.load("colored-mnist-5k", split="train", seed=0, style="clean")
 
 
 @pytest.fixture(scope="session")
 def mnist_test():
-    return fairdd.datasets.load("colored-mnist", split="test", seed=0)
+    return fairdd.datasets.load("colored-mnist-5k", split="test", seed=0, style="clean")
 
 
 SMOKE = dict(preset="smoke", device="cpu", depth=2)

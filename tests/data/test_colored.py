@@ -27,9 +27,9 @@ def test_test_split_is_balanced_over_class_and_group(mnist_test):
 
 
 def test_train_and_test_are_disjoint_and_fixed():
-    a = fairdd.datasets.load("colored-mnist", split="train", seed=0)
-    b = fairdd.datasets.load("colored-mnist", split="train", seed=3)
-    te = fairdd.datasets.load("colored-mnist", split="test", seed=0)
+    a = fairdd.datasets.load("colored-mnist-5k", split="train", seed=0, style="clean")
+    b = fairdd.datasets.load("colored-mnist-5k", split="train", seed=3, style="clean")
+    te = fairdd.datasets.load("colored-mnist-5k", split="test", seed=0, style="clean")
     # same grey images whatever the colour seed: the split is fixed
     grey = lambda d: d.display().amax(1) > 0  # noqa: E731  (object mask, colour-free)
     assert torch.equal(grey(a), grey(b))
@@ -78,6 +78,7 @@ def test_severity_corrupts_minority_only():
     (dict(mode="sideways"), "mode must be 'foreground' or 'background'; got 'sideways'"),
     (dict(split="val"), "split must be 'train' or 'test'; got 'val'"),
     (dict(groups=["mauve"]), "unknown group 'mauve'"),
+    (dict(skew=0.5), r"dataset 'colored-digits' does not take \['skew'\]; it takes: \['mode', 'bias'"),
 ])
 def test_bad_input_raises_clear_error(kw, match):
     args = dict(name="colored-digits", split="train")
@@ -138,6 +139,11 @@ def test_read_idx_rejects_corrupted_files(tmp_path):
                     reason="Debian package dataset-fashion-mnist not installed (.ci/run installs it)")
 def test_full_fashion_mnist_from_debian_package():
     te = fairdd.datasets.load("colored-fashion-mnist", split="test", seed=0)
-    assert len(te) == 10000 and (te.cell_counts() == 100).all()
+    assert len(te) == 10000 and (te.cell_counts() == 100).all()  # official test rule, rho 0.1: 100 each
+    tr = fairdd.datasets.load("colored-fashion-mnist", split="train", seed=0)
+    counts = tr.cell_counts()
+    assert (counts.diagonal() == 5400).all()  # int(6000 · 0.9)
+    off = counts[~torch.eye(10, dtype=torch.bool)].view(10, 9).sort(1).values
+    assert (off[:, 0] == 64).all() and (off[:, 1:] == 67).all()  # chunks of ceil(600 / 9) = 67, the last 64
     tr_images, tr_labels = sources.load_fashion_mnist("train")
     assert tr_images.shape == (60000, 28, 28) and np.bincount(tr_labels).tolist() == [6000] * 10
