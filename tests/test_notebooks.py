@@ -30,3 +30,12 @@ def test_notebook_runs_with_smoke(path, tmp_path):
                                cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
                                execution_timeout=CELL_LIMIT_S, log_output=False)
     assert time.perf_counter() - t0 < NOTEBOOK_LIMIT_S
+
+
+def test_notebook_outputs_are_ignored_by_git():
+    """Bug 16.8: running the notebooks from notebooks/ wrote notebooks/results/, which git saw."""
+    import subprocess
+
+    probe = "notebooks/results/study_smoke.json"
+    rc = subprocess.run(["git", "check-ignore", "-q", probe], cwd=ROOT).returncode
+    assert rc == 0, f"{probe} is not ignored by .gitignore"
