@@ -50,7 +50,7 @@ def fair_model_noise_floor(counts, accuracy: float, *, n_draws: int = 2000, quan
     quantiles : the band's (low, high) quantiles of the simulated values.
     seed : the simulation's seed (the result is deterministic).
     """
-    counts = torch.as_tensor(np.asarray(counts), dtype=torch.float64)
+    counts = torch.tensor(np.array(counts, dtype=np.float64))
     if counts.ndim != 2 or bool((counts < 0).any()) or not bool((counts > 0).any()):
         raise ValueError(f"counts must be a (classes, groups) table of non-negative counts with a sample; "
                          f"got shape {tuple(counts.shape)}")

@@ -148,7 +148,7 @@ def test_reset_clears_replay(ctl):
     assert len(ctl.replay_frames) == 2
     ctl.reset()
     assert ctl.replay_frames == [] and ctl.iteration == 0
-    ctl.advance(2)
+    ctl.advance(4)
     ctl.replay()
     ctl.set(target="fairdd")
     assert ctl.replay_frames == []
