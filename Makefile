@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check
 # The CPU wheel of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lab bench clean
+.PHONY: demo test lab bench clean app
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ bench: $(VENV)/.core
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
+
+# The live dashboard as an app for a workshop room (no network needed): notebook 03 under Voila.
+app: $(VENV)/.dev
+	JUPYTER_PATH=$(CURDIR)/fairdd/widgets/jupyter FAIRDD_WORKSHOP=1 $(VENV)/bin/voila \
+		notebooks/03_live_distillation.ipynb --template=fairdd

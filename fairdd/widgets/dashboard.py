@@ -523,7 +523,8 @@ class Dashboard:
         self.shown["embedding"] = frame.iteration
         note = "" if self._umap_ready or self.ctl.settings.embedding == "umap" else \
             "UMAP is warming up (≈20 s); PCA meanwhile."
-        self.captions["embedding"].value = self._embedding_caption(frame, note=note)
+        caption = self._embedding_caption(frame, note=note)
+        self.captions["embedding"].value = ("<b style='color:#a60'>replay</b> (slider) — " + caption) if replay else caption
 
     def _majority(self):
         train = self.ctl.train
