@@ -109,6 +109,8 @@ def test_dashboard_in_a_real_browser(voila_url):
 
             # A refused setting: dc then cobra-w2; the dropdown goes back, the error stays
             page.select_option(".fairdd-method select", "dc")
+            page.wait_for_function("document.querySelector('.fairdd-loss-caption, .fairdd-caption-loss')"
+                                   ".innerText.includes('(dc)')", timeout=LONG)
             _wait_idle(page)
             target_before = page.eval_on_selector(".fairdd-target select", "e => e.value")
             page.select_option(".fairdd-target select", "cobra-w2")
@@ -117,9 +119,9 @@ def test_dashboard_in_a_real_browser(voila_url):
             _wait_idle(page)
             assert page.eval_on_selector(".fairdd-target select", "e => e.value") == target_before
             page.screenshot(path=str(SHOTS / "refused_setting.png"))
-            page.select_option(".fairdd-method select", "dm")
+            page.select_option(".fairdd-method select", "dm")  # the next successful action clears it
+            page.wait_for_function("document.querySelector('.fairdd-error').innerText.trim() === ''", timeout=LONG)
             _wait_idle(page)
-            assert _text(page, "fairdd-error") == ""  # cleared by the next successful action
 
             # View class: a view change, never a restart
             page.click(".fairdd-step")
@@ -134,8 +136,10 @@ def test_dashboard_in_a_real_browser(voila_url):
             # Compare mode: two grids, one fairness panel with both
             page.select_option(".fairdd-compare select", ["vanilla"])
             page.wait_for_function("document.querySelectorAll('img.fairdd-grid').length === 2", timeout=LONG)
+            _wait_iteration(page, "==", 0)  # a restart
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0')",
+                                   timeout=LONG)
             _wait_idle(page)
-            assert _iteration(page) == 0
             page.screenshot(path=str(SHOTS / "compare_iteration0.png"), full_page=True)
             page.click(".fairdd-step10")
             _wait_iteration(page, ">=", 3)

@@ -69,8 +69,8 @@ class Dashboard:
         devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
         methods = list(METHODS) if (gpu or not workshop) else ["dm"]
         presets = [p for p in PRESETS if not (workshop and p == "paper")]
-        lay = W.Layout(width="250px")
-        style = {"description_width": "90px"}
+        lay = W.Layout(width="265px")
+        style = {"description_width": "105px"}
         self.controls = {
             "dataset": W.Dropdown(options=list(DATASETS), value=s.dataset, description="dataset", layout=lay,
                                   style=style),
@@ -81,7 +81,7 @@ class Dashboard:
             "method": W.Dropdown(options=methods, value=s.method, description="method", layout=lay, style=style),
             "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", layout=lay,
                                  style=style),
-            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=3,
+            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=4,
                                         description="compare with", layout=lay, style=style),
             "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", layout=lay, style=style),
             "preset": W.Dropdown(options=presets, value=s.preset, description="preset", layout=lay, style=style),
@@ -133,15 +133,16 @@ class Dashboard:
         restart_note = W.HTML("<small>Changing these <b>restarts the run</b> (iteration 0):</small>")
         view_note = W.HTML("<small>View only (never restarts):</small>")
         self.widget = W.VBox([
-            W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>"),
+            W.HBox([W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>&nbsp;&nbsp;"),
+                    *self.buttons.values(), self.busy]),
+            W.HBox([self.iteration, self.readout]), self.error, self.panel_note,
             restart_note,
             W.HBox([W.VBox([c["dataset"], self.groups_widget]),
-                    W.VBox([c["bias"], c["severity"], c["method"], c["target"]]),
-                    W.VBox([c["compare"], c["ipc"], c["preset"], c["device"]])]),
+                    W.VBox([c["bias"], c["severity"], c["method"]]),
+                    W.VBox([c["target"], c["compare"]]),
+                    W.VBox([c["ipc"], c["preset"], c["device"]])]),
             W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
             W.HBox([view_note, c["view_class"], c["embedding"]]),
-            W.HBox([*self.buttons.values(), self.busy]),
-            W.HBox([self.iteration, self.readout]), self.panel_note, self.error,
             W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
                     W.VBox([self.captions["embedding"], self.images["embedding"], self.replay_slider])]),
             W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
@@ -187,8 +188,8 @@ class Dashboard:
                                                    layout=W.Layout(grid_template_columns="repeat(3, 80px)"))])
         else:
             self.controls["groups"] = W.SelectMultiple(options=names, value=tuple(n for n in names if n in chosen),
-                                                       description="groups", rows=4, layout=W.Layout(width="250px"),
-                                                       style={"description_width": "90px"})
+                                                       description="groups", rows=3, layout=W.Layout(width="265px"),
+                                                       style={"description_width": "105px"})
             self.groups_widget = self.controls["groups"]
 
     def _on_groups(self, change) -> None:
@@ -208,7 +209,7 @@ class Dashboard:
                         b.value = n in current
                 finally:
                     self._reverting = False
-        self.render_all()
+            self.render_all()
 
     def _warm_umap(self) -> None:
         from ..viz.embedding import warm_up_umap
@@ -255,10 +256,15 @@ class Dashboard:
                     self.ctl.set(**{name: value})
                 except ValueError:
                     self._revert(name, change["old"])
-                else:
-                    if restart:
-                        self._initial_views()
-            self.render_all()
+                    self.render_status()  # nothing else changed
+                    return
+                if restart:
+                    self._initial_views()
+                    self.render_all()
+                else:  # a view change: only the embedding panel
+                    if self.ctl.frames:
+                        self._render_embedding(self.ctl.frames[-1])
+                    self.render_status()
         return handler
 
     def _revert(self, name: str, old) -> None:
@@ -295,7 +301,7 @@ class Dashboard:
             except Exception as exc:  # noqa: BLE001 - shown
                 self.ctl.error = f"reset failed: {type(exc).__name__}: {exc}"
             self._initial_views()
-        self.render_all()
+            self.render_all()  # inside: "working…" goes away only once the panels are drawn
 
     def play(self, max_steps: int | None = None):
         """Step until Pause (or ``max_steps``). In a notebook this schedules an asyncio task that yields
@@ -315,6 +321,8 @@ class Dashboard:
         return self._task
 
     def _begin_play(self) -> None:
+        if self._replay_index is not None:  # stepping leaves the replay for the live view
+            self._clear_replay()
         self.ctl.playing = True
         self._enable(False, keep_pause=True)
         self.busy.value = "<span style='color:#060'>▶ running… (Pause stops)</span>"
@@ -324,7 +332,7 @@ class Dashboard:
         self.ctl.playing = False
         self.busy.value = ""
         self._enable(True)
-        self.render_all()  # every panel at the last iteration (or its last proxy/embedding, labelled)
+        self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
 
     def _play_sync(self, max_steps: int) -> int:
         self._begin_play()
@@ -364,12 +372,12 @@ class Dashboard:
                 self.ctl.error = f"replay: {exc}"
                 self.render_status()
                 return
-        self.replay_slider.max = len(frames) - 1
+            self.replay_slider.max = len(frames) - 1
+            if self.replay_slider.value == len(frames) - 1:
+                self._show_replay(len(frames) - 1)
+            else:
+                self.replay_slider.value = len(frames) - 1
         self.replay_slider.disabled = False
-        if self.replay_slider.value == len(frames) - 1:
-            self._show_replay(len(frames) - 1)
-        else:
-            self.replay_slider.value = len(frames) - 1
 
     def _show_replay(self, i: int) -> None:
         frames = self.ctl.replay_frames
@@ -381,13 +389,16 @@ class Dashboard:
         self._replay_index = None
         self.replay_slider.disabled = True
         self.replay_slider.max = 0
+        self.shown.pop("embedding", None)  # the live view is drawn again
 
     # ------------------------------------------------------------ rendering
     def _on_change(self, ctl, what: str) -> None:
         if what in ("reset", "view"):
             self._clear_replay()
-        if what == "reset":
+        if what == "reset":  # a new run: say so at once, the panels follow
             self._rebuild_grids()
+            self.shown.clear()
+            self.render_status()
         if what != "step":
             return
         now = time.perf_counter()
@@ -410,6 +421,22 @@ class Dashboard:
             self._render_embedding(self.ctl.frames[-1])
         self._render_heatmap()
         self._render_fairness()
+        self.render_status()
+
+    def render_stale(self) -> None:
+        """Redraw only the panels behind what the controller has (after a throttled Play)."""
+        ctl, it = self.ctl, self.ctl.iteration
+        self._rebuild_grids()
+        if self.shown.get("loss") != it:
+            self._render_loss()
+        if self.shown.get("grid") != it:
+            self._render_grids()
+        if ctl.frames and self._replay_index is None and self.shown.get("embedding") != ctl.frames[-1].iteration:
+            self._render_embedding(ctl.frames[-1])
+        if ctl.reports and self.shown.get("heatmap") != ctl.reports[-1][0]:
+            self._render_heatmap()
+        if ctl.reports and self.shown.get("fairness") != ctl.reports[-1][0]:
+            self._render_fairness()
         self.render_status()
 
     def render_status(self) -> None:
