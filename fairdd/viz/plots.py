@@ -149,8 +149,8 @@ def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
         ax.grid(alpha=0.3)
     handles, labels = right.get_legend_handles_labels()
     keep = [(h, l) for h, l in zip(handles, labels) if l.endswith(" EOD") or "noise" in l]
-    if keep:
-        right.legend(*zip(*keep), loc="upper right", fontsize=8, framealpha=0.8)
+    if keep:  # under the panels, so no curve is hidden
+        right.figure.legend(*zip(*keep), loc="lower center", ncol=min(4, len(keep)), fontsize=9, frameon=False)
 
 
 def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int = 10, scale: int | None = None,

@@ -233,14 +233,16 @@ class Dashboard:
         try:
             yield
         finally:
-            self.busy.value = ""
             self._enable(True)
+            self.busy.value = ""  # last: an empty indicator means everything is drawn and enabled
 
     def _enable(self, on: bool, *, keep_pause: bool = False) -> None:
-        for name, b in self.buttons.items():
-            b.disabled = not on and not (keep_pause and name == "pause")
         for name, w in self.controls.items():
             w.disabled = (not on) or (name == "embedding" and not self._umap_ready)
+        for box in getattr(self, "group_boxes", {}).values():
+            box.disabled = not on
+        for name, b in self.buttons.items():  # last: Step enabled again means the controls are too
+            b.disabled = not on and not (keep_pause and name == "pause")
 
     # ----------------------------------------------------------- controls
     def _on_control(self, name: str):
@@ -330,9 +332,9 @@ class Dashboard:
 
     def _end_play(self) -> None:
         self.ctl.playing = False
-        self.busy.value = ""
-        self._enable(True)
         self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
+        self._enable(True)
+        self.busy.value = ""
 
     def _play_sync(self, max_steps: int) -> int:
         self._begin_play()
@@ -602,9 +604,9 @@ class Dashboard:
         def draw():
             import matplotlib.pyplot as plt
 
-            fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.0))
+            fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.4))
             plots.plot_fairness(axes, self.ctl.curves(), floors=self._floors())
-            fig.tight_layout()
+            fig.tight_layout(rect=(0, 0.12, 1, 1))
             self.images["fairness"].value = plots.fig_to_png(fig)
         self._timed("fairness", draw)
         self.shown["fairness"] = it

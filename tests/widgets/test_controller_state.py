@@ -271,3 +271,16 @@ def test_compare_mode_from_the_dashboard(dash):
     assert list(dash.ctl.runs) == ["cobra", "vanilla"] and len(dash.grid_box.children) == 2
     dash.step(2)
     assert dash.shown["fairness"] == 2
+
+
+def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_test):
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, workshop=True, **FAST)
+    assert "paper" not in dash.controls["preset"].options
+    if not torch.cuda.is_available():
+        assert list(dash.controls["method"].options) == ["dm"]
+    assert "groups" not in dash.controls and len(dash.group_boxes) == 4
+    dash.group_boxes["red"].value = False
+    assert dash.ctl.settings.groups == ("green", "blue", "yellow") and dash.ctl.iteration == 0
+    assert "majority share" in dash.controls["bias"].description
