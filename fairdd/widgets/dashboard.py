@@ -176,7 +176,8 @@ class Dashboard:
 
     def _build_groups(self, s) -> None:
         W = self.W
-        names = list(COLOR_NAMES[: s.n_groups])
+        given = getattr(self.ctl, "_given", None)  # datasets passed in: their own groups
+        names = list(given[0].group_names) if given is not None else list(COLOR_NAMES[: s.n_groups])
         chosen = set(s.groups or names)
         if self.workshop:
             self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False,

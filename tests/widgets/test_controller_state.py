@@ -15,6 +15,12 @@ def ctl(digits_train, digits_test):
     return DistillController(train=digits_train, test=digits_test, **FAST)
 
 
+@pytest.fixture(scope="module")
+def shared_ctl(digits_train, digits_test):
+    """One controller for the refusal table: every refused setting must leave it as it was."""
+    return DistillController(train=digits_train, test=digits_test, **FAST)
+
+
 def _state(run):
     mom = run.optimizer.state.get(run.images, {}).get("momentum_buffer")
     return (run.images.detach().clone(), None if mom is None else mom.clone(), run.generator.get_state().clone(),
@@ -38,7 +44,8 @@ def _assert_same_state(a, b):
     (dict(embedding="tsne"), "embedding"), (dict(view_class=99), "view_class"), (dict(ipc=0), "ipc"),
     (dict(compare=("best",)), "compare"), (dict(device="tpu"), "device"),
 ])
-def test_bad_settings_are_refused_on_set_and_change_nothing(ctl, change, match):
+def test_bad_settings_are_refused_on_set_and_change_nothing(shared_ctl, change, match):
+    ctl = shared_ctl
     ctl.advance(1)
     before, settings = _state(ctl.run), ctl.settings
     with pytest.raises(ValueError, match=match):
