@@ -91,18 +91,26 @@ def measure(page, repeats: int) -> dict[str, list[float]]:
     return out
 
 
+def _shot(page, path: Path) -> None:
+    """The whole dashboard: Voila scrolls inside its own container, so grow the viewport (width kept)."""
+    page.set_viewport_size({"width": 1280, "height": 1600})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+
 def screenshots(page, folder: Path, play_to: int) -> None:
     page.wait_for_function(IDLE, timeout=LONG)
     page.select_option(".fairdd-target select", "cobra")
     page.wait_for_function(IDLE, timeout=LONG)
     page.select_option(".fairdd-compare select", ["vanilla"])
     page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 2 && {IDLE}", timeout=LONG)
-    page.screenshot(path=str(folder / "dashboard_compare_iter0.png"), full_page=True)
+    _shot(page, folder / "dashboard_compare_iter0.png")
     page.click(".fairdd-play")
     page.wait_for_function(f"{ITER} >= {play_to}", timeout=LONG, polling=1000)
     page.click(".fairdd-pause")
     page.wait_for_function(IDLE, timeout=LONG)
-    page.screenshot(path=str(folder / f"dashboard_compare_iter{play_to}.png"), full_page=True)
+    _shot(page, folder / f"dashboard_compare_iter{play_to}.png")
 
 
 def main(argv=None) -> None:
