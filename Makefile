@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 FULL ?=
 SPHINXOPTS ?= -W --keep-going
 
-.PHONY: demo test lab docs bench clean
+.PHONY: demo test lab docs bench clean app
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,8 @@ bench: $(VENV)/.core
 
 clean:
 	rm -rf $(VENV) results .pytest_cache docs/_build docs/notebooks
+
+# The live dashboard as an app for a workshop room (no network needed): notebook 03 under Voila.
+app: $(VENV)/.dev
+	JUPYTER_PATH=$(CURDIR)/fairdd/widgets/jupyter FAIRDD_WORKSHOP=1 $(VENV)/bin/voila \
+		notebooks/03_live_distillation.ipynb --template=fairdd

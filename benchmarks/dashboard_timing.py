@@ -41,7 +41,7 @@ def main(argv=None) -> None:
     warm_s = warm_up_umap()
     t0 = time.perf_counter()
     ctl = DistillController(dataset=args.dataset, preset=args.preset, device=args.device, proxy_every=10,
-                            refresh_every=10, min_refresh_s=0.0)
+                            refresh_every=10, min_refresh_s=0.0, embedding="umap")
     startup = time.perf_counter() - t0
     samples: dict[str, list] = {}
     for _ in range(args.steps):

@@ -16,7 +16,7 @@ from .sweeps import cli as sweep_cli
 __all__ = ["main", "build_parser"]
 
 DEMO_TARGETS = ("vanilla", "uniform", "fairdd", "cobra")
-DOWNLOADABLE = ("colored-fashion-mnist",)  # datasets whose files fairdd can fetch (--download)
+DOWNLOADABLE = ("colored-mnist", "colored-fashion-mnist")  # datasets whose files fairdd can fetch (--download)
 
 EXAMPLES = """\
 examples:
@@ -74,12 +74,13 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     datasets, _, _, _ = _choices()
     d = (lambda v: v) if defaults else (lambda v: None)
     from_record = "" if defaults else " (default: the result's record)"
-    p.add_argument("--dataset", default=d("colored-mnist"), choices=datasets, help="dataset" + from_record)
+    p.add_argument("--dataset", default=d("colored-mnist-5k"), choices=datasets, help="dataset" + from_record)
     p.add_argument("--mode", default=d("foreground"), choices=("foreground", "background"),
                    help="paint the digit or the background" + from_record)
     p.add_argument("--bias", type=float, default=0.9, help="share of a class's own colour in training (0, 1]")
-    p.add_argument("--severity", type=int, default=d(0), choices=range(6), metavar="{0..5}",
-                   help="separation corruption on minority groups" + from_record)
+    p.add_argument("--severity", type=int, default=None, choices=range(6), metavar="{0..5}",
+                   help="separation corruption (coloured sets: minority groups, default 0; cifar10-s: App. F on "
+                        "group 0, default none)" + from_record)
     p.add_argument("--root", default=None, help="folder with dataset files (Fashion-MNIST IDX)")
     p.add_argument("--download", action="store_true",
                    help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
@@ -87,13 +88,27 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--seed", type=int, default=d(0), help="data and run seed" + from_record)
 
 
+# flag defaults that mean "the dataset's own default": dropped for a dataset that does not take the knob
+_FLAG_DEFAULTS = {"mode": "foreground", "severity": None, "bias": 0.9}
+
+
 def _load(args, split: str, **record):
+    """Load ``args.dataset``'s ``split`` with the data flags it takes (``fairdd.datasets.options``).
+    A flag left at its default is dropped for a dataset without that knob; one the user set is an error."""
     import fairdd
 
-    knobs = dict(mode=args.mode, severity=args.severity, seed=args.seed, **record)
+    knobs = dict(mode=args.mode, severity=args.severity, seed=args.seed, root=args.root, download=_download(args),
+                 **record)
     if split == "train":
         knobs["bias"] = args.bias
-    return fairdd.datasets.load(args.dataset, split=split, root=args.root, download=_download(args), **knobs)
+    allowed = fairdd.datasets.options(args.dataset)
+    for key in [k for k in knobs if k not in allowed]:
+        value = knobs.pop(key)
+        if value not in (None, False, _FLAG_DEFAULTS.get(key)):
+            raise ValueError(f"--{key} {value!r} does not apply to dataset {args.dataset!r}; "
+                             f"it takes: {list(allowed)}")
+    knobs = {k: v for k, v in knobs.items() if v is not None}
+    return fairdd.datasets.load(args.dataset, split=split, **knobs)
 
 
 def _download(args) -> bool:
@@ -338,7 +353,8 @@ def run_evaluate(args) -> int:
         setattr(args, k, v)
     test = _load(args, "test", **extra)
     if args.preset == "paper":
-        _note(f"paper protocol: {args.n_models} models × {fairdd.eval_config(preset='paper', **overrides).epochs} "
+        paper = fairdd.eval_config(preset="paper", method=result.config.get("method", "dm"), **overrides)
+        _note(f"paper protocol: {args.n_models or paper.n_models} models × {paper.epochs} "
               "epochs (--preset demo takes minutes)")
     report = fairdd.evaluate(result, test, n_models=args.n_models, preset=args.preset, seed=args.seed,
                              device=args.device, progress=_is_terminal(), check_dataset=not args.any_test_set,

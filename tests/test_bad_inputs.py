@@ -464,7 +464,7 @@ CLI = [
     ("cli-evaluate-out-folder", _cli(*E, "--out", "{tmp}/emptydir"), "emptydir"),
     ("cli-evaluate-out-under-file", _cli(*E, "--out", "{tmp}/plainfile/r.json"), "plainfile"),
     ("cli-evaluate-other-severity", _cli(*E, "--severity", "3"), "severity"),
-    ("cli-evaluate-other-dataset", _cli(*E, "--dataset", "colored-mnist"), "name"),
+    ("cli-evaluate-other-dataset", _cli(*E, "--dataset", "colored-mnist-5k"), "name"),
     ("cli-evaluate-set-n_models-flag", _cli(*E, "--set", "n_models=2"), "--n-models"),
     ("cli-evaluate-set-unknown", _cli(*E, "--set", "epoch=2"), "epoch"),
     ("cli-evaluate-n-models-0", _cli(*E[:-1], "0"), "n_models"),

@@ -13,7 +13,7 @@ NOTEBOOK_LIMIT_S = 600  # a whole notebook, wall clock: generous, the shared 2-c
 def test_every_notebook_has_a_parameters_cell():
     import nbformat
 
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -30,3 +30,51 @@ def test_notebook_runs_with_smoke(path, tmp_path):
                                cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
                                execution_timeout=CELL_LIMIT_S, log_output=False)
     assert time.perf_counter() - t0 < NOTEBOOK_LIMIT_S
+
+
+def test_notebook_outputs_are_ignored_by_git():
+    """Bug 16.8: running the notebooks from notebooks/ wrote notebooks/results/, which git saw."""
+    import subprocess
+
+    probe = "notebooks/results/study_smoke.json"
+    rc = subprocess.run(["git", "check-ignore", "-q", probe], cwd=ROOT).returncode
+    assert rc == 0, f"{probe} is not ignored by .gitignore"
+
+
+def _install_cell(path):
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "install" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name}: one cell tagged 'install'"
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code is cells[0], f"{path.name}: the install cell comes first"
+    return cells[0].source
+
+
+class _Shell:
+    def __init__(self):
+        self.calls = []
+
+    def run_line_magic(self, name, line):
+        self.calls.append((name, line))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_install_cell_is_a_no_op_locally_and_installs_on_colab(path, monkeypatch):
+    import sys
+    import types
+
+    source = _install_cell(path)
+    shell = _Shell()
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(source, path.name, "exec"), {"get_ipython": lambda: shell})
+    assert shell.calls == []  # locally: nothing installed, nothing enabled
+    enabled = []
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    exec(compile(source, path.name, "exec"), {"get_ipython": lambda: shell})
+    assert shell.calls and shell.calls[0][0] == "pip" and "install" in shell.calls[0][1] and "git+" in shell.calls[0][1]
+    assert enabled == [True]

@@ -11,6 +11,10 @@ import torch
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
 
+# info entries that describe a load (cache use, where the files were found), not the data: not fingerprinted
+_LOAD_ONLY = ("cache_hit", "root", "cache_dir")
+
+
 @dataclass(frozen=True, eq=False)
 class GroupedDataset:
     """A labelled image set whose samples also carry a protected-group label.
@@ -113,6 +117,8 @@ class GroupedDataset:
             pick = torch.linspace(0, max(n - 1, 0), min(n, 256)).round().long()  # (≤256,)
             h.update(self.images[pick.to(self.images.device)].detach().float().cpu().contiguous().numpy().tobytes())
             info = json.loads(json.dumps(self.info, default=str))
+            for key in _LOAD_ONLY:  # how this copy was loaded, not what it holds
+                info.pop(key, None)
             self._facts["fingerprint"] = {
                 "name": info.pop("name", None), "split": info.pop("split", None), "build": info,
                 "n": n, "n_classes": self.n_classes, "n_groups": self.n_groups, "image_shape": list(self.image_shape),

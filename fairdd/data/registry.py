@@ -36,7 +36,7 @@ _NEEDS_FILES = ("colored-mnist", "colored-fashion-mnist", "cifar10-s", "celeba",
 def _check_name(name: str) -> str:
     key = name.lower() if isinstance(name, str) else name
     if key not in _BUILDERS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
+        raise ValueError(f"unknown dataset name {name!r}; allowed: {list(DATASETS)}")
     return key
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["procrustes", "AlignedProjector", "aligned_replay", "warm_up_umap"]
+__all__ = ["procrustes", "AlignedProjector", "PCAProjector", "aligned_replay", "warm_up_umap"]
 
 _WARM = False
 
@@ -85,6 +85,39 @@ class AlignedProjector:
             pos, ext = (pos - mu) @ r * s + t, (ext - mu) @ r * s + t
         self.previous = pos
         return pos, ext
+
+
+@dataclass
+class PCAProjector:
+    """Project frames to their real points' top two principal axes, aligned frame to frame.
+
+    PCA is linear, so a mean of points lands on the mean of their projections: group means, the
+    barycenter (mean of group means) and the pooled mean sit exactly where they belong among the
+    points, which UMAP does not promise. Each new layout is rotated/scaled onto the previous one
+    (Procrustes on the real points) so the picture stays put while the network changes.
+    """
+
+    previous: np.ndarray | None = field(default=None, repr=False)  # (n_real, 2)
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def project(self, real: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Real (n, d) and extra (m, d) embeddings → 2-D positions (n, 2) and (m, 2)."""
+        real = np.asarray(real, dtype=np.float64)
+        extra = np.zeros((0, real.shape[1])) if extra is None else np.asarray(extra, dtype=np.float64)
+        mu = real.mean(0)  # (d,)
+        _, _, vt = np.linalg.svd(real - mu, full_matrices=False)  # vt (k, d)
+        axes = vt[:2].T  # (d, 2)
+        if axes.shape[1] < 2:  # a single real point: pad with a zero axis
+            axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
+        pos, ext = (real - mu) @ axes, (extra - mu) @ axes  # (n, 2), (m, 2)
+        if self.previous is not None and len(self.previous) == len(real):
+            r, s, t = procrustes(pos, self.previous)
+            c = pos.mean(0)
+            pos, ext = (pos - c) @ r * s + t, (ext - c) @ r * s + t
+        self.previous = pos
+        return pos.astype(np.float32), ext.astype(np.float32)
 
 
 def aligned_replay(frames: list[np.ndarray], *, n_neighbors: int = 15, seed: int = 0) -> list[np.ndarray]:

@@ -9,7 +9,11 @@ import torch
 from ..data.colored import PALETTE
 
 __all__ = ["group_colour", "fig_to_png", "plot_loss", "plot_embedding", "plot_images", "plot_group_heatmap",
-           "plot_toy"]
+           "plot_toy", "plot_fairness", "grid_png", "DASHBOARD_RC"]
+
+# Readable on a projector at 1280×720: figures are drawn small and shown at ~1:1, so fonts are large.
+DASHBOARD_RC = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
+                "ytick.labelsize": 10, "legend.fontsize": 10}
 
 _FALLBACK = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
              "#000000", "#882255"]  # Okabe–Ito + extras
@@ -41,14 +45,20 @@ def new_figure(w: float = 4.0, h: float = 3.0):
     return plt.subplots(figsize=(w, h))
 
 
-def plot_loss(ax, history: list, *, label: str | None = None) -> None:
+def plot_loss(ax, history: list, *, label: str | None = None, color=None) -> None:
+    """Matching loss against iteration; log scale only when it spans more than a factor 20, with
+    plain-number tick labels either way."""
+    from matplotlib.ticker import FuncFormatter
+
     it = [h["iteration"] if isinstance(h, dict) else h.iteration for h in history]
     loss = [h["loss"] if isinstance(h, dict) else h.loss for h in history]
-    ax.plot(it, loss, lw=1, label=label)
+    ax.plot(it, loss, lw=1.5, label=label, color=color)
     ax.set_xlabel("iteration")
     ax.set_ylabel("matching loss")
-    if loss and min(loss) > 0:
+    if loss and min(loss) > 0 and max(loss) / min(loss) > 20:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def plot_embedding(ax, frame, group_names) -> None:
@@ -87,15 +97,81 @@ def plot_images(ax, images: torch.Tensor, labels: torch.Tensor, *, title: str = 
         ax.set_title(title)
 
 
-def plot_group_heatmap(ax, by_group, *, title: str = "accuracy per (class, group) %") -> None:
-    """Heatmap of a report's ``by_group`` table."""
+def plot_group_heatmap(ax, by_group, *, title: str = "accuracy per (class, group) %", majority=None,
+                       fontsize: int = 7) -> None:
+    """Heatmap of a report's ``by_group`` table; ``majority`` (C,) marks each class's majority group
+    (the training set's most frequent group of that class) with a white box."""
+    from matplotlib.patches import Rectangle
+
     table = by_group.pivot(index="class", columns="group", values="accuracy")
     table = table.loc[list(dict.fromkeys(by_group["class"])), list(dict.fromkeys(by_group["group"]))]
     im = ax.imshow(table.values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns, rotation=60, fontsize=7)
-    ax.set_yticks(range(table.shape[0]), table.index, fontsize=7)
-    ax.set_title(title, fontsize=9)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=60, fontsize=fontsize)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=fontsize)
+    ax.set_xlabel("group (test samples of that colour)")
+    ax.set_ylabel("class")
+    if majority is not None:
+        for r, g in enumerate(list(majority)[: table.shape[0]]):
+            ax.add_patch(Rectangle((g - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="white", lw=2))
+    ax.set_title(title)
     ax.figure.colorbar(im, ax=ax, fraction=0.04)
+
+
+METRIC_STYLE = {"accuracy": dict(ls="-", label="accuracy"), "worst_group_accuracy": dict(ls=":", label="worst group"),
+                "eod": dict(ls="-", label="EOD"), "deo_a": dict(ls="--", label="DEO_A")}
+
+
+def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
+    """Fairness over time. ``curves``: {target: {"iteration": [...], "accuracy": [...], "eod": [...],
+    "deo_a": [...], "worst_group_accuracy": [...]}} (``DistillController.curves()``); left axis
+    accuracy and worst-group accuracy, right axis EOD and DEO_A, one colour per target.
+    ``floors``: {target: (iterations, low, high)}: the EOD a perfectly fair model of the same accuracy
+    scores on this test set by chance (a band; below it a gap cannot be told from noise)."""
+    left, right = axes
+    for i, (target, c) in enumerate(curves.items()):
+        colour = STRATEGY_COLOURS.get(target.split("-")[0], _FALLBACK[i % len(_FALLBACK)])
+        for ax, keys in ((left, ("accuracy", "worst_group_accuracy")), (right, ("eod", "deo_a"))):
+            for k in keys:
+                st = METRIC_STYLE[k]
+                ax.plot(c["iteration"], c[k], ls=st["ls"], marker="o", ms=3, lw=1.8, color=colour,
+                        label=f"{target} {st['label']}")
+        if floors and target in floors and len(floors[target][0]):
+            its, lo, hi = floors[target]
+            right.fill_between(its, lo, hi, color=colour, alpha=0.15, lw=0,
+                               label=f"{target}: fair-model noise (EOD)")
+    left.set_ylabel("accuracy %")
+    right.set_ylabel("gap (percentage points)")
+    left.set_title("accuracy (—) · worst group (···)")
+    right.set_title("EOD (—) · DEO_A (--) · noise band")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    handles, labels = right.get_legend_handles_labels()
+    keep = [(h, l) for h, l in zip(handles, labels) if l.endswith(" EOD") or "noise" in l]
+    if keep:  # under the panels, so no curve is hidden
+        right.figure.legend(*zip(*keep), loc="lower center", ncol=min(4, len(keep)), fontsize=9, frameon=False)
+
+
+def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int = 10, scale: int | None = None,
+             target_width: int = 420) -> tuple[bytes, int, int]:
+    """The synthetic set as a PNG with square pixels (aspect kept at every IPC): one row per class,
+    the first ``max_per_class`` images of each. Returns (png bytes, width, height)."""
+    from PIL import Image
+
+    from ..results import image_grid
+
+    keep = torch.zeros(len(labels), dtype=torch.bool)
+    for k in labels.unique().tolist():  # display only
+        keep[(labels == k).nonzero().flatten()[:max_per_class]] = True
+    grid = image_grid(images[keep].detach().cpu(), labels[keep].cpu())  # (c, H, W)
+    arr = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    img = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+    scale = scale or max(1, target_width // img.width)
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue(), img.width, img.height
 
 
 def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:

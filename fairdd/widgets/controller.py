@@ -1,24 +1,43 @@
 """The dashboard's state machine, drivable from plain Python (no ipywidgets here).
 
-    ctl = DistillController(dataset="colored-mnist", target="cobra", preset="demo")
-    ctl.advance(10)            # 10 outer iterations + scheduled proxy evaluation / embedding refresh
+    ctl = DistillController(dataset="colored-mnist-5k", target="cobra", compare=("vanilla",), preset="demo")
+    ctl.advance(10)            # 10 outer iterations of every run + scheduled proxy evaluations / embedding
     ctl.status()               # iteration, loss, EOD, accuracy, timings, error
-    ctl.set(target="fairdd")   # any setting; data settings rebuild the datasets; always resets the run
+    ctl.set(target="fairdd")   # validated first; run settings restart the run, view settings never do
+
+**Honest state.** ``set()`` validates the new settings and builds the new run *before* anything
+changes: a refused setting raises ``ValueError``, leaves the running run untouched and stays in
+``ctl.error`` until the next successful action. A step is transactional: if any run fails half-way,
+every run's images, optimizer state, generator, matcher state, iteration and history are put back
+exactly as they were (a retry equals a clean run). Errors of proxy evaluations, embedding refreshes
+and listeners are caught and reported in ``ctl.error``, never raised out of ``advance()``.
+
+Settings come in three kinds: *run* settings (data, method, target, compare, IPC, preset, device,
+seed) restart the run; *view* settings (view class, points per group, embedding kind) redraw the
+embedding view only; *schedule* settings (proxy and refresh periods, proxy size) apply from the next
+step.
+
+**Compare mode** (``compare=("vanilla", ...)``): extra targets run in lockstep with ``target`` on the
+same data and seed. Before each step every extra run's generator is set to the primary run's state,
+so each step draws the same networks (and, for targets that sample alike, the same real batches and
+augmentations); the primary run is exactly the run it would be alone. Each run gets its own proxy
+evaluations, with the same proxy seeds.
 
 **Proxy evaluation** (every ``proxy_every`` iterations): ``proxy_models`` fresh ConvNets are trained
-on the current synthetic set for ``proxy_epochs`` epochs (the preset's evaluation network and
-protocol, shortened) and scored on the balanced test set: accuracy, EOD, DEO_A, worst group. Its
-cost is measured in ``timings["proxy_ms"]``.
+on each current synthetic set for ``proxy_epochs`` epochs (the preset's evaluation network and
+protocol, shortened) and scored on the balanced test set: accuracy, EOD, DEO_A, worst group.
 
 **Embedding view**: the real images of one class (``per_group`` per group, fixed at reset), the group
-means, the uniform barycenter, the pooled (vanilla) mean and the synthetic images of that class are
-embedded by the last proxy model — a network that evolves with the synthetic set — and laid out in
-2-D by ``AlignedProjector`` (previous layout as init + Procrustes on the real points). Each refresh
-is recorded for ``replay()`` (AlignedUMAP over all recorded frames).
+means, the uniform barycenter, the pooled (vanilla) mean and the primary run's synthetic images of
+that class, embedded by the last proxy model and laid out in 2-D by PCA (linear: means and
+barycenters land where they belong) or UMAP (``AlignedProjector``: previous layout as init +
+Procrustes). Each refresh is recorded for ``replay()``.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,27 +46,35 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import PRESETS, distill_config
+from ..config import METHODS, PRESETS, distill_config
 from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
 from ..evaluate import FairnessReport, evaluate
 from ..ops import segment_mean
 
-__all__ = ["Settings", "DistillController", "Frame"]
+__all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS"]
+
+log = logging.getLogger(__name__)
 
 DATA_KEYS = ("dataset", "mode", "bias", "severity", "groups", "n_groups", "seed")
+RUN_KEYS = DATA_KEYS + ("method", "target", "compare", "ipc", "preset", "device")  # restart the run
+VIEW_KEYS = ("view_class", "per_group", "embedding")  # redraw the embedding view only
+SCHEDULE_KEYS = ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "min_refresh_s")
+EMBEDDINGS = ("pca", "umap")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class Settings:
-    dataset: str = "colored-mnist"  # which builder (fairdd.datasets.DATASETS)
+    dataset: str = "colored-mnist-5k"  # which builder (fairdd.datasets.DATASETS)
     mode: str = "foreground"  # colour the object or the background
-    bias: float = 0.9  # imbalance: share of a class in its own colour
+    bias: float = 0.9  # majority share: fraction of a class in its own colour
     severity: int = 0  # separation: corruption of the minority groups, 0–5
     groups: tuple | None = None  # which colour groups to keep (None = all)
     n_groups: int = 10  # colour palette size
     method: str = "dm"  # matcher
-    target: str = "cobra"  # strategy
+    target: str = "cobra"  # strategy of the primary run
+    compare: tuple = ()  # extra strategies run in lockstep with ``target``
     ipc: int = 10  # synthetic images per class
     preset: str = "demo"  # distillation / evaluation preset
     device: str = "auto"  # auto | cpu | cuda
@@ -57,13 +84,44 @@ class Settings:
     proxy_epochs: int = 30  # training epochs of each proxy network
     view_class: int = 0  # class shown in the embedding view
     per_group: int = 25  # real points per group in the embedding view
+    embedding: str = "pca"  # pca (linear, instant) | umap (needs a numba warm-up)
     refresh_every: int = 10  # iterations between embedding refreshes
     min_refresh_s: float = 1.0  # throttle: at least this long between embedding refreshes
 
 
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
+
+
+def validate_settings(s: Settings) -> None:
+    """Every check that needs no data; raises ``ValueError`` naming the setting and what is allowed."""
+    from ..targets import STRATEGIES
+
+    for name in ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "per_group", "ipc", "n_groups"):
+        _check_int(name, getattr(s, name), 1)
+    _check_int("view_class", s.view_class, 0)
+    _check_int("severity", s.severity, 0)
+    _check_int("seed", s.seed, 0)
+    if isinstance(s.min_refresh_s, bool) or not isinstance(s.min_refresh_s, (int, float)) \
+            or not math.isfinite(s.min_refresh_s) or s.min_refresh_s < 0:
+        raise ValueError(f"min_refresh_s must be a finite number ≥ 0; got {s.min_refresh_s!r}")
+    choices = dict(embedding=EMBEDDINGS, device=DEVICES, preset=PRESETS, method=METHODS, target=tuple(STRATEGIES))
+    for name, allowed in choices.items():
+        if getattr(s, name) not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}; got {getattr(s, name)!r}")
+    if not isinstance(s.compare, tuple):
+        raise ValueError(f"compare must be a tuple of targets; got {s.compare!r}")
+    bad = [t for t in s.compare if t not in STRATEGIES]
+    if bad:
+        raise ValueError(f"compare: unknown target(s) {bad}; allowed: {list(STRATEGIES)}")
+    if len(set(s.compare)) != len(s.compare) or s.target in s.compare:
+        raise ValueError(f"compare must name targets other than target={s.target!r}, each once; got {s.compare!r}")
+
+
 @dataclass
 class Frame:
-    """One embedding refresh: 2-D positions and what each extra point is."""
+    """One embedding refresh: 2-D positions, what each extra point is, and high-dim distances."""
 
     iteration: int
     real_xy: np.ndarray  # (n, 2)
@@ -71,97 +129,178 @@ class Frame:
     extra_xy: np.ndarray  # (m, 2)
     extra_kind: list  # m labels: "mean:<group>", "barycenter", "pooled", "synthetic"
     high_dim: np.ndarray = field(repr=False, default=None)  # (n + m, d) for replays
+    distances: dict = field(default_factory=dict)  # synthetic mean → barycenter / pooled mean (embedding space)
+    kind: str = "pca"  # the projection that placed it
+
+
+def _snapshot(run: Distiller) -> dict:
+    """Everything a step may change, copied (images, momentum, generator, matcher state, counters)."""
+    state = run.optimizer.state.get(run.images)
+    matcher = run.matcher
+    modules = {k: {n: v.detach().clone() for n, v in m.state_dict().items()}
+               for k, m in vars(matcher).items() if isinstance(m, torch.nn.Module)}
+    plain = {k: v for k, v in vars(matcher).items() if not isinstance(v, torch.nn.Module)}
+    return {"images": run.images.detach().clone(),
+            "opt": None if state is None else {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()},
+            "generator": run.generator.get_state(), "iteration": run.iteration, "history": len(run.history),
+            "modules": modules, "plain": plain}
+
+
+def _restore(run: Distiller, snap: dict) -> None:
+    with torch.no_grad():
+        run.images.copy_(snap["images"])
+    run.images.grad = None
+    if snap["opt"] is None:
+        run.optimizer.state.pop(run.images, None)
+    else:
+        run.optimizer.state[run.images] = snap["opt"]
+    run.generator.set_state(snap["generator"])
+    run.iteration = snap["iteration"]
+    del run.history[snap["history"]:]
+    vars(run.matcher).update(snap["plain"])
+    for k, sd in snap["modules"].items():
+        getattr(run.matcher, k).load_state_dict(sd)
 
 
 class DistillController:
-    """Owns the datasets, a ``Distiller``, proxy reports and embedding frames; reports changes to
-    listeners (``on_change(callback)``: ``callback(controller, what)``)."""
+    """Owns the datasets, one ``Distiller`` per target, proxy reports and embedding frames; reports
+    changes to listeners (``on_change(callback)``: ``callback(controller, what)``, ``what`` one of
+    reset, step, proxy, embedding, view, settings, replay, error)."""
 
     def __init__(self, *, train: GroupedDataset | None = None, test: GroupedDataset | None = None,
                  **settings) -> None:
+        if "compare" in settings and settings["compare"] is not None:
+            settings["compare"] = tuple(settings["compare"])
         self.settings = Settings(**settings)
+        validate_settings(self.settings)
         self._given = (train, test) if train is not None and test is not None else None
         self._data_cache: dict = {}
         self._listeners: list[Callable] = []
         self.timings: dict[str, float] = {}
         self.error: str | None = None
         self.playing = False
-        self.projector = None
-        self._load_data()
-        self.reset()
+        self.train, self.test = self._data_for(self.settings)
+        self._check_view(self.settings, self.train)
+        self._start(self._make_runs(self.settings, self.train))
 
-    # --------------------------------------------------------------- settings
+    # --------------------------------------------------------------- listeners
     def on_change(self, callback: Callable[["DistillController", str], None]) -> None:
         self._listeners.append(callback)
 
     def _emit(self, what: str) -> None:
         for cb in list(self._listeners):
-            cb(self, what)
+            try:
+                cb(self, what)
+            except Exception as exc:  # noqa: BLE001 - a broken view must not break the run
+                self.error = f"a listener failed on {what!r}: {type(exc).__name__}: {exc}"
+                log.warning("listener %r failed on %r", cb, what, exc_info=True)
 
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self._traceback = traceback.format_exc()
+        self.playing = False
+        self._emit("error")
+
+    # ---------------------------------------------------------------- settings
     def set(self, **changes) -> None:
-        """Change settings (validated), reload data if a data setting changed, and reset the run."""
+        """Change settings. Validated (and the new run built) before anything changes: a refused
+        setting raises ``ValueError`` and leaves the running run as it was, the error in ``error``."""
         names = {f.name for f in dataclasses.fields(Settings)}
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}; allowed: {sorted(names)}")
+        if "compare" in changes and changes["compare"] is not None and not isinstance(changes["compare"], str):
+            changes["compare"] = tuple(changes["compare"])
         old = self.settings
         new = dataclasses.replace(old, **changes)
-        if new.preset not in PRESETS:
-            raise ValueError(f"unknown preset {new.preset!r}; allowed: {list(PRESETS)}")
-        self.settings = new
+        what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
         try:
-            if any(getattr(old, k) != getattr(new, k) for k in DATA_KEYS):
-                self._load_data()
-            self.reset()
-        except Exception:
-            self.settings = old  # keep the last good state
-            self._load_data()
-            self.reset()
-            raise
+            validate_settings(new)
+            restart = any(getattr(old, k) != getattr(new, k) for k in RUN_KEYS)
+            train, test = self._data_for(new) if restart else (self.train, self.test)
+            self._check_view(new, train)
+            runs = self._make_runs(new, train) if restart else None
+        except Exception as exc:
+            self._fail(f"cannot set {what}: {exc}")
+            raise ValueError(f"cannot set {what}: {exc}") from exc
+        self.settings = new
+        self.error = None
+        if restart:
+            self.train, self.test = train, test
+            self._start(runs)
+        elif any(getattr(old, k) != getattr(new, k) for k in VIEW_KEYS):
+            self._new_view()
+            if self.report is not None:
+                self._refresh_embedding_safely()
+            self._emit("view")
+        else:
+            self._emit("settings")
 
-    def _load_data(self) -> None:
+    def _data_for(self, s: Settings) -> tuple[GroupedDataset, GroupedDataset]:
         from .. import datasets
 
         if self._given is not None:
-            self.train, self.test = self._given
-            return
-        s = self.settings
+            return self._given
         key = tuple(getattr(s, k) for k in DATA_KEYS)
         if key not in self._data_cache:
             kw = dict(mode=s.mode, severity=s.severity, n_groups=s.n_groups, seed=s.seed,
                       groups=list(s.groups) if s.groups else None)
             self._data_cache = {key: (datasets.load(s.dataset, split="train", bias=s.bias, **kw),
                                       datasets.load(s.dataset, split="test", **kw))}
-        self.train, self.test = self._data_cache[key]
+        return self._data_cache[key]
 
-    # -------------------------------------------------------------------- run
-    def reset(self) -> None:
-        """A fresh run with the current settings (iteration 0), a first proxy report and frame."""
-        s = self.settings
+    @staticmethod
+    def _check_view(s: Settings, train: GroupedDataset) -> None:
+        if not 0 <= s.view_class < train.n_classes:
+            raise ValueError(f"view_class must be in [0, {train.n_classes}); got {s.view_class}")
+
+    def _make_runs(self, s: Settings, train: GroupedDataset) -> dict[str, Distiller]:
+        device = resolve_device(s.device)
+        runs = {}
+        for target in (s.target, *s.compare):
+            config = distill_config(method=s.method, target=target, ipc=s.ipc, preset=s.preset, seed=s.seed)
+            runs[target] = Distiller(train, config, device=device)
+        return runs
+
+    # --------------------------------------------------------------------- run
+    def _start(self, runs: dict[str, Distiller]) -> None:
         self.playing = False
-        self.error = None
-        self.device = resolve_device(s.device)
-        config = distill_config(method=s.method, target=s.target, ipc=s.ipc, preset=s.preset, seed=s.seed)
-        self.run = Distiller(self.train, config, device=self.device)
-        self.reports: list[tuple[int, FairnessReport]] = []
+        self.runs = runs
+        self.run = runs[self.settings.target]
+        self.device = self.run.device
+        self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
+        self._new_view()
+        self._emit("reset")
+
+    def _new_view(self) -> None:
+        """Forget the embedding frames (they belong to one class and one projection) and replays."""
         self.frames: list[Frame] = []
+        self.replay_frames: list[Frame] = []
         self._last_refresh = -float("inf")
         self._pick_view_points()
-        from ..viz.embedding import AlignedProjector
+        s = self.settings
+        if s.embedding == "umap":
+            from ..viz.embedding import AlignedProjector
 
-        self.projector = AlignedProjector(seed=s.seed)
-        self._emit("reset")
+            self.projector = AlignedProjector(seed=s.seed)
+        else:
+            from ..viz.embedding import PCAProjector
+
+            self.projector = PCAProjector()
+
+    def reset(self) -> None:
+        """A fresh run with the current settings (iteration 0); replays and reports are cleared."""
+        self.error = None
+        self._start(self._make_runs(self.settings, self.train))
 
     def _pick_view_points(self) -> None:
         s, train = self.settings, self.train
-        if not 0 <= s.view_class < train.n_classes:
-            raise ValueError(f"view_class must be in [0, {train.n_classes}); got {s.view_class}")
         gen = torch.Generator().manual_seed(s.seed)
         idx = (train.labels == s.view_class).nonzero().flatten()
         groups = train.groups[idx]
         keys = torch.rand(len(idx), generator=gen)
         picked = []
-        for a in range(train.n_groups):  # once per reset, not a hot path
+        for a in range(train.n_groups):  # once per view change, not a hot path
             members = idx[groups == a]
             picked.append(members[torch.argsort(keys[groups == a])[: s.per_group]])
         self.view_index = torch.cat(picked)  # (n,)
@@ -170,50 +309,80 @@ class DistillController:
     def iteration(self) -> int:
         return self.run.iteration
 
+    @property
+    def reports(self) -> list[tuple[int, FairnessReport]]:
+        return self.reports_by[self.settings.target]
+
     def step(self) -> bool:
-        """One outer iteration; on error, record it and leave the run as it was. Returns success."""
+        """One outer iteration of every run, all or nothing: on error, every run is put back exactly
+        as it was, the error is recorded in ``error``. Returns success."""
         t0 = time.perf_counter()
+        snaps = {t: _snapshot(r) for t, r in self.runs.items()}
+        start = self.run.generator.get_state()
         try:
-            self.run.step()
-        except Exception as exc:  # noqa: BLE001 - shown in the dashboard, state stays consistent
-            self.error = f"step {self.run.iteration + 1} failed: {type(exc).__name__}: {exc}"
-            self._traceback = traceback.format_exc()
-            self.playing = False
-            self._emit("error")
+            for target, run in self.runs.items():
+                if run is not self.run:
+                    run.generator.set_state(start)  # lockstep: the same draws as the primary run
+                run.step()
+        except Exception as exc:  # noqa: BLE001 - shown in the dashboard; the runs are restored
+            for target, run in self.runs.items():
+                _restore(run, snaps[target])
+            self._fail(f"step {self.iteration + 1} failed (undone): {type(exc).__name__}: {exc}")
             return False
         self.error = None
         self.timings["step_ms"] = 1000 * (time.perf_counter() - t0)
         return True
 
     def advance(self, n: int = 1) -> int:
-        """Up to ``n`` steps with the scheduled proxy evaluations and embedding refreshes.
-        Returns the number of steps done (fewer on error)."""
+        """Up to ``n`` steps with the scheduled proxy evaluations and embedding refreshes; never raises
+        for a failing step, evaluation or listener. Returns the number of steps done."""
+        _check_int("n", n, 0)
         done = 0
         for _ in range(n):
             if not self.step():
                 break
             done += 1
-            it = self.run.iteration
-            if it % self.settings.proxy_every == 0:
-                self.refresh_proxy(emit=False)
-            if it % self.settings.refresh_every == 0 and \
-                    time.perf_counter() - self._last_refresh >= self.settings.min_refresh_s:
-                self.refresh_embedding(emit=False)
+            it, s = self.iteration, self.settings
+            ok = True
+            if it % s.proxy_every == 0:
+                ok = self._refresh_proxy_safely()
+            if ok and it % s.refresh_every == 0 and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
+                ok = self._refresh_embedding_safely()
+            if not ok:
+                break
         self._emit("step")
         return done
 
-    # ------------------------------------------------------------------ views
+    def _refresh_proxy_safely(self) -> bool:
+        try:
+            self.refresh_proxy(emit=False)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def _refresh_embedding_safely(self) -> bool:
+        try:
+            self.refresh_embedding(emit=False)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"embedding refresh at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    # -------------------------------------------------------------------- views
     def refresh_proxy(self, *, emit: bool = True) -> FairnessReport:
+        """Proxy-evaluate every run (same proxy seed for all); returns the primary run's report."""
         s = self.settings
         t0 = time.perf_counter()
-        report = evaluate(self.run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
-                          epochs=s.proxy_epochs, seed=s.seed + self.run.iteration, device=self.device,
-                          keep_models=True)
+        for target, run in self.runs.items():
+            report = evaluate(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
+                              epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device,
+                              keep_models=target == s.target)
+            self.reports_by[target].append((run.iteration, report))
         self.timings["proxy_ms"] = 1000 * (time.perf_counter() - t0)
-        self.reports.append((self.run.iteration, report))
         if emit:
             self._emit("proxy")
-        return report
+        return self.report
 
     @property
     def report(self) -> FairnessReport | None:
@@ -246,8 +415,14 @@ class DistillController:
         t0 = time.perf_counter()
         high, groups, kinds = self.embed_view()
         n = len(groups)
+        kinds_arr = np.array(kinds)
+        syn_mean = high[n:][kinds_arr == "synthetic"].mean(0)  # (d,)
+        scale = np.linalg.norm(high[:n] - high[:n].mean(0), axis=1).mean()  # typical spread of the real points
+        distances = {name: float(np.linalg.norm(syn_mean - high[n:][kinds_arr == name][0]))
+                     for name in ("barycenter", "pooled")}
+        distances["spread"] = float(scale)
         real_xy, extra_xy = self.projector.project(high[:n], high[n:])
-        frame = Frame(self.run.iteration, real_xy, groups, extra_xy, kinds, high)
+        frame = Frame(self.iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding)
         self.frames.append(frame)
         self._last_refresh = time.perf_counter()
         self.timings["embedding_ms"] = 1000 * (self._last_refresh - t0)
@@ -256,16 +431,34 @@ class DistillController:
         return frame
 
     def replay(self) -> list[Frame]:
-        """All recorded frames laid out jointly with AlignedUMAP (for a scrubbing slider)."""
-        from ..viz.embedding import aligned_replay
-
+        """All recorded frames for a scrubbing slider (UMAP: laid out jointly with AlignedUMAP; PCA:
+        as recorded, already aligned). Kept in ``replay_frames`` until the next reset or view change."""
         t0 = time.perf_counter()
-        layouts = aligned_replay([f.high_dim for f in self.frames], seed=self.settings.seed)
+        if len(self.frames) < 2:
+            raise ValueError(f"a replay needs at least 2 recorded frames; got {len(self.frames)}")
+        if self.settings.embedding == "umap":
+            from ..viz.embedding import aligned_replay
+
+            layouts = aligned_replay([f.high_dim for f in self.frames], seed=self.settings.seed)
+            out = []
+            for f, xy in zip(self.frames, layouts):
+                n = len(f.real_groups)
+                out.append(dataclasses.replace(f, real_xy=xy[:n], extra_xy=xy[n:]))
+        else:
+            out = list(self.frames)
+        self.replay_frames = out
         self.timings["replay_ms"] = 1000 * (time.perf_counter() - t0)
-        out = []
-        for f, xy in zip(self.frames, layouts):
-            n = len(f.real_groups)
-            out.append(Frame(f.iteration, xy[:n], f.real_groups, xy[n:], f.extra_kind, f.high_dim))
+        self._emit("replay")
+        return out
+
+    def curves(self) -> dict[str, dict[str, list]]:
+        """Per target, the proxy metrics against iteration: {target: {"iteration": [...], "eod": [...], ...}}."""
+        out = {}
+        for target, reports in self.reports_by.items():
+            cols = {"iteration": [it for it, _ in reports]}
+            for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy"):
+                cols[k] = [getattr(r, k) for _, r in reports]
+            out[target] = cols
         return out
 
     def status(self) -> dict:
@@ -279,6 +472,8 @@ class DistillController:
             "deo_a": r.deo_a if r else None,
             "worst_group_accuracy": r.worst_group_accuracy if r else None,
             "proxy_iteration": self.reports[-1][0] if self.reports else None,
+            "embedding_iteration": self.frames[-1].iteration if self.frames else None,
+            "targets": list(self.runs),
             "device": str(self.device),
             "error": self.error,
             "timings": dict(self.timings),

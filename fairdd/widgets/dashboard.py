@@ -1,11 +1,16 @@
 """The live distillation dashboard: ipywidgets views over a ``DistillController``.
 
-Every control maps to ``controller.set(...)`` or a controller method; the view only renders. Play
-runs as an asyncio task on the kernel's loop that yields between steps, so buttons keep working.
+Every control maps to ``controller.set(...)`` or a controller method; the view only renders.
+Step, Step ×10 and Play all go through one loop (an asyncio task on the kernel's loop that yields
+between steps), so Pause stops any of them and the panels update as they go. A refused setting puts
+its widget back and the error stays on screen until the next successful action. Every panel says
+which iteration it shows; the panel note says how far the proxy and embedding panels lag.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 
 import torch
@@ -14,45 +19,84 @@ from ..config import METHODS, PRESETS
 from ..data import COLOR_NAMES, DATASETS
 from ..targets import STRATEGIES
 from ..viz import plots
-from ..viz.embedding import warm_up_umap
 from .controller import DistillController
 
 __all__ = ["Dashboard"]
 
+EXPLAIN = {
+    "eod": "EOD (equalized odds difference, DEO_M): over classes, the largest gap between the best and the "
+           "worst group's accuracy within a class, in percentage points. 0 = every group equally served.",
+    "deo_a": "DEO_A: the same within-class gap, averaged over classes instead of the worst class.",
+    "proxy": "proxy @ N: small networks trained for a few epochs on the synthetic set of iteration N and "
+             "scored on the balanced test set — a quick, noisy stand-in for the full evaluation.",
+    "bias": "majority share: the fraction of each class drawn in its own (majority) colour. 1/groups = "
+            "balanced; 0.9 = 90 % of each class in one colour, the rest spread over the others; 1.0 = only "
+            "the majority colour.",
+    "severity": "separation: how much the minority groups' images are corrupted (0 = not at all, 5 = most).",
+}
+EMBEDDING_CAPTION = {
+    "pca": "PCA (linear): group means (large dots), their barycenter (★, COBRA's target) and the pooled "
+           "mean (✕, vanilla's target) sit where they belong. Watch the synthetic points (◆): vanilla's "
+           "drift to the majority colour, COBRA's to the star.",
+    "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not — means and the barycenter are "
+            "placed approximately. Watch which group cloud the synthetic points (◆) sit in.",
+}
+
 
 class Dashboard:
-    """``Dashboard(**settings).widget`` is the whole UI; ``Dashboard(controller=ctl)`` wraps one."""
+    """``Dashboard(**settings).widget`` is the whole UI; ``Dashboard(controller=ctl)`` wraps one.
 
-    def __init__(self, controller: DistillController | None = None, **settings) -> None:
+    ``workshop=True`` hides the settings that stall a CPU (paper preset; dc/dsa/idc/cafe without a GPU)
+    and shows groups as checkboxes. ``warm_umap`` compiles UMAP in a background thread after the
+    widgets show (the UMAP toggle is enabled when it is done)."""
+
+    min_render_s = 0.5  # while playing, redraw the loss and image panels at most this often
+
+    def __init__(self, controller: DistillController | None = None, *, workshop: bool = False,
+                 warm_umap: bool = True, **settings) -> None:
         import ipywidgets as W
 
-        self.timings: dict[str, float] = {"umap_warmup_ms": 1000 * warm_up_umap()}
+        self.W = W
+        self.workshop = workshop
+        self.timings: dict[str, float] = {}
+        self.shown: dict[str, int | None] = {}
+        self._reverting = False
+        self._task = None
+        self._replay_index: int | None = None
         self.ctl = controller or DistillController(**settings)
         s = self.ctl.settings
-        devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        lay = W.Layout(width="260px")
+        gpu = torch.cuda.is_available()
+        devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
+        methods = list(METHODS) if (gpu or not workshop) else ["dm"]
+        presets = [p for p in PRESETS if not (workshop and p == "paper")]
+        lay = W.Layout(width="265px")
+        style = {"description_width": "105px"}
         self.controls = {
-            "dataset": W.Dropdown(options=list(DATASETS), value=s.dataset, description="dataset", layout=lay),
-            "groups": W.SelectMultiple(options=list(COLOR_NAMES[: s.n_groups]),
-                                       value=tuple(s.groups or COLOR_NAMES[: s.n_groups]),
-                                       description="groups", rows=4, layout=lay),
-            "bias": W.FloatSlider(value=s.bias, min=0.1, max=1.0, step=0.05, description="imbalance",
-                                  continuous_update=False, layout=lay),
+            "dataset": W.Dropdown(options=list(DATASETS), value=s.dataset, description="dataset", layout=lay,
+                                  style=style),
+            "bias": W.FloatSlider(value=s.bias, min=0.1, max=1.0, step=0.05, description="majority share",
+                                  continuous_update=False, layout=lay, style=style, tooltip=EXPLAIN["bias"]),
             "severity": W.IntSlider(value=s.severity, min=0, max=5, description="separation",
-                                    continuous_update=False, layout=lay),
-            "method": W.Dropdown(options=list(METHODS), value=s.method, description="method", layout=lay),
-            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", layout=lay),
-            "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", layout=lay),
-            "preset": W.Dropdown(options=list(PRESETS), value=s.preset, description="preset", layout=lay),
+                                    continuous_update=False, layout=lay, style=style, tooltip=EXPLAIN["severity"]),
+            "method": W.Dropdown(options=methods, value=s.method, description="method", layout=lay, style=style),
+            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", layout=lay,
+                                 style=style),
+            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=4,
+                                        description="compare with", layout=lay, style=style),
+            "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", layout=lay, style=style),
+            "preset": W.Dropdown(options=presets, value=s.preset, description="preset", layout=lay, style=style),
             "device": W.Dropdown(options=devices, value=s.device if s.device in devices else "auto",
-                                 description="device", layout=lay),
-            "view_class": W.Dropdown(options=[(n, i) for i, n in enumerate(self.ctl.train.class_names)],
-                                     value=s.view_class, description="view class", layout=lay),
+                                 description="device", layout=lay, style=style),
+            "view_class": W.Dropdown(options=self._class_options(), value=s.view_class, description="view class",
+                                     layout=lay, style=style),
+            "embedding": W.ToggleButtons(options=[("PCA", "pca"), ("UMAP", "umap")], value=s.embedding,
+                                         description="embedding", style={"button_width": "60px", **style}),
         }
+        self._build_groups(s)
         for name, w in self.controls.items():
             w.observe(self._on_control(name), names="value")
             w.add_class(f"fairdd-{name}")
-        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="90px"))
+        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="88px"))
                         for name, label in (("step", "Step"), ("step10", "Step ×10"), ("play", "Play"),
                                             ("pause", "Pause"), ("reset", "Reset"), ("replay", "Replay"))}
         self.buttons["step"].on_click(lambda _: self.step(1))
@@ -63,86 +107,260 @@ class Dashboard:
         self.buttons["replay"].on_click(lambda _: self.replay())
         for name, b in self.buttons.items():
             b.add_class(f"fairdd-{name}")
-        self.iteration = W.HTML()
-        self.iteration.add_class("fairdd-iteration")
-        self.readout = W.HTML()
-        self.readout.add_class("fairdd-eod")
-        self.timing = W.HTML()
-        self.error = W.HTML()
-        self.error.add_class("fairdd-error")
-        self.images = {name: W.Image(format="png", layout=W.Layout(width=width))
-                       for name, width in (("loss", "360px"), ("embedding", "420px"), ("grid", "360px"),
-                                           ("heatmap", "420px"))}
+        self.busy = self._html("fairdd-busy")
+        self.iteration = self._html("fairdd-iteration")
+        self.readout = self._html("fairdd-eod")
+        self.panel_note = self._html("fairdd-panels")
+        self.error = self._html("fairdd-error")
+        self.timing = self._html("fairdd-timing")
+        self.details = W.Accordion(children=[self.timing], titles=("details (timings, device)",))
+        self.details.selected_index = None
+        self.captions = {k: self._html(f"fairdd-caption-{k}") for k in ("fairness", "embedding", "grid", "heatmap",
+                                                                        "loss")}
+        self.images = {name: W.Image(format="png", layout=W.Layout(width=width, height="auto", object_fit="contain"))
+                       for name, width in (("fairness", "640px"), ("embedding", "520px"), ("heatmap", "440px"),
+                                           ("loss", "380px"))}
         self.images["embedding"].add_class("fairdd-umap")
+        self.images["fairness"].add_class("fairdd-fairness")
+        self.images["heatmap"].add_class("fairdd-heatmap")
+        self.grid_images: dict = {}
+        self.grid_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.grid_box.add_class("fairdd-grids")
         self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True)
+        self.replay_slider.add_class("fairdd-replay-slider")
         self.replay_slider.observe(lambda ch: self._show_replay(ch["new"]), names="value")
-        self._replay_frames: list = []
         c = self.controls
+        restart_note = W.HTML("<small>Changing these <b>restarts the run</b> (iteration 0):</small>")
+        view_note = W.HTML("<small>View only (never restarts):</small>")
         self.widget = W.VBox([
-            W.HTML("<b>fairdd — live distillation</b>"),
-            W.HBox([W.VBox([c["dataset"], c["groups"]]), W.VBox([c["bias"], c["severity"], c["method"], c["target"]]),
-                    W.VBox([c["ipc"], c["preset"], c["device"], c["view_class"]])]),
-            W.HBox(list(self.buttons.values())),
-            W.HBox([self.iteration, self.readout]), self.timing, self.error,
-            W.HBox([self.images["loss"], self.images["embedding"]]),
-            W.HBox([self.images["grid"], self.images["heatmap"]]),
-            self.replay_slider,
+            W.HBox([W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>&nbsp;&nbsp;"),
+                    *self.buttons.values(), self.busy]),
+            W.HBox([self.iteration, self.readout]), self.error, self.panel_note,
+            restart_note,
+            W.HBox([W.VBox([c["dataset"], self.groups_widget]),
+                    W.VBox([c["bias"], c["severity"], c["method"]]),
+                    W.VBox([c["target"], c["compare"]]),
+                    W.VBox([c["ipc"], c["preset"], c["device"]])]),
+            W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
+            W.HBox([view_note, c["view_class"], c["embedding"]]),
+            W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
+                    W.VBox([self.captions["embedding"], self.images["embedding"], self.replay_slider])]),
+            W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
+                    W.VBox([self.captions["heatmap"], self.images["heatmap"]]),
+                    W.VBox([self.captions["loss"], self.images["loss"]])]),
+            W.HTML(f"<small style='color:#555'><b>EOD</b>: {EXPLAIN['eod']} <b>DEO_A</b>: {EXPLAIN['deo_a']} "
+                   f"<b>proxy @ N</b>: {EXPLAIN['proxy']}</small>"),
+            self.details,
         ])
+        self.widget.add_class("fairdd-dashboard")
         self.ctl.on_change(self._on_change)
-        self.ctl.refresh_proxy(emit=False)
-        self.ctl.refresh_embedding(emit=False)
+        self._umap_ready = False
+        self.controls["embedding"].disabled = True
+        self._initial_views()
         self.render_all()
+        if warm_umap:
+            self._warm_thread = threading.Thread(target=self._warm_umap, daemon=True)
+            self._warm_thread.start()
+        else:
+            self._umap_ready = True
+            self.controls["embedding"].disabled = False
+
+    # ----------------------------------------------------------- building
+    def _html(self, cls: str):
+        w = self.W.HTML()
+        w.add_class(cls)
+        return w
+
+    def _class_options(self):
+        return [(n, i) for i, n in enumerate(self.ctl.train.class_names)]
+
+    def _build_groups(self, s) -> None:
+        W = self.W
+        given = getattr(self.ctl, "_given", None)  # datasets passed in: their own groups
+        names = list(given[0].group_names) if given is not None else list(COLOR_NAMES[: s.n_groups])
+        chosen = set(s.groups or names)
+        if self.workshop:
+            self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False,
+                                              layout=W.Layout(width="80px")) for n in names}
+            for box in self.group_boxes.values():
+                box.observe(self._on_groups, names="value")
+            self.groups_widget = W.VBox([W.HTML("<small>groups (colours kept)</small>"),
+                                         W.GridBox(list(self.group_boxes.values()),
+                                                   layout=W.Layout(grid_template_columns="repeat(3, 80px)"))])
+        else:
+            self.controls["groups"] = W.SelectMultiple(options=names, value=tuple(n for n in names if n in chosen),
+                                                       description="groups", rows=3, layout=W.Layout(width="265px"),
+                                                       style={"description_width": "105px"})
+            self.groups_widget = self.controls["groups"]
+
+    def _on_groups(self, change) -> None:
+        if self._reverting:
+            return
+        chosen = tuple(n for n, b in self.group_boxes.items() if b.value)
+        value = None if len(chosen) == len(self.group_boxes) else chosen
+        with self._working("groups"):
+            try:
+                self.ctl.set(groups=value)
+                self._initial_views()
+            except ValueError:
+                self._reverting = True
+                try:
+                    current = set(self.ctl.settings.groups or self.group_boxes)
+                    for n, b in self.group_boxes.items():
+                        b.value = n in current
+                finally:
+                    self._reverting = False
+            self.render_all()
+
+    def _warm_umap(self) -> None:
+        from ..viz.embedding import warm_up_umap
+
+        self.captions["embedding"].value = self._embedding_caption(note="UMAP is warming up (≈20 s); PCA meanwhile.")
+        try:
+            self.timings["umap_warmup_ms"] = 1000 * warm_up_umap()
+        except Exception as exc:  # noqa: BLE001 - UMAP stays off, PCA works
+            self.timings["umap_warmup_error"] = 0.0
+            self.captions["embedding"].value = self._embedding_caption(note=f"UMAP unavailable: {exc}")
+            return
+        self._umap_ready = True
+        self.controls["embedding"].disabled = self.ctl.playing
+        self.captions["embedding"].value = self._embedding_caption()
+
+    @contextlib.contextmanager
+    def _working(self, what: str):
+        """Show "working…" and disable the buttons and controls for a long action."""
+        self.busy.value = f"<span style='color:#a60'>⏳ working… ({what})</span>"
+        self._enable(False)
+        try:
+            yield
+        finally:
+            self._enable(True)
+            self.busy.value = ""  # last: an empty indicator means everything is drawn and enabled
+
+    def _enable(self, on: bool, *, keep_pause: bool = False) -> None:
+        for name, w in self.controls.items():
+            w.disabled = (not on) or (name == "embedding" and not self._umap_ready)
+        for box in getattr(self, "group_boxes", {}).values():
+            box.disabled = not on
+        for name, b in self.buttons.items():  # last: Step enabled again means the controls are too
+            b.disabled = not on and not (keep_pause and name == "pause")
 
     # ----------------------------------------------------------- controls
     def _on_control(self, name: str):
         def handler(change) -> None:
+            if self._reverting:
+                return
             value = change["new"]
             if name == "groups":
                 value = tuple(value) if len(value) < len(self.controls["groups"].options) else None
-            try:
-                self.ctl.set(**{name: value})
-                self.ctl.refresh_proxy(emit=False)
-                self.ctl.refresh_embedding(emit=False)
-            except Exception as exc:  # noqa: BLE001 - shown, the controller kept its last good state
-                self.ctl.error = f"cannot set {name}={value!r}: {exc}"
-            self.render_all()
+            restart = name not in ("view_class", "embedding")
+            with self._working(f"{name}"):
+                try:
+                    self.ctl.set(**{name: value})
+                except ValueError:
+                    self._revert(name, change["old"])
+                    self.render_status()  # nothing else changed
+                    return
+                if restart:
+                    self._initial_views()
+                    self.render_all()
+                else:  # a view change: only the embedding panel
+                    if self.ctl.frames:
+                        self._render_embedding(self.ctl.frames[-1])
+                    self.render_status()
         return handler
 
-    def step(self, n: int = 1) -> None:
-        self.ctl.advance(n)
+    def _revert(self, name: str, old) -> None:
+        self._reverting = True
+        try:
+            self.controls[name].value = old
+        finally:
+            self._reverting = False
+
+    def _initial_views(self) -> None:
+        """After a restart: the proxy and embedding at iteration 0, controls that depend on the data."""
+        if self.ctl.report is None:
+            self.ctl._refresh_proxy_safely()
+        if not self.ctl.frames and self.ctl.report is not None:
+            self.ctl._refresh_embedding_safely()
+        opts = self._class_options()
+        if list(self.controls["view_class"].options) != opts:
+            self._reverting = True
+            try:
+                self.controls["view_class"].options = opts
+                self.controls["view_class"].value = self.ctl.settings.view_class
+            finally:
+                self._reverting = False
+
+    def step(self, n: int = 1):
+        """``n`` steps through Play's loop (Pause stops it). Returns the asyncio task in a notebook,
+        the number of steps done in plain Python."""
+        return self.play(max_steps=n)
 
     def reset(self) -> None:
-        self.ctl.reset()
-        self.ctl.refresh_proxy(emit=False)
-        self.ctl.refresh_embedding(emit=False)
-        self.render_all()
+        with self._working("reset"):
+            try:
+                self.ctl.reset()
+            except Exception as exc:  # noqa: BLE001 - shown
+                self.ctl.error = f"reset failed: {type(exc).__name__}: {exc}"
+            self._initial_views()
+            self.render_all()  # inside: "working…" goes away only once the panels are drawn
 
-    def play(self) -> asyncio.Task | None:
-        """Start stepping until Pause; returns the asyncio task (None without a running loop)."""
+    def play(self, max_steps: int | None = None):
+        """Step until Pause (or ``max_steps``). In a notebook this schedules an asyncio task that yields
+        between steps and returns it; without a running loop it steps here and returns the count."""
         if self.ctl.playing:
             return None
-        self.ctl.playing = True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None:  # plain Python: nothing to schedule on
-            self.ctl.playing = False
-            return None
-        self._task = loop.create_task(self.play_async())
+        if loop is None:
+            if max_steps is None:
+                return None  # plain Python: Play forever would never return
+            return self._play_sync(max_steps)
+        self.ctl.playing = True
+        self._task = loop.create_task(self.play_async(max_steps))
         return self._task
+
+    def _begin_play(self) -> None:
+        if self._replay_index is not None:  # stepping leaves the replay for the live view
+            self._clear_replay()
+        self.ctl.playing = True
+        self._enable(False, keep_pause=True)
+        self.busy.value = "<span style='color:#060'>▶ running… (Pause stops)</span>"
+        self.render_status()
+
+    def _end_play(self) -> None:
+        self.ctl.playing = False
+        self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
+        self._enable(True)
+        self.busy.value = ""
+
+    def _play_sync(self, max_steps: int) -> int:
+        self._begin_play()
+        done = 0
+        try:
+            while self.ctl.playing and done < max_steps:
+                if not self.ctl.advance(1):
+                    break
+                done += 1
+        finally:
+            self._end_play()
+        return done
 
     async def play_async(self, max_steps: int | None = None) -> int:
         """Step while playing (or ``max_steps``), yielding to the event loop between steps."""
-        self.ctl.playing = True
+        self._begin_play()
         done = 0
-        while self.ctl.playing and (max_steps is None or done < max_steps):
-            if not self.ctl.advance(1):
-                break
-            done += 1
-            await asyncio.sleep(0.01)
-        self.ctl.playing = False
-        self.render_status()
+        try:
+            while self.ctl.playing and (max_steps is None or done < max_steps):
+                if not self.ctl.advance(1):
+                    break
+                done += 1
+                await asyncio.sleep(0.01)
+        finally:
+            self._end_play()
         return done
 
     def pause(self) -> None:
@@ -150,98 +368,255 @@ class Dashboard:
         self.render_status()
 
     def replay(self) -> None:
-        try:
-            self._replay_frames = self.ctl.replay()
-        except Exception as exc:  # noqa: BLE001
-            self.ctl.error = f"replay: {exc}"
-            self.render_status()
-            return
-        self.replay_slider.max = len(self._replay_frames) - 1
+        with self._working("replay"):
+            try:
+                frames = self.ctl.replay()
+            except Exception as exc:  # noqa: BLE001
+                self.ctl.error = f"replay: {exc}"
+                self.render_status()
+                return
+            self.replay_slider.max = len(frames) - 1
+            if self.replay_slider.value == len(frames) - 1:
+                self._show_replay(len(frames) - 1)
+            else:
+                self.replay_slider.value = len(frames) - 1
         self.replay_slider.disabled = False
-        self.replay_slider.value = len(self._replay_frames) - 1
-        self._show_replay(self.replay_slider.value)
 
     def _show_replay(self, i: int) -> None:
-        if self._replay_frames:
-            self._render_embedding(self._replay_frames[i])
+        frames = self.ctl.replay_frames
+        if frames and 0 <= i < len(frames):
+            self._replay_index = i
+            self._render_embedding(frames[i], replay=True)
+
+    def _clear_replay(self) -> None:
+        self._replay_index = None
+        self.replay_slider.disabled = True
+        self.replay_slider.max = 0
+        self.shown.pop("embedding", None)  # the live view is drawn again
 
     # ------------------------------------------------------------ rendering
-    min_render_s = 0.5  # while playing, redraw the loss and image panels at most this often
-
     def _on_change(self, ctl, what: str) -> None:
-        if what in ("step", "error"):
-            now = time.perf_counter()
-            if not ctl.playing or now - getattr(self, "_last_render", 0.0) >= self.min_render_s:
-                self._render_loss()
-                self._render_grid()
-                self._last_render = now
-            if ctl.frames and ctl.frames[-1].iteration == ctl.iteration:
-                self._render_embedding(ctl.frames[-1])
-            if ctl.reports and ctl.reports[-1][0] == ctl.iteration:
-                self._render_heatmap()
-            self.render_status()  # last: the readout changing means every panel is drawn
+        if what in ("reset", "view"):
+            self._clear_replay()
+        if what == "reset":  # a new run: say so at once, the panels follow
+            self._rebuild_grids()
+            self.shown.clear()
+            self.render_status()
+        if what != "step":
+            return
+        now = time.perf_counter()
+        if not ctl.playing or now - getattr(self, "_last_render", 0.0) >= self.min_render_s:
+            self._render_loss()
+            self._render_grids()
+            self._last_render = now
+        if ctl.frames and ctl.frames[-1].iteration == ctl.iteration and self._replay_index is None:
+            self._render_embedding(ctl.frames[-1])
+        if ctl.reports and ctl.reports[-1][0] == ctl.iteration:
+            self._render_heatmap()
+            self._render_fairness()
+        self.render_status()  # last: the readout changing means every panel is drawn
 
     def render_all(self) -> None:
+        self._rebuild_grids()
         self._render_loss()
-        self._render_grid()
-        if self.ctl.frames:
+        self._render_grids()
+        if self.ctl.frames and self._replay_index is None:
             self._render_embedding(self.ctl.frames[-1])
         self._render_heatmap()
+        self._render_fairness()
+        self.render_status()
+
+    def render_stale(self) -> None:
+        """Redraw only the panels behind what the controller has (after a throttled Play)."""
+        ctl, it = self.ctl, self.ctl.iteration
+        self._rebuild_grids()
+        if self.shown.get("loss") != it:
+            self._render_loss()
+        if self.shown.get("grid") != it:
+            self._render_grids()
+        if ctl.frames and self._replay_index is None and self.shown.get("embedding") != ctl.frames[-1].iteration:
+            self._render_embedding(ctl.frames[-1])
+        if ctl.reports and self.shown.get("heatmap") != ctl.reports[-1][0]:
+            self._render_heatmap()
+        if ctl.reports and self.shown.get("fairness") != ctl.reports[-1][0]:
+            self._render_fairness()
         self.render_status()
 
     def render_status(self) -> None:
         st = self.ctl.status()
-        self.iteration.value = f"<b>iteration {st['iteration']}</b>"
+        it = st["iteration"]
+        self.iteration.value = f"<b style='font-size:15px'>iteration {it}</b>"
+        self.shown["status"] = it
         if st["eod"] is not None:
-            self.readout.value = (f"&nbsp; loss {'—' if st['loss'] is None else format(st['loss'], '.4g')} · "
-                                  f"proxy @ {st['proxy_iteration']}: accuracy {st['accuracy']:.1f}% · "
-                                  f"<b>EOD {st['eod']:.1f}</b> · DEO_A {st['deo_a']:.1f} · "
-                                  f"worst group {st['worst_group_accuracy']:.1f}%")
+            loss = "—" if st["loss"] is None else format(st["loss"], ".3g")
+            self.readout.value = (
+                f"&nbsp; loss {loss} · <abbr title='{EXPLAIN['proxy']}'>proxy @ {st['proxy_iteration']}</abbr>: "
+                f"accuracy {st['accuracy']:.1f}% · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {st['eod']:.1f}</b> · "
+                f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {st['deo_a']:.1f} · "
+                f"worst group {st['worst_group_accuracy']:.1f}%")
+        else:
+            self.readout.value = "&nbsp; no proxy evaluation yet"
+        self.panel_note.value = "<small>" + self._panel_note(it) + "</small>"
         t = {**st["timings"], **self.timings}
         self.timing.value = ("<small>" + " · ".join(f"{k} {v:.0f}" for k, v in sorted(t.items()))
-                             + f" · device {st['device']}" + ("" if not self.ctl.playing else " · playing") + "</small>")
-        self.error.value = f"<span style='color:#b00'>{st['error']}</span>" if st["error"] else ""
+                             + f" · device {st['device']}" + ("" if not self.ctl.playing else " · playing")
+                             + "</small>")
+        self.error.value = (f"<span style='color:#b00'>⚠ {st['error']}</span>" if st["error"] else "")
+
+    def _panel_note(self, it: int) -> str:
+        s = self.ctl.settings
+        parts = []
+        for name, label in (("loss", "loss"), ("grid", "synthetic images"), ("fairness", "fairness & heatmap"),
+                            ("embedding", "embedding")):
+            shown = self.shown.get(name)
+            if shown is None:
+                continue
+            lag = it - shown
+            parts.append(f"{label} @ {shown}" + (f" (lag {lag})" if lag > 0 else ""))
+        return ("panels show: " + " · ".join(parts)
+                + f" — proxy every {s.proxy_every}, embedding every {s.refresh_every} iterations")
 
     def _timed(self, name: str, draw) -> None:
+        import matplotlib
+
         t0 = time.perf_counter()
-        draw()
+        with matplotlib.rc_context(plots.DASHBOARD_RC):
+            draw()
         self.timings[f"render_{name}_ms"] = 1000 * (time.perf_counter() - t0)
+
+    def _colour(self, target: str, i: int) -> str:
+        return plots.STRATEGY_COLOURS.get(target.split("-")[0], plots._FALLBACK[i % len(plots._FALLBACK)])
 
     def _render_loss(self) -> None:
         def draw():
-            fig, ax = plots.new_figure(4, 2.6)
-            plots.plot_loss(ax, self.ctl.run.history, label=self.ctl.settings.target)
-            ax.set_title(f"{self.ctl.settings.method} · {self.ctl.settings.target}")
+            fig, ax = plots.new_figure(4.2, 2.8)
+            for i, (target, run) in enumerate(self.ctl.runs.items()):
+                plots.plot_loss(ax, run.history, label=target, color=self._colour(target, i))
+            if len(self.ctl.runs) > 1:
+                ax.legend(fontsize=9)
             self.images["loss"].value = plots.fig_to_png(fig)
         self._timed("loss", draw)
+        it = self.ctl.iteration
+        self.shown["loss"] = it
+        self.captions["loss"].value = f"<b>matching loss</b> ({self.ctl.settings.method}), iteration {it}"
 
-    def _render_grid(self) -> None:
-        def draw():
-            run = self.ctl.run
-            fig, ax = plots.new_figure(4, 4)
-            plots.plot_images(ax, self.ctl.train.display(run.images.detach().cpu()), run.labels.cpu(),
-                              title=f"synthetic set, iteration {run.iteration}")
-            self.images["grid"].value = plots.fig_to_png(fig)
-        self._timed("grid", draw)
+    def _rebuild_grids(self) -> None:
+        targets = list(self.ctl.runs)
+        if list(self.grid_images) == targets:
+            return
+        W = self.W
+        self.grid_images = {t: W.Image(format="png", layout=W.Layout(height="auto", object_fit="contain"))
+                            for t in targets}
+        self.grid_labels = {t: W.HTML() for t in targets}
+        for img in self.grid_images.values():
+            img.add_class("fairdd-grid")
+        self.grid_box.children = [W.VBox([self.grid_labels[t], self.grid_images[t]]) for t in targets]
 
-    def _render_embedding(self, frame) -> None:
+    def _render_grids(self) -> None:
+        t0 = time.perf_counter()
+        s = self.ctl.settings
+        width = 420 if len(self.ctl.runs) == 1 else 300
+        for target, run in self.ctl.runs.items():
+            png, w, h = plots.grid_png(self.ctl.train.display(run.images.detach().cpu()), run.labels.cpu(),
+                                       target_width=width)
+            shown_w = min(w, width)
+            img = self.grid_images[target]
+            img.value = png
+            img.layout.width = f"{shown_w}px"
+            more = f", first 10 of {s.ipc} per class" if s.ipc > 10 else ""
+            self.grid_labels[target].value = f"<b>{target}</b>: iteration {run.iteration}{more}"
+        self.timings["render_grid_ms"] = 1000 * (time.perf_counter() - t0)
+        self.shown["grid"] = self.ctl.iteration
+        self.captions["grid"].value = "<b>synthetic images</b> (one row per class)"
+
+    def _embedding_caption(self, frame=None, note: str = "") -> str:
+        s = self.ctl.settings
+        text = EMBEDDING_CAPTION[s.embedding]
+        dist = ""
+        if frame is not None and frame.distances:
+            d = frame.distances
+            dist = (f"<br>synthetic mean → barycenter <b>{d['barycenter']:.2f}</b> · → pooled mean "
+                    f"<b>{d['pooled']:.2f}</b> (real points' typical spread {d['spread']:.2f}; embedding space)")
+        head = (f"<b>embedding view</b>, class {self.ctl.train.class_names[s.view_class]!r}"
+                + (f", iteration {frame.iteration}" if frame is not None else ""))
+        note = f"<br><i>{note}</i>" if note else ""
+        return f"{head}<br><small style='color:#555'>{text}{dist}</small>{note}"
+
+    def _render_embedding(self, frame, *, replay: bool = False) -> None:
         def draw():
-            fig, ax = plots.new_figure(4.6, 3.6)
+            fig, ax = plots.new_figure(4.8, 3.6)
             plots.plot_embedding(ax, frame, self.ctl.train.group_names)
-            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
+            ax.set_title(("replay: " if replay else "") + f"{frame.kind.upper()}, iteration {frame.iteration}")
+            ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
             self.images["embedding"].value = plots.fig_to_png(fig)
         self._timed("embedding", draw)
+        self.shown["embedding"] = frame.iteration
+        note = "" if self._umap_ready or self.ctl.settings.embedding == "umap" else \
+            "UMAP is warming up (≈20 s); PCA meanwhile."
+        caption = self._embedding_caption(frame, note=note)
+        self.captions["embedding"].value = ("<b style='color:#a60'>replay</b> (slider) — " + caption) if replay else caption
+
+    def _majority(self):
+        train = self.ctl.train
+        cell = train.labels * train.n_groups + train.groups
+        counts = torch.bincount(cell, minlength=train.n_classes * train.n_groups).view(train.n_classes, -1)
+        return counts.argmax(1).tolist()  # (C,)
 
     def _render_heatmap(self) -> None:
         if self.ctl.report is None:
             return
+        it = self.ctl.reports[-1][0]
 
         def draw():
-            fig, ax = plots.new_figure(4.6, 3.4)
-            plots.plot_group_heatmap(ax, self.ctl.report.by_group,
-                                     title=f"proxy accuracy per (class, group) %, iteration {self.ctl.reports[-1][0]}")
+            fig, ax = plots.new_figure(4.8, 3.8)
+            plots.plot_group_heatmap(ax, self.ctl.report.by_group, majority=self._majority(), fontsize=9,
+                                     title=f"{self.ctl.settings.target}: proxy @ {it}")
             self.images["heatmap"].value = plots.fig_to_png(fig)
         self._timed("heatmap", draw)
+        self.shown["heatmap"] = it
+        self.captions["heatmap"].value = (f"<b>accuracy per (class, group) %</b>, proxy @ {it}"
+                                          "<br><small style='color:#555'>white box: the class's majority colour "
+                                          "in training. A bright box in a dark row = the class is learned for "
+                                          "its majority colour only.</small>")
+
+    def _floors(self) -> dict:
+        from ..viz.noise_floor import report_noise_floor
+
+        cache = self.__dict__.setdefault("_floor_cache", {})
+        out = {}
+        for target, reports in self.ctl.reports_by.items():
+            its, lo, hi = [], [], []
+            for it, r in reports:
+                key = (id(r), target)
+                if key not in cache:
+                    cache[key] = report_noise_floor(r, n_draws=400, seed=it)
+                nf = cache[key]
+                its.append(it)
+                lo.append(nf.eod_band[0])
+                hi.append(nf.eod_band[1])
+            out[target] = (its, lo, hi)
+        return out
+
+    def _render_fairness(self) -> None:
+        if not self.ctl.reports:
+            return
+        it = self.ctl.reports[-1][0]
+
+        def draw():
+            import matplotlib.pyplot as plt
+
+            fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.4))
+            plots.plot_fairness(axes, self.ctl.curves(), floors=self._floors())
+            fig.tight_layout(rect=(0, 0.12, 1, 1))
+            self.images["fairness"].value = plots.fig_to_png(fig)
+        self._timed("fairness", draw)
+        self.shown["fairness"] = it
+        names = " vs ".join(self.ctl.runs)
+        self.captions["fairness"].value = (
+            f"<b>fairness over time</b> ({names}), proxy evaluations up to iteration {it}"
+            "<br><small style='color:#555'>Shaded: the EOD a perfectly fair model of the same accuracy would "
+            "show on this test set by chance (5–95 %); a curve inside the band is as fair as can be measured."
+            "</small>")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - notebook only
         from IPython.display import display

@@ -69,7 +69,7 @@ def test_severity_corrupts_minority_only():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(name="cifar-imaginary"), "unknown dataset 'cifar-imaginary'"),
+    (dict(name="cifar-imaginary"), "unknown dataset name 'cifar-imaginary'"),
     (dict(bias=0.0), r"bias must be in \(0, 1\]; got 0.0"),
     (dict(bias=1.5), r"bias must be in \(0, 1\]; got 1.5"),
     (dict(severity=6), r"severity must be an integer in \[0, 5\]; got 6"),

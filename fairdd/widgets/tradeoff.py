@@ -1,0 +1,164 @@
+"""The fairness / accuracy trade-off explorer: slide the barycenter's group weights from
+size-proportional (the pooled mean, vanilla's target) to uniform (COBRA), together with IPC.
+
+For a mix λ ∈ [0, 1] the class-y target is the weighted mean of its present groups' statistics with
+
+    w_{y,a} = (1 − λ) · n_{y,a} / Σ_a' n_{y,a'}  +  λ · 1 / |𝒜_y|
+
+(n_{y,a}: the group's count in the real batch, 𝒜_y: the groups present in class y's batch). λ = 0
+is the pooled mean, λ = 1 COBRA's uniform barycenter. Everything else is COBRA's configuration for
+the preset (outer distance, warm start). Each (λ, IPC) is distilled, evaluated with ``n_models``
+networks and cached in a JSON file, so a rerun or a wider sweep reuses the points already made.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from ..targets.moments import Cobra, _weighted
+
+__all__ = ["MixedBarycenter", "TradeoffPoint", "tradeoff_sweep", "pareto_front", "plot_tradeoff"]
+
+
+@dataclass(frozen=True)
+class MixedBarycenter(Cobra):
+    """COBRA's barycenter with group weights mixed between size-proportional (λ=0) and uniform (λ=1)."""
+
+    name: ClassVar[str] = "cobra-mix"
+    mix: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (isinstance(self.mix, (int, float)) and not isinstance(self.mix, bool) and 0.0 <= self.mix <= 1.0):
+            raise ValueError(f"mix must be a number in [0, 1]; got {self.mix!r}")
+
+    def from_cells(self, mean, count):
+        c = count.to(mean.dtype)  # (C, G)
+        present = (c > 0).to(mean.dtype)
+        prop = c / c.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+        unif = present / present.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+        return _weighted(mean, (1.0 - self.mix) * prop + self.mix * unif)
+
+
+def pareto_front(accuracy: Sequence[float], eod: Sequence[float]) -> np.ndarray:
+    """Indices of the points no other point beats on both (higher accuracy, lower EOD), by accuracy."""
+    acc, gap = np.asarray(accuracy, dtype=float), np.asarray(eod, dtype=float)
+    keep = [i for i in range(len(acc))
+            if not np.any((acc >= acc[i]) & (gap <= gap[i]) & ((acc > acc[i]) | (gap < gap[i])))]
+    return np.array(sorted(keep, key=lambda i: acc[i]), dtype=int)
+
+
+def _key(mix: float, ipc: int) -> str:
+    return f"mix{mix:.4f}-ipc{ipc}"
+
+
+@dataclass
+class TradeoffPoint:
+    """One (mix, IPC) setting: its scalar row, its synthetic set and its (class, group) table."""
+
+    row: dict
+    images: torch.Tensor  # (C·ipc, c, h, w) normalised, as distilled
+    labels: torch.Tensor  # (C·ipc,)
+    by_group: "object"  # DataFrame: class, group, accuracy, count
+
+
+def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+                   ipcs: Sequence[int] = (10,), method: str = "dm", preset: str = "demo", n_models: int = 2,
+                   seed: int = 0, device: str = "auto", cache: str | Path | None = None, on_point=None):
+    """Distil and evaluate every (mix, IPC); returns (rows DataFrame, {key: TradeoffPoint}).
+
+    Rows hold mix, ipc, accuracy, eod, deo_a, worst_group_accuracy and their stds over the
+    evaluation networks. With ``cache`` (a folder) each point is stored when made (``points.json``
+    and one tensor file per point, written atomically) and reused by a later call with the same
+    settings; a cache made with other settings is refused. ``on_point(row)`` is called after each
+    new point (progress).
+    """
+    import pandas as pd
+
+    from ..config import distill_config
+    from ..distill import Distiller
+    from ..evaluate import evaluate
+    from ..io import load_tensors, save_tensors, write_json
+
+    mixes = [float(m) for m in mixes]
+    for m in mixes:
+        MixedBarycenter(mix=m)  # validates
+    for ipc in ipcs:
+        if isinstance(ipc, bool) or not isinstance(ipc, int) or ipc < 1:
+            raise ValueError(f"ipcs must be integers ≥ 1; got {ipc!r}")
+    settings = json.loads(json.dumps({
+        "method": method, "preset": preset, "n_models": n_models, "seed": seed,
+        "train": {"n": len(train), "n_classes": train.n_classes, "n_groups": train.n_groups,
+                  "info": str(getattr(train, "info", ""))},
+        "test": {"n": len(test)}}))
+    stored: dict = {}
+    folder = Path(cache) if cache is not None else None
+    if folder is not None and (folder / "points.json").exists():
+        saved = json.loads((folder / "points.json").read_text())
+        if saved.get("settings") != settings:
+            raise ValueError(f"cache {str(folder)!r} was made with other settings ({saved.get('settings')}); "
+                             f"now {settings}; use another folder")
+        stored = saved["points"]
+    points: dict[str, TradeoffPoint] = {}
+    for ipc in ipcs:
+        for mix in mixes:
+            key = _key(mix, ipc)
+            if key in stored:
+                t = load_tensors(folder / f"{key}.pt", "trade-off point")
+                points[key] = TradeoffPoint(stored[key]["row"], t["images"], t["labels"],
+                                            pd.DataFrame(stored[key]["by_group"]))
+                continue
+            config = distill_config(method=method, target="cobra", ipc=ipc, preset=preset, seed=seed)
+            run = Distiller(train, config, device=device)
+            run.strategy = MixedBarycenter(mix=mix)
+            result = run.run()
+            report = evaluate(result, test, n_models=n_models, preset=preset, seed=seed, device=device)
+            row = {"mix": mix, "ipc": ipc, **report.overall, **{f"{k}_std": v for k, v in report.std.items()}}
+            points[key] = TradeoffPoint(row, result.images, result.labels, report.by_group)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                save_tensors(folder / f"{key}.pt", {"images": result.images, "labels": result.labels})
+                stored[key] = {"row": row, "by_group": report.by_group.to_dict(orient="records")}
+                write_json(folder / "points.json", {"settings": settings, "points": stored})
+            if on_point is not None:
+                on_point(row)
+    df = pd.DataFrame([points[_key(m, i)].row for i in ipcs for m in mixes])
+    return df, points
+
+
+def plot_tradeoff(ax, df, *, label_points: bool = True) -> None:
+    """Accuracy (x) against EOD (y) with ±1 std bars, one colour per IPC, and the Pareto front."""
+    for i, (ipc, g) in enumerate(df.groupby("ipc")):
+        ax.errorbar(g["accuracy"], g["eod"], xerr=g.get("accuracy_std"), yerr=g.get("eod_std"), fmt="o",
+                    capsize=3, label=f"IPC {ipc}", color=f"C{i}")
+        if label_points:
+            for _, r in g.iterrows():
+                ax.annotate(f"λ={r['mix']:.2g}", (r["accuracy"], r["eod"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=8)
+    front = pareto_front(df["accuracy"], df["eod"])
+    ax.plot(df["accuracy"].to_numpy()[front], df["eod"].to_numpy()[front], "k--", lw=1, label="Pareto front")
+    ax.set_xlabel("accuracy % (higher is better)")
+    ax.set_ylabel("EOD (lower is fairer)")
+    ax.set_title("λ: 0 = size-proportional (vanilla) … 1 = uniform (COBRA)")
+    ax.legend(fontsize=8)
+
+
+def plot_point(point: TradeoffPoint, train, *, majority=None):
+    """One setting's synthetic set (left) and (class, group) accuracy heatmap (right); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from ..viz import plots
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    keep = torch.cat([(point.labels == k).nonzero().flatten()[:10] for k in point.labels.unique().tolist()])
+    plots.plot_images(left, train.display(point.images[keep]), point.labels[keep])
+    r = point.row
+    left.set_title(f"λ = {r['mix']:.2g}, IPC {r['ipc']}: accuracy {r['accuracy']:.1f}%, EOD {r['eod']:.1f}")
+    plots.plot_group_heatmap(right, point.by_group, majority=majority, title="accuracy per (class, group) %")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,293 @@
+"""The controller never lies about its state: bad settings are refused on ``set()`` and change
+nothing, a failing step is undone exactly, listener errors are contained, view-only settings never
+restart the run, Reset clears replays, and Step ×10 goes through Play's loop (so Pause stops it)."""
+import pytest
+import torch
+
+from fairdd.widgets import DistillController
+
+FAST = dict(preset="smoke", proxy_every=2, refresh_every=2, min_refresh_s=0.0, proxy_epochs=2, per_group=6,
+            device="cpu", embedding="pca")
+
+
+@pytest.fixture()
+def ctl(digits_train, digits_test):
+    return DistillController(train=digits_train, test=digits_test, **FAST)
+
+
+@pytest.fixture(scope="module")
+def shared_ctl(digits_train, digits_test):
+    """One controller for the refusal table: every refused setting must leave it as it was."""
+    return DistillController(train=digits_train, test=digits_test, **FAST)
+
+
+def _state(run):
+    mom = run.optimizer.state.get(run.images, {}).get("momentum_buffer")
+    return (run.images.detach().clone(), None if mom is None else mom.clone(), run.generator.get_state().clone(),
+            run.iteration, len(run.history))
+
+
+def _assert_same_state(a, b):
+    assert torch.equal(a[0], b[0]), "images changed"
+    assert (a[1] is None) == (b[1] is None) and (a[1] is None or torch.equal(a[1], b[1])), "momentum changed"
+    assert torch.equal(a[2], b[2]), "generator advanced"
+    assert a[3:] == b[3:], "iteration or history changed"
+
+
+# ------------------------------------------------------------- validation on set()
+@pytest.mark.parametrize("change, match", [
+    (dict(proxy_every=0), "proxy_every"), (dict(proxy_every=-3), "proxy_every"),
+    (dict(refresh_every=0), "refresh_every"), (dict(proxy_models=0), "proxy_models"),
+    (dict(proxy_epochs=0), "proxy_epochs"), (dict(per_group=-1), "per_group"), (dict(per_group=0), "per_group"),
+    (dict(min_refresh_s=-1.0), "min_refresh_s"), (dict(min_refresh_s=float("nan")), "min_refresh_s"),
+    (dict(proxy_every=2.5), "proxy_every"), (dict(proxy_every=True), "proxy_every"),
+    (dict(embedding="tsne"), "embedding"), (dict(view_class=99), "view_class"), (dict(ipc=0), "ipc"),
+    (dict(compare=("best",)), "compare"), (dict(device="tpu"), "device"),
+])
+def test_bad_settings_are_refused_on_set_and_change_nothing(shared_ctl, change, match):
+    ctl = shared_ctl
+    ctl.advance(1)
+    before, settings = _state(ctl.run), ctl.settings
+    with pytest.raises(ValueError, match=match):
+        ctl.set(**change)
+    assert ctl.settings == settings
+    _assert_same_state(before, _state(ctl.run))
+    assert ctl.error and match in ctl.error  # shown until the next successful action
+    assert ctl.advance(1) == 1 and ctl.error is None  # and the run goes on
+
+
+def test_bad_settings_are_refused_at_construction(digits_train, digits_test):
+    with pytest.raises(ValueError, match="proxy_every"):
+        DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 0})
+
+
+def test_rejected_combination_keeps_the_running_run(ctl):
+    """Bug 16.1: method dc then target cobra-w2 is refused; the run stays 'dc · vanilla' at its iteration."""
+    ctl.set(method="dc", target="vanilla")
+    ctl.advance(1)
+    with pytest.raises(ValueError, match="cobra-w2"):
+        ctl.set(target="cobra-w2")
+    assert (ctl.settings.method, ctl.settings.target) == ("dc", "vanilla")
+    assert (ctl.run.config.method, ctl.run.config.target) == ("dc", "vanilla")
+    assert ctl.iteration == 1 and "cobra-w2" in ctl.error
+
+
+# ----------------------------------------------------------------- transactional step
+def test_failing_dm_step_is_undone_and_a_retry_equals_a_clean_run(ctl, digits_train, digits_test, monkeypatch):
+    import fairdd.matching.dm as dm
+
+    ctl.advance(1)
+    before = _state(ctl.run)
+
+    def boom(*a, **k):
+        raise RuntimeError("injected failure after the network draw")
+
+    monkeypatch.setattr(dm, "match", boom)
+    assert ctl.advance(3) == 0
+    _assert_same_state(before, _state(ctl.run))
+    assert "injected failure" in ctl.error and not ctl.playing
+    monkeypatch.undo()
+    assert ctl.advance(2) == 2 and ctl.error is None
+    clean = DistillController(train=digits_train, test=digits_test, **FAST)
+    clean.advance(3)
+    _assert_same_state(_state(clean.run), _state(ctl.run))
+
+
+def test_failing_dc_step_half_way_is_undone(digits_train, digits_test, monkeypatch):
+    import fairdd.matching.dc as dc
+
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "method": "dc", "target": "fairdd"})
+    ctl.advance(1)
+    before = _state(ctl.run)
+
+    def boom(*a, **k):  # after the first outer loop's image update
+        raise RuntimeError("injected inner-loop failure")
+
+    monkeypatch.setattr(dc, "train_classifier", boom)
+    assert ctl.advance(1) == 0
+    _assert_same_state(before, _state(ctl.run))
+    monkeypatch.undo()
+    ctl.advance(1)
+    clean = DistillController(train=digits_train, test=digits_test, **{**FAST, "method": "dc", "target": "fairdd"})
+    clean.advance(2)
+    _assert_same_state(_state(clean.run), _state(ctl.run))
+
+
+def test_failing_proxy_evaluation_is_reported_not_raised(ctl, monkeypatch):
+    import fairdd.widgets.controller as controller
+
+    def boom(*a, **k):
+        raise RuntimeError("injected proxy failure")
+
+    monkeypatch.setattr(controller, "evaluate", boom)
+    assert ctl.advance(2) == 2  # the steps themselves succeeded
+    assert "injected proxy failure" in ctl.error and ctl.iteration == 2
+
+
+def test_a_raising_listener_is_contained_and_reported(ctl):
+    seen = []
+
+    def bad(c, what):
+        raise RuntimeError("listener broke")
+
+    ctl.on_change(bad)
+    ctl.on_change(lambda c, what: seen.append(what))
+    assert ctl.advance(2) == 2
+    assert "listener broke" in ctl.error and seen  # later listeners still ran
+
+
+# ------------------------------------------------------------ view-only and schedule keys
+def test_view_class_does_not_restart_the_run(ctl):
+    """Bug 16.4: changing the view class reset the run to iteration 0 and emptied the loss."""
+    ctl.advance(4)
+    history = list(ctl.run.history)
+    ctl.set(view_class=1)
+    assert ctl.iteration == 4 and ctl.run.history == history and len(ctl.reports) == 2
+    assert ctl.frames and ctl.frames[-1].iteration == 4  # redrawn for the new class at once
+    ctl.set(embedding="pca", proxy_every=3)
+    assert ctl.iteration == 4
+
+
+def test_reset_clears_replay(ctl):
+    """Bug 16.2: after Replay, Reset left the replay frames of the old run live."""
+    ctl.advance(4)
+    ctl.replay()
+    assert len(ctl.replay_frames) == 2
+    ctl.reset()
+    assert ctl.replay_frames == [] and ctl.iteration == 0
+    ctl.advance(4)
+    ctl.replay()
+    ctl.set(target="fairdd")
+    assert ctl.replay_frames == []
+
+
+# ------------------------------------------------------------------------ compare mode
+def test_compare_runs_in_lockstep(digits_train, digits_test):
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "target": "cobra",
+                                                                      "compare": ("vanilla",)})
+    assert list(ctl.runs) == ["cobra", "vanilla"]
+    assert torch.equal(ctl.runs["cobra"].images, ctl.runs["vanilla"].images)  # same start
+    ctl.advance(2)
+    assert all(r.iteration == 2 for r in ctl.runs.values())
+    assert [it for it, _ in ctl.reports_by["vanilla"]] == [2] == [it for it, _ in ctl.reports_by["cobra"]]
+    assert not torch.equal(ctl.runs["cobra"].images, ctl.runs["vanilla"].images)  # the curves part
+    # the primary run is the run it would be on its own
+    solo = DistillController(train=digits_train, test=digits_test, **{**FAST, "target": "cobra"})
+    solo.advance(2)
+    assert torch.equal(solo.run.images, ctl.run.images)
+
+
+def test_compare_draws_the_same_networks(digits_train, digits_test, monkeypatch):
+    """Lockstep: at every step each target's network is drawn from the same random state."""
+    import fairdd.matching.dm as dm
+
+    drawn, real = [], dm.reset_parameters
+
+    def record(net, generator):
+        real(net, generator)
+        drawn.append(next(net.parameters()).detach().clone())
+
+    monkeypatch.setattr(dm, "reset_parameters", record)
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "target": "cobra",
+                                                                      "compare": ("vanilla",), "proxy_every": 10})
+    ctl.advance(3)
+    assert len(drawn) == 6
+    for step in range(3):
+        assert torch.equal(drawn[2 * step], drawn[2 * step + 1])
+    assert not torch.equal(drawn[0], drawn[2])  # a fresh draw each step
+
+
+def test_compare_step_is_transactional_over_every_run(digits_train, digits_test, monkeypatch):
+    import fairdd.matching.dm as dm
+
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "compare": ("vanilla",)})
+    ctl.advance(1)
+    before = {t: _state(r) for t, r in ctl.runs.items()}
+    real = dm.match
+    calls = []
+
+    def second_fails(*a, **k):  # the first run steps, the second fails
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected")
+        return real(*a, **k)
+
+    monkeypatch.setattr(dm, "match", second_fails)
+    assert ctl.advance(1) == 0
+    for t, r in ctl.runs.items():
+        _assert_same_state(before[t], _state(r))
+
+
+# --------------------------------------------------------------------------- dashboard
+@pytest.fixture()
+def dash(digits_train, digits_test):
+    from fairdd.widgets import Dashboard
+
+    return Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
+
+
+def test_rejected_setting_reverts_its_widget_and_keeps_the_error(dash):
+    """Bug 16.1: the dropdown kept cobra-w2 while the run was dc · vanilla."""
+    dash.controls["method"].value = "dc"
+    dash.controls["target"].value = "vanilla"
+    dash.buttons["step"].click()
+    dash.controls["target"].value = "cobra-w2"
+    assert dash.controls["target"].value == "vanilla" and dash.ctl.settings.target == "vanilla"
+    assert "cobra-w2" in dash.error.value and "iteration 1" in dash.iteration.value
+
+
+def test_step10_goes_through_plays_loop_so_pause_stops_it(dash):
+    """Bug 16.3: Pause during Step ×10 was ignored."""
+    dash.ctl.on_change(lambda c, what: dash.pause() if what == "step" and c.iteration >= 3 else None)
+    dash.buttons["step10"].click()
+    assert dash.ctl.iteration == 3 and not dash.ctl.playing
+
+
+def test_panels_say_which_iteration_they_show(dash):
+    """Bug 16.7: during Play the panels showed different iterations, unlabelled."""
+    import asyncio
+
+    dash.min_render_s = 3600.0  # throttled: the grid and loss lag while playing
+    dash.ctl.on_change(lambda c, what: dash.pause() if what == "step" and c.iteration >= 5 else None)
+    asyncio.run(dash.play_async())
+    it = dash.ctl.iteration
+    assert it == 5
+    assert dash.shown["grid"] == dash.shown["loss"] == dash.shown["status"] == it  # all drawn when it stops
+    assert dash.shown["heatmap"] == dash.shown["fairness"] == 4  # last proxy evaluation, labelled
+    assert "proxy @ 4" in dash.readout.value and "lag" in dash.panel_note.value
+
+
+def test_reset_after_replay_disables_the_slider(dash):
+    """Bug 16.2."""
+    dash.step(4)
+    dash.buttons["replay"].click()
+    assert not dash.replay_slider.disabled
+    dash.buttons["reset"].click()
+    assert dash.replay_slider.disabled and dash.ctl.replay_frames == []
+
+
+def test_view_class_does_not_restart_from_the_dashboard(dash):
+    """Bug 16.4."""
+    dash.step(2)
+    dash.controls["view_class"].value = 2
+    assert dash.ctl.iteration == 2 and dash.ctl.run.history and "iteration 2" in dash.iteration.value
+
+
+def test_compare_mode_from_the_dashboard(dash):
+    dash.controls["compare"].value = ("vanilla",)
+    assert list(dash.ctl.runs) == ["cobra", "vanilla"] and len(dash.grid_box.children) == 2
+    dash.step(2)
+    assert dash.shown["fairness"] == 2
+
+
+def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_test):
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, workshop=True, **FAST)
+    assert "paper" not in dash.controls["preset"].options
+    if not torch.cuda.is_available():
+        assert list(dash.controls["method"].options) == ["dm"]
+    assert "groups" not in dash.controls and len(dash.group_boxes) == 4
+    dash.group_boxes["red"].value = False
+    assert dash.ctl.settings.groups == ("green", "blue", "yellow") and dash.ctl.iteration == 0
+    assert "majority share" in dash.controls["bias"].description
