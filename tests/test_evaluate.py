@@ -43,7 +43,7 @@ def test_bad_evaluation_input(digits_train, digits_test, mnist_test):
     rnd = fairdd.random_subset(digits_train, ipc=1)
     with pytest.raises(ValueError, match=r"n_models must be an integer in \[1, 1000\]; got 0"):
         fairdd.evaluate(rnd, digits_test, n_models=0, **SMOKE)
-    with pytest.raises(ValueError, match="not built like.*name 'colored-digits' \\(now 'colored-mnist'\\)"):
+    with pytest.raises(ValueError, match="not built like.*name 'colored-digits' \\(now 'colored-mnist-5k'\\)"):
         fairdd.evaluate(rnd, mnist_test, n_models=1, **SMOKE)
     with pytest.raises(ValueError, match="differ in shape"):
         fairdd.evaluate(rnd, mnist_test, n_models=1, check_dataset=False, **SMOKE)
