@@ -243,9 +243,11 @@ class DistillController:
             return self._given
         key = tuple(getattr(s, k) for k in DATA_KEYS)
         if key not in self._data_cache:
-            kw = dict(mode=s.mode, severity=s.severity, n_groups=s.n_groups, seed=s.seed,
-                      groups=list(s.groups) if s.groups else None)
-            self._data_cache = {key: (datasets.load(s.dataset, split="train", bias=s.bias, **kw),
+            allowed = datasets.options(s.dataset)  # the colour knobs mean nothing to cifar10-s or the faces
+            kw = {k: v for k, v in dict(mode=s.mode, severity=s.severity, n_groups=s.n_groups, seed=s.seed,
+                                        groups=list(s.groups) if s.groups else None).items() if k in allowed}
+            bias = {"bias": s.bias} if "bias" in allowed else {}
+            self._data_cache = {key: (datasets.load(s.dataset, split="train", **bias, **kw),
                                       datasets.load(s.dataset, split="test", **kw))}
         return self._data_cache[key]
 
