@@ -58,7 +58,7 @@ for _name, _src in _sources.items():
 
 nb_execution_mode = "force"
 nb_execution_in_temp = True  # results/ written by the notebooks land in a temporary folder
-nb_execution_timeout = 300 if os.environ["FAIRDD_SMOKE"] == "1" else -1  # seconds per cell; FULL: no limit
+nb_execution_timeout = 180 if os.environ["FAIRDD_SMOKE"] == "1" else -1  # seconds per cell; FULL: no limit
 nb_execution_raise_on_error = True  # a failing notebook fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True

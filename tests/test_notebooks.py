@@ -6,7 +6,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CELL_LIMIT_S = 240  # any one cell (papermill fails the notebook past it)
+CELL_LIMIT_S = 180  # any one cell (papermill fails the notebook past it); SMOKE cells take seconds
 NOTEBOOK_LIMIT_S = 600  # a whole notebook, wall clock: generous, the shared 2-core machines stall at times
 
 
@@ -25,10 +25,19 @@ def test_every_notebook_has_a_parameters_cell():
 def test_notebook_runs_with_smoke(path, tmp_path):
     import papermill
 
+    def run() -> None:
+        papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"SMOKE": True},
+                                   cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
+                                   execution_timeout=CELL_LIMIT_S, log_output=False)
+
     t0 = time.perf_counter()
-    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"SMOKE": True},
-                               cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
-                               execution_timeout=CELL_LIMIT_S, log_output=False)
+    try:
+        run()
+    except TimeoutError:  # nbclient's cell and kernel-reply timeouts. Seen here: the kernel idle, the client
+        # waiting for a reply that never came (Jupyter messaging, not the notebook): one fresh kernel more.
+        # An error, or a second timeout, fails.
+        t0 = time.perf_counter()
+        run()
     assert time.perf_counter() - t0 < NOTEBOOK_LIMIT_S
 
 
