@@ -49,7 +49,7 @@ import torch
 from ..config import METHODS, PRESETS, distill_config
 from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
-from ..evaluate import FairnessReport, evaluate
+from ..evaluate import FairnessReport, score, train_models
 from ..ops import segment_mean
 
 __all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS"]
@@ -377,9 +377,11 @@ class DistillController:
         s = self.settings
         t0 = time.perf_counter()
         for target, run in self.runs.items():
-            report = evaluate(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
-                              epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device,
-                              keep_models=target == s.target)
+            trained = train_models(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
+                                   epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device)
+            report = score(trained, self.test)
+            if target == s.target:  # the embedding view projects through the primary run's last proxy net
+                report = dataclasses.replace(report, models=trained.nets)
             self.reports_by[target].append((run.iteration, report))
         self.timings["proxy_ms"] = 1000 * (time.perf_counter() - t0)
         if emit:

@@ -119,7 +119,7 @@ def test_failing_proxy_evaluation_is_reported_not_raised(ctl, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("injected proxy failure")
 
-    monkeypatch.setattr(controller, "evaluate", boom)
+    monkeypatch.setattr(controller, "train_models", boom)
     assert ctl.advance(2) == 2  # the steps themselves succeeded
     assert "injected proxy failure" in ctl.error and ctl.iteration == 2
 
