@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..palette import DIGIT_COLOURS, REBIAS_COLOURS, REBIAS_NAMES
 from .dataset import GroupedDataset
 from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
                       load_mnist5000)
@@ -35,16 +36,9 @@ from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion
 __all__ = ["PALETTE", "COLOR_NAMES", "REBIAS_PALETTE", "REBIAS_NAMES", "DATASETS", "STYLES", "load",
            "colorize", "colorize_official", "corrupt"]
 
-PALETTE = {
-    "red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0),
-    "magenta": (1.0, 0.0, 1.0), "cyan": (0.0, 1.0, 1.0), "orange": (1.0, 0.5, 0.0),
-    "purple": (0.5, 0.0, 1.0), "white": (1.0, 1.0, 1.0), "brown": (0.6, 0.3, 0.1),
-}
-COLOR_NAMES = tuple(PALETTE)  # the clean construction's colours, in class order
-# ReBias' COLOUR_MAP, in its order: class y owns colour y (colour_mnist.py, FashionMNIST.py)
-REBIAS_PALETTE = ((255, 0, 0), (255, 128, 0), (255, 255, 0), (255, 255, 128), (0, 255, 0), (0, 255, 255),
-                  (0, 0, 255), (128, 0, 255), (255, 0, 255), (255, 255, 255))
-REBIAS_NAMES = ("red", "orange", "yellow", "light-yellow", "green", "cyan", "blue", "purple", "magenta", "white")
+PALETTE = DIGIT_COLOURS  # the clean construction's colours (fairdd.palette)
+COLOR_NAMES = tuple(PALETTE)  # in class order
+REBIAS_PALETTE = REBIAS_COLOURS  # ReBias' COLOUR_MAP: class y owns colour y
 DATASETS = ("colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits")
 STYLES = ("official", "clean")
 _SPLIT_SEED = 20240917  # fixed: the train/test partition of MNIST-5000 and digits never changes

@@ -8,6 +8,8 @@ from typing import Literal, Sequence
 
 import torch
 
+from ..display import denormalise
+
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
 
@@ -186,10 +188,7 @@ class GroupedDataset:
 
     def display(self, images: torch.Tensor | None = None) -> torch.Tensor:
         """Images mapped back to [0, 1] for plotting, shape (N, C, H, W)."""
-        x = self.images if images is None else images
-        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x * std + mean).clamp(0, 1)
+        return denormalise(self.images if images is None else images, self.mean, self.std)
 
     def _replace(self, **kw) -> "GroupedDataset":
         fields = dict(images=self.images, labels=self.labels, groups=self.groups, class_names=self.class_names,

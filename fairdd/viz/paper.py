@@ -7,10 +7,11 @@ from typing import Mapping
 import pandas as pd
 
 from ..io import atomic_write
+from ..palette import PAPER_CYCLE
 
 __all__ = ["paper_style", "save_figure", "summary_table", "latex_table", "PALETTE"]
 
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]  # Okabe–Ito
+PALETTE = list(PAPER_CYCLE)  # Okabe–Ito, blue first (fairdd.palette)
 
 
 def paper_style(*, context: str = "paper", font_scale: float = 1.0) -> None:

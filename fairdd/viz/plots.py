@@ -6,24 +6,15 @@ import io
 import numpy as np
 import torch
 
-from ..data.colored import PALETTE
+from ..palette import STRATEGY_COLOURS, cycle_colour, group_colour, strategy_colour
 
-__all__ = ["group_colour", "fig_to_png", "plot_loss", "plot_embedding", "plot_images", "plot_group_heatmap",
+__all__ = ["group_colour", "strategy_colour", "STRATEGY_COLOURS", "fig_to_png", "plot_loss", "plot_embedding",
+           "plot_images", "plot_group_heatmap",
            "plot_toy", "plot_fairness", "grid_png", "DASHBOARD_RC"]
 
 # Readable on a projector at 1280×720: figures are drawn small and shown at ~1:1, so fonts are large.
 DASHBOARD_RC = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
                 "ytick.labelsize": 10, "legend.fontsize": 10}
-
-_FALLBACK = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-             "#000000", "#882255"]  # Okabe–Ito + extras
-STRATEGY_COLOURS = {"vanilla": "#E69F00", "uniform": "#56B4E9", "fairdd": "#009E73", "cobra": "#0072B2",
-                    "random": "#999999", "w2": "#CC79A7"}
-
-
-def group_colour(name: str, index: int = 0):
-    """The group's own colour for colour groups, else an Okabe–Ito colour."""
-    return PALETTE.get(name, _FALLBACK[index % len(_FALLBACK)])
 
 
 def fig_to_png(fig, *, dpi: int = 90) -> bytes:
@@ -75,8 +66,8 @@ def plot_embedding(ax, frame, group_names) -> None:
             ax.scatter(*xy, s=90, color=group_colour(name, list(group_names).index(name)), edgecolors="k",
                        linewidths=1.2, marker="o", zorder=3)
     kinds = np.array(frame.extra_kind)
-    for kind, style in (("barycenter", dict(marker="*", s=260, color="#0072B2", label="barycenter (cobra)")),
-                        ("pooled", dict(marker="X", s=150, color="#E69F00", label="pooled mean (vanilla)")),
+    for kind, style in (("barycenter", dict(marker="*", s=260, color=STRATEGY_COLOURS["cobra"], label="barycenter (cobra)")),
+                        ("pooled", dict(marker="X", s=150, color=STRATEGY_COLOURS["vanilla"], label="pooled mean (vanilla)")),
                         ("synthetic", dict(marker="D", s=28, color="k", label="synthetic"))):
         m = kinds == kind
         if m.any():
@@ -129,7 +120,7 @@ def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
     scores on this test set by chance (a band; below it a gap cannot be told from noise)."""
     left, right = axes
     for i, (target, c) in enumerate(curves.items()):
-        colour = STRATEGY_COLOURS.get(target.split("-")[0], _FALLBACK[i % len(_FALLBACK)])
+        colour = strategy_colour(target, i)
         for ax, keys in ((left, ("accuracy", "worst_group_accuracy")), (right, ("eod", "deo_a"))):
             for k in keys:
                 st = METRIC_STYLE[k]
@@ -179,11 +170,11 @@ def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
     pts, lab, grp = data.points.numpy(), data.labels.numpy(), data.groups.numpy()
     for a in range(data.n_groups):
         m = grp == a
-        ax.scatter(*pts[m].T, s=5, alpha=0.35, color=_FALLBACK[a], label=f"group {a}")
+        ax.scatter(*pts[m].T, s=5, alpha=0.35, color=cycle_colour(a), label=f"group {a}")
     cm = data.centres.numpy()
     for c in range(data.n_classes):
         for a in range(data.n_groups):
-            ax.scatter(*cm[c, a], s=70, color=_FALLBACK[a], edgecolors="k", zorder=3)
+            ax.scatter(*cm[c, a], s=70, color=cycle_colour(a), edgecolors="k", zorder=3)
     markers = {"vanilla": "X", "uniform": "s", "fairdd": "P", "cobra": "*"}
     for name, t in targets.items():
         ax.scatter(*t.numpy().T, s=160 if name == "cobra" else 90, marker=markers.get(name, "o"),
