@@ -198,7 +198,7 @@ class DistillConfig:
         return float(self.lr_img) * 0.5 ** sum(iteration >= m for m in self.lr_img_halvings)
 
     def to_dict(self) -> dict:
-        """The fields as JSON-ready Python values (lists, not tuples or arrays)."""
+        """Give the fields as JSON-ready Python values (lists, not tuples or arrays)."""
         d = dataclasses.asdict(self)
         if not isinstance(d["group_weights"], str):
             d["group_weights"] = [float(v) for v in d["group_weights"]]
@@ -289,7 +289,7 @@ class EvalConfig:
         return self.epochs // 2 if self.decay_epoch is None else self.decay_epoch
 
     def to_dict(self) -> dict:
-        """The fields as a plain dict."""
+        """Give the fields as a plain dict."""
         return dataclasses.asdict(self)
 
 
@@ -332,8 +332,11 @@ _LOOPS = {10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
 
 def get_loops(ipc: int, *, below_10: str) -> tuple[int, int]:
-    """(outer_loop, inner_loop) of the reference ``get_loops``; ``below_10``: "cobra" (COBRA utils.py:
-    (5, 10) for every IPC < 10) or "dc" (FairDD utils.py, COBRA cafe/utils.py: (1, 1) at IPC 1 only)."""
+    """Give (outer_loop, inner_loop) of the reference ``get_loops``.
+
+    ``below_10``: "cobra" (COBRA utils.py: (5, 10) for every IPC < 10) or "dc" (FairDD utils.py,
+    COBRA cafe/utils.py: (1, 1) at IPC 1 only).
+    """
     if ipc in _LOOPS:
         return _LOOPS[ipc]
     if ipc > 50:
@@ -365,8 +368,11 @@ def _cafe_loss(target: str) -> str:
 
 
 def _ref_eval(epoch_eval_train: int) -> dict:
-    """The reference evaluate_synset (COBRA utils.py, cafe/utils.py; FairDD utils.py) trains
-    epoch_eval_train + 1 epochs and decays the lr after epoch epoch_eval_train // 2 + 1."""
+    """Give the reference's epochs and decay epoch for ``epoch_eval_train``.
+
+    The reference evaluate_synset (COBRA utils.py, cafe/utils.py; FairDD utils.py) trains
+    epoch_eval_train + 1 epochs and decays the lr after epoch epoch_eval_train // 2 + 1.
+    """
     return dict(epochs=epoch_eval_train + 1, decay_epoch=epoch_eval_train // 2 + 2)
 
 
@@ -389,8 +395,11 @@ def _dm_fairdd_paper(ipc: int, target: str, dataset: str | None) -> dict:  # Fai
 
 
 def _dm_cpu(preset: str) -> PresetFn:
-    """demo / smoke: CPU-sized, not from a paper. The warm start keeps its earlier optimiser (momentum
-    0.5, weight decay 5e-4) and FairDD its summed distances, so the demo's recorded numbers stand."""
+    """Give DM's demo / smoke values: CPU-sized, not from a paper.
+
+    The warm start keeps its earlier optimiser (momentum 0.5, weight decay 5e-4) and FairDD its
+    summed distances, so the demo's recorded numbers stand.
+    """
     def values(ipc: int, target: str, dataset: str | None) -> dict:
         cobra = target == "cobra"
         warm = dict(warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
@@ -436,8 +445,10 @@ def _cafe_paper(ipc: int, target: str, dataset: str | None) -> dict:
 
 
 def _dc_family_cpu(preset: str, method: str) -> PresetFn:
-    """demo / smoke for DC, DSA, IDC and CAFE: CPU-sized, not from a paper. IDC and CAFE lose DSA and IDC
-    its inner loop (neither is part of those methods)."""
+    """Give the demo / smoke values of DC, DSA, IDC and CAFE: CPU-sized, not from a paper.
+
+    IDC and CAFE lose DSA and IDC its inner loop (neither is part of those methods).
+    """
     def values(ipc: int, target: str, dataset: str | None) -> dict:
         base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1,
                     cafe_loss=_cafe_loss(target), fairdd_reduction="sum")
@@ -533,7 +544,7 @@ def _build(cls, base: dict, overrides: dict):
 
 def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, preset: str = "paper",
                    seed: int = 0, dataset: str | None = None, **overrides) -> DistillConfig:
-    """The ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
+    """Build the ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
 
     ``paper`` is COBRA's protocol for every strategy: DM 2600 iterations, real batch 600, lr_img 1;
     COBRA-DM (target cobra) with the L1 distance and a plain-SGD warm start of K = 10 / 50 / 100
@@ -553,7 +564,7 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
 
 
 def eval_config(*, preset: str = "paper", method: str = "dm", **overrides) -> EvalConfig:
-    """The ``preset``'s evaluation config for sets distilled with ``method``, with ``overrides`` applied.
+    """Build the ``preset``'s evaluation config for sets distilled with ``method``, with ``overrides`` applied.
 
     Under ``paper``: DM sets train 1500 (+1) epochs with DSA and 5 models; DC, IDC and CAFE sets 1000
     (+1) epochs without augmentation, 5 / 3 / 2 models. Under ``fairdd-paper``: DM 1000 (+1) with DSA,

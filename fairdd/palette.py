@@ -39,15 +39,15 @@ REBIAS_NAMES = ("red", "orange", "yellow", "light-yellow", "green", "cyan", "blu
 
 
 def cycle_colour(index: int) -> str:
-    """The ``index``-th colour of ``CYCLE`` (wrapping around)."""
+    """Give the ``index``-th colour of ``CYCLE`` (wrapping around)."""
     return CYCLE[index % len(CYCLE)]
 
 
 def strategy_colour(name: str, index: int = 0) -> str:
-    """The strategy's own colour (by base name), else the ``index``-th colour of the cycle."""
+    """Give the strategy's own colour (by base name), else the ``index``-th colour of the cycle."""
     return STRATEGY_COLOURS.get(name.split("-")[0], cycle_colour(index))
 
 
 def group_colour(name: str, index: int = 0):
-    """A colour group's own colour (an RGB tuple), else the ``index``-th colour of the cycle."""
+    """Give a colour group's own colour (an RGB tuple), else the ``index``-th colour of the cycle."""
     return DIGIT_COLOURS.get(name, cycle_colour(index))

