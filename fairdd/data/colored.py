@@ -109,39 +109,13 @@ def load(
     check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
                     severity=severity, seed=seed, group_noise=group_noise, group_labels=group_labels, root=root,
                     download=download)
-    name = name.lower()
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    mode = {"fg": "foreground", "bg": "background"}.get(mode, mode)
-    if mode not in ("foreground", "background"):
-        raise ValueError(f"mode must be 'foreground' or 'background'; got {mode!r}")
-    if not isinstance(bias, (int, float)) or not 0.0 < float(bias) <= 1.0:
-        raise ValueError(f"bias must be in (0, 1]; got {bias!r}")
-    if not isinstance(n_groups, int) or not 2 <= n_groups <= len(PALETTE):
-        raise ValueError(f"n_groups must be an integer in [2, {len(PALETTE)}]; got {n_groups!r}")
-    if not isinstance(severity, int) or not 0 <= severity <= 5:
-        raise ValueError(f"severity must be an integer in [0, 5]; got {severity!r}")
-    if not isinstance(size, int) or not 8 <= size <= 256:
-        raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
-    if style is None:
-        style = "clean" if name == "colored-digits" else "official"
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
-
+    name, mode, style = _checked_choices(name, split=split, mode=mode, bias=bias, n_groups=n_groups,
+                                         severity=severity, size=size, style=style)
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
     gen = torch.Generator().manual_seed(int(seed) * 2 + (split == "test"))
     if style == "official":
-        rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
-        group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
-        grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
-        colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
-        rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
-        rgb = rgb8.float().div(255.0)
-        if size != 32:
-            rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        group_names = REBIAS_NAMES[:n_groups]
+        rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
+                                                  n_groups=n_groups, size=size, seed=seed)
     else:
         group = _assign_groups(labels, n_groups, bias if split == "train" else None, gen)  # (N,)
         keep = group >= 0
@@ -169,6 +143,45 @@ def load(
         if group_labels != 1.0:
             ds = with_partial_groups(ds, group_labels, seed=seed)
     return ds
+
+
+def _checked_choices(name: str, *, split, mode, bias, n_groups, severity, size, style) -> tuple[str, str, str]:
+    """Check ``load``'s choices and ranges; give the dataset name, mode and style in canonical form."""
+    name = name.lower()
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    mode = {"fg": "foreground", "bg": "background"}.get(mode, mode)
+    if mode not in ("foreground", "background"):
+        raise ValueError(f"mode must be 'foreground' or 'background'; got {mode!r}")
+    if not isinstance(bias, (int, float)) or not 0.0 < float(bias) <= 1.0:
+        raise ValueError(f"bias must be in (0, 1]; got {bias!r}")
+    if not isinstance(n_groups, int) or not 2 <= n_groups <= len(PALETTE):
+        raise ValueError(f"n_groups must be an integer in [2, {len(PALETTE)}]; got {n_groups!r}")
+    if not isinstance(severity, int) or not 0 <= severity <= 5:
+        raise ValueError(f"severity must be an integer in [0, 5]; got {severity!r}")
+    if not isinstance(size, int) or not 8 <= size <= 256:
+        raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
+    if style is None:
+        style = "clean" if name == "colored-digits" else "official"
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
+    return name, mode, style
+
+
+def _paint_official(name: str, split: str, grey: torch.Tensor, labels: torch.Tensor, *, mode: str, bias: float,
+                    n_groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Colour the split as the authors' scripts do: RGB (N, 3, size, size) in [0, 1], groups (N,), group names."""
+    rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
+    group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
+    grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
+    colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
+    rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
+    rgb = rgb8.float().div(255.0)
+    if size != 32:
+        rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    return rgb, group, REBIAS_NAMES[:n_groups]
 
 
 def _grey_split(name, split, *, root, download) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
