@@ -76,7 +76,7 @@ def evaluate(
 ) -> FairnessReport:
     r"""Train fresh networks on a training set and score their fairness on the balanced ``test`` set.
 
-    The train-on-synthetic protocol, ``score(train_models(...), test)``: each of M ConvNets
+    The train-on-synthetic protocol [Zhao2021]_, ``score(train_models(...), test)``: each of M ConvNets
     :math:`f_m` is trained from its own random initialisation on the source :math:`S` and
     scored on the test set :math:`T`,
 
@@ -84,8 +84,9 @@ def evaluate(
         \mathrm{TPR}^{(m)}_{a,y} = \frac{1}{n_{y,a}} \sum_{(x, y, a) \in T} [f_m(x) = y], \qquad
         \mathrm{EOD}^{(m)} = 100 \max_y \big(\max_a \mathrm{TPR}^{(m)}_{a,y} - \min_a \mathrm{TPR}^{(m)}_{a,y}\big),
 
-    and every metric is reported as its mean over the M final models (never the best), with
-    intervals and the noise floor (:class:`~fairdd.report.FairnessReport`).
+    (equalised opportunity [Hardt2016]_), and every metric is reported as its mean over the M final
+    models (never the best), with intervals and the noise floor
+    (:class:`~fairdd.report.FairnessReport`).
 
     Parameters
     ----------
@@ -116,9 +117,9 @@ def evaluate(
 
     References
     ----------
-    .. [1] Zhao, Mopuri and Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021
+    .. [Zhao2021] Zhao, Mopuri and Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021
        (the train-on-synthetic protocol, ``evaluate_synset``).
-    .. [2] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016
+    .. [Hardt2016] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016
        (equalised odds / opportunity).
     """
     check_bool("keep_models", keep_models)

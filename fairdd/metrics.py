@@ -64,7 +64,8 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
         \qquad
         \mathrm{DEO_A} = 100\, \frac{1}{C} \sum_y \big(\max_a \mathrm{TPR}_{a,y} - \min_a \mathrm{TPR}_{a,y}\big).
 
-    Cells with no test sample are left out of the gaps; a class needs at least one non-empty cell.
+    (equalised opportunity [Hardt2016]_; DEO_M and DEO_A in FairDD's notation [Zhou2024]_). Cells
+    with no test sample are left out of the gaps; a class needs at least one non-empty cell.
 
     Parameters
     ----------
@@ -84,8 +85,8 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
 
     References
     ----------
-    .. [1] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016.
-    .. [2] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", 2024
+    .. [Hardt2016] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016.
+    .. [Zhou2024] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", 2024
        (DEO_M, written EOD here, and DEO_A on distilled sets).
     """
     if not (pred.shape == labels.shape == groups.shape):

@@ -52,7 +52,8 @@ class FairnessReport:
         \mathrm{DEO_A}^{(m)} = 100\, \operatorname{mean}_y \big(\max_a \mathrm{TPR}^{(m)}_{a,y}
         - \min_a \mathrm{TPR}^{(m)}_{a,y}\big),
 
-    and ``overall`` is each metric's mean over the M models. Build one with
+    and ``overall`` is each metric's mean over the M models; the accessors follow fairlearn's
+    ``MetricFrame`` [Bird2020]_. Build one with
     :func:`fairdd.evaluate` / :func:`fairdd.evaluate.score` or :meth:`from_predictions`.
 
     Parameters
@@ -76,8 +77,7 @@ class FairnessReport:
 
     References
     ----------
-    .. [1] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016.
-    .. [2] Bird et al., "Fairlearn: A toolkit for assessing and improving fairness in AI", 2020
+    .. [Bird2020] Bird et al., "Fairlearn: A toolkit for assessing and improving fairness in AI", 2020
        (``MetricFrame``: ``overall``, ``by_group``, ``difference()``, ``group_min()``).
     """
 
