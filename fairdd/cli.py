@@ -275,15 +275,16 @@ def _bar_chart(path: Path, metrics: dict) -> None:
     from matplotlib.figure import Figure
 
     from fairdd.io import atomic_write
+    from fairdd.palette import strategy_colour
 
     names = list(metrics)
     fig = Figure(figsize=(9, 3.2))
     axes = fig.subplots(1, 2)
-    colours = ["#999999", "#E69F00", "#56B4E9", "#009E73", "#0072B2"]  # Okabe–Ito, colour-blind safe
+    colours = [strategy_colour(n, i) for i, n in enumerate(names)]  # Okabe–Ito, colour-blind safe
     for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (%) ↓")):
         vals = [metrics[n][key] for n in names]
         errs = [metrics[n]["std"][key] for n in names]
-        ax.bar(names, vals, yerr=errs, color=colours[: len(names)], capsize=3)
+        ax.bar(names, vals, yerr=errs, color=colours, capsize=3)
         ax.set_title(title)
         ax.set_ylim(0, 105)
         ax.tick_params(axis="x", rotation=20)

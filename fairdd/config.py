@@ -11,58 +11,144 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Mapping, get_args
 
 from .validate import check_group_weights, check_real, check_seed
 
-__all__ = ["DistillConfig", "EvalConfig", "PRESETS", "METHODS", "FACE_DATASETS", "distill_config", "eval_config",
-           "get_loops", "protocol_table"]
+__all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
+           "METHOD_PRESETS", "MethodPresets", "FACE_DATASETS", "distill_config", "eval_config", "get_loops",
+           "protocol_table"]
 
-PRESETS = ("paper", "fairdd-paper", "demo", "smoke")
+# The allowed values, written once: each tuple below is read from its Literal type.
+Method = Literal["dm", "dc", "dsa", "idc", "cafe"]  # the matchers (keys of METHOD_PRESETS, in order)
+Target = Literal["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"]  # fairdd.targets.STRATEGIES
+Norm = Literal["instancenorm", "batchnorm", "none"]
+Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
+METHODS: tuple[str, ...] = get_args(Method)
+NORMS: tuple[str, ...] = get_args(Norm)
+PRESETS: tuple[str, ...] = get_args(Preset)
 # datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100): train_idc.py
 FACE_DATASETS = ("celeba", "utkface", "bffhq")
 # torch.compile levers: off, Inductor's default, or a mode by name ("reduce-overhead" = CUDA graphs on a GPU)
 COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
-METHODS = ("dm", "dc", "dsa", "idc", "cafe")
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    method: str = "dm"  # how statistics are matched (the matcher)
-    target: str = "cobra"  # what the synthetic class is pulled toward (the strategy)
-    ipc: int = 10  # synthetic images per class
-    iterations: int = 20000  # outer iterations; DM paper and FairDD 20000 (COBRA's DM runs: 2600)
-    lr_img: float = 1.0  # SGD step on synthetic pixels; DM uses 1 (10 at IPC 100)
-    momentum: float = 0.5  # SGD momentum on synthetic pixels (DM)
-    batch_real: int = 256  # real images drawn per class per iteration (COBRA DM: 600)
-    width: int = 128  # ConvNet channels; 128 in every paper
-    depth: int = 3  # ConvNet blocks; 3 at 32 px
-    norm: str = "instancenorm"  # ConvNet normalisation; instance norm in every paper
-    dsa: bool = True  # Siamese augmentation of real and synthetic batches (DSA)
-    distance: Literal["l1", "l2"] = "l2"  # DM outer distance; published COBRA uses L1, DM/FairDD squared L2
-    warm_start_epochs: int = 0  # K: train the sampled net on S for K epochs first (COBRA: 10; 50 / 100 at IPC 50 / 100)
-    warm_start_lr: float = 0.01  # SGD lr of the warm start (COBRA train_dm.py: lr_net 0.01)
-    warm_start_momentum: float = 0.0  # SGD momentum of the warm start (COBRA: plain SGD, none)
-    warm_start_weight_decay: float = 0.0  # SGD weight decay of the warm start (COBRA: none)
-    refresh_every: int = 1  # DM: new network, real batch and targets every k iterations (1 = DM; >1 a speed lever)
-    outer_loop: int = 1  # DC: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above)
-    inner_loop: int = 1  # DC: epochs of network training on S between them (50 at IPC 10, 10 above; IDC: 0)
-    lr_net: float = 0.01  # DC: SGD lr of the network's inner training
-    factor: int = 1  # IDC multi-formation: each stored image decodes into factor² images (IDC: 2; faces 4)
-    lr_img_halvings: tuple = ()  # iterations from which lr_img is halved once more (CAFE: 1200, 1600, 1800)
-    fairdd_reduction: Literal["sum", "mean"] = "sum"  # fairdd target: per-group distances summed (FairDD's
-    # code, COBRA's DM runs) or averaged over the groups present (COBRA's DC/IDC runs)
-    cafe_loss: Literal["cafe", "cobra"] = "cobra"  # CAFE terms: "cafe" = the original CAFE loss (COBRA's vanilla
-    # mode: layer weights 1, classes summed, discrimination term), "cobra" = COBRA's CAFE mode (see matching/cafe)
-    group_weights: Any = "uniform"  # cobra barycenter weights: uniform | proportional | list of G floats
-    precision: Literal["fp32", "bf16"] = "fp32"  # DM embeddings + warm start under bf16 autocast (loss in fp32)
-    channels_last: bool = False  # NHWC memory format for the DM network (a GPU speed lever)
-    compile: bool | str = False  # torch.compile the DM embedding and warm start (CPU: 4× with bf16; compiles once,
-    # 10–30 s); True = Inductor's default mode, or a mode by name (COMPILE_MODES: "reduce-overhead" adds CUDA graphs)
-    init: Literal["real", "noise"] = "real"  # initial synthetic images: random real images of the class, or noise
-    checkpoint_every: int = 0  # write a checkpoint every N iterations when a path is given (0 = only at the end)
-    seed: int = 0  # the one source of randomness (torch.Generator); same seed, same images on CPU
-    preset: str = "paper"  # which preset the defaults came from (recorded, not used)
+    """Every setting of one distillation run: what is matched, how, and the optimisation.
+
+    Build one with :func:`distill_config`, which fills in a preset's values (see
+    docs/protocol.md); any field can then be overridden by keyword. Invalid values raise
+    ``ValueError`` naming the field, the value and what is allowed.
+
+    Parameters
+    ----------
+    method : {"dm", "dc", "dsa", "idc", "cafe"}
+        How statistics are matched (the matcher; ``METHODS``): distribution matching, gradient
+        matching without / with Siamese augmentation, IDC's multi-formation gradient matching, CAFE.
+    target : {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"}
+        What each synthetic class is pulled toward (the strategy; ``fairdd.targets.STRATEGIES``).
+    ipc : int >= 1
+        Synthetic images per class.
+    iterations : int >= 1
+        Outer iterations (DM paper and FairDD 20000; COBRA's DM runs 2600).
+    lr_img : float > 0
+        SGD step on the synthetic pixels (DM: 1, 10 at IPC 100 under FairDD's protocol).
+    momentum : float in [0, 1)
+        SGD momentum on the synthetic pixels (0.5 in every paper).
+    batch_real : int >= 1
+        Real images drawn per class per iteration (COBRA's DM: 600).
+    width : int in [1, 4096]
+        ConvNet channels; 128 in every paper.
+    depth : int >= 1
+        ConvNet blocks; 3 at 32 px.
+    norm : {"instancenorm", "batchnorm", "none"}
+        ConvNet normalisation; instance norm in every paper.
+    dsa : bool
+        Differentiable Siamese augmentation of the real and synthetic batches.
+    distance : {"l1", "l2"}
+        DM's outer distance: published COBRA uses L1, DM and FairDD squared L2.
+    warm_start_epochs : int >= 0
+        K: train each sampled network on the synthetic set for K epochs first (COBRA: 10; 50 and
+        100 at IPC 50 and 100; 0 = no warm start).
+    warm_start_lr : float > 0
+        SGD learning rate of the warm start (COBRA train_dm.py: lr_net 0.01).
+    warm_start_momentum : float in [0, 1)
+        SGD momentum of the warm start (COBRA: plain SGD, 0).
+    warm_start_weight_decay : float >= 0
+        SGD weight decay of the warm start (COBRA: 0).
+    refresh_every : int >= 1
+        DM only: a new network, real batch and targets every k iterations (1 = DM; above 1 is a
+        speed lever).
+    outer_loop : int >= 1
+        DC-style methods: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above).
+    inner_loop : int >= 0
+        DC-style methods: epochs of network training on the synthetic set between those updates
+        (50 at IPC 10, 10 above; IDC: 0).
+    lr_net : float > 0
+        DC-style methods: SGD learning rate of the network's inner training.
+    factor : int >= 1
+        IDC multi-formation: each stored image decodes into factor² images (IDC: 2; faces 4).
+    lr_img_halvings : tuple of int >= 1
+        Iterations from which ``lr_img`` is halved once more (CAFE: 1200, 1600, 1800); stored sorted.
+    fairdd_reduction : {"sum", "mean"}
+        Target ``fairdd``: per-group distances summed (FairDD's code, COBRA's DM runs) or averaged over
+        the groups present (COBRA's DC/IDC runs).
+    cafe_loss : {"cafe", "cobra"}
+        CAFE's terms: ``"cafe"`` the original CAFE loss (COBRA's vanilla mode: layer weights 1, classes
+        summed, discrimination term), ``"cobra"`` COBRA's CAFE mode (see ``fairdd.matching.cafe``).
+    group_weights : "uniform", "proportional" or sequence of G floats
+        Barycenter weights of the ``cobra*`` targets; other targets accept only ``"uniform"``.
+    precision : {"fp32", "bf16"}
+        ``"bf16"`` runs DM's embeddings and the warm start under bf16 autocast (loss kept in fp32).
+    channels_last : bool
+        NHWC memory format for DM's network (a GPU speed lever).
+    compile : bool or str
+        ``torch.compile`` DM's embedding and warm start: False, True (Inductor's default mode) or a
+        mode by name, one of ``COMPILE_MODES`` (``"reduce-overhead"`` adds CUDA graphs). Compiles
+        once (10–30 s); on CPU about 4× faster with bf16.
+    init : {"real", "noise"}
+        Initial synthetic images: random real images of the class, or noise.
+    checkpoint_every : int >= 0
+        Write a checkpoint every N iterations when a path is given (0 = only at the end).
+    seed : int in [0, 2**63)
+        The one source of randomness (a ``torch.Generator``); same seed, same images on CPU.
+    preset : {"paper", "fairdd-paper", "demo", "smoke"}
+        Which preset the defaults came from (recorded, not used).
+    """
+
+    method: Method = "dm"
+    target: Target = "cobra"
+    ipc: int = 10
+    iterations: int = 20000
+    lr_img: float = 1.0
+    momentum: float = 0.5
+    batch_real: int = 256
+    width: int = 128
+    depth: int = 3
+    norm: Norm = "instancenorm"
+    dsa: bool = True
+    distance: Literal["l1", "l2"] = "l2"
+    warm_start_epochs: int = 0
+    warm_start_lr: float = 0.01
+    warm_start_momentum: float = 0.0
+    warm_start_weight_decay: float = 0.0
+    refresh_every: int = 1
+    outer_loop: int = 1
+    inner_loop: int = 1
+    lr_net: float = 0.01
+    factor: int = 1
+    lr_img_halvings: tuple = ()
+    fairdd_reduction: Literal["sum", "mean"] = "sum"
+    cafe_loss: Literal["cafe", "cobra"] = "cobra"
+    group_weights: Any = "uniform"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    compile: bool | str = False
+    init: Literal["real", "noise"] = "real"
+    checkpoint_every: int = 0
+    seed: int = 0
+    preset: Preset = "paper"
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -72,7 +158,7 @@ class DistillConfig:
         _check_choice("distance", self.distance, ("l1", "l2"))
         _check_choice("init", self.init, ("real", "noise"))
         _check_choice("precision", self.precision, ("fp32", "bf16"))
-        _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
+        _check_choice("norm", self.norm, NORMS)
         _check_choice("fairdd_reduction", self.fairdd_reduction, ("sum", "mean"))
         _check_choice("cafe_loss", self.cafe_loss, ("cafe", "cobra"))
         for name in ("ipc", "iterations", "batch_real", "width", "depth"):
@@ -112,6 +198,7 @@ class DistillConfig:
         return float(self.lr_img) * 0.5 ** sum(iteration >= m for m in self.lr_img_halvings)
 
     def to_dict(self) -> dict:
+        """Give the fields as JSON-ready Python values (lists, not tuples or arrays)."""
         d = dataclasses.asdict(self)
         if not isinstance(d["group_weights"], str):
             d["group_weights"] = [float(v) for v in d["group_weights"]]
@@ -121,23 +208,63 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    epochs: int = 1000  # training epochs on S (the reference runs epoch_eval_train + 1: see the presets)
-    decay_epoch: int | None = None  # first epoch at lr × 0.1 (momentum restarts there); None = epochs // 2.
-    # The reference decays after epoch epoch_eval_train // 2 + 1, i.e. from epoch epoch_eval_train // 2 + 2
-    n_models: int = 5  # evaluation models trained from random initialisations (the scripts' --num_eval)
-    lr: float = 0.01  # SGD lr, × 0.1 from decay_epoch
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 5e-4  # SGD weight decay
-    batch_size: int = 256  # training batch
-    dsa: bool = True  # DSA while training the evaluation model: one op family per batch, per-image draws
-    # (DM: on; DC, IDC, CAFE: off in COBRA's and FairDD's scripts)
-    width: int = 128  # evaluation ConvNet width
-    depth: int = 3  # evaluation ConvNet depth
-    norm: str = "instancenorm"  # evaluation ConvNet normalisation
-    precision: Literal["fp32", "bf16"] = "fp32"  # training under bf16 autocast (a CPU speed lever, off by default)
-    compile: bool | str = False  # torch.compile the evaluation models (with bf16: ~3.7× on CPU); as DistillConfig
-    preset: str = "paper"  # which preset the defaults came from (recorded, not used)
-    extra: dict = field(default_factory=dict, compare=False)  # free-form notes (e.g. baseline name)
+    """How a distilled set is evaluated: fresh ConvNets trained on it, then scored on real test data.
+
+    Build one with :func:`eval_config`, which fills in a preset's values for the method the set was
+    distilled with; any field can be overridden by keyword.
+
+    Parameters
+    ----------
+    epochs : int >= 1
+        Training epochs on the synthetic set (the reference runs ``epoch_eval_train + 1``).
+    decay_epoch : int >= 0 or None
+        First epoch at lr × 0.1 (momentum restarts there); None = ``epochs // 2``. The reference
+        decays after epoch ``epoch_eval_train // 2 + 1``, i.e. from epoch ``epoch_eval_train // 2 + 2``.
+    n_models : int >= 1
+        Evaluation models trained from random initialisations (the scripts' ``--num_eval``).
+    lr : float > 0
+        SGD learning rate, × 0.1 from ``decay_epoch``.
+    momentum : float in [0, 1)
+        SGD momentum.
+    weight_decay : float >= 0
+        SGD weight decay.
+    batch_size : int >= 1
+        Training batch.
+    dsa : bool
+        Siamese augmentation while training (one op family per batch, per-image draws); DM: on; DC,
+        IDC, CAFE: off in COBRA's and FairDD's scripts.
+    width : int in [1, 4096]
+        Evaluation ConvNet width.
+    depth : int >= 1
+        Evaluation ConvNet depth.
+    norm : {"instancenorm", "batchnorm", "none"}
+        Evaluation ConvNet normalisation.
+    precision : {"fp32", "bf16"}
+        Train under bf16 autocast (a CPU speed lever, off by default).
+    compile : bool or str
+        ``torch.compile`` the evaluation models (with bf16 about 3.7× on CPU); as in
+        :class:`DistillConfig`.
+    preset : {"paper", "fairdd-paper", "demo", "smoke"}
+        Which preset the defaults came from (recorded, not used).
+    extra : dict
+        Free-form notes (not compared, not used).
+    """
+
+    epochs: int = 1000
+    decay_epoch: int | None = None
+    n_models: int = 5
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 256
+    dsa: bool = True
+    width: int = 128
+    depth: int = 3
+    norm: Norm = "instancenorm"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool | str = False
+    preset: Preset = "paper"
+    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "width", "depth", "n_models"):
@@ -145,7 +272,7 @@ class EvalConfig:
         _check_at_most("width", self.width, MAX_WIDTH)
         if self.decay_epoch is not None:
             _check_int("decay_epoch", self.decay_epoch, 0)
-        _check_choice("norm", self.norm, ("instancenorm", "batchnorm", "none"))
+        _check_choice("norm", self.norm, NORMS)
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_bool("dsa", self.dsa)
         _check_compile(self.compile)
@@ -162,6 +289,7 @@ class EvalConfig:
         return self.epochs // 2 if self.decay_epoch is None else self.decay_epoch
 
     def to_dict(self) -> dict:
+        """Give the fields as a plain dict."""
         return dataclasses.asdict(self)
 
 
@@ -204,8 +332,11 @@ _LOOPS = {10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
 
 def get_loops(ipc: int, *, below_10: str) -> tuple[int, int]:
-    """(outer_loop, inner_loop) of the reference ``get_loops``; ``below_10``: "cobra" (COBRA utils.py:
-    (5, 10) for every IPC < 10) or "dc" (FairDD utils.py, COBRA cafe/utils.py: (1, 1) at IPC 1 only)."""
+    """Give (outer_loop, inner_loop) of the reference ``get_loops``.
+
+    ``below_10``: "cobra" (COBRA utils.py: (5, 10) for every IPC < 10) or "dc" (FairDD utils.py,
+    COBRA cafe/utils.py: (1, 1) at IPC 1 only).
+    """
     if ipc in _LOOPS:
         return _LOOPS[ipc]
     if ipc > 50:
@@ -231,85 +362,168 @@ def _idc_factor(ipc: int, dataset: str | None) -> int:
     return 2
 
 
-def _distill_preset(preset: str, target: str, ipc: int, method: str = "dm", dataset: str | None = None) -> dict:
+def _cafe_loss(target: str) -> str:
+    """COBRA train_cafe.py: the original CAFE loss in vanilla mode, COBRA's otherwise."""
+    return "cafe" if target in ("vanilla", "uniform") else "cobra"
+
+
+def _ref_eval(epoch_eval_train: int) -> dict:
+    """Give the reference's epochs and decay epoch for ``epoch_eval_train``.
+
+    The reference evaluate_synset (COBRA utils.py, cafe/utils.py; FairDD utils.py) trains
+    epoch_eval_train + 1 epochs and decays the lr after epoch epoch_eval_train // 2 + 1.
+    """
+    return dict(epochs=epoch_eval_train + 1, decay_epoch=epoch_eval_train // 2 + 2)
+
+
+# Each preset function maps (ipc, target, dataset) to DistillConfig field values.
+PresetFn = Callable[[int, str, "str | None"], dict]
+
+
+def _dm_paper(ipc: int, target: str, dataset: str | None) -> dict:  # COBRA run_dm.sh, train_dm.py
     cobra = target == "cobra"
-    cafe_loss = "cafe" if target in ("vanilla", "uniform") else "cobra"  # COBRA train_cafe.py: vanilla vs cobra mode
-    if preset == "fairdd-paper" and method in ("idc", "cafe"):
-        raise ValueError(f"preset 'fairdd-paper' has no {method!r} protocol (FairDD's code runs DM and DC/DSA); "
-                         "use preset='paper' (COBRA's)")
-    if preset == "paper":  # COBRA's scripts/run_*.sh and train_*.py
-        if method == "dm":  # run_dm.sh, train_dm.py
-            return dict(iterations=2600, lr_img=1.0, momentum=0.5, batch_real=600, width=128, dsa=True,
-                        distance="l1" if cobra else "l2", warm_start_epochs=_warm_start_k(ipc) if cobra else 0,
-                        warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0,
-                        fairdd_reduction="sum")
-        if method in ("dc", "dsa"):  # run_dc.sh, train_dc.py, utils.get_loops (DSA: train_dc.py --dsa_strategy)
-            outer, inner = get_loops(ipc, below_10="cobra")
-            return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=method == "dsa",
-                        outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="mean")
-        if method == "idc":  # run_idc.sh, train_idc.py: no inner loop, outer_loop 30 at IPC 50 and 100
-            outer = 30 if ipc in (50, 100) else get_loops(ipc, below_10="cobra")[0]
-            return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=False,
-                        outer_loop=outer, inner_loop=0, factor=_idc_factor(ipc, dataset), fairdd_reduction="mean")
-        # cafe: run_cafe.sh, train_cafe.py (adjust_learning_rate), cafe/utils.get_loops
+    return dict(iterations=2600, lr_img=1.0, momentum=0.5, batch_real=600, width=128, dsa=True,
+                distance="l1" if cobra else "l2", warm_start_epochs=_warm_start_k(ipc) if cobra else 0,
+                warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
+
+
+def _dm_fairdd_paper(ipc: int, target: str, dataset: str | None) -> dict:  # FairDD main_DM.sh, main_DM.py
+    cobra = target == "cobra"
+    return dict(iterations=20000, lr_img=10.0 if ipc == 100 else 1.0, momentum=0.5, batch_real=256, width=128,
+                dsa=True, distance="l1" if cobra else "l2", warm_start_epochs=_warm_start_k(ipc) if cobra else 0,
+                warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
+
+
+def _dm_cpu(preset: str) -> PresetFn:
+    """Give DM's demo / smoke values: CPU-sized, not from a paper.
+
+    The warm start keeps its earlier optimiser (momentum 0.5, weight decay 5e-4) and FairDD its
+    summed distances, so the demo's recorded numbers stand.
+    """
+    def values(ipc: int, target: str, dataset: str | None) -> dict:
+        cobra = target == "cobra"
+        warm = dict(warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
+        if preset == "demo":
+            return dict(iterations=200, lr_img=5.0, batch_real=128, width=16, distance="l1" if cobra else "l2",
+                        warm_start_epochs=2 if cobra else 0, **warm)
+        return dict(iterations=3, lr_img=1.0, batch_real=8, width=8, distance="l1" if cobra else "l2",
+                    warm_start_epochs=1 if cobra else 0, **warm)
+    return values
+
+
+def _dc_paper(dsa: bool) -> PresetFn:
+    """COBRA run_dc.sh, train_dc.py, utils.get_loops (DSA: train_dc.py --dsa_strategy)."""
+    def values(ipc: int, target: str, dataset: str | None) -> dict:
+        outer, inner = get_loops(ipc, below_10="cobra")
+        return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
+                    outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="mean")
+    return values
+
+
+def _dc_fairdd_paper(dsa: bool) -> PresetFn:
+    """FairDD main_DC.sh, main_DC.py (DSA: --method DSA), utils.get_loops."""
+    def values(ipc: int, target: str, dataset: str | None) -> dict:
         outer, inner = get_loops(ipc, below_10="dc")
-        return dict(iterations=2000, lr_img=0.1, lr_img_halvings=(1200, 1600, 1800), momentum=0.5, batch_real=256,
-                    width=128, dsa=False, outer_loop=outer, inner_loop=inner, lr_net=0.01, cafe_loss=cafe_loss,
-                    fairdd_reduction="mean")
-    if preset == "fairdd-paper":  # FairDD's scripts/main_DM.sh, main_DC.sh, main_DM.py, main_DC.py
-        if method == "dm":
-            return dict(iterations=20000, lr_img=10.0 if ipc == 100 else 1.0, momentum=0.5, batch_real=256, width=128,
-                        dsa=True, distance="l1" if cobra else "l2",
-                        warm_start_epochs=_warm_start_k(ipc) if cobra else 0, warm_start_lr=0.01,
-                        warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
-        outer, inner = get_loops(ipc, below_10="dc")
-        return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=method == "dsa",
+        return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="sum")
-    # demo / smoke: CPU-sized, not from a paper. The DM warm start keeps its earlier optimiser (momentum
-    # 0.5, weight decay 5e-4) and FairDD its summed distances, so the demo's recorded numbers stand;
-    # IDC and CAFE lose DSA and IDC its inner loop (neither is part of those methods).
-    warm = dict(warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
-    if method in ("dc", "dsa", "idc", "cafe"):
+    return values
+
+
+def _idc_paper(ipc: int, target: str, dataset: str | None) -> dict:
+    """COBRA run_idc.sh, train_idc.py: no inner loop, outer_loop 30 at IPC 50 and 100."""
+    outer = 30 if ipc in (50, 100) else get_loops(ipc, below_10="cobra")[0]
+    return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=False,
+                outer_loop=outer, inner_loop=0, factor=_idc_factor(ipc, dataset), fairdd_reduction="mean")
+
+
+def _cafe_paper(ipc: int, target: str, dataset: str | None) -> dict:
+    """COBRA run_cafe.sh, train_cafe.py (adjust_learning_rate), cafe/utils.get_loops."""
+    outer, inner = get_loops(ipc, below_10="dc")
+    return dict(iterations=2000, lr_img=0.1, lr_img_halvings=(1200, 1600, 1800), momentum=0.5, batch_real=256,
+                width=128, dsa=False, outer_loop=outer, inner_loop=inner, lr_net=0.01, cafe_loss=_cafe_loss(target),
+                fairdd_reduction="mean")
+
+
+def _dc_family_cpu(preset: str, method: str) -> PresetFn:
+    """Give the demo / smoke values of DC, DSA, IDC and CAFE: CPU-sized, not from a paper.
+
+    IDC and CAFE lose DSA and IDC its inner loop (neither is part of those methods).
+    """
+    def values(ipc: int, target: str, dataset: str | None) -> dict:
         base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1,
-                    cafe_loss=cafe_loss, fairdd_reduction="sum")
+                    cafe_loss=_cafe_loss(target), fairdd_reduction="sum")
         if preset == "demo":  # few updates, so larger pixel steps (measured: lr_img 0.1 leaves EOD at 100);
             # CAFE with the reference's loss scale: lr_img re-tuned in docs/protocol.md
             return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5,
                         inner_loop=0 if method == "idc" else 5, lr_img=CAFE_DEMO_LR if method == "cafe" else 3.0)
         return dict(base, iterations=2, batch_real=8, width=8, outer_loop=2, inner_loop=0 if method == "idc" else 1)
-    if preset == "demo":
-        return dict(iterations=200, lr_img=5.0, batch_real=128, width=16, distance="l1" if cobra else "l2",
-                    warm_start_epochs=2 if cobra else 0, **warm)
-    return dict(iterations=3, lr_img=1.0, batch_real=8, width=8,
-                distance="l1" if cobra else "l2", warm_start_epochs=1 if cobra else 0, **warm)
+    return values
 
 
 CAFE_DEMO_LR = 1.0  # re-tuned for the reference loss scale (was 300 for the element-averaged loss): docs/protocol.md
+_CPU_EVAL = {"demo": dict(epochs=100, width=32, n_models=3), "smoke": dict(epochs=2, width=8, n_models=1)}
 
 
-def _eval_preset(preset: str, method: str = "dm") -> dict:
-    # The reference evaluate_synset (COBRA utils.py, cafe/utils.py; FairDD utils.py) trains
-    # epoch_eval_train + 1 epochs and decays the lr after epoch epoch_eval_train // 2 + 1.
-    def ref(epoch_eval_train: int) -> dict:
-        return dict(epochs=epoch_eval_train + 1, decay_epoch=epoch_eval_train // 2 + 2)
+@dataclass(frozen=True)
+class MethodPresets:
+    """One method's defaults under every preset it has: the single place they are written.
 
-    if preset == "fairdd-paper" and method in ("idc", "cafe"):
-        raise ValueError(f"preset 'fairdd-paper' has no {method!r} protocol (FairDD's code runs DM and DC/DSA); "
+    Parameters
+    ----------
+    distill : mapping of preset name to callable ``(ipc, target, dataset) -> dict``
+        The :class:`DistillConfig` field values of each preset.
+    evaluate : mapping of preset name to dict
+        The :class:`EvalConfig` field values of each preset.
+    sources : mapping of preset name to str
+        The reference files each published preset's values are read from (docs/protocol.md).
+    """
+
+    distill: Mapping[str, PresetFn]
+    evaluate: Mapping[str, dict]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+def _dc_like(method: str, paper_source: str, paper_eval_models: int, paper: PresetFn,
+             fairdd_paper: PresetFn | None = None, fairdd_source: str = "", fairdd_eval: dict | None = None):
+    # paper eval: train_dc.py / train_idc.py / train_cafe.py: 1000 epochs, no augmentation (get_daparam:
+    # 'none'; DSA only when distilled with it); num_eval 5 (run_dc.sh), 3 (run_idc.sh), 2 (run_cafe.sh)
+    distill = {"paper": paper, **({"fairdd-paper": fairdd_paper} if fairdd_paper else {}),
+               **{p: _dc_family_cpu(p, method) for p in ("demo", "smoke")}}
+    evaluate = {"paper": dict(**_ref_eval(1000), dsa=method == "dsa", n_models=paper_eval_models, width=128),
+                **({"fairdd-paper": fairdd_eval} if fairdd_paper else {}), **_CPU_EVAL}
+    sources = {"paper": paper_source, **({"fairdd-paper": fairdd_source} if fairdd_paper else {})}
+    return MethodPresets(distill, evaluate, sources)
+
+
+# Every method, and its presets: METHODS is read from Method and a test checks the two agree.
+METHOD_PRESETS: dict[str, MethodPresets] = {
+    "dm": MethodPresets(
+        distill={"paper": _dm_paper, "fairdd-paper": _dm_fairdd_paper, "demo": _dm_cpu("demo"),
+                 "smoke": _dm_cpu("smoke")},
+        # train_dm.py: epoch_eval_train 1500, DSA; run_dm.sh: num_eval 5. main_DM.py: 1000, DSA; num_eval 10
+        evaluate={"paper": dict(**_ref_eval(1500), dsa=True, n_models=5, width=128),
+                  "fairdd-paper": dict(**_ref_eval(1000), dsa=True, n_models=10, width=128), **_CPU_EVAL},
+        sources={"paper": "COBRA scripts/run_dm.sh, train_dm.py, utils.py",
+                 "fairdd-paper": "FairDD scripts/main_DM.sh, main_DM.py, utils.py"}),
+    # main_DC.py: 300 epochs without augmentation, main_DC.sh: num_eval 10; --method DSA: 1000 with DSA
+    "dc": _dc_like("dc", "COBRA scripts/run_dc.sh, train_dc.py, utils.py", 5, _dc_paper(False),
+                   _dc_fairdd_paper(False), "FairDD scripts/main_DC.sh, main_DC.py, utils.py",
+                   dict(**_ref_eval(300), dsa=False, n_models=10, width=128)),
+    "dsa": _dc_like("dsa", "COBRA train_dc.py with --dsa_strategy (no script runs it), utils.py", 5,
+                    _dc_paper(True), _dc_fairdd_paper(True), "FairDD main_DC.py --method DSA, utils.py",
+                    dict(**_ref_eval(1000), dsa=True, n_models=10, width=128)),
+    "idc": _dc_like("idc", "COBRA scripts/run_idc.sh, train_idc.py, utils.py", 3, _idc_paper),
+    "cafe": _dc_like("cafe", "COBRA scripts/run_cafe.sh, train_cafe.py, cafe/utils.py, cafe/networks.py", 2,
+                     _cafe_paper),
+}
+
+
+def _presets_of(method: str, preset: str) -> MethodPresets:
+    presets = METHOD_PRESETS[method]
+    if preset not in presets.distill:
+        raise ValueError(f"preset {preset!r} has no {method!r} protocol (FairDD's code runs DM and DC/DSA); "
                          "use preset='paper' (COBRA's)")
-    if preset == "paper":
-        if method == "dm":  # train_dm.py: epoch_eval_train 1500, DSA; run_dm.sh: num_eval 5
-            return dict(**ref(1500), dsa=True, n_models=5, width=128)
-        # train_dc.py / train_idc.py / train_cafe.py: 1000 epochs, no augmentation (get_daparam: 'none';
-        # DSA only when distilled with it); num_eval 5 (run_dc.sh), 3 (run_idc.sh), 2 (run_cafe.sh)
-        return dict(**ref(1000), dsa=method == "dsa", n_models={"idc": 3, "cafe": 2}.get(method, 5), width=128)
-    if preset == "fairdd-paper":
-        if method == "dc":  # main_DC.py: 300 epochs without augmentation; main_DC.sh: num_eval 10
-            return dict(**ref(300), dsa=False, n_models=10, width=128)
-        # main_DM.py (epoch_eval_train 1000, DSA), main_DC.py --method DSA (1000, DSA); num_eval 10
-        return dict(**ref(1000), dsa=True, n_models=10, width=128)
-    if preset == "demo":
-        return dict(epochs=100, width=32, n_models=3)
-    return dict(epochs=2, width=8, n_models=1)
+    return presets
 
 
 def _plain(value):
@@ -330,7 +544,7 @@ def _build(cls, base: dict, overrides: dict):
 
 def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, preset: str = "paper",
                    seed: int = 0, dataset: str | None = None, **overrides) -> DistillConfig:
-    """The ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
+    """Build the ``preset``'s distillation config for (method, target, ipc), with ``overrides`` applied.
 
     ``paper`` is COBRA's protocol for every strategy: DM 2600 iterations, real batch 600, lr_img 1;
     COBRA-DM (target cobra) with the L1 distance and a plain-SGD warm start of K = 10 / 50 / 100
@@ -344,13 +558,13 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     _check_choice("method", method, METHODS)
     _check_int("ipc", ipc, 1)
     check_seed(seed)
-    base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset,
-                **_distill_preset(preset, target, ipc, method, dataset))
+    values = _presets_of(method, preset).distill[preset](ipc, target, dataset)
+    base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset, **values)
     return _build(DistillConfig, base, overrides)
 
 
 def eval_config(*, preset: str = "paper", method: str = "dm", **overrides) -> EvalConfig:
-    """The ``preset``'s evaluation config for sets distilled with ``method``, with ``overrides`` applied.
+    """Build the ``preset``'s evaluation config for sets distilled with ``method``, with ``overrides`` applied.
 
     Under ``paper``: DM sets train 1500 (+1) epochs with DSA and 5 models; DC, IDC and CAFE sets 1000
     (+1) epochs without augmentation, 5 / 3 / 2 models. Under ``fairdd-paper``: DM 1000 (+1) with DSA,
@@ -358,20 +572,10 @@ def eval_config(*, preset: str = "paper", method: str = "dm", **overrides) -> Ev
     """
     _check_choice("preset", preset, PRESETS)
     _check_choice("method", method, METHODS)
-    return _build(EvalConfig, dict(preset=preset, **_eval_preset(preset, method)), overrides)
+    return _build(EvalConfig, dict(preset=preset, **_presets_of(method, preset).evaluate[preset]), overrides)
 
 
 # ------------------------------------------------------------------------------ the preset table
-_SOURCES = {
-    ("paper", "dm"): "COBRA scripts/run_dm.sh, train_dm.py, utils.py",
-    ("paper", "dc"): "COBRA scripts/run_dc.sh, train_dc.py, utils.py",
-    ("paper", "dsa"): "COBRA train_dc.py with --dsa_strategy (no script runs it), utils.py",
-    ("paper", "idc"): "COBRA scripts/run_idc.sh, train_idc.py, utils.py",
-    ("paper", "cafe"): "COBRA scripts/run_cafe.sh, train_cafe.py, cafe/utils.py, cafe/networks.py",
-    ("fairdd-paper", "dm"): "FairDD scripts/main_DM.sh, main_DM.py, utils.py",
-    ("fairdd-paper", "dc"): "FairDD scripts/main_DC.sh, main_DC.py, utils.py",
-    ("fairdd-paper", "dsa"): "FairDD main_DC.py --method DSA, utils.py",
-}
 
 
 def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
@@ -386,10 +590,9 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
     for preset in PRESETS:
         for method in METHODS:
             for ipc in ipcs if preset in ("paper", "fairdd-paper") else (10,):
-                try:
-                    c = distill_config(method=method, target="cobra", ipc=ipc, preset=preset)
-                except ValueError:
+                if preset not in METHOD_PRESETS[method].distill:
                     continue
+                c = distill_config(method=method, target="cobra", ipc=ipc, preset=preset)
                 v = distill_config(method=method, target="vanilla", ipc=ipc, preset=preset)
                 e = eval_config(preset=preset, method=method)
                 dm = method == "dm"
@@ -407,6 +610,6 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                                               else "") if method == "idc" else "—",
                              by_target(c.cafe_loss, v.cafe_loss) if method == "cafe" else "—",
                              f"{e.epochs} ({e.decay_at})", "on" if e.dsa else "off", str(e.n_models),
-                             _SOURCES.get((preset, method), "fairdd: CPU-sized, not from a paper")])
+                             METHOD_PRESETS[method].sources.get(preset, "fairdd: CPU-sized, not from a paper")])
     line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
     return "\n".join([line(cols), line(["---"] * len(cols)), *map(line, rows)]) + "\n"

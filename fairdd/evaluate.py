@@ -43,8 +43,10 @@ class TrainedModels:
 
 
 def random_subset(train: GroupedDataset, *, ipc: int, seed: int = 0) -> DistillResult:
-    """The random-real-subset baseline: ``ipc`` real images per class drawn uniformly (so groups
-    appear in their training proportions). ``ipc`` may not exceed the smallest class."""
+    """Draw the random-real-subset baseline: ``ipc`` real images per class, uniformly.
+
+    Groups appear in their training proportions. ``ipc`` may not exceed the smallest class.
+    """
     check_dataset("train", train)
     ipc, seed = check_int("ipc", ipc, 1), check_seed(seed)
     check_ipc_fits(ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(), train.class_names)
@@ -72,12 +74,53 @@ def evaluate(
     check_dataset: bool = True,
     **overrides,
 ) -> FairnessReport:
-    """Evaluate a synthetic set (``DistillResult``) or a real training set (``GroupedDataset``, the
-    whole-data baseline) on the balanced ``test`` set: ``score(train_models(...), test)``.
+    r"""Train fresh networks on a training set and score their fairness on the balanced ``test`` set.
 
-    ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``); the other arguments are those of
-    ``train_models``. ``keep_models`` is deprecated: it also puts the trained networks in
-    ``report.models``; call ``train_models`` and ``score`` to keep them instead.
+    The train-on-synthetic protocol [Zhao2021]_, ``score(train_models(...), test)``: each of M ConvNets
+    :math:`f_m` is trained from its own random initialisation on the source :math:`S` and
+    scored on the test set :math:`T`,
+
+    .. math::
+        \mathrm{TPR}^{(m)}_{a,y} = \frac{1}{n_{y,a}} \sum_{(x, y, a) \in T} [f_m(x) = y], \qquad
+        \mathrm{EOD}^{(m)} = 100 \max_y \big(\max_a \mathrm{TPR}^{(m)}_{a,y} - \min_a \mathrm{TPR}^{(m)}_{a,y}\big),
+
+    (equalised opportunity [Hardt2016]_), and every metric is reported as its mean over the M final
+    models (never the best), with intervals and the noise floor
+    (:class:`~fairdd.report.FairnessReport`).
+
+    Parameters
+    ----------
+    source : DistillResult or GroupedDataset
+        A synthetic set, or a real training set (the whole-data baseline). Images (N, C, H, W),
+        labels (N,).
+    test : GroupedDataset
+        The balanced test set: images (N_test, C, H, W) of the source's shape, labels and groups
+        (N_test,).
+    n_models, preset, method, seed, device, progress, batched, check_dataset
+        As in :func:`train_models`.
+    keep_models : bool
+        Deprecated: also put the trained networks in ``report.models``. Call :func:`train_models`
+        and :func:`score` to keep them instead.
+    **overrides
+        :class:`~fairdd.config.EvalConfig` fields, e.g. ``epochs=300``.
+
+    Returns
+    -------
+    FairnessReport
+        Every model's right/wrong answer per test sample, and the metrics that follow: ``overall``,
+        ``by_group``, ``difference()``, ``bootstrap()``, ``noise_floor()``, ...
+
+    See Also
+    --------
+    train_models : the training half, which returns the networks.
+    score : the scoring half.
+
+    References
+    ----------
+    .. [Zhao2021] Zhao, Mopuri and Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021
+       (the train-on-synthetic protocol, ``evaluate_synset``).
+    .. [Hardt2016] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016
+       (equalised odds / opportunity).
     """
     check_bool("keep_models", keep_models)
     trained = train_models(source, test, n_models=n_models, preset=preset, method=method, seed=seed,
@@ -91,8 +134,20 @@ def evaluate(
 
 
 def score(trained: TrainedModels, test: GroupedDataset) -> FairnessReport:
-    """Predict the ``test`` set with every trained model and collect the answers in a ``FairnessReport``
-    (its ``seconds`` count training and scoring)."""
+    """Predict the ``test`` set with every trained model and collect the answers in a report.
+
+    Parameters
+    ----------
+    trained : TrainedModels
+        M networks from :func:`train_models`, all on one device.
+    test : GroupedDataset
+        Test images (N, C, H, W), labels (N,) and groups (N,); every (class, group) cell non-empty.
+
+    Returns
+    -------
+    FairnessReport
+        ``correct`` (M, N) and each sample's cell (N,); its ``seconds`` count training and scoring.
+    """
     if not isinstance(test, GroupedDataset):
         raise ValueError(f"test must be a GroupedDataset; got {type(test).__name__}")
     test.check_complete("test set")
@@ -120,24 +175,62 @@ def train_models(
     check_dataset: bool = True,
     **overrides,
 ) -> TrainedModels:
-    """Train ``n_models`` fresh ConvNets on a synthetic set (``DistillResult``) or a real training set
-    (``GroupedDataset``), shaped for the ``test`` set's images and classes; ``score`` them next.
+    r"""Train ``n_models`` fresh ConvNets on a synthetic or real training set; :func:`score` them next.
 
-    The protocol is the ``preset``'s for sets distilled with ``method`` (default: the source's own
-    method, else "dm"): under ``paper`` DM sets train 1501 epochs with DSA, DC/IDC/CAFE sets 1001
-    without augmentation (``eval_config``). ``n_models`` defaults to the preset's (the scripts'
-    ``--num_eval``). ``**overrides`` are ``EvalConfig`` fields (e.g. ``epochs=300``).
-    ``batched`` trains the models together (one grouped network, ``train_classifiers_batched``);
-    "auto" does so on a GPU. Model k is initialised from generator ``seed * 1000 + k`` either way;
-    one after another it is also trained from that generator, together all models' data orders and
-    augmentations come from generator ``seed * 1000 + 999`` (``train.epoch_batches``). The two paths
-    run the same protocol with different random draws, so their numbers agree within the spread over
-    models, not to the digit. The speed levers ``compile=True`` / ``precision="bf16"`` (EvalConfig
-    fields, off by default) apply to either path; on a CPU one model at a time is the faster with them.
+    Each model :math:`f_{\theta_m}` starts from its own random initialisation and minimises the
+    cross-entropy on the source :math:`S = \{(x_i, y_i)\}_{i=1}^N` by SGD with momentum and weight
+    decay, the learning rate × 0.1 from the preset's decay epoch:
 
-    Non-finite images (source or test) are refused. With ``check_dataset`` (default) a result's
-    recorded training set must have been built like ``test`` (same dataset, mode, groups, severity,
-    size, classes; bias and seed may differ): a ``ValueError`` says what differs.
+    .. math:: \min_{\theta_m} \frac{1}{N} \sum_{i=1}^N \ell\big(f_{\theta_m}(\mathcal{A}(x_i)), y_i\big),
+
+    with :math:`\mathcal{A}` the Siamese augmentation when the protocol uses it (DSA).
+
+    Parameters
+    ----------
+    source : DistillResult or GroupedDataset
+        A synthetic set (its images decoded first, e.g. IDC's) or a real training set: images
+        (N, C, H, W), labels (N,).
+    test : GroupedDataset
+        The test set the networks are shaped for: images (N_test, C, H, W) of the source's shape,
+        ``n_classes`` classes.
+    n_models : int in [1, 1000] or None
+        Evaluation models; None = the preset's (the scripts' ``--num_eval``).
+    preset : {"paper", "fairdd-paper", "demo", "smoke"}
+        Whose protocol (:func:`~fairdd.config.eval_config`): under ``paper`` DM sets train 1501
+        epochs with DSA, DC/IDC/CAFE sets 1001 without augmentation.
+    method : {"dm", "dc", "dsa", "idc", "cafe"} or None
+        The method the set was distilled with; None = the source's own, else "dm".
+    seed : int
+        Model k is initialised from generator ``seed * 1000 + k``.
+    device : str or torch.device
+        ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"``, ...
+    progress : bool
+        Show a progress bar over models.
+    batched : bool or "auto"
+        Train the models together as one grouped network (``train_classifiers_batched``); "auto"
+        does so on a GPU. One after another, model k is also trained from its own generator;
+        together, all models' data orders and augmentations come from generator
+        ``seed * 1000 + 999``. The two paths run the same protocol with different draws, so their
+        numbers agree within the spread over models, not to the digit.
+    check_dataset : bool
+        A result's recorded training set must have been built like ``test`` (same dataset, mode,
+        groups, severity, size, classes; bias and seed may differ); a ``ValueError`` says what differs.
+    **overrides
+        :class:`~fairdd.config.EvalConfig` fields, e.g. ``epochs=300``. The speed levers
+        ``compile=True`` / ``precision="bf16"`` apply to either path; on a CPU one model at a time
+        is the faster with them.
+
+    Returns
+    -------
+    TrainedModels
+        The M final networks (``nets``, in seed order), the EvalConfig used, a description of the
+        source, the training time and whether the models were batched.
+
+    Raises
+    ------
+    ValueError
+        On a bad argument, non-finite images (source or test), or a test set built unlike the
+        source's training set.
     """
     if n_models is not None:
         n_models = check_int("n_models", n_models, 1, MAX_MODELS)
@@ -178,8 +271,9 @@ def train_models(
 
 def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *, check_dataset: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """The images (N, C, H, W) and labels (N,) to train evaluation models on, checked against the
-    ``test`` set, and a short description of where they come from.
+    """Give the images (N, C, H, W) and labels (N,) to train evaluation models on, and their origin.
+
+    They are checked against the ``test`` set; the description says where they come from.
 
     Non-finite images (source or test) are refused. With ``check_dataset`` a result's recorded
     training set must have been built like ``test`` (bias and seed may differ): a ``ValueError``
@@ -221,8 +315,11 @@ _TRAIN_ONLY = ("split", "n", "cell_counts", "content_sha256", "bias", "seed", "g
 
 
 def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
-    """How ``test`` differs from a recorded training set (``GroupedDataset.describe()``), beyond what
-    may differ (the split, its sizes and content, ``bias``, ``seed``). Empty when nothing is known."""
+    """List how ``test`` differs from a recorded training set (``GroupedDataset.describe()``).
+
+    What may differ is left out (the split, its sizes and content, ``bias``, ``seed``); the list is
+    empty when nothing is known.
+    """
     from .distill import fingerprint_differences
 
     made = record.get("fingerprint") if isinstance(record, dict) else None

@@ -32,6 +32,18 @@ def cell_index(labels: torch.Tensor, groups: torch.Tensor, n_groups: int) -> tor
 
 @dataclass(frozen=True)
 class GroupMetrics:
+    """One model's metrics on one test set (``group_metrics``); scalars in percent.
+
+    Attributes
+    ----------
+    accuracy, eod, deo_a, worst_group_accuracy : float
+        The metrics of the module docstring, in percent (NaN where undefined).
+    tpr : torch.Tensor, shape (C, G), float32
+        Accuracy per (class, group) cell in [0, 1] (0 for an empty cell).
+    counts : torch.Tensor, shape (C, G), int64
+        Test samples per cell.
+    """
+
     accuracy: float
     eod: float
     deo_a: float
@@ -42,9 +54,40 @@ class GroupMetrics:
 
 def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, *,
                   n_classes: int, n_groups: int) -> GroupMetrics:
-    """Metrics of predictions ``pred`` (N,) against ``labels`` (N,) with protected ``groups`` (N,).
+    r"""Score one model's predictions: accuracy, EOD, DEO_A and worst-group accuracy.
 
-    Cells with no test sample are ignored in the gaps; a class needs ≥ 1 non-empty cell.
+    With :math:`\mathrm{TPR}_{a,y}` the fraction of test samples of class :math:`y` and group
+    :math:`a` predicted right,
+
+    .. math::
+        \mathrm{EOD} = 100 \max_y \big(\max_a \mathrm{TPR}_{a,y} - \min_a \mathrm{TPR}_{a,y}\big),
+        \qquad
+        \mathrm{DEO_A} = 100\, \frac{1}{C} \sum_y \big(\max_a \mathrm{TPR}_{a,y} - \min_a \mathrm{TPR}_{a,y}\big).
+
+    (equalised opportunity [Hardt2016]_; DEO_M and DEO_A in FairDD's notation [Zhou2024]_). Cells
+    with no test sample are left out of the gaps; a class needs at least one non-empty cell.
+
+    Parameters
+    ----------
+    pred : torch.Tensor, shape (N,), int64
+        Predicted class of every test sample.
+    labels : torch.Tensor, shape (N,), int64
+        True class in [0, n_classes).
+    groups : torch.Tensor, shape (N,), int64
+        Protected group in [0, n_groups).
+    n_classes, n_groups : int
+        C and G, the table's size.
+
+    Returns
+    -------
+    GroupMetrics
+        The four scalars (percent) and the (C, G) accuracy and count tables.
+
+    References
+    ----------
+    .. [Hardt2016] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016.
+    .. [Zhou2024] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", 2024
+       (DEO_M, written EOD here, and DEO_A on distilled sets).
     """
     if not (pred.shape == labels.shape == groups.shape):
         raise ValueError(f"pred, labels and groups need one shape; got {tuple(pred.shape)}, "
@@ -60,17 +103,20 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
 
 
 def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Accuracy, EOD, DEO_A and worst-group accuracy (percent) from correct predictions per cell.
+    """Compute accuracy, EOD, DEO_A and worst-group accuracy (percent) from correct predictions per cell.
 
     Parameters
     ----------
-    hits : Tensor, shape (..., C, G): correct predictions per (class, group) cell, any leading batch
-        dimensions (models, bootstrap resamples).
-    counts : Tensor, shape (C, G): test samples per cell. Empty cells are left out of the gaps.
+    hits : torch.Tensor, shape (..., C, G)
+        Correct predictions per (class, group) cell, with any leading batch dimensions (models,
+        bootstrap resamples).
+    counts : torch.Tensor, shape (C, G)
+        Test samples per cell. Empty cells are left out of the gaps.
 
     Returns
     -------
-    dict of Tensor, shape (...,), float64, keyed by ``SCALARS``; NaN where undefined.
+    dict of str to torch.Tensor, each of shape (...,), float64
+        Keyed by ``SCALARS``; NaN where undefined.
     """
     hits, counts = hits.double(), counts.double().to(hits.device)
     present = counts > 0  # (C, G)
@@ -93,7 +139,7 @@ def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, tor
 
 def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: int, n_groups: int,
                       n_boot: int = 1000, seed: int = 0, block: int = 2**22) -> dict[str, torch.Tensor]:
-    """Each model's metrics on ``n_boot`` stratified bootstrap resamples of the test set.
+    """Score each model on ``n_boot`` stratified bootstrap resamples of the test set.
 
     Every resample draws, within each (class, group) cell, as many test samples as the cell holds,
     with replacement; the cells keep their sizes, so the test set stays balanced as built. All models
@@ -102,14 +148,23 @@ def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: 
 
     Parameters
     ----------
-    correct : Tensor, shape (M, N), bool: whether model m got test sample n right.
-    cells : Tensor, shape (N,), int64: each sample's ``cell_index`` in [0, n_classes · n_groups).
-    n_boot, seed : resamples and the seed of their generator (same seed, same draws).
-    block : bound on the resamples × padded slots held at once; memory, not results.
+    correct : torch.Tensor, shape (M, N), bool
+        Whether model m got test sample n right.
+    cells : torch.Tensor, shape (N,), int64
+        Each sample's ``cell_index`` in [0, n_classes · n_groups).
+    n_classes, n_groups : int
+        C and G.
+    n_boot : int >= 1
+        Number of resamples.
+    seed : int
+        Seed of the resamples' generator (same seed, same draws).
+    block : int
+        Bound on the resamples × padded slots held at once; it sets memory, not results.
 
     Returns
     -------
-    dict of Tensor, shape (M, n_boot), float64, keyed by ``SCALARS``.
+    dict of str to torch.Tensor, each of shape (M, n_boot), float64
+        Keyed by ``SCALARS``.
     """
     if correct.ndim != 2 or cells.shape != correct.shape[1:]:
         raise ValueError(f"correct must be (M, N) and cells (N,); got {tuple(correct.shape)} and {tuple(cells.shape)}")
@@ -160,11 +215,28 @@ def _binomial_pmf(n: int, p: torch.Tensor) -> torch.Tensor:
 
 
 def range_cdf(n: int, n_groups: int, p: torch.Tensor) -> torch.Tensor:
-    """P(max_a X_a − min_a X_a ≤ r), r = 0..n, for ``n_groups`` iid X_a ~ Binomial(n, p).
+    r"""Give the CDF of the range of ``n_groups`` iid binomial counts.
 
-    With F the binomial CDF, the range is ≤ r and the minimum is exactly j with probability
-    (F(j + r) − F(j − 1))^G − (F(j + r) − F(j))^G; summing over j gives the CDF.
-    p : shape (...,) → (..., n + 1), float64.
+    For :math:`X_1, \dots, X_G \sim \mathrm{Binomial}(n, p)` iid and :math:`F` their CDF, the range
+    is at most :math:`r` and the minimum exactly :math:`j` with probability
+
+    .. math:: (F(j + r) - F(j - 1))^G - (F(j + r) - F(j))^G,
+
+    and summing over :math:`j` gives :math:`P(\max_a X_a - \min_a X_a \le r)`.
+
+    Parameters
+    ----------
+    n : int
+        Trials per count (test samples per cell).
+    n_groups : int
+        G, the number of counts.
+    p : torch.Tensor, shape (...,)
+        Success probability.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., n + 1), float64
+        The CDF at r = 0, ..., n.
     """
     cdf = torch.cumsum(_binomial_pmf(n, p), -1).clamp(max=1.0)  # (..., n+1) F(0..n)
     f = torch.cat([torch.zeros_like(cdf[..., :1]), cdf, torch.ones_like(cdf[..., :1])], -1)  # F(-1..n+1)
@@ -179,8 +251,10 @@ def range_cdf(n: int, n_groups: int, p: torch.Tensor) -> torch.Tensor:
 
 
 def _exact_floor(n: torch.Tensor, g: torch.Tensor, p: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Expected EOD and DEO_A (percent) when class c has ``g[c]`` cells of ``n[c]`` samples, each with
-    hits ~ Binomial(n[c], p[..., c]); classes independent. Exact (no simulation).
+    """Compute the expected EOD and DEO_A (percent) exactly, without simulation.
+
+    Class c has ``g[c]`` cells of ``n[c]`` samples, each with hits ~ Binomial(n[c], p[..., c]);
+    classes are independent.
 
     E[R_c / n_c] = Σ_{r<n_c} (1 − P(R_c ≤ r)) / n_c gives DEO_A; for EOD, max_c R_c / n_c has the CDF
     Π_c P(R_c ≤ ⌊t n_c⌋), a step function whose integral E = ∫_0^1 (1 − CDF(t)) dt is a finite sum
@@ -214,25 +288,36 @@ def _simulated_floor(counts: torch.Tensor, p: torch.Tensor, n_sims: int, seed: i
 
 def noise_floor(counts: torch.Tensor, accuracy: torch.Tensor | float, *, method: str = "auto",
                 n_sims: int = 20000, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The EOD and DEO_A (percent) that a perfectly fair model scores, in expectation, on this test set.
+    r"""Give the EOD and DEO_A (percent) a perfectly fair model scores, in expectation, on this test set.
 
-    A perfectly fair model classifies every group of class y alike: each cell's correct count is
-    Binomial(n_{y,a}, p_y), independent over cells, with p_y the class-y accuracy it shares across
-    groups. Its true EOD is 0, yet its measured EOD is E[max_y (max_a − min_a) hits_{y,a} / n_{y,a}] > 0:
+    A perfectly fair model classifies every group of class :math:`y` alike: each cell's correct count
+    is :math:`H_{y,a} \sim \mathrm{Binomial}(n_{y,a}, p_y)`, independent over cells, with :math:`p_y`
+    the class-:math:`y` accuracy it shares across groups. Its true EOD is 0, yet its measured EOD is
+
+    .. math:: \mathbb{E}\Big[100 \max_y \big(\max_a H_{y,a} / n_{y,a} - \min_a H_{y,a} / n_{y,a}\big)\Big] > 0:
+
     sampling noise alone. Compare a measured EOD against this floor, not against 0.
 
     Parameters
     ----------
-    counts : Tensor, shape (C, G): test samples per (class, group) cell (empty cells are left out).
-    accuracy : float or Tensor of shape (..., C) or (..., 1), in [0, 1]: the per-class accuracy p_y
-        (one value broadcasts over classes); leading dimensions (e.g. models) are kept.
-    method : "exact" (every class's non-empty cells hold the same count, as in the balanced benchmark
-        test sets), "simulate" (``n_sims`` binomial draws, seeded by ``seed``), or "auto" (exact when
-        possible).
+    counts : torch.Tensor, shape (C, G)
+        Test samples per (class, group) cell (empty cells are left out).
+    accuracy : float or torch.Tensor, shape (..., C) or (..., 1)
+        The per-class accuracy :math:`p_y` in [0, 1] (one value broadcasts over classes); leading
+        dimensions (e.g. models) are kept.
+    method : {"auto", "exact", "simulate"}
+        ``"exact"``: every class's non-empty cells hold the same count, as in the balanced benchmark
+        test sets; ``"simulate"``: ``n_sims`` binomial draws, seeded by ``seed``; ``"auto"``: exact
+        when possible.
+    n_sims : int
+        Simulated test sets when simulating.
+    seed : int
+        Seed of the simulation's generator.
 
     Returns
     -------
-    dict with "eod" and "deo_a", Tensor of shape (...,), float64, in percent.
+    dict of str to torch.Tensor, each of shape (...,), float64
+        ``"eod"`` and ``"deo_a"``, in percent.
     """
     if method not in ("auto", "exact", "simulate"):
         raise ValueError(f"unknown method {method!r}; allowed: 'auto', 'exact', 'simulate'")

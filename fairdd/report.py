@@ -40,19 +40,45 @@ class Interval(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class FairnessReport:
-    """The evaluation models' answers on a test set and the fairness metrics they give.
+    r"""The evaluation models' answers on a test set and the fairness metrics they give.
 
-    Attributes
+    With :math:`H^{(m)}_{y,a}` the test samples of class :math:`y` and group :math:`a` that model
+    :math:`m` classifies right and :math:`n_{y,a}` the cell's size, every metric is a function of
+    the table :math:`\mathrm{TPR}^{(m)}_{a,y} = H^{(m)}_{y,a} / n_{y,a}`:
+
+    .. math::
+        \mathrm{EOD}^{(m)} = 100 \max_y \big(\max_a \mathrm{TPR}^{(m)}_{a,y} - \min_a \mathrm{TPR}^{(m)}_{a,y}\big),
+        \qquad
+        \mathrm{DEO_A}^{(m)} = 100\, \operatorname{mean}_y \big(\max_a \mathrm{TPR}^{(m)}_{a,y}
+        - \min_a \mathrm{TPR}^{(m)}_{a,y}\big),
+
+    and ``overall`` is each metric's mean over the M models; the accessors follow fairlearn's
+    ``MetricFrame`` [Bird2020]_. Build one with
+    :func:`fairdd.evaluate` / :func:`fairdd.evaluate.score` or :meth:`from_predictions`.
+
+    Parameters
     ----------
-    correct : Tensor, shape (M, N), bool: whether evaluation model m classified test sample n right.
-    cells : Tensor, shape (N,), int64: each test sample's (class, group) cell,
-        ``class * n_groups + group`` (``fairdd.metrics.cell_index``).
-    class_names, group_names : one name per class / protected group.
-    config, source : the evaluation settings and what was trained on (recorded in ``save``).
-    seconds : wall time of training and scoring.
-    batched : whether the models were trained together.
-    models : deprecated; filled only by ``evaluate(keep_models=True)`` until its callers use
+    correct : torch.Tensor, shape (M, N), bool
+        Whether evaluation model m classified test sample n right.
+    cells : torch.Tensor, shape (N,), int64
+        Each test sample's (class, group) cell, ``class * n_groups + group``
+        (``fairdd.metrics.cell_index``), in [0, C · G).
+    class_names, group_names : tuple of str
+        One name per class (C) and per protected group (G).
+    config, source : dict
+        The evaluation settings and what was trained on (recorded by ``save``).
+    seconds : float
+        Wall time of training and scoring.
+    batched : bool
+        Whether the models were trained together.
+    models : tuple of torch.nn.Module
+        Deprecated; filled only by ``evaluate(keep_models=True)`` until its callers use
         ``train_models``.
+
+    References
+    ----------
+    .. [Bird2020] Bird et al., "Fairlearn: A toolkit for assessing and improving fairness in AI", 2020
+       (``MetricFrame``: ``overall``, ``by_group``, ``difference()``, ``group_min()``).
     """
 
     correct: torch.Tensor
@@ -82,8 +108,23 @@ class FairnessReport:
     @classmethod
     def from_predictions(cls, pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, *,
                          class_names: Sequence[str], group_names: Sequence[str], **meta) -> "FairnessReport":
-        """A report from predicted classes ``pred`` (M, N) of M models on test samples with ``labels`` (N,)
-        and ``groups`` (N,); ``meta`` are the other fields (config, source, seconds, batched)."""
+        """Build a report from M models' predicted classes.
+
+        Parameters
+        ----------
+        pred : torch.Tensor, shape (M, N) or (N,), int64
+            Predicted class of every test sample, per model (a 1-D tensor is one model).
+        labels, groups : torch.Tensor, shape (N,), int64
+            True class and protected group of every test sample.
+        class_names, group_names : sequence of str
+            One name per class and per group.
+        **meta
+            The other fields: ``config``, ``source``, ``seconds``, ``batched``.
+
+        Returns
+        -------
+        FairnessReport
+        """
         pred = pred.reshape(-1, pred.shape[-1]) if pred.ndim == 1 else pred
         if pred.shape[1:] != labels.shape or labels.shape != groups.shape:
             raise ValueError(f"pred must be (models, N) and labels, groups (N,); got {tuple(pred.shape)}, "
@@ -94,14 +135,17 @@ class FairnessReport:
     # --------------------------------------------------------------------------- tables
     @property
     def n_models(self) -> int:
+        """M, the number of evaluation models."""
         return int(self.correct.shape[0])
 
     @property
     def n_classes(self) -> int:
+        """C, the number of classes."""
         return len(self.class_names)
 
     @property
     def n_groups(self) -> int:
+        """G, the number of protected groups."""
         return len(self.group_names)
 
     @property
@@ -160,8 +204,11 @@ class FairnessReport:
 
     @property
     def by_group(self):
-        """One row per (class, group): ``class`` and ``group`` (categorical, in id order), ``accuracy`` and
-        ``accuracy_std`` (mean and population std over models, %, float64) and ``count`` (int64)."""
+        """Give the (class, group) table as a DataFrame, one row per cell in id order.
+
+        Columns: ``class`` and ``group`` (categorical, in id order), ``accuracy`` and ``accuracy_std``
+        (mean and population std over models, %, float64) and ``count`` (int64).
+        """
         import pandas as pd
 
         tpr = 100 * self.tpr  # (M, C, G)
@@ -188,29 +235,35 @@ class FairnessReport:
         return pd.Series(values.numpy(), index=pd.CategoricalIndex(list(self.class_names), name="class"), name=name)
 
     def group_max(self, *, model: int | None = None):
-        """Per class, the highest group accuracy (%): a Series indexed by class. ``model`` picks one
-        evaluation model's table; None averages the table over models first."""
+        """Give per class the highest group accuracy (%), a Series indexed by class.
+
+        ``model`` picks one evaluation model's table; None averages the table over models first.
+        """
         return self._by_class(torch.nan_to_num(self._cell_table(model), nan=-math.inf).amax(1), "group_max")
 
     def group_min(self, *, model: int | None = None):
-        """Per class, the lowest group accuracy (%): a Series indexed by class."""
+        """Give per class the lowest group accuracy (%), a Series indexed by class."""
         return self._by_class(torch.nan_to_num(self._cell_table(model), nan=math.inf).amin(1), "group_min")
 
     def difference(self, *, model: int | None = None):
-        """Per class, max − min group accuracy (percentage points): a Series indexed by class.
-        With ``model`` given, its max is that model's EOD and its mean that model's DEO_A."""
+        """Give per class max − min group accuracy (percentage points), a Series indexed by class.
+
+        With ``model`` given, its max is that model's EOD and its mean that model's DEO_A.
+        """
         return (self.group_max(model=model) - self.group_min(model=model)).rename("difference")
 
     def ratio(self, *, model: int | None = None):
-        """Per class, min / max group accuracy: a Series indexed by class (NaN where max is 0)."""
+        """Give per class min / max group accuracy, a Series indexed by class (NaN where max is 0)."""
         hi = self.group_max(model=model)
         return (self.group_min(model=model) / hi.where(hi > 0)).rename("ratio")
 
     # --------------------------------------------------------------------------- uncertainty
     def model_interval(self, *, level: float = 0.95) -> dict[str, Interval]:
-        """t-interval over evaluation models, mean ± t_{(1+level)/2, M−1} · s / √M (s with ddof = 1),
-        clipped to [0, 100]: how far the mean could move with other training draws on this test set.
-        NaN with one model."""
+        """Give each metric's t-interval over evaluation models (training noise, test set fixed).
+
+        Mean ± t_{(1+level)/2, M−1} · s / √M (s with ddof = 1), clipped to [0, 100]: how far the mean
+        could move with other training draws on this test set. NaN with one model.
+        """
         _check_level(level)
         if self.n_models < 2:
             return {k: Interval(math.nan, math.nan) for k in SCALARS}
@@ -225,16 +278,19 @@ class FairnessReport:
 
     def bootstrap(self, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
                   kind: Literal["normal", "percentile"] = "normal") -> dict[str, Interval]:
-        """Interval of the model-mean metrics from ``n_boot`` stratified resamples of the test set
-        (within each (class, group) cell, with replacement, all models on the same resample): how far
-        the numbers could move on another test set of the same design, models held fixed.
+        """Give each model-mean metric's interval from ``n_boot`` stratified resamples of the test set.
+
+        Resamples are drawn within each (class, group) cell, with replacement, all models on the same
+        resample: how far the numbers could move on another test set of the same design, models held
+        fixed.
 
         ``kind="normal"`` (default): value ± z_{(1+level)/2} · (std of the resampled values), clipped to
         [0, 100]. ``kind="percentile"``: the resamples' quantiles. EOD and DEO_A are maxima of noisy
         gaps, and a resample adds its own noise to the test set's, so their resamples sit above the
         measured value, often entirely (demo, cobra: EOD 60, percentile interval [70, 93]); the
         normal interval keeps the measured value at its centre and takes only the spread from the
-        bootstrap. Where "fair" lies is ``noise_floor``'s answer, not the interval's."""
+        bootstrap. Where "fair" lies is ``noise_floor``'s answer, not the interval's.
+        """
         _check_level(level)
         if kind not in ("normal", "percentile"):
             raise ValueError(f"unknown kind {kind!r}; allowed: 'normal', 'percentile'")
@@ -262,14 +318,17 @@ class FairnessReport:
 
     def noise_floor(self, *, basis: Literal["class", "overall"] = "class",
                     method: Literal["auto", "exact", "simulate"] = "auto") -> dict[str, float]:
-        """EOD and DEO_A (%) that a perfectly fair model scores here in expectation from sampling noise
-        alone: every cell's hits ~ Binomial(n_{y,a}, p_y), averaged over the evaluation models.
+        """Give the EOD and DEO_A (%) a perfectly fair model scores here from sampling noise alone.
+
+        In expectation, with every cell's hits ~ Binomial(n_{y,a}, p_y), averaged over the evaluation
+        models.
 
         ``basis="class"`` (default): p_y is the model's accuracy on class y (groups pooled): a fair
         model may find some classes harder, it only may not treat the groups of a class differently.
         ``basis="overall"``: one p, the model's overall accuracy, for every class (the floor the
         issue's "77 % accuracy" numbers use; larger when class accuracies differ, as p(1 − p) is
-        concave). ``method``: see ``fairdd.metrics.noise_floor`` (exact on balanced test sets)."""
+        concave). ``method``: see ``fairdd.metrics.noise_floor`` (exact on balanced test sets).
+        """
         if basis not in ("class", "overall"):
             raise ValueError(f"unknown basis {basis!r}; allowed: 'class', 'overall'")
         key = ("floor", basis, method)
@@ -284,9 +343,12 @@ class FairnessReport:
         return self._cache[key]
 
     def uncertainty(self, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0):
-        """All of it in one DataFrame, one row per metric: ``value`` (mean over models), ``std`` (over
-        models), the t-interval over models, the bootstrap interval over test samples, and the noise
-        floor (EOD and DEO_A only; NaN otherwise). Percent, float64."""
+        """Give all of it in one DataFrame, one row per metric.
+
+        Columns: ``value`` (mean over models), ``std`` (over models), the t-interval over models, the
+        bootstrap interval over test samples, and the noise floor (EOD and DEO_A only; NaN
+        otherwise). Percent, float64.
+        """
         import pandas as pd
 
         models, boot = self.model_interval(level=level), self.bootstrap(n_boot=n_boot, level=level, seed=seed)
@@ -300,8 +362,10 @@ class FairnessReport:
 
     # ------------------------------------------------------------------------------ output
     def summary(self) -> str:
-        """One line: each metric as mean ± std over models with its 95 % bootstrap interval over test
-        samples, and EOD's / DEO_A's noise floor."""
+        """Give one line: each metric as mean ± std over models, with intervals and floors.
+
+        The interval is the 95 % bootstrap over test samples; EOD and DEO_A carry their noise floor.
+        """
         boot, floor, overall, std = self.bootstrap(), self.noise_floor(), self.overall, self.std
         parts = []
         for k in SCALARS:
@@ -341,9 +405,12 @@ def _check_level(level: float) -> None:
 
 # ----------------------------------------------------------------------------- display helpers
 def demo_table(rows: Sequence[tuple[str, FairnessReport, float]]) -> str:
-    """The CLI demo's closing table: per strategy accuracy, EOD and DEO_A as mean ± std over models,
-    EOD's 95 % bootstrap interval over test samples, EOD's and DEO_A's noise floor, worst-group
-    accuracy and seconds; a footnote says what ± and the floor mean. ``rows``: (name, report, seconds)."""
+    """Format the CLI demo's closing table, one row per strategy.
+
+    Accuracy, EOD and DEO_A as mean ± std over models, EOD's 95 % bootstrap interval over test
+    samples, EOD's and DEO_A's noise floor, worst-group accuracy and seconds; a footnote says what ±
+    and the floor mean. ``rows``: (name, report, seconds).
+    """
     head = (f"{'strategy':10s} {'accuracy':>14s} {'EOD':>14s} {'EOD 95% CI':>14s} {'EOD floor':>10s} "
             f"{'DEO_A':>14s} {'DEO_A floor':>12s} {'worst-group':>12s} {'seconds':>8s}")
     lines = [head]
@@ -358,8 +425,11 @@ def demo_table(rows: Sequence[tuple[str, FairnessReport, float]]) -> str:
 
 
 def footnote(reports: Sequence[FairnessReport] | FairnessReport, *, latex: bool = False) -> str:
-    """A table footnote: what ± means, the test set's cell size, and the EOD / DEO_A noise floor of a
-    perfectly fair model at each report's per-class accuracy (a range when the reports differ)."""
+    """Write a table footnote: what ± means, the test set's cell size, and the noise floor.
+
+    The floor is the EOD / DEO_A of a perfectly fair model at each report's per-class accuracy (a
+    range when the reports differ).
+    """
     reports = [reports] if isinstance(reports, FairnessReport) else list(reports)
     if not reports:
         raise ValueError("footnote needs at least one report")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .display import denormalise
 from .io import (atomic_write, check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings,
                  remove_unnamed, sha256_file, write_json)
 from .validate import check_bool, check_finite, check_path
@@ -52,9 +53,8 @@ class DistillResult:
         return str(self.config.get("target", self.config.get("baseline", "result")))
 
     def display_images(self) -> torch.Tensor:
-        mean = torch.tensor(self.dataset.get("mean", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)
-        std = torch.tensor(self.dataset.get("std", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)
-        return (self.images.detach().cpu() * std + mean).clamp(0, 1)
+        return denormalise(self.images.detach().cpu(), self.dataset.get("mean", (0.5, 0.5, 0.5)),
+                           self.dataset.get("std", (0.5, 0.5, 0.5)))
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, torch.Tensor) or self.images.ndim != 4 or not self.images.is_floating_point():

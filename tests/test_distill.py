@@ -69,42 +69,6 @@ def test_step_past_the_end_and_defaults(digits_train):
     assert run.iteration == 2
 
 
-def test_published_cobra_defaults_and_overrides():
-    paper = distill_config(target="cobra", ipc=50)  # COBRA's run_dm.sh / train_dm.py
-    assert (paper.iterations, paper.distance, paper.warm_start_epochs, paper.batch_real, paper.lr_img) == \
-        (2600, "l1", 50, 600, 1.0)
-    assert (paper.warm_start_lr, paper.warm_start_momentum, paper.warm_start_weight_decay) == (0.01, 0.0, 0.0)
-    assert [distill_config(target="cobra", ipc=i).warm_start_epochs for i in (1, 10, 20, 100)] == [10, 10, 10, 100]
-    assert distill_config(target="fairdd", ipc=100).lr_img == 1.0  # COBRA: 1.0 at every IPC
-    fair = distill_config(target="fairdd", ipc=100, preset="fairdd-paper")  # FairDD's main_DM.sh
-    assert (fair.iterations, fair.batch_real, fair.lr_img, fair.fairdd_reduction) == (20000, 256, 10.0, "sum")
-    assert distill_config(target="cobra", distance="l2", warm_start_epochs=0).distance == "l2"
-
-
-@pytest.mark.parametrize("kw, match", [
-    (dict(method="mtt"), r"unknown method 'mtt'; allowed: \['dm', 'dc', 'dsa', 'idc', 'cafe'\]"),
-    (dict(target="fair"), "unknown target 'fair'"),
-    (dict(preset="huge"), "unknown preset 'huge'; allowed: \\['paper', 'fairdd-paper', 'demo', 'smoke'\\]"),
-    (dict(fairdd_reduction="max"), r"unknown fairdd_reduction 'max'; allowed: \['sum', 'mean'\]"),
-    (dict(cafe_loss="dm"), r"unknown cafe_loss 'dm'; allowed: \['cafe', 'cobra'\]"),
-    (dict(lr_img_halvings=(0,)), r"lr_img_halvings must be a sequence of iterations >= 1; got \(0,\)"),
-    (dict(warm_start_momentum=1.0), r"warm_start_momentum must be a finite number in \[0, 1\)"),
-    (dict(method="idc", preset="fairdd-paper"), "preset 'fairdd-paper' has no 'idc' protocol"),
-    (dict(method="dc", ipc=15), "the reference code defines no outer/inner loops for ipc 15"),
-    (dict(ipc=0), "ipc must be an integer >= 1; got 0"),
-    (dict(iterations=-5), "iterations must be an integer >= 1; got -5"),
-    (dict(lr_image=1.0), r"unknown option\(s\) \['lr_image'\]"),
-    (dict(distance="cosine"), "unknown distance 'cosine'"),
-    (dict(momentum=1.5), r"momentum must be in \[0, 1\)"),
-    (dict(compile=1), r"compile must be one of \[False, True, 'default', 'reduce-overhead', "
-                          r"'max-autotune-no-cudagraphs'\]; got 1"),
-    (dict(refresh_every=0), "refresh_every must be an integer >= 1; got 0"),
-])
-def test_bad_config_is_refused(kw, match):
-    with pytest.raises(ValueError, match=match):
-        distill_config(**kw)
-
-
 def test_bad_device(digits_train):
     with pytest.raises(ValueError, match="unknown device 'gpu0'"):
         fairdd.distill(digits_train, preset="smoke", device="gpu0")

@@ -27,7 +27,7 @@ __all__ = ["cache_folder", "source_fingerprint", "cached_arrays"]
 
 
 def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The folder holding cache entries (see the module docstring)."""
+    """Give the folder holding cache entries (see the module docstring)."""
     if cache_dir is not None:
         return Path(cache_dir)
     env = os.environ.get("FAIRDD_DATA")

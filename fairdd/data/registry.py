@@ -41,17 +41,43 @@ def _check_name(name: str) -> str:
 
 
 def options(name: str) -> tuple[str, ...]:
-    """The keyword arguments ``load(name, ...)`` accepts (besides ``split``), e.g. to filter CLI flags."""
+    """List the keyword arguments ``load(name, ...)`` accepts (besides ``split``), e.g. to filter CLI flags."""
     params = inspect.signature(_BUILDERS[_check_name(name)]).parameters
     return tuple(p for p in params if p != "split")
 
 
 def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:
-    """Build or read the dataset ``name`` (one of ``DATASETS``); ``knobs`` are those of ``options(name)``.
+    """Build or read the dataset ``name``: images with a class and a protected group each.
 
-    The coloured sets take ``mode``, ``bias``, ``n_groups``, ``severity``, ``style``...;
-    ``cifar10-s`` takes ``skew``, ``severity``, ``format``; the faces take ``target`` / ``group``.
-    A knob the dataset does not take is a ``ValueError`` naming the ones it does.
+    A training split is biased (most of a class shares one group); a test split is balanced over
+    (class, group) cells, so the fairness metrics compare groups on equal footing.
+
+    Parameters
+    ----------
+    name : str
+        One of ``DATASETS``: "colored-mnist", "colored-mnist-5k", "colored-fashion-mnist",
+        "colored-digits" (groups = colours, :func:`fairdd.data.colored.load`); "cifar10-s"
+        (groups = colour / greyscale, :func:`~fairdd.data.cifar10s.load_cifar10s`); "celeba",
+        "utkface", "bffhq" (groups = a face attribute, :mod:`fairdd.data.faces`). Case-insensitive.
+    split : {"train", "test"}
+        Which split.
+    **knobs
+        The builder's own options, listed by ``options(name)``: the coloured sets take ``mode``,
+        ``bias``, ``n_groups``, ``severity``, ``style``...; ``cifar10-s`` takes ``skew``,
+        ``severity``, ``format``; the faces take ``target`` / ``group``.
+
+    Returns
+    -------
+    GroupedDataset
+        ``images`` (N, C, H, W) float32, normalised per channel as ``(x - mean) / std``;
+        ``labels`` (N,) and ``groups`` (N,) int64; class and group names.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, or a knob the dataset does not take (the message names the ones it does).
+    FileNotFoundError
+        A dataset read from files that are not there (the message says how to get them).
     """
     key = _check_name(name)
     allowed = options(key)

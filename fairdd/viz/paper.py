@@ -7,10 +7,11 @@ from typing import Mapping
 import pandas as pd
 
 from ..io import atomic_write
+from ..palette import PAPER_CYCLE
 
 __all__ = ["paper_style", "save_figure", "summary_table", "latex_table", "PALETTE"]
 
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]  # Okabe–Ito
+PALETTE = list(PAPER_CYCLE)  # Okabe–Ito, blue first (fairdd.palette)
 
 
 def paper_style(*, context: str = "paper", font_scale: float = 1.0) -> None:
@@ -49,8 +50,10 @@ def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
 
 def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fairdd",
                 columns: tuple[str, ...] = ("accuracy", "eod", "deo_a")) -> str:
-    """A booktabs table of mean ± std per strategy; the best value of each column in bold
-    (highest accuracy, lowest EOD / DEO_A)."""
+    """Write a booktabs table of mean ± std per strategy.
+
+    The best value of each column is in bold (highest accuracy, lowest EOD / DEO_A).
+    """
     heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD $\downarrow$", "deo_a": r"DEO$_A$ $\downarrow$",
              "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
     best = {c: (table[c].max() if c in ("accuracy", "worst_group_accuracy") else table[c].min()) for c in columns}

@@ -6,27 +6,19 @@ import io
 import numpy as np
 import torch
 
-from ..data.colored import PALETTE
+from ..palette import STRATEGY_COLOURS, cycle_colour, group_colour, strategy_colour
 
-__all__ = ["group_colour", "fig_to_png", "plot_loss", "plot_embedding", "plot_images", "plot_group_heatmap",
+__all__ = ["group_colour", "strategy_colour", "STRATEGY_COLOURS", "fig_to_png", "plot_loss", "plot_embedding",
+           "plot_images", "plot_group_heatmap",
            "plot_toy", "plot_fairness", "grid_png", "DASHBOARD_RC"]
 
 # Readable on a projector at 1280×720: figures are drawn small and shown at ~1:1, so fonts are large.
 DASHBOARD_RC = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
                 "ytick.labelsize": 10, "legend.fontsize": 10}
 
-_FALLBACK = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-             "#000000", "#882255"]  # Okabe–Ito + extras
-STRATEGY_COLOURS = {"vanilla": "#E69F00", "uniform": "#56B4E9", "fairdd": "#009E73", "cobra": "#0072B2",
-                    "random": "#999999", "w2": "#CC79A7"}
-
-
-def group_colour(name: str, index: int = 0):
-    """The group's own colour for colour groups, else an Okabe–Ito colour."""
-    return PALETTE.get(name, _FALLBACK[index % len(_FALLBACK)])
-
 
 def fig_to_png(fig, *, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes and close it."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -46,8 +38,10 @@ def new_figure(w: float = 4.0, h: float = 3.0):
 
 
 def plot_loss(ax, history: list, *, label: str | None = None, color=None) -> None:
-    """Matching loss against iteration; log scale only when it spans more than a factor 20, with
-    plain-number tick labels either way."""
+    """Plot the matching loss against iteration.
+
+    Log scale only when it spans more than a factor 20, with plain-number tick labels either way.
+    """
     from matplotlib.ticker import FuncFormatter
 
     it = [h["iteration"] if isinstance(h, dict) else h.iteration for h in history]
@@ -62,8 +56,11 @@ def plot_loss(ax, history: list, *, label: str | None = None, color=None) -> Non
 
 
 def plot_embedding(ax, frame, group_names) -> None:
-    """Real points coloured by group (black edges), group means (large), barycenter (star),
-    pooled mean (X) and synthetic points (black diamonds)."""
+    """Plot an embedding frame: real points by group, group means, barycenter and synthetic points.
+
+    Real points are coloured by group (black edges), group means large, the barycenter a star, the
+    pooled mean an X and synthetic points black diamonds.
+    """
     for a, name in enumerate(group_names):
         m = frame.real_groups == a
         if m.any():
@@ -75,8 +72,8 @@ def plot_embedding(ax, frame, group_names) -> None:
             ax.scatter(*xy, s=90, color=group_colour(name, list(group_names).index(name)), edgecolors="k",
                        linewidths=1.2, marker="o", zorder=3)
     kinds = np.array(frame.extra_kind)
-    for kind, style in (("barycenter", dict(marker="*", s=260, color="#0072B2", label="barycenter (cobra)")),
-                        ("pooled", dict(marker="X", s=150, color="#E69F00", label="pooled mean (vanilla)")),
+    for kind, style in (("barycenter", dict(marker="*", s=260, color=STRATEGY_COLOURS["cobra"], label="barycenter (cobra)")),
+                        ("pooled", dict(marker="X", s=150, color=STRATEGY_COLOURS["vanilla"], label="pooled mean (vanilla)")),
                         ("synthetic", dict(marker="D", s=28, color="k", label="synthetic"))):
         m = kinds == kind
         if m.any():
@@ -99,8 +96,11 @@ def plot_images(ax, images: torch.Tensor, labels: torch.Tensor, *, title: str = 
 
 def plot_group_heatmap(ax, by_group, *, title: str = "accuracy per (class, group) %", majority=None,
                        fontsize: int = 7) -> None:
-    """Heatmap of a report's ``by_group`` table; ``majority`` (C,) marks each class's majority group
-    (the training set's most frequent group of that class) with a white box."""
+    """Draw a heatmap of a report's ``by_group`` table.
+
+    ``majority`` (C,) marks each class's majority group (the training set's most frequent group of
+    that class) with a white box.
+    """
     from matplotlib.patches import Rectangle
 
     table = by_group.pivot(index="class", columns="group", values="accuracy")
@@ -122,14 +122,17 @@ METRIC_STYLE = {"accuracy": dict(ls="-", label="accuracy"), "worst_group_accurac
 
 
 def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
-    """Fairness over time. ``curves``: {target: {"iteration": [...], "accuracy": [...], "eod": [...],
+    """Plot fairness over time.
+
+    ``curves``: {target: {"iteration": [...], "accuracy": [...], "eod": [...],
     "deo_a": [...], "worst_group_accuracy": [...]}} (``DistillController.curves()``); left axis
     accuracy and worst-group accuracy, right axis EOD and DEO_A, one colour per target.
     ``floors``: {target: (iterations, low, high)}: the EOD a perfectly fair model of the same accuracy
-    scores on this test set by chance (a band; below it a gap cannot be told from noise)."""
+    scores on this test set by chance (a band; below it a gap cannot be told from noise).
+    """
     left, right = axes
     for i, (target, c) in enumerate(curves.items()):
-        colour = STRATEGY_COLOURS.get(target.split("-")[0], _FALLBACK[i % len(_FALLBACK)])
+        colour = strategy_colour(target, i)
         for ax, keys in ((left, ("accuracy", "worst_group_accuracy")), (right, ("eod", "deo_a"))):
             for k in keys:
                 st = METRIC_STYLE[k]
@@ -155,8 +158,10 @@ def plot_fairness(axes, curves: dict, *, floors: dict | None = None) -> None:
 
 def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int = 10, scale: int | None = None,
              target_width: int = 420) -> tuple[bytes, int, int]:
-    """The synthetic set as a PNG with square pixels (aspect kept at every IPC): one row per class,
-    the first ``max_per_class`` images of each. Returns (png bytes, width, height)."""
+    """Render the synthetic set as a PNG with square pixels (aspect kept at every IPC).
+
+    One row per class, the first ``max_per_class`` images of each. Returns (png bytes, width, height).
+    """
     from PIL import Image
 
     from ..results import image_grid
@@ -175,15 +180,15 @@ def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int =
 
 
 def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
-    """The 2-D toy: group clouds, true group means, each strategy's target, residual arrows."""
+    """Plot the 2-D toy: group clouds, true group means, each strategy's target, residual arrows."""
     pts, lab, grp = data.points.numpy(), data.labels.numpy(), data.groups.numpy()
     for a in range(data.n_groups):
         m = grp == a
-        ax.scatter(*pts[m].T, s=5, alpha=0.35, color=_FALLBACK[a], label=f"group {a}")
+        ax.scatter(*pts[m].T, s=5, alpha=0.35, color=cycle_colour(a), label=f"group {a}")
     cm = data.centres.numpy()
     for c in range(data.n_classes):
         for a in range(data.n_groups):
-            ax.scatter(*cm[c, a], s=70, color=_FALLBACK[a], edgecolors="k", zorder=3)
+            ax.scatter(*cm[c, a], s=70, color=cycle_colour(a), edgecolors="k", zorder=3)
     markers = {"vanilla": "X", "uniform": "s", "fairdd": "P", "cobra": "*"}
     for name, t in targets.items():
         ax.scatter(*t.numpy().T, s=160 if name == "cobra" else 90, marker=markers.get(name, "o"),
@@ -197,7 +202,7 @@ def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
 
 
 def plot_dataset_samples(ax, ds, *, per_group: int = 6, class_id: int = 0) -> None:
-    """A row of ``per_group`` images of class ``class_id`` for every group (one row per group)."""
+    """Show ``per_group`` images of class ``class_id`` for every group (one row per group)."""
     rows, labels = [], []
     for a in range(ds.n_groups):
         idx = ((ds.labels == class_id) & (ds.groups == a)).nonzero().flatten()[:per_group]
@@ -208,8 +213,11 @@ def plot_dataset_samples(ax, ds, *, per_group: int = 6, class_id: int = 0) -> No
 
 
 def plot_study(df, *, metric: str = "eod", kind: str = "heatmap"):
-    """The imbalance × separation study: per target a heatmap (imbalance × severity) of ``metric``
-    averaged over seeds, or line plots of ``metric`` against imbalance, one line per severity."""
+    """Plot the imbalance × separation study, one panel per target.
+
+    Either a heatmap (imbalance × severity) of ``metric`` averaged over seeds, or line plots of
+    ``metric`` against imbalance, one line per severity.
+    """
     import matplotlib.pyplot as plt
 
     targets = list(dict.fromkeys(df["target"]))

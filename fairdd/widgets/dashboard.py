@@ -485,7 +485,7 @@ class Dashboard:
         self.timings[f"render_{name}_ms"] = 1000 * (time.perf_counter() - t0)
 
     def _colour(self, target: str, i: int) -> str:
-        return plots.STRATEGY_COLOURS.get(target.split("-")[0], plots._FALLBACK[i % len(plots._FALLBACK)])
+        return plots.strategy_colour(target, i)
 
     def _render_loss(self) -> None:
         def draw():
