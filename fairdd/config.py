@@ -10,7 +10,7 @@ Every preset value, with the file it comes from, is tabulated in docs/protocol.m
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from .validate import check_group_weights, check_real, check_seed
@@ -48,6 +48,8 @@ class DistillConfig:
     outer_loop: int = 1  # DC: synthetic updates per outer iteration (10 at IPC 10, 50 at IPC 50, 100 above)
     inner_loop: int = 1  # DC: epochs of network training on S between them (50 at IPC 10, 10 above; IDC: 0)
     lr_net: float = 0.01  # DC: SGD lr of the network's inner training
+    inner_momentum: float = 0.0  # DC: SGD momentum of the inner training (COBRA train_dc.py: plain SGD, none)
+    inner_weight_decay: float = 0.0  # DC: SGD weight decay of the inner training (none in the references)
     factor: int = 1  # IDC multi-formation: each stored image decodes into factor² images (IDC: 2; faces 4)
     lr_img_halvings: tuple = ()  # iterations from which lr_img is halved once more (CAFE: 1200, 1600, 1800)
     fairdd_reduction: Literal["sum", "mean"] = "sum"  # fairdd target: per-group distances summed (FairDD's
@@ -92,13 +94,15 @@ class DistillConfig:
         check_seed(self.seed)
         check_real("warm_start_momentum", self.warm_start_momentum, 0.0, 1.0, high_open=True)
         check_real("warm_start_weight_decay", self.warm_start_weight_decay, 0.0)
+        check_real("inner_momentum", self.inner_momentum, 0.0, 1.0, high_open=True)
+        check_real("inner_weight_decay", self.inner_weight_decay, 0.0)
         for name in ("dsa", "channels_last"):
             _check_bool(name, getattr(self, name))
         _check_compile(self.compile)
         check_group_weights(self.group_weights)
         if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
-                and not self.target.startswith("cobra"):
-            users = [t for t in STRATEGIES if t.startswith("cobra")]
+                and not STRATEGIES[self.target].reads("group_weights"):
+            users = [t for t, s in STRATEGIES.items() if s.reads("group_weights")]
             raise ValueError(f"group_weights is used only by the targets {users}; target {self.target!r} "
                              f"ignores it (got group_weights={self.group_weights!r})")
         if self.refresh_every > 1 and self.method != "dm":
@@ -137,7 +141,6 @@ class EvalConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # training under bf16 autocast (a CPU speed lever, off by default)
     compile: bool | str = False  # torch.compile the evaluation models (with bf16: ~3.7× on CPU); as DistillConfig
     preset: str = "paper"  # which preset the defaults came from (recorded, not used)
-    extra: dict = field(default_factory=dict, compare=False)  # free-form notes (e.g. baseline name)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "width", "depth", "n_models"):

@@ -9,6 +9,7 @@ loop with progress, callbacks and checkpoints, and returns a ``DistillResult``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -21,22 +22,17 @@ import torch
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
 from .io import check_output, load_tensors, save_tensors
-from .matching import MATCHERS
-from .matching.dm import as_batch
+from .matching import MATCHERS, RealBatch
+from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
-from .targets import get_strategy
-from .validate import (NonFiniteError, check_bool, check_dataset, check_device, check_finite, check_ipc_fits,
-                       check_memory, check_path, describe_value)
+from .targets import STRATEGIES
+from .validate import (NonFiniteError, check_bool, check_dataset, check_finite, check_ipc_fits, check_memory,
+                       check_path, describe_value, resolve_device)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "fairdd.checkpoint/1"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" → CUDA when available, else CPU; a CUDA device without CUDA is a ``ValueError``."""
-    return check_device(device)
 
 
 @dataclass
@@ -77,12 +73,8 @@ class Distiller:
             raise ValueError(f"{int((~train.known).sum())} training samples have no group label; fill them with "
                              "fairdd.data.infer_groups(train) first (pseudo-groups)")
         self.train = train.to(self.device)
-        options = ({"group_weights": config.group_weights} if config.target.startswith("cobra") else
-                   {"reduction": config.fairdd_reduction} if config.target == "fairdd" else {})
-        self.strategy = get_strategy(config.target, **options)
-        if self.strategy.kind != "moments" and config.method != "dm":
-            raise ValueError(f"target {config.target!r} compares embedding clouds: use method='dm' "
-                             f"(got {config.method!r})")
+        self.strategy = STRATEGIES[config.target].from_config(config)
+        _check_supported(config.method, config.target, self.strategy.kind)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         c, h, w = train.image_shape
         if h != w:
@@ -90,8 +82,9 @@ class Distiller:
         self.matcher = MATCHERS[config.method](config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
         if config.init == "real":  # more images than the class holds would repeat them
+            # one real image per stored image, also under multi-formation (COBRA train_idc.py)
             check_ipc_fits(config.ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(),
-                           train.class_names, per=getattr(self.matcher, "images_per_slot", 1))
+                           train.class_names)
         self.labels = torch.arange(train.n_classes, device=self.device).repeat_interleave(config.ipc)  # (C·ipc,)
         self.images = self._init_images().requires_grad_(True)  # (C·ipc, c, h, w)
         self.optimizer = torch.optim.SGD([self.images], lr=config.lr_img, momentum=config.momentum)
@@ -115,10 +108,10 @@ class Distiller:
             idx = torch.cat([idx[train.labels[idx] == c].repeat(per)[:per] for c in range(train.n_classes)])
         return train.images[idx].detach().clone()
 
-    def _sample_real(self):
+    def _sample_real(self) -> RealBatch:
         idx = self.train.sample_batch(self.config.batch_real, balance=self.strategy.sampling,
                                       generator=self.generator)  # (M,)
-        return as_batch(self.train.images[idx], self.train.labels[idx], self.train.groups[idx])
+        return RealBatch(self.train.images[idx], self.train.labels[idx], self.train.groups[idx])
 
     # --------------------------------------------------------------- stepping
     @property
@@ -194,7 +187,7 @@ class Distiller:
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {"images": self.images.detach().clone(), "momentum": None if mom is None else mom.clone(),
                 "generator": self.generator.get_state(), "iteration": self.iteration, "history": len(self.history),
-                "matcher": copy.deepcopy(self.matcher.state_dict()) if hasattr(self.matcher, "state_dict") else None}
+                "matcher": copy.deepcopy(self.matcher.state_dict())}
 
     def _restore(self, snap: dict) -> None:
         with torch.no_grad():
@@ -206,8 +199,7 @@ class Distiller:
         self.generator.set_state(snap["generator"])
         self.iteration = snap["iteration"]
         del self.history[snap["history"]:]
-        if snap["matcher"] is not None:
-            self.matcher.load_state_dict(snap["matcher"])
+        self.matcher.load_state_dict(snap["matcher"])
 
     def _check_finite(self, losses: list, good: dict, checkpoint) -> None:
         """Raise ``NonFiniteError`` (after restoring ``good``) if a loss or the images are not finite."""
@@ -249,7 +241,7 @@ class Distiller:
                                     dtype=torch.float64).reshape(-1, 3),
             "config": _json_tensor(self.config.to_dict()),
             "dataset": _json_tensor(self.train.fingerprint()),
-            "matcher": self.matcher.state_dict() if hasattr(self.matcher, "state_dict") else {},
+            "matcher": self.matcher.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -261,12 +253,10 @@ class Distiller:
         missing = sorted({"images", "momentum", "generator", "iteration", "history", "config"} - set(state))
         if missing:
             raise ValueError(f"fairdd checkpoint is missing {missing}")
-        saved = _json_from_tensor(state["config"], "config")
-        mine = self.config.to_dict()
-        differ = sorted(k for k in mine if k not in ("iterations", "checkpoint_every") and saved.get(k) != mine[k])
+        differ = settings_differences(_json_from_tensor(state["config"], "config"), self.config.to_dict(),
+                                      ignore=("iterations", "checkpoint_every"), defaults=_CONFIG_DEFAULTS)
         if differ:
-            raise ValueError("checkpoint was made with a different config: "
-                             + ", ".join(f"{k}={saved.get(k)!r} (now {mine[k]!r})" for k in differ))
+            raise ValueError("checkpoint was made with a different config: " + ", ".join(differ))
         if "dataset" in state:  # checkpoints from before fingerprints carry none
             made, now = _json_from_tensor(state["dataset"], "dataset"), self.train.fingerprint()
             differ = fingerprint_differences(made, now)
@@ -293,8 +283,7 @@ class Distiller:
             raise ValueError(f"checkpoint generator state is not valid here ({exc})") from exc
         self.iteration = int(it)
         self.history = [StepInfo(int(i), float(s), float(l)) for i, l, s in hist.tolist()]
-        if hasattr(self.matcher, "load_state_dict"):
-            self.matcher.load_state_dict(state.get("matcher", {}))
+        self.matcher.load_state_dict(state.get("matcher", {}))
 
     def save_checkpoint(self, path: str | Path) -> Path:
         return save_tensors(path, self.state_dict())
@@ -324,32 +313,18 @@ def _shape(x) -> str:
     return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-def fingerprint_differences(made: dict, now: dict, *, ignore: tuple = ()) -> list[str]:
-    """What differs between two dataset fingerprints (``GroupedDataset.fingerprint``), in words."""
-    flat_made, flat_now = _flatten(made), _flatten(now)
-    out = []
-    for k in sorted(set(flat_made) | set(flat_now)):
-        if k in ignore or k.split(".")[-1] in ignore:
-            continue
-        a, b = flat_made.get(k), flat_now.get(k)
-        if a != b:
-            out.append(f"{k} {_short(a)} (now {_short(b)})")
-    return out
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)
+                    if f.default is not dataclasses.MISSING}  # a field newer than a checkpoint: its default
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _short(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _check_supported(method: str, target: str, kind: str) -> None:
+    """Refuse a strategy whose targets the matcher has no distance for, naming the matchers that have one."""
+    if MATCHERS[method].supports(kind):
+        return
+    able = [m for m, cls in MATCHERS.items() if cls.supports(kind)]
+    what = "compares embedding clouds" if kind != "moments" else f"has {kind!r} targets"
+    raise ValueError(f"target {target!r} {what}: use method={' or '.join(repr(m) for m in able) or 'none'} "
+                     f"(got {method!r})")
 
 
 def _check_training_set(train: GroupedDataset, config: DistillConfig, device: torch.device) -> None:

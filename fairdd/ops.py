@@ -1,9 +1,14 @@
-"""Segment reductions shared by targets, matchers and metrics."""
+"""Cell ids and segment reductions shared by data, targets, matchers and metrics (bottom floor)."""
 from __future__ import annotations
 
 import torch
 
-__all__ = ["segment_count", "segment_mean"]
+__all__ = ["cell_index", "segment_count", "segment_mean"]
+
+
+def cell_index(labels: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Flat (class, group) cell id of every sample: ``labels * n_groups + groups``, shape (N,)."""
+    return labels * n_groups + groups
 
 
 def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tuple[torch.Tensor, torch.Tensor]:

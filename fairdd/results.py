@@ -13,6 +13,7 @@ import torch
 
 from .io import (atomic_write, check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings,
                  remove_unnamed, sha256_file, write_json)
+from .synthetic import Multiformation
 from .validate import check_bool, check_finite, check_path
 
 __all__ = ["DistillResult", "load_result", "check_result_target", "image_grid", "save_png"]
@@ -40,16 +41,7 @@ class DistillResult:
 
     def training_set(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
-        factor = int(self.config.get("factor", 1) or 1)
-        if factor == 1:
-            return self.images, self.labels
-        from .matching.idc import decode
-
-        return decode(self.images, self.labels, factor)
-
-    @property
-    def name(self) -> str:
-        return str(self.config.get("target", self.config.get("baseline", "result")))
+        return Multiformation.of(self.config).decode(self.images, self.labels)
 
     def display_images(self) -> torch.Tensor:
         mean = torch.tensor(self.dataset.get("mean", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)

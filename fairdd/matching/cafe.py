@@ -23,10 +23,12 @@ never fires.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 
-from ..targets import Strategy
+from ..targets.base import Strategy
 from .dc import LoopedMatcher
 
 __all__ = ["CAFEMatcher", "cafe_features", "layer_weights", "cafe_loss"]
@@ -76,7 +78,30 @@ def cafe_loss(real_means: list, weights: torch.Tensor, syn_feats: list[torch.Ten
 
 
 class CAFEMatcher(LoopedMatcher):
-    name = "cafe"
+    r"""CAFE layer-wise feature alignment (COBRA's ``train_cafe.py``), on DC's loop.
+
+    .. math::
+        L(S) = \sum_c \sum_k w_{c,k} \sum_l \lambda_l \|\mathrm{ref}_{c,k,l} - \bar s_{c,l}\|^2
+               \;\big(/\,C \text{ for "cobra"};\; + 0.01 \sum_i \mathrm{CE}(f(x_i)\,\bar s^\top, y_i)
+               \text{ for "cafe"}\big)
+
+    with :math:`\bar s_{c,l}` the synthetic class mean of feature layer l (``cafe_features``),
+    (ref, w) the strategy's targets of each layer's real features and λ from ``layer_weights``.
+    Matches moment strategies.
+
+    Parameters
+    ----------
+    config : DistillConfig
+        DC's loop fields plus ``cafe_loss`` ("cobra" or "cafe").
+    in_channels, n_classes, n_groups, image_size : int
+    device : torch.device
+
+    References
+    ----------
+    .. [1] Wang et al., "CAFE: Learning to Condense Dataset by Aligning Features", CVPR 2022.
+    """
+
+    name: ClassVar[str] = "cafe"
 
     def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
         recipe = self.config.cafe_loss
