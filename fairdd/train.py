@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import OPS, apply, sample_params
-from .models import autocast, compile_mode, compiled, layer_plan, run_plan
+from .levers import autocast, compile_mode, compiled
+from .stacked import layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 

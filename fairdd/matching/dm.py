@@ -24,7 +24,8 @@ import torch
 
 from ..augment import AugmentParams, apply, sample_params
 from ..config import DistillConfig
-from ..models import autocast, compiled, reset_parameters
+from ..levers import autocast, compiled
+from ..models import reset_parameters
 from ..targets.base import Strategy, Targets
 from ..train import train_classifier
 from .base import Matcher
