@@ -25,7 +25,22 @@ __all__ = ["group_weights", "mean_barycenter", "w2_barycenter", "w2_barycenters"
 
 
 def group_weights(sizes: Sequence[int] | torch.Tensor, *, mix: float = 1.0) -> torch.Tensor:
-    """Weights (G,) summing to 1: ``mix`` = 1 uniform, 0 proportional to ``sizes``, linear between."""
+    r"""Group weights summing to 1, between uniform and size-proportional.
+
+    .. math::
+        w_a = \lambda \frac{[n_a > 0]}{|\{b : n_b > 0\}|} + (1 - \lambda) \frac{n_a}{\sum_b n_b}
+
+    Parameters
+    ----------
+    sizes : sequence of int or Tensor, shape (G,)
+        Group sizes :math:`n_a`.
+    mix : float in [0, 1], default 1.0
+        λ: 1 uniform over present groups (COBRA), 0 proportional to size (the pooled view).
+
+    Returns
+    -------
+    Tensor, shape (G,), float64
+    """
     if not 0.0 <= mix <= 1.0:
         raise ValueError(f"mix must be in [0, 1]; got {mix!r}")
     sizes = torch.as_tensor(sizes, dtype=torch.float64)
@@ -34,14 +49,61 @@ def group_weights(sizes: Sequence[int] | torch.Tensor, *, mix: float = 1.0) -> t
 
 
 def mean_barycenter(means: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Σ_a w_a μ_a / Σ_a w_a for means (G, d) and weights (G,) → (d,)."""
+    r"""The barycenter of group means under the squared L2 distance, in closed form.
+
+    .. math::
+        m^* = \operatorname*{argmin}_m \sum_a w_a \|\mu_a - m\|^2 = \frac{\sum_a w_a \mu_a}{\sum_a w_a}
+
+    Parameters
+    ----------
+    means : Tensor, shape (G, d)
+        Group means :math:`\mu_a`.
+    weights : Tensor or sequence, shape (G,)
+        Group weights :math:`w_a` (non-negative, positive sum).
+
+    Returns
+    -------
+    Tensor, shape (d,)
+    """
     w = torch.as_tensor(weights, dtype=means.dtype, device=means.device)
     return (w[:, None] * means).sum(0) / w.sum()
 
 
 def w2_barycenter(clouds: Sequence[np.ndarray | torch.Tensor], weights: Sequence[float] | torch.Tensor, *,
                   n_support: int = 30, n_iter: int = 50, seed: int = 0) -> np.ndarray:
-    """Free-support W2 barycenter (n_support, d) of point clouds [(n_a, d)] with group weights (G,)."""
+    r"""Exact free-support W2 barycenter of group point clouds (POT's LP solver).
+
+    .. math::
+        \nu^* = \operatorname*{argmin}_{\nu = \frac1S \sum_{s=1}^S \delta_{x_s}}
+                \sum_a w_a\, W_2^2(\nu, \hat\mu_a),\qquad
+        \hat\mu_a = \frac{1}{n_a} \sum_{i=1}^{n_a} \delta_{x_{a,i}}
+
+    Groups with weight 0 are dropped and the others renormalised; the support starts at
+    ``n_support`` points drawn from the pooled clouds (``seed``).
+
+    Parameters
+    ----------
+    clouds : list of array or Tensor, each shape (n_a, d)
+        The group clouds (uniform masses).
+    weights : sequence or Tensor, shape (G,)
+        Group weights :math:`w_a` (non-negative, positive sum).
+    n_support : int, default 30
+        S, the number of free support points.
+    n_iter : int, default 50
+        POT's maximum number of fixed-point iterations.
+    seed : int, default 0
+        Draw of the initial support.
+
+    Returns
+    -------
+    ndarray, shape (n_support, d), float64
+
+    References
+    ----------
+    [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
+
+    [2] Flamary et al., "POT: Python Optimal Transport", JMLR 2021 (``ot.lp.free_support_barycenter``).
+    """
     import ot
 
     clouds = [np.asarray(c.detach().cpu() if isinstance(c, torch.Tensor) else c, dtype=np.float64) for c in clouds]
@@ -98,8 +160,9 @@ def w2_barycenters(clouds: torch.Tensor, mask: torch.Tensor, weights: torch.Tens
 
     References
     ----------
-    .. [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
-    .. [2] Peyré & Cuturi, "Computational Optimal Transport", 2019, §4.2 and §9.2.
+    [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
+
+    [2] Peyré & Cuturi, "Computational Optimal Transport", 2019, §4.2 and §9.2.
     """
     c, g, n, d = clouds.shape
     s = init.shape[1]
@@ -162,8 +225,8 @@ def bures_barycenters(means: torch.Tensor, covs: torch.Tensor, weights: torch.Te
 
     References
     ----------
-    .. [1] Álvarez-Esteban, del Barrio, Cuesta-Albertos & Matrán, "A fixed-point approach to
-       barycenters in Wasserstein space", J. Math. Anal. Appl. 2016.
+    [1] Álvarez-Esteban, del Barrio, Cuesta-Albertos & Matrán, "A fixed-point approach to
+    barycenters in Wasserstein space", J. Math. Anal. Appl. 2016.
     """
     w = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
     mean = torch.einsum("cg,cgk->ck", w, means)

@@ -360,17 +360,62 @@ def distill(
     progress: bool = False,
     **overrides,
 ) -> DistillResult:
-    """Distil ``train`` into ``ipc`` synthetic images per class.
+    r"""Distil ``train`` into ``ipc`` synthetic images per class.
+
+    .. math::
+        S^* = \operatorname*{argmin}_{S \in \mathbb R^{C \cdot \mathrm{ipc} \times c \times H \times W}}
+              \mathbb E_{\theta, \omega, B}\Big[\sum_c \sum_k w_{c,k}\,
+              D\big(\mathrm{refs}_{c,k},\ \Phi_\theta(A_\omega(S_c))\big)\Big],\qquad
+        (\mathrm{refs}, w) = \mathcal T\big(\Phi_\theta(A_\omega(B))\big)
+
+    where θ is a freshly drawn ConvNet, ω a Siamese augmentation draw, B a real batch, Φ the
+    matcher's statistic (``method``: embeddings for DM, gradients for DC/DSA/IDC, layer features for
+    CAFE), D its distance for the strategy's target kind, and :math:`\mathcal T` the strategy
+    (``target``: what each class is pulled toward). S takes one SGD step (``lr_img``, ``momentum``)
+    per matcher loss; every draw comes from one ``torch.Generator`` seeded with ``seed``.
 
     Parameters
     ----------
-    method : matcher, one of ``fairdd.config.METHODS``.
-    target : strategy, one of "vanilla", "uniform", "fairdd", "cobra".
-    preset : "paper" (COBRA's protocol), "fairdd-paper" (FairDD's), "demo" (2-core CPU, minutes) or
+    train : GroupedDataset
+        Images (N, c, H, W) with square H = W, labels (N,) and group labels (N,), all known.
+    method : {"dm", "dc", "dsa", "idc", "cafe"}, default "dm"
+        The matcher (``fairdd.config.METHODS``).
+    target : str, default "cobra"
+        The strategy, one of ``fairdd.targets.STRATEGIES`` ("vanilla", "uniform", "fairdd",
+        "cobra", "cobra-w2", "cobra-gauss"; the distributional ones need ``method="dm"``).
+    ipc : int, default 10
+        Stored synthetic images per class (IDC decodes each into ``factor²``).
+    preset : {"paper", "fairdd-paper", "demo", "smoke"}, default "paper"
+        "paper" (COBRA's protocol), "fairdd-paper" (FairDD's), "demo" (2-core CPU, minutes) or
         "smoke" (tests); values and sources in docs/protocol.md.
-    checkpoint : file to write every ``checkpoint_every`` iterations and at the end.
-    resume : checkpoint to continue from; the run then equals an uninterrupted one (CPU).
-    **overrides : any ``DistillConfig`` field, e.g. ``iterations=500``.
+    seed : int, default 0
+        The one source of randomness; same seed, same images on CPU.
+    device : str or torch.device, default "auto"
+        "auto" (CUDA when available), "cpu", "cuda", "cuda:N" or "mps".
+    checkpoint : path, optional
+        File to write every ``checkpoint_every`` iterations and at the end.
+    resume : path, optional
+        Checkpoint to continue from; the run then equals an uninterrupted one (CPU).
+    callbacks : iterable of callables ``f(distiller, info)``
+        Called after every step with the ``Distiller`` and its ``StepInfo``.
+    progress : bool, default False
+        Show a tqdm progress bar.
+    **overrides
+        Any ``DistillConfig`` field, e.g. ``iterations=500``.
+
+    Returns
+    -------
+    DistillResult
+        images (C · ipc, c, H, W) sorted by class, labels (C · ipc,), the loss history and the config.
+
+    References
+    ----------
+    [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
+    arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
+
+    [2] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623.
+
+    [3] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """
     check_dataset("train", train)
     dev = resolve_device(device)

@@ -38,10 +38,12 @@ class Matcher:
     device : torch.device
         Where the network lives.
 
-    Class variables
-    ---------------
-    name : the method name (``fairdd.matching.MATCHERS`` key).
-    target_kinds : the ``Targets`` kinds this matcher has a distance for (``supports``).
+    Attributes
+    ----------
+    name : str (class variable)
+        The method name (``fairdd.matching.MATCHERS`` key).
+    target_kinds : frozenset of str (class variable)
+        The ``Targets`` kinds this matcher has a distance for (``supports``).
     """
 
     name: ClassVar[str]

@@ -98,7 +98,7 @@ class CAFEMatcher(LoopedMatcher):
 
     References
     ----------
-    .. [1] Wang et al., "CAFE: Learning to Condense Dataset by Aligning Features", CVPR 2022.
+    [1] Wang et al., "CAFE: Learning to Condense Dataset by Aligning Features", CVPR 2022.
     """
 
     name: ClassVar[str] = "cafe"

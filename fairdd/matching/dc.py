@@ -177,8 +177,9 @@ class DCMatcher(LoopedMatcher):
 
     References
     ----------
-    .. [1] Zhao, Mopuri & Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021.
-    .. [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
+    [1] Zhao, Mopuri & Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021.
+
+    [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
     """
 
     name: ClassVar[str] = "dc"

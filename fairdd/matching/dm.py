@@ -112,8 +112,9 @@ class DMMatcher(Matcher):
 
     References
     ----------
-    .. [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
-    .. [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
+    [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
+
+    [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
     """
 
     name: ClassVar[str] = "dm"

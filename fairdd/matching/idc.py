@@ -39,7 +39,7 @@ class IDCMatcher(DCMatcher):
 
     References
     ----------
-    .. [1] Kim et al., "Dataset Condensation via Efficient Synthetic-Data Parameterization", ICML 2022.
+    [1] Kim et al., "Dataset Condensation via Efficient Synthetic-Data Parameterization", ICML 2022.
     """
 
     name: ClassVar[str] = "idc"

@@ -1,7 +1,7 @@
 """The strategy interface: *what* the synthetic statistic of each class is pulled toward.
 
 A strategy turns per-sample real statistics φ_i (embeddings for DM, gradients for DC, ...) with
-their class and group ids into ``Targets``: references ``refs`` (C, K, *F) and weights (C, K). A
+their class and group ids into ``Targets``: references ``refs`` ``(C, K, *F)`` and weights (C, K). A
 matcher then minimises
 
     L = Σ_c Σ_k w_{c,k} · D_kind(refs_{c,k}, Φ_{S_c})
@@ -28,7 +28,7 @@ class Targets:
 
     Attributes
     ----------
-    refs : Tensor, shape (C, K, *F)
+    refs : Tensor, shape ``(C, K, *F)``
         Reference statistics. ``kind="moments"``: K references per class, each compared with the
         synthetic class statistic. ``kind="cloud"``: (C, S, d), one point cloud per class (K = S).
         ``kind="gaussian"``: (C, 1, k) barycenter means in a projection.
@@ -60,12 +60,16 @@ class Strategy:
     Subclasses set the class variables and implement ``__call__``; strategies of kind
     ``"moments"`` subclass ``MomentStrategy`` instead (any matcher can use them).
 
-    Class variables
-    ---------------
-    name : the registry key (``fairdd.targets.STRATEGIES``).
-    kind : the kind of ``Targets`` returned; a matcher runs the strategy only if it supports it.
-    sampling : how the real batch is drawn, "pooled" (as the data come) or "groups" (equal per group).
-    config_fields : strategy field → ``DistillConfig`` field it is built from (``from_config``).
+    Attributes
+    ----------
+    name : str (class variable)
+        The registry key (``fairdd.targets.STRATEGIES``).
+    kind : str (class variable)
+        The kind of ``Targets`` returned; a matcher runs the strategy only if it supports the kind.
+    sampling : {"pooled", "groups"} (class variable)
+        How the real batch is drawn: as the data come, or equally per group.
+    config_fields : dict (class variable)
+        Strategy field → the ``DistillConfig`` field it is built from (``from_config``).
     """
 
     name: ClassVar[str] = "base"
@@ -79,7 +83,7 @@ class Strategy:
 
         Parameters
         ----------
-        stats : Tensor, shape (N, *F)
+        stats : Tensor, shape ``(N, *F)``
             Per-sample real statistics.
         labels, groups : Tensor, shape (N,), int64
             Class in ``[0, n_classes)`` and group in ``[0, n_groups)`` of each sample.
@@ -106,7 +110,7 @@ class MomentStrategy(Strategy):
         (\mathrm{refs}, w) = \mathcal{T}(\bar\phi, n)
 
     Because the references depend on the statistics only through the cell means
-    :math:`\bar\phi` (C, G, *F) and counts :math:`n` (C, G), a matcher that reduces per-sample
+    :math:`\bar\phi` ``(C, G, *F)`` and counts :math:`n` (C, G), a matcher that reduces per-sample
     statistics itself (DC: per-sample gradients in chunks) calls ``from_cells`` directly.
     """
 
@@ -116,12 +120,12 @@ class MomentStrategy(Strategy):
         return self.from_cells(*cell_means(stats, labels, groups, n_classes, n_groups))
 
     def from_cells(self, mean: torch.Tensor, count: torch.Tensor) -> Targets:
-        """Targets from per-(class, group) means (C, G, *F) and sample counts (C, G)."""
+        """Targets from per-(class, group) means ``(C, G, *F)`` and sample counts (C, G)."""
         raise NotImplementedError(f"{type(self).__name__} must implement from_cells")
 
 
 def cell_means(stats, labels, groups, n_classes, n_groups) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-(class, group) means (C, G, *F) and counts (C, G) in one segment reduction."""
+    """Per-(class, group) means ``(C, G, *F)`` and counts (C, G) in one segment reduction."""
     cell = cell_index(labels, groups, n_groups)  # (N,)
     mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
     return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)

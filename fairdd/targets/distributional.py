@@ -72,8 +72,9 @@ class CobraW2(Strategy):
 
     References
     ----------
-    .. [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
-    .. [2] Flamary et al., "POT: Python Optimal Transport", JMLR 2021 (``free_support_barycenter``).
+    [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
+
+    [2] Flamary et al., "POT: Python Optimal Transport", JMLR 2021 (``free_support_barycenter``).
     """
 
     name: ClassVar[str] = "cobra-w2"
@@ -147,8 +148,8 @@ class CobraGauss(Strategy):
 
     References
     ----------
-    .. [1] Álvarez-Esteban et al., "A fixed-point approach to barycenters in Wasserstein space",
-       J. Math. Anal. Appl. 2016.
+    [1] Álvarez-Esteban et al., "A fixed-point approach to barycenters in Wasserstein space",
+    J. Math. Anal. Appl. 2016.
     """
 
     name: ClassVar[str] = "cobra-gauss"

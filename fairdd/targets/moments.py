@@ -43,14 +43,12 @@ class Vanilla(MomentStrategy):
         \mathrm{ref}_c = \frac{\sum_a n_{c,a}\,\bar\phi_{c,a}}{\sum_a n_{c,a}}
                        = \frac{1}{|T_c|}\sum_{i \in T_c} \phi_i,\qquad K = 1,\quad w_c = [n_c > 0]
 
-    Parameters
-    ----------
-    None. ``from_cells(mean, count)`` takes cell means (C, G, *F) and counts (C, G) and returns
-    refs (C, 1, *F), weights (C, 1).
+    ``from_cells(mean, count)`` takes cell means ``(C, G, *F)`` and counts (C, G) and returns refs
+    ``(C, 1, *F)`` and weights (C, 1); the strategy has no options.
 
     References
     ----------
-    .. [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
+    [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """
 
     name: ClassVar[str] = "vanilla"
@@ -92,8 +90,8 @@ class FairDD(MomentStrategy):
 
     References
     ----------
-    .. [1] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623;
-       code zqhang/FairDD.
+    [1] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623;
+    code zqhang/FairDD.
     """
 
     name: ClassVar[str] = "fairdd"
@@ -131,8 +129,8 @@ class Cobra(MomentStrategy):
 
     References
     ----------
-    .. [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
-       arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
+    [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
+    arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
     """
 
     name: ClassVar[str] = "cobra"
