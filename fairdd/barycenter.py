@@ -49,7 +49,7 @@ def group_weights(sizes: Sequence[int] | torch.Tensor, *, mix: float = 1.0) -> t
 
 
 def mean_barycenter(means: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    r"""The barycenter of group means under the squared L2 distance, in closed form.
+    r"""Compute the barycenter of group means under the squared L2 distance, in closed form.
 
     .. math::
         m^* = \operatorname*{argmin}_m \sum_a w_a \|\mu_a - m\|^2 = \frac{\sum_a w_a \mu_a}{\sum_a w_a}

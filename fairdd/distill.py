@@ -45,11 +45,13 @@ class StepInfo:
 
     @property
     def loss(self) -> float:
+        """The matching loss of the step (read from the device once)."""
         if isinstance(self._loss, torch.Tensor):
             self._loss = float(self._loss)
         return self._loss
 
     def as_dict(self) -> dict:
+        """Return the step as a history record ``{"iteration", "loss", "seconds"}``."""
         return {"iteration": self.iteration, "loss": self.loss, "seconds": self.seconds}
 
 
@@ -116,6 +118,7 @@ class Distiller:
     # --------------------------------------------------------------- stepping
     @property
     def done(self) -> bool:
+        """Whether ``config.iterations`` steps have run."""
         return self.iteration >= self.config.iterations
 
     def step(self) -> StepInfo:
@@ -137,8 +140,10 @@ class Distiller:
 
     def run(self, *, callbacks: Iterable[Callable[["Distiller", StepInfo], None]] = (), progress: bool = False,
             checkpoint: str | Path | None = None) -> DistillResult:
-        """Step until ``config.iterations``; call ``callbacks(self, info)`` after each step; write
-        ``checkpoint`` every ``config.checkpoint_every`` iterations and at the end.
+        """Step until ``config.iterations``, with callbacks, progress and checkpoints.
+
+        ``callbacks(self, info)`` run after each step; ``checkpoint`` is written every
+        ``config.checkpoint_every`` iterations and at the end.
 
         The loss and the synthetic images are checked to be finite (every step on a CPU, every
         ``FINITE_CHECK_EVERY_GPU`` steps and before every checkpoint on a GPU, to avoid a host sync
@@ -222,7 +227,7 @@ class Distiller:
 
     # ----------------------------------------------------------- persistence
     def result(self) -> DistillResult:
-        """The current synthetic set as a ``DistillResult`` (refused if it holds NaN or infinity)."""
+        """Return the current synthetic set as a ``DistillResult`` (refused if it holds NaN or infinity)."""
         images = self.images.detach().cpu().clone()
         check_finite(f"the synthetic images at iteration {self.iteration}", images)
         return DistillResult(images=images, labels=self.labels.cpu().clone(),
@@ -230,6 +235,7 @@ class Distiller:
                              dataset=self.train.describe())
 
     def state_dict(self) -> dict:
+        """Everything a resumed run needs: images, momentum, generator, history, config, data fingerprint."""
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {
             "format": CHECKPOINT_FORMAT,
@@ -245,8 +251,11 @@ class Distiller:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from ``state`` (a ``state_dict()``): refused when it was made with another config
-        (other than ``iterations`` / ``checkpoint_every``) or on another training set."""
+        """Continue from ``state`` (a ``state_dict()``).
+
+        Refused when it was made with another config (other than ``iterations`` /
+        ``checkpoint_every``) or on another training set.
+        """
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"not a fairdd checkpoint (format "
                              f"{state.get('format') if isinstance(state, dict) else None!r})")
@@ -286,9 +295,11 @@ class Distiller:
         self.matcher.load_state_dict(state.get("matcher", {}))
 
     def save_checkpoint(self, path: str | Path) -> Path:
+        """Write ``state_dict()`` to ``path`` atomically."""
         return save_tensors(path, self.state_dict())
 
     def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from the checkpoint file ``path`` (``load_state_dict``)."""
         self.load_state_dict(load_tensors(path, "fairdd checkpoint"))
 
 
@@ -328,8 +339,11 @@ def _check_supported(method: str, target: str, kind: str) -> None:
 
 
 def _check_training_set(train: GroupedDataset, config: DistillConfig, device: torch.device) -> None:
-    """What a run needs of its data, checked before any work: finite images, every class present,
-    one group weight per group, and synthetic images that fit in memory."""
+    """Check what a run needs of its data before any work.
+
+    Finite images, every class present, one group weight per group, and synthetic images that fit
+    in memory.
+    """
     train.check_finite("training images")
     counts = torch.bincount(train.labels, minlength=train.n_classes)  # (C,)
     if int(counts.min()) == 0:

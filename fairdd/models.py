@@ -50,6 +50,7 @@ class ConvNet(nn.Module):
         return self.features(x).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n_classes) of images (N, C, H, W)."""
         return self.classifier(self.embed(x))
 
 

@@ -32,7 +32,10 @@ def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tup
 
 
 def segment_count(segment: torch.Tensor, n_segments: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Rows per segment, (n_segments,) of ``dtype``: ``bincount`` without its host sync on a GPU
-    (bincount reads the largest id to size its output; here the size is given)."""
+    """Count the rows per segment, (n_segments,) of ``dtype``.
+
+    ``bincount`` without its host sync on a GPU (bincount reads the largest id to size its output;
+    here the size is given).
+    """
     ones = torch.ones(segment.shape[0], dtype=dtype, device=segment.device)
     return torch.zeros(n_segments, dtype=dtype, device=segment.device).index_add_(0, segment, ones)

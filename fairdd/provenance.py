@@ -28,7 +28,7 @@ def settings_differences(made: Mapping, now: Mapping, *, ignore: Iterable[str] =
 
 
 def fingerprint_differences(made: dict, now: dict, *, ignore: tuple = ()) -> list[str]:
-    """What differs between two dataset fingerprints (``GroupedDataset.fingerprint``), in words."""
+    """List what differs between two dataset fingerprints (``GroupedDataset.fingerprint``), in words."""
     flat_made, flat_now = _flatten(made), _flatten(now)
     out = []
     for k in sorted(set(flat_made) | set(flat_now)):

@@ -40,10 +40,11 @@ class DistillResult:
     dataset: dict = field(default_factory=dict)
 
     def training_set(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
+        """Return the images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
         return Multiformation.of(self.config).decode(self.images, self.labels)
 
     def display_images(self) -> torch.Tensor:
+        """Return the stored images in [0, 1] for display (the training set's normalisation undone)."""
         mean = torch.tensor(self.dataset.get("mean", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)
         std = torch.tensor(self.dataset.get("std", (0.5, 0.5, 0.5))).view(1, -1, 1, 1)
         return (self.images.detach().cpu() * std + mean).clamp(0, 1)
@@ -62,8 +63,10 @@ class DistillResult:
             raise ValueError(f"history must be a list of dicts; got {type(self.history).__name__}")
 
     def save(self, path, *, overwrite: bool = False) -> Path:
-        """Write the result folder ``path/``: config.json (the manifest, with checksums),
-        tensors-<sha>.pt, history-<sha>.json and grid.png.
+        """Write the result folder ``path/``.
+
+        It holds config.json (the manifest, with checksums), tensors-<sha>.pt, history-<sha>.json
+        and grid.png.
 
         ``path`` may be new, empty, or (with ``overwrite=True``) a fairdd result folder; anything
         else is refused with ``FileExistsError`` (fairdd never replaces files it did not write;
@@ -120,8 +123,11 @@ def _is_result_or_empty(folder: Path) -> bool:
 
 
 def check_result_target(path, *, overwrite: bool = False) -> None:
-    """Raise ``FileExistsError`` unless ``path`` may receive a result: new, empty, the leftovers of an
-    interrupted first save, or (with ``overwrite``) a fairdd result folder."""
+    """Raise ``FileExistsError`` unless ``path`` may receive a result.
+
+    It may if it is new, empty, the leftovers of an interrupted first save, or (with ``overwrite``)
+    a fairdd result folder.
+    """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return

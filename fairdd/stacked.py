@@ -26,8 +26,11 @@ def stacked_forward(net: ConvNet, params: dict[str, torch.Tensor], x: torch.Tens
 
 
 def layer_plan(net: ConvNet) -> tuple:
-    """``net``'s feature layers as plain values, ((kind, parameter prefix, setting), ...): what
-    ``run_plan`` needs, hashable, so a compiled ``run_plan`` serves every network of the architecture."""
+    """Return ``net``'s feature layers as plain values, ((kind, parameter prefix, setting), ...).
+
+    It is what ``run_plan`` needs, hashable, so a compiled ``run_plan`` serves every network of the
+    architecture.
+    """
     plan = []
     for i, layer in enumerate(net.features):
         if isinstance(layer, nn.Conv2d):
@@ -45,7 +48,7 @@ def layer_plan(net: ConvNet) -> tuple:
 
 
 def run_plan(plan: tuple, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """The grouped forward pass of ``stacked_forward`` from a ``layer_plan``."""
+    """Run the grouped forward pass of ``stacked_forward`` from a ``layer_plan``."""
     k, b = x.shape[:2]
     h = x.transpose(0, 1).flatten(1, 2)  # (B, K·C, H, W): network k's channels are block k
     for kind, name, setting in plan:

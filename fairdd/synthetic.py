@@ -47,8 +47,10 @@ class Multiformation:
 
     @classmethod
     def of(cls, config) -> "Multiformation":
-        """The parameterisation a run used: from a ``DistillConfig`` or its ``to_dict()`` (a missing
-        or null ``factor``, as in baselines and older results, is 1)."""
+        """Return the parameterisation a run used, from a ``DistillConfig`` or its ``to_dict()``.
+
+        A missing or null ``factor`` (baselines, older results) is 1.
+        """
         factor = config.get("factor", 1) if isinstance(config, Mapping) else config.factor
         return cls(int(factor or 1))
 
@@ -58,5 +60,5 @@ class Multiformation:
         return self.factor * self.factor
 
     def decode(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoded set of stored ``images`` (N, c, H, W) and ``labels`` (N,), sorted as they are."""
+        """Decode stored ``images`` (N, c, H, W) and ``labels`` (N,), keeping their order."""
         return decode(images, labels, self.factor)

@@ -64,12 +64,15 @@ class Matcher:
     def iteration(self, syn: torch.Tensor, syn_labels: torch.Tensor, optimizer: torch.optim.Optimizer,
                   sample_real: Callable[[], RealBatch], strategy: Strategy,
                   generator: torch.Generator) -> torch.Tensor:
-        """One outer iteration: update ``syn`` (C · ipc, c, H, W) through ``optimizer``; return the
-        detached matching loss (a 0-d tensor, not synchronised with the host)."""
+        """Run one outer iteration.
+
+        Updates ``syn`` (C · ipc, c, H, W) through ``optimizer`` and returns the detached matching
+        loss (a 0-d tensor, not synchronised with the host).
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement iteration")
 
     def state_dict(self) -> dict:
-        """What the matcher holds between iterations (checkpointed so a resumed run is exact)."""
+        """Return what the matcher holds between iterations (checkpointed so a resumed run is exact)."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:

@@ -112,10 +112,13 @@ def gradient_distance(targets: Targets, syn_grad: torch.Tensor, shapes: list[tor
 
 
 class LoopedMatcher(Matcher):
-    """Shared loop of DC-style matchers: a fresh ConvNet each outer iteration, then ``outer_loop``
-    times (one loss on a new real batch → one step on S → ``inner_loop`` epochs of the network on S;
-    ``inner_loop = 0``: the network stays as drawn, as in COBRA's IDC).
-    Subclasses define ``loss(real_x, real, syn_x, syn_labels, strategy)``; they match moment targets."""
+    """Shared loop of DC-style matchers.
+
+    A fresh ConvNet each outer iteration, then ``outer_loop`` times: one loss on a new real batch →
+    one step on S → ``inner_loop`` epochs of the network on S (``inner_loop = 0``: the network stays
+    as drawn, as in COBRA's IDC). Subclasses define ``loss(real_x, real, syn_x, syn_labels,
+    strategy)``; they match moment targets.
+    """
 
     def __init__(self, config: DistillConfig, **kw) -> None:
         if config.norm == "batchnorm":
@@ -123,13 +126,15 @@ class LoopedMatcher(Matcher):
         super().__init__(config, **kw)
 
     def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+        """Compute the matching loss of one real batch, differentiable in the synthetic images ``syn_x``."""
         raise NotImplementedError
 
     def training_images(self, syn: torch.Tensor, syn_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images a network sees of S (IDC: the decoded ones), sorted by class."""
+        """Return the images a network sees of S (IDC: the decoded ones), sorted by class."""
         return syn, syn_labels
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy: Strategy, generator) -> torch.Tensor:
+        """Run one outer iteration (see the class docstring); return the mean loss over its steps."""
         cfg, net = self.config, self.net
         reset_parameters(net, generator)
         losses = []
@@ -191,6 +196,7 @@ class DCMatcher(LoopedMatcher):
         self.shapes = [params[n].shape for n in self.names]
 
     def loss(self, real_x, real, syn_x, syn_labels, strategy: MomentStrategy) -> torch.Tensor:
+        """Compute the layer-wise gradient distance between the strategy's references and S's gradients."""
         mean, count = real_cell_gradients(self.net, self.names, real_x, real.labels, real.groups,
                                           self.n_classes, self.n_groups)
         targets = strategy.from_cells(mean, count)  # refs (C, K, P)

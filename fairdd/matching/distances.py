@@ -93,7 +93,7 @@ def gaussian_match(emb_syn: torch.Tensor, targets: Targets, n_classes: int) -> t
 
 def gaussian_distance(targets: Targets, emb_syn: torch.Tensor, *, n_classes: int, distance: str = "l2",
                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """The Gaussian kind's distance: ``gaussian_match`` (mean and covariance in the target's projection)."""
+    """Compare mean and covariance in the target's projection (``gaussian_match``): the Gaussian kind's distance."""
     return gaussian_match(emb_syn, targets, n_classes)
 
 
@@ -114,7 +114,7 @@ def register_distance(kind: str, fn: Distance) -> Distance:
 
 def target_distance(targets: Targets, emb_syn: torch.Tensor, *, n_classes: int, distance: str = "l2",
                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """The loss between ``targets`` and the synthetic embeddings (C · ipc, d), by the distance of its kind."""
+    """Compute the loss between ``targets`` and the synthetic embeddings (C · ipc, d) by the distance of its kind."""
     if targets.kind not in DISTANCES:
         raise ValueError(f"no distance for target kind {targets.kind!r}; known: {list(DISTANCES)} "
                          "(fairdd.matching.distances.register_distance)")

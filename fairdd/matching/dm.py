@@ -7,8 +7,8 @@ augmentation draw ω_c per class,
 
 where (refs, w) = strategy(ψ_θ(A_{ω_c}(x_i)) for the real batch) and D is the distance of the targets'
 kind (``matching.distances``: the squared L2 or L1 distance of means for moment targets, sliced W2
-for clouds, mean and covariance for Gaussians). All classes go through the network in one forward pass; group statistics are segment
-means (no loop over classes or groups).
+for clouds, mean and covariance for Gaussians). All classes go through the network in one forward
+pass; group statistics are segment means (no loop over classes or groups).
 
 ``refresh_every = k > 1`` (not DM's protocol, a speed lever) keeps the network, the augmentation draw
 and the real batch's targets (the barycenter included) for k iterations: between refreshes an
@@ -69,7 +69,7 @@ def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,
             emb_syn: torch.Tensor, *, strategy: Strategy, n_classes: int, n_groups: int,
             distance: str = "l2", generator: torch.Generator | None = None) -> torch.Tensor:
-    """The DM matching loss from embeddings.
+    """Compute the DM matching loss from embeddings.
 
     Parameters
     ----------
@@ -82,8 +82,10 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
 
 def match(targets: Targets, emb_syn: torch.Tensor, *, n_classes: int, distance: str = "l2",
           generator: torch.Generator | None = None) -> torch.Tensor:
-    """The DM loss between a strategy's ``targets`` and the synthetic embeddings (n_classes · ipc, d),
-    by the distance of the targets' kind (``fairdd.matching.distances``)."""
+    """Compute the DM loss between a strategy's ``targets`` and the synthetic embeddings (n_classes · ipc, d).
+
+    The distance is the one of the targets' kind (``fairdd.matching.distances``).
+    """
     return target_distance(targets, emb_syn, n_classes=n_classes, distance=distance, generator=generator)
 
 
@@ -128,9 +130,11 @@ class DMMatcher(Matcher):
 
     @classmethod
     def supports(cls, kind: str) -> bool:
+        """Whether ``kind`` has an embedding distance (``fairdd.matching.distances.DISTANCES``)."""
         return kind in DISTANCES  # any kind with a registered embedding distance
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy, generator) -> torch.Tensor:
+        """Run one DM step (a new network, batch and targets every ``refresh_every`` iterations)."""
         cfg = self.config
         if self._held is None or self._age >= cfg.refresh_every:
             self._held, self._age = self._refresh(syn, syn_labels, sample_real, strategy, generator), 0
@@ -153,7 +157,8 @@ class DMMatcher(Matcher):
         if cfg.warm_start_epochs:
             net.requires_grad_(True)
             train_classifier(net, syn, syn_labels, epochs=cfg.warm_start_epochs, lr=cfg.warm_start_lr,
-                             momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay, dsa=cfg.dsa, lr_decay=False, generator=generator,
+                             momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay,
+                             dsa=cfg.dsa, lr_decay=False, generator=generator,
                              precision=cfg.precision, compile=cfg.compile)
         net.requires_grad_(False)
         real = sample_real()
@@ -165,6 +170,7 @@ class DMMatcher(Matcher):
 
     # What is held between refreshes (refresh_every > 1) is checkpointed, so a resumed run is exact.
     def state_dict(self) -> dict:
+        """Return the network, augmentation draw and targets held between refreshes ({} when none)."""
         if self._held is None or self.config.refresh_every == 1:
             return {}
         params, t = self._held["params"], self._held["targets"]
@@ -174,6 +180,7 @@ class DMMatcher(Matcher):
                 "extra": {k: v.cpu() for k, v in (t.extra or {}).items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``."""
         if not state:
             self._held, self._age = None, 0
             return

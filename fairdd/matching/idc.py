@@ -49,4 +49,5 @@ class IDCMatcher(DCMatcher):
         self.formation = Multiformation.of(config)
 
     def training_images(self, syn, syn_labels):
+        """Return the decoded synthetic set, factor² images per stored one, sorted by class."""
         return self.formation.decode(syn, syn_labels)  # matched, augmented (if asked) and trained on

@@ -92,7 +92,7 @@ class Strategy:
 
     @classmethod
     def from_config(cls, config) -> "Strategy":
-        """The strategy built from the ``DistillConfig`` fields named in ``config_fields``."""
+        """Build the strategy from the ``DistillConfig`` fields named in ``config_fields``."""
         return cls(**{field: getattr(config, source) for field, source in cls.config_fields.items()})
 
     @classmethod
@@ -117,6 +117,7 @@ class MomentStrategy(Strategy):
     kind: ClassVar[str] = "moments"
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        """Targets from per-sample statistics (N, *F), through the cell means and counts."""
         return self.from_cells(*cell_means(stats, labels, groups, n_classes, n_groups))
 
     def from_cells(self, mean: torch.Tensor, count: torch.Tensor) -> Targets:

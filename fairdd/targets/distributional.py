@@ -94,6 +94,7 @@ class CobraW2(Strategy):
             raise ValueError(f"n_support must be an integer >= 1; got {self.n_support!r}")
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        """Cloud targets from per-sample embeddings (N, d) with class and group ids (N,)."""
         clouds, mask = padded_clouds(stats, labels, groups, n_classes, n_groups)  # (C, G, n, d), (C, G, n)
         w = group_weight_matrix(self.group_weights, mask.sum(-1), stats.dtype)  # (C, G)
         if self.solver == "exact":
@@ -165,11 +166,13 @@ class CobraGauss(Strategy):
             raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
 
     def projection(self, d: int, device, dtype) -> torch.Tensor:
+        """Return the fixed orthonormal projection (d, min(dim, d)) for embeddings of size d."""
         g = torch.Generator().manual_seed(d * 7919 + self.dim)
         q, _ = torch.linalg.qr(torch.randn(d, min(self.dim, d), generator=g, dtype=torch.float64))
         return q.to(device=device, dtype=dtype)  # (d, k) orthonormal columns
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        """Gaussian targets from per-sample embeddings (N, d) with class and group ids (N,)."""
         proj = self.projection(stats.shape[1], stats.device, stats.dtype)
         clouds, mask = padded_clouds(stats @ proj, labels, groups, n_classes, n_groups)  # (C, G, n, k)
         m = mask.unsqueeze(-1).to(stats.dtype)

@@ -54,6 +54,7 @@ class Vanilla(MomentStrategy):
     name: ClassVar[str] = "vanilla"
 
     def from_cells(self, mean, count) -> Targets:
+        """Return the size-weighted mean of the cell means, (C, 1, *F)."""
         return _weighted(mean, count.to(mean.dtype))  # size-weighted = the pooled mean
 
 
@@ -103,6 +104,7 @@ class FairDD(MomentStrategy):
             raise ValueError(f"unknown reduction {self.reduction!r}; allowed: ['sum', 'mean']")
 
     def from_cells(self, mean, count) -> Targets:
+        """Return every group mean as a reference, (C, G, *F), weighted by presence."""
         present = (count > 0).to(mean.dtype)  # (C, G)
         if self.reduction == "mean":
             present = present / present.sum(1, keepdim=True).clamp(min=1)
@@ -141,4 +143,5 @@ class Cobra(MomentStrategy):
         check_group_weights(self.group_weights)
 
     def from_cells(self, mean, count) -> Targets:
+        """Return the group-weighted barycenter of the present groups' means, (C, 1, *F)."""
         return _weighted(mean, group_weight_matrix(self.group_weights, count, mean.dtype))

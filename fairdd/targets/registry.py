@@ -28,7 +28,7 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
 
 
 def get_strategy(target: str | Strategy, **options) -> Strategy:
-    """The strategy named ``target`` (one of ``STRATEGIES``), built with ``options``."""
+    """Return the strategy named ``target`` (one of ``STRATEGIES``), built with ``options``."""
     if isinstance(target, Strategy):
         return target
     if target not in STRATEGIES:
