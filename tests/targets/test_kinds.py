@@ -62,7 +62,7 @@ def test_dm_matches_a_new_kind_with_its_registered_distance(toy_kind):
         ref_std = torch.stack([x.std(0, unbiased=False) for x in cls]).mean(0)
         z = syn.detach()[3 * c:3 * c + 3]
         by_hand += float(((z.mean(0) - ref_mean).pow(2) + (z.std(0, unbiased=False) - ref_std).pow(2)).sum())
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(by_hand, rel=1e-5)
     loss.backward()
     assert float(syn.grad.abs().sum()) > 0  # the distance moves the synthetic points
 
