@@ -87,6 +87,10 @@ class DistillConfig:
         (50 at IPC 10, 10 above; IDC: 0).
     lr_net : float > 0
         DC-style methods: SGD learning rate of the network's inner training.
+    inner_momentum : float in [0, 1)
+        DC-style methods: SGD momentum of the inner training (COBRA train_dc.py: plain SGD, 0).
+    inner_weight_decay : float >= 0
+        DC-style methods: SGD weight decay of the inner training (none in the references).
     factor : int >= 1
         IDC multi-formation: each stored image decodes into factor² images (IDC: 2; faces 4).
     lr_img_halvings : tuple of int >= 1
@@ -137,6 +141,8 @@ class DistillConfig:
     outer_loop: int = 1
     inner_loop: int = 1
     lr_net: float = 0.01
+    inner_momentum: float = 0.0
+    inner_weight_decay: float = 0.0
     factor: int = 1
     lr_img_halvings: tuple = ()
     fairdd_reduction: Literal["sum", "mean"] = "sum"
@@ -178,13 +184,15 @@ class DistillConfig:
         check_seed(self.seed)
         check_real("warm_start_momentum", self.warm_start_momentum, 0.0, 1.0, high_open=True)
         check_real("warm_start_weight_decay", self.warm_start_weight_decay, 0.0)
+        check_real("inner_momentum", self.inner_momentum, 0.0, 1.0, high_open=True)
+        check_real("inner_weight_decay", self.inner_weight_decay, 0.0)
         for name in ("dsa", "channels_last"):
             _check_bool(name, getattr(self, name))
         _check_compile(self.compile)
         check_group_weights(self.group_weights)
         if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
-                and not self.target.startswith("cobra"):
-            users = [t for t in STRATEGIES if t.startswith("cobra")]
+                and not STRATEGIES[self.target].reads("group_weights"):
+            users = [t for t, s in STRATEGIES.items() if s.reads("group_weights")]
             raise ValueError(f"group_weights is used only by the targets {users}; target {self.target!r} "
                              f"ignores it (got group_weights={self.group_weights!r})")
         if self.refresh_every > 1 and self.method != "dm":
@@ -246,8 +254,6 @@ class EvalConfig:
         :class:`DistillConfig`.
     preset : {"paper", "fairdd-paper", "demo", "smoke"}
         Which preset the defaults came from (recorded, not used).
-    extra : dict
-        Free-form notes (not compared, not used).
     """
 
     epochs: int = 1000
@@ -264,7 +270,6 @@ class EvalConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool | str = False
     preset: Preset = "paper"
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "width", "depth", "n_models"):

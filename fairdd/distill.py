@@ -9,6 +9,7 @@ loop with progress, callbacks and checkpoints, and returns a ``DistillResult``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -21,22 +22,17 @@ import torch
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
 from .io import check_output, load_tensors, save_tensors
-from .matching import MATCHERS
-from .matching.dm import as_batch
+from .matching import MATCHERS, RealBatch
+from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
-from .targets import get_strategy
-from .validate import (NonFiniteError, check_bool, check_dataset, check_device, check_finite, check_ipc_fits,
-                       check_memory, check_path, describe_value)
+from .targets import STRATEGIES
+from .validate import (NonFiniteError, check_bool, check_dataset, check_finite, check_ipc_fits, check_memory,
+                       check_path, describe_value, resolve_device)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "fairdd.checkpoint/1"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" → CUDA when available, else CPU; a CUDA device without CUDA is a ``ValueError``."""
-    return check_device(device)
 
 
 @dataclass
@@ -49,11 +45,13 @@ class StepInfo:
 
     @property
     def loss(self) -> float:
+        """The matching loss of the step (read from the device once)."""
         if isinstance(self._loss, torch.Tensor):
             self._loss = float(self._loss)
         return self._loss
 
     def as_dict(self) -> dict:
+        """Return the step as a history record ``{"iteration", "loss", "seconds"}``."""
         return {"iteration": self.iteration, "loss": self.loss, "seconds": self.seconds}
 
 
@@ -77,12 +75,8 @@ class Distiller:
             raise ValueError(f"{int((~train.known).sum())} training samples have no group label; fill them with "
                              "fairdd.data.infer_groups(train) first (pseudo-groups)")
         self.train = train.to(self.device)
-        options = ({"group_weights": config.group_weights} if config.target.startswith("cobra") else
-                   {"reduction": config.fairdd_reduction} if config.target == "fairdd" else {})
-        self.strategy = get_strategy(config.target, **options)
-        if self.strategy.kind != "moments" and config.method != "dm":
-            raise ValueError(f"target {config.target!r} compares embedding clouds: use method='dm' "
-                             f"(got {config.method!r})")
+        self.strategy = STRATEGIES[config.target].from_config(config)
+        _check_supported(config.method, config.target, self.strategy.kind)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         c, h, w = train.image_shape
         if h != w:
@@ -90,8 +84,9 @@ class Distiller:
         self.matcher = MATCHERS[config.method](config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
         if config.init == "real":  # more images than the class holds would repeat them
+            # one real image per stored image, also under multi-formation (COBRA train_idc.py)
             check_ipc_fits(config.ipc, torch.bincount(train.labels, minlength=train.n_classes).cpu(),
-                           train.class_names, per=getattr(self.matcher, "images_per_slot", 1))
+                           train.class_names)
         self.labels = torch.arange(train.n_classes, device=self.device).repeat_interleave(config.ipc)  # (C·ipc,)
         self.images = self._init_images().requires_grad_(True)  # (C·ipc, c, h, w)
         self.optimizer = torch.optim.SGD([self.images], lr=config.lr_img, momentum=config.momentum)
@@ -115,14 +110,15 @@ class Distiller:
             idx = torch.cat([idx[train.labels[idx] == c].repeat(per)[:per] for c in range(train.n_classes)])
         return train.images[idx].detach().clone()
 
-    def _sample_real(self):
+    def _sample_real(self) -> RealBatch:
         idx = self.train.sample_batch(self.config.batch_real, balance=self.strategy.sampling,
                                       generator=self.generator)  # (M,)
-        return as_batch(self.train.images[idx], self.train.labels[idx], self.train.groups[idx])
+        return RealBatch(self.train.images[idx], self.train.labels[idx], self.train.groups[idx])
 
     # --------------------------------------------------------------- stepping
     @property
     def done(self) -> bool:
+        """Whether ``config.iterations`` steps have run."""
         return self.iteration >= self.config.iterations
 
     def step(self) -> StepInfo:
@@ -144,8 +140,10 @@ class Distiller:
 
     def run(self, *, callbacks: Iterable[Callable[["Distiller", StepInfo], None]] = (), progress: bool = False,
             checkpoint: str | Path | None = None) -> DistillResult:
-        """Step until ``config.iterations``; call ``callbacks(self, info)`` after each step; write
-        ``checkpoint`` every ``config.checkpoint_every`` iterations and at the end.
+        """Step until ``config.iterations``, with callbacks, progress and checkpoints.
+
+        ``callbacks(self, info)`` run after each step; ``checkpoint`` is written every
+        ``config.checkpoint_every`` iterations and at the end.
 
         The loss and the synthetic images are checked to be finite (every step on a CPU, every
         ``FINITE_CHECK_EVERY_GPU`` steps and before every checkpoint on a GPU, to avoid a host sync
@@ -194,7 +192,7 @@ class Distiller:
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {"images": self.images.detach().clone(), "momentum": None if mom is None else mom.clone(),
                 "generator": self.generator.get_state(), "iteration": self.iteration, "history": len(self.history),
-                "matcher": copy.deepcopy(self.matcher.state_dict()) if hasattr(self.matcher, "state_dict") else None}
+                "matcher": copy.deepcopy(self.matcher.state_dict())}
 
     def _restore(self, snap: dict) -> None:
         with torch.no_grad():
@@ -206,8 +204,7 @@ class Distiller:
         self.generator.set_state(snap["generator"])
         self.iteration = snap["iteration"]
         del self.history[snap["history"]:]
-        if snap["matcher"] is not None:
-            self.matcher.load_state_dict(snap["matcher"])
+        self.matcher.load_state_dict(snap["matcher"])
 
     def _check_finite(self, losses: list, good: dict, checkpoint) -> None:
         """Raise ``NonFiniteError`` (after restoring ``good``) if a loss or the images are not finite."""
@@ -230,7 +227,7 @@ class Distiller:
 
     # ----------------------------------------------------------- persistence
     def result(self) -> DistillResult:
-        """The current synthetic set as a ``DistillResult`` (refused if it holds NaN or infinity)."""
+        """Return the current synthetic set as a ``DistillResult`` (refused if it holds NaN or infinity)."""
         images = self.images.detach().cpu().clone()
         check_finite(f"the synthetic images at iteration {self.iteration}", images)
         return DistillResult(images=images, labels=self.labels.cpu().clone(),
@@ -238,6 +235,7 @@ class Distiller:
                              dataset=self.train.describe())
 
     def state_dict(self) -> dict:
+        """Everything a resumed run needs: images, momentum, generator, history, config, data fingerprint."""
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {
             "format": CHECKPOINT_FORMAT,
@@ -249,24 +247,25 @@ class Distiller:
                                     dtype=torch.float64).reshape(-1, 3),
             "config": _json_tensor(self.config.to_dict()),
             "dataset": _json_tensor(self.train.fingerprint()),
-            "matcher": self.matcher.state_dict() if hasattr(self.matcher, "state_dict") else {},
+            "matcher": self.matcher.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from ``state`` (a ``state_dict()``): refused when it was made with another config
-        (other than ``iterations`` / ``checkpoint_every``) or on another training set."""
+        """Continue from ``state`` (a ``state_dict()``).
+
+        Refused when it was made with another config (other than ``iterations`` /
+        ``checkpoint_every``) or on another training set.
+        """
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"not a fairdd checkpoint (format "
                              f"{state.get('format') if isinstance(state, dict) else None!r})")
         missing = sorted({"images", "momentum", "generator", "iteration", "history", "config"} - set(state))
         if missing:
             raise ValueError(f"fairdd checkpoint is missing {missing}")
-        saved = _json_from_tensor(state["config"], "config")
-        mine = self.config.to_dict()
-        differ = sorted(k for k in mine if k not in ("iterations", "checkpoint_every") and saved.get(k) != mine[k])
+        differ = settings_differences(_json_from_tensor(state["config"], "config"), self.config.to_dict(),
+                                      ignore=("iterations", "checkpoint_every"), defaults=_CONFIG_DEFAULTS)
         if differ:
-            raise ValueError("checkpoint was made with a different config: "
-                             + ", ".join(f"{k}={saved.get(k)!r} (now {mine[k]!r})" for k in differ))
+            raise ValueError("checkpoint was made with a different config: " + ", ".join(differ))
         if "dataset" in state:  # checkpoints from before fingerprints carry none
             made, now = _json_from_tensor(state["dataset"], "dataset"), self.train.fingerprint()
             differ = fingerprint_differences(made, now)
@@ -293,13 +292,14 @@ class Distiller:
             raise ValueError(f"checkpoint generator state is not valid here ({exc})") from exc
         self.iteration = int(it)
         self.history = [StepInfo(int(i), float(s), float(l)) for i, l, s in hist.tolist()]
-        if hasattr(self.matcher, "load_state_dict"):
-            self.matcher.load_state_dict(state.get("matcher", {}))
+        self.matcher.load_state_dict(state.get("matcher", {}))
 
     def save_checkpoint(self, path: str | Path) -> Path:
+        """Write ``state_dict()`` to ``path`` atomically."""
         return save_tensors(path, self.state_dict())
 
     def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from the checkpoint file ``path`` (``load_state_dict``)."""
         self.load_state_dict(load_tensors(path, "fairdd checkpoint"))
 
 
@@ -324,37 +324,26 @@ def _shape(x) -> str:
     return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-def fingerprint_differences(made: dict, now: dict, *, ignore: tuple = ()) -> list[str]:
-    """What differs between two dataset fingerprints (``GroupedDataset.fingerprint``), in words."""
-    flat_made, flat_now = _flatten(made), _flatten(now)
-    out = []
-    for k in sorted(set(flat_made) | set(flat_now)):
-        if k in ignore or k.split(".")[-1] in ignore:
-            continue
-        a, b = flat_made.get(k), flat_now.get(k)
-        if a != b:
-            out.append(f"{k} {_short(a)} (now {_short(b)})")
-    return out
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)
+                    if f.default is not dataclasses.MISSING}  # a field newer than a checkpoint: its default
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _short(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _check_supported(method: str, target: str, kind: str) -> None:
+    """Refuse a strategy whose targets the matcher has no distance for, naming the matchers that have one."""
+    if MATCHERS[method].supports(kind):
+        return
+    able = [m for m, cls in MATCHERS.items() if cls.supports(kind)]
+    what = "compares embedding clouds" if kind != "moments" else f"has {kind!r} targets"
+    raise ValueError(f"target {target!r} {what}: use method={' or '.join(repr(m) for m in able) or 'none'} "
+                     f"(got {method!r})")
 
 
 def _check_training_set(train: GroupedDataset, config: DistillConfig, device: torch.device) -> None:
-    """What a run needs of its data, checked before any work: finite images, every class present,
-    one group weight per group, and synthetic images that fit in memory."""
+    """Check what a run needs of its data before any work.
+
+    Finite images, every class present, one group weight per group, and synthetic images that fit
+    in memory.
+    """
     train.check_finite("training images")
     counts = torch.bincount(train.labels, minlength=train.n_classes)  # (C,)
     if int(counts.min()) == 0:
@@ -385,17 +374,62 @@ def distill(
     progress: bool = False,
     **overrides,
 ) -> DistillResult:
-    """Distil ``train`` into ``ipc`` synthetic images per class.
+    r"""Distil ``train`` into ``ipc`` synthetic images per class.
+
+    .. math::
+        S^* = \operatorname*{argmin}_{S \in \mathbb R^{C \cdot \mathrm{ipc} \times c \times H \times W}}
+              \mathbb E_{\theta, \omega, B}\Big[\sum_c \sum_k w_{c,k}\,
+              D\big(\mathrm{refs}_{c,k},\ \Phi_\theta(A_\omega(S_c))\big)\Big],\qquad
+        (\mathrm{refs}, w) = \mathcal T\big(\Phi_\theta(A_\omega(B))\big)
+
+    where θ is a freshly drawn ConvNet, ω a Siamese augmentation draw, B a real batch, Φ the
+    matcher's statistic (``method``: embeddings for DM, gradients for DC/DSA/IDC, layer features for
+    CAFE), D its distance for the strategy's target kind, and :math:`\mathcal T` the strategy
+    (``target``: what each class is pulled toward). S takes one SGD step (``lr_img``, ``momentum``)
+    per matcher loss; every draw comes from one ``torch.Generator`` seeded with ``seed``.
 
     Parameters
     ----------
-    method : matcher, one of ``fairdd.config.METHODS``.
-    target : strategy, one of "vanilla", "uniform", "fairdd", "cobra".
-    preset : "paper" (COBRA's protocol), "fairdd-paper" (FairDD's), "demo" (2-core CPU, minutes) or
+    train : GroupedDataset
+        Images (N, c, H, W) with square H = W, labels (N,) and group labels (N,), all known.
+    method : {"dm", "dc", "dsa", "idc", "cafe"}, default "dm"
+        The matcher (``fairdd.config.METHODS``).
+    target : str, default "cobra"
+        The strategy, one of ``fairdd.targets.STRATEGIES`` ("vanilla", "uniform", "fairdd",
+        "cobra", "cobra-w2", "cobra-gauss"; the distributional ones need ``method="dm"``).
+    ipc : int, default 10
+        Stored synthetic images per class (IDC decodes each into ``factor²``).
+    preset : {"paper", "fairdd-paper", "demo", "smoke"}, default "paper"
+        "paper" (COBRA's protocol), "fairdd-paper" (FairDD's), "demo" (2-core CPU, minutes) or
         "smoke" (tests); values and sources in docs/protocol.md.
-    checkpoint : file to write every ``checkpoint_every`` iterations and at the end.
-    resume : checkpoint to continue from; the run then equals an uninterrupted one (CPU).
-    **overrides : any ``DistillConfig`` field, e.g. ``iterations=500``.
+    seed : int, default 0
+        The one source of randomness; same seed, same images on CPU.
+    device : str or torch.device, default "auto"
+        "auto" (CUDA when available), "cpu", "cuda", "cuda:N" or "mps".
+    checkpoint : path, optional
+        File to write every ``checkpoint_every`` iterations and at the end.
+    resume : path, optional
+        Checkpoint to continue from; the run then equals an uninterrupted one (CPU).
+    callbacks : iterable of callables ``f(distiller, info)``
+        Called after every step with the ``Distiller`` and its ``StepInfo``.
+    progress : bool, default False
+        Show a tqdm progress bar.
+    **overrides
+        Any ``DistillConfig`` field, e.g. ``iterations=500``.
+
+    Returns
+    -------
+    DistillResult
+        images (C · ipc, c, H, W) sorted by class, labels (C · ipc,), the loss history and the config.
+
+    References
+    ----------
+    [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
+    arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
+
+    [2] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623.
+
+    [3] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """
     check_dataset("train", train)
     dev = resolve_device(device)

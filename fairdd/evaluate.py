@@ -18,11 +18,12 @@ from torch import nn
 
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
-from .distill import resolve_device
 from .models import ConvNet, reset_parameters
+from .provenance import fingerprint_differences
 from .report import FairnessReport
 from .results import DistillResult
-from .validate import check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed
+from .validate import (check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed,
+                       resolve_device)
 from .train import predict, train_classifier, train_classifiers_batched
 
 __all__ = ["FairnessReport", "TrainedModels", "evaluate", "random_subset", "score", "test_set_differences",
@@ -320,8 +321,6 @@ def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
     What may differ is left out (the split, its sizes and content, ``bias``, ``seed``); the list is
     empty when nothing is known.
     """
-    from .distill import fingerprint_differences
-
     made = record.get("fingerprint") if isinstance(record, dict) else None
     now = test.fingerprint()
     if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept

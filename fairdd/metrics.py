@@ -19,15 +19,12 @@ from dataclasses import dataclass
 
 import torch
 
+from .ops import cell_index
+
 __all__ = ["GroupMetrics", "group_metrics", "cell_index", "metrics_from_hits", "bootstrap_metrics",
            "noise_floor", "SCALARS"]
 
 SCALARS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
-
-
-def cell_index(labels: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
-    """Flat (class, group) cell id of every sample: ``labels * n_groups + groups``, shape (N,)."""
-    return labels * n_groups + groups
 
 
 @dataclass(frozen=True)

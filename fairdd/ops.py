@@ -1,9 +1,14 @@
-"""Segment reductions shared by targets, matchers and metrics."""
+"""Cell ids and segment reductions shared by data, targets, matchers and metrics (bottom floor)."""
 from __future__ import annotations
 
 import torch
 
-__all__ = ["segment_count", "segment_mean"]
+__all__ = ["cell_index", "segment_count", "segment_mean"]
+
+
+def cell_index(labels: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Flat (class, group) cell id of every sample: ``labels * n_groups + groups``, shape (N,)."""
+    return labels * n_groups + groups
 
 
 def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +32,10 @@ def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tup
 
 
 def segment_count(segment: torch.Tensor, n_segments: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Rows per segment, (n_segments,) of ``dtype``: ``bincount`` without its host sync on a GPU
-    (bincount reads the largest id to size its output; here the size is given)."""
+    """Count the rows per segment, (n_segments,) of ``dtype``.
+
+    ``bincount`` without its host sync on a GPU (bincount reads the largest id to size its output;
+    here the size is given).
+    """
     ones = torch.ones(segment.shape[0], dtype=dtype, device=segment.device)
     return torch.zeros(n_segments, dtype=dtype, device=segment.device).index_add_(0, segment, ones)

@@ -14,6 +14,7 @@ import torch
 from .display import denormalise
 from .io import (atomic_write, check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings,
                  remove_unnamed, sha256_file, write_json)
+from .synthetic import Multiformation
 from .validate import check_bool, check_finite, check_path
 
 __all__ = ["DistillResult", "load_result", "check_result_target", "image_grid", "save_png"]
@@ -40,19 +41,11 @@ class DistillResult:
     dataset: dict = field(default_factory=dict)
 
     def training_set(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
-        factor = int(self.config.get("factor", 1) or 1)
-        if factor == 1:
-            return self.images, self.labels
-        from .matching.idc import decode
-
-        return decode(self.images, self.labels, factor)
-
-    @property
-    def name(self) -> str:
-        return str(self.config.get("target", self.config.get("baseline", "result")))
+        """Return the images a network trains on: the stored ones, decoded for multi-formation (IDC)."""
+        return Multiformation.of(self.config).decode(self.images, self.labels)
 
     def display_images(self) -> torch.Tensor:
+        """Return the stored images in [0, 1] for display (the training set's normalisation undone)."""
         return denormalise(self.images.detach().cpu(), self.dataset.get("mean", (0.5, 0.5, 0.5)),
                            self.dataset.get("std", (0.5, 0.5, 0.5)))
 
@@ -70,8 +63,10 @@ class DistillResult:
             raise ValueError(f"history must be a list of dicts; got {type(self.history).__name__}")
 
     def save(self, path, *, overwrite: bool = False) -> Path:
-        """Write the result folder ``path/``: config.json (the manifest, with checksums),
-        tensors-<sha>.pt, history-<sha>.json and grid.png.
+        """Write the result folder ``path/``.
+
+        It holds config.json (the manifest, with checksums), tensors-<sha>.pt, history-<sha>.json
+        and grid.png.
 
         ``path`` may be new, empty, or (with ``overwrite=True``) a fairdd result folder; anything
         else is refused with ``FileExistsError`` (fairdd never replaces files it did not write;
@@ -128,8 +123,11 @@ def _is_result_or_empty(folder: Path) -> bool:
 
 
 def check_result_target(path, *, overwrite: bool = False) -> None:
-    """Raise ``FileExistsError`` unless ``path`` may receive a result: new, empty, the leftovers of an
-    interrupted first save, or (with ``overwrite``) a fairdd result folder."""
+    """Raise ``FileExistsError`` unless ``path`` may receive a result.
+
+    It may if it is new, empty, the leftovers of an interrupted first save, or (with ``overwrite``)
+    a fairdd result folder.
+    """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return

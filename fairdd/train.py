@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import OPS, apply, sample_params
-from .models import autocast, compile_mode, compiled, layer_plan, run_plan
+from .levers import autocast, compile_mode, compiled
+from .stacked import layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
 
@@ -50,13 +51,15 @@ def train_classifier(
 
 
 def epoch_lr(lr: float, epoch: int, epochs: int, lr_decay: bool, decay_epoch: int | None = None) -> float:
-    """The evaluation protocol's step schedule: ``lr``, then ``lr × 0.1`` from ``decay_epoch``
-    (default ``epochs // 2``; never at epoch 0) on."""
+    """Return the evaluation protocol's lr at ``epoch``.
+
+    ``lr``, then ``lr × 0.1`` from ``decay_epoch`` (default ``epochs // 2``; never at epoch 0) on.
+    """
     return lr * 0.1 if lr_decay and 0 < decay_start(epochs, decay_epoch) <= epoch else lr
 
 
 def decay_start(epochs: int, decay_epoch: int | None) -> int:
-    """The first epoch at the decayed lr."""
+    """Return the first epoch at the decayed lr."""
     return epochs // 2 if decay_epoch is None else decay_epoch
 
 
@@ -87,8 +90,10 @@ AUG_BLOCK = 8192  # images whose order and augmentation are drawn, gathered and 
 
 def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, epochs: int, batch_size: int,
                   dsa: bool, generator: torch.Generator | None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """The training protocol's batches for ``models`` networks at once: yields ``(epoch, x, y)`` with
-    x (models, B, C, H, W) and y (models, B), batch by batch, epoch by epoch.
+    """Yield the training protocol's batches for ``models`` networks at once.
+
+    Each item is ``(epoch, x, y)`` with x (models, B, C, H, W) and y (models, B), batch by batch,
+    epoch by epoch.
 
     In every epoch each model visits the set once in its own random order, in batches of
     ``batch_size``; with ``dsa`` each batch draws one op family and each image its own parameters. The draws are made for a
@@ -155,8 +160,9 @@ def train_classifiers_batched(
     precision: str = "fp32",
     compile: bool | str = False,
 ) -> list[nn.Module]:
-    """Train several networks of one architecture *together*: the protocol of ``train_classifier``
-    (each model visits the set in its own random order with its own augmentation draws, SGD with
+    """Train several networks of one architecture *together*.
+
+    The protocol of ``train_classifier`` (each model visits the set in its own random order with its own augmentation draws, SGD with
     momentum and weight decay, the same lr schedule) as one grouped forward/backward
     (``stacked_forward``) and one update for all models.
 
@@ -213,6 +219,9 @@ def train_classifiers_batched(
 
 @functools.lru_cache(maxsize=4)
 def _compiled_plan(mode: bool | str):
-    """``run_plan`` under torch.compile, built once per process: it takes the architecture as plain
-    values, so new networks of a seen architecture and shape reuse the compiled code."""
+    """Return ``run_plan`` under torch.compile, built once per process.
+
+    It takes the architecture as plain values, so new networks of a seen architecture and shape
+    reuse the compiled code.
+    """
     return torch.compile(run_plan, dynamic=False, mode=compile_mode(mode))

@@ -15,7 +15,7 @@ import torch
 
 __all__ = ["NonFiniteError", "check_int", "check_real", "check_bool", "check_choice", "check_seed", "check_path",
            "check_device", "check_dataset", "check_finite", "check_group_weights", "check_memory",
-           "check_ipc_fits", "describe_value"]
+           "check_ipc_fits", "describe_value", "resolve_device"]
 
 MAX_SEED = 2**63 - 1
 
@@ -127,6 +127,12 @@ def check_device(device) -> torch.device:
     elif dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {str(device)!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
     return dev
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" → CUDA when available, else CPU; a CUDA device without CUDA is a ``ValueError``
+    (``check_device``). Shared by distillation, evaluation and the dashboard."""
+    return check_device(device)
 
 
 def check_dataset(name: str, value):

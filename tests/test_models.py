@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from fairdd.models import ConvNet, reset_parameters, stacked_forward
+from fairdd.models import ConvNet, reset_parameters
+from fairdd.stacked import stacked_forward
 
 
 @pytest.mark.parametrize("norm,depth", [("instancenorm", 3), ("instancenorm", 1), ("none", 2)])

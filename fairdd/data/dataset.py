@@ -9,6 +9,7 @@ from typing import Literal, Sequence
 import torch
 
 from ..display import denormalise
+from ..ops import cell_index
 
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
@@ -88,7 +89,7 @@ class GroupedDataset:
 
     def cell_counts(self) -> torch.Tensor:
         """Count the samples per (class, group) cell, shape (n_classes, n_groups)."""
-        cell = self.labels * self.n_groups + self.groups  # (N,)
+        cell = cell_index(self.labels, self.groups, self.n_groups)  # (N,)
         return torch.bincount(cell, minlength=self.n_classes * self.n_groups).view(self.n_classes, self.n_groups)
 
     def counts(self):
@@ -243,7 +244,7 @@ class GroupedDataset:
         counts = self.cell_counts()  # (C, G)
         present = (counts > 0).sum(1).clamp(min=1)  # (C,)
         per_cell = (batch_per_class // present).clamp(min=1)  # (C,)
-        cell = self.labels * self.n_groups + self.groups  # (N,)
+        cell = cell_index(self.labels, self.groups, self.n_groups)  # (N,)
         k = per_cell.repeat_interleave(self.n_groups)  # (C*G,)
         return SegmentSampler(cell, self.n_classes * self.n_groups, k, fill=True)
 

@@ -23,10 +23,12 @@ never fires.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 
-from ..targets import Strategy
+from ..targets.base import Strategy
 from .dc import LoopedMatcher
 
 __all__ = ["CAFEMatcher", "cafe_features", "layer_weights", "cafe_loss"]
@@ -35,8 +37,11 @@ DISCRIMINATION = 0.01  # COBRA train_cafe.py --inner_weight
 
 
 def cafe_features(net, x: torch.Tensor) -> list[torch.Tensor]:
-    """The features CAFE aligns, [(N, F_l)]: each block's output before pooling, then the final
-    features (= ``net.embed(x)``). For ConvNet-3 at 32 px: 128·32², 128·16², 128·8², 2048."""
+    """Return the features CAFE aligns, [(N, F_l)].
+
+    Each block's output before pooling, then the final features (= ``net.embed(x)``). For
+    ConvNet-3 at 32 px: 128·32², 128·16², 128·8², 2048.
+    """
     feats, h = [], x
     for m in net.features:
         if isinstance(m, torch.nn.AvgPool2d):  # a block ends with its pooling: keep what goes in
@@ -56,7 +61,7 @@ def layer_weights(depth: int, recipe: str) -> list[float]:
 def cafe_loss(real_means: list, weights: torch.Tensor, syn_feats: list[torch.Tensor], n_classes: int, *,
               recipe: str, real_final: torch.Tensor | None = None, real_labels: torch.Tensor | None = None
               ) -> torch.Tensor:
-    """The loss above from the strategy's per-layer references.
+    """Compute the loss above from the strategy's per-layer references.
 
     real_means : per layer, refs (C, K, F_l); weights (C, K); syn_feats : per layer (C · ipc, F_l),
     sorted by class. ``recipe="cafe"`` also needs the real batch's final features (M, d) and labels (M,).
@@ -76,9 +81,33 @@ def cafe_loss(real_means: list, weights: torch.Tensor, syn_feats: list[torch.Ten
 
 
 class CAFEMatcher(LoopedMatcher):
-    name = "cafe"
+    r"""CAFE layer-wise feature alignment (COBRA's ``train_cafe.py``), on DC's loop.
+
+    .. math::
+        L(S) = \sum_c \sum_k w_{c,k} \sum_l \lambda_l \|\mathrm{ref}_{c,k,l} - \bar s_{c,l}\|^2
+               \;\big(/\,C \text{ for "cobra"};\; + 0.01 \sum_i \mathrm{CE}(f(x_i)\,\bar s^\top, y_i)
+               \text{ for "cafe"}\big)
+
+    with :math:`\bar s_{c,l}` the synthetic class mean of feature layer l (``cafe_features``),
+    (ref, w) the strategy's targets of each layer's real features and λ from ``layer_weights``.
+    Matches moment strategies.
+
+    Parameters
+    ----------
+    config : DistillConfig
+        DC's loop fields plus ``cafe_loss`` ("cobra" or "cafe").
+    in_channels, n_classes, n_groups, image_size : int
+    device : torch.device
+
+    References
+    ----------
+    [1] Wang et al., "CAFE: Learning to Condense Dataset by Aligning Features", CVPR 2022.
+    """
+
+    name: ClassVar[str] = "cafe"
 
     def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+        """CAFE's loss of the synthetic features against the strategy's per-layer references."""
         recipe = self.config.cafe_loss
         with torch.no_grad():
             real_f = cafe_features(self.net, real_x)

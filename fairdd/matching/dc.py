@@ -15,16 +15,19 @@ group. The synthetic per-class gradients are one ``vmap(grad)`` over classes, di
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..augment import apply, sample_params
 from ..config import DistillConfig
-from ..models import ConvNet, reset_parameters
-from ..ops import segment_count
-from ..targets import Strategy, Targets
+from ..models import reset_parameters
+from ..ops import cell_index, segment_count
+from ..targets.base import MomentStrategy, Strategy, Targets
 from ..train import train_classifier
+from .base import Matcher
 
 __all__ = ["LoopedMatcher", "DCMatcher", "gradient_distance", "real_cell_gradients", "syn_class_gradients"]
 
@@ -64,7 +67,7 @@ def real_cell_gradients(net, names, x, labels, groups, n_classes, n_groups, *, c
         return loss(params, xi.unsqueeze(0), yi.unsqueeze(0))
 
     per_sample = vmap(grad(one), in_dims=(None, 0, 0))
-    cell = labels * n_groups + groups  # (N,)
+    cell = cell_index(labels, groups, n_groups)  # (N,)
     total = None
     for i in range(0, x.shape[0], chunk):
         g = per_sample(params, x[i:i + chunk], labels[i:i + chunk])
@@ -108,31 +111,30 @@ def gradient_distance(targets: Targets, syn_grad: torch.Tensor, shapes: list[tor
     return (targets.weights * total).sum()
 
 
-class LoopedMatcher:
-    """Shared loop of DC-style matchers: a fresh ConvNet each outer iteration, then ``outer_loop``
-    times (one loss on a new real batch → one step on S → ``inner_loop`` epochs of the network on S;
-    ``inner_loop = 0``: the network stays as drawn, as in COBRA's IDC).
-    Subclasses define ``loss(real_x, real, syn_x, syn_labels, strategy)``."""
+class LoopedMatcher(Matcher):
+    """Shared loop of DC-style matchers.
 
-    name = "looped"
+    A fresh ConvNet each outer iteration, then ``outer_loop`` times: one loss on a new real batch →
+    one step on S → ``inner_loop`` epochs of the network on S (``inner_loop = 0``: the network stays
+    as drawn, as in COBRA's IDC). Subclasses define ``loss(real_x, real, syn_x, syn_labels,
+    strategy)``; they match moment targets.
+    """
 
-    def __init__(self, config: DistillConfig, *, in_channels: int, n_classes: int, n_groups: int,
-                 image_size: int, device: torch.device) -> None:
+    def __init__(self, config: DistillConfig, **kw) -> None:
         if config.norm == "batchnorm":
             raise ValueError(f"{self.name} here needs norm='instancenorm' or 'none' (per-sample statistics)")
-        self.config = config
-        self.n_classes, self.n_groups = n_classes, n_groups
-        self.net = ConvNet(in_channels=in_channels, n_classes=n_classes, width=config.width,
-                           depth=config.depth, norm=config.norm, image_size=image_size).to(device)
+        super().__init__(config, **kw)
 
     def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+        """Compute the matching loss of one real batch, differentiable in the synthetic images ``syn_x``."""
         raise NotImplementedError
 
     def training_images(self, syn: torch.Tensor, syn_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images a network sees of S (IDC: the decoded ones), sorted by class."""
+        """Return the images a network sees of S (IDC: the decoded ones), sorted by class."""
         return syn, syn_labels
 
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy: Strategy, generator) -> torch.Tensor:
+        """Run one outer iteration (see the class docstring); return the mean loss over its steps."""
         cfg, net = self.config, self.net
         reset_parameters(net, generator)
         losses = []
@@ -150,15 +152,42 @@ class LoopedMatcher:
             losses.append(loss.detach())
             if ol == cfg.outer_loop - 1 or cfg.inner_loop == 0:  # IDC: a fixed random network per iteration
                 continue
-            train_classifier(net, *self.training_images(syn, syn_labels), epochs=cfg.inner_loop, lr=cfg.lr_net, momentum=0.0,
-                             weight_decay=0.0, dsa=cfg.dsa, lr_decay=False, generator=generator)
+            train_classifier(net, *self.training_images(syn, syn_labels), epochs=cfg.inner_loop, lr=cfg.lr_net,
+                             momentum=cfg.inner_momentum, weight_decay=cfg.inner_weight_decay, dsa=cfg.dsa,
+                             lr_decay=False, generator=generator)
         return torch.stack(losses).mean()
 
 
 class DCMatcher(LoopedMatcher):
-    """DC / DSA gradient matching."""
+    r"""DC / DSA gradient matching: layer-wise cosine distance between real and synthetic gradients.
 
-    name = "dc"
+    .. math::
+        L(S) = \sum_c \sum_k w_{c,k} \sum_l \sum_o \Big[1 - \cos\big(\mathrm{ref}_{c,k,l,o},\,
+               \nabla_{\theta_l} \ell(\theta; A_{\omega_c}(S_c))_o\big)\Big],\qquad
+        (\mathrm{refs}, w) = \mathcal T.\mathrm{from\_cells}(\bar g, n)
+
+    where :math:`\bar g` (C, G, P) are the real per-(class, group) mean gradients of the
+    cross-entropy :math:`\ell` over the matched weights (P values), :math:`n` (C, G) the cell counts,
+    l runs over conv/linear weight tensors and o over their output units. Matches moment strategies
+    only (``MomentStrategy.from_cells``); with ``dsa`` the Siamese augmentation :math:`A_{\omega_c}`
+    is shared by the real and synthetic images of class c.
+
+    Parameters
+    ----------
+    config : DistillConfig
+        Reads ``width``, ``depth``, ``norm`` (not batchnorm), ``dsa``, ``outer_loop``, ``inner_loop``,
+        ``lr_net`` and the inner SGD's ``inner_momentum`` / ``inner_weight_decay``.
+    in_channels, n_classes, n_groups, image_size : int
+    device : torch.device
+
+    References
+    ----------
+    [1] Zhao, Mopuri & Bilen, "Dataset Condensation with Gradient Matching", ICLR 2021.
+
+    [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
+    """
+
+    name: ClassVar[str] = "dc"
 
     def __init__(self, config: DistillConfig, **kw) -> None:
         super().__init__(config, **kw)
@@ -166,7 +195,8 @@ class DCMatcher(LoopedMatcher):
         params = dict(self.net.named_parameters())
         self.shapes = [params[n].shape for n in self.names]
 
-    def loss(self, real_x, real, syn_x, syn_labels, strategy: Strategy) -> torch.Tensor:
+    def loss(self, real_x, real, syn_x, syn_labels, strategy: MomentStrategy) -> torch.Tensor:
+        """Compute the layer-wise gradient distance between the strategy's references and S's gradients."""
         mean, count = real_cell_gradients(self.net, self.names, real_x, real.labels, real.groups,
                                           self.n_classes, self.n_groups)
         targets = strategy.from_cells(mean, count)  # refs (C, K, P)

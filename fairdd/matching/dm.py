@@ -5,9 +5,10 @@ augmentation draw ω_c per class,
 
     L(S) = Σ_c Σ_k w_{c,k} · D( refs_{c,k},  mean_j ψ_θ(A_{ω_c}(s_{c,j})) )
 
-where (refs, w) = strategy(ψ_θ(A_{ω_c}(x_i)) for the real batch) and D is the squared L2 or the L1
-distance. All classes go through the network in one forward pass; group statistics are segment
-means (no loop over classes or groups).
+where (refs, w) = strategy(ψ_θ(A_{ω_c}(x_i)) for the real batch) and D is the distance of the targets'
+kind (``matching.distances``: the squared L2 or L1 distance of means for moment targets, sliced W2
+for clouds, mean and covariance for Gaussians). All classes go through the network in one forward
+pass; group statistics are segment means (no loop over classes or groups).
 
 ``refresh_every = k > 1`` (not DM's protocol, a speed lever) keeps the network, the augmentation draw
 and the real batch's targets (the barycenter included) for k iterations: between refreshes an
@@ -17,15 +18,18 @@ is what makes reuse possible, and what it costs in accuracy is measured in docs/
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import ClassVar
 
 import torch
 
 from ..augment import AugmentParams, apply, sample_params
 from ..config import DistillConfig
-from ..models import ConvNet, autocast, compiled, reset_parameters
-from ..targets import Strategy, Targets, gaussian_match, sliced_w2
+from ..levers import autocast, compiled
+from ..models import reset_parameters
+from ..targets.base import Strategy, Targets
 from ..train import train_classifier
+from .base import Matcher
+from .distances import DISTANCES, target_distance
 
 __all__ = ["DMMatcher", "dm_loss", "match", "embed", "embed_real"]
 
@@ -65,7 +69,7 @@ def embed(net, x: torch.Tensor, *, precision: str = "fp32", channels_last: bool 
 def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torch.Tensor,
             emb_syn: torch.Tensor, *, strategy: Strategy, n_classes: int, n_groups: int,
             distance: str = "l2", generator: torch.Generator | None = None) -> torch.Tensor:
-    """The DM matching loss from embeddings.
+    """Compute the DM matching loss from embeddings.
 
     Parameters
     ----------
@@ -78,37 +82,59 @@ def dm_loss(emb_real: torch.Tensor, real_labels: torch.Tensor, real_groups: torc
 
 def match(targets: Targets, emb_syn: torch.Tensor, *, n_classes: int, distance: str = "l2",
           generator: torch.Generator | None = None) -> torch.Tensor:
-    """The DM loss between a strategy's ``targets`` and the synthetic embeddings (n_classes · ipc, d)."""
-    if targets.kind == "gaussian":
-        return gaussian_match(emb_syn, targets, n_classes)
-    if targets.kind == "cloud":  # distributional target: compare the clouds, class by class in one call
-        cloud_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1])  # (C, ipc, d)
-        # × d: for clouds that differ by a shift t, E[SW2²] = ‖t‖²/d, so this is on DM's ‖Δmean‖² scale
-        sw = sliced_w2(cloud_syn, targets.refs.detach(), generator=generator) * emb_syn.shape[-1]
-        return (targets.weights[:, 0] * sw).sum()
-    mean_syn = emb_syn.view(n_classes, -1, emb_syn.shape[-1]).mean(1)  # (C, d)
-    diff = targets.refs - mean_syn.unsqueeze(1)  # (C, K, d)
-    dist = diff.abs().sum(-1) if distance == "l1" else diff.pow(2).sum(-1)  # (C, K)
-    return (targets.weights * dist).sum()
+    """Compute the DM loss between a strategy's ``targets`` and the synthetic embeddings (n_classes · ipc, d).
+
+    The distance is the one of the targets' kind (``fairdd.matching.distances``).
+    """
+    return target_distance(targets, emb_syn, n_classes=n_classes, distance=distance, generator=generator)
 
 
-class DMMatcher:
-    """DM with an owned ConvNet that is re-drawn from the run's generator every iteration."""
+class DMMatcher(Matcher):
+    r"""Distribution matching with a ConvNet re-drawn from the run's generator every iteration.
 
-    name = "dm"
+    .. math::
+        L(S) = \sum_c \sum_k w_{c,k}\, D_{\mathrm{kind}}\Big(\mathrm{refs}_{c,k},
+               \{\psi_\theta(A_{\omega_c}(s_{c,j}))\}_{j=1}^{\mathrm{ipc}}\Big),\qquad
+        (\mathrm{refs}, w) = \mathcal T\big(\{\psi_\theta(A_{\omega_c}(x_i)), y_i, a_i\}_i\big)
 
-    def __init__(self, config: DistillConfig, *, in_channels: int, n_classes: int, n_groups: int,
-                 image_size: int, device: torch.device) -> None:
-        self.config = config
-        self.n_classes, self.n_groups = n_classes, n_groups
-        self.net = ConvNet(in_channels=in_channels, n_classes=n_classes, width=config.width,
-                           depth=config.depth, norm=config.norm, image_size=image_size).to(device)
+    with :math:`\psi_\theta` the embedding of a fresh ConvNet θ (warm-started on S for
+    ``warm_start_epochs`` epochs when asked), :math:`A_{\omega_c}` the Siamese augmentation shared by
+    the real and synthetic images of class c, :math:`\mathcal T` the strategy and
+    :math:`D_{\mathrm{kind}}` the distance of its targets' kind. Supports every kind that has a
+    distance in ``fairdd.matching.distances.DISTANCES``.
+
+    Parameters
+    ----------
+    config : DistillConfig
+        Reads ``width``, ``depth``, ``norm``, ``dsa``, ``distance``, ``warm_start_*``,
+        ``refresh_every``, ``precision``, ``channels_last``, ``compile``.
+    in_channels, n_classes, n_groups, image_size : int
+        The training set's image channels and side, class and group counts.
+    device : torch.device
+
+    References
+    ----------
+    [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
+
+    [2] Zhao & Bilen, "Dataset Condensation with Differentiable Siamese Augmentation", ICML 2021.
+    """
+
+    name: ClassVar[str] = "dm"
+
+    def __init__(self, config: DistillConfig, **kw) -> None:
+        super().__init__(config, **kw)
         if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self._held: dict | None = None  # network draw, augmentation draw and targets in use
         self._age = 0  # iterations they have been used for (a refresh every config.refresh_every)
 
+    @classmethod
+    def supports(cls, kind: str) -> bool:
+        """Whether ``kind`` has an embedding distance (``fairdd.matching.distances.DISTANCES``)."""
+        return kind in DISTANCES  # any kind with a registered embedding distance
+
     def iteration(self, syn, syn_labels, optimizer, sample_real, strategy, generator) -> torch.Tensor:
+        """Run one DM step (a new network, batch and targets every ``refresh_every`` iterations)."""
         cfg = self.config
         if self._held is None or self._age >= cfg.refresh_every:
             self._held, self._age = self._refresh(syn, syn_labels, sample_real, strategy, generator), 0
@@ -131,7 +157,8 @@ class DMMatcher:
         if cfg.warm_start_epochs:
             net.requires_grad_(True)
             train_classifier(net, syn, syn_labels, epochs=cfg.warm_start_epochs, lr=cfg.warm_start_lr,
-                             momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay, dsa=cfg.dsa, lr_decay=False, generator=generator,
+                             momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay,
+                             dsa=cfg.dsa, lr_decay=False, generator=generator,
                              precision=cfg.precision, compile=cfg.compile)
         net.requires_grad_(False)
         real = sample_real()
@@ -143,6 +170,7 @@ class DMMatcher:
 
     # What is held between refreshes (refresh_every > 1) is checkpointed, so a resumed run is exact.
     def state_dict(self) -> dict:
+        """Return the network, augmentation draw and targets held between refreshes ({} when none)."""
         if self._held is None or self.config.refresh_every == 1:
             return {}
         params, t = self._held["params"], self._held["targets"]
@@ -152,6 +180,7 @@ class DMMatcher:
                 "extra": {k: v.cpu() for k, v in (t.extra or {}).items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``."""
         if not state:
             self._held, self._age = None, 0
             return
@@ -162,6 +191,3 @@ class DMMatcher:
         targets = Targets(state["refs"].to(dev), state["weights"].to(dev), state["kind"], extra)
         self._held, self._age = {"params": params, "targets": targets}, int(state["age"])
 
-
-def as_batch(images, labels, groups) -> SimpleNamespace:
-    return SimpleNamespace(images=images, labels=labels, groups=groups)

@@ -1,10 +1,7 @@
 """IDC multi-formation on top of DC gradient matching, as the COBRA authors' ``train_idc.py`` runs it.
 
-Each stored synthetic image is cut into ``factor × factor`` crops of side ⌊H / factor⌋; every crop is
-upsampled (bilinear, ``align_corners=True``) back to H × W, so IPC stored images train like
-IPC · factor² images:
-
-    decode(s)_{(i, j)} = upsample(s[:, i·h : (i+1)·h, j·h : (j+1)·h], H × W),   h = ⌊H / factor⌋
+Each stored synthetic image decodes into ``factor²`` images (``fairdd.synthetic``: crops of side
+⌊H / factor⌋, each upsampled back to H × W), so IPC stored images train like IPC · factor² images.
 
 Per outer iteration one random ConvNet is drawn and *kept fixed* (no inner loop: ``inner_loop = 0``);
 ``outer_loop`` times a new real batch is drawn and S takes one step on DC's layer-wise gradient
@@ -15,33 +12,42 @@ models train on the decoded images (``DistillResult.training_set``).
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import ClassVar
 
+from ..synthetic import Multiformation, decode
 from .dc import DCMatcher
 
 __all__ = ["IDCMatcher", "decode"]
 
 
-def decode(images: torch.Tensor, labels: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, c, H, W) stored images → (N · factor², c, H, W) decoded images with their labels.
-
-    Image n's crops come out together, row by row ((n, i, j) order), so a class-sorted S decodes to a
-    class-sorted set; the reference orders them crop by crop ((i, j, n)), which no loss or training
-    epoch can tell apart.
-    """
-    if factor == 1:
-        return images, labels
-    n, c, h, w = images.shape
-    s = h // factor  # the reference crops ⌊H / factor⌋ pixels (and drops a remainder)
-    tiles = images[:, :, :s * factor, :s * factor].unfold(2, s, s).unfold(3, s, s)  # (N, c, f, f, s, s)
-    tiles = tiles.permute(0, 2, 3, 1, 4, 5).reshape(n * factor * factor, c, s, s)
-    up = F.interpolate(tiles, size=(h, w), mode="bilinear", align_corners=True)  # (N·f², c, H, W)
-    return up, labels.repeat_interleave(factor * factor)
-
-
 class IDCMatcher(DCMatcher):
-    name = "idc"
+    r"""IDC: DC's layer-wise gradient matching on the decoded synthetic set, one fixed network per iteration.
+
+    .. math::
+        L(S) = \sum_c \sum_k w_{c,k} \sum_l \sum_o \Big[1 - \cos\big(\mathrm{ref}_{c,k,l,o},\,
+               \nabla_{\theta_l} \ell(\theta; \mathrm{decode}(S)_c)_o\big)\Big]
+
+    with decode the multi-formation of ``fairdd.synthetic`` (``config.factor``); θ is drawn once per
+    outer iteration and not trained (``inner_loop = 0`` in COBRA's runs).
+
+    Parameters
+    ----------
+    config : DistillConfig
+        DC's fields plus ``factor``.
+    in_channels, n_classes, n_groups, image_size : int
+    device : torch.device
+
+    References
+    ----------
+    [1] Kim et al., "Dataset Condensation via Efficient Synthetic-Data Parameterization", ICML 2022.
+    """
+
+    name: ClassVar[str] = "idc"
+
+    def __init__(self, config, **kw) -> None:
+        super().__init__(config, **kw)
+        self.formation = Multiformation.of(config)
 
     def training_images(self, syn, syn_labels):
-        return decode(syn, syn_labels, self.config.factor)  # matched, augmented (if asked) and trained on
+        """Return the decoded synthetic set, factor² images per stored one, sorted by class."""
+        return self.formation.decode(syn, syn_labels)  # matched, augmented (if asked) and trained on

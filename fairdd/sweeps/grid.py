@@ -45,7 +45,7 @@ CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
 DATA_KNOBS = ("mode", "bias", "severity", "n_groups", "size", "group_noise", "group_labels", "groups", "root")
 _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
-_EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name not in ("preset", "extra"))
+_EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
 _SECTIONS = ("sweep", "grid", "data", "overrides", "evaluate")
 
 

@@ -1,8 +1,14 @@
-"""What is matched: target strategies (vanilla, uniform, fairdd, cobra, cobra-w2, cobra-gauss)."""
-from .moments import STRATEGIES, Cobra, FairDD, Strategy, Targets, Uniform, Vanilla, cell_means, get_strategy
-from .distributional import CobraGauss, CobraW2, bures_barycenters, gaussian_match, sliced_w2, w2_barycenters
+"""What is matched: target strategies (vanilla, uniform, fairdd, cobra, cobra-w2, cobra-gauss).
 
-STRATEGIES.update({CobraW2.name: CobraW2, CobraGauss.name: CobraGauss})
+``base`` is the interface (``Strategy``, ``MomentStrategy``, ``Targets``) and the only module a
+matcher imports; ``moments`` and ``distributional`` hold the strategies; ``registry`` names them all.
+"""
+from ..barycenter import bures_barycenters, w2_barycenters
+from .base import MomentStrategy, Strategy, Targets, cell_means
+from .distributional import CobraGauss, CobraW2
+from .moments import Cobra, FairDD, Uniform, Vanilla
+from .registry import STRATEGIES, get_strategy, register_strategy
 
-__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy", "cell_means",
-           "CobraW2", "CobraGauss", "w2_barycenters", "sliced_w2", "bures_barycenters", "gaussian_match"]
+__all__ = ["Targets", "Strategy", "MomentStrategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES",
+           "get_strategy", "register_strategy", "cell_means", "CobraW2", "CobraGauss", "w2_barycenters",
+           "bures_barycenters"]

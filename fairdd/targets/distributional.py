@@ -8,29 +8,29 @@ with w uniform over present groups (imbalance-agnostic) or size-proportional (= 
 Solved for every class at once by the fixed-point iteration x_s ← Σ_a w_a T_a(x_s), where T_a is the
 barycentric projection of an entropic (Sinkhorn, log-domain) plan between ν and μ̂_{a|c}; the
 clouds are padded to one (C, G, n_max, d) tensor with a mask, so there is no loop over classes or
-groups. The matcher compares the synthetic embedding cloud of each class with ν*_c by sliced W2
-(sorted random projections; quantile-matched when the sizes differ): a cloud-to-cloud loss whose
-gradient moves every synthetic point, unlike a mean-to-mean loss.
+groups (the solvers are in ``fairdd.barycenter``). The matcher compares the synthetic embedding
+cloud of each class with ν*_c by its distance for the kind (``fairdd.matching.distances``: sliced W2
+for clouds, mean and covariance for Gaussians), a cloud-to-cloud loss whose gradient moves every
+synthetic point, unlike a mean-to-mean loss.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 import torch
 
-from ..ops import segment_count
-from .moments import Strategy, Targets, check_group_weights, group_weight_matrix
+from ..barycenter import bures_barycenters, w2_barycenter, w2_barycenters
+from ..ops import cell_index, segment_count
+from .base import Strategy, Targets, check_group_weights, group_weight_matrix
 
-__all__ = ["CobraW2", "CobraGauss", "padded_clouds", "w2_barycenters", "sliced_w2", "bures_barycenters",
-           "gaussian_match"]
+__all__ = ["CobraW2", "CobraGauss", "padded_clouds"]
 
 
 def padded_clouds(stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, n_classes: int,
                   n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Clouds (C, G, n_max, d) and mask (C, G, n_max) from per-sample stats (N, d)."""
-    cell = labels * n_groups + groups  # (N,)
+    cell = cell_index(labels, groups, n_groups)  # (N,)
     order = torch.argsort(cell, stable=True)
     count = segment_count(cell, n_classes * n_groups, torch.long)  # (C·G,)
     start = torch.cumsum(count, 0) - count
@@ -43,62 +43,43 @@ def padded_clouds(stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tenso
     return clouds.view(n_classes, n_groups, n_max, -1), mask.view(n_classes, n_groups, n_max)
 
 
-def w2_barycenters(clouds: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, init: torch.Tensor, *,
-                   iters: int = 5, sinkhorn_iters: int = 50, eps: float = 0.05) -> torch.Tensor:
-    """Free-support W2 barycenters of every class, (C, S, d).
-
-    clouds (C, G, n, d) with mask (C, G, n); weights (C, G) group weights (0 for absent groups);
-    init (C, S, d) starting support. ``eps`` is the entropic regularisation relative to the mean cost.
-    """
-    c, g, n, d = clouds.shape
-    s = init.shape[1]
-    w = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
-    log_b = torch.where(mask, -torch.log(mask.sum(-1, keepdim=True).clamp(min=1).to(clouds.dtype)),
-                        torch.full_like(mask, -math.inf, dtype=clouds.dtype))  # (C, G, n)
-    log_a = torch.full((c, g, s), -math.log(s), dtype=clouds.dtype, device=clouds.device)
-    x = init
-    for _ in range(iters):
-        cost = torch.cdist(x.unsqueeze(1).expand(c, g, s, d).reshape(c * g, s, d),
-                           clouds.reshape(c * g, n, d)).pow(2).view(c, g, s, n)  # (C, G, S, n)
-        scale = (cost * mask.unsqueeze(2)).sum((-1, -2)) / (mask.sum(-1) * s).clamp(min=1)  # (C, G)
-        k = -cost / (eps * scale.clamp(min=1e-12))[..., None, None]  # (C, G, S, n)
-        f = torch.zeros_like(log_a)
-        h = torch.zeros_like(log_b)
-        for _ in range(sinkhorn_iters):  # log-domain Sinkhorn, all (class, group) pairs at once
-            f = log_a - torch.logsumexp(k + h.unsqueeze(2), dim=-1)
-            h = log_b - torch.logsumexp(k + f.unsqueeze(-1), dim=-2)
-            h = torch.where(mask, h, torch.full_like(h, -math.inf))
-        plan = torch.exp(k + f.unsqueeze(-1) + h.unsqueeze(2))  # (C, G, S, n)
-        plan = torch.where(mask.any(-1)[..., None, None], plan, torch.zeros_like(plan))  # absent groups: no plan
-        proj = torch.einsum("cgsn,cgnd->cgsd", plan, clouds) * s  # barycentric projections T_a(x)
-        x = torch.einsum("cg,cgsd->csd", w, proj)
-    return x
-
-
-def sliced_w2(x: torch.Tensor, y: torch.Tensor, *, n_proj: int = 64,
-              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sliced W2² between point clouds x (C, n1, d) and y (C, n2, d), per class → (C,)."""
-    d = x.shape[-1]
-    theta = torch.randn(d, n_proj, generator=generator, device=x.device, dtype=x.dtype)
-    theta = theta / theta.norm(dim=0, keepdim=True)
-    px, _ = torch.sort(x @ theta, dim=1)  # (C, n1, L)
-    py, _ = torch.sort(y @ theta, dim=1)  # (C, n2, L)
-    m = max(px.shape[1], py.shape[1])
-    q = (torch.arange(m, device=x.device) + 0.5) / m
-    qx = px[:, (q * px.shape[1]).long()]  # (C, m, L) quantiles
-    qy = py[:, (q * py.shape[1]).long()]
-    return (qx - qy).pow(2).mean((1, 2))
-
-
 @dataclass(frozen=True)
 class CobraW2(Strategy):
-    """Cloud target: per class the W2 barycenter (``n_support`` points) of the group clouds.
+    r"""Cloud target: per class the free-support W2 barycenter of the group embedding clouds.
 
-    ``Targets.refs`` is (C, S, d) — a cloud, flagged by ``kind = "cloud"`` — with weights (C, 1).
+    .. math::
+        \nu^*_c = \operatorname*{argmin}_{\nu = \frac1S \sum_{s=1}^S \delta_{x_s}}
+                  \sum_{a \in \mathcal{A}_c} w_a\, W_2^2(\nu, \hat\mu_{c,a}),\qquad
+        \hat\mu_{c,a} = \frac{1}{n_{c,a}} \sum_{i: y_i = c, a_i = a} \delta_{\phi_i}
+
+    Returns ``Targets(kind="cloud")`` with refs (C, S, d) the supports and weights (C, 1) (0 for a
+    class absent from the batch). The sinkhorn solver starts from the class's first ``n_support``
+    samples in batch order (a random draw), repeated if the class has fewer.
+
+    Parameters
+    ----------
+    group_weights : "uniform", "proportional" or sequence of G floats, default "uniform"
+        :math:`w_a` as in ``Cobra``; built from ``DistillConfig.group_weights``.
+    n_support : int, default 10
+        S, the barycenter's support points per class.
+    iters : int, default 5
+        Fixed-point iterations (``fairdd.barycenter.w2_barycenters``).
+    eps : float, default 0.05
+        Entropic regularisation relative to the mean cost.
+    solver : {"sinkhorn", "exact"}, default "sinkhorn"
+        "sinkhorn": batched entropic solver on the data's device; "exact": POT's LP solver
+        (``ot.lp.free_support_barycenter``), one class at a time on the CPU (slow; for checks).
+
+    References
+    ----------
+    [1] Cuturi & Doucet, "Fast Computation of Wasserstein Barycenters", ICML 2014.
+
+    [2] Flamary et al., "POT: Python Optimal Transport", JMLR 2021 (``free_support_barycenter``).
     """
 
     name: ClassVar[str] = "cobra-w2"
     kind: ClassVar[str] = "cloud"
+    config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
     n_support: int = 10
     iters: int = 5
@@ -113,6 +94,7 @@ class CobraW2(Strategy):
             raise ValueError(f"n_support must be an integer >= 1; got {self.n_support!r}")
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        """Cloud targets from per-sample embeddings (N, d) with class and group ids (N,)."""
         clouds, mask = padded_clouds(stats, labels, groups, n_classes, n_groups)  # (C, G, n, d), (C, G, n)
         w = group_weight_matrix(self.group_weights, mask.sum(-1), stats.dtype)  # (C, G)
         if self.solver == "exact":
@@ -124,8 +106,6 @@ class CobraW2(Strategy):
 
     def _exact(self, clouds: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Exact free-support barycenters with POT, one class at a time (slow; for checks and small runs)."""
-        from ..barycenter import w2_barycenter
-
         out = clouds.new_zeros(clouds.shape[0], self.n_support, clouds.shape[-1])
         for c in range(clouds.shape[0]):  # the exact LP solver has no batched form
             present = [a for a in range(clouds.shape[1]) if bool(mask[c, a].any()) and float(w[c, a]) > 0]
@@ -134,9 +114,6 @@ class CobraW2(Strategy):
                                      n_support=self.n_support)
                 out[c] = torch.as_tensor(bary, dtype=clouds.dtype, device=clouds.device)
         return out
-
-    def from_cells(self, mean, count) -> Targets:
-        raise ValueError("cobra-w2 needs the per-sample clouds, not cell means; use it with method='dm'")
 
 
 def _first_per_class(labels: torch.Tensor, n_classes: int, k: int) -> torch.Tensor:
@@ -147,43 +124,38 @@ def _first_per_class(labels: torch.Tensor, n_classes: int, k: int) -> torch.Tens
     return order[(start[:, None] + offs).clamp(max=len(labels) - 1)]
 
 
-def _sqrtm(m: torch.Tensor) -> torch.Tensor:
-    """Symmetric PSD square root of (..., k, k) by eigendecomposition."""
-    vals, vecs = torch.linalg.eigh(m)
-    return (vecs * vals.clamp(min=0).sqrt().unsqueeze(-2)) @ vecs.transpose(-1, -2)
-
-
-def bures_barycenters(means: torch.Tensor, covs: torch.Tensor, weights: torch.Tensor, *,
-                      iters: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gaussian W2 (Bures–Wasserstein) barycenters, batched over classes.
-
-    means (C, G, k), covs (C, G, k, k), weights (C, G) (0 = absent group). Returns the barycenter
-    means Σ_a w_a μ_a (C, k) and covariances (C, k, k) from the fixed point
-    S ← S^{-1/2} (Σ_a w_a (S^{1/2} Σ_a S^{1/2})^{1/2})² S^{-1/2}.
-    """
-    w = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
-    mean = torch.einsum("cg,cgk->ck", w, means)
-    s = torch.einsum("cg,cgkl->ckl", w, covs)  # start from the weighted mean covariance
-    for _ in range(iters):
-        root = _sqrtm(s)  # (C, k, k)
-        inv_root = torch.linalg.pinv(root, hermitian=True)
-        inner = _sqrtm(root.unsqueeze(1) @ covs @ root.unsqueeze(1))  # (C, G, k, k)
-        t = torch.einsum("cg,cgkl->ckl", w, inner)
-        s = inv_root @ t @ t @ inv_root
-        s = (s + s.transpose(-1, -2)) / 2
-    return mean, s
-
-
 @dataclass(frozen=True)
 class CobraGauss(Strategy):
-    """Gaussian target: per class the Bures–Wasserstein barycenter of the groups' Gaussian fits in a
-    fixed random ``dim``-dimensional orthonormal projection of the embeddings (full covariances of
-    2048-d embeddings would be too slow). ``Targets.refs`` is the barycenter mean (C, 1, k) with
-    ``extra = {"cov": (C, k, k), "proj": (d, k)}``; the matcher fits the synthetic class in the same
-    projection and matches mean and covariance."""
+    r"""Gaussian target: per class the Bures–Wasserstein barycenter of the groups' Gaussian fits.
+
+    .. math::
+        (m^*_c, \Sigma^*_c) = \operatorname*{argmin}_{m, \Sigma}
+            \sum_{a \in \mathcal{A}_c} w_a\, W_2^2\big(\mathcal N(m, \Sigma), \mathcal N(\mu_{c,a}, \Sigma_{c,a})\big)
+
+    with :math:`\mu_{c,a}, \Sigma_{c,a}` the mean and (ridge-regularised) covariance of the group's
+    embeddings in a fixed random orthonormal projection :math:`P \in \mathbb R^{d \times k}` (full
+    covariances of 2048-d embeddings would be too slow). Returns ``Targets(kind="gaussian")``: refs
+    (C, 1, k) the barycenter means, weights (C, 1), ``extra = {"cov": (C, k, k), "proj": (d, k)}``;
+    the matcher fits the synthetic class in the same projection and matches mean and covariance.
+
+    Parameters
+    ----------
+    group_weights : "uniform", "proportional" or sequence of G floats, default "uniform"
+        :math:`w_a` as in ``Cobra``; built from ``DistillConfig.group_weights``.
+    dim : int, default 16
+        k, the projection's dimension (``min(dim, d)`` columns).
+    ridge : float, default 1e-3
+        Added to every covariance's diagonal.
+
+    References
+    ----------
+    [1] Álvarez-Esteban et al., "A fixed-point approach to barycenters in Wasserstein space",
+    J. Math. Anal. Appl. 2016.
+    """
 
     name: ClassVar[str] = "cobra-gauss"
     kind: ClassVar[str] = "gaussian"
+    config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
     dim: int = 16
     ridge: float = 1e-3
@@ -194,11 +166,13 @@ class CobraGauss(Strategy):
             raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
 
     def projection(self, d: int, device, dtype) -> torch.Tensor:
+        """Return the fixed orthonormal projection (d, min(dim, d)) for embeddings of size d."""
         g = torch.Generator().manual_seed(d * 7919 + self.dim)
         q, _ = torch.linalg.qr(torch.randn(d, min(self.dim, d), generator=g, dtype=torch.float64))
         return q.to(device=device, dtype=dtype)  # (d, k) orthonormal columns
 
     def __call__(self, stats, labels, groups, n_classes, n_groups) -> Targets:
+        """Gaussian targets from per-sample embeddings (N, d) with class and group ids (N,)."""
         proj = self.projection(stats.shape[1], stats.device, stats.dtype)
         clouds, mask = padded_clouds(stats @ proj, labels, groups, n_classes, n_groups)  # (C, G, n, k)
         m = mask.unsqueeze(-1).to(stats.dtype)
@@ -211,18 +185,3 @@ class CobraGauss(Strategy):
         mean, cov = bures_barycenters(means, covs, w)
         return Targets(mean.unsqueeze(1), (w.sum(1, keepdim=True) > 0).to(stats.dtype), kind="gaussian",
                        extra={"cov": cov, "proj": proj})
-
-    def from_cells(self, mean, count) -> Targets:
-        raise ValueError("cobra-gauss needs the per-sample clouds, not cell means; use it with method='dm'")
-
-
-def gaussian_match(emb_syn: torch.Tensor, targets: Targets, n_classes: int) -> torch.Tensor:
-    """Σ_c w_c (d/k) (‖m_c − m*_c‖² + ‖S_c − S*_c‖_F²) for synthetic embeddings (C·ipc, d) sorted by class."""
-    proj = targets.extra["proj"]
-    z = (emb_syn @ proj).view(n_classes, -1, proj.shape[1])  # (C, ipc, k)
-    mean = z.mean(1)
-    centred = z - mean.unsqueeze(1)
-    cov = centred.transpose(1, 2) @ centred / max(z.shape[1] - 1, 1)  # (C, k, k)
-    scale = emb_syn.shape[1] / proj.shape[1]
-    per_class = (mean - targets.refs[:, 0]).pow(2).sum(-1) + (cov - targets.extra["cov"]).pow(2).sum((-1, -2))
-    return (targets.weights[:, 0] * scale * per_class).sum()

@@ -1,13 +1,4 @@
-"""Target strategies: what the synthetic statistic of each class is pulled toward.
-
-A strategy turns per-sample real statistics φ_i (embeddings for DM, gradients for DC, ...) with
-their class and group ids into *references* ``refs`` (C, K, *F) and *weights* (C, K). A matcher
-then minimises
-
-    L = Σ_c Σ_k w_{c,k} · D(refs_{c,k}, Φ_{S_c})
-
-with its own distance D. Groups absent from a class batch get weight 0 (``fairdd``) or no share
-of the barycenter (``cobra``); a class with no real sample in the batch gets weight 0.
+"""Moment strategies: each class's references are weighted means of its groups' mean statistics.
 
 ============  ===========================================================  ========
 strategy      references for class c                                       sampling
@@ -18,6 +9,10 @@ fairdd        every group mean Φ_{T_{a|c}}, weight 1 if present (K = G)    pool
 cobra         barycenter Σ_a w_a Φ_{T_{a|c}} / Σ_a w_a over present groups pooled
               (w_a = 1/|𝒜| uniform by default; size-proportional = vanilla)
 ============  ===========================================================  ========
+
+Groups absent from a class batch get weight 0 (``fairdd``) or no share of the barycenter
+(``cobra``); a class with no real sample in the batch gets weight 0. The interface they implement
+(``MomentStrategy``, ``Targets``) is in ``fairdd.targets.base``.
 """
 from __future__ import annotations
 
@@ -26,78 +21,10 @@ from typing import ClassVar, Literal, Sequence
 
 import torch
 
-from ..ops import segment_mean
+from .base import MomentStrategy, Strategy, Targets, cell_means, check_group_weights, group_weight_matrix
 
-__all__ = ["Targets", "Strategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES", "get_strategy", "cell_means",
+__all__ = ["Targets", "Strategy", "MomentStrategy", "Vanilla", "Uniform", "FairDD", "Cobra", "cell_means",
            "check_group_weights", "group_weight_matrix"]
-
-
-@dataclass(frozen=True)
-class Targets:
-    """refs (C, K, *F) reference statistics; weights (C, K) per reference distance.
-
-    ``kind="moments"``: K references, each compared with the synthetic class statistic.
-    ``kind="cloud"``: refs (C, S, d) is one point cloud per class (weights (C, 1)), compared with the
-    synthetic class's cloud by a distributional distance. ``kind="gaussian"``: refs (C, 1, k) are
-    barycenter means in a projection, with ``extra["cov"]`` (C, k, k) and ``extra["proj"]`` (d, k).
-    """
-
-    refs: torch.Tensor
-    weights: torch.Tensor
-    kind: str = "moments"
-    extra: dict | None = None  # kind-specific tensors (e.g. "cov" and "proj" for kind="gaussian")
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """Base class. ``sampling`` says how the real batch is drawn ("pooled" or "groups")."""
-
-    name: ClassVar[str] = "base"
-    sampling: ClassVar[Literal["pooled", "groups"]] = "pooled"
-    kind: ClassVar[str] = "moments"
-
-    def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
-                 n_classes: int, n_groups: int) -> Targets:
-        """From per-sample statistics (N, *F) with class and group ids (N,)."""
-        return self.from_cells(*cell_means(stats, labels, groups, n_classes, n_groups))
-
-    def from_cells(self, mean: torch.Tensor, count: torch.Tensor) -> Targets:
-        """From per-(class, group) means (C, G, *F) and sample counts (C, G): matchers that reduce
-        their statistics themselves (e.g. per-sample gradients in chunks) call this directly."""
-        raise NotImplementedError
-
-
-def cell_means(stats, labels, groups, n_classes, n_groups) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-(class, group) means (C, G, *F) and counts (C, G) in one segment reduction."""
-    cell = labels * n_groups + groups  # (N,)
-    mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
-    return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)
-
-
-def check_group_weights(spec) -> None:
-    """Validate a group-weight spec: "uniform", "proportional" or a list of non-negative floats."""
-    if isinstance(spec, str):
-        if spec not in ("uniform", "proportional"):
-            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list of floats; got {spec!r}")
-    elif any(float(v) < 0 for v in spec) or not any(float(v) > 0 for v in spec):
-        raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(spec)}")
-
-
-def group_weight_matrix(spec, count: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Per-class group weights (C, G) from a spec and batch counts (C, G); absent groups get 0.
-
-    "uniform": 1 per present group (group size never enters); "proportional": the counts (= pooled);
-    a list of G floats: those weights on the present groups.
-    """
-    present = (count > 0).to(dtype)
-    if spec == "uniform":
-        return present
-    if spec == "proportional":
-        return count.to(dtype)
-    given = torch.as_tensor(list(spec), dtype=dtype, device=count.device)
-    if given.numel() != count.shape[1]:
-        raise ValueError(f"group_weights has {given.numel()} entries; the data has {count.shape[1]} groups")
-    return given.unsqueeze(0) * present
 
 
 def _weighted(mean: torch.Tensor, w: torch.Tensor) -> Targets:
@@ -109,30 +36,67 @@ def _weighted(mean: torch.Tensor, w: torch.Tensor) -> Targets:
 
 
 @dataclass(frozen=True)
-class Vanilla(Strategy):
-    """Pooled class statistic: converges to the majority group's pattern."""
+class Vanilla(MomentStrategy):
+    r"""Pooled class statistic: converges to the majority group's pattern.
+
+    .. math::
+        \mathrm{ref}_c = \frac{\sum_a n_{c,a}\,\bar\phi_{c,a}}{\sum_a n_{c,a}}
+                       = \frac{1}{|T_c|}\sum_{i \in T_c} \phi_i,\qquad K = 1,\quad w_c = [n_c > 0]
+
+    ``from_cells(mean, count)`` takes cell means ``(C, G, *F)`` and counts (C, G) and returns refs
+    ``(C, 1, *F)`` and weights (C, 1); the strategy has no options.
+
+    References
+    ----------
+    [1] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
+    """
 
     name: ClassVar[str] = "vanilla"
 
     def from_cells(self, mean, count) -> Targets:
+        """Return the size-weighted mean of the cell means, (C, 1, *F)."""
         return _weighted(mean, count.to(mean.dtype))  # size-weighted = the pooled mean
 
 
 @dataclass(frozen=True)
 class Uniform(Vanilla):
-    """Uniform DD: vanilla target on a batch drawn equally per group (fixes sample size only)."""
+    r"""Uniform DD: the vanilla target on a real batch drawn equally per group.
+
+    .. math::
+        \mathrm{ref}_c = \frac{1}{|B_c|}\sum_{i \in B_c} \phi_i,\qquad
+        B_c \text{ holds } \approx M / |\mathcal{A}_c| \text{ samples of each present group}
+
+    It fixes the sample sizes only: the reference is still one pooled mean (K = 1).
+    """
 
     name: ClassVar[str] = "uniform"
     sampling: ClassVar[Literal["pooled", "groups"]] = "groups"
 
 
 @dataclass(frozen=True)
-class FairDD(Strategy):
-    """FairDD synchronized matching: one distance per present group, summed (``reduction="sum"``,
-    FairDD's code) or averaged over the groups present in the class batch (``"mean"``, how COBRA's
-    code runs the FairDD baseline for DC and IDC)."""
+class FairDD(MomentStrategy):
+    r"""FairDD synchronised matching: one distance per present group.
+
+    .. math::
+        \mathrm{refs}_{c,a} = \bar\phi_{c,a},\qquad
+        w_{c,a} = [n_{c,a} > 0] \;\; (\text{"sum"}) \quad\text{or}\quad
+        w_{c,a} = \frac{[n_{c,a} > 0]}{|\mathcal{A}_c|} \;\; (\text{"mean"}),\qquad K = G
+
+    Parameters
+    ----------
+    reduction : {"sum", "mean"}, default "sum"
+        "sum": per-group distances summed (FairDD's code); "mean": averaged over the groups present
+        in the class batch (how COBRA's code runs the FairDD baseline for DC and IDC). Built from
+        ``DistillConfig.fairdd_reduction``.
+
+    References
+    ----------
+    [1] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623;
+    code zqhang/FairDD.
+    """
 
     name: ClassVar[str] = "fairdd"
+    config_fields: ClassVar[dict] = {"reduction": "fairdd_reduction"}
     reduction: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
@@ -140,6 +104,7 @@ class FairDD(Strategy):
             raise ValueError(f"unknown reduction {self.reduction!r}; allowed: ['sum', 'mean']")
 
     def from_cells(self, mean, count) -> Targets:
+        """Return every group mean as a reference, (C, G, *F), weighted by presence."""
         present = (count > 0).to(mean.dtype)  # (C, G)
         if self.reduction == "mean":
             present = present / present.sum(1, keepdim=True).clamp(min=1)
@@ -147,31 +112,36 @@ class FairDD(Strategy):
 
 
 @dataclass(frozen=True)
-class Cobra(Strategy):
-    """Cross-group barycenter: weighted mean of the present groups' statistics, matched once.
+class Cobra(MomentStrategy):
+    r"""COBRA cross-group barycenter: the weighted mean of the present groups' statistics, matched once.
 
-    ``group_weights``: "uniform" (w_a = 1/|𝒜|, group size never enters: COBRA), "proportional"
-    (w_a ∝ batch count: reproduces vanilla), or a sequence of G non-negative weights.
+    .. math::
+        \mathrm{ref}_c = \operatorname*{argmin}_m \sum_{a \in \mathcal{A}_c} w_a \|\bar\phi_{c,a} - m\|^2
+                       = \frac{\sum_{a \in \mathcal{A}_c} w_a \bar\phi_{c,a}}{\sum_{a \in \mathcal{A}_c} w_a},
+        \qquad K = 1
+
+    where :math:`\mathcal{A}_c` are the groups present in class c's batch.
+
+    Parameters
+    ----------
+    group_weights : "uniform", "proportional" or sequence of G floats, default "uniform"
+        "uniform": :math:`w_a = 1/|\mathcal{A}_c|`, group size never enters (COBRA);
+        "proportional": :math:`w_a \propto n_{c,a}`, reproduces vanilla; G numbers: those weights
+        on the present groups. Built from ``DistillConfig.group_weights``.
+
+    References
+    ----------
+    [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
+    arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
     """
 
     name: ClassVar[str] = "cobra"
+    config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
 
     def __post_init__(self) -> None:
         check_group_weights(self.group_weights)
 
     def from_cells(self, mean, count) -> Targets:
+        """Return the group-weighted barycenter of the present groups' means, (C, 1, *F)."""
         return _weighted(mean, group_weight_matrix(self.group_weights, count, mean.dtype))
-
-
-STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra)}
-
-
-
-def get_strategy(target: str | Strategy, **options) -> Strategy:
-    """The strategy named ``target`` (one of ``STRATEGIES``), built with ``options``."""
-    if isinstance(target, Strategy):
-        return target
-    if target not in STRATEGIES:
-        raise ValueError(f"unknown target {target!r}; allowed: {list(STRATEGIES)}")
-    return STRATEGIES[target](**options)

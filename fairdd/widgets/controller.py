@@ -39,7 +39,6 @@ import dataclasses
 import logging
 import math
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -197,7 +196,6 @@ class DistillController:
 
     def _fail(self, message: str) -> None:
         self.error = message
-        self._traceback = traceback.format_exc()
         self.playing = False
         self._emit("error")
 

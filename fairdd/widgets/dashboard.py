@@ -17,6 +17,7 @@ import torch
 
 from ..config import METHODS, PRESETS
 from ..data import COLOR_NAMES, DATASETS
+from ..ops import cell_index
 from ..targets import STRATEGIES
 from ..viz import plots
 from .controller import DistillController
@@ -558,7 +559,7 @@ class Dashboard:
 
     def _majority(self):
         train = self.ctl.train
-        cell = train.labels * train.n_groups + train.groups
+        cell = cell_index(train.labels, train.groups, train.n_groups)
         counts = torch.bincount(cell, minlength=train.n_classes * train.n_groups).view(train.n_classes, -1)
         return counts.argmax(1).tolist()  # (C,)
 

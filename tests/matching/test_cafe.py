@@ -4,7 +4,7 @@ import torch
 import fairdd
 from fairdd.config import distill_config
 from fairdd.matching.cafe import CAFEMatcher, cafe_features, layer_weights
-from fairdd.matching.dm import as_batch
+from fairdd.matching import RealBatch as as_batch
 from fairdd.models import ConvNet, reset_parameters
 from fairdd.targets import get_strategy
 

@@ -4,7 +4,8 @@ import torch
 
 import fairdd
 from fairdd.matching.dm import embed, embed_real
-from fairdd.models import ConvNet, compiled, reset_parameters
+from fairdd.levers import compiled
+from fairdd.models import ConvNet, reset_parameters
 
 
 def test_compiled_embedding_follows_redrawn_parameters_and_gradients():

@@ -3,8 +3,8 @@ import torch
 
 import fairdd
 from fairdd.config import distill_config
+from fairdd.matching import RealBatch as as_batch
 from fairdd.matching.dc import DCMatcher
-from fairdd.matching.dm import as_batch
 from fairdd.matching.idc import IDCMatcher, decode
 from fairdd.models import reset_parameters
 from fairdd.targets import get_strategy

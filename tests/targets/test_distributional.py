@@ -4,7 +4,8 @@ import torch
 
 import fairdd
 from fairdd.barycenter import w2_barycenter
-from fairdd.targets import CobraW2, sliced_w2
+from fairdd.matching.distances import sliced_w2
+from fairdd.targets import CobraW2
 
 from conftest import SMOKE
 
