@@ -46,12 +46,20 @@ def test_python_dash_m_entry_point():
     assert "demo" in proc.stdout and "distill" in proc.stdout
 
 
+def _reproduce_rows(out) -> dict:
+    """target → done.json of a reproduce folder (a sweep: one cell per target)."""
+    from fairdd.sweeps import Sweep
+
+    sweep = Sweep.open(out)
+    return {c.target: sweep.dir.read(c.id, "done.json") for c in sweep.cells if sweep.dir.state(c.id) == "done"}
+
+
 def test_reproduce_writes_tables_and_resumes(tmp_path, capsys):
     out = tmp_path / "rep"
     args = ["reproduce", "colored-digits", "--preset", "smoke", "--n-models", "1", "--device", "cpu",
             "--targets", "random", "cobra", "--out", str(out), "--set", "depth=2"]
     assert main(args) == 0
-    rows = json.loads((out / "rows.json").read_text())
+    rows = _reproduce_rows(out)  # one sweep cell per target
     assert list(rows) == ["random", "cobra"] and rows["cobra"]["iterations"] == 3
     assert r"\begin{table}" in (out / "table.tex").read_text() and "cobra" in (out / "table.md").read_text()
     first = capsys.readouterr().out
@@ -69,7 +77,9 @@ def test_reproduce_passes_evaluation_overrides_and_names_bad_ones(tmp_path, caps
     assert main(base + ["--out", str(tmp_path / "bad"), "--eval-set", "epochs"]) == 2
     assert "--eval-set expects KEY=VALUE; got 'epochs'" in capsys.readouterr().err
     assert main(base + ["--out", str(tmp_path / "ok"), "--eval-set", "compile=false", "--eval-set", "epochs=1"]) == 0
-    assert "random" in json.loads((tmp_path / "ok" / "rows.json").read_text())
+    rows = _reproduce_rows(tmp_path / "ok")
+    assert "random" in rows and json.loads(next((tmp_path / "ok" / "cells").glob("*/cell.json")).read_text())[
+        "evaluate"]["epochs"] == 1
 
 
 def test_reproduce_refuses_to_mix_rows_made_with_other_settings(tmp_path, capsys):
