@@ -346,3 +346,60 @@ def test_baseline_targets_random_and_whole(tmp_path):
     cell = json.loads((tmp_path / "cells" / whole_cell.id / "cell.json").read_text())
     assert cell["distill"] is None and cell["dataset"]["train"]["n"] > 100
     assert set(load_table(tmp_path).summary["target"]) == {"random", "whole"}
+
+
+# ------------------------------------------------------- settings of finished cells
+def test_a_finished_cell_of_other_settings_is_refused_and_the_grid_may_grow(tmp_path):
+    one = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
+    Sweep(parse_spec(one), tmp_path).run("inline")
+    (done,) = list((tmp_path / "cells").glob("*/done.json"))
+    with pytest.raises(ValueError, match=r"holds a finished cell \S+ made with other settings \(distill=\{'iterations': 2, "
+                                         r"'depth': 2\}, now \{'iterations': 3, 'depth': 2\}\); use another"):
+        Sweep(parse_spec(one.replace("iterations = 2", "iterations = 3")), tmp_path)
+    with pytest.raises(ValueError, match=r"\(n_models=1, now 2\)"):
+        Sweep(parse_spec(one.replace("n_models = 1", "n_models = 2")), tmp_path)
+    grown = Sweep(parse_spec(one.replace('["vanilla"]', '["vanilla", "random"]')), tmp_path)  # new cells only
+    assert [c.target for c in grown.plan().todo] == ["random"]
+    # a baseline cell ignores the distillation overrides: another iterations count is the same random subset
+    grown.run("inline")
+    again = parse_spec(one.replace('["vanilla"]', '["random"]').replace("iterations = 2", "iterations = 9"))
+    assert Sweep(again, tmp_path).plan().todo == [] and again.cells()[0].distill == {}
+    assert Sweep.open(tmp_path).plan().todo == []  # opening the stored sweep checks nothing
+
+
+def test_data_knobs_reach_only_the_datasets_that_take_them():
+    text = TINY.replace('dataset = ["colored-digits"]', 'dataset = ["colored-digits", "cifar10-s"]')
+    text = text.replace("[data]\nn_groups = 4\nsize = 16", "[data]\nmode = \"background\"\nskew = 0.8")
+    cells = parse_spec(text).cells()
+    assert {c.dataset: c.data for c in cells} == {"colored-digits": {"mode": "background"},
+                                                  "cifar10-s": {"skew": 0.8}}
+    with pytest.raises(ValueError, match=r"data knob 'skew' applies to none of the grid's datasets "
+                                         r"\['colored-digits'\]; datasets that take it: \['cifar10-s'\]"):
+        parse_spec(TINY.replace("size = 16", "size = 16\nskew = 0.8"))
+
+
+def test_study_runs_app_f_severities_on_cifar10s(tmp_path, monkeypatch):
+    """imbalance_separation on CIFAR10-S: imbalance is the skew, separation the App. F corruptions."""
+    import importlib.util
+
+    from fairdd.experiments import STUDY_COLUMNS, imbalance_separation
+
+    spec = importlib.util.spec_from_file_location("_ff", ROOT / "tests" / "data" / "file_fixtures.py")
+    fx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fx)
+    fx.write_cifar_python(tmp_path / "files", fx.cifar_arrays(n_train_per_class=12, n_test_per_class=3))
+    monkeypatch.setenv("FAIRDD_DATA", str(tmp_path / "files"))
+    frame = imbalance_separation(dataset="cifar10-s", targets=("vanilla",), imbalances=(0.75,), severities=(0, 4),
+                                 ipc=1, preset="smoke", n_models=1, device="cpu", out=tmp_path / "study",
+                                 eval_overrides={"depth": 2}, iterations=1, depth=2)
+    assert list(frame.columns) == STUDY_COLUMNS and frame["severity"].tolist() == [0, 4]
+    assert frame["imbalance"].tolist() == [0.75, 0.75]
+    infos = [json.loads(p.read_text()) for p in (tmp_path / "study" / "cells").glob("*/cell.json")]
+    assert sorted((i["dataset"]["train"]["info"]["skew"], i["dataset"]["train"]["info"]["severity"])
+                  for i in infos) == [(0.75, 0), (0.75, 4)]
+    assert all("mode" not in i["cell"]["data"] for i in infos)  # cifar10-s has no foreground/background
+    assert "-skew0.75-severity4-" in " ".join(p.name for p in (tmp_path / "study" / "cells").iterdir())
+    with pytest.raises(ValueError, match="mode 'background' does not apply to dataset 'cifar10-s'"):
+        imbalance_separation(dataset="cifar10-s", mode="background", out=tmp_path / "x")
+    with pytest.raises(ValueError, match="dataset 'bffhq' has no imbalance knob"):
+        imbalance_separation(dataset="bffhq")
