@@ -164,9 +164,11 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
     table = load_table(d)
     # direct: each cell's report.json, averaged over seeds by hand
     by_key: dict = {}
+    floors: dict = {}
     for c in Sweep.open(d).cells:
         rep = json.loads((d / "cells" / c.id / "report.json").read_text())
         by_key.setdefault((c.method, c.target, c.ipc), []).append((rep["accuracy"], rep["eod"]))
+        floors.setdefault((c.method, c.target, c.ipc), []).append(rep["noise_floor"])
     assert len(table.summary) == len(by_key) == 4
     for row in table.summary.to_dict(orient="records"):
         vals = by_key[(row["method"], row["target"], row["ipc"])]
@@ -177,9 +179,18 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
         assert row["accuracy_mean"] == pytest.approx(mean, abs=1e-9)
         assert row["accuracy_std"] == pytest.approx(math.sqrt(sum((a - mean) ** 2 for a in acc) / len(acc)), abs=1e-9)
         assert row["eod_mean"] == pytest.approx(sum(eod) / len(eod), abs=1e-9)
+        floor = floors[(row["method"], row["target"], row["ipc"])]  # the reports' noise floor, mean over seeds
+        assert row["eod_floor"] == pytest.approx(sum(f["eod"] for f in floor) / 2, abs=1e-9)
+        assert row["deo_a_floor"] == pytest.approx(sum(f["deo_a"] for f in floor) / 2, abs=1e-9)
+        assert 0 < row["deo_a_floor"] < row["eod_floor"] < 100
+        entry = f"| {row['method']} / {row['target']} | "
+        line = next(ln for ln in table.markdown().splitlines() if ln.startswith(entry))
+        assert f"| {row['eod_floor']:.2f} / {row['deo_a_floor']:.2f} |" in line
         assert math.isnan(row["published_accuracy"])  # the paper has no colored-digits numbers
     text = table.markdown()
-    assert text.splitlines()[0] == "| method / target | colored-digits IPC 1 | colored-digits IPC 2 |"
+    assert text.splitlines()[0] == ("| method / target | colored-digits IPC 1 | floor EOD / DEO_A | "
+                                    "colored-digits IPC 2 | floor EOD / DEO_A |")
+    assert "sampling noise alone" in text and "floor EOD / DEO\\_A" in table.latex()
     assert "\\toprule" in table.latex() and "$\\pm$" in table.latex() and "±" not in table.latex()
     moved = tmp_path / "elsewhere"
     shutil.copytree(d, moved)
@@ -192,6 +203,8 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
 
     csv = pd.read_csv(moved / "table.csv")
     assert csv["accuracy_mean"].tolist() == pytest.approx(table.summary["accuracy_mean"].tolist(), abs=1e-9)
+    assert csv["eod_floor"].tolist() == pytest.approx(table.summary["eod_floor"].tolist(), abs=1e-9)
+    assert csv["deo_a_floor"].tolist() == pytest.approx(table.summary["deo_a_floor"].tolist(), abs=1e-9)
     assert (moved / "table.tex").read_text() == table.latex()
 
 
@@ -248,7 +261,8 @@ def test_debug_executor_runs_the_cells_through_submitit(tmp_path):
     status = sweep.run("debug").wait()
     assert status.counts["done"] == 2 and (tmp_path / "jobs").is_dir()
     table = load_table(tmp_path, rows=("target",), columns=("bias",))
-    assert table.markdown().splitlines()[0] == "| target | bias 0.6 | bias 0.9 |"
+    assert table.markdown().splitlines()[0] == "| target | bias 0.6 | floor EOD / DEO_A | bias 0.9 | floor EOD / DEO_A |"
+    assert table.wide(floor=False).shape == (1, 2)
     assert sorted(table.summary["bias"]) == [0.6, 0.9] and set(table.summary["std_over"]) == {"models"}
     with pytest.raises(ValueError, match="unknown table axis"):
         load_table(tmp_path, columns=("colour",))
