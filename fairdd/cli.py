@@ -451,7 +451,8 @@ def run_reproduce(args) -> int:
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
                       out=out, root=args.root, download=args.download, callback=show, data=data,
                       eval_overrides=eval_overrides, **overrides)
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod", "published_source",
+    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
+            "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
     atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))

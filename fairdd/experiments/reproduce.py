@@ -115,7 +115,8 @@ def _row(cell, done: dict) -> dict:
     known = published(cell.dataset, mode, cell.method, cell.ipc, cell.preset)
     pub = known.get(cell.target, (float("nan"), float("nan"), f"none under the {cell.preset!r} protocol"))
     std = done.get("std", {})
-    return {**{k: done[k] for k in REPRODUCE_METRICS}, **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
+    return {**{k: done[k] for k in REPRODUCE_METRICS},
+            **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
             "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
             "n_models": done["n_models"], "iterations": done["iterations"], "distill_s": done["distill_s"],
             "eval_s": done["eval_s"], "ms_per_iteration": done["ms_per_iteration"],
