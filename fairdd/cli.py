@@ -1,4 +1,4 @@
-"""Command line: ``fairdd demo | distill | evaluate | reproduce``. The only module that prints.
+"""Command line: ``fairdd demo | distill | evaluate | reproduce | datasets | sweep``. The only module that prints.
 
 Expected errors (bad values, missing or existing files, no CUDA) end as one line on stderr and
 exit code 2; progress bars appear only on a terminal (not when piped, nor under ``CI=true``).
@@ -27,6 +27,7 @@ examples:
   fairdd reproduce colored-fashion-mnist --download --preset demo --out results/rep
   fairdd reproduce cifar10-s --root ~/data --skew 0.9 --ipc 100 --out results/rep-c10s   # COBRA's CIFAR10-S
   fairdd distill --dataset utkface --root ~/data --group gender --preset demo --out results/utk
+  fairdd datasets --root ~/data                   # every dataset: here or not (and why), its knobs
   fairdd sweep run benchmarks/grids/smoke.toml --dir results/sweeps/smoke --executor local
   fairdd sweep table results/sweeps/smoke --format latex
 
@@ -228,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--any-test-set", action="store_true",
                     help="evaluate even if the test set was not built like the result's training set")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
+    ds = sub.add_parser("datasets", help="list every dataset: whether its files are here (and why not), its knobs",
+                        formatter_class=fmt, epilog="example:\n  fairdd datasets --root ~/data")
+    ds.add_argument("--root", default=None, help="folder with the datasets' files (default $FAIRDD_DATA)")
     sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
     return parser
 
@@ -412,6 +416,21 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def run_datasets(args) -> int:
+    """One line per dataset: available or the loader's reason, and the flags it takes."""
+    import fairdd
+
+    for name in fairdd.datasets.DATASETS:
+        takes = fairdd.datasets.options(name)
+        knobs = {"root": args.root} if args.root is not None and "root" in takes else {}
+        avail = fairdd.datasets.availability(name, **knobs)
+        flags = " ".join(KNOB_FLAGS[k] for k in takes if k in KNOB_FLAGS) or "-"
+        print(f"{name:22s} {'available' if avail.available else 'missing':9s}  flags: {flags}")
+        if not avail.available:
+            print(f"{'':22s} {_one_line(Exception(avail.reason))}")
+    return 0
+
+
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
     from fairdd.io import atomic_write, check_output
@@ -482,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     args.parser = parser._subparsers._group_actions[0].choices[args.command]
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
-                "reproduce": run_reproduce, "sweep": sweep_cli.run_cli}[args.command](args)
+                "reproduce": run_reproduce, "datasets": run_datasets, "sweep": sweep_cli.run_cli}[args.command](args)
     except (ValueError, OSError) as exc:  # FileNotFoundError, FileExistsError, PermissionError ... are OSErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2

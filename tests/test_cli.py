@@ -155,3 +155,20 @@ def test_dataset_flags_reach_only_the_datasets_that_take_them(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(d + ["--dataset", "colored-digits", "--style", "fancy", "--out", str(tmp_path / "c")])
     assert "--style: invalid choice: 'fancy'" in capsys.readouterr().err
+
+
+def test_datasets_command_lists_every_dataset_with_its_flags_and_why_it_is_missing(tmp_path, monkeypatch, capsys):
+    fx = _file_fixtures()
+    fx.write_cifar_python(tmp_path / "files", fx.cifar_arrays(n_train_per_class=2, n_test_per_class=1))
+    monkeypatch.setenv("FAIRDD_DATA", str(tmp_path / "files"))
+    assert main(["datasets", "--root", str(tmp_path / "files")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    import fairdd
+
+    rows = {line.split()[0]: line for line in out if line[:1].strip()}
+    assert set(rows) == set(fairdd.datasets.DATASETS)
+    assert rows["cifar10-s"].split()[1] == "available" and "--skew --severity --format" in rows["cifar10-s"]
+    assert rows["colored-digits"].split()[1] == "available" and "--style" in rows["colored-digits"]
+    assert rows["bffhq"].split()[1] == "missing"
+    reason = out[out.index(rows["bffhq"]) + 1]
+    assert "bFFHQ files not found" in reason and str(tmp_path / "files") in reason
