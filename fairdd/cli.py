@@ -159,10 +159,36 @@ def _download(args) -> bool:
     return bool(args.download)
 
 
+def _add_reproduce_parser(sub, fmt) -> None:
+    datasets, methods, presets, targets = _choices()
+    rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
+                                           "random-subset baseline; write a results table", formatter_class=fmt,
+                         epilog="example:\n  fairdd reproduce colored-digits --preset smoke --out results/rep")
+    rep.add_argument("dataset", choices=datasets)
+    _add_knob_args(rep)
+    rep.add_argument("--method", default="dm", choices=methods)
+    rep.add_argument("--ipc", type=int, default=10)
+    rep.add_argument("--preset", default="paper", choices=presets)
+    rep.add_argument("--n-models", type=int, default=None,
+                     help="evaluation models (default: the preset's for the method)")
+    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
+                     choices=("random",) + targets)
+    rep.add_argument("--root", default=None)
+    rep.add_argument("--download", action="store_true",
+                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+    rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--out", default=None,
+                     help="sweep folder: one folder per target under cells/, table.md, table.tex (resumable)")
+    rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
+    rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
+                     help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fairdd import __version__
 
-    datasets, methods, presets, targets = _choices()
+    _, methods, presets, targets = _choices()
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="fairdd", description="Fair dataset distillation toolkit.",
                                      epilog=EXAMPLES, formatter_class=fmt)
@@ -195,28 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--resume", default=None, help="checkpoint to continue from")
     dist.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
 
-    rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
-                                           "random-subset baseline; write a results table", formatter_class=fmt,
-                         epilog="example:\n  fairdd reproduce colored-digits --preset smoke --out results/rep")
-    rep.add_argument("dataset", choices=datasets)
-    _add_knob_args(rep)
-    rep.add_argument("--method", default="dm", choices=methods)
-    rep.add_argument("--ipc", type=int, default=10)
-    rep.add_argument("--preset", default="paper", choices=presets)
-    rep.add_argument("--n-models", type=int, default=None,
-                     help="evaluation models (default: the preset's for the method)")
-    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
-                     choices=("random",) + targets)
-    rep.add_argument("--root", default=None)
-    rep.add_argument("--download", action="store_true",
-                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
-    rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--out", default=None,
-                     help="sweep folder: one folder per target under cells/, table.md, table.tex (resumable)")
-    rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
-    rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
-                     help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
+    _add_reproduce_parser(sub, fmt)
 
     ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set", formatter_class=fmt,
                         epilog="example:\n  fairdd evaluate results/cobra --preset demo --out report.json")

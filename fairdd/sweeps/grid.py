@@ -178,20 +178,7 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
     if unknown:
         raise ValueError(f"unknown section(s) {unknown} in the sweep file; allowed: {list(_SECTIONS)}")
     head = dict(raw.get("sweep", {}))
-    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
-    bad = sorted(set(head) - set(allowed_head))
-    if bad:
-        raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
-    preset = head.get("preset", "paper")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
-    seeds = head.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                            for s in seeds):
-        raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
-    n_models = head.get("n_models", 5)
-    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
-        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    preset, seeds, n_models = _parse_head(head)
     grid = {}
     for axis, values in raw.get("grid", {}).items():
         values = values if isinstance(values, list) else [values]
@@ -231,9 +218,29 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
         raise ValueError(f"[sweep] exclude must be a list of tables of grid axes ({sorted(grid)}); got {exclude!r}")
     spec = SweepSpec(preset=preset, seeds=tuple(seeds), n_models=n_models, grid=grid, data=data,
                      overrides=dict(raw.get("overrides", {})), evaluate=dict(raw.get("evaluate", {})),
-                     exclude=tuple(exclude), device=str(head.get("device", "auto")), name=str(head.get("name", name)), text=text)
+                     exclude=tuple(exclude), device=str(head.get("device", "auto")),
+                     name=str(head.get("name", name)), text=text)
     spec.cells()  # expands and validates every cell's configs
     return spec
+
+
+def _parse_head(head: dict) -> tuple[str, list, int]:
+    """[sweep]'s preset, seeds and n_models, validated (its other keys are read by ``parse_spec``)."""
+    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
+    bad = sorted(set(head) - set(allowed_head))
+    if bad:
+        raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
+    preset = head.get("preset", "paper")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
+    seeds = head.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                            for s in seeds):
+        raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
+    n_models = head.get("n_models", 5)
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    return preset, seeds, n_models
 
 
 def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,), n_models: int = 5,

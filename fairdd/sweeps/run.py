@@ -446,8 +446,6 @@ def _owner() -> dict:
 
 def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict | None = None) -> dict:
     """Distil and evaluate one cell into its folder; ``done.json`` is written last."""
-    import statistics
-
     import torch
 
     from .. import datasets
@@ -491,18 +489,8 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         report = evaluate(source, test, n_models=cell.n_models, preset=cell.preset, method=cell.method,
                           seed=cell.seed, device=dev, **cell.evaluate)
         report.save(folder / "report.json")
-        history = getattr(source, "history", [])
-        steps = [h["seconds"] for h in history]
-        done = {**report.overall, "std": dict(report.std), "noise_floor": report.noise_floor(),
-                "n_models": cell.n_models,
-                "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
-                "seconds": time.perf_counter() - t0, "iterations": len(history),
-                # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
-                "ms_per_iteration": 1000 * statistics.median(steps) if steps else None,
-                "device": dev.type,
-                "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-                "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
-                "host": socket.gethostname(), "finished_at": time.time()}
+        done = _done_record(cell, source, report, dev, distill_s=distill_s, load_s=load_s,
+                            seconds=time.perf_counter() - t0)
         failed = folder / "failed.json"
         if failed.exists():
             failed.unlink()
@@ -516,6 +504,25 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         pkg.removeHandler(handler)
         pkg.setLevel(old_level)
         handler.close()
+
+
+def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:
+    """What ``done.json`` holds: the report's metrics, spread and noise floor, timings and the device."""
+    import statistics
+
+    import torch
+
+    history = getattr(source, "history", [])
+    steps = [h["seconds"] for h in history]
+    return {**report.overall, "std": dict(report.std), "noise_floor": report.noise_floor(),
+            "n_models": cell.n_models, "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
+            "seconds": seconds, "iterations": len(history),
+            # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
+            "ms_per_iteration": 1000 * statistics.median(steps) if steps else None,
+            "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+            "host": socket.gethostname(), "finished_at": time.time()}
 
 
 def _load(cell: Cell, cache: dict, load):
