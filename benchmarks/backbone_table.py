@@ -37,7 +37,7 @@ def main(argv=None) -> None:
         targets = list(STRATEGIES) if method == "dm" else list(MOMENT_TARGETS)
         over = {"iterations": args.dc_iterations} if method != "dm" and args.dc_iterations else {}
         table = reproduce(dataset=args.dataset, method=method, targets=targets, preset=args.preset,
-                          n_models=args.n_models, device=args.device, out=Path(args.out) / f"{method}.json", **over)
+                          n_models=args.n_models, device=args.device, out=Path(args.out) / method, **over)
         base = table.loc["vanilla", "ms_per_iteration"]
         for target, row in table.iterrows():
             rec = {"method": method, "target": target, "accuracy": round(row["accuracy"], 2),

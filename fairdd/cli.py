@@ -1,4 +1,4 @@
-"""Command line: ``fairdd demo | distill | evaluate | reproduce``. The only module that prints.
+"""Command line: ``fairdd demo | distill | evaluate | reproduce | datasets | sweep``. The only module that prints.
 
 Expected errors (bad values, missing or existing files, no CUDA) end as one line on stderr and
 exit code 2; progress bars appear only on a terminal (not when piped, nor under ``CI=true``).
@@ -25,6 +25,14 @@ examples:
   fairdd distill --dataset colored-digits --target cobra --ipc 10 --preset demo --out results/cobra
   fairdd evaluate results/cobra --preset demo     # test set rebuilt from the result's record
   fairdd reproduce colored-fashion-mnist --download --preset demo --out results/rep
+  fairdd reproduce cifar10-s --root ~/data --skew 0.9 --ipc 100 --out results/rep-c10s   # COBRA's CIFAR10-S
+  fairdd distill --dataset utkface --root ~/data --group gender --preset demo --out results/utk
+  fairdd datasets --root ~/data                   # every dataset: here or not (and why), its knobs
+  fairdd sweep run benchmarks/grids/smoke.toml --dir results/sweeps/smoke --executor local
+  fairdd sweep table results/sweeps/smoke --format latex
+
+dataset knobs (--mode, --bias, --severity, --skew, --style, --group, --label-attr, --n-groups, --size,
+--format) reach only the datasets that take them; one given to a dataset without it is an error.
 """
 
 
@@ -70,44 +78,78 @@ def _choices():
     return DATASETS, METHODS, PRESETS, tuple(STRATEGIES)
 
 
+# dataset knob → its flag; every one defaults to None: "the dataset's own default"
+KNOB_FLAGS = {"mode": "--mode", "bias": "--bias", "severity": "--severity", "skew": "--skew", "style": "--style",
+              "group": "--group", "target": "--label-attr", "n_groups": "--n-groups", "size": "--size",
+              "format": "--format"}
+TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # knobs of the training split (the test set is balanced)
+
+
+def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None:
+    """The dataset construction knobs (``fairdd.datasets.options``); each reaches only datasets that take it."""
+    p.add_argument("--mode", default=None, choices=("foreground", "background"),
+                   help="colored-*: paint the digit or the background (default foreground)" + from_record)
+    p.add_argument("--bias", type=float, default=None,
+                   help="colored-*: share of a class's own colour in training, (0, 1] (default 0.9)")
+    p.add_argument("--severity", type=int, default=None, choices=range(6), metavar="{0..5}",
+                   help="separation corruption (colored-*: minority groups, default 0; cifar10-s: App. F on "
+                        "group 0, default none = grayscale)" + from_record)
+    p.add_argument("--skew", type=float, default=None,
+                   help="cifar10-s: share of classes 0-4 in group 0 (and 5-9 in colour), [0, 1] (default 0.9)"
+                        + from_record)
+    p.add_argument("--style", default=None, choices=("official", "clean"),
+                   help="colored-*: the papers' images or fairdd's construction (default: official for "
+                        "MNIST / Fashion-MNIST, clean for colored-digits)" + from_record)
+    p.add_argument("--group", default=None,
+                   help="utkface: race | gender (default race); celeba: the group attribute (default Male)"
+                        + from_record)
+    p.add_argument("--label-attr", dest="target_attr", default=None, metavar="ATTR",
+                   help="celeba: the attribute to predict (default Attractive)" + from_record)
+    p.add_argument("--n-groups", type=int, default=None, help="colored-*: colour palette size, 2-10 (default 10)"
+                   + from_record)
+    p.add_argument("--size", type=int, default=None, help="colored-*: image side in pixels (default 32)"
+                   + from_record)
+    p.add_argument("--format", default=None, choices=("auto", "python", "binary"),
+                   help="cifar10-s: which CIFAR-10 batches to read (default auto)")
+
+
 def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
     datasets, _, _, _ = _choices()
     d = (lambda v: v) if defaults else (lambda v: None)
     from_record = "" if defaults else " (default: the result's record)"
     p.add_argument("--dataset", default=d("colored-mnist-5k"), choices=datasets, help="dataset" + from_record)
-    p.add_argument("--mode", default=d("foreground"), choices=("foreground", "background"),
-                   help="paint the digit or the background" + from_record)
-    p.add_argument("--bias", type=float, default=0.9, help="share of a class's own colour in training (0, 1]")
-    p.add_argument("--severity", type=int, default=None, choices=range(6), metavar="{0..5}",
-                   help="separation corruption (coloured sets: minority groups, default 0; cifar10-s: App. F on "
-                        "group 0, default none)" + from_record)
-    p.add_argument("--root", default=None, help="folder with dataset files (Fashion-MNIST IDX)")
+    _add_knob_args(p, from_record=from_record)
+    p.add_argument("--root", default=None, help="folder with the dataset's files (or $FAIRDD_DATA)")
     p.add_argument("--download", action="store_true",
                    help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=d(0), help="data and run seed" + from_record)
 
 
-# flag defaults that mean "the dataset's own default": dropped for a dataset that does not take the knob
-_FLAG_DEFAULTS = {"mode": "foreground", "severity": None, "bias": 0.9}
+def _knobs(args, split: str = "train") -> dict:
+    """The dataset knobs the user gave (flags not given are left to the dataset); a knob that
+    ``args.dataset`` does not take is a ``ValueError`` naming the flag and the knobs it takes."""
+    import fairdd
+
+    given = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
+    given = {k: v for k, v in given.items() if v is not None}
+    allowed = fairdd.datasets.options(args.dataset)
+    for key, value in given.items():
+        if key not in allowed:
+            takes = [KNOB_FLAGS[k] for k in allowed if k in KNOB_FLAGS]
+            raise ValueError(f"{KNOB_FLAGS[key]} {value!r} does not apply to dataset {args.dataset!r}; "
+                             + (f"it takes: {takes}" if takes else "it takes none of the dataset flags"))
+    return {k: v for k, v in given.items() if split == "train" or k not in TRAIN_ONLY}
 
 
 def _load(args, split: str, **record):
-    """Load ``args.dataset``'s ``split`` with the data flags it takes (``fairdd.datasets.options``).
-    A flag left at its default is dropped for a dataset without that knob; one the user set is an error."""
+    """Load ``args.dataset``'s ``split`` with the data flags it takes (``fairdd.datasets.options``)."""
     import fairdd
 
-    knobs = dict(mode=args.mode, severity=args.severity, seed=args.seed, root=args.root, download=_download(args),
-                 **record)
-    if split == "train":
-        knobs["bias"] = args.bias
     allowed = fairdd.datasets.options(args.dataset)
-    for key in [k for k in knobs if k not in allowed]:
-        value = knobs.pop(key)
-        if value not in (None, False, _FLAG_DEFAULTS.get(key)):
-            raise ValueError(f"--{key} {value!r} does not apply to dataset {args.dataset!r}; "
-                             f"it takes: {list(allowed)}")
-    knobs = {k: v for k, v in knobs.items() if v is not None}
+    knobs = {**record, **_knobs(args, split)}
+    extra = dict(seed=args.seed, root=args.root, download=_download(args))
+    knobs.update({k: v for k, v in extra.items() if k in allowed and v not in (None, False)})
     return fairdd.datasets.load(args.dataset, split=split, **knobs)
 
 
@@ -117,10 +159,36 @@ def _download(args) -> bool:
     return bool(args.download)
 
 
+def _add_reproduce_parser(sub, fmt) -> None:
+    datasets, methods, presets, targets = _choices()
+    rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
+                                           "random-subset baseline; write a results table", formatter_class=fmt,
+                         epilog="example:\n  fairdd reproduce colored-digits --preset smoke --out results/rep")
+    rep.add_argument("dataset", choices=datasets)
+    _add_knob_args(rep)
+    rep.add_argument("--method", default="dm", choices=methods)
+    rep.add_argument("--ipc", type=int, default=10)
+    rep.add_argument("--preset", default="paper", choices=presets)
+    rep.add_argument("--n-models", type=int, default=None,
+                     help="evaluation models (default: the preset's for the method)")
+    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
+                     choices=("random",) + targets)
+    rep.add_argument("--root", default=None)
+    rep.add_argument("--download", action="store_true",
+                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+    rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--out", default=None,
+                     help="sweep folder: one folder per target under cells/, table.md, table.tex (resumable)")
+    rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
+    rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
+                     help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fairdd import __version__
 
-    datasets, methods, presets, targets = _choices()
+    _, methods, presets, targets = _choices()
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="fairdd", description="Fair dataset distillation toolkit.",
                                      epilog=EXAMPLES, formatter_class=fmt)
@@ -153,27 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--resume", default=None, help="checkpoint to continue from")
     dist.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
 
-    rep = sub.add_parser("reproduce", help="run the published protocol for vanilla, fairdd, cobra and the "
-                                           "random-subset baseline; write a results table", formatter_class=fmt,
-                         epilog="example:\n  fairdd reproduce colored-digits --preset smoke --out results/rep")
-    rep.add_argument("dataset", choices=datasets)
-    rep.add_argument("--mode", default="foreground", choices=("foreground", "background"))
-    rep.add_argument("--method", default="dm", choices=methods)
-    rep.add_argument("--ipc", type=int, default=10)
-    rep.add_argument("--preset", default="paper", choices=presets)
-    rep.add_argument("--n-models", type=int, default=None,
-                     help="evaluation models (default: the preset's for the method)")
-    rep.add_argument("--targets", nargs="+", default=["random", "vanilla", "fairdd", "cobra"],
-                     choices=("random",) + targets)
-    rep.add_argument("--root", default=None)
-    rep.add_argument("--download", action="store_true",
-                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
-    rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--out", default=None, help="folder for rows.json, table.md, table.tex (resumable)")
-    rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
-    rep.add_argument("--eval-set", action="append", metavar="KEY=VALUE",
-                     help="override an EvalConfig field (e.g. compile=true, precision=bf16)")
+    _add_reproduce_parser(sub, fmt)
 
     ev = sub.add_parser("evaluate", help="evaluate a saved result on the balanced test set", formatter_class=fmt,
                         epilog="example:\n  fairdd evaluate results/cobra --preset demo --out report.json")
@@ -186,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--any-test-set", action="store_true",
                     help="evaluate even if the test set was not built like the result's training set")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
+    ds = sub.add_parser("datasets", help="list every dataset: whether its files are here (and why not), its knobs",
+                        formatter_class=fmt, epilog="example:\n  fairdd datasets --root ~/data")
+    ds.add_argument("--root", default=None, help="folder with the datasets' files (default $FAIRDD_DATA)")
     sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
     return parser
 
@@ -237,7 +288,8 @@ def run_demo(args) -> int:
     check_output(out / "metrics.json", kind="file", what="metrics file")
     t_start = time.perf_counter()
     train, test = _load(args, "train"), _load(args, "test")
-    print(f"fairdd demo: {args.dataset} ({args.mode}, bias {args.bias}), {len(train)} train / {len(test)} test, "
+    how = ", ".join(f"{k} {train.info[k]}" for k in ("mode", "bias", "skew") if train.info.get(k) is not None)
+    print(f"fairdd demo: {args.dataset} ({how}), {len(train)} train / {len(test)} test, "
           f"{train.n_groups} colour groups, IPC {args.ipc}, preset {args.preset!r}, {n_models} eval models, "
           f"device {args.device}", flush=True)
     rows, metrics = [], {}
@@ -326,18 +378,21 @@ def run_distill(args) -> int:
 
 
 def _test_set_knobs(args, result) -> dict:
-    """The test set's build knobs: the result's record, each replaced by a flag the user gave."""
+    """The test set's build knobs: the result's record, each replaced by a flag the user gave.
+    Returns (dataset and seed, the recorded knobs the dataset takes that no flag replaces)."""
+    import fairdd
+
     record = result.dataset.get("info") or {}
-    given = {k: getattr(args, k) for k in ("dataset", "mode", "severity", "seed")}
-    knobs = {"dataset": record.get("name"), "mode": record.get("mode"), "severity": record.get("severity", 0),
-             "seed": record.get("seed", 0)}
-    knobs.update({k: v for k, v in given.items() if v is not None})
+    knobs = {"dataset": args.dataset or record.get("name"), "seed": record.get("seed", 0) if args.seed is None
+             else args.seed}
     if knobs["dataset"] is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
-    knobs["mode"] = knobs["mode"] or "foreground"
-    extra = {k: record[k] for k in ("n_groups", "size") if record.get(k) is not None}
-    if record.get("groups") is not None:
-        extra["groups"] = list(record["groups"])
+    takes = fairdd.datasets.options(knobs["dataset"])
+    flags = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
+    extra = {k: record[k] for k in takes if k in record and record[k] is not None and k not in TRAIN_ONLY
+             and k not in ("seed", "root", "split", "cache_hit") and flags.get(k) is None}
+    if "groups" in extra:
+        extra["groups"] = list(extra["groups"])
     return knobs, extra
 
 
@@ -367,14 +422,34 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def run_datasets(args) -> int:
+    """One line per dataset: available or the loader's reason, and the flags it takes."""
+    import fairdd
+
+    for name in fairdd.datasets.DATASETS:
+        takes = fairdd.datasets.options(name)
+        knobs = {"root": args.root} if args.root is not None and "root" in takes else {}
+        avail = fairdd.datasets.availability(name, **knobs)
+        flags = " ".join(KNOB_FLAGS[k] for k in takes if k in KNOB_FLAGS) or "-"
+        print(f"{name:22s} {'available' if avail.available else 'missing':9s}  flags: {flags}")
+        if not avail.available:
+            print(f"{'':22s} {_one_line(Exception(avail.reason))}")
+    return 0
+
+
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
     from fairdd.io import atomic_write, check_output
 
-    out = Path(args.out or f"results/reproduce/{args.dataset}-{args.mode}-{args.method}-ipc{args.ipc}-{args.preset}")
+    mode = f"-{args.mode}" if args.mode else ""
+    out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")
     flags = _flags(args.parser)
     overrides = _overrides(args.set, flags=flags)
     eval_overrides = _overrides(args.eval_set, "--eval-set", flags=flags)
+    data = _knobs(args)
+    data.pop("mode", None)
+    if out.is_file():
+        raise FileExistsError(f"reproduce output {out} exists and is a file, not a folder")
     check_output(out, kind="folder", what="reproduce output")
     _download(args)
     if args.preset == "paper":
@@ -399,9 +474,10 @@ def run_reproduce(args) -> int:
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
-                      out=out / "rows.json", root=args.root, download=args.download, callback=show,
+                      out=out, root=args.root, download=args.download, callback=show, data=data,
                       eval_overrides=eval_overrides, **overrides)
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "deo_a", "published_accuracy", "published_eod", "published_source",
+    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
+            "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
     atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))
@@ -412,7 +488,8 @@ def run_reproduce(args) -> int:
     atomic_write(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))))
     print()
     print(text)
-    print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/rows.json, table.md, table.tex")
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/table.md, table.tex (one folder per target "
+          f"under {out}/cells; 'fairdd sweep status {out}')")
     return 0
 
 
@@ -430,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     args.parser = parser._subparsers._group_actions[0].choices[args.command]
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
-                "reproduce": run_reproduce, "sweep": sweep_cli.run_cli}[args.command](args)
+                "reproduce": run_reproduce, "datasets": run_datasets, "sweep": sweep_cli.run_cli}[args.command](args)
     except (ValueError, OSError) as exc:  # FileNotFoundError, FileExistsError, PermissionError ... are OSErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -164,9 +164,11 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
     table = load_table(d)
     # direct: each cell's report.json, averaged over seeds by hand
     by_key: dict = {}
+    floors: dict = {}
     for c in Sweep.open(d).cells:
         rep = json.loads((d / "cells" / c.id / "report.json").read_text())
         by_key.setdefault((c.method, c.target, c.ipc), []).append((rep["accuracy"], rep["eod"]))
+        floors.setdefault((c.method, c.target, c.ipc), []).append(rep["noise_floor"])
     assert len(table.summary) == len(by_key) == 4
     for row in table.summary.to_dict(orient="records"):
         vals = by_key[(row["method"], row["target"], row["ipc"])]
@@ -177,9 +179,18 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
         assert row["accuracy_mean"] == pytest.approx(mean, abs=1e-9)
         assert row["accuracy_std"] == pytest.approx(math.sqrt(sum((a - mean) ** 2 for a in acc) / len(acc)), abs=1e-9)
         assert row["eod_mean"] == pytest.approx(sum(eod) / len(eod), abs=1e-9)
+        floor = floors[(row["method"], row["target"], row["ipc"])]  # the reports' noise floor, mean over seeds
+        assert row["eod_floor"] == pytest.approx(sum(f["eod"] for f in floor) / 2, abs=1e-9)
+        assert row["deo_a_floor"] == pytest.approx(sum(f["deo_a"] for f in floor) / 2, abs=1e-9)
+        assert 0 < row["deo_a_floor"] < row["eod_floor"] < 100
+        entry = f"| {row['method']} / {row['target']} | "
+        line = next(ln for ln in table.markdown().splitlines() if ln.startswith(entry))
+        assert f"| {row['eod_floor']:.2f} / {row['deo_a_floor']:.2f} |" in line
         assert math.isnan(row["published_accuracy"])  # the paper has no colored-digits numbers
     text = table.markdown()
-    assert text.splitlines()[0] == "| method / target | colored-digits IPC 1 | colored-digits IPC 2 |"
+    assert text.splitlines()[0] == ("| method / target | colored-digits IPC 1 | floor EOD / DEO_A | "
+                                    "colored-digits IPC 2 | floor EOD / DEO_A |")
+    assert "sampling noise alone" in text and "floor EOD / DEO\\_A" in table.latex()
     assert "\\toprule" in table.latex() and "$\\pm$" in table.latex() and "±" not in table.latex()
     moved = tmp_path / "elsewhere"
     shutil.copytree(d, moved)
@@ -192,6 +203,8 @@ def test_table_equals_a_direct_computation_and_survives_a_move(killed_and_rerun,
 
     csv = pd.read_csv(moved / "table.csv")
     assert csv["accuracy_mean"].tolist() == pytest.approx(table.summary["accuracy_mean"].tolist(), abs=1e-9)
+    assert csv["eod_floor"].tolist() == pytest.approx(table.summary["eod_floor"].tolist(), abs=1e-9)
+    assert csv["deo_a_floor"].tolist() == pytest.approx(table.summary["deo_a_floor"].tolist(), abs=1e-9)
     assert (moved / "table.tex").read_text() == table.latex()
 
 
@@ -248,7 +261,8 @@ def test_debug_executor_runs_the_cells_through_submitit(tmp_path):
     status = sweep.run("debug").wait()
     assert status.counts["done"] == 2 and (tmp_path / "jobs").is_dir()
     table = load_table(tmp_path, rows=("target",), columns=("bias",))
-    assert table.markdown().splitlines()[0] == "| target | bias 0.6 | bias 0.9 |"
+    assert table.markdown().splitlines()[0] == "| target | bias 0.6 | floor EOD / DEO_A | bias 0.9 | floor EOD / DEO_A |"
+    assert table.wide(floor=False).shape == (1, 2)
     assert sorted(table.summary["bias"]) == [0.6, 0.9] and set(table.summary["std_over"]) == {"models"}
     with pytest.raises(ValueError, match="unknown table axis"):
         load_table(tmp_path, columns=("colour",))
@@ -315,6 +329,8 @@ def test_example_grids_parse_and_data_knobs_are_axes():
     assert (cfg.iterations, cfg.batch_real, cfg.lr_img) == (2600, 600, 1.0)  # the rest is the paper preset's
     assert dm.eval_config().epochs == 1500
     assert {c.n_models for c in table1 if c.method == "cafe"} == {2}
+    app_f = parse_spec((grids / "app_f_cifar10s.toml").read_text()).cells()
+    assert len(app_f) == 3 * 3 * 6 and all(set(c.data) == {"skew", "severity"} for c in app_f)
 
 
 def test_make_spec_writes_the_same_sweep_as_the_file():
@@ -346,3 +362,61 @@ def test_baseline_targets_random_and_whole(tmp_path):
     cell = json.loads((tmp_path / "cells" / whole_cell.id / "cell.json").read_text())
     assert cell["distill"] is None and cell["dataset"]["train"]["n"] > 100
     assert set(load_table(tmp_path).summary["target"]) == {"random", "whole"}
+
+
+# ------------------------------------------------------- settings of finished cells
+def test_a_finished_cell_of_other_settings_is_refused_and_the_grid_may_grow(tmp_path):
+    one = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
+    Sweep(parse_spec(one), tmp_path).run("inline")
+    (done,) = list((tmp_path / "cells").glob("*/done.json"))
+    with pytest.raises(ValueError, match=r"holds a finished cell \S+ made with other settings \(distill="
+                                         r"\{'iterations': 2, 'depth': 2\}, now \{'iterations': 3, 'depth': 2\}\); "
+                                         r"use another"):
+        Sweep(parse_spec(one.replace("iterations = 2", "iterations = 3")), tmp_path)
+    with pytest.raises(ValueError, match=r"\(n_models=1, now 2\)"):
+        Sweep(parse_spec(one.replace("n_models = 1", "n_models = 2")), tmp_path)
+    grown = Sweep(parse_spec(one.replace('["vanilla"]', '["vanilla", "random"]')), tmp_path)  # new cells only
+    assert [c.target for c in grown.plan().todo] == ["random"]
+    # a baseline cell ignores the distillation overrides: another iterations count is the same random subset
+    grown.run("inline")
+    again = parse_spec(one.replace('["vanilla"]', '["random"]').replace("iterations = 2", "iterations = 9"))
+    assert Sweep(again, tmp_path).plan().todo == [] and again.cells()[0].distill == {}
+    assert Sweep.open(tmp_path).plan().todo == []  # opening the stored sweep checks nothing
+
+
+def test_data_knobs_reach_only_the_datasets_that_take_them():
+    text = TINY.replace('dataset = ["colored-digits"]', 'dataset = ["colored-digits", "cifar10-s"]')
+    text = text.replace("[data]\nn_groups = 4\nsize = 16", "[data]\nmode = \"background\"\nskew = 0.8")
+    cells = parse_spec(text).cells()
+    assert {c.dataset: c.data for c in cells} == {"colored-digits": {"mode": "background"},
+                                                  "cifar10-s": {"skew": 0.8}}
+    with pytest.raises(ValueError, match=r"data knob 'skew' applies to none of the grid's datasets "
+                                         r"\['colored-digits'\]; datasets that take it: \['cifar10-s'\]"):
+        parse_spec(TINY.replace("size = 16", "size = 16\nskew = 0.8"))
+
+
+def test_study_runs_app_f_severities_on_cifar10s(tmp_path, monkeypatch):
+    """imbalance_separation on CIFAR10-S: imbalance is the skew, separation the App. F corruptions."""
+    import importlib.util
+
+    from fairdd.experiments import STUDY_COLUMNS, imbalance_separation
+
+    spec = importlib.util.spec_from_file_location("_ff", ROOT / "tests" / "data" / "file_fixtures.py")
+    fx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fx)
+    fx.write_cifar_python(tmp_path / "files", fx.cifar_arrays(n_train_per_class=12, n_test_per_class=3))
+    monkeypatch.setenv("FAIRDD_DATA", str(tmp_path / "files"))
+    frame = imbalance_separation(dataset="cifar10-s", targets=("vanilla",), imbalances=(0.75,), severities=(0, 4),
+                                 ipc=1, preset="smoke", n_models=1, device="cpu", out=tmp_path / "study",
+                                 eval_overrides={"depth": 2}, iterations=1, depth=2)
+    assert list(frame.columns) == STUDY_COLUMNS and frame["severity"].tolist() == [0, 4]
+    assert frame["imbalance"].tolist() == [0.75, 0.75]
+    infos = [json.loads(p.read_text()) for p in (tmp_path / "study" / "cells").glob("*/cell.json")]
+    assert sorted((i["dataset"]["train"]["info"]["skew"], i["dataset"]["train"]["info"]["severity"])
+                  for i in infos) == [(0.75, 0), (0.75, 4)]
+    assert all("mode" not in i["cell"]["data"] for i in infos)  # cifar10-s has no foreground/background
+    assert "-skew0.75-severity4-" in " ".join(p.name for p in (tmp_path / "study" / "cells").iterdir())
+    with pytest.raises(ValueError, match="mode 'background' does not apply to dataset 'cifar10-s'"):
+        imbalance_separation(dataset="cifar10-s", mode="background", out=tmp_path / "x")
+    with pytest.raises(ValueError, match="dataset 'bffhq' has no imbalance knob"):
+        imbalance_separation(dataset="bffhq")

@@ -16,7 +16,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the cells not yet done (resumable)")
     run.add_argument("grid", nargs="?", default=None, help="sweep file (TOML); default: DIR/sweep.toml")
     run.add_argument("--dir", required=True, help="sweep directory (results, logs, claims)")
-    run.add_argument("--executor", default="local", help="local | slurm | debug | inline")
+    run.add_argument("--executor", default="local", choices=("local", "slurm", "debug", "inline"),
+                     help="local: submitit processes here; slurm: a job array; debug: submitit in this process; "
+                          "inline: this process, no submitit")
     run.add_argument("--max-parallel", type=int, default=1,
                      help="local: worker processes; slurm: array tasks at once")
     run.add_argument("--cells-per-job", type=int, default=None,
@@ -44,7 +46,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="print the paper table; write table.md / .tex / .csv into DIR")
     table.add_argument("dir")
-    table.add_argument("--format", default="markdown", help="markdown | latex | csv (what is printed)")
+    table.add_argument("--format", default="markdown", choices=("markdown", "latex", "csv"),
+                       help="what is printed (all three are written)")
     table.add_argument("--rows", nargs="+", default=["method", "target"])
     table.add_argument("--columns", nargs="+", default=None)
     table.add_argument("--out", default=None, help="folder for the files (default: DIR)")

@@ -10,15 +10,20 @@
     method = ["dm"]
     target = ["vanilla", "cobra"]
     ipc = [1, 2]
-    [data]                    # fairdd.datasets.load knobs shared by every cell (mode, bias, severity, ...)
+    [data]                    # fairdd.datasets.load knobs (mode, bias, severity, skew, style, ...): each
+                              # cell's dataset gets those its loader takes (fairdd.datasets.options)
     [overrides]               # DistillConfig fields; a sub-table named after a grid value applies only to
     iterations = 5            # the cells with that value, e.g. [overrides.dm] or [overrides.cobra]
     [evaluate]                # EvalConfig fields (and n_models), with sub-tables the same way
 
 A grid axis may be ``dataset``, ``method``, ``target``, ``ipc``, ``seed``, a data knob (``mode``,
-``bias``, ``severity``, ...) or any ``DistillConfig`` field, so the imbalance × separation study is a
-grid over ``bias`` and ``severity``. ``target`` also takes the baselines ``"random"`` (a random real
-subset) and ``"whole"`` (the whole training set).
+``bias``, ``severity``, ``skew``, ...) or any ``DistillConfig`` field, so the imbalance × separation study is a
+grid over ``bias`` (``skew`` for cifar10-s) and ``severity``. ``target`` also takes the baselines
+``"random"`` (a random real subset) and ``"whole"`` (the whole training set); their cells ignore the
+distillation overrides. A data knob that no dataset of the grid takes is an error; a cell passes its
+dataset only the knobs it takes (``colored-*`` have ``mode``, ``cifar10-s`` has ``skew``), so one grid can
+span datasets. The CelebA knobs ``target`` / ``group`` (attribute names) go in ``[data]`` only: ``target``
+as a grid axis is the strategy.
 """
 from __future__ import annotations
 
@@ -37,12 +42,17 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
+from ..data.registry import DATASETS, options
 
-__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "BASELINES", "DATA_KNOBS"]
+__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "cell_differences", "BASELINES",
+           "DATA_KNOBS"]
 
 BASELINES = ("random", "whole")  # targets that are not distilled
 CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
-DATA_KNOBS = ("mode", "bias", "severity", "n_groups", "size", "group_noise", "group_labels", "groups", "root")
+# how a set is read, not what it is: never part of a cell (a worker loads its data from the files or cache)
+_HOW_LOADED = ("seed", "download", "cache_dir", "use_cache", "workers")
+# every knob some dataset's loader takes (the cell's seed is the ``seed`` axis)
+DATA_KNOBS = tuple(dict.fromkeys(k for d in DATASETS for k in options(d) if k not in _HOW_LOADED))
 _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
 _EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
@@ -133,10 +143,14 @@ class SweepSpec:
         if core["dataset"] is None or core["target"] is None:
             raise ValueError("the grid needs a 'dataset' and a 'target' axis (or one value each)")
         data = dict(self.data)
-        data.update({k: v for k, v in point.items() if k in DATA_KNOBS})
+        data.update({k: v for k, v in point.items() if k in DATA_KNOBS and k not in CORE_AXES})
+        takes = options(str(core["dataset"]))
+        data = {k: v for k, v in data.items() if k in takes}  # the knobs this cell's dataset takes
         distill = _matching(self.overrides, point, _DISTILL_FIELDS, "overrides")
         distill.update({k: v for k, v in point.items() if k in _DISTILL_FIELDS})
-        evaluate = _matching(self.evaluate, point, _EVAL_FIELDS + ("n_models",), "evaluate")
+        if core["target"] in BASELINES:  # a random subset / the whole set is not distilled
+            distill = {}
+        evaluate = _matching(self.evaluate, point, tuple(dict.fromkeys(_EVAL_FIELDS + ("n_models",))), "evaluate")
         n_models = int(evaluate.pop("n_models", self.n_models))
         cell = Cell(dataset=str(core["dataset"]), method=str(core["method"]), target=str(core["target"]),
                     ipc=int(core["ipc"]), seed=int(core["seed"]), preset=self.preset, n_models=n_models,
@@ -164,20 +178,7 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
     if unknown:
         raise ValueError(f"unknown section(s) {unknown} in the sweep file; allowed: {list(_SECTIONS)}")
     head = dict(raw.get("sweep", {}))
-    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
-    bad = sorted(set(head) - set(allowed_head))
-    if bad:
-        raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
-    preset = head.get("preset", "paper")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
-    seeds = head.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                            for s in seeds):
-        raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
-    n_models = head.get("n_models", 5)
-    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
-        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    preset, seeds, n_models = _parse_head(head)
     grid = {}
     for axis, values in raw.get("grid", {}).items():
         values = values if isinstance(values, list) else [values]
@@ -193,7 +194,6 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
     for m in grid.get("method", []):
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r}; allowed: {list(METHODS)}")
-    from ..data import DATASETS
     from ..targets import STRATEGIES
 
     for d in grid.get("dataset", []):
@@ -206,6 +206,7 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
     bad = sorted(set(data) - set(DATA_KNOBS))
     if bad:
         raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(DATA_KNOBS)}")
+    _check_knobs_apply([*data, *(a for a in grid if a in DATA_KNOBS and a not in CORE_AXES)], grid)
     values = {str(v) for vs in grid.values() for v in vs} | {str(s) for s in seeds}
     for section in ("overrides", "evaluate"):
         for sub, table in raw.get(section, {}).items():
@@ -217,9 +218,29 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
         raise ValueError(f"[sweep] exclude must be a list of tables of grid axes ({sorted(grid)}); got {exclude!r}")
     spec = SweepSpec(preset=preset, seeds=tuple(seeds), n_models=n_models, grid=grid, data=data,
                      overrides=dict(raw.get("overrides", {})), evaluate=dict(raw.get("evaluate", {})),
-                     exclude=tuple(exclude), device=str(head.get("device", "auto")), name=str(head.get("name", name)), text=text)
+                     exclude=tuple(exclude), device=str(head.get("device", "auto")),
+                     name=str(head.get("name", name)), text=text)
     spec.cells()  # expands and validates every cell's configs
     return spec
+
+
+def _parse_head(head: dict) -> tuple[str, list, int]:
+    """[sweep]'s preset, seeds and n_models, validated (its other keys are read by ``parse_spec``)."""
+    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
+    bad = sorted(set(head) - set(allowed_head))
+    if bad:
+        raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
+    preset = head.get("preset", "paper")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
+    seeds = head.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                            for s in seeds):
+        raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
+    n_models = head.get("n_models", 5)
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    return preset, seeds, n_models
 
 
 def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,), n_models: int = 5,
@@ -272,6 +293,22 @@ def _value(v) -> str:
     if isinstance(v, dict):
         return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
     raise ValueError(f"cannot write {v!r} ({type(v).__name__}) into a sweep file")
+
+
+def _check_knobs_apply(knobs: list, grid: dict) -> None:
+    """A data knob that no dataset of the grid takes is a mistake (a typo'd file, or the wrong dataset)."""
+    datasets = grid.get("dataset", [])
+    for k in knobs:
+        if datasets and not any(k in options(d) for d in datasets):
+            takers = [d for d in DATASETS if k in options(d)]
+            raise ValueError(f"data knob {k!r} applies to none of the grid's datasets {datasets}; "
+                             f"datasets that take it: {takers}")
+
+
+def cell_differences(made: dict, want: dict) -> str:
+    """``"key=old, now new"`` for every setting that differs between two ``Cell.to_dict()`` (axes aside)."""
+    differ = sorted(k for k in set(made) | set(want) if k != "axes" and made.get(k) != want.get(k))
+    return ", ".join(f"{k}={made.get(k)!r}, now {want.get(k)!r}" for k in differ)
 
 
 def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:

@@ -3,6 +3,11 @@
 A job is a list of cell ids. A worker runs each cell of its list that is not done and that it can
 claim (``SweepDir.claim``), so any number of workers — jobs of one submission, or two ``sweep run``
 commands on one directory — never run a cell twice, and a cell whose worker died is taken over.
+
+A cell's folder is named by a hash of its full settings, so a finished cell is reused only by a cell
+with the very same settings. Giving a directory a sweep whose cell has the grid point of a finished
+cell but other settings (another preset, override, n_models ...) is refused, naming what differs:
+one directory, one set of comparable results.
 """
 from __future__ import annotations
 
@@ -14,13 +19,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from .estimate import estimate_cell
-from .grid import Cell, SweepSpec, load_spec, parse_spec
+from .grid import Cell, SweepSpec, cell_differences, load_spec, parse_spec
 from .store import STATES, SweepDir
 
-__all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "run_cell", "EXECUTORS"]
+__all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "run_cells", "run_cell", "EXECUTORS"]
 
 EXECUTORS = ("local", "slurm", "debug", "inline")
 LOCAL_TIMEOUT_MIN = 30 * 24 * 60  # submitit's local default (2 min) would stop real runs
@@ -156,8 +161,16 @@ class Sweep:
     >>> sweep.status().summary(); sweep.table().markdown()
     """
 
-    def __init__(self, spec: SweepSpec | str | Path | None, directory: str | Path) -> None:
+    def __init__(self, spec: SweepSpec | str | Path | None, directory: str | Path, *,
+                 key: Sequence[str] | None = None) -> None:
+        """``spec``: a sweep file, a ``SweepSpec``, or None for the one stored in ``directory``.
+
+        key : the grid axes that name a result (default: all of the cell's axes). A finished cell in
+            ``directory`` with the same values on ``key`` but other settings makes this a ``ValueError``
+            naming the difference (checked when ``spec`` is given, not when the stored one is opened).
+        """
         self.dir = SweepDir(directory)
+        given = spec is not None
         if spec is None:
             if not self.dir.spec_file.is_file():
                 raise FileNotFoundError(f"{directory} holds no sweep (no sweep.toml); pass the sweep file")
@@ -167,11 +180,35 @@ class Sweep:
         self.spec = spec
         self.cells = spec.cells()
         self._by_id = {c.id: c for c in self.cells}
+        if given:
+            self._check_finished(key)
 
     @classmethod
     def open(cls, directory: str | Path) -> "Sweep":
         """The sweep stored in ``directory`` (after it was run, moved or copied)."""
         return cls(None, directory)
+
+    def _check_finished(self, key: Sequence[str] | None) -> None:
+        """Refuse a cell whose grid point (on ``key``) a finished cell of other settings already holds."""
+        cells_dir = self.dir.root / "cells"
+        if not cells_dir.is_dir():
+            return
+        wanted = {}
+        for c in self.cells:
+            point = c.axes if key is None else {k: c.axes.get(k) for k in key}
+            wanted.setdefault(json_key(point), c)
+        for done in sorted(cells_dir.glob("*/done.json")):
+            if done.parent.name in self._by_id:
+                continue  # the same settings: reused
+            made = (self.dir.read(done.parent.name, "cell.json") or {}).get("cell")
+            if not isinstance(made, dict):
+                continue
+            axes = made.get("axes", {})
+            point = axes if key is None else {k: axes.get(k) for k in key}
+            mine = wanted.get(json_key(point))
+            if mine is not None:
+                raise ValueError(f"{self.dir.root} holds a finished cell {done.parent.name} made with other "
+                                 f"settings ({cell_differences(made, mine.to_dict())}); use another directory")
 
     def cell(self, cell_id: str) -> Cell:
         try:
@@ -209,13 +246,14 @@ class Sweep:
     # ----------------------------------------------------------------- running
     def run(self, executor: Executor = "local", *, max_parallel: int = 1, retry_failed: bool = False,
             cells_per_job: int | None = None, resources: Resources | None = None, device: str | None = None,
-            plan: Plan | None = None) -> SweepRun:
+            plan: Plan | None = None, callback: Callable[[Cell, dict], None] | None = None) -> SweepRun:
         """Start the cells not yet done and return at once; ``.wait()`` on the result blocks.
 
         executor : "local" (submitit processes on this machine), "slurm" (submitit job array),
             "debug" (submitit, in this process on ``wait``) or "inline" (this process, now; no submitit).
         max_parallel : local: worker processes, each taking cells as they free up; slurm: array tasks
             running at once.
+        callback : "inline" only: called with (cell, its ``done.json``) after each cell this run finishes.
         """
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; allowed: {list(EXECUTORS)}")
@@ -224,7 +262,10 @@ class Sweep:
         resources = resources or Resources()
         self._write_spec()
         plan = plan or self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job)
-        ids = [c.id for c in plan.todo]
+        # cells of one dataset build together: a worker loads each (dataset, knobs, seed) once
+        ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), c.seed))]
+        if callback is not None and executor != "inline":
+            raise ValueError(f"callback needs executor 'inline' (cells run in this process); got {executor!r}")
         device = device or self.spec.device
         root = str(self.dir.root.resolve())
         if not ids:
@@ -236,7 +277,7 @@ class Sweep:
         else:
             job_lists = plan.jobs
         if executor == "inline":
-            run_job(root, job_lists[0], retry_failed=retry_failed, device=device)
+            run_cells(self, job_lists[0], retry_failed=retry_failed, device=device, callback=callback)
             return SweepRun(self, [], ids)
         # local workers run on this machine's own time (the estimate is for an H100): no default limit
         timeout = self._timeout_min(plan, job_lists) if executor == "slurm" else LOCAL_TIMEOUT_MIN
@@ -362,7 +403,13 @@ def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, devi
 
     Errors of a cell are written to its ``failed.json`` and its log; the worker goes on with the next.
     """
-    sweep = Sweep.open(root)
+    return run_cells(Sweep.open(root), cell_ids, retry_failed=retry_failed, device=device)
+
+
+def run_cells(sweep: Sweep, cell_ids: Sequence[str], *, retry_failed: bool = False, device: str = "auto",
+              callback: Callable[[Cell, dict], None] | None = None) -> dict:
+    """``run_job`` on a ``Sweep`` in hand; ``callback(cell, done)`` after each cell finished here."""
+    root = sweep.dir.root
     cache: dict = {}
     out = {}
     for cid in cell_ids:
@@ -376,7 +423,7 @@ def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, devi
             out[cid] = sweep.dir.state(cid)
             continue
         try:
-            run_cell(sweep.dir, cell, device=device, cache=cache)
+            done = run_cell(sweep.dir, cell, device=device, cache=cache)
             out[cid] = "done"
         except Exception as exc:  # noqa: BLE001 - recorded per cell; the job goes on
             lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
@@ -386,6 +433,8 @@ def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, devi
             out[cid] = "failed"
         finally:
             claim.release()
+        if out[cid] == "done" and callback is not None:
+            callback(cell, done)
     return out
 
 
@@ -440,16 +489,8 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         report = evaluate(source, test, n_models=cell.n_models, preset=cell.preset, method=cell.method,
                           seed=cell.seed, device=dev, **cell.evaluate)
         report.save(folder / "report.json")
-        history = getattr(source, "history", [])
-        steps = sorted(h["seconds"] for h in history)
-        done = {**report.overall, "std": dict(report.std), "n_models": cell.n_models,
-                "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
-                "seconds": time.perf_counter() - t0, "iterations": len(history),
-                "ms_per_iteration": 1000 * steps[len(steps) // 2] if steps else None,
-                "device": dev.type,
-                "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-                "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
-                "host": socket.gethostname(), "finished_at": time.time()}
+        done = _done_record(cell, source, report, dev, distill_s=distill_s, load_s=load_s,
+                            seconds=time.perf_counter() - t0)
         failed = folder / "failed.json"
         if failed.exists():
             failed.unlink()
@@ -465,13 +506,35 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         handler.close()
 
 
+def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:
+    """What ``done.json`` holds: the report's metrics, spread and noise floor, timings and the device."""
+    import statistics
+
+    import torch
+
+    history = getattr(source, "history", [])
+    steps = [h["seconds"] for h in history]
+    return {**report.overall, "std": dict(report.std), "noise_floor": report.noise_floor(),
+            "n_models": cell.n_models, "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
+            "seconds": seconds, "iterations": len(history),
+            # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
+            "ms_per_iteration": 1000 * statistics.median(steps) if steps else None,
+            "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "peak_gpu_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+            "host": socket.gethostname(), "finished_at": time.time()}
+
+
 def _load(cell: Cell, cache: dict, load):
+    from ..data import options
+
     key = json_key({"dataset": cell.dataset, "seed": cell.seed, **cell.data})
     if key not in cache:
         cache.clear()  # one dataset at a time in memory
-        train = load(cell.dataset, split="train", seed=cell.seed, **cell.data)
+        seed = {"seed": cell.seed} if "seed" in options(cell.dataset) else {}  # bffhq has a fixed split
+        train = load(cell.dataset, split="train", **seed, **cell.data)
         test_knobs = {k: v for k, v in cell.data.items() if k not in ("bias", "group_noise", "group_labels")}
-        test = load(cell.dataset, split="test", seed=cell.seed, **test_knobs)
+        test = load(cell.dataset, split="test", **seed, **test_knobs)
         cache[key] = (train, test)
     return cache[key]
 

@@ -1,5 +1,7 @@
 """The paper table of a sweep directory: rows method × target, columns dataset × IPC, cells
-accuracy and EOD as mean ± std over seeds, with the published numbers beside ours where known.
+accuracy and EOD as mean ± std over seeds, with the published numbers beside ours where known, and
+beside each entry the noise floor: the EOD / DEO_A that a perfectly fair model of the same per-class
+accuracy scores on that test set from sampling noise alone (``FairnessReport.noise_floor``).
 
     table = fairdd.sweeps.load_table("results/sweeps/smoke")
     text = table.markdown(); table.save("results/sweeps/smoke")   # table.md, table.tex, table.csv, cells.csv
@@ -14,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["SweepTable", "load_table", "METRICS"]
+__all__ = ["SweepTable", "load_table", "METRICS", "FLOORS"]
 
 METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+FLOORS = ("eod", "deo_a")  # metrics with a noise floor
+FLOOR_COLUMN = "floor EOD / DEO_A"
 
 
 @dataclass
@@ -30,8 +34,15 @@ class SweepTable:
     rows: tuple[str, ...]
     columns: tuple[str, ...]
 
-    def wide(self, *, published: bool = True):
-        """The paper layout: a DataFrame of strings ``"acc ± s / EOD ± s"`` (published in brackets)."""
+    @property
+    def has_floor(self) -> bool:
+        """Whether the cells' reports gave a noise floor (sweeps run before it existed have none)."""
+        return bool(len(self.summary)) and "eod_floor" in self.summary and self.summary["eod_floor"].notna().any()
+
+    def wide(self, *, published: bool = True, floor: bool = True):
+        """The paper layout: a DataFrame of strings ``"acc ± s / EOD ± s"`` (published in brackets), each
+        column followed by its noise-floor column ``"EOD floor / DEO_A floor"`` (with ``floor`` and where
+        the reports give one); a floor column's label ends with ``FLOOR_COLUMN``."""
         import pandas as pd
 
         if not len(self.summary):
@@ -40,7 +51,17 @@ class SweepTable:
         s["text"] = [_entry(r, published) for r in s.to_dict(orient="records")]
         wide = s.pivot_table(index=list(self.rows), columns=list(self.columns), values="text", aggfunc="first",
                              sort=False)
-        return wide
+        if not (floor and self.has_floor):
+            return wide
+        s["floor"] = [_floor(r) for r in s.to_dict(orient="records")]
+        floors = s.pivot_table(index=list(self.rows), columns=list(self.columns), values="floor", aggfunc="first",
+                               sort=False).reindex(index=wide.index, columns=wide.columns)
+        out = {}
+        for col in wide.columns:
+            key = col if isinstance(col, tuple) else (col,)
+            out[key + ("",)] = wide[col]
+            out[key + (FLOOR_COLUMN,)] = floors[col]
+        return pd.DataFrame(out, index=wide.index)
 
     def markdown(self, *, published: bool = True) -> str:
         wide = self.wide(published=published)
@@ -91,6 +112,10 @@ class SweepTable:
         txt = "Accuracy % / EOD (mean ± std over " + " or ".join(over or ["seeds"]) + ")"
         if len(self.summary) and self.summary["published_accuracy"].notna().any():
             txt += "; [published accuracy / EOD] where the paper gives them"
+        if self.has_floor:
+            txt += (f"; {FLOOR_COLUMN}: what a perfectly fair model of the same per-class accuracy scores on "
+                    "this test set from sampling noise alone (mean over seeds); an EOD near it is no evidence "
+                    "of bias")
         return txt + "."
 
 
@@ -117,6 +142,11 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
         for m in METRICS:
             rec[m] = float(done[m])
             rec[f"{m}_models_std"] = float(done.get("std", {}).get(m, float("nan")))
+        floor = done.get("noise_floor")
+        if floor is None:  # cells finished before done.json carried it: the report has it
+            floor = (sweep.dir.read(c.id, "report.json") or {}).get("noise_floor") or {}
+        for m in FLOORS:
+            rec[f"{m}_floor"] = float(floor.get(m, float("nan")))
         rec.update(n_models=done.get("n_models"), distill_s=done.get("distill_s"), eval_s=done.get("eval_s"),
                    device=done.get("device_name", done.get("device")))
         records.append(rec)
@@ -156,6 +186,8 @@ def _summarise(cells, keys: list[str]):
             vals = grp[m].to_numpy(dtype=float)
             rec[f"{m}_mean"] = float(vals.mean())
             rec[f"{m}_std"] = float(vals.std()) if n > 1 else float(grp[f"{m}_models_std"].iloc[0])
+        for m in FLOORS:  # the floor moves with the accuracy: averaged over the same seeds
+            rec[f"{m}_floor"] = float(grp[f"{m}_floor"].to_numpy(dtype=float).mean())
         pub = published(rec.get("dataset"), rec.get("mode"), rec.get("method"), rec.get("ipc"), rec.get("preset"))
         acc_eod = pub.get(rec.get("target"))
         rec["published_accuracy"] = acc_eod[0] if acc_eod else float("nan")
@@ -171,8 +203,14 @@ def _entry(r: dict, published: bool) -> str:
     return text
 
 
+def _floor(r: dict) -> str:
+    return "—" if math.isnan(r["eod_floor"]) else f"{r['eod_floor']:.2f} / {r['deo_a_floor']:.2f}"
+
+
 def _col_name(col, names: Sequence[str]) -> str:
     col = col if isinstance(col, tuple) else (col,)
+    if len(col) == len(names) + 1:  # a value column ("") or its floor column
+        return FLOOR_COLUMN if col[-1] == FLOOR_COLUMN else _col_name(col[:-1], names)
     return " ".join(str(v) if n in ("dataset", "mode") else f"{'IPC' if n == 'ipc' else n} {v}"
                     for n, v in zip(names, col))
 

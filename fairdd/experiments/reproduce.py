@@ -1,0 +1,124 @@
+"""``reproduce``: a preset's protocol for several targets on one experiment, beside the published numbers.
+
+It is a sweep over ``target`` (``fairdd.sweeps``): with ``out=`` each target's run writes its own folder
+(``out/cells/<cell>/``: the result, the report, ``done.json``), so two processes never share a file, a
+rerun reuses the finished targets, and a rerun with other settings into the same folder is refused,
+naming what differs. ``fairdd sweep status out`` and ``fairdd sweep table out --rows target`` read it too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..data import options
+from .published import published
+from .study import _folder
+
+__all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "REPRODUCE_METRICS"]
+
+REPRODUCE_METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+
+
+def reproduce_spec(*, dataset: str = "colored-fashion-mnist", mode: str | None = None, method: str = "dm",
+                   ipc: int = 10, targets: Sequence[str] = ("random", "vanilla", "fairdd", "cobra"),
+                   preset: str = "paper", n_models: int | None = None, seed: int = 0, device: str = "auto",
+                   root=None, data: dict | None = None, eval_overrides: dict | None = None, **overrides):
+    """The ``SweepSpec`` ``reproduce`` runs. Only the knobs ``dataset`` takes reach its loader: ``mode``
+    (None: the dataset's own) is an error for a dataset without it, and so is any ``data`` knob."""
+    from ..config import eval_config
+    from ..sweeps import make_spec
+
+    takes = options(dataset)
+    data = dict(data or {})
+    if mode is not None:
+        data["mode"] = mode
+    if root is not None:
+        data["root"] = str(root)
+    bad = sorted(set(data) - set(takes))
+    if bad:
+        raise ValueError(f"dataset {dataset!r} does not take {bad}; it takes: {list(takes)}")
+    protocol = eval_config(preset=preset, method=method, **(eval_overrides or {}))  # validates the overrides
+    if n_models is None:  # the preset's for the method, as evaluate() would choose
+        n_models = protocol.n_models
+    return make_spec(name="reproduce", preset=preset, seeds=[seed], n_models=n_models, device=device,
+                     grid={"dataset": [dataset], "method": [method], "target": list(targets), "ipc": [ipc]},
+                     data=data, overrides=overrides, evaluate=eval_overrides or {})
+
+
+def reproduce(
+    *,
+    dataset: str = "colored-fashion-mnist",
+    mode: str | None = None,
+    method: str = "dm",
+    ipc: int = 10,
+    targets: Sequence[str] = ("random", "vanilla", "fairdd", "cobra"),
+    preset: str = "paper",
+    n_models: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | Path | None = None,
+    root=None,
+    download: bool = False,
+    callback: Callable[[dict], None] | None = None,
+    eval_overrides: dict | None = None,
+    data: dict | None = None,
+    **overrides,
+):
+    """Run the ``preset``'s protocol for ``targets`` (``"random"`` = random real subset) and return a
+    DataFrame indexed by target: metrics (mean ± std over ``n_models``, default the preset's for
+    ``method``), the accuracy / EOD published *under the same protocol* where known, with its source
+    (``published``; ``paper`` = COBRA's protocol, ``fairdd-paper`` = FairDD's; a number that is not from
+    a paper is labelled so in ``published_source``), distillation and evaluation seconds, ms per
+    iteration and peak GPU memory.
+
+    mode, data : dataset knobs (``fairdd.datasets.options(dataset)``): ``mode`` (default the dataset's
+        own; coloured sets only), ``data`` e.g. ``{"skew": 0.9}`` for cifar10-s, ``{"style": "clean"}``.
+    out : the sweep folder (module docstring); default a temporary one.
+    download : fetch missing files first (``colored-mnist``, ``colored-fashion-mnist``).
+    callback : called with each row computed here (``{"target": ..., **row}``), not with reused ones.
+    """
+    from ..sweeps import Sweep
+
+    spec = reproduce_spec(dataset=dataset, mode=mode, method=method, ipc=ipc, targets=targets, preset=preset,
+                          n_models=n_models, seed=seed, device=device, root=root, data=data,
+                          eval_overrides=eval_overrides, **overrides)
+    if download:  # fetch the files here, once; the cells then read them (download is not a setting)
+        from .. import datasets
+
+        knobs = {k: v for k, v in spec.data.items() if k not in ("bias", "group_noise", "group_labels")}
+        datasets.load(dataset, split="test", download=True, **knobs)
+    with _folder(out, "reproduce folder") as folder:
+        sweep = Sweep(spec, folder, key=("target",))
+        done_cb = None if callback is None else (lambda cell, done: callback({"target": cell.target,
+                                                                              **_row(cell, done)}))
+        sweep.run("inline", device=device, callback=done_cb)
+        return reproduce_frame(sweep, targets=targets)
+
+
+def reproduce_frame(sweep, *, targets: Sequence[str] | None = None):
+    """The finished cells of a reproduce sweep as its DataFrame (index: target, in ``targets`` order)."""
+    import pandas as pd
+
+    rows = {}
+    for cell in sweep.cells:
+        done = sweep.dir.read(cell.id, "done.json")
+        if done is not None:
+            rows[cell.target] = _row(cell, done)
+    order = [t for t in (targets or [c.target for c in sweep.cells]) if t in rows]
+    frame = pd.DataFrame.from_dict({t: rows[t] for t in order}, orient="index")
+    frame.index.name = "target"
+    return frame
+
+
+def _row(cell, done: dict) -> dict:
+    mode = cell.data.get("mode", "foreground" if "mode" in options(cell.dataset) else None)
+    known = published(cell.dataset, mode, cell.method, cell.ipc, cell.preset)
+    pub = known.get(cell.target, (float("nan"), float("nan"), f"none under the {cell.preset!r} protocol"))
+    std = done.get("std", {})
+    return {**{k: done[k] for k in REPRODUCE_METRICS},
+            **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
+            "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
+            "n_models": done["n_models"], "iterations": done["iterations"], "distill_s": done["distill_s"],
+            "eval_s": done["eval_s"], "ms_per_iteration": done["ms_per_iteration"],
+            "peak_gpu_gb": done["peak_gpu_gb"], "noise_floor_eod": done.get("noise_floor", {}).get("eod"),
+            "noise_floor_deo_a": done.get("noise_floor", {}).get("deo_a"), "cell": cell.id}
