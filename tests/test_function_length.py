@@ -15,10 +15,6 @@ MAX_LINES = 60
 # on a listed function that grew).
 ALLOWED_LONG = {
     "fairdd/widgets/dashboard.py::Dashboard.__init__": 111,
-    "fairdd/experiments.py::reproduce": 77,
-    "fairdd/cli.py::build_parser": 66,
-    "fairdd/sweeps/run.py::run_cell": 65,
-    "fairdd/sweeps/grid.py::parse_spec": 64,
 }
 
 
