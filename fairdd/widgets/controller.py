@@ -271,6 +271,7 @@ class DistillController:
         self.run = runs[self.settings.target]
         self.device = self.run.device
         self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
+        self.proxy_nets: tuple = ()  # the primary run's networks of its last proxy evaluation
         self._new_view()
         self._emit("reset")
 
@@ -379,10 +380,9 @@ class DistillController:
         for target, run in self.runs.items():
             trained = train_models(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
                                    epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device)
-            report = score(trained, self.test)
             if target == s.target:  # the embedding view projects through the primary run's last proxy net
-                report = dataclasses.replace(report, models=trained.nets)
-            self.reports_by[target].append((run.iteration, report))
+                self.proxy_nets = trained.nets
+            self.reports_by[target].append((run.iteration, score(trained, self.test)))
         self.timings["proxy_ms"] = 1000 * (time.perf_counter() - t0)
         if emit:
             self._emit("proxy")
@@ -397,7 +397,7 @@ class DistillController:
         if self.report is None:
             self.refresh_proxy(emit=False)
         with torch.no_grad():
-            return self._embed_view(self.report.models[-1])
+            return self._embed_view(self.proxy_nets[-1])
 
     def _embed_view(self, net) -> tuple[np.ndarray, np.ndarray, list]:
         net.eval()
