@@ -14,7 +14,7 @@ when the page shows its effect (the text the user reads, polled every animation 
     replay      Replay → the embedding caption says "replay"
 
     python benchmarks/dashboard_latency.py [--presets smoke demo] [--repeats 3]
-        [--screenshots docs/ --play-to 100]
+        [--screenshots docs/ --play-to 100 --proxy-every 20]
 
 Prints a Markdown table (median and max over repeats, milliseconds). With ``--screenshots`` the demo
 run also saves compare mode (cobra vs vanilla) at iteration 0 and after ``--play-to`` iterations.
@@ -113,12 +113,31 @@ def screenshots(page, folder: Path, play_to: int) -> None:
     _shot(page, folder / f"dashboard_compare_iter{play_to}.png")
 
 
+def notebook_with(settings: dict, folder: Path) -> Path:
+    """A copy of notebook 03 whose dashboard gets ``settings`` on top of its own (e.g. proxy_every)."""
+    import json
+
+    from fairdd.widgets.app import NOTEBOOK
+
+    nb = json.loads(NOTEBOOK.read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "dash = Dashboard(" in src:
+            src = src.replace("dash = Dashboard(", f"settings.update({settings!r})\ndash = Dashboard(", 1)
+            cell["source"] = src.splitlines(keepends=True)
+    out = folder / NOTEBOOK.name
+    out.write_text(json.dumps(nb, indent=1))
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", nargs="+", default=["smoke", "demo"], choices=["smoke", "demo"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--screenshots", default=None, help="folder for the compare-mode screenshots (demo)")
     ap.add_argument("--play-to", type=int, default=100)
+    ap.add_argument("--proxy-every", type=int, default=None,
+                    help="proxy evaluation period for the demo run (default: the notebook's, 10)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -126,8 +145,12 @@ def main(argv=None) -> None:
 
     table = {}
     for preset in args.presets:
-        with tempfile.TemporaryDirectory() as work, serve(smoke=preset == "smoke", workdir=work,
-                                                          timeout_s=300) as url, sync_playwright() as p:
+        extra = tempfile.mkdtemp(prefix="fairdd-nb-")
+        notebook = (notebook_with({"proxy_every": args.proxy_every}, Path(extra))
+                    if args.proxy_every and preset == "demo" else None)
+        with tempfile.TemporaryDirectory() as work, serve(*([notebook] if notebook else []), smoke=preset == "smoke",
+                                                          workdir=work, timeout_s=300) as url, \
+                sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.set_default_timeout(LONG)
