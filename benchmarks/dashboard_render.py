@@ -40,7 +40,7 @@ def make_dashboard(steps: int):
     import fairdd
     from fairdd.widgets import Dashboard
 
-    kw = dict(n_groups=10, size=16, seed=0)
+    kw = {"n_groups": 10, "size": 16, "seed": 0}
     train = fairdd.datasets.load("colored-digits", split="train", bias=0.9, **kw)
     test = fairdd.datasets.load("colored-digits", split="test", **kw)
     dash = Dashboard(train=train, test=test, warm_umap=False, preset="smoke", target="cobra", compare=("vanilla",),

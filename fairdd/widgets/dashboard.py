@@ -108,8 +108,8 @@ class Dashboard:
         devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
         methods = list(METHODS) if (gpu or not self.workshop) else ["dm"]
         presets = [p for p in PRESETS if not (self.workshop and p == "paper")]
-        kw = dict(layout=W.Layout(width="265px"), style={"description_width": "105px"})
-        slider = dict(continuous_update=False, **kw)
+        kw = {"layout": W.Layout(width="265px"), "style": {"description_width": "105px"}}
+        slider = {"continuous_update": False, **kw}
         self.controls = {
             "dataset": W.Dropdown(options=self._dataset_options(s.dataset), value=s.dataset, description="dataset",
                                   **kw),
@@ -250,7 +250,7 @@ class Dashboard:
         """"Inspect" pickers under the embedding (a synthetic point ◆ → its image, ringed in the view) and
         under the heatmap (a (class, group) cell → its test images with the proxy networks' answers)."""
         W = self.W
-        kw = dict(layout=W.Layout(width="200px"), style={"description_width": "70px"})
+        kw = {"layout": W.Layout(width="200px"), "style": {"description_width": "70px"}}
         self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
                         "cell_class": W.Dropdown(description="cell: class", **kw),
                         "cell_group": W.Dropdown(description="group", **kw)}

@@ -12,11 +12,11 @@ import torch
 from fairdd.widgets import DistillController
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from file_fixtures import cifar_arrays, write_bffhq, write_cifar_python, write_utkface  # noqa: E402
+from file_fixtures import cifar_arrays, write_bffhq, write_cifar_python, write_utkface
 
-FAST = dict(preset="smoke", proxy_every=2, refresh_every=2, min_refresh_s=0.0, proxy_epochs=2, per_group=6,
-            device="cpu", embedding="pca")
-DIGITS = dict(dataset="colored-digits", n_groups=4)
+FAST = {"preset": "smoke", "proxy_every": 2, "refresh_every": 2, "min_refresh_s": 0.0, "proxy_epochs": 2,
+        "per_group": 6, "device": "cpu", "embedding": "pca"}
+DIGITS = {"dataset": "colored-digits", "n_groups": 4}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_dataset_dropdown_marks_missing_files_and_never_crashes(files, monkeypat
 
     monkeypatch.setattr(fairdd.datasets, "availability", celeba_breaks)
     dash = Dashboard(warm_umap=False, **DIGITS, **FAST)
-    labels = dict((v, k) for k, v in dash.controls["dataset"].options)
+    labels = {v: k for k, v in dash.controls["dataset"].options}
     assert labels["bffhq"] == "bffhq" and labels["colored-digits"] == "colored-digits"
     for name in ("utkface", "cifar10-s", "celeba"):
         assert "unavailable" in labels[name], labels[name]

@@ -3,7 +3,13 @@ import pytest
 import torch
 
 from fairdd.targets import get_strategy
-from fairdd.widgets.tradeoff import MixedBarycenter, pareto_front, plot_tradeoff, target_for, tradeoff_sweep
+from fairdd.widgets.tradeoff import (
+    MixedBarycenter,
+    pareto_front,
+    plot_tradeoff,
+    target_for,
+    tradeoff_sweep,
+)
 
 
 def test_mix_interpolates_pooled_mean_and_uniform_barycenter():
@@ -78,7 +84,7 @@ def test_plot_draws_the_t_interval_and_the_front():
                        "eod_lo": [35.0, 10.0, 25.0], "eod_hi": [45.0, 30.0, 35.0]})
     fig, ax = plt.subplots()
     plot_tradeoff(ax, df)
-    front = [line for line in ax.get_lines() if line.get_label() == "Pareto front"][0]
+    front = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
     assert front.get_xdata().tolist() == [55.0, 60.0]  # (50, 30) is beaten by (55, 20)
     bars = [c for c in ax.collections if len(c.get_segments()) == 3]
     spans = sorted(abs(s[1][1] - s[0][1]) for c in bars for s in c.get_segments())
