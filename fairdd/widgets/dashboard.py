@@ -17,7 +17,7 @@ import time
 import torch
 
 from ..config import METHODS, PRESETS
-from ..data import COLOR_NAMES, DATASETS
+from ..data import DATASETS
 from ..targets import STRATEGIES
 from ..viz import plots
 from .controller import DistillController, dataset_availability
@@ -207,13 +207,20 @@ class Dashboard:
         return widget
 
     def _group_names(self, s) -> tuple[list[str], bool]:
-        """The groups to show and whether they can be chosen: a colour set's palette (choosable), else
-        the dataset's own groups (race, gender, grayscale/colour...: fixed by the dataset)."""
+        """The groups to show and whether they can be chosen: a colour set's whole palette (choosable;
+        the names of the dataset's own construction), else the dataset's own groups (race, gender,
+        grayscale/colour...: fixed by the dataset)."""
         from .. import datasets
 
-        if getattr(self.ctl, "_given", None) is None and "groups" in datasets.options(s.dataset):
-            return list(COLOR_NAMES[: s.n_groups]), True
-        return list(self.ctl.train.group_names), False
+        if getattr(self.ctl, "_given", None) is not None or "groups" not in datasets.options(s.dataset):
+            return list(self.ctl.train.group_names), False
+        palettes = self.__dict__.setdefault("_palettes", {})
+        key = (s.dataset, s.n_groups)
+        if s.groups is None:  # every colour kept: the data names its palette
+            palettes[key] = list(self.ctl.train.group_names)
+        elif key not in palettes:  # a subset kept from the start: read the whole palette once
+            palettes[key] = list(datasets.load(s.dataset, split="test", n_groups=s.n_groups).group_names)
+        return palettes[key], True
 
     def _build_groups(self, s) -> None:
         """(Re)build the groups control for the current dataset (after every restart)."""
@@ -244,7 +251,7 @@ class Dashboard:
             self.controls["groups"].add_class("fairdd-groups")
             self.groups_widget.children = [self.controls["groups"]]
         self.groups_widget.add_class("fairdd-groups-box")
-        self._groups_key = (s.dataset, s.n_groups, tuple(names))
+        self._groups_key = (s.dataset, s.n_groups)
 
     def _build_inspectors(self) -> None:
         """"Inspect" pickers under the embedding (a synthetic point ◆ → its image, ringed in the view) and
@@ -254,7 +261,8 @@ class Dashboard:
         self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
                         "cell_class": W.Dropdown(description="cell: class", **kw),
                         "cell_group": W.Dropdown(description="group", **kw)}
-        self.inspect_images = {k: W.Image(format="png", layout=W.Layout(width=w, height="auto", object_fit="contain"))
+        self.inspect_images = {k: W.Image(format="png", layout=W.Layout(width=w, height="auto", object_fit="contain",
+                                                                       display="none"))
                                for k, w in (("point", "120px"), ("cell", "440px"))}
         self.inspect_captions = {k: self._html(f"fairdd-inspect-{k}-caption") for k in ("point", "cell")}
         for name, w in self.inspect.items():
@@ -269,6 +277,8 @@ class Dashboard:
                             self.inspect_captions["cell"], self.inspect_images["cell"]]),
         }
         self._inspect_options()
+        self._render_point()  # nothing picked yet: the captions say what picking does
+        self._render_cell()
 
     def _inspect_options(self) -> None:
         """Picker choices for the current run (IPC, class and group names); a pick is kept when it still exists."""
@@ -301,6 +311,7 @@ class Dashboard:
 
     def _render_point(self) -> None:
         i = self.inspect["point"].value
+        self.inspect_images["point"].layout.display = "none" if i is None else None
         if i is None:
             self.inspect_images["point"].value = b""
             self.inspect_captions["point"].value = "<small>pick a synthetic point ◆ to see its image</small>"
@@ -321,7 +332,9 @@ class Dashboard:
 
     def _render_cell(self) -> None:
         c, a = self.inspect["cell_class"].value, self.inspect["cell_group"].value
-        if c is None or a is None or not self.ctl.proxy_nets:
+        empty = c is None or a is None or not self.ctl.proxy_nets
+        self.inspect_images["cell"].layout.display = "none" if empty else None
+        if empty:
             self.inspect_images["cell"].value = b""
             self.inspect_captions["cell"].value = ("<small>pick a heatmap cell (class and group) to see its test "
                                                    "images with the proxy networks' answers</small>")
@@ -355,6 +368,13 @@ class Dashboard:
 
     def _on_groups(self, change) -> None:
         if self._reverting:
+            return
+        if not self._groups_choosable:  # the dataset's own groups: shown, not chosen
+            self._reverting = True
+            try:
+                change["owner"].value = change["old"]
+            finally:
+                self._reverting = False
             return
         chosen = tuple(n for n, b in self.group_boxes.items() if b.value)
         value = None if len(chosen) == len(self.group_boxes) else chosen
@@ -445,8 +465,7 @@ class Dashboard:
             self.ctl._refresh_proxy_safely()
         if not self.ctl.frames and self.ctl.report is not None:
             self.ctl._refresh_embedding_safely()
-        names, _ = self._group_names(self.ctl.settings)
-        if self._groups_key != (self.ctl.settings.dataset, self.ctl.settings.n_groups, tuple(names)):
+        if self._groups_key != (self.ctl.settings.dataset, self.ctl.settings.n_groups):
             self._build_groups(self.ctl.settings)
         self._inspect_options()
         opts = self._class_options()

@@ -138,3 +138,16 @@ def test_every_view_renders_on_the_file_fixtures(files, monkeypatch, name, shape
     assert dash.ctl.error is None and dash.ctl.iteration == 2
     dash.controls["dataset"].value = "colored-digits"  # back to a colour set: the palette is choosable again
     assert list(dash.controls["groups"].options) == ["red", "green", "blue", "yellow"]
+
+
+def test_colour_groups_are_named_as_the_dataset_builds_them():
+    """colored-mnist-5k is built on the papers' palette (red, orange, yellow, ...): the groups control
+    offers those names, not the clean construction's colour list."""
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(warm_umap=False, ipc=1, dataset="colored-mnist-5k", **FAST)
+    assert list(dash.controls["groups"].options) == list(dash.ctl.train.group_names)
+    keep = tuple(dash.ctl.train.group_names[:3])
+    dash.controls["groups"].value = keep
+    assert dash.ctl.error is None and dash.ctl.train.group_names == keep
+    assert len(dash.controls["groups"].options) == 10  # the whole palette stays on offer
