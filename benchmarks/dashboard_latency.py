@@ -99,7 +99,7 @@ def _shot(page, path: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": 720})
 
 
-def screenshots(page, folder: Path, play_to: int) -> None:
+def screenshots(page, folder: Path, play_to: int, wait_s: float = 3600.0) -> None:
     page.wait_for_function(IDLE, timeout=LONG)
     page.select_option(".fairdd-target select", "cobra")
     page.wait_for_function(IDLE, timeout=LONG)
@@ -107,7 +107,12 @@ def screenshots(page, folder: Path, play_to: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 2 && {IDLE}", timeout=LONG)
     _shot(page, folder / "dashboard_compare_iter0.png")
     page.click(".fairdd-play")
-    page.wait_for_function(f"{ITER} >= {play_to}", timeout=LONG, polling=1000)
+    t0 = time.perf_counter()
+    while _iteration(page) < play_to:  # progress every 30 s: a loaded machine may take many minutes
+        if time.perf_counter() - t0 > wait_s:
+            raise TimeoutError(f"play reached iteration {_iteration(page)} of {play_to} in {wait_s:.0f} s")
+        page.wait_for_timeout(30_000)
+        print(f"  play: iteration {_iteration(page)} after {time.perf_counter() - t0:.0f} s", flush=True)
     page.click(".fairdd-pause")
     page.wait_for_function(IDLE, timeout=LONG)
     _shot(page, folder / f"dashboard_compare_iter{play_to}.png")
@@ -138,6 +143,7 @@ def main(argv=None) -> None:
     ap.add_argument("--play-to", type=int, default=100)
     ap.add_argument("--proxy-every", type=int, default=None,
                     help="proxy evaluation period for the demo run (default: the notebook's, 10)")
+    ap.add_argument("--wait-s", type=float, default=3600.0, help="how long Play may take to reach --play-to")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -163,7 +169,7 @@ def main(argv=None) -> None:
             if args.screenshots and preset == "demo":  # first: the longest part, from a fresh page
                 folder = Path(args.screenshots)
                 folder.mkdir(parents=True, exist_ok=True)
-                screenshots(page, folder, args.play_to)
+                screenshots(page, folder, args.play_to, args.wait_s)
                 print(f"{preset}: screenshots saved in {folder}", flush=True)
                 page.click(".fairdd-reset")
                 page.wait_for_function(f"{ITER} === 0 && {IDLE}", timeout=LONG)

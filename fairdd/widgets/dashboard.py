@@ -100,7 +100,7 @@ class Dashboard:
             return [("the datasets passed in", current)]
         found = dataset_availability()
         self.unavailable = {n: a.reason for n, a in found.items() if not a.available and n != current}
-        return [(f"{n} — unavailable: files missing" if n in self.unavailable else n, n) for n in DATASETS]
+        return [(f"{n} — unavailable (see details)" if n in self.unavailable else n, n) for n in DATASETS]
 
     def _build_controls(self, s) -> None:
         W = self.W
