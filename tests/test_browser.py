@@ -83,12 +83,14 @@ def test_dashboard_in_a_real_browser(voila_url):
             page.wait_for_function("document.querySelector('.fairdd-inspect-point-caption').innerText.includes('◆ 2')",
                                    timeout=LONG)
             assert page.get_attribute("img.fairdd-umap", "src") != embedding_before
-            assert len(page.get_attribute("img.fairdd-inspect-point-image", "src") or "") > 100
+            page.wait_for_function("document.querySelector('img.fairdd-inspect-point-image').naturalWidth > 0",
+                                   timeout=LONG)  # the picked point's image is drawn
             page.select_option(".fairdd-inspect-cell-class select", index=2)  # class '1'
             page.select_option(".fairdd-inspect-cell-group select", index=1)  # the first group
             page.wait_for_function("document.querySelector('.fairdd-inspect-cell-caption').innerText"
                                    ".includes('proxy @ 1')", timeout=LONG)
-            assert len(page.get_attribute("img.fairdd-inspect-cell-image", "src") or "") > 100
+            page.wait_for_function("document.querySelector('img.fairdd-inspect-cell-image').naturalWidth > 0",
+                                   timeout=LONG)  # the cell's test images are drawn
             page.screenshot(path=str(SHOTS / "inspect.png"), full_page=True)
 
             # Step ×10 runs through Play's loop: buttons disabled while it runs, Pause stops it
