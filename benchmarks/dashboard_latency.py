@@ -14,7 +14,7 @@ when the page shows its effect (the text the user reads, polled every animation 
     replay      Replay → the embedding caption says "replay"
 
     python benchmarks/dashboard_latency.py [--presets smoke demo] [--repeats 3]
-        [--screenshots docs/ --play-to 100]
+        [--screenshots docs/ --play-to 100 --proxy-every 20]
 
 Prints a Markdown table (median and max over repeats, milliseconds). With ``--screenshots`` the demo
 run also saves compare mode (cobra vs vanilla) at iteration 0 and after ``--play-to`` iterations.
@@ -99,7 +99,7 @@ def _shot(page, path: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": 720})
 
 
-def screenshots(page, folder: Path, play_to: int) -> None:
+def screenshots(page, folder: Path, play_to: int, wait_s: float = 3600.0) -> None:
     page.wait_for_function(IDLE, timeout=LONG)
     page.select_option(".fairdd-target select", "cobra")
     page.wait_for_function(IDLE, timeout=LONG)
@@ -107,10 +107,32 @@ def screenshots(page, folder: Path, play_to: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 2 && {IDLE}", timeout=LONG)
     _shot(page, folder / "dashboard_compare_iter0.png")
     page.click(".fairdd-play")
-    page.wait_for_function(f"{ITER} >= {play_to}", timeout=LONG, polling=1000)
+    t0 = time.perf_counter()
+    while _iteration(page) < play_to:  # progress every 30 s: a loaded machine may take many minutes
+        if time.perf_counter() - t0 > wait_s:
+            raise TimeoutError(f"play reached iteration {_iteration(page)} of {play_to} in {wait_s:.0f} s")
+        page.wait_for_timeout(30_000)
+        print(f"  play: iteration {_iteration(page)} after {time.perf_counter() - t0:.0f} s", flush=True)
     page.click(".fairdd-pause")
     page.wait_for_function(IDLE, timeout=LONG)
     _shot(page, folder / f"dashboard_compare_iter{play_to}.png")
+
+
+def notebook_with(settings: dict, folder: Path) -> Path:
+    """A copy of notebook 03 whose dashboard gets ``settings`` on top of its own (e.g. proxy_every)."""
+    import json
+
+    from fairdd.widgets.app import NOTEBOOK
+
+    nb = json.loads(NOTEBOOK.read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "dash = Dashboard(" in src:
+            src = src.replace("dash = Dashboard(", f"settings.update({settings!r})\ndash = Dashboard(", 1)
+            cell["source"] = src.splitlines(keepends=True)
+    out = folder / NOTEBOOK.name
+    out.write_text(json.dumps(nb, indent=1))
+    return out
 
 
 def main(argv=None) -> None:
@@ -119,6 +141,9 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--screenshots", default=None, help="folder for the compare-mode screenshots (demo)")
     ap.add_argument("--play-to", type=int, default=100)
+    ap.add_argument("--proxy-every", type=int, default=None,
+                    help="proxy evaluation period for the demo run (default: the notebook's, 10)")
+    ap.add_argument("--wait-s", type=float, default=3600.0, help="how long Play may take to reach --play-to")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -126,8 +151,12 @@ def main(argv=None) -> None:
 
     table = {}
     for preset in args.presets:
-        with tempfile.TemporaryDirectory() as work, serve(smoke=preset == "smoke", workdir=work,
-                                                          timeout_s=300) as url, sync_playwright() as p:
+        extra = tempfile.mkdtemp(prefix="fairdd-nb-")
+        notebook = (notebook_with({"proxy_every": args.proxy_every}, Path(extra))
+                    if args.proxy_every and preset == "demo" else None)
+        with tempfile.TemporaryDirectory() as work, serve(*([notebook] if notebook else []), smoke=preset == "smoke",
+                                                          workdir=work, timeout_s=300) as url, \
+                sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.set_default_timeout(LONG)
@@ -140,7 +169,7 @@ def main(argv=None) -> None:
             if args.screenshots and preset == "demo":  # first: the longest part, from a fresh page
                 folder = Path(args.screenshots)
                 folder.mkdir(parents=True, exist_ok=True)
-                screenshots(page, folder, args.play_to)
+                screenshots(page, folder, args.play_to, args.wait_s)
                 print(f"{preset}: screenshots saved in {folder}", flush=True)
                 page.click(".fairdd-reset")
                 page.wait_for_function(f"{ITER} === 0 && {IDLE}", timeout=LONG)

@@ -1,7 +1,7 @@
 """A real browser drives the live dashboard: Voila serves notebook 03 (smoke settings) on 127.0.0.1
-with the offline ``fairdd`` template; Playwright with Debian's chromium presses Step, Step ×10 then
-Pause, Play then Pause, Replay then Reset, tries a refused setting, changes the view class, turns on
-compare mode and watches the fairness panel. No request may leave the machine or fail, and the
+with the offline ``fairdd`` template; Playwright with Debian's chromium presses Step, picks a synthetic
+point and a heatmap cell to inspect, presses Step ×10 then Pause, Play then Pause, Replay then Reset,
+tries a refused setting, changes the view class, turns on compare mode and watches the fairness panel. No request may leave the machine or fail, and the
 console must stay free of errors. Screenshots go to results/browser/."""
 import shutil
 from pathlib import Path
@@ -75,6 +75,23 @@ def test_dashboard_in_a_real_browser(voila_url):
             assert "proxy @ 1" in _text(page, "fairdd-eod")
             assert page.get_attribute("img.fairdd-fairness", "src") != fairness_before
             assert "fairness over time" in _text(page, "fairdd-caption-fairness")
+
+            # Inspect: a picked synthetic point shows its image and is ringed in the embedding view; a picked
+            # heatmap cell shows its test images with the proxy networks' answers
+            embedding_before = page.get_attribute("img.fairdd-umap", "src")
+            page.select_option(".fairdd-inspect-point select", index=3)  # ◆ 2
+            page.wait_for_function("document.querySelector('.fairdd-inspect-point-caption').innerText.includes('◆ 2')",
+                                   timeout=LONG)
+            assert page.get_attribute("img.fairdd-umap", "src") != embedding_before
+            page.wait_for_function("document.querySelector('img.fairdd-inspect-point-image').naturalWidth > 0",
+                                   timeout=LONG)  # the picked point's image is drawn
+            page.select_option(".fairdd-inspect-cell-class select", index=2)  # class '1'
+            page.select_option(".fairdd-inspect-cell-group select", index=1)  # the first group
+            page.wait_for_function("document.querySelector('.fairdd-inspect-cell-caption').innerText"
+                                   ".includes('proxy @ 1')", timeout=LONG)
+            page.wait_for_function("document.querySelector('img.fairdd-inspect-cell-image').naturalWidth > 0",
+                                   timeout=LONG)  # the cell's test images are drawn
+            page.screenshot(path=str(SHOTS / "inspect.png"), full_page=True)
 
             # Step ×10 runs through Play's loop: buttons disabled while it runs, Pause stops it
             page.click(".fairdd-step10")

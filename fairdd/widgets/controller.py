@@ -51,7 +51,7 @@ from ..distill import Distiller, resolve_device
 from ..evaluate import FairnessReport, score, train_models
 from ..ops import segment_mean
 
-__all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS"]
+__all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS", "dataset_availability"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ RUN_KEYS = DATA_KEYS + ("method", "target", "compare", "ipc", "preset", "device"
 VIEW_KEYS = ("view_class", "per_group", "embedding")  # redraw the embedding view only
 SCHEDULE_KEYS = ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "min_refresh_s")
 EMBEDDINGS = ("pca", "umap")
+# datasets whose ``severity`` 0–5 is COBRA App. F's separation study and whose published set is
+# ``severity=None``: the dashboard's separation 0 builds the published set (0 would make the groups coincide)
+PUBLISHED_AT_SEVERITY_NONE = ("cifar10-s",)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -68,7 +71,7 @@ class Settings:
     dataset: str = "colored-mnist-5k"  # which builder (fairdd.datasets.DATASETS)
     mode: str = "foreground"  # colour the object or the background
     bias: float = 0.9  # majority share: fraction of a class in its own colour
-    severity: int = 0  # separation: corruption of the minority groups, 0–5
+    severity: int = 0  # separation: corruption of the minority groups, 0–5 (CIFAR10-S: 0 = grayscale, 1–5 App. F)
     groups: tuple | None = None  # which colour groups to keep (None = all)
     n_groups: int = 10  # colour palette size
     method: str = "dm"  # matcher
@@ -116,6 +119,20 @@ def validate_settings(s: Settings) -> None:
         raise ValueError(f"compare: unknown target(s) {bad}; allowed: {list(STRATEGIES)}")
     if len(set(s.compare)) != len(s.compare) or s.target in s.compare:
         raise ValueError(f"compare must name targets other than target={s.target!r}, each once; got {s.compare!r}")
+
+
+def dataset_availability(names=None) -> dict:
+    """``{name: Availability}`` for every dataset (``fairdd.datasets.availability``), never raising: a
+    loader that fails in a way the registry does not expect counts as unavailable, its error the reason."""
+    from .. import datasets
+
+    out = {}
+    for name in datasets.DATASETS if names is None else names:
+        try:
+            out[name] = datasets.availability(name)
+        except Exception as exc:  # noqa: BLE001 - a broken file must grey its entry out, not the dashboard
+            out[name] = datasets.Availability(name, False, f"{type(exc).__name__}: {exc}")
+    return out
 
 
 @dataclass
@@ -244,6 +261,8 @@ class DistillController:
             allowed = datasets.options(s.dataset)  # the colour knobs mean nothing to cifar10-s or the faces
             kw = {k: v for k, v in dict(mode=s.mode, severity=s.severity, n_groups=s.n_groups, seed=s.seed,
                                         groups=list(s.groups) if s.groups else None).items() if k in allowed}
+            if s.dataset in PUBLISHED_AT_SEVERITY_NONE and s.severity == 0:
+                kw.pop("severity", None)  # separation 0 = the published set (CIFAR10-S: the grayscale group)
             bias = {"bias": s.bias} if "bias" in allowed else {}
             self._data_cache = {key: (datasets.load(s.dataset, split="train", **bias, **kw),
                                       datasets.load(s.dataset, split="test", **kw))}
@@ -269,6 +288,7 @@ class DistillController:
         self.run = runs[self.settings.target]
         self.device = self.run.device
         self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
+        self.proxy_nets: tuple = ()  # the primary run's networks of its last proxy evaluation
         self._new_view()
         self._emit("reset")
 
@@ -377,10 +397,9 @@ class DistillController:
         for target, run in self.runs.items():
             trained = train_models(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
                                    epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device)
-            report = score(trained, self.test)
             if target == s.target:  # the embedding view projects through the primary run's last proxy net
-                report = dataclasses.replace(report, models=trained.nets)
-            self.reports_by[target].append((run.iteration, report))
+                self.proxy_nets = trained.nets
+            self.reports_by[target].append((run.iteration, score(trained, self.test)))
         self.timings["proxy_ms"] = 1000 * (time.perf_counter() - t0)
         if emit:
             self._emit("proxy")
@@ -395,7 +414,7 @@ class DistillController:
         if self.report is None:
             self.refresh_proxy(emit=False)
         with torch.no_grad():
-            return self._embed_view(self.report.models[-1])
+            return self._embed_view(self.proxy_nets[-1])
 
     def _embed_view(self, net) -> tuple[np.ndarray, np.ndarray, list]:
         net.eval()
@@ -431,6 +450,34 @@ class DistillController:
         if emit:
             self._emit("embedding")
         return frame
+
+    def synthetic_image(self, index: int) -> torch.Tensor:
+        """The primary run's ``index``-th synthetic image of the view class (the ◆ points of the embedding
+        view, in order), (c, h, w) in [0, 1]."""
+        syn = self.run.images.detach()[self.run.labels == self.settings.view_class]  # (ipc, c, h, w)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(syn):
+            raise ValueError(f"index must be an integer in [0, {len(syn)}); got {index!r}")
+        return self.train.display(syn[index:index + 1].cpu())[0]
+
+    def cell_examples(self, cls: int, group: int, *, k: int = 8) -> dict:
+        """Up to ``k`` test images of the (class, group) cell with the answers of the primary run's last
+        proxy evaluation: ``images`` (k, c, h, w) in [0, 1], ``index`` (k,) into the test set,
+        ``predicted`` (M, k) each proxy network's class, ``right`` (k,) how many of the M got it right,
+        ``iteration`` of that evaluation."""
+        test = self.test
+        for name, value, n in (("cls", cls, test.n_classes), ("group", group, test.n_groups)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
+                raise ValueError(f"{name} must be an integer in [0, {n}); got {value!r}")
+        if not self.proxy_nets:
+            raise ValueError("no proxy evaluation yet: step once or call refresh_proxy()")
+        from ..train import predict
+
+        index = ((test.labels == cls) & (test.groups == group)).nonzero().flatten()[:k]  # (k,)
+        images = test.images[index].to(self.device)
+        with torch.no_grad():
+            predicted = torch.stack([predict(net, images) for net in self.proxy_nets]).cpu()  # (M, k)
+        return {"images": test.display(test.images[index]), "index": index, "predicted": predicted,
+                "right": (predicted == cls).sum(0), "iteration": self.reports[-1][0]}
 
     def replay(self) -> list[Frame]:
         """All recorded frames for a scrubbing slider (UMAP: laid out jointly with AlignedUMAP; PCA:

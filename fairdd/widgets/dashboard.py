@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import threading
 import time
 
 import torch
 
 from ..config import METHODS, PRESETS
-from ..data import COLOR_NAMES, DATASETS
+from ..data import DATASETS
 from ..ops import cell_index
 from ..targets import STRATEGIES
 from ..viz import plots
-from .controller import DistillController
+from .controller import DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
 
@@ -33,7 +34,8 @@ EXPLAIN = {
     "bias": "majority share: the fraction of each class drawn in its own (majority) colour. 1/groups = "
             "balanced; 0.9 = 90 % of each class in one colour, the rest spread over the others; 1.0 = only "
             "the majority colour.",
-    "severity": "separation: how much the minority groups' images are corrupted (0 = not at all, 5 = most).",
+    "severity": "separation: how much the minority groups' images are corrupted (0 = not at all, 5 = most; "
+                "CIFAR10-S: 0 = its grayscale group as published, 1–5 = COBRA App. F's corruptions).",
 }
 EMBEDDING_CAPTION = {
     "pca": "PCA (linear): group means (large dots), their barycenter (★, COBRA's target) and the pooled "
@@ -49,7 +51,8 @@ class Dashboard:
 
     ``workshop=True`` hides the settings that stall a CPU (paper preset; dc/dsa/idc/cafe without a GPU)
     and shows groups as checkboxes. ``warm_umap`` compiles UMAP in a background thread after the
-    widgets show (the UMAP toggle is enabled when it is done)."""
+    widgets show (the UMAP toggle is enabled when it is done). Datasets whose files are missing are
+    listed as "unavailable" (``dataset_availability``), with the reasons under "details"."""
 
     min_render_s = 0.5  # while playing, redraw the loss and image panels at most this often
 
@@ -65,95 +68,11 @@ class Dashboard:
         self._task = None
         self._replay_index: int | None = None
         self.ctl = controller or DistillController(**settings)
-        s = self.ctl.settings
-        gpu = torch.cuda.is_available()
-        devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
-        methods = list(METHODS) if (gpu or not workshop) else ["dm"]
-        presets = [p for p in PRESETS if not (workshop and p == "paper")]
-        lay = W.Layout(width="265px")
-        style = {"description_width": "105px"}
-        self.controls = {
-            "dataset": W.Dropdown(options=list(DATASETS), value=s.dataset, description="dataset", layout=lay,
-                                  style=style),
-            "bias": W.FloatSlider(value=s.bias, min=0.1, max=1.0, step=0.05, description="majority share",
-                                  continuous_update=False, layout=lay, style=style, tooltip=EXPLAIN["bias"]),
-            "severity": W.IntSlider(value=s.severity, min=0, max=5, description="separation",
-                                    continuous_update=False, layout=lay, style=style, tooltip=EXPLAIN["severity"]),
-            "method": W.Dropdown(options=methods, value=s.method, description="method", layout=lay, style=style),
-            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", layout=lay,
-                                 style=style),
-            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=4,
-                                        description="compare with", layout=lay, style=style),
-            "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", layout=lay, style=style),
-            "preset": W.Dropdown(options=presets, value=s.preset, description="preset", layout=lay, style=style),
-            "device": W.Dropdown(options=devices, value=s.device if s.device in devices else "auto",
-                                 description="device", layout=lay, style=style),
-            "view_class": W.Dropdown(options=self._class_options(), value=s.view_class, description="view class",
-                                     layout=lay, style=style),
-            "embedding": W.ToggleButtons(options=[("PCA", "pca"), ("UMAP", "umap")], value=s.embedding,
-                                         description="embedding", style={"button_width": "60px", **style}),
-        }
-        self._build_groups(s)
-        for name, w in self.controls.items():
-            w.observe(self._on_control(name), names="value")
-            w.add_class(f"fairdd-{name}")
-        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="88px"))
-                        for name, label in (("step", "Step"), ("step10", "Step ×10"), ("play", "Play"),
-                                            ("pause", "Pause"), ("reset", "Reset"), ("replay", "Replay"))}
-        self.buttons["step"].on_click(lambda _: self.step(1))
-        self.buttons["step10"].on_click(lambda _: self.step(10))
-        self.buttons["play"].on_click(lambda _: self.play())
-        self.buttons["pause"].on_click(lambda _: self.pause())
-        self.buttons["reset"].on_click(lambda _: self.reset())
-        self.buttons["replay"].on_click(lambda _: self.replay())
-        for name, b in self.buttons.items():
-            b.add_class(f"fairdd-{name}")
-        self.busy = self._html("fairdd-busy")
-        self.iteration = self._html("fairdd-iteration")
-        self.readout = self._html("fairdd-eod")
-        self.panel_note = self._html("fairdd-panels")
-        self.error = self._html("fairdd-error")
-        self.timing = self._html("fairdd-timing")
-        self.details = W.Accordion(children=[self.timing], titles=("details (timings, device)",))
-        self.details.selected_index = None
-        self.captions = {k: self._html(f"fairdd-caption-{k}") for k in ("fairness", "embedding", "grid", "heatmap",
-                                                                        "loss")}
-        self.images = {name: W.Image(format="png", layout=W.Layout(width=width, height="auto", object_fit="contain"))
-                       for name, width in (("fairness", "640px"), ("embedding", "520px"), ("heatmap", "440px"),
-                                           ("loss", "380px"))}
-        self.images["embedding"].add_class("fairdd-umap")
-        self.images["fairness"].add_class("fairdd-fairness")
-        self.images["heatmap"].add_class("fairdd-heatmap")
-        self.grid_images: dict = {}
-        self.grid_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self.grid_box.add_class("fairdd-grids")
-        self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True)
-        self.replay_slider.add_class("fairdd-replay-slider")
-        self.replay_slider.observe(lambda ch: self._show_replay(ch["new"]), names="value")
-        c = self.controls
-        restart_note = W.HTML("<small>Changing these <b>restarts the run</b> (iteration 0):</small>")
-        view_note = W.HTML("<small>View only (never restarts):</small>")
-        self.widget = W.VBox([
-            W.HBox([W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>&nbsp;&nbsp;"),
-                    *self.buttons.values(), self.busy]),
-            W.HBox([self.iteration, self.readout]), self.error, self.panel_note,
-            restart_note,
-            W.HBox([W.VBox([c["dataset"], self.groups_widget]),
-                    W.VBox([c["bias"], c["severity"], c["method"]]),
-                    W.VBox([c["target"], c["compare"]]),
-                    W.VBox([c["ipc"], c["preset"], c["device"]])]),
-            W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
-            W.HBox([view_note, c["view_class"], c["embedding"]]),
-            W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
-                    W.VBox([self.captions["embedding"], self.images["embedding"], self.replay_slider])]),
-            W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
-                    W.VBox([self.captions["heatmap"], self.images["heatmap"]]),
-                    W.VBox([self.captions["loss"], self.images["loss"]])]),
-            W.HTML(f"<small style='color:#555'><b>EOD</b>: {EXPLAIN['eod']} <b>DEO_A</b>: {EXPLAIN['deo_a']} "
-                   f"<b>proxy @ N</b>: {EXPLAIN['proxy']}</small>"),
-            self.details,
-        ])
-        self.widget.add_class("fairdd-dashboard")
+        self._build_controls(self.ctl.settings)
+        self._build_buttons()
+        self._build_panels()
+        self._build_inspectors()
+        self.widget = self._layout()
         self.ctl.on_change(self._on_change)
         self._umap_ready = False
         self.controls["embedding"].disabled = True
@@ -175,27 +94,288 @@ class Dashboard:
     def _class_options(self):
         return [(n, i) for i, n in enumerate(self.ctl.train.class_names)]
 
-    def _build_groups(self, s) -> None:
+    def _dataset_options(self, current: str) -> list:
+        """Every dataset; those whose files are missing labelled "unavailable" (reasons kept for details)."""
+        if getattr(self.ctl, "_given", None) is not None:  # datasets passed in: nothing to choose from
+            self.unavailable = {}
+            return [("the datasets passed in", current)]
+        found = dataset_availability()
+        self.unavailable = {n: a.reason for n, a in found.items() if not a.available and n != current}
+        return [(f"{n} — unavailable (see details)" if n in self.unavailable else n, n) for n in DATASETS]
+
+    def _build_controls(self, s) -> None:
         W = self.W
-        given = getattr(self.ctl, "_given", None)  # datasets passed in: their own groups
-        names = list(given[0].group_names) if given is not None else list(COLOR_NAMES[: s.n_groups])
-        chosen = set(s.groups or names)
-        if self.workshop:
-            self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False,
-                                              layout=W.Layout(width="80px")) for n in names}
+        gpu = torch.cuda.is_available()
+        devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
+        methods = list(METHODS) if (gpu or not self.workshop) else ["dm"]
+        presets = [p for p in PRESETS if not (self.workshop and p == "paper")]
+        kw = {"layout": W.Layout(width="265px"), "style": {"description_width": "105px"}}
+        slider = {"continuous_update": False, **kw}
+        self.controls = {
+            "dataset": W.Dropdown(options=self._dataset_options(s.dataset), value=s.dataset, description="dataset",
+                                  **kw),
+            "bias": W.FloatSlider(value=s.bias, min=0.1, max=1.0, step=0.05, description="majority share",
+                                  tooltip=EXPLAIN["bias"], **slider),
+            "severity": W.IntSlider(value=s.severity, min=0, max=5, description="separation",
+                                    tooltip=EXPLAIN["severity"], **slider),
+            "method": W.Dropdown(options=methods, value=s.method, description="method", **kw),
+            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", **kw),
+            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=4,
+                                        description="compare with", **kw),
+            "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", **kw),
+            "preset": W.Dropdown(options=presets, value=s.preset, description="preset", **kw),
+            "device": W.Dropdown(options=devices, value=s.device if s.device in devices else "auto",
+                                 description="device", **kw),
+            "view_class": W.Dropdown(options=self._class_options(), value=s.view_class, description="view class",
+                                     **kw),
+            "embedding": W.ToggleButtons(options=[("PCA", "pca"), ("UMAP", "umap")], value=s.embedding,
+                                         description="embedding",
+                                         style={"button_width": "60px", "description_width": "105px"}),
+        }
+        for name, w in self.controls.items():
+            w.observe(self._on_control(name), names="value")
+            w.add_class(f"fairdd-{name}")
+        self.groups_widget = W.VBox()
+        self._build_groups(s)  # observed there: rebuilt when the dataset changes
+
+    def _build_buttons(self) -> None:
+        W = self.W
+        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="88px"))
+                        for name, label in (("step", "Step"), ("step10", "Step ×10"), ("play", "Play"),
+                                            ("pause", "Pause"), ("reset", "Reset"), ("replay", "Replay"))}
+        actions = {"step": lambda: self.step(1), "step10": lambda: self.step(10), "play": self.play,
+                   "pause": self.pause, "reset": self.reset, "replay": self.replay}
+        for name, b in self.buttons.items():
+            b.on_click(lambda _, act=actions[name]: act())
+            b.add_class(f"fairdd-{name}")
+
+    def _build_panels(self) -> None:
+        W = self.W
+        for name in ("busy", "iteration", "panel_note", "error", "timing", "unavailable_note"):
+            setattr(self, name, self._html(f"fairdd-{name.replace('_', '-')}"))
+        self.panel_note.add_class("fairdd-panels")
+        self.readout = self._html("fairdd-eod")
+        self.unavailable_note.value = self._unavailable_html()
+        self.details = W.Accordion(children=[W.VBox([self.timing, self.unavailable_note])],
+                                   titles=("details (timings, device, unavailable datasets)",))
+        self.details.selected_index = None
+        self.captions = {k: self._html(f"fairdd-caption-{k}") for k in ("fairness", "embedding", "grid", "heatmap",
+                                                                        "loss")}
+        self.images = {name: W.Image(format="png", layout=W.Layout(width=width, height="auto", object_fit="contain"))
+                       for name, width in (("fairness", "640px"), ("embedding", "520px"), ("heatmap", "440px"),
+                                           ("loss", "380px"))}
+        for name, cls in (("embedding", "fairdd-umap"), ("fairness", "fairdd-fairness"), ("heatmap", "fairdd-heatmap")):
+            self.images[name].add_class(cls)
+        self.grid_images: dict = {}
+        self.grid_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.grid_box.add_class("fairdd-grids")
+        self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True)
+        self.replay_slider.add_class("fairdd-replay-slider")
+        self.replay_slider.observe(lambda ch: self._show_replay(ch["new"]), names="value")
+
+    def _unavailable_html(self) -> str:
+        if not self.unavailable:
+            return ""
+        rows = "".join(f"<li><b>{n}</b>: {html.escape(r)}</li>" for n, r in self.unavailable.items())
+        return f"<small>Datasets marked unavailable (their files are not here):<ul>{rows}</ul></small>"
+
+    def _layout(self):
+        W, c = self.W, self.controls
+        restart_note = W.HTML("<small>Changing these <b>restarts the run</b> (iteration 0):</small>")
+        view_note = W.HTML("<small>View only (never restarts):</small>")
+        widget = W.VBox([
+            W.HBox([W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>&nbsp;&nbsp;"),
+                    *self.buttons.values(), self.busy]),
+            W.HBox([self.iteration, self.readout]), self.error, self.panel_note,
+            restart_note,
+            W.HBox([W.VBox([c["dataset"], self.groups_widget]),
+                    W.VBox([c["bias"], c["severity"], c["method"]]),
+                    W.VBox([c["target"], c["compare"]]),
+                    W.VBox([c["ipc"], c["preset"], c["device"]])]),
+            W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
+            W.HBox([view_note, c["view_class"], c["embedding"]]),
+            W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
+                    W.VBox([self.captions["embedding"], self.images["embedding"], self.replay_slider,
+                            self.inspect_box["point"]])]),
+            W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
+                    W.VBox([self.captions["heatmap"], self.images["heatmap"], self.inspect_box["cell"]]),
+                    W.VBox([self.captions["loss"], self.images["loss"]])]),
+            W.HTML(f"<small style='color:#555'><b>EOD</b>: {EXPLAIN['eod']} <b>DEO_A</b>: {EXPLAIN['deo_a']} "
+                   f"<b>proxy @ N</b>: {EXPLAIN['proxy']}</small>"),
+            self.details,
+        ])
+        widget.add_class("fairdd-dashboard")
+        return widget
+
+    def _group_names(self, s) -> tuple[list[str], bool]:
+        """The groups to show and whether they can be chosen: a colour set's whole palette (choosable;
+        the names of the dataset's own construction), else the dataset's own groups (race, gender,
+        grayscale/colour...: fixed by the dataset)."""
+        from .. import datasets
+
+        if getattr(self.ctl, "_given", None) is not None or "groups" not in datasets.options(s.dataset):
+            return list(self.ctl.train.group_names), False
+        palettes = self.__dict__.setdefault("_palettes", {})
+        key = (s.dataset, s.n_groups)
+        if s.groups is None:  # every colour kept: the data names its palette
+            palettes[key] = list(self.ctl.train.group_names)
+        elif key not in palettes:  # a subset kept from the start: read the whole palette once
+            palettes[key] = list(datasets.load(s.dataset, split="test", n_groups=s.n_groups).group_names)
+        return palettes[key], True
+
+    def _build_groups(self, s) -> None:
+        """(Re)build the groups control for the current dataset (after every restart)."""
+        W = self.W
+        names, choosable = self._group_names(s)
+        chosen = set(s.groups or names) if choosable else set(names)
+        self._groups_choosable = choosable
+        title = "groups (colours kept)" if choosable else "groups (fixed by the dataset)"
+        old = self.controls.pop("groups", None)
+        if old is not None:
+            old.close()
+        if self.workshop or not choosable:
+            self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False, disabled=not choosable,
+                                              layout=W.Layout(width="auto" if not choosable else "80px"))
+                                for n in names}
             for box in self.group_boxes.values():
                 box.observe(self._on_groups, names="value")
-            self.groups_widget = W.VBox([W.HTML("<small>groups (colours kept)</small>"),
-                                         W.GridBox(list(self.group_boxes.values()),
-                                                   layout=W.Layout(grid_template_columns="repeat(3, 80px)"))])
+            columns = "repeat(3, 80px)" if choosable else "repeat(2, auto)"
+            self.groups_widget.children = [W.HTML(f"<small>{title}</small>"),
+                                           W.GridBox(list(self.group_boxes.values()),
+                                                     layout=W.Layout(grid_template_columns=columns))]
         else:
+            self.group_boxes = {}
             self.controls["groups"] = W.SelectMultiple(options=names, value=tuple(n for n in names if n in chosen),
                                                        description="groups", rows=3, layout=W.Layout(width="265px"),
                                                        style={"description_width": "105px"})
-            self.groups_widget = self.controls["groups"]
+            self.controls["groups"].observe(self._on_control("groups"), names="value")
+            self.controls["groups"].add_class("fairdd-groups")
+            self.groups_widget.children = [self.controls["groups"]]
+        self.groups_widget.add_class("fairdd-groups-box")
+        self._groups_key = (s.dataset, s.n_groups)
+
+    def _build_inspectors(self) -> None:
+        """"Inspect" pickers under the embedding (a synthetic point ◆ → its image, ringed in the view) and
+        under the heatmap (a (class, group) cell → its test images with the proxy networks' answers)."""
+        W = self.W
+        kw = {"layout": W.Layout(width="200px"), "style": {"description_width": "70px"}}
+        self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
+                        "cell_class": W.Dropdown(description="cell: class", **kw),
+                        "cell_group": W.Dropdown(description="group", **kw)}
+        self.inspect_images = {k: W.Image(format="png", layout=W.Layout(width=w, height="auto", object_fit="contain",
+                                                                       display="none"))
+                               for k, w in (("point", "120px"), ("cell", "440px"))}
+        self.inspect_captions = {k: self._html(f"fairdd-inspect-{k}-caption") for k in ("point", "cell")}
+        for name, w in self.inspect.items():
+            w.add_class(f"fairdd-inspect-{name.replace('_', '-')}")
+            w.observe(self._on_inspect, names="value")
+        for name, img in self.inspect_images.items():
+            img.add_class(f"fairdd-inspect-{name}-image")
+        self.inspect_box = {
+            "point": W.VBox([W.HBox([self.inspect["point"], self.inspect_images["point"]]),
+                             self.inspect_captions["point"]]),
+            "cell": W.VBox([W.HBox([self.inspect["cell_class"], self.inspect["cell_group"]]),
+                            self.inspect_captions["cell"], self.inspect_images["cell"]]),
+        }
+        self._inspect_options()
+        self._render_point()  # nothing picked yet: the captions say what picking does
+        self._render_cell()
+
+    def _inspect_options(self) -> None:
+        """Picker choices for the current run (IPC, class and group names); a pick is kept when it still exists."""
+        train, s = self.ctl.train, self.ctl.settings
+        options = {"point": [("—", None)] + [(f"◆ {i}", i) for i in range(s.ipc)],
+                   "cell_class": [("—", None)] + self._class_options(),
+                   "cell_group": [("—", None)] + [(n, a) for a, n in enumerate(train.group_names)]}
+        self._reverting = True
+        try:
+            for name, opts in options.items():
+                w = self.inspect[name]
+                keep = w.value if w.value in [v for _, v in opts] else None
+                if list(w.options) != opts:
+                    w.options = opts
+                w.value = keep
+        finally:
+            self._reverting = False
+
+    def _on_inspect(self, change) -> None:
+        if self._reverting:
+            return
+        if change["owner"] is self.inspect["point"]:
+            frames = self.ctl.replay_frames if self._replay_index is not None else self.ctl.frames
+            if frames:
+                self._render_embedding(frames[self._replay_index if self._replay_index is not None else -1],
+                                       replay=self._replay_index is not None)
+            self._render_point()
+        else:
+            self._render_cell()
+
+    def _render_point(self) -> None:
+        i = self.inspect["point"].value
+        self.inspect_images["point"].layout.display = "none" if i is None else None
+        if i is None:
+            self.inspect_images["point"].value = b""
+            self.inspect_captions["point"].value = "<small>pick a synthetic point ◆ to see its image</small>"
+            return
+
+        def draw():
+            fig, ax = plots.new_figure(1.4, 1.4)
+            img = self.ctl.synthetic_image(i)  # (c, h, w)
+            ax.imshow(img.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if img.shape[0] == 1 else None,
+                      interpolation="nearest")
+            ax.axis("off")
+            self.inspect_images["point"].value = plots.fig_to_png(fig)
+        self._timed("point", draw)
+        s = self.ctl.settings
+        self.inspect_captions["point"].value = (
+            f"<small>◆ {i}: synthetic image {i} of class {self.ctl.train.class_names[s.view_class]!r} "
+            f"({s.target}), iteration {self.ctl.iteration}; ringed in the embedding view</small>")
+
+    def _render_cell(self) -> None:
+        c, a = self.inspect["cell_class"].value, self.inspect["cell_group"].value
+        empty = c is None or a is None or not self.ctl.proxy_nets
+        self.inspect_images["cell"].layout.display = "none" if empty else None
+        if empty:
+            self.inspect_images["cell"].value = b""
+            self.inspect_captions["cell"].value = ("<small>pick a heatmap cell (class and group) to see its test "
+                                                   "images with the proxy networks' answers</small>")
+            return
+        ex = self.ctl.cell_examples(c, a)
+        names, m = self.ctl.test.class_names, ex["predicted"].shape[0]
+
+        def draw():
+            import matplotlib.pyplot as plt
+
+            k = max(1, len(ex["index"]))
+            fig, axes = plt.subplots(1, k, figsize=(0.95 * k + 0.2, 1.45), squeeze=False)
+            for j, ax in enumerate(axes[0]):
+                ax.axis("off")
+                if j >= len(ex["index"]):
+                    continue
+                img = ex["images"][j]
+                ax.imshow(img.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if img.shape[0] == 1 else None,
+                          interpolation="nearest")
+                right = int(ex["right"][j])
+                guess = names[int(ex["predicted"][-1, j])]
+                ax.set_title(f"{guess}\n{'✓' if right == m else '✗' if right == 0 else '~'} {right}/{m}",
+                             fontsize=8, color="#060" if right == m else "#b00")
+            self.inspect_images["cell"].value = plots.fig_to_png(fig)
+        self._timed("cell", draw)
+        n = int(((self.ctl.test.labels == c) & (self.ctl.test.groups == a)).sum())
+        self.inspect_captions["cell"].value = (
+            f"<small>cell ({names[c]!r}, {self.ctl.test.group_names[a]!r}): the first {len(ex['index'])} of "
+            f"{n} test images; title: the last proxy network's answer and how many of the {m} proxy networks "
+            f"got it right (proxy @ {ex['iteration']}, {self.ctl.settings.target})</small>")
 
     def _on_groups(self, change) -> None:
         if self._reverting:
+            return
+        if not self._groups_choosable:  # the dataset's own groups: shown, not chosen
+            self._reverting = True
+            try:
+                change["owner"].value = change["old"]
+            finally:
+                self._reverting = False
             return
         chosen = tuple(n for n, b in self.group_boxes.items() if b.value)
         value = None if len(chosen) == len(self.group_boxes) else chosen
@@ -242,7 +422,9 @@ class Dashboard:
         for name, w in self.controls.items():
             w.disabled = (not on) or (name == "embedding" and not self._umap_ready)
         for box in getattr(self, "group_boxes", {}).values():
-            box.disabled = not on
+            box.disabled = not on or not self._groups_choosable
+        for w in getattr(self, "inspect", {}).values():
+            w.disabled = not on
         for name, b in self.buttons.items():  # last: Step enabled again means the controls are too
             b.disabled = not on and not (keep_pause and name == "pause")
 
@@ -284,6 +466,9 @@ class Dashboard:
             self.ctl._refresh_proxy_safely()
         if not self.ctl.frames and self.ctl.report is not None:
             self.ctl._refresh_embedding_safely()
+        if self._groups_key != (self.ctl.settings.dataset, self.ctl.settings.n_groups):
+            self._build_groups(self.ctl.settings)
+        self._inspect_options()
         opts = self._class_options()
         if list(self.controls["view_class"].options) != opts:
             self._reverting = True
@@ -547,15 +732,28 @@ class Dashboard:
         def draw():
             fig, ax = plots.new_figure(4.8, 3.6)
             plots.plot_embedding(ax, frame, self.ctl.train.group_names)
+            self._ring_point(ax, frame)
             ax.set_title(("replay: " if replay else "") + f"{frame.kind.upper()}, iteration {frame.iteration}")
             ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
             self.images["embedding"].value = plots.fig_to_png(fig)
         self._timed("embedding", draw)
         self.shown["embedding"] = frame.iteration
+        if self.inspect["point"].value is not None and not replay:
+            self._render_point()  # the picked point's image at the live iteration
         note = "" if self._umap_ready or self.ctl.settings.embedding == "umap" else \
             "UMAP is warming up (≈20 s); PCA meanwhile."
         caption = self._embedding_caption(frame, note=note)
         self.captions["embedding"].value = ("<b style='color:#a60'>replay</b> (slider) — " + caption) if replay else caption
+
+    def _ring_point(self, ax, frame) -> None:
+        """Ring the synthetic point picked under the view ("inspect ◆") and label it."""
+        i = self.inspect["point"].value if hasattr(self, "inspect") else None
+        syn = frame.extra_xy[[k == "synthetic" for k in frame.extra_kind]]  # (ipc, 2)
+        if i is None or i >= len(syn):
+            return
+        ax.scatter(*syn[i], s=260, facecolors="none", edgecolors="#D55E00", linewidths=2.2, zorder=5)
+        ax.annotate(f"◆ {i}", syn[i], textcoords="offset points", xytext=(8, 8), fontsize=10, color="#D55E00",
+                    weight="bold", zorder=6)
 
     def _majority(self):
         train = self.ctl.train
@@ -575,6 +773,8 @@ class Dashboard:
             self.images["heatmap"].value = plots.fig_to_png(fig)
         self._timed("heatmap", draw)
         self.shown["heatmap"] = it
+        if self.inspect["cell_class"].value is not None and self.inspect["cell_group"].value is not None:
+            self._render_cell()  # the picked cell follows the new proxy evaluation
         self.captions["heatmap"].value = (f"<b>accuracy per (class, group) %</b>, proxy @ {it}"
                                           "<br><small style='color:#555'>white box: the class's majority colour "
                                           "in training. A bright box in a dark row = the class is learned for "

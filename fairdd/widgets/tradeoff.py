@@ -6,9 +6,14 @@ For a mix λ ∈ [0, 1] the class-y target is the weighted mean of its present g
     w_{y,a} = (1 − λ) · n_{y,a} / Σ_a' n_{y,a'}  +  λ · 1 / |𝒜_y|
 
 (n_{y,a}: the group's count in the real batch, 𝒜_y: the groups present in class y's batch). λ = 0
-is the pooled mean, λ = 1 COBRA's uniform barycenter. Everything else is COBRA's configuration for
-the preset (outer distance, warm start). Each (λ, IPC) is distilled, evaluated with ``n_models``
-networks and cached in a JSON file, so a rerun or a wider sweep reuses the points already made.
+is the pooled mean, λ = 1 COBRA's uniform barycenter. The ends are the real runs, not imitations:
+λ = 0 *is* the vanilla run (target ``vanilla`` with the preset's vanilla configuration) and λ = 1 *is*
+the COBRA run (target ``cobra``); the points in between use COBRA's configuration for the preset (outer
+distance, warm start) with the mixed weights (target ``cobra-mix``). Under the demo and paper presets
+vanilla and COBRA also differ in distance (L2 / L1) and warm start, so the step from λ = 0 to the first
+λ > 0 changes those too; each row says which ``target`` it ran. Each (λ, IPC) is distilled, evaluated
+with ``n_models`` networks and cached in a JSON file, so a rerun or a wider sweep reuses the points
+already made.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import torch
 
 from ..targets.moments import Cobra, _weighted
 
-__all__ = ["MixedBarycenter", "TradeoffPoint", "tradeoff_sweep", "pareto_front", "plot_tradeoff"]
+__all__ = ["MixedBarycenter", "TradeoffPoint", "tradeoff_sweep", "pareto_front", "plot_tradeoff", "target_for"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,37 @@ def _key(mix: float, ipc: int) -> str:
     return f"mix{mix:.4f}-ipc{ipc}"
 
 
+CACHE_FORMAT = 2  # 2: λ = 0 is the vanilla run, λ = 1 the COBRA run, rows carry the target and t-intervals
+
+
+def target_for(mix: float) -> str:
+    """The target a point runs: ``vanilla`` at λ = 0, ``cobra`` at λ = 1, ``cobra-mix`` in between."""
+    return "vanilla" if mix == 0.0 else "cobra" if mix == 1.0 else "cobra-mix"
+
+
+def _distil_point(train, *, mix: float, ipc: int, method: str, preset: str, seed: int, device: str):
+    from ..config import distill_config
+    from ..distill import Distiller
+
+    target = target_for(mix)
+    config = distill_config(method=method, target="cobra" if target == "cobra-mix" else target, ipc=ipc,
+                            preset=preset, seed=seed)
+    run = Distiller(train, config, device=device)
+    if target == "cobra-mix":
+        run.strategy = MixedBarycenter(mix=mix)
+    return run.run()
+
+
+def _row(mix: float, ipc: int, report) -> dict:
+    """The point's scalars: means, population stds and the 95 % t-interval over the evaluation networks."""
+    interval = report.model_interval(level=0.95)
+    row = {"mix": mix, "ipc": ipc, "target": target_for(mix), **report.overall,
+           **{f"{k}_std": v for k, v in report.std.items()}}
+    for k, iv in interval.items():
+        row[f"{k}_lo"], row[f"{k}_hi"] = iv.low, iv.high
+    return row
+
+
 @dataclass
 class TradeoffPoint:
     """One (mix, IPC) setting: its scalar row, its synthetic set and its (class, group) table."""
@@ -72,16 +108,15 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
                    seed: int = 0, device: str = "auto", cache: str | Path | None = None, on_point=None):
     """Distil and evaluate every (mix, IPC); returns (rows DataFrame, {key: TradeoffPoint}).
 
-    Rows hold mix, ipc, accuracy, eod, deo_a, worst_group_accuracy and their stds over the
-    evaluation networks. With ``cache`` (a folder) each point is stored when made (``points.json``
+    Rows hold mix, ipc, the target run (``target_for(mix)``), accuracy, eod, deo_a,
+    worst_group_accuracy, their stds and 95 % t-intervals (``_lo``, ``_hi``; NaN with one network) over
+    the evaluation networks. With ``cache`` (a folder) each point is stored when made (``points.json``
     and one tensor file per point, written atomically) and reused by a later call with the same
     settings; a cache made with other settings is refused. ``on_point(row)`` is called after each
     new point (progress).
     """
     import pandas as pd
 
-    from ..config import distill_config
-    from ..distill import Distiller
     from ..evaluate import evaluate
     from ..io import load_tensors, save_tensors, write_json
 
@@ -92,7 +127,7 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
         if isinstance(ipc, bool) or not isinstance(ipc, int) or ipc < 1:
             raise ValueError(f"ipcs must be integers ≥ 1; got {ipc!r}")
     settings = json.loads(json.dumps({
-        "method": method, "preset": preset, "n_models": n_models, "seed": seed,
+        "format": CACHE_FORMAT, "method": method, "preset": preset, "n_models": n_models, "seed": seed,
         "train": {"n": len(train), "n_classes": train.n_classes, "n_groups": train.n_groups,
                   "info": str(getattr(train, "info", ""))},
         "test": {"n": len(test)}}))
@@ -113,12 +148,9 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
                 points[key] = TradeoffPoint(stored[key]["row"], t["images"], t["labels"],
                                             pd.DataFrame(stored[key]["by_group"]))
                 continue
-            config = distill_config(method=method, target="cobra", ipc=ipc, preset=preset, seed=seed)
-            run = Distiller(train, config, device=device)
-            run.strategy = MixedBarycenter(mix=mix)
-            result = run.run()
+            result = _distil_point(train, mix=mix, ipc=ipc, method=method, preset=preset, seed=seed, device=device)
             report = evaluate(result, test, n_models=n_models, preset=preset, seed=seed, device=device)
-            row = {"mix": mix, "ipc": ipc, **report.overall, **{f"{k}_std": v for k, v in report.std.items()}}
+            row = _row(mix, ipc, report)
             points[key] = TradeoffPoint(row, result.images, result.labels, report.by_group)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -131,20 +163,31 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
     return df, points
 
 
+def _bars(g, k: str):
+    """(2, n) distances from the mean to the t-interval's ends (NaN-free: 0 where there is none)."""
+    if f"{k}_lo" not in g:
+        return None
+    lo, hi, mean = g[f"{k}_lo"].to_numpy(float), g[f"{k}_hi"].to_numpy(float), g[k].to_numpy(float)
+    return np.nan_to_num(np.stack([mean - lo, hi - mean]), nan=0.0)
+
+
 def plot_tradeoff(ax, df, *, label_points: bool = True) -> None:
-    """Accuracy (x) against EOD (y) with ±1 std bars, one colour per IPC, and the Pareto front."""
+    """Accuracy (x) against EOD (y) with 95 % t-interval bars over the evaluation networks, one colour
+    per IPC, and the Pareto front of the means."""
+    names = {"vanilla": " (vanilla)", "cobra": " (COBRA)"}
     for i, (ipc, g) in enumerate(df.groupby("ipc")):
-        ax.errorbar(g["accuracy"], g["eod"], xerr=g.get("accuracy_std"), yerr=g.get("eod_std"), fmt="o",
+        ax.errorbar(g["accuracy"], g["eod"], xerr=_bars(g, "accuracy"), yerr=_bars(g, "eod"), fmt="o",
                     capsize=3, label=f"IPC {ipc}", color=f"C{i}")
         if label_points:
             for _, r in g.iterrows():
-                ax.annotate(f"λ={r['mix']:.2g}", (r["accuracy"], r["eod"]), textcoords="offset points",
-                            xytext=(4, 4), fontsize=8)
+                ax.annotate(f"λ={r['mix']:.2g}" + names.get(r.get("target"), ""), (r["accuracy"], r["eod"]),
+                            textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(df["accuracy"], df["eod"])
     ax.plot(df["accuracy"].to_numpy()[front], df["eod"].to_numpy()[front], "k--", lw=1, label="Pareto front")
     ax.set_xlabel("accuracy % (higher is better)")
     ax.set_ylabel("EOD (lower is fairer)")
-    ax.set_title("λ: 0 = size-proportional (vanilla) … 1 = uniform (COBRA)")
+    ax.set_title("λ: 0 = size-proportional (vanilla) … 1 = uniform (COBRA)\nbars: 95 % t-interval over networks",
+                 fontsize=10)
     ax.legend(fontsize=8)
 
 

@@ -106,3 +106,12 @@ def test_dashboard_buttons_and_controls(digits_train, digits_test):
     dash.buttons["replay"].click()  # one frame only: the error is shown, nothing breaks
     assert "replay" in dash.error.value
     assert all(k in dash.timing.value for k in ("step_ms", "proxy_ms", "render_embedding_ms"))
+
+
+def test_proxy_nets_are_kept_by_the_controller_not_the_report(ctl):
+    """The embedding view projects through the primary run's last proxy networks, held by the controller;
+    the report's deprecated ``models`` field stays empty."""
+    ctl.advance(2)
+    assert len(ctl.proxy_nets) == ctl.settings.proxy_models and ctl.report.models == ()
+    ctl.reset()
+    assert ctl.proxy_nets == ()

@@ -283,11 +283,19 @@ def test_compare_mode_from_the_dashboard(dash):
 def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_test):
     from fairdd.widgets import Dashboard
 
-    dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, workshop=True, **FAST)
+    dash = Dashboard(warm_umap=False, workshop=True, dataset="colored-digits", n_groups=4, **FAST)
     assert "paper" not in dash.controls["preset"].options
     if not torch.cuda.is_available():
         assert list(dash.controls["method"].options) == ["dm"]
     assert "groups" not in dash.controls and len(dash.group_boxes) == 4
+    dash.step(1)
     dash.group_boxes["red"].value = False
     assert dash.ctl.settings.groups == ("green", "blue", "yellow") and dash.ctl.iteration == 0
+    assert dash.ctl.train.group_names == ("green", "blue", "yellow")  # the data follows the boxes
+    assert list(dash.group_boxes) == ["red", "green", "blue", "yellow"]  # the whole palette stays choosable
+    # datasets passed in: their groups are shown, not chosen (unticking changes nothing)
+    given = Dashboard(train=digits_train, test=digits_test, warm_umap=False, workshop=True, **FAST)
+    assert all(b.disabled for b in given.group_boxes.values())
+    given.group_boxes["red"].value = False
+    assert given.group_boxes["red"].value and given.ctl.settings.groups is None
     assert "majority share" in dash.controls["bias"].description
