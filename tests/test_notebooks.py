@@ -87,3 +87,12 @@ def test_install_cell_is_a_no_op_locally_and_installs_on_colab(path, monkeypatch
     exec(compile(source, path.name, "exec"), {"get_ipython": lambda: shell})
     assert shell.calls and shell.calls[0][0] == "pip" and "install" in shell.calls[0][1] and "git+" in shell.calls[0][1]
     assert enabled == [True]
+    # where pip gets fairdd is one setting, the FAIRDD_PIP_SPEC environment variable (see docs/getting-started.md)
+    monkeypatch.setenv("FAIRDD_PIP_SPEC", "fairdd[notebooks] @ git+https://example.org/my/fairdd")
+    shell.calls.clear()
+    exec(compile(source, path.name, "exec"), {"get_ipython": lambda: shell})
+    assert shell.calls == [("pip", 'install -q "fairdd[notebooks] @ git+https://example.org/my/fairdd"')]
+
+
+def test_install_cells_are_the_same_in_every_notebook():
+    assert len({_install_cell(path) for path in NOTEBOOKS}) == 1
