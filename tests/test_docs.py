@@ -85,3 +85,38 @@ def test_widget_views_become_static_html_of_their_default_view():
 
     with pytest.raises(ValueError, match="gone"):
         sw.flatten_widgets(nb)
+
+
+def test_a_missed_wake_up_costs_one_poll_slice_not_the_cell_limit():
+    """The notebook runner's waits for kernel messages come in slices: a wait that sleeps through a
+    message's arrival (the hang seen with widget cells) ends after one slice, and the next finds it."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    _ext()
+    from executed_notebooks import sliced
+
+    calls = []
+
+    async def get_msg(timeout=None):
+        calls.append(timeout)
+        if len(calls) == 1:  # this wait never wakes, though the reply is there
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"msg_type": "execute_reply"}
+
+    t0 = time.perf_counter()
+    assert asyncio.run(sliced(get_msg, slice_s=0.05)(timeout=60))["msg_type"] == "execute_reply"
+    assert time.perf_counter() - t0 < 5 and calls == [0.05, 0.05]
+
+    async def silent(timeout=None):
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    t0 = time.perf_counter()
+    import pytest
+
+    with pytest.raises(Empty):  # nothing comes: Empty after the whole timeout, as before
+        asyncio.run(sliced(silent, slice_s=0.05)(timeout=0.3))
+    assert 0.29 < time.perf_counter() - t0 < 5
