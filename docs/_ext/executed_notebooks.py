@@ -7,11 +7,13 @@ manager and no network. MyST-NB renders the executed copies as they are.
 
 Why :class:`Runner` and not a plain ``NotebookClient``: a cell with an ipywidgets ``Output`` (every
 ``interact``) sometimes hung until its time limit, the kernel idle, the client waiting for the
-``execute_reply``. The reply had arrived: it sat in the client's shell socket. The client had sent
-widget updates on that same socket while it waited (nbclient's ``output_widget``), and with pyzmq's
-asyncio sockets a send can swallow the edge-triggered wake-up of a message arriving at that moment;
-the wait then sleeps until something else touches the socket. The runner waits in slices of
-``POLL_SLICE_S``: each new wait looks at the socket first, so a missed wake-up costs at most a slice.
+``execute_reply`` (5 hangs in 52 runs of notebook 01 on a loaded 2-core machine). The reply had
+arrived: it sat in the client's shell socket (``ZMQ_EVENTS`` had ``POLLIN``) while the client's
+asyncio poll on that socket slept, and merely reading the socket's events woke it. The likely trigger
+is that nbclient sends widget updates on that same socket while it waits (``output_widget``), and a
+ZeroMQ send can consume the edge-triggered wake-up of a message arriving at that moment. The runner
+waits in slices of ``POLL_SLICE_S``: each new wait looks at the socket first, so a missed wake-up
+costs at most a slice (0 hangs in 40 runs, same notebook, same load).
 """
 from __future__ import annotations
 
