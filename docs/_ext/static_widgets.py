@@ -112,7 +112,7 @@ class _Renderer:
             return f'<input type="checkbox" disabled{checked}> {esc(s.get("description") or "")}'
         if name in _TEXT_INPUTS:
             return f'{self.label(s)}<input disabled value="{esc(str(s.get("value", "")))}">'
-        if name == "ProgressModel":
+        if name in ("FloatProgressModel", "IntProgressModel"):  # e.g. tqdm.auto's bars
             return f'{self.label(s)}<progress max="{s.get("max")}" value="{s.get("value")}"></progress>'
         return f"<code>[{esc(name)}]</code>"
 
@@ -160,8 +160,9 @@ def flatten_widgets(nb) -> int:
                 raise ValueError(f"widget view {model_id} has no saved state (was the notebook executed "
                                  "with store_widget_state?)")
             body = renderer.render(model_id)
-            out["data"] = {"text/html": f'<div class="fairdd-static-widget">{body}'
-                                        f'<p class="fairdd-sw-note">{NOTE}</p></div>'}
+            has_controls = any(tag in body for tag in ("<input", "<select", "<button"))
+            note = f'<p class="fairdd-sw-note">{NOTE}</p>' if has_controls else ""
+            out["data"] = {"text/html": f'<div class="fairdd-static-widget">{body}{note}</div>'}
             count += 1
     nb.metadata.pop("widgets", None)
     return count
