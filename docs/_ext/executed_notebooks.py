@@ -7,7 +7,7 @@ manager and no network. MyST-NB renders the executed copies as they are.
 
 Why :class:`Runner` and not a plain ``NotebookClient``: a cell with an ipywidgets ``Output`` (every
 ``interact``) sometimes hung until its time limit, the kernel idle, the client waiting for the
-``execute_reply`` (5 hangs in 52 runs of notebook 01 on a loaded 2-core machine). The reply had
+``execute_reply`` (6 hangs in 61 runs of notebook 01 on a loaded 2-core machine). The reply had
 arrived: it sat in the client's shell socket (``ZMQ_EVENTS`` had ``POLLIN``) while the client's
 asyncio poll on that socket slept, and merely reading the socket's events woke it. The likely trigger
 is that nbclient sends widget updates on that same socket while it waits (``output_widget``), and a

@@ -21,7 +21,8 @@ NOTE = ("Static view of an interactive output, drawn at its default settings. "
 _CSS = {"width", "height", "max_width", "min_width", "max_height", "min_height", "flex", "flex_flow",
         "display", "align_items", "justify_content", "object_fit", "margin", "padding", "border",
         "visibility", "grid_template_columns", "grid_gap"}
-_BOXES = {"VBoxModel": "column", "HBoxModel": "row", "BoxModel": "row", "GridBoxModel": "row wrap"}
+# rows wrap: a dashboard wider than the page column goes on below instead of off the side
+_BOXES = {"VBoxModel": "column", "HBoxModel": "row wrap", "BoxModel": "row wrap", "GridBoxModel": "row wrap"}
 _TEXT_INPUTS = {"TextModel", "IntTextModel", "FloatTextModel", "BoundedIntTextModel", "BoundedFloatTextModel",
                 "TextareaModel"}
 
