@@ -28,12 +28,13 @@ def test_notebook_runs_with_smoke(path, tmp_path):
     import sys
 
     import nbformat
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     sys.path.insert(0, str(ROOT / "docs" / "_ext"))
     from executed_notebooks import run
 
-    nb = parameterize_notebook(nbformat.read(path, as_version=4), {"SMOKE": True}, kernel_name="python3")
+    nb = parameterize_notebook(load_notebook_node(str(path)), {"SMOKE": True}, kernel_name="python3")
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     t0 = time.perf_counter()
     run(nb, cell_limit_s=CELL_LIMIT_S, cwd=tmp_path)
