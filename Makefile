@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 # torch is installed first, from PyPI by default: on Linux that is the CUDA build, which also runs on a
 # CPU. For the smaller CPU-only build: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (read when .venv is created: `make clean` first to switch). `pip install -e .` then keeps that torch.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 # make docs FULL=1 executes the notebooks at the demo preset (publishing); otherwise small (SMOKE), as CI.

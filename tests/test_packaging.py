@@ -16,7 +16,10 @@ def _name(req: str) -> str:
 
 def _conda_listed() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    return {_name(dep): dep for dep in env["dependencies"] if isinstance(dep, str)}
+    deps = [dep for dep in env["dependencies"] if isinstance(dep, str)]
+    for sub in (dep for dep in env["dependencies"] if isinstance(dep, dict)):  # "- pip:" for what conda lacks
+        deps += sub.get("pip", [])
+    return {_name(dep): dep for dep in deps}
 
 
 def _pyproject_wanted() -> dict[str, str]:
