@@ -21,7 +21,7 @@ DOWNLOADABLE = ("colored-mnist", "colored-fashion-mnist")  # datasets whose file
 EXAMPLES = """\
 examples:
   fairdd demo --preset smoke                      # every target on colored-mnist, a table (seconds)
-  fairdd demo                                     # the demo preset: about 2 minutes on a laptop CPU
+  fairdd demo                                     # the demo preset: about 4 minutes on 2 CPU cores
   fairdd distill --dataset colored-digits --target cobra --ipc 10 --preset demo --out results/cobra
   fairdd evaluate results/cobra --preset demo     # test set rebuilt from the result's record
   fairdd reproduce colored-fashion-mnist --download --preset demo --out results/rep

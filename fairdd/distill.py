@@ -427,7 +427,7 @@ def distill(
     [1] Moslemi et al., "Fair Dataset Distillation via Cross-Group Barycenter Alignment",
     arXiv 2605.00185 (ICML 2026); code mhmoslemi/COBRA.
 
-    [2] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623.
+    [2] Zhou et al., "FairDD: Fair Dataset Distillation", NeurIPS 2025.
 
     [3] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """

@@ -83,7 +83,7 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
     References
     ----------
     .. [Hardt2016] Hardt, Price and Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016.
-    .. [Zhou2024] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", 2024
+    .. [Zhou2024] Zhou et al., "FairDD: Fair Dataset Distillation", NeurIPS 2025
        (DEO_M, written EOD here, and DEO_A on distilled sets).
     """
     if not (pred.shape == labels.shape == groups.shape):

@@ -88,7 +88,7 @@ def test_reproduce_refuses_to_mix_rows_made_with_other_settings(tmp_path, capsys
     assert main(base + ["--eval-set", "epochs=1"]) == 0
     assert main(base + ["--eval-set", "epochs=2"]) == 2
     err = capsys.readouterr().err
-    assert "made with other settings" in err and "evaluate={'epochs': 1}, now {'epochs': 2}" in err
+    assert "made with other settings" in err and "evaluate={'epochs': 1} (now {'epochs': 2})" in err
     assert main(base + ["--eval-set", "epochs=1", "--set", "depth=2"]) == 0  # distillation settings: not random's
 
 

@@ -49,7 +49,7 @@ def test_study_folder_refuses_other_settings_and_old_results_files(tmp_path):
     assert len(first) == 1
     again = imbalance_separation(targets=("vanilla",), out=out, eval_overrides={"epochs": 1}, **grid)
     assert again.equals(first)  # same settings: the row is reused
-    with pytest.raises(ValueError, match=r"s holds a finished cell \S+ made with other settings \(ipc=1, now 2\)"):
+    with pytest.raises(ValueError, match=r"s holds a finished cell \S+ made with other settings: ipc=1 \(now 2\); use another"):
         imbalance_separation(targets=("vanilla",), out=out, eval_overrides={"epochs": 1}, **{**grid, "ipc": 2})
     legacy = tmp_path / "old.json"  # a results file of the former shared-JSON layout
     legacy.write_text(json.dumps([{"target": "vanilla"}]))

@@ -369,11 +369,11 @@ def test_a_finished_cell_of_other_settings_is_refused_and_the_grid_may_grow(tmp_
     one = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
     Sweep(parse_spec(one), tmp_path).run("inline")
     (done,) = list((tmp_path / "cells").glob("*/done.json"))
-    with pytest.raises(ValueError, match=r"holds a finished cell \S+ made with other settings \(distill="
-                                         r"\{'iterations': 2, 'depth': 2\}, now \{'iterations': 3, 'depth': 2\}\); "
+    with pytest.raises(ValueError, match=r"holds a finished cell \S+ made with other settings: distill="
+                                         r"\{'iterations': 2, 'depth': 2\} \(now \{'iterations': 3, 'depth': 2\}\); "
                                          r"use another"):
         Sweep(parse_spec(one.replace("iterations = 2", "iterations = 3")), tmp_path)
-    with pytest.raises(ValueError, match=r"\(n_models=1, now 2\)"):
+    with pytest.raises(ValueError, match=r"settings: n_models=1 \(now 2\); use another"):
         Sweep(parse_spec(one.replace("n_models = 1", "n_models = 2")), tmp_path)
     grown = Sweep(parse_spec(one.replace('["vanilla"]', '["vanilla", "random"]')), tmp_path)  # new cells only
     assert [c.target for c in grown.plan().todo] == ["random"]

@@ -6,7 +6,7 @@ __all__ = ["PUBLISHED", "published", "FAIRDD_TABLES", "COBRA_TABLE", "PRELIMINAR
 # Published (accuracy %, EOD) per (dataset, mode, method, ipc) and the protocol they were measured
 # under — the preset that reproduces it. Each entry names where it comes from; numbers that are not
 # from a paper say so. ``mode=None``: the dataset has no foreground/background variant.
-FAIRDD_TABLES = "FairDD paper (Zhou et al., arXiv 2411.19623), Tables 1–2"
+FAIRDD_TABLES = "FairDD paper (Zhou et al., NeurIPS 2025), Tables 1–2"
 COBRA_TABLE = "COBRA paper (Moslemi et al., arXiv 2605.00185), Table 1"
 PRELIMINARY = "COBRA authors' preliminary runs of the barycenter variant: not a published number"
 PUBLISHED = {

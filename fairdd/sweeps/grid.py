@@ -43,6 +43,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
 from ..data.registry import DATASETS, options
+from ..provenance import settings_differences
 
 __all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "cell_differences", "BASELINES",
            "DATA_KNOBS"]
@@ -306,9 +307,11 @@ def _check_knobs_apply(knobs: list, grid: dict) -> None:
 
 
 def cell_differences(made: dict, want: dict) -> str:
-    """``"key=old, now new"`` for every setting that differs between two ``Cell.to_dict()`` (axes aside)."""
-    differ = sorted(k for k in set(made) | set(want) if k != "axes" and made.get(k) != want.get(k))
-    return ", ".join(f"{k}={made.get(k)!r}, now {want.get(k)!r}" for k in differ)
+    """``"key=old (now new)"`` for every setting that differs between two ``Cell.to_dict()`` (axes aside).
+
+    The same check as a resumed distillation's (``fairdd.provenance.settings_differences``).
+    """
+    return "; ".join(settings_differences(made, want, ignore=("axes",)))
 
 
 def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:

@@ -208,7 +208,7 @@ class Sweep:
             mine = wanted.get(json_key(point))
             if mine is not None:
                 raise ValueError(f"{self.dir.root} holds a finished cell {done.parent.name} made with other "
-                                 f"settings ({cell_differences(made, mine.to_dict())}); use another directory")
+                                 f"settings: {cell_differences(made, mine.to_dict())}; use another directory")
 
     def cell(self, cell_id: str) -> Cell:
         try:

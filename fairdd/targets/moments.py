@@ -91,7 +91,7 @@ class FairDD(MomentStrategy):
 
     References
     ----------
-    [1] Zhou et al., "FairDD: Fair Dataset Distillation via Synchronized Matching", arXiv 2411.19623;
+    [1] Zhou et al., "FairDD: Fair Dataset Distillation", NeurIPS 2025;
     code zqhang/FairDD.
     """
 
