@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PixelMap", "render_png", "pointer_position", "nearest"]
+__all__ = ["PixelMap", "nearest", "pointer_position", "render_png"]
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,7 @@ class Dashboard:
         if not pm.inside(px) or self.ctl.report is None:
             return None
         x, y = pm.to_data(px)
-        c, a = int(round(float(y))), int(round(float(x)))
+        c, a = round(float(y)), round(float(x))
         n_c, n_g = self.ctl.report.n_classes, self.ctl.report.n_groups
         return (c, a) if 0 <= c < n_c and 0 <= a < n_g else None
 

@@ -9,10 +9,10 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from fairdd.viz import plots  # noqa: E402
-from fairdd.viz.picking import PixelMap, nearest, pointer_position, render_png  # noqa: E402
+from fairdd.viz import plots
+from fairdd.viz.picking import PixelMap, nearest, pointer_position, render_png
 
 MARK = (0.7, -0.4)  # data coordinates of the red square
 
