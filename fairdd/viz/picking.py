@@ -75,7 +75,7 @@ def render_png(fig, ax, *, dpi: int = 90, pad_inches: float = 0.1) -> tuple[byte
     if ax.get_xscale() != "linear" or ax.get_yscale() != "linear":
         raise ValueError(f"render_png maps linear axes only; got x {ax.get_xscale()!r}, y {ax.get_yscale()!r}")
     fig.set_dpi(dpi)
-    fig.canvas.draw()  # the layout (and any aspect adjustment) is final from here on
+    fig.draw_without_rendering()  # the layout (and any aspect adjustment) is final from here on
     tight = fig.get_tightbbox(fig.canvas.get_renderer()).padded(pad_inches).frozen()  # inches
     extent = ax.get_window_extent().frozen()  # display px at ``dpi`` from the figure's bottom-left; copied
     # now: savefig moves the figure's transforms while it crops
