@@ -121,6 +121,7 @@ def test_dashboard_in_a_real_browser(voila_url):
                                    f".includes('◆ {j}:')", timeout=LONG)
             page.wait_for_function(f"document.querySelector('img.fairdd-inspect-point-image').src !== "
                                    f"{point_before!r}", timeout=LONG)  # the clicked point's image is drawn
+            page.locator("img.fairdd-umap").screenshot(path=str(SHOTS / "click.png"))  # ringed where clicked
 
             # Step ×10 runs through Play's loop: buttons disabled while it runs, Pause stops it
             page.click(".fairdd-step10")
