@@ -345,7 +345,8 @@ class Dashboard:
     def _pick(self, panel: str, hit) -> None:
         """Select a clicked ◆ or cell in its drop-down(s): the same path as picking it there."""
         if panel == "embedding":
-            self.inspect["point"].value = hit
+            if hit in [v for _, v in self.inspect["point"].options]:  # a stale frame may show more ◆ than IPC
+                self.inspect["point"].value = hit
             return
         c, a = hit
         cls, group = self.inspect["cell_class"], self.inspect["cell_group"]
@@ -664,6 +665,7 @@ class Dashboard:
         if what in ("reset", "view"):
             self._clear_replay()
         if what == "reset":  # a new run: say so at once, the panels follow
+            self.point_px = None  # the ◆ of the old run's view are not clickable
             self._rebuild_grids()
             self.shown.clear()
             self.render_status()

@@ -198,3 +198,6 @@ def test_clicking_a_point_or_a_cell_picks_it_like_the_drop_downs(digits_train, d
     assert dash.pointer("heatmap", _event("click", outside, pm)) is None
     assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
     assert dash.ctl.iteration == 2  # clicking never steps or restarts
+    dash.controls["ipc"].value = 2  # a restart: the new view's ◆ are the clickable ones
+    pm = dash.pixel_maps["embedding"]
+    assert len(dash.point_px) == 2 and dash.pointer("embedding", _event("click", dash.point_px[1], pm)) == 1
