@@ -1,7 +1,7 @@
 """A real browser drives the live dashboard: Voila serves notebook 03 (smoke settings) on 127.0.0.1
 with the offline ``fairdd`` template; Playwright with Debian's chromium presses Step, picks a synthetic
-point and a heatmap cell to inspect, presses Step ×10 then Pause, Play then Pause, Replay then Reset,
-tries a refused setting, changes the view class, turns on compare mode and watches the fairness panel. No request may leave the machine or fail, and the
+point and a heatmap cell to inspect, hovers and clicks a ◆ in the embedding image (ipyevents), presses
+Step ×10 then Pause, Play then Pause, Replay then Reset, tries a refused setting, changes the view class, turns on compare mode and watches the fairness panel. No request may leave the machine or fail, and the
 console must stay free of errors. Screenshots go to results/browser/."""
 import shutil
 from pathlib import Path
@@ -37,6 +37,22 @@ def _wait_idle(page) -> None:
 def _wait_iteration(page, op: str, n: int) -> None:
     page.wait_for_function(
         f"parseInt(document.querySelector('.fairdd-iteration').innerText.split(' ').pop()) {op} {n}", timeout=LONG)
+
+
+# the ◆ farthest from the others (other than ◆ 2, picked before), in page coordinates, from the
+# dashboard's hidden hook (the shown frame's ◆ in the PNG's natural pixels) and the image's shown box
+CLEAREST_POINT = """() => {
+    const img = document.querySelector('img.fairdd-umap'), hook = document.querySelector('.fairdd-pick-hook span');
+    const pts = JSON.parse(hook.dataset.points), [w, h] = JSON.parse(hook.dataset.size);
+    const r = img.getBoundingClientRect();
+    const xy = pts.map(([x, y]) => [r.left + x * r.width / w, r.top + y * r.height / h]);
+    let best = -1, far = -1;
+    xy.forEach(([x, y], i) => {
+        const d = Math.min(...xy.filter((_, k) => k !== i).map(([u, v]) => Math.hypot(u - x, v - y)), 1e9);
+        if (i !== 2 && d > far) { best = i; far = d; }
+    });
+    return [best, xy[best][0], xy[best][1]];
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +108,20 @@ def test_dashboard_in_a_real_browser(voila_url):
             page.wait_for_function("document.querySelector('img.fairdd-inspect-cell-image').naturalWidth > 0",
                                    timeout=LONG)  # the cell's test images are drawn
             page.screenshot(path=str(SHOTS / "inspect.png"), full_page=True)
+
+            # Click: hovering a ◆ in the embedding image names it, clicking it picks it (its image shows)
+            page.locator("img.fairdd-umap").scroll_into_view_if_needed()
+            j, x, y = page.evaluate(CLEAREST_POINT)
+            page.mouse.move(x, y)
+            page.wait_for_function(f"document.querySelector('.fairdd-hover').innerText.includes('◆ {j} ')",
+                                   timeout=LONG)
+            point_before = page.get_attribute("img.fairdd-inspect-point-image", "src")
+            page.mouse.click(x, y)
+            page.wait_for_function(f"document.querySelector('.fairdd-inspect-point-caption').innerText"
+                                   f".includes('◆ {j}:')", timeout=LONG)
+            page.wait_for_function(f"document.querySelector('img.fairdd-inspect-point-image').src !== "
+                                   f"{point_before!r}", timeout=LONG)  # the clicked point's image is drawn
+            page.locator("img.fairdd-umap").screenshot(path=str(SHOTS / "click.png"))  # ringed where clicked
 
             # Step ×10 runs through Play's loop: buttons disabled while it runs, Pause stops it
             page.click(".fairdd-step10")

@@ -87,7 +87,7 @@ def test_targets_do_not_import_matching_or_the_loop():
 
 
 def test_import_fairdd_leaves_the_heavy_optional_packages_alone():
-    heavy = ["umap", "ot", "ipywidgets", "matplotlib", "submitit"]
+    heavy = ["umap", "ot", "ipywidgets", "ipyevents", "matplotlib", "submitit"]
     code = f"import sys, fairdd; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"import fairdd imported optional heavy packages: {out}"

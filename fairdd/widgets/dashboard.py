@@ -20,7 +20,7 @@ from ..config import METHODS, PRESETS
 from ..data import DATASETS
 from ..ops import cell_index
 from ..targets import STRATEGIES
-from ..viz import plots
+from ..viz import picking, plots
 from .controller import DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
@@ -72,6 +72,7 @@ class Dashboard:
         self._build_buttons()
         self._build_panels()
         self._build_inspectors()
+        self._build_pointer()
         self.widget = self._layout()
         self.ctl.on_change(self._on_change)
         self._umap_ready = False
@@ -195,8 +196,8 @@ class Dashboard:
             W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
             W.HBox([view_note, c["view_class"], c["embedding"]]),
             W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
-                    W.VBox([self.captions["embedding"], self.images["embedding"], self.replay_slider,
-                            self.inspect_box["point"]])]),
+                    W.VBox([self.captions["embedding"], self.images["embedding"], self.hover, self.replay_slider,
+                            self.inspect_box["point"], self.pick_hook])]),
             W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
                     W.VBox([self.captions["heatmap"], self.images["heatmap"], self.inspect_box["cell"]]),
                     W.VBox([self.captions["loss"], self.images["loss"]])]),
@@ -280,6 +281,85 @@ class Dashboard:
         self._inspect_options()
         self._render_point()  # nothing picked yet: the captions say what picking does
         self._render_cell()
+
+    def _build_pointer(self) -> None:
+        """Clicks and hovers on the embedding and heatmap PNGs (ipyevents): a click on a ◆ or a heatmap
+        cell picks it in the drop-downs above (the keyboard path), a hover over a ◆ names it. The pixel
+        maps recorded at render time turn the pointer back into data coordinates (``viz.picking``)."""
+        from ipyevents import Event
+
+        W = self.W
+        self.pixel_maps: dict[str, picking.PixelMap] = {}
+        self.point_px = None  # (ipc, 2) the shown frame's ◆ in natural PNG px
+        self.hover = self._html("fairdd-hover")
+        self.hover.layout = W.Layout(min_height="20px")
+        self.pick_hook = self._html("fairdd-pick-hook")  # the ◆ pixels for browser tests, never shown
+        self.pick_hook.layout = W.Layout(display="none")
+        self.pointer_events = [  # clicks unthrottled (a throttle may drop one), moves at most every 80 ms
+            Event(source=self.images["embedding"], watched_events=["click"]),
+            Event(source=self.images["embedding"], watched_events=["mousemove", "mouseleave"], wait=80,
+                  throttle_or_debounce="throttle"),
+            Event(source=self.images["heatmap"], watched_events=["click"]),
+        ]
+        for ev, panel in zip(self.pointer_events, ("embedding", "embedding", "heatmap")):
+            ev.on_dom_event(lambda event, panel=panel: self.pointer(panel, event))
+
+    def _record_points(self, frame) -> None:
+        """Remember where the shown frame's ◆ landed in the PNG (for clicks, hovers and the test hook)."""
+        syn = frame.extra_xy[[k == "synthetic" for k in frame.extra_kind]]  # (ipc, 2)
+        pm = self.pixel_maps["embedding"]
+        self.point_px = pm.to_pixel(syn).reshape(-1, 2)  # (ipc, 2)
+        points = ",".join(f"[{x:.1f},{y:.1f}]" for x, y in self.point_px)
+        self.pick_hook.value = f"<span data-size='[{pm.width},{pm.height}]' data-points='[{points}]'></span>"
+
+    def pointer(self, panel: str, event: dict) -> int | tuple | None:
+        """Handle an ipyevents mouse event on ``panel`` ("embedding" or "heatmap"). Returns what is under
+        the pointer: a ◆ index, a (class, group) cell, or ``None`` (then a click does nothing)."""
+        pm = self.pixel_maps.get(panel)
+        at = None if pm is None else picking.pointer_position(event, (pm.width, pm.height))
+        if event.get("type") == "mouseleave" or at is None:
+            self.hover.value = ""
+            return None
+        px, scale = at
+        if panel == "heatmap":
+            hit = self._cell_at(pm, px)
+        else:
+            hit = None if self.point_px is None else picking.nearest(self.point_px, px, radius=12 * scale)
+        if event.get("type") == "mousemove":
+            self.hover.value = "" if hit is None else (
+                f"<small>◆ {hit} (class {self.ctl.train.class_names[self.ctl.settings.view_class]!r}) — "
+                "click to see its image</small>")
+        elif event.get("type") == "click" and hit is not None and not self.inspect["point"].disabled:
+            self._pick(panel, hit)
+        return hit
+
+    def _cell_at(self, pm: picking.PixelMap, px) -> tuple[int, int] | None:
+        """The heatmap's (class, group) cell under a natural-pixel position: rows are classes, columns groups."""
+        if not pm.inside(px) or self.ctl.report is None:
+            return None
+        x, y = pm.to_data(px)
+        c, a = round(float(y)), round(float(x))
+        n_c, n_g = self.ctl.report.n_classes, self.ctl.report.n_groups
+        return (c, a) if 0 <= c < n_c and 0 <= a < n_g else None
+
+    def _pick(self, panel: str, hit) -> None:
+        """Select a clicked ◆ or cell in its drop-down(s): the same path as picking it there."""
+        if panel == "embedding":
+            if hit in [v for _, v in self.inspect["point"].options]:  # a stale frame may show more ◆ than IPC
+                self.inspect["point"].value = hit
+            return
+        c, a = hit
+        cls, group = self.inspect["cell_class"], self.inspect["cell_group"]
+        changed = cls.value != c
+        self._reverting = True  # one redraw for a new cell, not one per drop-down
+        try:
+            cls.value = c
+        finally:
+            self._reverting = False
+        if group.value != a:
+            group.value = a
+        elif changed:
+            self._render_cell()
 
     def _inspect_options(self) -> None:
         """Picker choices for the current run (IPC, class and group names); a pick is kept when it still exists."""
@@ -585,6 +665,7 @@ class Dashboard:
         if what in ("reset", "view"):
             self._clear_replay()
         if what == "reset":  # a new run: say so at once, the panels follow
+            self.point_px = None  # the ◆ of the old run's view are not clickable
             self._rebuild_grids()
             self.shown.clear()
             self.render_status()
@@ -735,8 +816,9 @@ class Dashboard:
             self._ring_point(ax, frame)
             ax.set_title(("replay: " if replay else "") + f"{frame.kind.upper()}, iteration {frame.iteration}")
             ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
-            self.images["embedding"].value = plots.fig_to_png(fig)
+            self.images["embedding"].value, self.pixel_maps["embedding"] = picking.render_png(fig, ax)
         self._timed("embedding", draw)
+        self._record_points(frame)
         self.shown["embedding"] = frame.iteration
         if self.inspect["point"].value is not None and not replay:
             self._render_point()  # the picked point's image at the live iteration
@@ -770,7 +852,7 @@ class Dashboard:
             fig, ax = plots.new_figure(4.8, 3.8)
             plots.plot_group_heatmap(ax, self.ctl.report.by_group, majority=self._majority(), fontsize=9,
                                      title=f"{self.ctl.settings.target}: proxy @ {it}")
-            self.images["heatmap"].value = plots.fig_to_png(fig)
+            self.images["heatmap"].value, self.pixel_maps["heatmap"] = picking.render_png(fig, ax)
         self._timed("heatmap", draw)
         self.shown["heatmap"] = it
         if self.inspect["cell_class"].value is not None and self.inspect["cell_group"].value is not None:

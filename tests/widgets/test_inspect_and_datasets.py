@@ -3,9 +3,11 @@ picked cell its test images with the proxy networks' answers), and the dashboard
 the ones whose files are missing are marked unavailable up-front, never a crash, and on the file
 fixtures (64 px faces with 3 classes × 4 groups and 2 × 2, CIFAR10-S's grayscale/colour) every view
 renders with the dataset's own group names."""
+import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -151,3 +153,51 @@ def test_colour_groups_are_named_as_the_dataset_builds_them():
     dash.controls["groups"].value = keep
     assert dash.ctl.error is None and dash.ctl.train.group_names == keep
     assert len(dash.controls["groups"].options) == 10  # the whole palette stays on offer
+
+
+# ---------------------------------------------------------------------------- clicks
+def _pixel(png: bytes, px) -> np.ndarray:
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)  # (H, W, 3)
+    return rgb[int(px[1]), int(px[0])]
+
+
+def _event(kind: str, px, pm, shown: float = 0.5) -> dict:
+    """An ipyevents mouse event at natural PNG pixel ``px`` on an image shown at ``shown`` × its size."""
+    return {"type": kind, "relativeX": px[0] * shown, "relativeY": px[1] * shown,
+            "boundingRectWidth": pm.width * shown, "boundingRectHeight": pm.height * shown}
+
+
+def test_clicking_a_point_or_a_cell_picks_it_like_the_drop_downs(digits_train, digits_test):
+    from matplotlib import colormaps
+
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
+    dash.step(2)
+    pm, png = dash.pixel_maps["embedding"], dash.images["embedding"].value
+    px = dash.point_px[3]
+    assert _pixel(png, px).max() < 90  # a black ◆ is drawn where the map says
+    assert dash.pointer("embedding", _event("mousemove", px, pm)) == 3 and "◆ 3" in dash.hover.value
+    assert dash.inspect["point"].value is None  # a hover names the point, it picks nothing
+    assert dash.pointer("embedding", _event("mouseleave", px, pm)) is None and dash.hover.value == ""
+    away = np.array([2.0, 2.0])  # the PNG's corner: no point near
+    assert dash.pointer("embedding", _event("click", away, pm)) is None and dash.inspect["point"].value is None
+    hit = dash.pointer("embedding", _event("click", px + 3, pm))  # a few px off still hits (12 display px)
+    assert hit == dash.inspect["point"].value == int(np.linalg.norm(dash.point_px - (px + 3), axis=1).argmin())
+    assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and f"◆ {hit}" in dash.inspect_captions["point"].value
+    pm, png = dash.pixel_maps["heatmap"], dash.images["heatmap"].value
+    cell = pm.to_pixel([2, 1])  # column = group 2, row = class 1
+    expected = 255 * np.array(colormaps["viridis"](dash.ctl.report.tpr.mean(0)[1, 2].item())[:3])
+    assert np.abs(_pixel(png, cell) - expected).max() <= 8  # that cell's colour is under that pixel
+    assert dash.pointer("heatmap", _event("click", cell, pm, shown=1.0)) == (1, 2)
+    assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
+    assert dash.inspect_images["cell"].value[:4] == b"\x89PNG" and "'blue'" in dash.inspect_captions["cell"].value
+    outside = np.array([pm.box[2] + 5, cell[1]])  # right of the cells (the colour bar's side)
+    assert dash.pointer("heatmap", _event("click", outside, pm)) is None
+    assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
+    assert dash.ctl.iteration == 2  # clicking never steps or restarts
+    dash.controls["ipc"].value = 2  # a restart: the new view's ◆ are the clickable ones
+    pm = dash.pixel_maps["embedding"]
+    assert len(dash.point_px) == 2 and dash.pointer("embedding", _event("click", dash.point_px[1], pm)) == 1
