@@ -77,6 +77,9 @@ class DistillConfig:
         SGD momentum of the warm start (COBRA: plain SGD, 0).
     warm_start_weight_decay : float >= 0
         SGD weight decay of the warm start (COBRA: 0).
+    warm_start_batch : int >= 1
+        Minibatch of the warm start's SGD over the synthetic set (COBRA train_dm.py: ``batch_train``
+        256); its learning rate stays constant (no decay), as there.
     refresh_every : int >= 1
         DM only: a new network, real batch and targets every k iterations (1 = DM; above 1 is a
         speed lever).
@@ -137,6 +140,7 @@ class DistillConfig:
     warm_start_lr: float = 0.01
     warm_start_momentum: float = 0.0
     warm_start_weight_decay: float = 0.0
+    warm_start_batch: int = 256
     refresh_every: int = 1
     outer_loop: int = 1
     inner_loop: int = 1
@@ -172,7 +176,7 @@ class DistillConfig:
         _check_at_most("width", self.width, MAX_WIDTH)
         for name in ("warm_start_epochs", "checkpoint_every", "inner_loop"):
             _check_int(name, getattr(self, name), 0)
-        for name in ("outer_loop", "factor", "refresh_every"):
+        for name in ("outer_loop", "factor", "refresh_every", "warm_start_batch"):
             _check_int(name, getattr(self, name), 1)
         if not isinstance(self.lr_img_halvings, (tuple, list)) or any(
                 isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.lr_img_halvings):

@@ -222,6 +222,7 @@ API = [
     ("distill-lr_img-None", _distill(lr_img=None), V, "lr_img"),
     ("distill-lr_net-inf", _distill(method="dc", target="fairdd", lr_net=INF), NF, "lr_net"),
     ("distill-warm_start_lr-nan", _distill(warm_start_lr=NAN), NF, "warm_start_lr"),
+    ("distill-warm_start_batch-0", _distill(warm_start_batch=0), V, "warm_start_batch"),
     ("distill-momentum-1.5", _distill(momentum=1.5), V, "momentum"),
     ("distill-momentum-str", _distill(momentum="0.5"), V, "momentum"),
     ("distill-momentum-nan", _distill(momentum=NAN), NF, "momentum"),

@@ -46,6 +46,7 @@ def test_published_cobra_defaults_and_overrides():
     assert (paper.iterations, paper.distance, paper.warm_start_epochs, paper.batch_real, paper.lr_img) == \
         (2600, "l1", 50, 600, 1.0)
     assert (paper.warm_start_lr, paper.warm_start_momentum, paper.warm_start_weight_decay) == (0.01, 0.0, 0.0)
+    assert paper.warm_start_batch == 256  # train_dm.py: batch_train
     assert [distill_config(target="cobra", ipc=i).warm_start_epochs for i in (1, 10, 20, 100)] == [10, 10, 10, 100]
     assert distill_config(target="fairdd", ipc=100).lr_img == 1.0  # COBRA: 1.0 at every IPC
     fair = distill_config(target="fairdd", ipc=100, preset="fairdd-paper")  # FairDD's main_DM.sh

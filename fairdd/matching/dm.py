@@ -158,6 +158,7 @@ class DMMatcher(Matcher):
             net.requires_grad_(True)
             train_classifier(net, syn, syn_labels, epochs=cfg.warm_start_epochs, lr=cfg.warm_start_lr,
                              momentum=cfg.warm_start_momentum, weight_decay=cfg.warm_start_weight_decay,
+                             batch_size=cfg.warm_start_batch,
                              dsa=cfg.dsa, lr_decay=False, generator=generator,
                              precision=cfg.precision, compile=cfg.compile)
         net.requires_grad_(False)

@@ -59,3 +59,20 @@ def test_dm_loss_equals_the_reference(target, reduction):
     ref = reference_dm_loss(net.embed, [x[labels == c] for c in range(3)], [groups[labels == c] for c in range(3)],
                             [syn[syn_labels == c] for c in range(3)], mode=target, reduction=reduction)
     assert float(ours.detach()) == pytest.approx(float(ref.detach()), rel=1e-5)
+
+
+@pytest.mark.parametrize("batch", [256, 4])
+def test_the_warm_start_trains_with_its_configured_batch(digits_train, monkeypatch, batch):
+    import fairdd.matching.dm as dm
+
+    seen = []
+    real_train = dm.train_classifier
+
+    def spy(*args, **kw):
+        seen.append((kw["batch_size"], kw["lr_decay"], kw["lr"]))
+        return real_train(*args, **kw)
+
+    monkeypatch.setattr(dm, "train_classifier", spy)
+    fairdd.distill(digits_train, target="cobra", ipc=2, preset="smoke", device="cpu", depth=2, iterations=2,
+                   warm_start_epochs=1, warm_start_batch=batch)
+    assert seen and set(seen) == {(batch, False, 0.01)}  # COBRA train_dm.py: batch_train 256, constant lr_net
