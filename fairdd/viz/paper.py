@@ -36,7 +36,11 @@ def save_figure(fig, path: str | Path, *, formats: tuple[str, ...] = ("pdf", "sv
 
 
 def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
-    """One row per name from ``FairnessReport`` objects or ``{metric: value, "std": {...}}`` dicts."""
+    """One row per name from ``FairnessReport`` objects or ``{metric: value, "std": {...}}`` dicts.
+
+    ``eod_floor`` is the EOD noise floor (``FairnessReport.noise_floor()``, or a dict's
+    ``noise_floor_eod``); NaN where it is not known.
+    """
     rows = []
     for name, r in reports.items():
         d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
@@ -44,6 +48,8 @@ def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
         for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy"):
             row[k] = d[k]
             row[k + "_std"] = d.get("std", {}).get(k, float("nan"))
+        floor = r.noise_floor().get("eod") if hasattr(r, "noise_floor") else d.get("noise_floor_eod")
+        row["eod_floor"] = float("nan") if floor is None else float(floor)
         rows.append(row)
     return pd.DataFrame(rows).set_index("strategy")
 
@@ -52,7 +58,9 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
                 columns: tuple[str, ...] = ("accuracy", "eod", "deo_a")) -> str:
     """Write a booktabs table of mean ± std per strategy.
 
-    The best value of each column is in bold (highest accuracy, lowest EOD / DEO_A).
+    The best value of each column is in bold (highest accuracy, lowest EOD / DEO_A). Where the table
+    has an ``eod_floor`` column (``summary_table``), a footnote under the table gives each strategy's
+    EOD noise floor: the EOD a perfectly fair model of the same accuracy scores on this test set.
     """
     heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD $\downarrow$", "deo_a": r"DEO$_A$ $\downarrow$",
              "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
@@ -66,6 +74,11 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
             cells.append(rf"\textbf{{{cell}}}" if row[c] == best[c] else cell)
         lines.append(str(name).replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    floors = table["eod_floor"].dropna() if "eod_floor" in table else pd.Series(dtype=float)
+    if len(floors):
+        each = ", ".join(f"{str(n).replace('_', chr(92) + '_')} {v:.1f}" for n, v in floors.items())
+        lines.append(r"\par\footnotesize EOD noise floor (a perfectly fair model of the same per-class "
+                     rf"accuracy, on this test set): {each}.")
     if caption:
         lines.append(rf"\caption{{{caption}}}")
     lines += [rf"\label{{{label}}}", r"\end{table}"]
