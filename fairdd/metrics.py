@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .ops import cell_index
+from .ops import cell_counts, cell_index
 
 __all__ = ["GroupMetrics", "group_metrics", "cell_index", "metrics_from_hits", "bootstrap_metrics",
            "noise_floor", "SCALARS"]
@@ -91,7 +91,7 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
                          f"{tuple(labels.shape)}, {tuple(groups.shape)}")
     correct = (pred == labels).double()  # (N,)
     cell = cell_index(labels, groups, n_groups)  # (N,)
-    counts = torch.bincount(cell, minlength=n_classes * n_groups).double().view(n_classes, n_groups)
+    counts = cell_counts(cell, n_classes, n_groups).double()
     hits = torch.zeros(n_classes * n_groups, dtype=torch.float64, device=pred.device).index_add_(0, cell, correct)
     hits = hits.view(n_classes, n_groups)
     m = metrics_from_hits(hits, counts)

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["cell_index", "segment_count", "segment_mean"]
+__all__ = ["cell_index", "cell_counts", "segment_count", "segment_mean"]
 
 
 def cell_index(labels: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
     """Flat (class, group) cell id of every sample: ``labels * n_groups + groups``, shape (N,)."""
     return labels * n_groups + groups
+
+
+def cell_counts(cells: torch.Tensor, n_classes: int, n_groups: int) -> torch.Tensor:
+    """Samples per (class, group) cell from flat cell ids (``cell_index``), shape (C, G) int64."""
+    return torch.bincount(cells, minlength=n_classes * n_groups).view(n_classes, n_groups)
 
 
 def segment_mean(x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,8 @@ from typing import Literal, NamedTuple, Sequence
 
 import torch
 
-from .metrics import SCALARS, bootstrap_metrics, cell_index, metrics_from_hits, noise_floor
+from .metrics import SCALARS, bootstrap_metrics, metrics_from_hits, noise_floor
+from .ops import cell_counts, cell_index
 
 __all__ = ["FairnessReport", "Interval", "demo_table", "footnote"]
 
@@ -151,8 +152,7 @@ class FairnessReport:
     @property
     def counts(self) -> torch.Tensor:
         """Test samples per (class, group) cell, (C, G) int64."""
-        return torch.bincount(self.cells, minlength=self.n_classes * self.n_groups).view(self.n_classes,
-                                                                                           self.n_groups)
+        return cell_counts(self.cells, self.n_classes, self.n_groups)
 
     @property
     def hits(self) -> torch.Tensor:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .ops import cell_index
+from .ops import cell_counts, cell_index
 from .targets import get_strategy
 
 __all__ = ["ToyData", "make_toy", "toy_targets", "toy_residuals", "bias_bound"]
@@ -77,8 +77,7 @@ def toy_residuals(data: ToyData, target: torch.Tensor) -> torch.Tensor:
 def bias_bound(data: ToyData) -> torch.Tensor:
     """Σ_{a'≠a} π_{a'|y} ‖μ_{a|y} − μ_{a'|y}‖ per (class, group), (C, G): imbalance × separation."""
     t = get_strategy("fairdd")(data.points, data.labels, data.groups, data.n_classes, data.n_groups)
-    cell = cell_index(data.labels, data.groups, data.n_groups)
-    counts = torch.bincount(cell, minlength=data.n_classes * data.n_groups).view(data.n_classes, data.n_groups)
+    counts = cell_counts(cell_index(data.labels, data.groups, data.n_groups), data.n_classes, data.n_groups)
     pi = counts / counts.sum(1, keepdim=True)  # (C, G)
     dist = (t.refs[:, :, None] - t.refs[:, None, :]).norm(dim=-1)  # (C, G, G)
     return torch.einsum("cb,cab->ca", pi.to(dist.dtype), dist)

@@ -9,7 +9,7 @@ from typing import Literal, Sequence
 import torch
 
 from ..display import denormalise
-from ..ops import cell_index
+from ..ops import cell_counts, cell_index
 
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
@@ -89,8 +89,7 @@ class GroupedDataset:
 
     def cell_counts(self) -> torch.Tensor:
         """Count the samples per (class, group) cell, shape (n_classes, n_groups)."""
-        cell = cell_index(self.labels, self.groups, self.n_groups)  # (N,)
-        return torch.bincount(cell, minlength=self.n_classes * self.n_groups).view(self.n_classes, self.n_groups)
+        return cell_counts(cell_index(self.labels, self.groups, self.n_groups), self.n_classes, self.n_groups)
 
     def counts(self):
         """Give the (class × group) count table as a pandas DataFrame, with totals."""

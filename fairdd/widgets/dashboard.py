@@ -18,7 +18,6 @@ import torch
 
 from ..config import METHODS, PRESETS
 from ..data import DATASETS
-from ..ops import cell_index
 from ..targets import STRATEGIES
 from ..viz import picking, plots
 from .controller import DistillController, dataset_availability
@@ -838,10 +837,7 @@ class Dashboard:
                     weight="bold", zorder=6)
 
     def _majority(self):
-        train = self.ctl.train
-        cell = cell_index(train.labels, train.groups, train.n_groups)
-        counts = torch.bincount(cell, minlength=train.n_classes * train.n_groups).view(train.n_classes, -1)
-        return counts.argmax(1).tolist()  # (C,)
+        return self.ctl.train.cell_counts().argmax(1).tolist()  # (C,)
 
     def _render_heatmap(self) -> None:
         if self.ctl.report is None:
