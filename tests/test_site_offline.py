@@ -3,8 +3,8 @@ that is not a local file refused, and each page must load without a refused or f
 console error, show every image (figures of the executed notebooks included, their interactive
 outputs drawn as static HTML) and, where it has maths, render it with the MathJax the site serves.
 
-The site is the one `make docs` built (.ci/run builds it before the tests); without a build this test
-is skipped locally and fails under CI. Screenshots go to results/site/.
+The site is the one `make docs` built (.ci/run builds it before the tests); without a build, or with
+one older than the site's sources, this test is skipped locally and fails under CI. Screenshots go to results/site/.
 """
 import os
 import shutil
@@ -26,12 +26,24 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="chromium is absent (apt-get install chromium; .ci/run installs it)")
 
 
+def _newer_sources(built: Path) -> list[str]:
+    """Sources of the site (config, extensions, pages, notebooks) changed since ``built`` was written."""
+    made = built.stat().st_mtime
+    sources = [ROOT / "docs" / "conf.py", *(ROOT / "docs" / "_ext").glob("*.py"), *(ROOT / "docs").glob("*.md"),
+               *(ROOT / "notebooks").glob("*.ipynb")]
+    return [str(p.relative_to(ROOT)) for p in sources if p.stat().st_mtime > made]
+
+
 @pytest.fixture(scope="module")
 def site():
-    if not (SITE / "index.html").is_file():
+    index = SITE / "index.html"
+    newer = _newer_sources(index) if index.is_file() else []
+    problem = (f"no built site at {SITE.relative_to(ROOT)}" if not index.is_file() else
+               "the built site is older than " + ", ".join(newer[:5]) if newer else None)
+    if problem:
         if os.environ.get("CI"):
-            pytest.fail(f"no built site at {SITE.relative_to(ROOT)}: .ci/run runs `make docs` before the tests")
-        pytest.skip("no built site: run `make docs` first")
+            pytest.fail(f"{problem}: .ci/run runs `make docs` before the tests")
+        pytest.skip(f"{problem}: run `make docs` first")
     return SITE
 
 
