@@ -420,3 +420,21 @@ def test_study_runs_app_f_severities_on_cifar10s(tmp_path, monkeypatch):
         imbalance_separation(dataset="cifar10-s", mode="background", out=tmp_path / "x")
     with pytest.raises(ValueError, match="dataset 'bffhq' has no imbalance knob"):
         imbalance_separation(dataset="bffhq")
+
+
+def test_a_dead_workers_claim_on_a_finished_cell_is_cleared_by_the_next_run(tmp_path):
+    """A worker killed after writing done.json but before releasing its claim leaves the file behind."""
+    one = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
+    Sweep(parse_spec(one), tmp_path).run("inline")
+    (done,) = list((tmp_path / "cells").glob("*/done.json"))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    claim = done.parent / "claim"
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "since": time.time()}))
+    live = tmp_path / "cells" / "other" / "claim"  # a live worker's claim (this process) is left alone
+    live.parent.mkdir()
+    (live.parent / "done.json").write_text("{}")
+    live.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+    mtime = done.stat().st_mtime_ns
+    assert SweepDir(tmp_path).state(done.parent.name) == "done"
+    Sweep(parse_spec(one), tmp_path).run("inline")
+    assert not claim.exists() and live.exists() and done.stat().st_mtime_ns == mtime

@@ -261,6 +261,7 @@ class Sweep:
             raise ValueError(f"max_parallel must be an integer >= 1; got {max_parallel!r}")
         resources = resources or Resources()
         self._write_spec()
+        self.dir.clear_dead_claims()
         plan = plan or self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job)
         # cells of one dataset build together: a worker loads each (dataset, knobs, seed) once
         ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), c.seed))]

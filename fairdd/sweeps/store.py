@@ -118,6 +118,20 @@ class SweepDir:
         thread.start()
         return Claim(path, stop, thread)
 
+    def clear_dead_claims(self) -> list[str]:
+        """Remove the claim files that dead workers left on finished cells; return those cells' ids.
+
+        A worker killed between writing ``done.json`` and releasing its claim leaves one behind: the
+        cell is done (``state`` reads ``done.json`` first), the file is only litter.
+        """
+        cleared = []
+        with self.lock():
+            for path in sorted((self.root / "cells").glob("*/claim")):
+                if (path.parent / "done.json").is_file() and not claim_is_live(path):
+                    path.unlink(missing_ok=True)
+                    cleared.append(path.parent.name)
+        return cleared
+
     def write(self, cell_id: str, name: str, obj) -> Path:
         return write_json(self.cell(cell_id) / name, obj)
 
