@@ -5,8 +5,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := -m pip install -q --disable-pip-version-check
 LOCK := requirements/lock.txt
+# Every install into .venv goes through the lock (-c: versions only; pyproject.toml says what is needed).
+PIP := $(PY) -m pip install -q --disable-pip-version-check -c $(LOCK)
 # torch is installed first, from PyPI by default: on Linux that is the CUDA build, which also runs on a
 # CPU. For the smaller CPU-only build: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # (an extra index: pip takes its 2.13.0+cpu over PyPI's 2.13.0; read when the venv is built: `make clean`
@@ -28,17 +29,17 @@ PYTEST_ARGS ?=
 # The lock is a prerequisite: a changed lock reinstalls (pip moves each package to its pin).
 $(VENV)/.core: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) $(PIP) --upgrade pip
-	$(PY) $(PIP) -c $(LOCK) $(TORCH_FIRST)
-	$(PY) $(PIP) -c $(LOCK) -e .
+	$(PIP) --upgrade pip
+	$(PIP) $(TORCH_FIRST)
+	$(PIP) -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PY) $(PIP) -c $(LOCK) -e ".[dev]"
+	$(PIP) -e ".[dev]"
 	touch $@
 
 $(VENV)/.docs: $(VENV)/.core
-	$(PY) $(PIP) -c $(LOCK) -e ".[docs]"
+	$(PIP) -e ".[docs]"
 	touch $@
 
 demo: $(VENV)/.core
@@ -49,11 +50,12 @@ test: $(VENV)/.dev
 
 # Drift check (not in CI's run): a separate venv, every dependency at its newest release (no lock),
 # upgraded on each call. Green here and red with `make test` (or the reverse) means: refresh the lock.
+test-latest: LATEST := .venv-latest/bin/python -m pip install -q --disable-pip-version-check
 test-latest:
 	$(PYTHON) -m venv .venv-latest
-	.venv-latest/bin/python $(PIP) --upgrade pip
-	.venv-latest/bin/python $(PIP) --upgrade --upgrade-strategy eager $(TORCH_FIRST)
-	.venv-latest/bin/python $(PIP) --upgrade --upgrade-strategy eager -e ".[dev]"
+	$(LATEST) --upgrade pip
+	$(LATEST) --upgrade --upgrade-strategy eager $(TORCH_FIRST)
+	$(LATEST) --upgrade --upgrade-strategy eager -e ".[dev]"
 	.venv-latest/bin/python -m pip list --format=freeze | grep -iE '^(torch|numpy|scipy|scikit-learn|umap-learn|numba|pandas)=' || true
 	.venv-latest/bin/python -m pytest -q $(PYTEST_ARGS)
 
@@ -61,7 +63,7 @@ test-latest:
 # Run it after changing a dependency or an extra, and commit the lock with the change.
 lock:
 	$(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python $(PIP) "$(UV_SPEC)"
+	.venv-lock/bin/python -m pip install -q --disable-pip-version-check "$(UV_SPEC)"
 	.venv-lock/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 \
 		-c requirements/lock.in $(if $(UPGRADE),--upgrade) --custom-compile-command "make lock" -o $(LOCK)
 
