@@ -5,44 +5,77 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"torch": "pytorch"}
+LOCK = ROOT / "requirements" / "lock.txt"
 
 
 def _name(req: str) -> str:
-    return re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].strip().lower()
+    return Requirement(req).name.lower().replace("_", "-")
 
 
-def _conda_listed() -> dict[str, str]:
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _locked() -> dict[str, Version]:
+    """The lock's pin of each package for this interpreter and platform (lines whose markers match)."""
+    pins = {}
+    for line in LOCK.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate():
+            (spec,) = req.specifier
+            assert spec.operator == "==", f"lock line {line!r} is not a pin"
+            pins[_name(req.name)] = Version(spec.version)
+    return pins
+
+
+def test_lock_pins_every_dependency_of_every_extra_within_its_range():
+    project, pins = _pyproject(), _locked()
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    reqs += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    wanted = [r for r in reqs if _name(r.name) != project["name"] and (r.marker is None or r.marker.evaluate())]
+    missing = sorted({_name(r.name) for r in wanted} - set(pins))
+    assert not missing, f"{LOCK.name} lacks {missing}: run `make lock` and commit requirements/lock.txt"
+    outside = [f"{r} (locked {pins[_name(r.name)]})" for r in wanted
+               if not r.specifier.contains(pins[_name(r.name)], prereleases=True)]
+    assert not outside, f"locked versions outside pyproject's ranges: {outside}; run `make lock`"
+
+
+def test_lock_honours_its_input_pins():
+    pins = _locked()
+    for line in (ROOT / "requirements" / "lock.in").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            assert req.specifier.contains(pins[_name(req.name)]), f"{req} vs locked {pins[_name(req.name)]}"
+
+
+def test_environment_yml_installs_every_extra_through_the_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    deps = [dep for dep in env["dependencies"] if isinstance(dep, str)]
-    for sub in (dep for dep in env["dependencies"] if isinstance(dep, dict)):  # "- pip:" for what conda lacks
-        deps += sub.get("pip", [])
-    return {_name(dep): dep for dep in deps}
+    conda = [dep for dep in env["dependencies"] if isinstance(dep, str)]
+    assert sorted(_name(dep.split("=")[0]) for dep in conda) == ["pip", "python"], conda  # pip installs the rest
+    (pip_lines,) = [dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict)]
+    assert "-c requirements/lock.txt" in pip_lines
+    (editable,) = [line for line in pip_lines if line.startswith("-e ")]
+    extras = Requirement("fairdd" + editable.removeprefix("-e .")).extras
+    assert extras == set(_pyproject()["optional-dependencies"]), f"{editable!r} vs pyproject's extras"
 
 
-def _pyproject_wanted() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():  # every extra: notebooks, dev, docs, ...
-        reqs += extra
-    return {CONDA_NAMES.get(_name(r), _name(r)): r for r in reqs if _name(r) != "fairdd"}
-
-
-def test_environment_yml_lists_the_pyproject_dependencies():
-    wanted, listed = _pyproject_wanted(), _conda_listed()
-    missing = sorted(set(wanted) - set(listed))
-    assert not missing, f"environment.yml lacks {missing}"
-    for name, req in wanted.items():  # same lower bounds
-        bound = re.search(r">=\s*([\w.]+)", req)
-        if bound:
-            assert f">={bound.group(1)}" in listed[name], f"{name}: pyproject {req!r} vs environment.yml {listed[name]!r}"
-
-
-def test_environment_yml_lists_nothing_pyproject_lacks():
-    extra = sorted(set(_conda_listed()) - set(_pyproject_wanted()) - {"python", "pip"})
-    assert not extra, f"environment.yml lists {extra}, which pyproject.toml does not"
+def test_make_installs_every_venv_through_the_lock():
+    out = subprocess.run(["make", "-n", "-B", ".venv/.dev", ".venv/.docs"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    installs = [line for line in out.splitlines() if "pip install" in line and "--upgrade pip" not in line]
+    assert len(installs) >= 4, out  # torch, fairdd, the dev extra, the docs extra
+    unlocked = [line for line in installs if "-c requirements/lock.txt" not in line]
+    assert not unlocked, f"installs that ignore the lock: {unlocked}"
+    prerequisites = subprocess.run(["make", "-p", "-n", ".venv/.core"], cwd=ROOT, capture_output=True,
+                                   text=True).stdout
+    assert re.search(r"^\.venv/\.core:.*requirements/lock\.txt", prerequisites, flags=re.M), \
+        "the venv stamp must depend on the lock (a changed lock reinstalls)"
 
 
 def _repository_files() -> list[Path]:
