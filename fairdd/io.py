@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -167,21 +168,37 @@ def check_output(path, *, kind: str, what: str) -> Path:
     return path
 
 
+LOCK_TIMEOUT = 300.0  # seconds a saver waits for another saver of the same folder (saves take seconds)
+
+
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind);
-    released when the process dies, so a killed saver never wedges the next one."""
+def folder_lock(folder: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind).
+
+    Released when the process dies, so a killed saver never wedges the next one; a live holder that
+    keeps it past ``timeout`` seconds (default ``LOCK_TIMEOUT``) gives ``TimeoutError`` naming the folder.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: a lock file beside the folder
         from filelock import FileLock
 
-        with FileLock(str(folder) + ".lock"):
+        with FileLock(str(folder) + ".lock", timeout=LOCK_TIMEOUT if timeout is None else timeout):
             yield
         return
+    limit = LOCK_TIMEOUT if timeout is None else timeout
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start > limit:
+                    raise TimeoutError(f"{folder} is locked by another fairdd process that has been writing it "
+                                       f"for more than {limit:g} s; try again when it ends") from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # releases the lock

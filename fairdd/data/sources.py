@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import http.client
 import os
 import socket
 import struct
@@ -112,35 +113,49 @@ def net_timeout() -> float:
     return value
 
 
+class _NetError(Exception):
+    """Carries a network failure out of ``atomic_write`` (which names the target file in write errors)."""
+
+
 def fetch(url: str, path: Path, *, timeout: float | None = None, deadline: float = NET_DEADLINE) -> Path:
     """Download ``url`` to ``path`` atomically, never waiting forever.
 
     Every read waits at most ``timeout`` seconds (default ``net_timeout()``) and the whole file at
-    most ``deadline``; a stall raises ``TimeoutError`` naming the URL. The file appears only once
-    complete (a ``.fairdd-tmp-`` sibling is renamed), so an interrupted download leaves nothing.
+    most ``deadline``; a stall raises ``TimeoutError`` naming the URL, a connection that breaks off an
+    ``OSError``. The file appears only once complete (a ``.fairdd-tmp-`` sibling is renamed), so an
+    interrupted download leaves nothing. Proxies come from the environment (``http_proxy``...).
     """
     from ..io import atomic_write
 
     timeout = net_timeout() if timeout is None else timeout
-    start = time.monotonic()
+    try:
+        return atomic_write(path, lambda tmp: _receive(url, tmp, timeout, time.monotonic() + deadline, deadline))
+    except _NetError as exc:
+        raise exc.args[0] from exc.__cause__
 
-    def write(tmp: Path) -> None:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-                while block := response.read(1 << 16):
-                    out.write(block)
-                    if time.monotonic() - start > deadline:
-                        raise TimeoutError(f"{url}: not complete after {deadline:.0f} s")
-        except (TimeoutError, socket.timeout) as exc:
-            raise TimeoutError(f"{url} sent nothing for {timeout:g} s (a stalled server or proxy?); "
-                               f"set ${NET_TIMEOUT_ENV} to wait longer") from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                raise TimeoutError(f"{url}: no answer in {timeout:g} s; set ${NET_TIMEOUT_ENV} to wait "
-                                   "longer") from exc
-            raise OSError(f"{url}: {exc.reason}") from exc
 
-    return atomic_write(path, write)
+def _receive(url: str, tmp: Path, timeout: float, end: float, deadline: float) -> None:
+    got, expected = 0, None
+    try:
+        with urllib.request.build_opener().open(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            expected = response.headers.get("Content-Length")
+            while block := response.read1(1 << 16):  # what has come: a trickle still meets the deadline
+                out.write(block)
+                got += len(block)
+                if time.monotonic() > end:
+                    raise _NetError(TimeoutError(f"{url}: not complete after {deadline:g} s"))
+    except (TimeoutError, socket.timeout) as exc:
+        raise _NetError(TimeoutError(f"{url} sent nothing for {timeout:g} s (a stalled server or proxy?); "
+                                     f"set ${NET_TIMEOUT_ENV} to wait longer")) from exc
+    except http.client.HTTPException as exc:
+        raise _NetError(OSError(f"{url}: the download broke off ({type(exc).__name__})")) from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+            raise _NetError(TimeoutError(f"{url}: no answer in {timeout:g} s; set ${NET_TIMEOUT_ENV} to wait "
+                                         "longer")) from exc
+        raise _NetError(OSError(f"{url}: {exc.reason}")) from exc
+    if expected is not None and expected.isdigit() and got != int(expected):
+        raise _NetError(OSError(f"{url}: the download broke off after {got} of {expected} bytes"))
 
 
 def _download(kind: str, stems: tuple[str, ...], target: Path) -> None:
