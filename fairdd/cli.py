@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .sweeps import cli as sweep_cli
@@ -512,6 +513,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.parser = parser._subparsers._group_actions[0].choices[args.command]
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line each (a damaged cache, a cache that cannot be written)
+        return _dispatch(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {_one_line(message) if isinstance(message, BaseException) else message}", file=sys.stderr)
+
+
+def _dispatch(args) -> int:
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
                 "reproduce": run_reproduce, "datasets": run_datasets, "sweep": sweep_cli.run_cli}[args.command](args)

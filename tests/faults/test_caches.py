@@ -242,3 +242,19 @@ def test_truncated_checkpoint_names_the_file(tmp_path, digits_train):
     ck.write_bytes(ck.read_bytes()[:1000])
     with pytest.raises(ValueError, match=f"{ck} is not a readable fairdd checkpoint"):
         fairdd.distill(digits_train, ipc=1, preset="smoke", device="cpu", iterations=2, depth=2, resume=ck)
+
+
+def test_cli_on_a_damaged_cache_prints_one_warning_line_and_works(bffhq_dir, tmp_path, capsys):
+    from fairdd.cli import main
+
+    argv = ["distill", "--dataset", "bffhq", "--root", str(bffhq_dir), "--cache-dir", str(tmp_path / "cc"),
+            "--preset", "smoke", "--ipc", "1", "--device", "cpu", "--set", "iterations=1", "--set", "depth=2"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    for npy in (tmp_path / "cc").glob("*.npy"):
+        np.save(npy, np.zeros_like(np.load(npy)))
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 1 and "is damaged" in warned[0] and str(tmp_path / "cc") in warned[0], warned
+    a, b = fairdd.load_result(tmp_path / "a"), fairdd.load_result(tmp_path / "b")
+    assert torch.equal(a.images, b.images)  # the same data, so the same run
