@@ -221,3 +221,13 @@ def test_symlink_to_a_users_file_is_not_written_through(tmp_path):
     with pytest.raises(FileExistsError, match="metrics.json"):
         write_owned(tmp_path / "out" / "metrics.json", lambda p: p.write_text("{}"))
     assert target.read_text() == "the user's own file"
+
+
+def test_dashboard_server_refuses_a_users_file_in_its_workdir_before_starting(tmp_path):
+    from fairdd.widgets.app import serve
+
+    mine = _mine(tmp_path, "voila.log", "my log")
+    with pytest.raises(FileExistsError, match="voila.log"):
+        with serve(workdir=tmp_path):
+            pass
+    assert mine.read_text() == "my log" and sorted(os.listdir(tmp_path)) == ["voila.log"]
