@@ -7,9 +7,10 @@ wrote there, each with its size and SHA-256. The rule, for every writer:
 * a file is **fairdd's** when the manifest lists it and its content still matches the recorded size
   and checksum (a file the user edited afterwards is the user's again), or when the manifest lists it
   as *pending* (a write that was under way when its process died);
-* fairdd replaces or deletes only its own files. A file of the same name that is not fairdd's is never
-  replaced: the write is refused with ``FileExistsError`` naming it, ``overwrite`` or not; other files
-  in the folder are left alone;
+* fairdd replaces or deletes only its own files, and replaces one only with the same kind of output
+  (a report never replaces a result's ``config.json`` or a checkpoint). A file of the same name that is
+  not fairdd's is never replaced: the write is refused with ``FileExistsError`` naming it, ``overwrite``
+  or not; other files in the folder are left alone;
 * temporary files are ``.fairdd-tmp-<pid>-<name>.<random>.tmp`` (made by ``fairdd.io.atomic_write``);
   only those whose process is gone are cleaned up. A user's ``.something.tmp`` is not fairdd's;
 * the manifest is read, changed and replaced (atomically) under an exclusive lock on the folder.
@@ -116,6 +117,10 @@ class OutputFolder:
             raise FileExistsError(
                 f"{what} {path} exists and fairdd did not write it (it is not listed in {self.manifest}, or was "
                 "changed since): fairdd never replaces a file it did not write; move it away or choose another path")
+        kind = self.files[name].get("what")
+        if kind and kind != what:
+            raise FileExistsError(f"{what} {path} would replace a fairdd {kind}: fairdd replaces its own files only "
+                                  "with the same kind of output; choose another path")
         if not overwrite:
             raise FileExistsError(f"{what} {path} holds fairdd output from an earlier run; pass overwrite=True "
                                   "(CLI: --overwrite) to replace it")
@@ -140,7 +145,7 @@ class OutputFolder:
             self.files[name] = {"pending": True}
             self._save()
         path = atomic_write(self.folder / name, write)
-        self.files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+        self.files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path), "what": what}
         self._save()
         return path
 

@@ -149,7 +149,7 @@ def check_result_target(path, *, overwrite: bool = False) -> None:
     view = OutputFolder(path, adopt=_legacy_files)
     if _is_result(path) and view.owns("config.json"):
         for name in ("grid.png",):  # the payload names are new checksums; these two are written in place
-            view.check(name, what="result file")
+            view.check(name, what="result image")
         if not overwrite:
             raise FileExistsError(f"{path} already holds a fairdd result; pass overwrite=True "
                                   "(CLI: --overwrite) to replace it")

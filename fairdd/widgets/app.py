@@ -34,8 +34,8 @@ def _copy_in(notebook: Path, work: Path) -> None:
 
     from ..ownership import check_owned, write_owned
 
-    for name in (notebook.name, "voila.log"):
-        check_owned(work / name, what="dashboard file")
+    check_owned(work / notebook.name, what="dashboard notebook")
+    check_owned(work / "voila.log", what="dashboard log")
     write_owned(work / notebook.name, lambda p: shutil.copyfile(notebook, p), what="dashboard notebook")
     write_owned(work / "voila.log", lambda p: p.write_text(""), what="dashboard log")
 

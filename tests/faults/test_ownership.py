@@ -231,3 +231,19 @@ def test_dashboard_server_refuses_a_users_file_in_its_workdir_before_starting(tm
         with serve(workdir=tmp_path):
             pass
     assert mine.read_text() == "my log" and sorted(os.listdir(tmp_path)) == ["voila.log"]
+
+
+def test_a_report_aimed_at_a_results_config_json_is_refused(tmp_path, capsys):
+    _result().save(tmp_path / "res")
+    before = (tmp_path / "res" / "config.json").read_text()
+    _cli_refuses(["evaluate", str(tmp_path / "res"), "--dataset", "colored-digits", "--preset", "smoke",
+                  "--out", str(tmp_path / "res" / "config.json")], capsys, "config.json", "result manifest")
+    assert (tmp_path / "res" / "config.json").read_text() == before
+
+
+def test_a_checkpoint_aimed_at_a_results_payload_is_refused(tmp_path, digits_train):
+    _result().save(tmp_path / "res")
+    (payload,) = (tmp_path / "res").glob("tensors-*.pt")
+    with pytest.raises(FileExistsError, match="would replace a fairdd result file"):
+        fairdd.distill(digits_train, checkpoint=payload, **SMALL)
+    fairdd.load_result(tmp_path / "res")  # still whole: its checksums hold
