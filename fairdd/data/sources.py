@@ -113,49 +113,65 @@ def net_timeout() -> float:
     return value
 
 
-class _NetError(Exception):
-    """Carries a network failure out of ``atomic_write`` (which names the target file in write errors)."""
-
-
 def fetch(url: str, path: Path, *, timeout: float | None = None, deadline: float = NET_DEADLINE) -> Path:
     """Download ``url`` to ``path`` atomically, never waiting forever.
 
-    Every read waits at most ``timeout`` seconds (default ``net_timeout()``) and the whole file at
-    most ``deadline``; a stall raises ``TimeoutError`` naming the URL, a connection that breaks off an
-    ``OSError``. The file appears only once complete (a ``.fairdd-tmp-`` sibling is renamed), so an
+    Every read waits at most ``timeout`` seconds (default ``net_timeout()``) and the whole download,
+    headers included, at most ``deadline``; a stall raises ``TimeoutError`` naming the URL, a
+    connection that breaks off an ``OSError``. The body is received in memory by a worker thread
+    (abandoned, writing nothing, if it outlives ``deadline``) and written with ``atomic_write``, so an
     interrupted download leaves nothing. Proxies come from the environment (``http_proxy``...).
     """
+    import threading
+
     from ..io import atomic_write
 
     timeout = net_timeout() if timeout is None else timeout
-    try:
-        return atomic_write(path, lambda tmp: _receive(url, tmp, timeout, time.monotonic() + deadline, deadline))
-    except _NetError as exc:
-        raise exc.args[0] from exc.__cause__
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["data"] = _receive(url, timeout, time.monotonic() + deadline, deadline)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"fairdd-fetch {url}", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        raise TimeoutError(f"{url}: not complete after {deadline:g} s (a server that trickles?)")
+    if "error" in box:
+        raise box["error"]
+    return atomic_write(path, lambda tmp: tmp.write_bytes(box["data"]))
 
 
-def _receive(url: str, tmp: Path, timeout: float, end: float, deadline: float) -> None:
-    got, expected = 0, None
+def _receive(url: str, timeout: float, end: float, deadline: float) -> bytes:
+    """Return the body of ``url``; every failure is an ``OSError`` (``TimeoutError`` for a stall) naming it."""
+    chunks, expected = [], None
     try:
-        with urllib.request.build_opener().open(url, timeout=timeout) as response, open(tmp, "wb") as out:
+        with urllib.request.build_opener().open(url, timeout=timeout) as response:
             expected = response.headers.get("Content-Length")
             while block := response.read1(1 << 16):  # what has come: a trickle still meets the deadline
-                out.write(block)
-                got += len(block)
+                chunks.append(block)
                 if time.monotonic() > end:
-                    raise _NetError(TimeoutError(f"{url}: not complete after {deadline:g} s"))
+                    raise TimeoutError(f"{url}: not complete after {deadline:g} s (a server that trickles?)")
     except (TimeoutError, socket.timeout) as exc:
-        raise _NetError(TimeoutError(f"{url} sent nothing for {timeout:g} s (a stalled server or proxy?); "
-                                     f"set ${NET_TIMEOUT_ENV} to wait longer")) from exc
-    except http.client.HTTPException as exc:
-        raise _NetError(OSError(f"{url}: the download broke off ({type(exc).__name__})")) from exc
+        if "not complete" in str(exc):
+            raise
+        raise TimeoutError(f"{url} sent nothing for {timeout:g} s (a stalled server or proxy?); "
+                           f"set ${NET_TIMEOUT_ENV} to wait longer") from exc
+    except http.client.HTTPException as exc:  # the server closed the connection mid-file, or spoke nonsense
+        raise OSError(f"{url}: the download broke off ({type(exc).__name__})") from exc
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-            raise _NetError(TimeoutError(f"{url}: no answer in {timeout:g} s; set ${NET_TIMEOUT_ENV} to wait "
-                                         "longer")) from exc
-        raise _NetError(OSError(f"{url}: {exc.reason}")) from exc
+            raise TimeoutError(f"{url}: no answer in {timeout:g} s; set ${NET_TIMEOUT_ENV} to wait longer") from exc
+        raise OSError(f"{url}: {exc.reason}") from exc
+    got = sum(len(c) for c in chunks)
     if expected is not None and expected.isdigit() and got != int(expected):
-        raise _NetError(OSError(f"{url}: the download broke off after {got} of {expected} bytes"))
+        raise OSError(f"{url}: the download broke off after {got} of {expected} bytes")
+    if not got:
+        raise OSError(f"{url}: the server sent an empty file")
+    return b"".join(chunks)
 
 
 def _download(kind: str, stems: tuple[str, ...], target: Path) -> None:

@@ -43,11 +43,15 @@ def bad_server(mode: str):
                 head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
                 if mode in ("headers", "cut", "trickle"):
                     conn.sendall(head + b"x" * 10)
-                if mode == "cut":
+                if mode == "slow-headers":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+                if mode == "empty":
+                    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+                if mode in ("cut", "empty"):
                     return
                 end = time.monotonic() + BOUND_S
                 while not stop.is_set() and time.monotonic() < end:
-                    if mode == "trickle":
+                    if mode in ("trickle", "slow-headers"):
                         conn.sendall(b"x")
                     stop.wait(0.1)
 
@@ -181,3 +185,26 @@ def test_a_saver_stuck_holding_a_result_folder_does_not_block_the_next_one_forev
         os.close(fd)
     DistillResult(torch.zeros(2, 3, 4, 4), torch.tensor([0, 1])).save(res)  # once it lets go: fine
     assert Path(res / "config.json").is_file()
+
+
+def test_a_server_that_trickles_its_headers_forever_hits_the_deadline(tmp_path, monkeypatch):
+    _quick(monkeypatch)
+    with bad_server("slow-headers") as url:
+        with pytest.raises(TimeoutError, match="not complete after 1 s"):
+            _timed(lambda: fetch(url + "g.gz", tmp_path / "g.gz", deadline=1.0))
+    assert os.listdir(tmp_path) == []
+
+
+def test_https_to_a_server_that_never_shakes_hands_times_out(tmp_path, monkeypatch):
+    _quick(monkeypatch)
+    with bad_server("silent") as url:
+        with pytest.raises(TimeoutError, match="no answer in 0.5 s"):
+            _timed(lambda: fetch(url.replace("http:", "https:") + "h.gz", tmp_path / "h.gz"))
+
+
+def test_an_empty_answer_is_not_a_download(tmp_path, monkeypatch):
+    _quick(monkeypatch)
+    with bad_server("empty") as url:
+        with pytest.raises(OSError, match="sent an empty file"):
+            _timed(lambda: fetch(url + "i.gz", tmp_path / "i.gz"))
+    assert os.listdir(tmp_path) == []
