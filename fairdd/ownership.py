@@ -144,10 +144,21 @@ class OutputFolder:
         if name not in self.files or "sha256" not in self.files[name]:
             self.files[name] = {"pending": True}
             self._save()
-        path = atomic_write(self.folder / name, write)
+        try:
+            path = atomic_write(self.folder / name, write)
+        except BaseException:
+            self._forget_unwritten(name)
+            raise
         self.files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path), "what": what}
         self._save()
         return path
+
+    def _forget_unwritten(self, name: str) -> None:
+        """After a failed write: a *pending* entry with no file must not make a later file of yours ours."""
+        if self.files.get(name, {}).get("pending") and not (self.folder / name).exists():
+            self.files.pop(name)
+            with contextlib.suppress(OSError):  # the disk may still be full: then the entry stays, harmless
+                self._save()                     # until a file of that name appears (see ``owns``)
 
     def claim(self, name: str) -> None:
         """Record ``name`` as fairdd's as it is now: only for a file just read and checked as fairdd output

@@ -98,8 +98,12 @@ class DistillResult:
             kill_point("save:committed")
             out.remove([n for n in out.files if _PAYLOAD.match(n) and n not in (files["tensors"], files["history"])])
             kill_point("save:cleaned")
-            out.write("grid.png", lambda p: _write_png(p, image_grid(self.display_images(), labels)),
-                      what="result image")
+            try:
+                out.write("grid.png", lambda p: _write_png(p, image_grid(self.display_images(), labels)),
+                          what="result image")
+            except OSError:
+                out.remove(["grid.png"])  # the new result is whole; no picture of the old one stays beside it
+                raise
         remove_old_siblings(path, _is_ours_or_empty)
         return path
 

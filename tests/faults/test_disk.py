@@ -205,3 +205,27 @@ def test_no_warning_when_the_cache_is_fine(tmp_path, bffhq_dir):
         warnings.simplefilter("error", CacheWarning)
         fairdd.datasets.load("bffhq", split="test", root=bffhq_dir, cache_dir=tmp_path / "c")
         assert fairdd.datasets.load("bffhq", split="test", root=bffhq_dir, cache_dir=tmp_path / "c").info["cache_hit"]
+
+
+def test_disk_full_writing_the_picture_leaves_the_new_result_and_no_stale_picture(tmp_path, monkeypatch):
+    _result(1.0).save(tmp_path / "res")
+    monkeypatch.setattr("fairdd.results._write_png", lambda p, image: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OSError, match=r"res/grid\.png: No space left on device"):
+        _result(2.0).save(tmp_path / "res", overwrite=True)
+    monkeypatch.undo()
+    assert _value(tmp_path / "res") == 2.0 and not (tmp_path / "res" / "grid.png").exists()
+    _no_temporaries(tmp_path)
+
+
+def test_a_failed_write_does_not_make_a_later_file_of_yours_fairdds(tmp_path, monkeypatch):
+    from fairdd.ownership import write_owned
+
+    _fail_writes(monkeypatch, errno.ENOSPC, when=lambda p: "metrics.json" in p.name)
+    with pytest.raises(OSError, match="No space left"):
+        write_owned(tmp_path / "metrics.json", lambda p: p.write_text("{}"))
+    monkeypatch.undo()
+    (tmp_path / "metrics.json").write_text("mine")  # the user's file, made after the failure
+    with pytest.raises(FileExistsError, match="metrics.json"):
+        write_owned(tmp_path / "metrics.json", lambda p: p.write_text("{}"))
+    assert (tmp_path / "metrics.json").read_text() == "mine"
