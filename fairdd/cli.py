@@ -6,9 +6,11 @@ exit code 2; progress bars appear only on a terminal (not when piped, nor under 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .sweeps import cli as sweep_cli
@@ -120,6 +122,8 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--dataset", default=d("colored-mnist-5k"), choices=datasets, help="dataset" + from_record)
     _add_knob_args(p, from_record=from_record)
     p.add_argument("--root", default=None, help="folder with the dataset's files (or $FAIRDD_DATA)")
+    p.add_argument("--cache-dir", default=None,
+                   help="where decoded file datasets are cached (default $FAIRDD_CACHE, else ~/.cache/fairdd)")
     p.add_argument("--download", action="store_true",
                    help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -148,7 +152,7 @@ def _load(args, split: str, **record):
 
     allowed = fairdd.datasets.options(args.dataset)
     knobs = {**record, **_knobs(args, split)}
-    extra = dict(seed=args.seed, root=args.root, download=_download(args))
+    extra = dict(seed=args.seed, root=args.root, download=_download(args), cache_dir=args.cache_dir)
     knobs.update({k: v for k, v in extra.items() if k in allowed and v not in (None, False)})
     return fairdd.datasets.load(args.dataset, split=split, **knobs)
 
@@ -274,9 +278,8 @@ def run_demo(args) -> int:
     import torch
 
     import fairdd
-    from fairdd.io import write_json
-
     from fairdd.io import check_output
+    from fairdd.ownership import write_owned
     from fairdd.results import check_result_target
 
     out = Path(args.out)
@@ -286,6 +289,7 @@ def run_demo(args) -> int:
     for name, _ in runs:
         check_result_target(out / name, overwrite=True)  # the demo replaces its own results, nothing else
     check_output(out / "metrics.json", kind="file", what="metrics file")
+    check_output(out / "metrics.png", kind="file", what="metrics chart")
     t_start = time.perf_counter()
     train, test = _load(args, "train"), _load(args, "test")
     how = ", ".join(f"{k} {train.info[k]}" for k in ("mode", "bias", "skew") if train.info.get(k) is not None)
@@ -310,7 +314,8 @@ def run_demo(args) -> int:
         rows.append((name, report, seconds))
         print(f"  {name:8s} acc {report.accuracy:6.2f}  EOD {report.eod:6.2f}  DEO_A {report.deo_a:6.2f}  "
               f"worst {report.worst_group_accuracy:6.2f}  ({seconds:.0f} s)", flush=True)
-    write_json(out / "metrics.json", metrics)
+    write_owned(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"),
+                what="metrics file")
     _bar_chart(out / "metrics.png", metrics)
     print()
     from fairdd.report import demo_table
@@ -326,7 +331,7 @@ def _bar_chart(path: Path, metrics: dict) -> None:
     Drawn on a bare Figure (no pyplot, no backend switch), so it is safe inside a notebook."""
     from matplotlib.figure import Figure
 
-    from fairdd.io import atomic_write
+    from fairdd.ownership import write_owned
     from fairdd.palette import strategy_colour
 
     names = list(metrics)
@@ -346,7 +351,7 @@ def _bar_chart(path: Path, metrics: dict) -> None:
                        colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
         axes[1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
+    write_owned(path, lambda p: fig.savefig(p, format="png", dpi=120), what="metrics chart")
 
 
 def run_distill(args) -> int:
@@ -358,8 +363,8 @@ def run_distill(args) -> int:
     overrides = _overrides(args.set, flags=_flags(args.parser))
     check_result_target(args.out, overwrite=args.overwrite)  # outputs first: no work thrown away late
     check_output(args.out, kind="folder", what="result folder")
-    if args.checkpoint:
-        check_output(args.checkpoint, kind="file", what="checkpoint")
+    if args.checkpoint and not (args.resume and Path(args.resume).resolve() == Path(args.checkpoint).resolve()):
+        check_output(args.checkpoint, kind="file", what="checkpoint")  # a resumed checkpoint is checked on reading
     train = _load(args, "train")
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, **overrides)
@@ -439,7 +444,8 @@ def run_datasets(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.io import atomic_write, check_output
+    from fairdd.io import check_output
+    from fairdd.ownership import write_owned
 
     mode = f"-{args.mode}" if args.mode else ""
     out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")
@@ -451,6 +457,8 @@ def run_reproduce(args) -> int:
     if out.is_file():
         raise FileExistsError(f"reproduce output {out} exists and is a file, not a folder")
     check_output(out, kind="folder", what="reproduce output")
+    for name in ("table.md", "table.tex"):  # before any work: a user's file there is never replaced
+        check_output(out / name, kind="file", what="reproduce table")
     _download(args)
     if args.preset == "paper":
         from fairdd.config import distill_config, eval_config
@@ -480,12 +488,12 @@ def run_reproduce(args) -> int:
             "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
     text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
-    atomic_write(out / "table.md", lambda p: p.write_text(text + "\n"))
+    write_owned(out / "table.md", lambda p: p.write_text(text + "\n"), what="reproduce table")
     from fairdd.viz.paper import latex_table, summary_table
 
     rows = {t: {**r, "std": {k: r[f"{k}_std"] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
             for t, r in table.to_dict(orient="index").items()}
-    atomic_write(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))))
+    write_owned(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))), what="reproduce table")
     print()
     print(text)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/table.md, table.tex (one folder per target "
@@ -505,6 +513,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.parser = parser._subparsers._group_actions[0].choices[args.command]
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line each (a damaged cache, a cache that cannot be written)
+        return _dispatch(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {_one_line(message) if isinstance(message, BaseException) else message}", file=sys.stderr)
+
+
+def _dispatch(args) -> int:
     try:
         return {"demo": run_demo, "distill": run_distill, "evaluate": run_evaluate,
                 "reproduce": run_reproduce, "datasets": run_datasets, "sweep": sweep_cli.run_cli}[args.command](args)

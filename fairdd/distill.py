@@ -21,7 +21,8 @@ import torch
 
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
-from .io import check_output, load_tensors, save_tensors
+from .io import check_output, load_tensors, tensor_bytes
+from .ownership import OutputFolder, run_lock, write_owned
 from .matching import MATCHERS, RealBatch
 from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
@@ -150,7 +151,16 @@ class Distiller:
         per step). A non-finite value stops the run with ``NonFiniteError`` naming the first bad
         iteration; the run is put back to the last checked finite state, which is also what the
         checkpoint holds (only finite states are ever written).
+
+        While it runs, the run holds ``checkpoint``: a second run given the same path is refused, naming
+        this one (``fairdd.ownership.run_lock``).
         """
+        if checkpoint is None:
+            return self._run(callbacks, progress, None)
+        with run_lock(checkpoint, what="checkpoint"):
+            return self._run(callbacks, progress, checkpoint)
+
+    def _run(self, callbacks, progress: bool, checkpoint) -> DistillResult:
         callbacks = list(callbacks)
         for cb in callbacks:
             if not callable(cb):
@@ -295,8 +305,12 @@ class Distiller:
         self.matcher.load_state_dict(state.get("matcher", {}))
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        """Write ``state_dict()`` to ``path`` atomically."""
-        return save_tensors(path, self.state_dict())
+        """Write ``state_dict()`` to ``path`` atomically.
+
+        A file there that fairdd did not write is never replaced (``fairdd.ownership``).
+        """
+        data = tensor_bytes(self.state_dict())
+        return write_owned(path, lambda p: p.write_bytes(data), what="checkpoint")
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from the checkpoint file ``path`` (``load_state_dict``)."""
@@ -439,7 +453,8 @@ def distill(
     if check_path("resume", resume, optional=True) is not None and not Path(resume).is_file():
         raise FileNotFoundError(f"resume: {resume} does not exist")
     check_bool("progress", progress)
-    if checkpoint is not None:  # before any work: an unwritable path is found now, not after the run
+    same = checkpoint is not None and resume is not None and Path(checkpoint).resolve() == Path(resume).resolve()
+    if checkpoint is not None and not same:  # before any work: an unwritable path is found now, not after the run
         check_output(checkpoint, kind="file", what="checkpoint")
     run = Distiller(train, config, device=dev)
     if resume is not None:
@@ -447,4 +462,7 @@ def distill(
         log.info("resumed %s at iteration %d", resume, run.iteration)
         if checkpoint is None:
             checkpoint = resume
+        if Path(checkpoint).resolve() == Path(resume).resolve():  # a checkpoint it just read: fairdd's own
+            with OutputFolder(Path(resume).parent).locked() as folder:
+                folder.claim(Path(resume).name)
     return run.run(callbacks=callbacks, progress=progress, checkpoint=checkpoint)

@@ -4,10 +4,9 @@
   or the new file, never half of one).
 * ``check_output``: before any work, check that an output path can be written (creating its
   folder) and report problems with the user's path, not a temporary file.
-* ``result_folder``: the commit protocol of a result folder. Payload files carry their checksum in
-  their name and are written first; the manifest (``config.json``) that names them is replaced in
-  one rename; files it no longer names are removed afterwards. At every instant the folder holds a
-  complete old or new result. Savers of one folder take turns (an exclusive lock on the folder).
+* ``folder_lock``: savers of one folder take turns (an exclusive lock on the folder).
+
+Which files a writer may replace or delete is decided by ``fairdd.ownership`` (a manifest per folder).
 """
 from __future__ import annotations
 
@@ -16,10 +15,10 @@ import fnmatch
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,6 +27,7 @@ import torch
 __all__ = ["atomic_write", "write_json", "save_tensors", "load_tensors", "sha256_file", "check_output",
            "folder_lock", "kill_point", "read_json"]
 
+TEMP_PREFIX = ".fairdd-tmp-"  # + "<pid>-<name>.": a temporary is recognisably fairdd's and its process's
 KILL_ENV = "FAIRDD_TEST_KILL_AT"  # tests: SIGKILL this process at the named point (see ``kill_point``)
 
 
@@ -57,7 +57,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise IsADirectoryError(f"{path} is a folder; expected a file path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{path.name}.", suffix=".tmp",
+                                   dir=path.parent)
     except OSError as exc:
         raise _named(exc, path) from exc
     os.close(fd)
@@ -97,8 +98,19 @@ def read_json(path, what: str):
         raise ValueError(f"{path} is corrupted ({what}: {exc})") from exc
 
 
+def tensor_bytes(tensors: dict) -> bytes:
+    """``torch.save`` into memory: the file write is then a plain one, whose failure (disk full, file too
+    large) is an ``OSError`` naming the file, not a ``RuntimeError`` from torch's archive writer."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return buffer.getvalue()
+
+
 def save_tensors(path, tensors: dict) -> Path:
-    return atomic_write(path, lambda p: torch.save(tensors, p))
+    data = tensor_bytes(tensors)
+    return atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def load_tensors(path, what: str) -> dict:
@@ -127,8 +139,9 @@ def sha256_file(path) -> str:
 def check_output(path, *, kind: str, what: str) -> Path:
     """Check (before any work) that ``path`` can be written as a ``kind`` ("file" or "folder").
 
-    Creates missing parent folders; probes that the folder accepts new files. Raises
-    ``FileExistsError`` / ``NotADirectoryError`` / ``PermissionError`` / ``OSError`` naming ``path``.
+    Creates missing parent folders; probes that the folder accepts new files; a file that exists must
+    be one fairdd wrote (``fairdd.ownership``). Raises ``FileExistsError`` / ``NotADirectoryError`` /
+    ``PermissionError`` / ``OSError`` naming ``path``.
     """
     path = Path(path)
     if kind == "file" and path.is_dir():
@@ -148,41 +161,47 @@ def check_output(path, *, kind: str, what: str) -> Path:
         os.unlink(probe)
     except OSError as exc:
         raise _named(exc, path) from exc
+    if kind == "file":
+        from .ownership import check_owned  # a layer above: it writes through this module
+
+        check_owned(path, what=what)
     return path
 
 
+LOCK_TIMEOUT = 300.0  # seconds a saver waits for another saver of the same folder (saves take seconds)
+
+
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind);
-    released when the process dies, so a killed saver never wedges the next one."""
+def folder_lock(folder: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind).
+
+    Released when the process dies, so a killed saver never wedges the next one; a live holder that
+    keeps it past ``timeout`` seconds (default ``LOCK_TIMEOUT``) gives ``TimeoutError`` naming the folder.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: a lock file beside the folder
         from filelock import FileLock
 
-        with FileLock(str(folder) + ".lock"):
+        with FileLock(str(folder) + ".lock", timeout=LOCK_TIMEOUT if timeout is None else timeout):
             yield
         return
+    limit = LOCK_TIMEOUT if timeout is None else timeout
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start > limit:
+                    raise TimeoutError(f"{folder} is locked by another fairdd process that has been writing it "
+                                       f"for more than {limit:g} s; try again when it ends") from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # releases the lock
-
-
-_TEMP = re.compile(r"^\..+\.tmp$")
-
-
-def remove_unnamed(folder: Path, keep: set[str], pattern: re.Pattern) -> None:
-    """Inside a locked result folder: remove our payload files (``pattern``) not in ``keep`` and
-    temporary files left by killed writes."""
-    for entry in folder.iterdir():
-        if entry.name in keep or not entry.is_file():
-            continue
-        if pattern.match(entry.name) or _TEMP.match(entry.name):
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
 
 
 def remove_old_siblings(target: Path, is_ours: Callable[[Path], bool]) -> None:

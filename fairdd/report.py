@@ -391,11 +391,17 @@ class FairnessReport:
                 "source": self.source}
 
     def save(self, path):
-        """Write the report as JSON (atomically), the (class, group) table included."""
-        from .io import write_json
+        """Write the report as JSON (atomically), the (class, group) table included.
+
+        A file at ``path`` that fairdd did not write is never replaced (``fairdd.ownership``).
+        """
+        import json
+
+        from .ownership import write_owned
 
         table = self.by_group.astype({"class": str, "group": str})
-        return write_json(path, {**self.to_dict(), "by_group": table.to_dict(orient="records")})
+        text = json.dumps({**self.to_dict(), "by_group": table.to_dict(orient="records")}, indent=2) + "\n"
+        return write_owned(path, lambda p: p.write_text(text), what="report")
 
 
 def _check_level(level: float) -> None:

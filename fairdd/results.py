@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from .display import denormalise
-from .io import (atomic_write, check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings,
-                 remove_unnamed, sha256_file, write_json)
+from .io import check_output, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
+from .ownership import OutputFolder, write_owned
 from .synthetic import Multiformation
 from .validate import check_bool, check_finite, check_path
 
@@ -82,30 +82,33 @@ class DistillResult:
         torch.save({"images": images, "labels": labels}, buffer)
         payload = {"tensors": (buffer.getvalue(), "pt"),
                    "history": (json.dumps(self.history, indent=1).encode() + b"\n", "json")}
-        with folder_lock(path):
+        with OutputFolder(path, adopt=_legacy_files).locked() as out:
             check_result_target(path, overwrite=overwrite)  # again: another saver may have just finished
             files = {}
             for key, (data, ext) in payload.items():
                 digest = hashlib.sha256(data).hexdigest()
                 name = f"{key}-{digest[:16]}.{ext}"
-                if not (path / name).is_file() or sha256_file(path / name) != digest:
-                    atomic_write(path / name, lambda p, data=data: p.write_bytes(data))
+                if not out.owns(name) or sha256_file(path / name) != digest:
+                    out.write(name, lambda p, data=data: p.write_bytes(data), what="result file")
                 files[key], files[f"{key}_sha256"] = name, digest
             kill_point("save:payload")
-            write_json(path / "config.json", {"format": FORMAT, "version": VERSION, "files": files,
-                                              "config": self.config, "dataset": self.dataset})
+            out.write("config.json", lambda p: p.write_text(json.dumps(
+                {"format": FORMAT, "version": VERSION, "files": files, "config": self.config,
+                 "dataset": self.dataset}, indent=2) + "\n"), what="result manifest")
             kill_point("save:committed")
-            remove_unnamed(path, {files["tensors"], files["history"]}, _PAYLOAD)
+            out.remove([n for n in out.files if _PAYLOAD.match(n) and n not in (files["tensors"], files["history"])])
             kill_point("save:cleaned")
-            save_png(path / "grid.png", image_grid(self.display_images(), labels))
-        remove_old_siblings(path, _is_result_or_empty)
+            try:
+                out.write("grid.png", lambda p: _write_png(p, image_grid(self.display_images(), labels)),
+                          what="result image")
+            except OSError:
+                out.remove(["grid.png"])  # the new result is whole; no picture of the old one stays beside it
+                raise
+        remove_old_siblings(path, _is_ours_or_empty)
         return path
 
 
 _PAYLOAD = re.compile(r"^(tensors(-[0-9a-f]{16})?\.pt|history(-[0-9a-f]{16})?\.json)$")
-_OURS = re.compile(r"^(tensors(-[0-9a-f]{16})?\.pt|history(-[0-9a-f]{16})?\.json|grid\.png|\..+\.tmp)$")
-
-
 def _shape(x) -> str:
     return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
@@ -118,15 +121,28 @@ def _is_result(folder: Path) -> bool:
     return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
-def _is_result_or_empty(folder: Path) -> bool:
-    return _is_result(folder) or all(_OURS.match(e.name) or e.name == "config.json" for e in folder.iterdir())
+def _legacy_files(folder: Path) -> list[str]:
+    """A result folder from before manifests: the files its ``config.json`` names (and the grid) are fairdd's."""
+    if not _is_result(folder):
+        return []
+    files = json.loads((folder / "config.json").read_text()).get("files")
+    named = [v for k, v in files.items() if k in ("tensors", "history")] if isinstance(files, dict) \
+        else ["tensors.pt", "history.json"]
+    return ["config.json", "grid.png", *[n for n in named if isinstance(n, str) and _PAYLOAD.match(n)]]
+
+
+def _is_ours_or_empty(folder: Path) -> bool:
+    """A folder left beside a result by the earlier folder-swap saver: removable when nothing in it is a user's."""
+    view = OutputFolder(folder, adopt=_legacy_files)
+    return not view.foreign()
 
 
 def check_result_target(path, *, overwrite: bool = False) -> None:
     """Raise ``FileExistsError`` unless ``path`` may receive a result.
 
-    It may if it is new, empty, the leftovers of an interrupted first save, or (with ``overwrite``)
-    a fairdd result folder.
+    It may if it is new, holds only files fairdd wrote there (the leftovers of an interrupted first
+    save), or (with ``overwrite``) is a fairdd result folder; a user's own files inside a result folder
+    are kept (``fairdd.ownership``: fairdd replaces or deletes only the files its manifest lists).
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -134,16 +150,20 @@ def check_result_target(path, *, overwrite: bool = False) -> None:
     if not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder; a result is saved as a folder: "
                               "choose another path")
-    if _is_result(path):
+    view = OutputFolder(path, adopt=_legacy_files)
+    if _is_result(path) and view.owns("config.json"):
+        for name in ("grid.png",):  # the payload names are new checksums; these two are written in place
+            view.check(name, what="result image")
         if not overwrite:
             raise FileExistsError(f"{path} already holds a fairdd result; pass overwrite=True "
                                   "(CLI: --overwrite) to replace it")
         return
-    foreign = sorted(e.name for e in path.iterdir() if not _OURS.match(e.name))
+    foreign = view.foreign()
     if foreign:
         more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
-        raise FileExistsError(f"{path} exists and is not a fairdd result (it holds {', '.join(foreign[:5])}{more}); "
-                              "fairdd does not replace folders it did not write: choose another path")
+        raise FileExistsError(f"{path} exists and is not a fairdd result (it holds {', '.join(foreign[:5])}{more}, "
+                              "which fairdd did not write); fairdd does not replace folders it did not write: "
+                              "choose another path")
 
 
 def load_result(path) -> DistillResult:
@@ -217,7 +237,15 @@ def image_grid(images: torch.Tensor, labels: torch.Tensor, *, pad: int = 1) -> t
 
 
 def save_png(path, image: torch.Tensor, *, scale: int = 0) -> Path:
-    """Write a (C, H, W) [0, 1] image as PNG (nearest-neighbour upscaled to ≥ 256 px wide)."""
+    """Write a (C, H, W) [0, 1] image as PNG (nearest-neighbour upscaled to ≥ 256 px wide).
+
+    A file at ``path`` that fairdd did not write is never replaced (``fairdd.ownership``).
+    """
+    img = _png_image(image, scale=scale)
+    return write_owned(path, lambda p: _save_image(img, p), what="image")
+
+
+def _png_image(image: torch.Tensor, *, scale: int = 0):
     from PIL import Image
 
     arr = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
@@ -225,10 +253,14 @@ def save_png(path, image: torch.Tensor, *, scale: int = 0) -> Path:
         arr = arr[:, :, 0]
     img = Image.fromarray(arr)
     scale = scale or max(1, math.ceil(256 / img.width))
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
 
-    def write(p: Path) -> None:
-        with open(p, "wb") as f:
-            img.save(f, format="PNG")
 
-    return atomic_write(path, write)
+def _write_png(path: Path, image: torch.Tensor) -> None:
+    """Write a (C, H, W) [0, 1] image as PNG to ``path`` directly (the caller makes the write atomic)."""
+    _save_image(_png_image(image), path)
+
+
+def _save_image(img, path: Path) -> None:
+    with open(path, "wb") as f:
+        img.save(f, format="PNG")

@@ -13,12 +13,12 @@ def test_save_and_load_round_trip(digits_train, tmp_path):
     result = fairdd.distill(digits_train, target="fairdd", ipc=2, iterations=2, **SMOKE)
     result.save(tmp_path / "r")
     names = sorted(p.name for p in (tmp_path / "r").iterdir())
-    assert names[:2] == ["config.json", "grid.png"] and names[2].startswith("history-") \
-        and names[3].startswith("tensors-") and len(names) == 4
+    assert names[:3] == [".fairdd-manifest.json", "config.json", "grid.png"] and names[3].startswith("history-") \
+        and names[4].startswith("tensors-") and len(names) == 5
     loaded = fairdd.load_result(tmp_path / "r")
     assert torch.equal(loaded.images, result.images) and torch.equal(loaded.labels, result.labels)
     assert loaded.config == json.loads(json.dumps(result.config)) and loaded.history == result.history
-    raw = torch.load(tmp_path / "r" / names[3], weights_only=True)
+    raw = torch.load(tmp_path / "r" / names[4], weights_only=True)
     assert set(raw) == {"images", "labels"}
     # saving again replaces the folder atomically (when asked) and leaves no temporary siblings
     with pytest.raises(FileExistsError, match="overwrite=True"):

@@ -46,7 +46,7 @@ def test_refuses_to_replace_what_is_not_a_result(tmp_path):
     (tmp_path / "empty" / "README").write_text("keep")
     _result(2).save(tmp_path / "empty", overwrite=True)
     assert _value(tmp_path / "empty") == 2 and (tmp_path / "empty" / "README").read_text() == "keep"
-    assert len(os.listdir(tmp_path / "empty")) == 5
+    assert len(os.listdir(tmp_path / "empty")) == 6  # 4 result files, the manifest, README
 
 
 def test_tampered_payload_is_refused(tmp_path):
@@ -107,7 +107,7 @@ def test_sigkill_at_every_point_leaves_old_or_new(tmp_path, first):
         # the next save works (no wedge, leftovers recognised as ours) and cleans up
         _result(3.0).save(path, overwrite=True)
         assert _value(path) == 3.0
-        assert len(os.listdir(path)) == 4 and sorted(os.listdir(path.parent)) == sorted(
+        assert len(os.listdir(path)) == 5 and sorted(os.listdir(path.parent)) == sorted(
             p.name for p in tmp_path.iterdir())
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     old = None if first else 1.0
@@ -126,7 +126,7 @@ def test_concurrent_savers_take_turns(tmp_path):
         p.wait(timeout=300)
         assert p.returncode == 0, p.stderr.read()
     assert _value(path) in (1.0, 2.0)
-    assert len(os.listdir(path)) == 4
+    assert len(os.listdir(path)) == 5  # config, tensors, history, grid, .fairdd-manifest.json
     assert sorted(os.listdir(tmp_path)) == ["res"]
 
 

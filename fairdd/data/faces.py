@@ -55,8 +55,12 @@ def _not_found(title: str, wanted: str, dirs: list[Path], how: str) -> FileNotFo
 def _decode(paths: list[Path], transform: Callable[[Image.Image], Image.Image], workers: int | None) -> np.ndarray:
     """Decode ``paths`` with Pillow, convert to RGB, apply ``transform`` → (N, 64, 64, 3) uint8."""
     def one(p: Path) -> np.ndarray:
-        with Image.open(p) as im:
-            out = np.asarray(transform(im.convert("RGB")), dtype=np.uint8)
+        try:
+            with Image.open(p) as im:
+                out = np.asarray(transform(im.convert("RGB")), dtype=np.uint8)
+        except (OSError, ValueError, SyntaxError) as exc:  # Pillow: truncated, corrupt or not an image
+            raise ValueError(f"{p} cannot be decoded: the image is truncated or damaged "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from exc
         if out.shape != (SIZE, SIZE, 3):
             raise ValueError(f"{p}: decoded to shape {out.shape}, expected ({SIZE}, {SIZE}, 3)")
         return out
@@ -96,23 +100,46 @@ _CELEBA_HOW = ("download 'Align&Cropped Images' (img_align_celeba.zip), list_att
 
 
 def _celeba_tables(folder: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    """(attribute names, attribute matrix (N, 40) in {0, 1}, file names, partition (N,)) from the text files."""
-    lines = (folder / "list_attr_celeba.txt").read_text().splitlines()
-    if len(lines) < 2:
-        raise ValueError(f"{folder / 'list_attr_celeba.txt'}: expected a count line and a header line")
+    """(attribute names, attribute matrix (N, 40) in {0, 1}, file names, partition (N,)) from the text files.
+
+    Both files are checked whole: the row count against the attribute file's first line, every value
+    in {-1, 1}, every image in the partition file with a partition in {0, 1, 2}; an error names the
+    file and the first bad line.
+    """
+    attr_file, part_file = folder / "list_attr_celeba.txt", folder / "list_eval_partition.txt"
+    lines = attr_file.read_text().splitlines()
+    if len(lines) < 2 or not lines[0].strip().isdigit():
+        raise ValueError(f"{attr_file}: expected a count line and a header line")
     names = lines[1].split()
     rows = [ln.split() for ln in lines[2:] if ln.strip()]
-    if any(len(r) != len(names) + 1 for r in rows):
-        bad = next(i for i, r in enumerate(rows) if len(r) != len(names) + 1)
-        raise ValueError(f"{folder / 'list_attr_celeba.txt'} line {bad + 3}: expected a file name and "
-                         f"{len(names)} values")
+    bad = next((i for i, r in enumerate(rows) if len(r) != len(names) + 1
+                or any(v not in ("1", "-1") for v in r[1:])), None)
+    if bad is not None:
+        raise ValueError(f"{attr_file} line {bad + 3}: expected a file name and {len(names)} values of 1 or -1 "
+                         f"(truncated or damaged?); got {' '.join(rows[bad])[:80]!r}")
+    if len(rows) != int(lines[0]):
+        raise ValueError(f"{attr_file} is truncated or damaged: its first line says {int(lines[0])} images "
+                         f"but it lists {len(rows)}")
     files = [r[0] for r in rows]
     attr = (np.array([r[1:] for r in rows], dtype=np.int64) + 1) // 2  # {-1, 1} → {0, 1}
-    part = dict(ln.split()[:2] for ln in (folder / "list_eval_partition.txt").read_text().splitlines() if ln.strip())
-    missing = [f for f in files[:5] if f not in part]
+    return names, attr, files, _celeba_partition(part_file, files)
+
+
+def _celeba_partition(part_file: Path, files: list[str]) -> np.ndarray:
+    part = {}
+    for i, ln in enumerate(part_file.read_text().splitlines()):
+        fields = ln.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise ValueError(f"{part_file} line {i + 1}: expected '<image> <0, 1 or 2>' (truncated or damaged?); "
+                             f"got {ln[:80]!r}")
+        part[fields[0]] = int(fields[1])
+    missing = [f for f in files if f not in part]
     if missing:
-        raise ValueError(f"list_eval_partition.txt has no entry for {missing}")
-    return names, attr, files, np.array([int(part[f]) for f in files], dtype=np.int64)
+        raise ValueError(f"{part_file} has no entry for {len(missing)} image(s) of list_attr_celeba.txt, e.g. "
+                         f"{missing[:3]} (truncated?)")
+    return np.array([part[f] for f in files], dtype=np.int64)
 
 
 def _center_crop(im: Image.Image, size: int) -> Image.Image:

@@ -25,10 +25,14 @@ ALLOWED_GLOBALS = frozenset({
 })
 
 
+class _Refused(pickle.UnpicklingError):
+    """A global outside ``ALLOWED_GLOBALS``."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 f"refusing to load global {module}.{name}: CIFAR batches contain only numpy arrays, "
                 f"lists, str/bytes and ints (allowed globals: {sorted('.'.join(g) for g in ALLOWED_GLOBALS)})"
             )
@@ -36,6 +40,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def restricted_load(path: str | os.PathLike) -> object:
-    """Unpickle ``path`` (latin-1 for Python 2 strings) allowing only ``ALLOWED_GLOBALS``."""
+    """Unpickle ``path`` (latin-1 for Python 2 strings) allowing only ``ALLOWED_GLOBALS``.
+
+    A refused global is a ``pickle.UnpicklingError``; a file cut short or damaged is a ``ValueError``;
+    both name ``path``.
+    """
     data = Path(path).read_bytes()
-    return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except _Refused as exc:
+        raise pickle.UnpicklingError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else a short or corrupt stream raises
+        raise ValueError(f"{path} is truncated or damaged: not a complete pickle ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); fetch the file again") from exc

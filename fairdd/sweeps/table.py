@@ -97,15 +97,21 @@ class SweepTable:
         return "\n".join(out) + "\n"
 
     def save(self, directory: str | Path) -> list[Path]:
-        """Write table.md, table.tex, table.csv (summary, tidy) and cells.csv (one row per cell)."""
-        from ..io import atomic_write
+        """Write table.md, table.tex, table.csv (summary, tidy) and cells.csv (one row per cell).
+
+        All four are checked first: a file there that fairdd did not write is never replaced
+        (``fairdd.ownership``), and then nothing is written.
+        """
+        from ..ownership import check_owned, write_owned
 
         d = Path(directory)
         md, tex = self.markdown(), self.latex()
-        return [atomic_write(d / "table.md", lambda p: p.write_text(md)),
-                atomic_write(d / "table.tex", lambda p: p.write_text(tex)),
-                atomic_write(d / "table.csv", lambda p: self.summary.to_csv(p, index=False)),
-                atomic_write(d / "cells.csv", lambda p: self.cells.to_csv(p, index=False))]
+        writes = {"table.md": lambda p: p.write_text(md), "table.tex": lambda p: p.write_text(tex),
+                  "table.csv": lambda p: self.summary.to_csv(p, index=False),
+                  "cells.csv": lambda p: self.cells.to_csv(p, index=False)}
+        for name in writes:
+            check_owned(d / name, what="sweep table")
+        return [write_owned(d / name, write, what="sweep table") for name, write in writes.items()]
 
     def _note(self) -> str:
         over = sorted(set(self.summary["std_over"])) if len(self.summary) else []

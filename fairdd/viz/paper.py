@@ -6,10 +6,10 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..io import atomic_write
+from ..ownership import check_owned, write_owned
 from ..palette import PAPER_CYCLE
 
-__all__ = ["paper_style", "save_figure", "summary_table", "latex_table", "PALETTE"]
+__all__ = ["paper_style", "save_figure", "save_text", "summary_table", "latex_table", "PALETTE"]
 
 PALETTE = list(PAPER_CYCLE)  # Okabe–Ito, blue first (fairdd.palette)
 
@@ -25,14 +25,26 @@ def paper_style(*, context: str = "paper", font_scale: float = 1.0) -> None:
 
 
 def save_figure(fig, path: str | Path, *, formats: tuple[str, ...] = ("pdf", "svg")) -> list[Path]:
-    """Write ``path.<fmt>`` for every format, atomically. Returns the written paths."""
+    """Write ``path.<fmt>`` for every format, atomically. Returns the written paths.
+
+    Every target is checked first: a file there that fairdd did not write is never replaced
+    (``fairdd.ownership``), and then nothing is written.
+    """
     path = Path(path)
-    out = []
-    for fmt in formats:
-        target = path.with_suffix("." + fmt)
-        atomic_write(target, lambda p, fmt=fmt: fig.savefig(p, format=fmt))
-        out.append(target)
-    return out
+    targets = [path.with_suffix("." + fmt) for fmt in formats]
+    for target in targets:
+        check_owned(target, what="figure")
+    for target, fmt in zip(targets, formats):
+        write_owned(target, lambda p, fmt=fmt: fig.savefig(p, format=fmt), what="figure")
+    return targets
+
+
+def save_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` (a LaTeX or Markdown table) to ``path`` atomically.
+
+    A file there that fairdd did not write is never replaced (``fairdd.ownership``).
+    """
+    return write_owned(path, lambda p: Path(p).write_text(text), what="table")
 
 
 def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:

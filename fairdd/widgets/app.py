@@ -27,6 +27,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _copy_in(notebook: Path, work: Path) -> None:
+    """Copy ``notebook`` into ``work`` and start an empty ``voila.log`` there; a file of those names that
+    fairdd did not write is never replaced (``fairdd.ownership``), both checked before either is written."""
+    import shutil
+
+    from ..ownership import check_owned, write_owned
+
+    check_owned(work / notebook.name, what="dashboard notebook")
+    check_owned(work / "voila.log", what="dashboard log")
+    write_owned(work / notebook.name, lambda p: shutil.copyfile(notebook, p), what="dashboard notebook")
+    write_owned(work / "voila.log", lambda p: p.write_text(""), what="dashboard log")
+
+
 @contextlib.contextmanager
 def serve(notebook: str | Path = NOTEBOOK, *, smoke: bool = False, workshop: bool = False,
           workdir: str | Path | None = None, timeout_s: float = 90.0, env: dict | None = None):
@@ -39,7 +52,7 @@ def serve(notebook: str | Path = NOTEBOOK, *, smoke: bool = False, workshop: boo
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="fairdd-voila-")) if own else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    shutil.copy(notebook, work / notebook.name)
+    _copy_in(notebook, work)
     port = _free_port()
     paths = [str(TEMPLATE_ROOT)] + ([os.environ["JUPYTER_PATH"]] if os.environ.get("JUPYTER_PATH") else [])
     full_env = {**os.environ, "JUPYTER_PATH": os.pathsep.join(paths), **(env or {})}
@@ -47,7 +60,7 @@ def serve(notebook: str | Path = NOTEBOOK, *, smoke: bool = False, workshop: boo
         full_env["FAIRDD_SMOKE"] = "1"
     if workshop:
         full_env["FAIRDD_WORKSHOP"] = "1"
-    log = open(work / "voila.log", "w")
+    log = open(work / "voila.log", "a")  # made (empty) by _copy_in, through the manifest
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", notebook.name, f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
          "--template=fairdd", "--VoilaExecutor.timeout=300"],

@@ -103,6 +103,17 @@ class TradeoffPoint:
     by_group: "object"  # DataFrame: class, group, accuracy, count
 
 
+def _adopt(folder: Path, names: list[str]) -> None:
+    """A cache from before manifests whose settings match: its files are fairdd's (``fairdd.ownership``)."""
+    from ..ownership import MANIFEST, OutputFolder
+
+    if not (folder / MANIFEST).exists():
+        with OutputFolder(folder).locked() as out:
+            for name in names:
+                if (folder / name).is_file():
+                    out.claim(name)
+
+
 def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
                    ipcs: Sequence[int] = (10,), method: str = "dm", preset: str = "demo", n_models: int = 2,
                    seed: int = 0, device: str = "auto", cache: str | Path | None = None, on_point=None):
@@ -118,7 +129,8 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
     import pandas as pd
 
     from ..evaluate import evaluate
-    from ..io import load_tensors, save_tensors, write_json
+    from ..io import load_tensors, read_json, tensor_bytes
+    from ..ownership import write_owned
 
     mixes = [float(m) for m in mixes]
     for m in mixes:
@@ -134,11 +146,12 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
     stored: dict = {}
     folder = Path(cache) if cache is not None else None
     if folder is not None and (folder / "points.json").exists():
-        saved = json.loads((folder / "points.json").read_text())
-        if saved.get("settings") != settings:
+        saved = read_json(folder / "points.json", "trade-off cache")
+        if not isinstance(saved, dict) or saved.get("settings") != settings:
             raise ValueError(f"cache {str(folder)!r} was made with other settings ({saved.get('settings')}); "
                              f"now {settings}; use another folder")
         stored = saved["points"]
+        _adopt(folder, ["points.json", *(f"{k}.pt" for k in stored)])
     points: dict[str, TradeoffPoint] = {}
     for ipc in ipcs:
         for mix in mixes:
@@ -154,9 +167,11 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
             points[key] = TradeoffPoint(row, result.images, result.labels, report.by_group)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-                save_tensors(folder / f"{key}.pt", {"images": result.images, "labels": result.labels})
+                data = tensor_bytes({"images": result.images, "labels": result.labels})
+                write_owned(folder / f"{key}.pt", lambda p, data=data: p.write_bytes(data), what="trade-off point")
                 stored[key] = {"row": row, "by_group": report.by_group.to_dict(orient="records")}
-                write_json(folder / "points.json", {"settings": settings, "points": stored})
+                text = json.dumps({"settings": settings, "points": stored}, indent=2) + "\n"
+                write_owned(folder / "points.json", lambda p, text=text: p.write_text(text), what="trade-off cache")
             if on_point is not None:
                 on_point(row)
     df = pd.DataFrame([points[_key(m, i)].row for i in ipcs for m in mixes])
