@@ -123,7 +123,15 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--download", action="store_true",
                    help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int, default=d(0), help="data and run seed" + from_record)
+    p.add_argument("--seed", type=int, default=d(0),
+                   help="run seed: initialisation, batches, evaluation models (never the data)")
+    _add_data_seed_arg(p, from_record=from_record)
+
+
+def _add_data_seed_arg(p: argparse.ArgumentParser, *, from_record: str = "") -> None:
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="the data draw (colour assignment, splits, corruption noise); default: the authors' draw"
+                        + from_record)
 
 
 def _knobs(args, split: str = "train") -> dict:
@@ -148,9 +156,18 @@ def _load(args, split: str, **record):
 
     allowed = fairdd.datasets.options(args.dataset)
     knobs = {**record, **_knobs(args, split)}
-    extra = dict(seed=args.seed, root=args.root, download=_download(args))
-    knobs.update({k: v for k, v in extra.items() if k in allowed and v not in (None, False)})
+    _check_data_seed(args)
+    extra = dict(seed=args.data_seed, root=args.root, download=_download(args))
+    knobs.update({k: v for k, v in extra.items() if k in allowed and v is not None and v is not False})
     return fairdd.datasets.load(args.dataset, split=split, **knobs)
+
+
+def _check_data_seed(args) -> None:
+    import fairdd
+
+    if args.data_seed is not None and "seed" not in fairdd.datasets.options(args.dataset):
+        raise ValueError(f"--data-seed {args.data_seed} does not apply to dataset {args.dataset!r}: "
+                         "its split is fixed")
 
 
 def _download(args) -> bool:
@@ -177,7 +194,8 @@ def _add_reproduce_parser(sub, fmt) -> None:
     rep.add_argument("--download", action="store_true",
                      help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--seed", type=int, default=0, help="run seed (never the data)")
+    _add_data_seed_arg(rep)
     rep.add_argument("--out", default=None,
                      help="sweep folder: one folder per target under cells/, table.md, table.tex (resumable)")
     rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
@@ -280,7 +298,8 @@ def run_demo(args) -> int:
     from fairdd.results import check_result_target
 
     out = Path(args.out)
-    n_models = args.n_models if args.n_models is not None else {"paper": 5, "demo": 3, "smoke": 1}[args.preset]
+    # the preset's own evaluation protocol for DM sets (every preset the parser accepts has one)
+    n_models = args.n_models if args.n_models is not None else fairdd.eval_config(preset=args.preset).n_models
     runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
     check_output(out, kind="folder", what="demo output")  # before any work
     for name, _ in runs:
@@ -379,12 +398,14 @@ def run_distill(args) -> int:
 
 def _test_set_knobs(args, result) -> dict:
     """The test set's build knobs: the result's record, each replaced by a flag the user gave.
-    Returns (dataset and seed, the recorded knobs the dataset takes that no flag replaces)."""
+    Returns (dataset, data draw and run seed; the recorded knobs the dataset takes that no flag replaces)."""
     import fairdd
 
     record = result.dataset.get("info") or {}
-    knobs = {"dataset": args.dataset or record.get("name"), "seed": record.get("seed", 0) if args.seed is None
-             else args.seed}
+    # the data draw the result was trained on (None: the authors'), unless --data-seed asks for another
+    knobs = {"dataset": args.dataset or record.get("name"),
+             "data_seed": record.get("seed") if args.data_seed is None else args.data_seed,
+             "seed": 0 if args.seed is None else args.seed}
     if knobs["dataset"] is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
     takes = fairdd.datasets.options(knobs["dataset"])
@@ -468,12 +489,15 @@ def run_reproduce(args) -> int:
     t0 = time.perf_counter()
 
     def show(row):
+        beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
+                  else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
+                       f"{row['published_source']}")
         print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {row['eod']:6.2f}  "
-              f"(published {row['published_accuracy']:.2f} / {row['published_eod']:.2f})  "
-              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval", flush=True)
+              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
-                      preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
+                      preset=args.preset, n_models=args.n_models, seed=args.seed, data_seed=args.data_seed,
+                      device=args.device,
                       out=out, root=args.root, download=args.download, callback=show, data=data,
                       eval_overrides=eval_overrides, **overrides)
     cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",

@@ -131,7 +131,8 @@ def test_reproduce_on_cifar10s_passes_only_the_knobs_it_takes(tmp_path, monkeypa
         assert c["dataset"]["test"]["n"] == 2 * 10 * 3  # every test image in both versions
     assert set(_reproduce_rows(tmp_path / "rep")) == {"random", "vanilla"}
     out = capsys.readouterr().out
-    assert "vanilla" in out and "none under the 'smoke' protocol" in (tmp_path / "rep" / "table.md").read_text()
+    table = (tmp_path / "rep" / "table.md").read_text()
+    assert "vanilla" in out and "no published number for these settings" in table and "skew=0.8 (published 0.9)" in table
 
 
 def test_dataset_flags_reach_only_the_datasets_that_take_them(tmp_path, capsys):
