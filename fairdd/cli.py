@@ -323,7 +323,8 @@ def run_demo(args) -> int:
         report = fairdd.evaluate(result, test, n_models=n_models, preset=args.preset, seed=args.seed,
                                  device=args.device)
         seconds = time.perf_counter() - t0
-        metrics[name] = {**report.overall, "std": report.std, "noise_floor": report.noise_floor(),
+        metrics[name] = {**report.overall, "std": report.std, "n_models": report.n_models,
+                         "noise_floor": report.noise_floor(),
                          "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
                          "seconds": round(seconds, 1)}
         rows.append((name, report, seconds))
@@ -352,7 +353,7 @@ def _bar_chart(path: Path, metrics: dict) -> None:
     fig = Figure(figsize=(9, 3.2))
     axes = fig.subplots(1, 2)
     colours = [strategy_colour(n, i) for i, n in enumerate(names)]  # Okabe–Ito, colour-blind safe
-    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (%) ↓")):
+    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (pp) ↓")):
         vals = [metrics[n][key] for n in names]
         errs = [metrics[n]["std"][key] for n in names]
         ax.bar(names, vals, yerr=errs, color=colours, capsize=3)
@@ -364,6 +365,9 @@ def _bar_chart(path: Path, metrics: dict) -> None:
         axes[1].hlines([f for _, f in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks],
                        colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
         axes[1].legend(loc="lower right", fontsize=8)
+    models = sorted({metrics[n].get("n_models") for n in names} - {None})
+    fig.supxlabel(f"error bars: ± 1 std over {' or '.join(map(str, models))} evaluation models; "
+                  "pp: percentage points", fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
 

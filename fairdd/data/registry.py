@@ -49,10 +49,11 @@ def options(name: str) -> tuple[str, ...]:
 def canonical_knobs(name: str, knobs: dict, *, data_seed=None) -> dict:
     """Give every knob ``name``'s loader builds with, in one canonical form.
 
-    Two ways of asking for the same set compare equal: the loader's defaults filled in, ``mode="fg"`` as ``"foreground"``, ``style=None``
-    as the style it builds, and ``data_seed`` (the loader's ``seed``: the data draw) as the seed that
-    draws it — ``None`` where only the default reproduces the authors' draw (the official coloured
-    sets), else an integer (0 for cifar10-s and the face splits: the authors' code fixes seed 0).
+    Two ways of asking for the same set compare equal: the loader's defaults filled in, ``mode="fg"`` as
+    ``"foreground"``, ``style=None`` as the style it builds, and ``data_seed`` (the loader's ``seed``: the
+    data draw) as the seed that draws it — ``None`` where only the default reproduces the authors' draw
+    (the official coloured sets), else an integer (0 for cifar10-s and the face splits: the authors'
+    code fixes seed 0).
     The loader's ``seed`` is reported as ``data_seed``; a set without one (bffhq) has ``data_seed=None``.
     """
     key = _check_name(name)

@@ -119,12 +119,20 @@ def run_setting(*, dataset: str, method: str, target: str, ipc: int, preset: str
     """A run's setting in the terms every published row is written in.
 
     data : the dataset knobs the run was built with (loader defaults fill the rest).
-    distill, evaluate : the overrides on top of the preset (``--set`` / ``--eval-set``).
+    distill, evaluate : the overrides on top of the preset (``--set`` / ``--eval-set``); one that restates
+        the preset's own value is no change.
     n_models : evaluation models; ``None`` = the preset's own for ``method``.
     """
-    from ..config import eval_config
+    own_models = None
+    if _has_protocol(method, preset):  # overrides that restate the preset's own value change nothing
+        from ..config import distill_config, eval_config
 
-    own_models = eval_config(preset=preset, method=method).n_models if _has_protocol(method, preset) else None
+        own = eval_config(preset=preset, method=method)
+        own_models = own.n_models
+        evaluate = {k: v for k, v in dict(evaluate or {}).items() if getattr(own, k, object()) != v}
+        strategy = target if target not in ("random", "whole") else "vanilla"
+        config = distill_config(method=method, target=strategy, ipc=ipc, preset=preset, dataset=dataset)
+        distill = {k: v for k, v in dict(distill or {}).items() if getattr(config, k, object()) != v}
     run = {"dataset": dataset, "method": method, "target": target, "ipc": int(ipc), "preset": preset}
     knobs = construction_knobs(dataset, data, data_seed=data_seed)  # celeba's ``target`` is an attribute
     return {**run, **{f"data {k}" if k in run else k: v for k, v in knobs.items()},

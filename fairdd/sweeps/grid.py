@@ -161,7 +161,8 @@ class SweepSpec:
         n_models = int(evaluate.pop("n_models", self.n_models))
         cell = Cell(dataset=str(core["dataset"]), method=str(core["method"]), target=str(core["target"]),
                     ipc=int(core["ipc"]), seed=int(core["seed"]), preset=self.preset, n_models=n_models,
-                    data_seed=_data_seed(data_seed, str(core["dataset"])), data=data, distill=distill, evaluate=evaluate, axes=dict(point))
+                    data_seed=_data_seed(data_seed, str(core["dataset"])), data=data, distill=distill,
+                    evaluate=evaluate, axes=dict(point))
         cell.distill_config()  # validate now, not on the cluster an hour later
         cell.eval_config()
         return cell

@@ -73,7 +73,8 @@ def test_the_same_setting_asked_another_way_still_matches():
     """Knobs spelt as their defaults or aliases (mode 'fg', style None, data seed 0 for cifar10-s)."""
     for setting in (run_setting(**CFMNIST, data={"mode": "fg", "style": None, "bias": 0.9, "n_groups": 10}),
                     run_setting(**CIFAR, data={"skew": 0.9, "format": "python", "root": "/somewhere"}, data_seed=0),
-                    run_setting(**CIFAR, n_models=5)):
+                    run_setting(**CIFAR, n_models=5),
+                    run_setting(**CIFAR, distill={"iterations": 2600}, evaluate={"epochs": 1501})):  # the preset's
         assert compare(setting).matched
 
 
