@@ -308,8 +308,9 @@ def _check_knobs_apply(knobs: list, grid: dict) -> None:
     """A data knob that no dataset of the grid takes is a mistake (a typo'd file, or the wrong dataset)."""
     datasets = grid.get("dataset", [])
     for k in knobs:
-        if datasets and not any(k in options(d) for d in datasets):
-            takers = [d for d in DATASETS if k in options(d)]
+        arg = "seed" if k == "data_seed" else k  # the data draw is the loaders' ``seed``
+        if datasets and not any(arg in options(d) for d in datasets):
+            takers = [d for d in DATASETS if arg in options(d)]
             raise ValueError(f"data knob {k!r} applies to none of the grid's datasets {datasets}; "
                              f"datasets that take it: {takers}")
 

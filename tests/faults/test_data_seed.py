@@ -113,3 +113,14 @@ def test_the_cli_run_seed_leaves_the_data_and_data_seed_changes_it(tmp_path, cap
                  "--set", "epochs=1", "--set", "depth=2"]) == 0
     assert main(["distill", "--dataset", "bffhq", "--data-seed", "1", "--out", str(tmp_path / "d")]) == 2
     assert "--data-seed 1 does not apply to dataset 'bffhq'" in capsys.readouterr().err
+
+
+def test_a_data_seed_in_the_data_table_and_in_reproduce_reaches_every_cell():
+    from fairdd.experiments.reproduce import reproduce_spec
+    from fairdd.sweeps import parse_spec
+
+    spec = parse_spec('[sweep]\npreset = "smoke"\nseeds = [0, 1]\n[grid]\ndataset = ["colored-digits"]\n'
+                      'target = ["random"]\n[data]\ndata_seed = 4\n')
+    assert [(c.seed, c.data_seed, c.data) for c in spec.cells()] == [(0, 4, {}), (1, 4, {})]
+    cells = reproduce_spec(dataset="colored-digits", preset="smoke", seed=2, data_seed=3, targets=["random"]).cells()
+    assert [(c.seed, c.data_seed) for c in cells] == [(2, 3)]
