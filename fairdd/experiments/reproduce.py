@@ -75,7 +75,8 @@ def reproduce(
     (``fairdd.experiments.compare``: dataset knobs, data draw, preset, no ``overrides`` /
     ``eval_overrides``, the preset's ``n_models``) with its source in ``published_source`` — else NaN
     and ``published_source`` says "no published number for these settings" and which knob differs —,
-    distillation and evaluation seconds, ms per iteration and peak GPU memory.
+    the run seed and the data draw (``seed``, ``data_seed``; None: the authors'), distillation and
+    evaluation seconds, ms per iteration and peak GPU memory.
 
     seed : the run's seed (initialisation, batches, evaluation models).
     data_seed : the data draw; ``None`` (default) is the authors' (``fairdd.datasets.load``).
@@ -133,7 +134,8 @@ def _row(cell, done: dict) -> dict:
     return {**{k: done[k] for k in REPRODUCE_METRICS},
             **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
             "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
-            "n_models": done["n_models"], "iterations": done["iterations"], "distill_s": done["distill_s"],
+            "n_models": done["n_models"], "seed": cell.seed, "data_seed": cell.data_seed,
+            "iterations": done["iterations"], "distill_s": done["distill_s"],
             "eval_s": done["eval_s"], "ms_per_iteration": done["ms_per_iteration"],
             "peak_gpu_gb": done["peak_gpu_gb"], "noise_floor_eod": done.get("noise_floor", {}).get("eod"),
             "noise_floor_deo_a": done.get("noise_floor", {}).get("deo_a"), "cell": cell.id}
