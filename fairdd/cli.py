@@ -127,7 +127,15 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--download", action="store_true",
                    help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int, default=d(0), help="data and run seed" + from_record)
+    p.add_argument("--seed", type=int, default=d(0),
+                   help="run seed: initialisation, batches, evaluation models (never the data)")
+    _add_data_seed_arg(p, from_record=from_record)
+
+
+def _add_data_seed_arg(p: argparse.ArgumentParser, *, from_record: str = "") -> None:
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="the data draw (colour assignment, splits, corruption noise); default: the authors' draw"
+                        + from_record)
 
 
 def _knobs(args, split: str = "train") -> dict:
@@ -152,9 +160,18 @@ def _load(args, split: str, **record):
 
     allowed = fairdd.datasets.options(args.dataset)
     knobs = {**record, **_knobs(args, split)}
-    extra = dict(seed=args.seed, root=args.root, download=_download(args), cache_dir=args.cache_dir)
-    knobs.update({k: v for k, v in extra.items() if k in allowed and v not in (None, False)})
+    _check_data_seed(args)
+    extra = dict(seed=args.data_seed, root=args.root, download=_download(args), cache_dir=args.cache_dir)
+    knobs.update({k: v for k, v in extra.items() if k in allowed and v is not None and v is not False})
     return fairdd.datasets.load(args.dataset, split=split, **knobs)
+
+
+def _check_data_seed(args) -> None:
+    import fairdd
+
+    if args.data_seed is not None and "seed" not in fairdd.datasets.options(args.dataset):
+        raise ValueError(f"--data-seed {args.data_seed} does not apply to dataset {args.dataset!r}: "
+                         "its split is fixed")
 
 
 def _download(args) -> bool:
@@ -181,7 +198,8 @@ def _add_reproduce_parser(sub, fmt) -> None:
     rep.add_argument("--download", action="store_true",
                      help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--seed", type=int, default=0, help="run seed (never the data)")
+    _add_data_seed_arg(rep)
     rep.add_argument("--out", default=None,
                      help="sweep folder: one folder per target under cells/, table.md, table.tex (resumable)")
     rep.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a DistillConfig field")
@@ -283,7 +301,8 @@ def run_demo(args) -> int:
     from fairdd.results import check_result_target
 
     out = Path(args.out)
-    n_models = args.n_models if args.n_models is not None else {"paper": 5, "demo": 3, "smoke": 1}[args.preset]
+    # the preset's own evaluation protocol for DM sets (every preset the parser accepts has one)
+    n_models = args.n_models if args.n_models is not None else fairdd.eval_config(preset=args.preset).n_models
     runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
     check_output(out, kind="folder", what="demo output")  # before any work
     for name, _ in runs:
@@ -308,7 +327,8 @@ def run_demo(args) -> int:
         report = fairdd.evaluate(result, test, n_models=n_models, preset=args.preset, seed=args.seed,
                                  device=args.device)
         seconds = time.perf_counter() - t0
-        metrics[name] = {**report.overall, "std": report.std, "noise_floor": report.noise_floor(),
+        metrics[name] = {**report.overall, "std": report.std, "n_models": report.n_models,
+                         "noise_floor": report.noise_floor(),
                          "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
                          "seconds": round(seconds, 1)}
         rows.append((name, report, seconds))
@@ -338,7 +358,7 @@ def _bar_chart(path: Path, metrics: dict) -> None:
     fig = Figure(figsize=(9, 3.2))
     axes = fig.subplots(1, 2)
     colours = [strategy_colour(n, i) for i, n in enumerate(names)]  # Okabe–Ito, colour-blind safe
-    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (%) ↓")):
+    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (pp) ↓")):
         vals = [metrics[n][key] for n in names]
         errs = [metrics[n]["std"][key] for n in names]
         ax.bar(names, vals, yerr=errs, color=colours, capsize=3)
@@ -350,6 +370,9 @@ def _bar_chart(path: Path, metrics: dict) -> None:
         axes[1].hlines([f for _, f in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks],
                        colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
         axes[1].legend(loc="lower right", fontsize=8)
+    models = sorted({metrics[n].get("n_models") for n in names} - {None})
+    fig.supxlabel(f"error bars: ± 1 std over {' or '.join(map(str, models))} evaluation models; "
+                  "pp: percentage points", fontsize=8)
     fig.tight_layout()
     write_owned(path, lambda p: fig.savefig(p, format="png", dpi=120), what="metrics chart")
 
@@ -384,12 +407,14 @@ def run_distill(args) -> int:
 
 def _test_set_knobs(args, result) -> dict:
     """The test set's build knobs: the result's record, each replaced by a flag the user gave.
-    Returns (dataset and seed, the recorded knobs the dataset takes that no flag replaces)."""
+    Returns (dataset, data draw and run seed; the recorded knobs the dataset takes that no flag replaces)."""
     import fairdd
 
     record = result.dataset.get("info") or {}
-    knobs = {"dataset": args.dataset or record.get("name"), "seed": record.get("seed", 0) if args.seed is None
-             else args.seed}
+    # the data draw the result was trained on (None: the authors'), unless --data-seed asks for another
+    knobs = {"dataset": args.dataset or record.get("name"),
+             "data_seed": record.get("seed") if args.data_seed is None else args.data_seed,
+             "seed": 0 if args.seed is None else args.seed}
     if knobs["dataset"] is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
     takes = fairdd.datasets.options(knobs["dataset"])
@@ -476,12 +501,15 @@ def run_reproduce(args) -> int:
     t0 = time.perf_counter()
 
     def show(row):
+        beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
+                  else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
+                       f"{row['published_source']}")
         print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {row['eod']:6.2f}  "
-              f"(published {row['published_accuracy']:.2f} / {row['published_eod']:.2f})  "
-              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval", flush=True)
+              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
-                      preset=args.preset, n_models=args.n_models, seed=args.seed, device=args.device,
+                      preset=args.preset, n_models=args.n_models, seed=args.seed, data_seed=args.data_seed,
+                      device=args.device,
                       out=out, root=args.root, download=args.download, callback=show, data=data,
                       eval_overrides=eval_overrides, **overrides)
     cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",

@@ -16,7 +16,7 @@ import torch
 from .ops import cell_counts, cell_index
 from .targets import get_strategy
 
-__all__ = ["ToyData", "make_toy", "toy_targets", "toy_residuals", "bias_bound"]
+__all__ = ["ToyData", "make_toy", "toy_targets", "toy_residuals", "bias_bound", "residual_table"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,18 @@ def bias_bound(data: ToyData) -> torch.Tensor:
     pi = counts / counts.sum(1, keepdim=True)  # (C, G)
     dist = (t.refs[:, :, None] - t.refs[:, None, :]).norm(dim=-1)  # (C, G, G)
     return torch.einsum("cb,cab->ca", pi.to(dist.dtype), dist)
+
+
+def residual_table(data: ToyData, targets: dict[str, torch.Tensor], *, decimals: int = 2):
+    """‖Δ_{a|y}‖ per (class, group) for each target beside the vanilla bound, as a tall DataFrame.
+
+    One row per (class, group) — short enough for a page at any number of groups — one column per
+    target in ``targets`` (``toy_targets``) and ``bound`` (``bias_bound``: imbalance × separation),
+    rounded to ``decimals``.
+    """
+    import pandas as pd
+
+    cols = {name: toy_residuals(data, t) for name, t in targets.items()}  # each (C, G)
+    cols["bound"] = bias_bound(data)
+    index = pd.MultiIndex.from_product([range(data.n_classes), range(data.n_groups)], names=["class", "group"])
+    return pd.DataFrame({k: v.reshape(-1).double().numpy() for k, v in cols.items()}, index=index).round(decimals)

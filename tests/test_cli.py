@@ -131,7 +131,13 @@ def test_reproduce_on_cifar10s_passes_only_the_knobs_it_takes(tmp_path, monkeypa
         assert c["dataset"]["test"]["n"] == 2 * 10 * 3  # every test image in both versions
     assert set(_reproduce_rows(tmp_path / "rep")) == {"random", "vanilla"}
     out = capsys.readouterr().out
-    assert "vanilla" in out and "none under the 'smoke' protocol" in (tmp_path / "rep" / "table.md").read_text()
+    table = (tmp_path / "rep" / "table.md").read_text()
+    assert "vanilla" in out and "no published number for these settings" in table and "skew=0.8 (published 0.9)" in table
+    from fairdd.sweeps import load_table
+
+    note = load_table(tmp_path / "rep", rows=("target",)).markdown()  # the sweep table says why, once per entry
+    assert "cifar10-s vanilla: no published number for these settings: ipc=1 (published 100)" in note
+    assert "skew=0.8 (published 0.9); severity=2 (published None)" in note and "[" not in note.split("\n\n")[0]
 
 
 def test_dataset_flags_reach_only_the_datasets_that_take_them(tmp_path, capsys):

@@ -40,6 +40,40 @@ def test_notebook_runs_with_smoke(path, tmp_path):
     run(nb, cell_limit_s=CELL_LIMIT_S, cwd=tmp_path)
     assert time.perf_counter() - t0 < NOTEBOOK_LIMIT_S
     nbformat.write(nb, tmp_path / path.name)
+    _check_outputs(nb, path, tmp_path)
+
+
+def _images(outputs) -> list[str]:
+    return [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+
+
+def _check_outputs(nb, path, cwd) -> None:
+    """What an executed notebook shows and writes: no figure shown twice in one cell or one widget
+    output (a figure returned *and* drawn), and files that do not overwrite each other."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    shown = [_images(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code"]
+    shown += [_images(w["state"].get("outputs", [])) for w in state.values() if w.get("model_name") == "OutputModel"]
+    for images in shown:
+        assert len(images) == len(set(images)), f"{path.name}: a figure is shown twice"
+    if path.stem.startswith("05_"):  # the demo's summary table and the sweep's grid table are both kept
+        figures = cwd / "results" / "figures_smoke"
+        demo, sweep = (figures / "demo_table.tex").read_text(), (figures / "sweep_table" / "table.tex").read_text()
+        assert demo != sweep and "Colored MNIST" not in demo and "colored-digits" in demo
+
+
+def test_notebook_maths_is_latex():
+    """Maths in markdown is written as $...$ (MathJax renders it), never as raw Φ_{T_a} text."""
+    import re
+
+    import nbformat
+
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            text = re.sub(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", "", cell.source, flags=re.S)  # code and maths
+            raw = re.findall(r".{0,20}(?:[_^]\{|[ΦΣΔπμ‖≤]).{0,20}", text)
+            assert not raw, f"{path.name}: maths outside $...$: {raw}"
 
 
 def test_notebook_outputs_are_ignored_by_git():

@@ -32,11 +32,15 @@ def test_the_table_shows_the_paper_values_it_claims():
 
 
 def test_published_numbers_stand_beside_their_own_protocol_only():
-    from fairdd.experiments import FAIRDD_TABLES, PRELIMINARY, published
+    from fairdd.experiments import FAIRDD_TABLES, PRELIMINARY, compare, run_setting
 
-    cobra_protocol = published("colored-fashion-mnist", "foreground", "dm", 10, "paper")
-    assert set(cobra_protocol) == {"cobra"} and cobra_protocol["cobra"][2] == PRELIMINARY  # labelled, not a paper's
-    fairdd_protocol = published("colored-fashion-mnist", "foreground", "dm", 10, "fairdd-paper")
-    assert fairdd_protocol["fairdd"] == (77.09, 26.87, FAIRDD_TABLES) and "cobra" not in fairdd_protocol
-    assert published("cifar10-s", "foreground", "dm", 100, "paper")["cobra"][:2] == (62.4, 9.37)
-    assert published("colored-fashion-mnist", "foreground", "dm", 10, "demo") == {}
+    def beside(target, preset, dataset="colored-fashion-mnist", method="dm", ipc=10):
+        return compare(run_setting(dataset=dataset, method=method, target=target, ipc=ipc, preset=preset))
+
+    assert beside("cobra", "paper").source == PRELIMINARY  # labelled, not a paper's
+    assert not beside("fairdd", "paper").matched and not beside("cobra", "fairdd-paper").matched
+    fairdd = beside("fairdd", "fairdd-paper")
+    assert (fairdd.accuracy, fairdd.eod, fairdd.source) == (77.09, 26.87, FAIRDD_TABLES)
+    cobra = beside("cobra", "paper", dataset="cifar10-s", ipc=100)
+    assert (cobra.accuracy, cobra.eod) == (62.4, 9.37)
+    assert not beside("fairdd", "demo").matched

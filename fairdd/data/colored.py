@@ -33,14 +33,15 @@ from .dataset import GroupedDataset
 from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
                       load_mnist5000)
 
-__all__ = ["PALETTE", "COLOR_NAMES", "REBIAS_PALETTE", "REBIAS_NAMES", "DATASETS", "STYLES", "load",
-           "colorize", "colorize_official", "corrupt"]
+__all__ = ["PALETTE", "COLOR_NAMES", "REBIAS_PALETTE", "REBIAS_NAMES", "DATASETS", "STYLES", "AUTHORS_SEED",
+           "load", "colorize", "colorize_official", "corrupt", "resolved_seed", "default_style", "authors_stream"]
 
 PALETTE = DIGIT_COLOURS  # the clean construction's colours (fairdd.palette)
 COLOR_NAMES = tuple(PALETTE)  # in class order
 REBIAS_PALETTE = REBIAS_COLOURS  # ReBias' COLOUR_MAP: class y owns colour y
 DATASETS = ("colored-mnist", "colored-mnist-5k", "colored-fashion-mnist", "colored-digits")
 STYLES = ("official", "clean")
+AUTHORS_SEED = 15  # RandomState(2 * 15) = the authors' dataset_seed 30 (COBRA utils.get_dataset)
 _SPLIT_SEED = 20240917  # fixed: the train/test partition of MNIST-5000 and digits never changes
 _BINARISED = ("colored-mnist", "colored-mnist-5k", "colored-digits")  # official MNIST code thresholds at 128
 
@@ -56,7 +57,7 @@ def load(
     size: int = 32,
     severity: int = 0,
     style: Literal["official", "clean"] | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     group_noise: float = 0.0,
     group_labels: float = 1.0,
     root=None,
@@ -89,8 +90,13 @@ def load(
         "official": the images the papers measured; "clean": fairdd's construction (see the module
         docstring). Default: "official" for the MNIST and Fashion-MNIST sets, "clean" for
         colored-digits (no paper builds it).
-    seed : int
-        Colour assignment and corruption noise.
+    seed : int, optional
+        The data draw: colour assignment and corruption noise. ``None`` (default): the authors' draw
+        for the official style (``authors_stream``: one NumPy stream seeded 30 colours the training
+        split, then the test split, as the COBRA code's ``get_dataset`` does; corruption noise as seed
+        15), and seed 0 for the clean style (no paper builds it). An integer ``s``: fairdd's own draw,
+        ``RandomState(2s)`` for the training split and ``RandomState(2s + 1)`` for the test split
+        (``s = 15`` gives the authors' training split bit for bit, not their test split).
     group_noise : float in [0, 1)
         Training split only: share of group labels flipped to another group (``with_group_noise``).
     group_labels : float in (0, 1]
@@ -107,15 +113,19 @@ def load(
     from ..validate import check_load_args
 
     check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
-                    severity=severity, seed=seed, group_noise=group_noise, group_labels=group_labels, root=root,
-                    download=download)
+                    severity=severity, seed=0 if seed is None else seed, group_noise=group_noise,
+                    group_labels=group_labels, root=root, download=download)
     name, mode, style = _checked_choices(name, split=split, mode=mode, bias=bias, n_groups=n_groups,
                                          severity=severity, size=size, style=style)
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
-    gen = torch.Generator().manual_seed(int(seed) * 2 + (split == "test"))
+    authors = seed is None and style == "official"
+    seed = resolved_seed(style, seed)  # an integer for the noise draws (and fairdd's own colour draw)
+    gen = torch.Generator().manual_seed(seed * 2 + (split == "test"))
     if style == "official":
+        rng = authors_stream(name, split, n_groups, root=root, download=download) if authors \
+            else np.random.RandomState(seed * 2 + (split == "test"))
         rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
-                                                  n_groups=n_groups, size=size, seed=seed)
+                                                  n_groups=n_groups, size=size, rng=rng)
     else:
         group = _assign_groups(labels, n_groups, bias if split == "train" else None, gen)  # (N,)
         keep = group >= 0
@@ -129,7 +139,7 @@ def load(
         images=(rgb - 0.5) / 0.5, labels=labels, groups=group, class_names=class_names,
         group_names=group_names,
         info=dict(name=name, split=split, mode=mode, bias=float(bias) if split == "train" else None,
-                  n_groups=n_groups, size=size, severity=severity, style=style, seed=seed),
+                  n_groups=n_groups, size=size, severity=severity, style=style, seed=None if authors else seed),
     )
     if groups is not None:
         ds = ds.select_groups(groups)
@@ -143,6 +153,37 @@ def load(
         if group_labels != 1.0:
             ds = with_partial_groups(ds, group_labels, seed=seed)
     return ds
+
+
+def resolved_seed(style: str, seed: int | None) -> int:
+    """Give the integer behind ``seed=None``.
+
+    15 for the official style (its training draw is the authors'), 0 for the clean style; an integer
+    stays itself.
+    """
+    if seed is not None:
+        return int(seed)
+    return AUTHORS_SEED if style == "official" else 0
+
+
+def default_style(name: str) -> str:
+    """Give the style ``style=None`` builds: "clean" for colored-digits (no paper builds it), else "official"."""
+    return "clean" if name == "colored-digits" else "official"
+
+
+def authors_stream(name: str, split: str, n_groups: int, *, root=None, download: bool = False) -> np.random.RandomState:
+    """Give the NumPy stream the authors' code colours ``split`` with.
+
+    Seeded 30 once (``get_dataset``), the training split drawn first (per class a shuffle of its samples
+    and of the other colours, then a shuffle of the whole split), the test split next. For the test
+    split the training draw is replayed on the training labels, so the stream stands where theirs does.
+    """
+    rng = np.random.RandomState(2 * AUTHORS_SEED)
+    if split == "test":
+        _, train_labels, _ = _grey_split(name, "train", root=root, download=download)
+        _assign_groups_official(train_labels, n_groups, 0.9, rng)  # the draws do not depend on rho
+        rng.shuffle(np.arange(len(train_labels)))  # BiasedMNIST.__init__'s final shuffle of the split
+    return rng
 
 
 def _checked_choices(name: str, *, split, mode, bias, n_groups, severity, size, style) -> tuple[str, str, str]:
@@ -164,17 +205,18 @@ def _checked_choices(name: str, *, split, mode, bias, n_groups, severity, size, 
     if not isinstance(size, int) or not 8 <= size <= 256:
         raise ValueError(f"size must be an integer in [8, 256]; got {size!r}")
     if style is None:
-        style = "clean" if name == "colored-digits" else "official"
+        style = default_style(name)
     if style not in STYLES:
         raise ValueError(f"style must be one of {list(STYLES)}; got {style!r}")
     return name, mode, style
 
 
 def _paint_official(name: str, split: str, grey: torch.Tensor, labels: torch.Tensor, *, mode: str, bias: float,
-                    n_groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+                    n_groups: int, size: int, rng: np.random.RandomState
+                    ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Colour the split as the authors' scripts do: RGB (N, 3, size, size) in [0, 1], groups (N,), group names."""
     rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
-    group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
+    group = _assign_groups_official(labels, n_groups, rho, rng)
     grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
     colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
     rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)

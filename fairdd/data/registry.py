@@ -10,7 +10,7 @@ from .cifar10s import load_cifar10s
 from .dataset import GroupedDataset
 from .faces import load_bffhq, load_celeba, load_utkface
 
-__all__ = ["DATASETS", "load", "options", "availability", "Availability"]
+__all__ = ["DATASETS", "load", "options", "availability", "Availability", "canonical_knobs"]
 
 
 def _colored(name: str) -> Callable[..., GroupedDataset]:
@@ -44,6 +44,34 @@ def options(name: str) -> tuple[str, ...]:
     """List the keyword arguments ``load(name, ...)`` accepts (besides ``split``), e.g. to filter CLI flags."""
     params = inspect.signature(_BUILDERS[_check_name(name)]).parameters
     return tuple(p for p in params if p != "split")
+
+
+def canonical_knobs(name: str, knobs: dict, *, data_seed=None) -> dict:
+    """Give every knob ``name``'s loader builds with, in one canonical form.
+
+    Two ways of asking for the same set compare equal: the loader's defaults filled in, ``mode="fg"`` as
+    ``"foreground"``, ``style=None`` as the style it builds, and ``data_seed`` (the loader's ``seed``: the
+    data draw) as the seed that draws it — ``None`` where only the default reproduces the authors' draw
+    (the official coloured sets), else an integer (0 for cifar10-s and the face splits: the authors'
+    code fixes seed 0).
+    The loader's ``seed`` is reported as ``data_seed``; a set without one (bffhq) has ``data_seed=None``.
+    """
+    key = _check_name(name)
+    params = inspect.signature(_BUILDERS[key]).parameters
+    out = {k: p.default for k, p in params.items() if k != "split"}
+    out.update(knobs)
+    if key in colored.DATASETS:
+        out["mode"] = {"fg": "foreground", "bg": "background"}.get(out["mode"], out["mode"])
+        out["style"] = out["style"] or colored.default_style(key)
+        if data_seed is None and out["style"] != "official":
+            data_seed = colored.resolved_seed(out["style"], None)
+    elif "seed" in params and data_seed is None:
+        data_seed = params["seed"].default
+    out.pop("seed", None)
+    if "seed" not in params and data_seed is not None:
+        raise ValueError(f"dataset {key!r} has a fixed split: it takes no data_seed; got {data_seed!r}")
+    out["data_seed"] = data_seed
+    return out
 
 
 def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..data import options
-from .published import published
+from .published import compare, run_setting
 from .study import _folder
 
 __all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "REPRODUCE_METRICS"]
@@ -21,10 +21,12 @@ REPRODUCE_METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
 
 def reproduce_spec(*, dataset: str = "colored-fashion-mnist", mode: str | None = None, method: str = "dm",
                    ipc: int = 10, targets: Sequence[str] = ("random", "vanilla", "fairdd", "cobra"),
-                   preset: str = "paper", n_models: int | None = None, seed: int = 0, device: str = "auto",
-                   root=None, data: dict | None = None, eval_overrides: dict | None = None, **overrides):
+                   preset: str = "paper", n_models: int | None = None, seed: int = 0, data_seed: int | None = None,
+                   device: str = "auto", root=None, data: dict | None = None, eval_overrides: dict | None = None,
+                   **overrides):
     """The ``SweepSpec`` ``reproduce`` runs. Only the knobs ``dataset`` takes reach its loader: ``mode``
-    (None: the dataset's own) is an error for a dataset without it, and so is any ``data`` knob."""
+    (None: the dataset's own) is an error for a dataset without it, and so is any ``data`` knob.
+    ``seed`` is the run's; ``data_seed`` the data draw (None: the authors')."""
     from ..config import eval_config
     from ..sweeps import make_spec
 
@@ -34,7 +36,9 @@ def reproduce_spec(*, dataset: str = "colored-fashion-mnist", mode: str | None =
         data["mode"] = mode
     if root is not None:
         data["root"] = str(root)
-    bad = sorted(set(data) - set(takes))
+    if data_seed is not None:
+        data["data_seed"] = data_seed
+    bad = sorted(set(data) - set(takes) - {"data_seed"})
     if bad:
         raise ValueError(f"dataset {dataset!r} does not take {bad}; it takes: {list(takes)}")
     protocol = eval_config(preset=preset, method=method, **(eval_overrides or {}))  # validates the overrides
@@ -55,6 +59,7 @@ def reproduce(
     preset: str = "paper",
     n_models: int | None = None,
     seed: int = 0,
+    data_seed: int | None = None,
     device: str = "auto",
     out: str | Path | None = None,
     root=None,
@@ -66,10 +71,15 @@ def reproduce(
 ):
     """Run the ``preset``'s protocol for ``targets`` (``"random"`` = random real subset) and return a
     DataFrame indexed by target: metrics (mean ± std over ``n_models``, default the preset's for
-    ``method``), the accuracy / EOD published *under the same protocol* where known, with its source
-    (``published``; ``paper`` = COBRA's protocol, ``fairdd-paper`` = FairDD's; a number that is not from
-    a paper is labelled so in ``published_source``), distillation and evaluation seconds, ms per
-    iteration and peak GPU memory.
+    ``method``), the published accuracy / EOD where a published row's full setting equals the run's
+    (``fairdd.experiments.compare``: dataset knobs, data draw, preset, no ``overrides`` /
+    ``eval_overrides``, the preset's ``n_models``) with its source in ``published_source`` — else NaN
+    and ``published_source`` says "no published number for these settings" and which knob differs —,
+    the run seed and the data draw (``seed``, ``data_seed``; None: the authors'), distillation and
+    evaluation seconds, ms per iteration and peak GPU memory.
+
+    seed : the run's seed (initialisation, batches, evaluation models).
+    data_seed : the data draw; ``None`` (default) is the authors' (``fairdd.datasets.load``).
 
     mode, data : dataset knobs (``fairdd.datasets.options(dataset)``): ``mode`` (default the dataset's
         own; coloured sets only), ``data`` e.g. ``{"skew": 0.9}`` for cifar10-s, ``{"style": "clean"}``.
@@ -80,12 +90,12 @@ def reproduce(
     from ..sweeps import Sweep
 
     spec = reproduce_spec(dataset=dataset, mode=mode, method=method, ipc=ipc, targets=targets, preset=preset,
-                          n_models=n_models, seed=seed, device=device, root=root, data=data,
+                          n_models=n_models, seed=seed, data_seed=data_seed, device=device, root=root, data=data,
                           eval_overrides=eval_overrides, **overrides)
     if download:  # fetch the files here, once; the cells then read them (download is not a setting)
         from .. import datasets
 
-        knobs = {k: v for k, v in spec.data.items() if k not in ("bias", "group_noise", "group_labels")}
+        knobs = {k: v for k, v in spec.data.items() if k not in ("bias", "group_noise", "group_labels", "data_seed")}
         datasets.load(dataset, split="test", download=True, **knobs)
     with _folder(out, "reproduce folder") as folder:
         sweep = Sweep(spec, folder, key=("target",))
@@ -110,15 +120,22 @@ def reproduce_frame(sweep, *, targets: Sequence[str] | None = None):
     return frame
 
 
+def cell_comparison(cell):
+    """The published number a sweep cell may stand beside, or why none (``fairdd.experiments.compare``)."""
+    return compare(run_setting(dataset=cell.dataset, method=cell.method, target=cell.target, ipc=cell.ipc,
+                               preset=cell.preset, data=cell.data, data_seed=cell.data_seed,
+                               distill=cell.distill, evaluate=cell.evaluate, n_models=cell.n_models))
+
+
 def _row(cell, done: dict) -> dict:
-    mode = cell.data.get("mode", "foreground" if "mode" in options(cell.dataset) else None)
-    known = published(cell.dataset, mode, cell.method, cell.ipc, cell.preset)
-    pub = known.get(cell.target, (float("nan"), float("nan"), f"none under the {cell.preset!r} protocol"))
+    pub = cell_comparison(cell)
+    pub = (pub.accuracy, pub.eod, pub.source)
     std = done.get("std", {})
     return {**{k: done[k] for k in REPRODUCE_METRICS},
             **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
             "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
-            "n_models": done["n_models"], "iterations": done["iterations"], "distill_s": done["distill_s"],
+            "n_models": done["n_models"], "seed": cell.seed, "data_seed": cell.data_seed,
+            "iterations": done["iterations"], "distill_s": done["distill_s"],
             "eval_s": done["eval_s"], "ms_per_iteration": done["ms_per_iteration"],
             "peak_gpu_gb": done["peak_gpu_gb"], "noise_floor_eod": done.get("noise_floor", {}).get("eod"),
             "noise_floor_deo_a": done.get("noise_floor", {}).get("deo_a"), "cell": cell.id}

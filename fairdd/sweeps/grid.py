@@ -2,7 +2,7 @@
 
     [sweep]
     preset = "smoke"          # any preset (fairdd.config.PRESETS)
-    seeds = [0, 1]
+    seeds = [0, 1]            # run seeds (initialisation, batches, evaluation models): not the data
     n_models = 1              # evaluation models per cell
     exclude = [{ method = "cafe", target = "fairdd" }]   # optional: combinations left out
     [grid]                    # every combination is a cell
@@ -11,14 +11,17 @@
     target = ["vanilla", "cobra"]
     ipc = [1, 2]
     [data]                    # fairdd.datasets.load knobs (mode, bias, severity, skew, style, ...): each
-                              # cell's dataset gets those its loader takes (fairdd.datasets.options)
+                              # cell's dataset gets those its loader takes (fairdd.datasets.options);
+    data_seed = 3             # the data draw (default: the authors' draw); a grid axis too
     [overrides]               # DistillConfig fields; a sub-table named after a grid value applies only to
     iterations = 5            # the cells with that value, e.g. [overrides.dm] or [overrides.cobra]
     [evaluate]                # EvalConfig fields (and n_models), with sub-tables the same way
 
 A grid axis may be ``dataset``, ``method``, ``target``, ``ipc``, ``seed``, a data knob (``mode``,
 ``bias``, ``severity``, ``skew``, ...) or any ``DistillConfig`` field, so the imbalance × separation study is a
-grid over ``bias`` (``skew`` for cifar10-s) and ``severity``. ``target`` also takes the baselines
+grid over ``bias`` (``skew`` for cifar10-s) and ``severity``. The seeds vary the run, never the data: every
+cell draws its dataset with ``data_seed`` (default ``None``, the authors' draw: ``fairdd.datasets.load``'s
+``seed=None``); a ``data_seed`` grid axis varies the draw when asked. ``target`` also takes the baselines
 ``"random"`` (a random real subset) and ``"whole"`` (the whole training set); their cells ignore the
 distillation overrides. A data knob that no dataset of the grid takes is an error; a cell passes its
 dataset only the knobs it takes (``colored-*`` have ``mode``, ``cifar10-s`` has ``skew``), so one grid can
@@ -58,6 +61,7 @@ _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
 _EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
 _SECTIONS = ("sweep", "grid", "data", "overrides", "evaluate")
+RUN_AXES = ("data_seed",)  # axes that are neither a data knob passed as is nor a config field
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Cell:
     seed: int
     preset: str
     n_models: int
+    data_seed: int | None = None  # the data draw (None: the authors'); ``seed`` is the run's
     data: dict = field(default_factory=dict)
     distill: dict = field(default_factory=dict)
     evaluate: dict = field(default_factory=dict)
@@ -144,6 +149,7 @@ class SweepSpec:
         if core["dataset"] is None or core["target"] is None:
             raise ValueError("the grid needs a 'dataset' and a 'target' axis (or one value each)")
         data = dict(self.data)
+        data_seed = point.get("data_seed", data.pop("data_seed", None))
         data.update({k: v for k, v in point.items() if k in DATA_KNOBS and k not in CORE_AXES})
         takes = options(str(core["dataset"]))
         data = {k: v for k, v in data.items() if k in takes}  # the knobs this cell's dataset takes
@@ -155,7 +161,8 @@ class SweepSpec:
         n_models = int(evaluate.pop("n_models", self.n_models))
         cell = Cell(dataset=str(core["dataset"]), method=str(core["method"]), target=str(core["target"]),
                     ipc=int(core["ipc"]), seed=int(core["seed"]), preset=self.preset, n_models=n_models,
-                    data=data, distill=distill, evaluate=evaluate, axes=dict(point))
+                    data_seed=_data_seed(data_seed, str(core["dataset"])), data=data, distill=distill,
+                    evaluate=evaluate, axes=dict(point))
         cell.distill_config()  # validate now, not on the cluster an hour later
         cell.eval_config()
         return cell
@@ -185,8 +192,9 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
         values = values if isinstance(values, list) else [values]
         if not values:
             raise ValueError(f"grid axis {axis!r} has no values")
-        if axis not in CORE_AXES + DATA_KNOBS + _DISTILL_FIELDS:
-            raise ValueError(f"unknown grid axis {axis!r}; allowed: {list(CORE_AXES + DATA_KNOBS + _DISTILL_FIELDS)}")
+        allowed = CORE_AXES + RUN_AXES + DATA_KNOBS + _DISTILL_FIELDS
+        if axis not in allowed:
+            raise ValueError(f"unknown grid axis {axis!r}; allowed: {list(allowed)}")
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
             raise ValueError(f"grid axis {axis!r} repeats a value: {values!r}")
         grid[axis] = values
@@ -204,9 +212,9 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
         if t not in tuple(STRATEGIES) + BASELINES:
             raise ValueError(f"unknown target {t!r}; allowed: {list(STRATEGIES) + list(BASELINES)}")
     data = dict(raw.get("data", {}))
-    bad = sorted(set(data) - set(DATA_KNOBS))
+    bad = sorted(set(data) - set(DATA_KNOBS + RUN_AXES))
     if bad:
-        raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(DATA_KNOBS)}")
+        raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(DATA_KNOBS + RUN_AXES)}")
     _check_knobs_apply([*data, *(a for a in grid if a in DATA_KNOBS and a not in CORE_AXES)], grid)
     values = {str(v) for vs in grid.values() for v in vs} | {str(s) for s in seeds}
     for section in ("overrides", "evaluate"):
@@ -300,8 +308,9 @@ def _check_knobs_apply(knobs: list, grid: dict) -> None:
     """A data knob that no dataset of the grid takes is a mistake (a typo'd file, or the wrong dataset)."""
     datasets = grid.get("dataset", [])
     for k in knobs:
-        if datasets and not any(k in options(d) for d in datasets):
-            takers = [d for d in DATASETS if k in options(d)]
+        arg = "seed" if k == "data_seed" else k  # the data draw is the loaders' ``seed``
+        if datasets and not any(arg in options(d) for d in datasets):
+            takers = [d for d in DATASETS if arg in options(d)]
             raise ValueError(f"data knob {k!r} applies to none of the grid's datasets {datasets}; "
                              f"datasets that take it: {takers}")
 
@@ -330,6 +339,18 @@ def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:
         if name in values:
             out.update(sub)
     return out
+
+
+def _data_seed(value, dataset: str) -> int | None:
+    """A cell's data draw: ``None`` (the authors') or a seed in range, for a dataset that has a draw."""
+    if value is None:
+        return None
+    from ..validate import check_seed
+
+    check_seed(value, "data_seed")
+    if "seed" not in options(dataset):
+        raise ValueError(f"dataset {dataset!r} has a fixed split: it takes no data_seed; got {value!r}")
+    return int(value)
 
 
 def _slug(value) -> str:

@@ -229,7 +229,7 @@ class Sweep:
         if cells_per_job is not None and (not isinstance(cells_per_job, int) or cells_per_job < 1):
             raise ValueError(f"cells_per_job must be an integer >= 1 or None; got {cells_per_job!r}")
         jobs: list[list[str]] = []
-        ordered = sorted(todo, key=lambda c: (c.dataset, json_key(c.data), c.seed))
+        ordered = sorted(todo, key=lambda c: (c.dataset, json_key(c.data), str(c.data_seed), c.seed))
         hours = 0.0
         for c in ordered:
             h = est[c.id].hours
@@ -263,8 +263,8 @@ class Sweep:
         self._write_spec()
         self.dir.clear_dead_claims()
         plan = plan or self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job)
-        # cells of one dataset build together: a worker loads each (dataset, knobs, seed) once
-        ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), c.seed))]
+        # cells of one dataset build together: a worker loads each (dataset, knobs, data draw) once
+        ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), str(c.data_seed), c.seed))]
         if callback is not None and executor != "inline":
             raise ValueError(f"callback needs executor 'inline' (cells run in this process); got {executor!r}")
         device = device or self.spec.device
@@ -516,7 +516,8 @@ def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: f
     history = getattr(source, "history", [])
     steps = [h["seconds"] for h in history]
     return {**report.overall, "std": dict(report.std), "noise_floor": report.noise_floor(),
-            "n_models": cell.n_models, "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
+            "n_models": cell.n_models, "seed": cell.seed, "data_seed": cell.data_seed,  # run seed, data draw
+            "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
             "seconds": seconds, "iterations": len(history),
             # median step time: robust to the first steps' warm-up (allocator, thread pools, cuDNN)
             "ms_per_iteration": 1000 * statistics.median(steps) if steps else None,
@@ -529,10 +530,11 @@ def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: f
 def _load(cell: Cell, cache: dict, load):
     from ..data import options
 
-    key = json_key({"dataset": cell.dataset, "seed": cell.seed, **cell.data})
+    key = json_key({"dataset": cell.dataset, "data_seed": cell.data_seed, **cell.data})
     if key not in cache:
         cache.clear()  # one dataset at a time in memory
-        seed = {"seed": cell.seed} if "seed" in options(cell.dataset) else {}  # bffhq has a fixed split
+        # the data draw is the cell's data_seed (None: the loader's own, the authors'), never its run seed
+        seed = {"seed": cell.data_seed} if "seed" in options(cell.dataset) and cell.data_seed is not None else {}
         train = load(cell.dataset, split="train", **seed, **cell.data)
         test_knobs = {k: v for k, v in cell.data.items() if k not in ("bias", "group_noise", "group_labels")}
         test = load(cell.dataset, split="test", **seed, **test_knobs)

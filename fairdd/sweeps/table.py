@@ -113,11 +113,22 @@ class SweepTable:
             check_owned(d / name, what="sweep table")
         return [write_owned(d / name, write, what="sweep table") for name, write in writes.items()]
 
+    def _near_misses(self) -> list[str]:
+        """Why an entry whose dataset and target a paper reports has no number beside it, once each."""
+        if not len(self.summary) or "published_near_miss" not in self.summary:
+            return []
+        rows = self.summary[self.summary["published_near_miss"].astype(bool)]
+        return list(dict.fromkeys(f"{r['dataset']} {r['target']}: {r['published_source']}"
+                                  for r in rows.to_dict(orient="records")))
+
     def _note(self) -> str:
         over = sorted(set(self.summary["std_over"])) if len(self.summary) else []
         txt = "Accuracy % / EOD (mean ± std over " + " or ".join(over or ["seeds"]) + ")"
         if len(self.summary) and self.summary["published_accuracy"].notna().any():
-            txt += "; [published accuracy / EOD] where the paper gives them"
+            txt += "; [published accuracy / EOD] where a paper gives them at exactly these settings"
+        misses = self._near_misses()
+        if misses:
+            txt += "; " + "; ".join(misses)
         if self.has_floor:
             txt += (f"; {FLOOR_COLUMN}: what a perfectly fair model of the same per-class accuracy scores on "
                     "this test set from sampling noise alone (mean over seeds); an EOD near it is no evidence "
@@ -134,6 +145,7 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
     """
     import pandas as pd
 
+    from ..experiments.reproduce import cell_comparison
     from .run import Sweep
 
     sweep = Sweep.open(directory)
@@ -154,7 +166,10 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
         for m in FLOORS:
             rec[f"{m}_floor"] = float(floor.get(m, float("nan")))
         rec.update(n_models=done.get("n_models"), distill_s=done.get("distill_s"), eval_s=done.get("eval_s"),
-                   device=done.get("device_name", done.get("device")))
+                   device=done.get("device_name", done.get("device")), data_seed=c.data_seed)
+        pub = cell_comparison(c)  # the published number this cell may stand beside, or why none
+        rec.update(published_accuracy=pub.accuracy, published_eod=pub.eod, published_source=pub.source,
+                   published_near_miss=pub.near_miss)
         records.append(rec)
     cells = pd.DataFrame(records)
     axes = [a for a in dict.fromkeys(["dataset", "mode", "method", "target", "ipc",
@@ -179,8 +194,6 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
 def _summarise(cells, keys: list[str]):
     import pandas as pd
 
-    from ..experiments import published
-
     out = []
     for key, grp in cells.groupby(keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -194,12 +207,24 @@ def _summarise(cells, keys: list[str]):
             rec[f"{m}_std"] = float(vals.std()) if n > 1 else float(grp[f"{m}_models_std"].iloc[0])
         for m in FLOORS:  # the floor moves with the accuracy: averaged over the same seeds
             rec[f"{m}_floor"] = float(grp[f"{m}_floor"].to_numpy(dtype=float).mean())
-        pub = published(rec.get("dataset"), rec.get("mode"), rec.get("method"), rec.get("ipc"), rec.get("preset"))
-        acc_eod = pub.get(rec.get("target"))
-        rec["published_accuracy"] = acc_eod[0] if acc_eod else float("nan")
-        rec["published_eod"] = acc_eod[1] if acc_eod else float("nan")
+        rec.update(_published(grp))
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def _published(grp) -> dict:
+    """The published number beside an entry: only when every cell of it matches the same published row
+    (``fairdd.experiments.compare``), else NaN and the reason of a cell that does not."""
+    cells = grp[["published_accuracy", "published_eod", "published_source", "published_near_miss"]]
+    rows = list(cells.itertuples(index=False, name=None))
+    matched = [r for r in rows if not math.isnan(r[0])]
+    if len(matched) == len(rows) and len(set(matched)) == 1:
+        acc, eod, source, _ = rows[0]
+        return {"published_accuracy": acc, "published_eod": eod, "published_source": source,
+                "published_near_miss": False}
+    reason = next((r[2] for r in rows if math.isnan(r[0])), "the entry's cells match different published rows")
+    return {"published_accuracy": float("nan"), "published_eod": float("nan"), "published_source": reason,
+            "published_near_miss": bool(grp["published_near_miss"].any())}
 
 
 def _entry(r: dict, published: bool) -> str:

@@ -1,4 +1,9 @@
-"""Publication output: a consistent seaborn style, vector figures, and LaTeX tables."""
+"""Publication output: a consistent seaborn style, vector figures, and LaTeX tables.
+
+Units, the same everywhere in fairdd: accuracy in %, EOD and DEO_A in percentage points (pp: a
+difference of two accuracies in %). The spread shown is ± 1 standard deviation over the evaluation
+models, and every figure and table says so (it is not a confidence interval).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +14,12 @@ import pandas as pd
 from ..ownership import check_owned, write_owned
 from ..palette import PAPER_CYCLE
 
-__all__ = ["paper_style", "save_figure", "save_text", "summary_table", "latex_table", "PALETTE"]
+__all__ = ["paper_style", "save_figure", "save_text", "summary_table", "latex_table", "accuracy_eod_figure",
+           "caption", "PALETTE", "UNITS"]
 
 PALETTE = list(PAPER_CYCLE)  # Okabe–Ito, blue first (fairdd.palette)
+UNITS = {"accuracy": "%", "eod": "pp", "deo_a": "pp", "worst_group_accuracy": "%"}  # pp: percentage points
+_NAMES = {"accuracy": "accuracy", "eod": "EOD", "deo_a": "DEO_A", "worst_group_accuracy": "worst group"}
 
 
 def paper_style(*, context: str = "paper", font_scale: float = 1.0) -> None:
@@ -51,7 +59,8 @@ def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
     """One row per name from ``FairnessReport`` objects or ``{metric: value, "std": {...}}`` dicts.
 
     ``eod_floor`` is the EOD noise floor (``FairnessReport.noise_floor()``, or a dict's
-    ``noise_floor_eod``); NaN where it is not known.
+    ``noise_floor_eod``); NaN where it is not known. ``n_models`` is the number of evaluation models
+    the ± std is over (a report's, or a dict's ``n_models``); NaN where it is not known.
     """
     rows = []
     for name, r in reports.items():
@@ -62,6 +71,8 @@ def summary_table(reports: Mapping[str, object]) -> pd.DataFrame:
             row[k + "_std"] = d.get("std", {}).get(k, float("nan"))
         floor = r.noise_floor().get("eod") if hasattr(r, "noise_floor") else d.get("noise_floor_eod")
         row["eod_floor"] = float("nan") if floor is None else float(floor)
+        models = r.n_models if hasattr(r, "n_models") else d.get("n_models")
+        row["n_models"] = float("nan") if models is None else int(models)
         rows.append(row)
     return pd.DataFrame(rows).set_index("strategy")
 
@@ -74,8 +85,8 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
     has an ``eod_floor`` column (``summary_table``), a footnote under the table gives each strategy's
     EOD noise floor: the EOD a perfectly fair model of the same accuracy scores on this test set.
     """
-    heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD $\downarrow$", "deo_a": r"DEO$_A$ $\downarrow$",
-             "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
+    heads = {"accuracy": r"Acc.\ (\%) $\uparrow$", "eod": r"EOD (pp) $\downarrow$",
+             "deo_a": r"DEO$_A$ (pp) $\downarrow$", "worst_group_accuracy": r"Worst group (\%) $\uparrow$"}
     best = {c: (table[c].max() if c in ("accuracy", "worst_group_accuracy") else table[c].min()) for c in columns}
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
              "Strategy & " + " & ".join(heads[c] for c in columns) + r" \\", r"\midrule"]
@@ -86,6 +97,8 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
             cells.append(rf"\textbf{{{cell}}}" if row[c] == best[c] else cell)
         lines.append(str(name).replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    lines.append(r"\par\footnotesize Mean $\pm$ std " + _spread(table)
+                 + " (not a confidence interval); pp: percentage points.")
     floors = table["eod_floor"].dropna() if "eod_floor" in table else pd.Series(dtype=float)
     if len(floors):
         each = ", ".join(f"{str(n).replace('_', chr(92) + '_')} {v:.1f}" for n, v in floors.items())
@@ -95,3 +108,53 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
         lines.append(rf"\caption{{{caption}}}")
     lines += [rf"\label{{{label}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _spread(table: pd.DataFrame) -> str:
+    """``"over 3 evaluation models"`` from the table's ``n_models`` (or ``"over the evaluation models"``)."""
+    counts = sorted({int(n) for n in table["n_models"].dropna()}) if "n_models" in table else []
+    return ("over " + " or ".join(map(str, counts)) if counts else "over the") + " evaluation models"
+
+
+def accuracy_eod_figure(table: pd.DataFrame, *, metrics: tuple[str, ...] = ("accuracy", "eod"),
+                        figsize: tuple[float, float] = (6.5, 2.6)):
+    """Bar chart of ``metrics`` per strategy from a ``summary_table``, one panel each.
+
+    Bars are the mean, error bars ± 1 std over the evaluation models (said under the figure, with
+    their number); accuracy in %, EOD / DEO_A in percentage points (``UNITS``). Drawn on a bare
+    ``Figure`` (no pyplot), so it is shown once in a notebook: display the returned figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        ax.bar(table.index, table[metric], yerr=table[metric + "_std"], color=PALETTE[: len(table)], capsize=2)
+        ax.set_ylabel(f"{_NAMES[metric]} ({UNITS[metric]})")
+        ax.tick_params(axis="x", rotation=30)
+    fig.supxlabel(f"error bars: ± 1 std {_spread(table)}", fontsize="small")
+    return fig
+
+
+def caption(result, *, n_models: int | None = None) -> str:
+    """Derive a table caption from a distilled result (``DistillResult`` or ``fairdd.load_result``).
+
+    Names the dataset as built (its recorded knobs: mode, bias / skew, severity, group attribute, data
+    draw), the IPC, the matcher and the preset, e.g. ``"colored-digits (foreground, bias 0.9), IPC 2,
+    DM, preset smoke."``; with ``n_models`` it ends with the spread the table shows.
+    """
+    info = dict((result.dataset or {}).get("info") or {})
+    config = dict(result.config or {})
+    knobs = [info.get("mode")] + [f"{k} {info[k]}" for k in ("bias", "skew", "severity", "group")
+                                  if info.get(k) not in (None, 0)]
+    knobs.append("the authors' data draw" if info.get("seed", "?") is None else f"data seed {info.get('seed', '?')}")
+    built = ", ".join(k for k in knobs if k)
+    text = (f"{info.get('name', 'unknown dataset')} ({built}), IPC {config.get('ipc', '?')}, "
+            f"{str(config.get('method', '?')).upper()}, preset {config.get('preset', '?')}.")
+    if n_models is not None:
+        text += f" Mean ± std over {n_models} evaluation models."
+    return text

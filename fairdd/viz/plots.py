@@ -197,8 +197,8 @@ def plot_toy(ax, data, targets: dict, *, residual_of: str = "vanilla") -> None:
     for c in range(data.n_classes):
         for a in range(data.n_groups):
             ax.annotate("", xy=cm[c, a], xytext=t[c], arrowprops=dict(arrowstyle="->", color="0.3", lw=0.8))
-    ax.set_aspect("equal")
-    ax.legend(fontsize=7, loc="best")
+    ax.set_aspect("equal", adjustable="datalim")  # equal units without shrinking the axes to a strip
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the clouds, never over them
 
 
 def plot_dataset_samples(ax, ds, *, per_group: int = 6, class_id: int = 0) -> None:

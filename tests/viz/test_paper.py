@@ -42,3 +42,36 @@ def test_save_figure_writes_vector_files(tmp_path):
     paths = paper.save_figure(fig, tmp_path / "f")
     assert [p.suffix for p in paths] == [".pdf", ".svg"]
     assert paths[0].read_bytes()[:4] == b"%PDF" and b"<svg" in paths[1].read_bytes()
+
+
+def _rows(n_models=3):
+    return {"vanilla": {"accuracy": 30.0, "eod": 100.0, "deo_a": 90.0, "worst_group_accuracy": 10.0,
+                        "n_models": n_models, "std": {"accuracy": 1.0, "eod": 0.0, "deo_a": 2.0}},
+            "cobra": {"accuracy": 76.25, "eod": 27.5, "deo_a": 15.0, "worst_group_accuracy": 70.0,
+                      "n_models": n_models, "std": {"accuracy": 0.5, "eod": 3.0, "deo_a": 1.0}}}
+
+
+def test_latex_table_gives_one_unit_for_eod_and_says_what_the_spread_is():
+    tex = paper.latex_table(paper.summary_table(_rows(n_models=3)))
+    assert r"EOD (pp)" in tex and r"DEO$_A$ (pp)" in tex and "EOD (\\%)" not in tex
+    assert "Mean $\\pm$ std over 3 evaluation models (not a confidence interval)" in tex
+    assert "percentage points" in tex
+
+
+def test_accuracy_eod_figure_labels_units_and_error_bars():
+    fig = paper.accuracy_eod_figure(paper.summary_table(_rows(n_models=5)))
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == ["accuracy (%)", "EOD (pp)"]
+    assert fig._supxlabel.get_text() == "error bars: ± 1 std over 5 evaluation models"
+    assert fig.canvas.manager is None  # a bare Figure: a notebook shows it once, when it is returned
+
+
+def test_table_caption_is_derived_from_the_result_not_hard_coded(digits_train):
+    import fairdd
+
+    result = fairdd.distill(digits_train, target="cobra", ipc=1, preset="smoke", device="cpu", depth=2, iterations=1)
+    text = paper.caption(result)
+    info = digits_train.info
+    assert text.startswith(f"{info['name']} ({info['mode']}, bias {info['bias']}") and "IPC 1, DM, preset smoke" in text
+    assert "Colored MNIST" not in text and "IPC 10" not in text
+    assert paper.caption(result, n_models=4).endswith("Mean ± std over 4 evaluation models.")
