@@ -112,7 +112,7 @@ def test_claims_exclude_a_second_worker_and_dead_workers_are_taken_over(tmp_path
     again = store.claim("c1")
     assert again is not None and json.loads(again.path.read_text())["pid"] == os.getpid()
     again.release()
-    store.write("c1", "done.json", {"accuracy": 1.0})
+    store.write("c1", "done.json", {"accuracy": 1.0, "eod": 0.0, "deo_a": 0.0, "worst_group_accuracy": 1.0})
     assert store.state("c1") == "done" and store.claim("c1", retry_failed=True) is None
 
 
@@ -146,7 +146,7 @@ def test_killed_sweep_reruns_only_the_missing_cells(killed_and_rerun):
     assert 3 <= len(before) < 8, before  # killed half-way
     assert f"{8 - len(before)} of 8 cells to run ({len(before)} done)" in k["rerun"].stdout
     status = Sweep.open(d).status()
-    assert status.counts == {"done": 8, "running": 0, "failed": 0, "pending": 0}
+    assert status.counts == {"done": 8, "running": 0, "queued": 0, "failed": 0, "damaged": 0, "pending": 0}
     for path, mtime in k["mtimes"].items():  # finished cells untouched
         assert path.stat().st_mtime_ns == mtime, path
     for cell in (d / "cells").iterdir():
@@ -241,7 +241,7 @@ def test_failed_cells_are_reported_and_rerun_only_on_request(tmp_path, monkeypat
     sweep = Sweep(parse_spec(TINY.replace("seeds = [0, 1]", "seeds = [0]")), tmp_path)
     sweep.run("inline")
     status = sweep.status()
-    assert status.counts == {"done": 1, "running": 0, "failed": 1, "pending": 0}
+    assert status.counts == {"done": 1, "running": 0, "queued": 0, "failed": 1, "damaged": 0, "pending": 0}
     errors = status.cells.loc[status.cells["state"] == "failed", "error"].tolist()
     assert errors == ["RuntimeError: CUDA ran out of memory (tried 3 GiB)"]
     assert status.hours_left > 0 and list(status.hours_used) == ["cpu"]
@@ -380,7 +380,9 @@ def test_a_finished_cell_of_other_settings_is_refused_and_the_grid_may_grow(tmp_
     # a baseline cell ignores the distillation overrides: another iterations count is the same random subset
     grown.run("inline")
     again = parse_spec(one.replace('["vanilla"]', '["random"]').replace("iterations = 2", "iterations = 9"))
-    assert Sweep(again, tmp_path).plan().todo == [] and again.cells()[0].distill == {}
+    with pytest.raises(ValueError, match=r"belongs to another grid .* drops 1 of its cells .*--replace-grid"):
+        Sweep(again, tmp_path)  # a grid that drops cells is another grid: refused unless asked
+    assert Sweep(again, tmp_path, replace_grid=True).plan().todo == [] and again.cells()[0].distill == {}
     assert Sweep.open(tmp_path).plan().todo == []  # opening the stored sweep checks nothing
 
 
