@@ -194,4 +194,6 @@ def _table(args) -> int:
             "csv": lambda: table.summary.to_csv(index=False)}[args.format]()
     sys.stdout.write(text)
     print(f"wrote {', '.join(str(p) for p in paths)}")
-    return 0
+    if table.damaged:
+        print(f"warning: {table.damage_note().replace('**', '')}", file=sys.stderr)
+    return 1 if table.damaged else 0

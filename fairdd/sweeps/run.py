@@ -11,7 +11,9 @@ one directory, one set of comparable results.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -286,7 +288,10 @@ class Sweep:
         if spec is None:
             if not self.dir.spec_file.is_file():
                 raise FileNotFoundError(f"{directory} holds no sweep (no sweep.toml); pass the sweep file")
-            spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+            try:
+                spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{self.dir.spec_file} is not a valid sweep file: {exc}") from None
         elif not isinstance(spec, SweepSpec):
             spec = load_spec(spec)
         self.spec = spec
@@ -414,9 +419,9 @@ class Sweep:
     def plan(self, *, retry_failed: bool = False, cells_per_job: int | None = None, job_hours: float = 2.0,
              max_parallel: int | None = None, device: str | None = None) -> Plan:
         """The cells to run: pending ones (failed and damaged ones too with ``retry_failed``; running and
-        queued ones are left alone), grouped into jobs of ``cells_per_job`` or, by default, into at least
-        ``max_parallel`` jobs (16 if None) of at most ``job_hours`` each by the estimate for ``device``;
-        cells of one dataset together, so a job loads each dataset once."""
+        queued ones are left alone), grouped into jobs of ``cells_per_job`` or, by default, into
+        ``max_parallel`` jobs (16 if None), more where a job would last over ``job_hours`` on average
+        by the estimate for ``device``; cells of one dataset together, so a job loads each dataset once."""
         if cells_per_job is not None and (isinstance(cells_per_job, bool) or not isinstance(cells_per_job, int)
                                           or cells_per_job < 1):
             raise ValueError(f"cells_per_job must be an integer >= 1 or None; got {cells_per_job!r}")
@@ -427,19 +432,13 @@ class Sweep:
         est = {c.id: estimate_cell(c, device=device) for c in todo}
         ordered = sorted(todo, key=lambda c: (c.dataset, json_key(c.data), c.seed))
         total = sum(e.hours for e in est.values())
-        spread = min(len(todo), max_parallel or DEFAULT_SPREAD) or 1
-        target = min(job_hours, total / spread) if not cells_per_job else math.inf
-        jobs: list[list[str]] = []
-        hours = 0.0
-        for i, c in enumerate(ordered):
-            h = est[c.id].hours
-            left = len(ordered) - i  # cells still to place, this one included
-            if not jobs or (len(jobs[-1]) >= cells_per_job if cells_per_job else
-                            hours + h > target * 1.0001 or left <= spread - len(jobs)):
-                jobs.append([])
-                hours = 0.0
-            jobs[-1].append(c.id)
-            hours += h
+        if cells_per_job:
+            n = math.ceil(len(ordered) / cells_per_job)
+        else:  # at least the parallel tasks asked for, and enough that a job lasts <= job_hours on average
+            n = min(len(ordered), max(max_parallel or DEFAULT_SPREAD, math.ceil(total / job_hours)))
+        size = cells_per_job or len(ordered) / max(n, 1)
+        jobs = [[c.id for c in ordered[round(i * size):round((i + 1) * size)]] for i in range(n)]
+        jobs = [j for j in jobs if j]
         measured = sum(e.hours for e in est.values() if e.measured)
         return Plan(todo=todo, jobs=jobs, gpu_hours=total, measured_share=measured / total if total else 1.0,
                     total_cells=len(self.cells), done_cells=sum(s == "done" for s in states.values()),
@@ -510,9 +509,10 @@ class Sweep:
             self.dir.jobs.mkdir(parents=True, exist_ok=True)
             before = set(self.dir.jobs.rglob("*"))
             n = len(plan.jobs)
-            try:
-                jobs = ex.map_array(run_job, [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
-                                    [device] * n)
+            try:  # submitit prints sbatch's complaint itself: kept for the one error below
+                with contextlib.redirect_stderr(io.StringIO()):
+                    jobs = ex.map_array(run_job, [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
+                                        [device] * n)
             except Exception as exc:  # noqa: BLE001 - sbatch refused: leave no pickles, say why once
                 for path in sorted(set(self.dir.jobs.rglob("*")) - before, reverse=True):
                     path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
@@ -590,9 +590,9 @@ class Sweep:
                 claim = self.dir.read(c.id, "claim") or {}
                 row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
             elif state == "failed":
-                failed = self.dir.read(c.id, "failed.json") or {}
-                row["error"] = failed.get("error", "")
-                row["log"] = failed.get("log") or os.path.join("cells", c.id, "log.txt")
+                failed = self.dir.read(c.id, "failed.json")
+                row["error"] = failed.get("error", "") if failed else f"{self.dir.cell(c.id) / 'failed.json'} is damaged"
+                row["log"] = (failed or {}).get("log") or os.path.join("cells", c.id, "log.txt")
             elif state == "damaged":
                 row["error"] = f"damaged: {self.dir.damage(c.id)}; rerun with --retry-failed"
             rows.append(row)
