@@ -281,7 +281,9 @@ class Sweep:
             ``directory`` with the same values on ``key`` but other settings makes this a ``ValueError``
             naming the difference (checked when ``spec`` is given, not when the stored one is opened).
         replace_grid : a directory belongs to one grid: a ``spec`` that drops cells of the stored grid
-            (another grid, not the same one grown) is a ``ValueError`` unless this is True.
+            (another grid, not the same one grown) is a ``ValueError`` unless this is True. With a
+            ``key``, the directory is a store of results named by ``key`` that several grids fill
+            (the studies): the ``key`` check alone guards it.
         """
         self.dir = SweepDir(directory, job_alive=self._job_alive)
         given = spec is not None
@@ -300,7 +302,7 @@ class Sweep:
         self._jobs: dict | None = None  # SLURM's word on the jobs, cached for one status / plan
         if given:
             self._check_finished(key)
-            if not replace_grid:
+            if not replace_grid and key is None:
                 self._check_grid()
 
     @classmethod
