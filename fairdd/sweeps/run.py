@@ -438,9 +438,18 @@ class Sweep:
             n = math.ceil(len(ordered) / cells_per_job)
         else:  # at least the parallel tasks asked for, and enough that a job lasts <= job_hours on average
             n = min(len(ordered), max(max_parallel or DEFAULT_SPREAD, math.ceil(total / job_hours)))
-        size = cells_per_job or len(ordered) / max(n, 1)
-        jobs = [[c.id for c in ordered[round(i * size):round((i + 1) * size)]] for i in range(n)]
-        jobs = [j for j in jobs if j]
+        jobs: list[list[str]] = []
+        cum, per = 0.0, total / max(n, 1)
+        for i, c in enumerate(ordered):  # contiguous; job k starts at k / n of the hours (or of the cells)
+            if cells_per_job:
+                start = not jobs or len(jobs[-1]) >= cells_per_job
+            else:
+                start = not jobs or len(jobs) < n and (cum >= per * len(jobs) * (1 - 1e-9)
+                                                       or len(ordered) - i <= n - len(jobs))
+            if start:
+                jobs.append([])
+            jobs[-1].append(c.id)
+            cum += est[c.id].hours
         measured = sum(e.hours for e in est.values() if e.measured)
         return Plan(todo=todo, jobs=jobs, gpu_hours=total, measured_share=measured / total if total else 1.0,
                     total_cells=len(self.cells), done_cells=sum(s == "done" for s in states.values()),
