@@ -623,7 +623,8 @@ def test_ended_jobs_settle_their_cells_with_slurms_reason_and_the_log(tmp_path, 
     rows = Sweep.open(d).status().cells.set_index("job")
     assert code == 1 and "--retry-failed" in err
     assert rows.loc["101_0", "state"] == "failed" and "SLURM job 101_0 OUT_OF_MEMORY" in rows.loc["101_0", "error"]
-    assert rows.loc["101_1", "error"] == ("SLURM job 101_1 FAILED (exit code 127:0): bash: module: command not found")
+    assert rows.loc["101_1", "error"] == "SLURM job 101_1 FAILED (exit code 127:0): bash: module: command not found"
+    assert rows.loc["101_0", "error"].endswith("killed over its memory limit; retry with more --mem-gb")
     assert rows.loc["101_1", "log"] == jobs[by_job["101_1"]]["log"]
     assert rows.loc["101_2", "state"] == "pending" and "NODE_FAIL; a rerun resubmits it" in rows.loc["101_2", "error"]
     assert rows.loc["101_3", "state"] == "failed" and "TIMEOUT" in rows.loc["101_3", "error"]

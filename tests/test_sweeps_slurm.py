@@ -148,3 +148,41 @@ def test_a_job_killed_for_memory_shows_as_oom_with_its_log(cluster, tmp_path):
     assert "resources changed: mem_gb 0.2 -> 1.0" in retry.stdout, retry.stdout + retry.stderr
     assert [s for s, _ in _settle(d).values()] == ["done"]
     print(status.stdout)
+
+
+def test_a_preempted_cell_is_requeued_and_resumes_bit_exact(cluster, tmp_path):
+    """SLURM's warning signal (here sent at once, as a preemption or the time limit would) checkpoints the
+    running distillation, requeues the job, and the requeued job resumes it: the same images as a run
+    that was never interrupted."""
+    from fairdd.results import load_result
+
+    text = GRID.replace('target = ["random", "vanilla"]', 'target = ["vanilla"]').replace(
+        "ipc = [1, 5000]", "ipc = [1]").replace("iterations = 2", "iterations = 300")
+    grid, d = tmp_path / "grid.toml", tmp_path / "sweep"
+    grid.write_text(text)
+    run = _sweep(cluster, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--cpus-per-task", "1",
+                 "--mem-gb", "1.5")
+    assert run.returncode == 0, run.stdout + run.stderr
+    (cell,) = Sweep.open(d)._by_id
+    job = json.loads((d / "cells" / cell / "job.json").read_text())["job"]
+    log = d / "cells" / cell / "log.txt"
+    end = time.time() + 90
+    while not (d / "cells" / cell / "cell.json").is_file() and time.time() < end:
+        time.sleep(0.5)  # written once the data is loaded, right before the distillation
+    time.sleep(2)
+    cluster.run("scancel", "--signal=USR2", job)
+    end = time.time() + 60
+    while "JobState=PENDING" not in cluster.run("scontrol", "show", "job", job) and time.time() < end:
+        time.sleep(0.5)
+    cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")  # SLURM holds a requeued job ~2 min
+    states = _settle(d, timeout=120)
+    assert states[cell][0] == "done", (states, log.read_text())
+    text_log = log.read_text()
+    stopped = int(text_log.split("checkpoint at iteration ")[1].split(",")[0])
+    assert 0 < stopped < 300 and f"at iteration {stopped}" in text_log.split("resuming the distillation")[1]
+    assert "Restarts=1" in cluster.run("scontrol", "show", "job", job)
+    assert not (d / "cells" / cell / "checkpoint.pt").exists()
+    whole = Sweep(grid, tmp_path / "inline")
+    whole.run("inline")
+    ours, ref = load_result(d / "cells" / cell / "result"), load_result(tmp_path / "inline" / "cells" / cell / "result")
+    assert ours.images.equal(ref.images) and len(ours.history) == 300

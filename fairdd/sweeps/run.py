@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Callable, Literal, Sequence
 
 from .estimate import estimate_cell
 from .grid import Cell, SweepSpec, cell_differences, load_spec, parse_spec
+from ..io import write_json
 from .store import STATES, SweepDir
 
 __all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "run_cells", "run_cell", "EXECUTORS"]
@@ -198,6 +200,9 @@ class SweepStatus:
                                 or "defaults for the device")
 
 
+_HINTS = {"OUT_OF_MEMORY": ": killed over its memory limit; retry with more --mem-gb",
+          "TIMEOUT": ": killed at its time limit; retry with more --timeout-min",
+          "DEADLINE": ": killed at its deadline"}
 _ALWAYS = ("done", "running", "failed", "pending")  # shown even when 0
 
 
@@ -406,9 +411,10 @@ class Sweep:
                     and js.state != "COMPLETED":
                 if js.state in slurm.FAILS:
                     log_text = slurm.log_tail(self.dir.root / info["log"]) if info["log"] else ""
+                    hint = _HINTS.get(js.state) or (f" ({js.reason})" if js.reason else "") + \
+                        (f": {log_text}" if log_text else "")
                     self.dir.write(c.id, "failed.json", {
-                        "error": f"SLURM job {js.job} {js.state}" + (f" ({js.reason})" if js.reason else "")
-                                 + (f": {log_text}" if log_text else ""),
+                        "error": f"SLURM job {js.job} {js.state}{hint}",
                         "job": js.job, "slurm_state": js.state, "log": info["log"], "at": time.time()})
                     state = "failed"
                 else:
@@ -522,7 +528,7 @@ class Sweep:
             n = len(plan.jobs)
             try:  # submitit prints sbatch's complaint itself: kept for the one error below
                 with contextlib.redirect_stderr(io.StringIO()):
-                    jobs = ex.map_array(run_job, [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
+                    jobs = ex.map_array(SweepWorker(), [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
                                         [device] * n)
             except Exception as exc:  # noqa: BLE001 - sbatch refused: leave no pickles, say why once
                 for path in sorted(set(self.dir.jobs.rglob("*")) - before, reverse=True):
@@ -714,6 +720,68 @@ def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, tim
 
 
 # ------------------------------------------------------------------------- workers
+class _Requeue(BaseException):
+    """Raised between two distillation steps after SLURM's warning signal (not an error of the cell)."""
+
+    def __init__(self, folder: Path | None = None, iteration: int = 0) -> None:
+        super().__init__(folder, iteration)
+        self.folder, self.iteration = folder, iteration
+
+
+_WARNED = threading.Event()  # SLURM's warning signal (USR2) arrived: checkpoint at the next step
+
+
+class SweepWorker:
+    """A submitit-checkpointable worker: ``run_job`` that survives a time limit or a preemption.
+
+    SLURM's warning signal (``--signal-delay-s`` before the limit) only sets a flag; after the current
+    distillation step the cell's distillation state is written to ``checkpoint.pt`` in its folder,
+    its claim is released and submitit requeues the job (at most ``max_num_timeout`` times). The
+    requeued job skips the finished cells and resumes the interrupted one from its checkpoint, bit for
+    bit the run it would have been (``distill(resume=...)``).
+    """
+
+    def __call__(self, root: str, cell_ids: Sequence[str], retry_failed: bool = False,
+                 device: str = "auto") -> dict:
+        import signal
+
+        submitit_handler = None
+        if os.environ.get("SUBMITIT_EXECUTOR") == "slurm" and threading.current_thread() is threading.main_thread():
+            submitit_handler = signal.getsignal(signal.SIGUSR2)
+            signal.signal(signal.SIGUSR2, lambda signum, frame: _WARNED.set())
+        try:
+            return run_job(root, cell_ids, retry_failed, device)
+        except _Requeue as stop:
+            if not callable(submitit_handler):
+                raise RuntimeError("interrupted for a requeue outside a SLURM job") from None
+            try:
+                submitit_handler(signal.SIGUSR2, None)  # checkpoint() below, scontrol requeue, exit
+            except Exception as exc:  # noqa: BLE001 - no requeue (timed out too often): the cell failed
+                if stop.folder is not None:
+                    write_json(stop.folder / "failed.json", {
+                        "error": f"{exc} (the checkpoint resumes at iteration {stop.iteration}; retry with more "
+                                 "--timeout-min or --max-num-timeout)", "log": f"cells/{stop.folder.name}/log.txt",
+                        "at": time.time(), **_owner()})
+                raise
+            raise
+
+    def checkpoint(self, root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto"):
+        """What the requeued job runs: the same cells (submitit's checkpointing protocol)."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(SweepWorker(), root, cell_ids, retry_failed, device)
+
+
+def _stop_if_warned(stepper, info) -> None:
+    """A distillation callback: after SLURM's warning, save the state and leave for the requeue."""
+    if _WARNED.is_set():
+        path = getattr(stepper, "_sweep_checkpoint", None)
+        if path is not None:
+            stepper.save_checkpoint(path)
+            log.info("SLURM's warning signal: checkpoint at iteration %d, requeueing", stepper.iteration)
+        raise _Requeue(path.parent if path is not None else None, getattr(stepper, "iteration", 0))
+
+
 def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto") -> dict:
     """A worker: run every listed cell that is not done and can be claimed. Returns ``{id: state}``.
 
@@ -796,8 +864,7 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         elif cell.target == "random":
             source = random_subset(train, ipc=cell.ipc, seed=cell.seed)
         else:
-            source = distill(train, method=cell.method, target=cell.target, ipc=cell.ipc, preset=cell.preset,
-                             seed=cell.seed, device=dev, **cell.distill)
+            source = _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
         distill_s = time.perf_counter() - t1
         if cell.target != "whole":
             source.save(folder / "result", overwrite=True)  # a retried cell replaces its own result
@@ -811,6 +878,7 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         if failed.exists():
             failed.unlink()
         store.write(cell.id, "done.json", done)
+        (folder / "checkpoint.pt").unlink(missing_ok=True)  # an interrupted attempt's; the result is saved
         log.info("done: %s", report.summary())
         return done
     except Exception:
@@ -820,6 +888,20 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         pkg.removeHandler(handler)
         pkg.setLevel(old_level)
         handler.close()
+
+
+def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
+    """``distill`` for the cell, resumed from ``path`` when an interrupted attempt left it there;
+    after SLURM's warning signal the state is written to ``path`` between two steps."""
+    def remember(stepper, info) -> None:
+        stepper._sweep_checkpoint = path
+        _stop_if_warned(stepper, info)
+
+    if path.is_file():
+        log.info("resuming the distillation from %s", path)
+    where = {"resume": path} if path.is_file() else {}
+    return distill(train, method=cell.method, target=cell.target, ipc=cell.ipc, preset=cell.preset, seed=cell.seed,
+                   device=dev, callbacks=[remember], **where, **cell.distill)
 
 
 def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:

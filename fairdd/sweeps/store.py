@@ -126,6 +126,9 @@ class SweepDir:
         by a live worker, or failed and not to be retried. A dead worker's claim is taken over."""
         d = self.cell(cell_id)
         with self.lock():
+            held = self.read(cell_id, "claim") if (d / "claim").exists() else None
+            if held and owner and owner.get("job") and held.get("job") == owner["job"]:
+                (d / "claim").unlink(missing_ok=True)  # this job's own, from before SLURM requeued it
             state = self.state(cell_id)
             if state in ("done", "running") or (state in ("failed", "damaged") and not retry_failed):
                 return None
