@@ -823,9 +823,13 @@ def run_cells(sweep: Sweep, cell_ids: Sequence[str], *, retry_failed: bool = Fal
 
 
 def _owner() -> dict:
-    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_JOB_ID")
+    """The worker's SLURM job (``job``, what SLURM is asked about) or submitit's local job id (``worker``:
+    a pid, never asked of SLURM, so a local worker on a SLURM login node is not taken for a dead job)."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    return {"job": f"{job}_{task}" if job and task else job}
+    if job:
+        return {"job": f"{job}_{task}" if task else job}
+    return {"job": None, "worker": os.environ.get("SUBMITIT_JOB_ID")}
 
 
 def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict | None = None) -> dict:

@@ -183,3 +183,19 @@ def test_a_damaged_claim_is_no_claim(folder, info):
     cid = _first(folder)
     _claim(folder, cid, info)
     assert SweepDir(folder).state(cid) == "pending" and Sweep.open(folder).status().counts["pending"] == 1
+
+
+def test_a_local_workers_claim_is_not_judged_by_slurm(folder, monkeypatch):
+    """On a machine with SLURM, a local (submitit) worker's job id is a pid, not a SLURM job."""
+    from fairdd.sweeps.run import _owner
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    monkeypatch.setenv("SUBMITIT_JOB_ID", str(os.getpid()))
+    cid = _first(folder)
+    (folder / "cells" / cid / "done.json").unlink()
+    claim = SweepDir(folder, job_alive=lambda job: False).claim(cid, owner=_owner())  # SLURM: "no such job"
+    try:
+        assert SweepDir(folder, job_alive=lambda job: False).state(cid) == "running"
+    finally:
+        claim.release()
