@@ -233,7 +233,10 @@ class SweepRun:
     def job_ids(self) -> list[str]:
         return [str(getattr(j, "job_id", "inline")) for j in self.jobs]
 
-    def wait(self, *, progress: bool = False, poll_s: float = 1.0) -> SweepStatus:
+    def wait(self, *, progress: bool = False, poll_s: float | None = None) -> SweepStatus:
+        """Block until the jobs end (SLURM: until SLURM says no cell is queued or running), polling every
+        ``poll_s`` seconds (default 1 locally, 5 on SLURM, to spare the controller)."""
+        poll_s = poll_s if poll_s is not None else (5.0 if self.slurm else 1.0)
         bar = None
         if progress:
             from tqdm.auto import tqdm
