@@ -661,3 +661,42 @@ def test_a_refused_sbatch_says_why_once_and_leaves_no_pickles(tmp_path, fake_slu
     assert "sbatch refused the job array" in err
     assert not [p for p in (d / "jobs").rglob("*") if p.is_file()]
     assert not any((d / "cells").glob("*/job.json"))
+
+
+def test_slurms_warning_checkpoints_and_requeues_instead_of_failing_the_cell(tmp_path, monkeypatch):
+    """#22.5: the warning signal before the time limit no longer marks the running cell failed: the
+    distillation is checkpointed between two steps, submitit's requeue is called, and the next attempt
+    resumes to the same images as an uninterrupted run."""
+    import signal
+
+    from fairdd.sweeps import run as sweep_run
+
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
+    text = text.replace("iterations = 2", "iterations = 6")
+    sweep = Sweep(parse_spec(text), tmp_path / "d")
+    sweep._write_spec()
+    (cell,) = sweep.cells
+    requeued = []
+
+    def submitit_handler(signum, frame):  # what submitit's checkpoint_and_try_requeue does, then exits
+        requeued.append(sweep_run.SweepWorker().checkpoint(str(sweep.dir.root), [cell.id]))
+        raise SystemExit(-1)
+
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    old = signal.signal(signal.SIGUSR2, submitit_handler)
+    try:
+        sweep_run._WARNED.set()
+        with pytest.raises(SystemExit):
+            sweep_run.SweepWorker()(str(sweep.dir.root), [cell.id], False, "cpu")
+    finally:
+        sweep_run._WARNED.clear()
+        signal.signal(signal.SIGUSR2, old)
+    folder = tmp_path / "d" / "cells" / cell.id
+    assert len(requeued) == 1 and requeued[0].args[1] == [cell.id]
+    assert (folder / "checkpoint.pt").is_file() and not (folder / "failed.json").exists()
+    assert not (folder / "claim").exists() and sweep.dir.state(cell.id) == "pending"
+    Sweep.open(tmp_path / "d").run("inline")  # the requeued attempt
+    assert "resumed" in (folder / "log.txt").read_text() and not (folder / "checkpoint.pt").exists()
+    Sweep(parse_spec(text), tmp_path / "ref").run("inline")
+    ours, ref = load_result(folder / "result"), load_result(tmp_path / "ref" / "cells" / cell.id / "result")
+    assert ours.images.equal(ref.images) and len(ours.history) == 6
