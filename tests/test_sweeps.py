@@ -112,7 +112,7 @@ def test_claims_exclude_a_second_worker_and_dead_workers_are_taken_over(tmp_path
     again = store.claim("c1")
     assert again is not None and json.loads(again.path.read_text())["pid"] == os.getpid()
     again.release()
-    store.write("c1", "done.json", {"accuracy": 1.0})
+    store.write("c1", "done.json", {"accuracy": 1.0, "eod": 0.0, "deo_a": 0.0, "worst_group_accuracy": 1.0})
     assert store.state("c1") == "done" and store.claim("c1", retry_failed=True) is None
 
 
@@ -146,7 +146,7 @@ def test_killed_sweep_reruns_only_the_missing_cells(killed_and_rerun):
     assert 3 <= len(before) < 8, before  # killed half-way
     assert f"{8 - len(before)} of 8 cells to run ({len(before)} done)" in k["rerun"].stdout
     status = Sweep.open(d).status()
-    assert status.counts == {"done": 8, "running": 0, "failed": 0, "pending": 0}
+    assert status.counts == {"done": 8, "running": 0, "queued": 0, "failed": 0, "damaged": 0, "pending": 0}
     for path, mtime in k["mtimes"].items():  # finished cells untouched
         assert path.stat().st_mtime_ns == mtime, path
     for cell in (d / "cells").iterdir():
@@ -241,7 +241,7 @@ def test_failed_cells_are_reported_and_rerun_only_on_request(tmp_path, monkeypat
     sweep = Sweep(parse_spec(TINY.replace("seeds = [0, 1]", "seeds = [0]")), tmp_path)
     sweep.run("inline")
     status = sweep.status()
-    assert status.counts == {"done": 1, "running": 0, "failed": 1, "pending": 0}
+    assert status.counts == {"done": 1, "running": 0, "queued": 0, "failed": 1, "damaged": 0, "pending": 0}
     errors = status.cells.loc[status.cells["state"] == "failed", "error"].tolist()
     assert errors == ["RuntimeError: CUDA ran out of memory (tried 3 GiB)"]
     assert status.hours_left > 0 and list(status.hours_used) == ["cpu"]
@@ -380,7 +380,9 @@ def test_a_finished_cell_of_other_settings_is_refused_and_the_grid_may_grow(tmp_
     # a baseline cell ignores the distillation overrides: another iterations count is the same random subset
     grown.run("inline")
     again = parse_spec(one.replace('["vanilla"]', '["random"]').replace("iterations = 2", "iterations = 9"))
-    assert Sweep(again, tmp_path).plan().todo == [] and again.cells()[0].distill == {}
+    with pytest.raises(ValueError, match=r"belongs to another grid .* drops 1 of its cells .*--replace-grid"):
+        Sweep(again, tmp_path)  # a grid that drops cells is another grid: refused unless asked
+    assert Sweep(again, tmp_path, replace_grid=True).plan().todo == [] and again.cells()[0].distill == {}
     assert Sweep.open(tmp_path).plan().todo == []  # opening the stored sweep checks nothing
 
 
@@ -438,3 +440,263 @@ def test_a_dead_workers_claim_on_a_finished_cell_is_cleared_by_the_next_run(tmp_
     assert SweepDir(tmp_path).state(done.parent.name) == "done"
     Sweep(parse_spec(one), tmp_path).run("inline")
     assert not claim.exists() and live.exists() and done.stat().st_mtime_ns == mtime
+
+
+# ------------------------------------------------- SLURM, faked on PATH (the real one: test_sweeps_slurm.py)
+FAKE = r'''#!{python}
+import json, os, sys
+from pathlib import Path
+name = Path(sys.argv[0]).name
+state = json.loads(Path(os.environ["FAKE_SLURM"]).read_text())
+with open(Path(os.environ["FAKE_SLURM"]).parent / "calls.log", "a") as f:
+    f.write(" ".join([name] + sys.argv[1:]) + "\n")
+if name == "sbatch":
+    if state.get("refuse"):
+        sys.stderr.write(state["refuse"] + "\n")
+        sys.exit(1)
+    state["next"] = state.get("next", 100) + 1
+    Path(os.environ["FAKE_SLURM"]).write_text(json.dumps(state))
+    (Path(os.environ["FAKE_SLURM"]).parent / f"sbatch-{{state['next']}}.sh").write_text(Path(sys.argv[-1]).read_text())
+    print(f"Submitted batch job {{state['next']}}")
+elif name in ("sacct",) and state.get("sacct") is None:
+    sys.stderr.write("Slurm accounting storage is disabled\n")
+    sys.exit(1)
+else:
+    sys.stdout.write(state.get(name, ""))
+'''
+
+
+@pytest.fixture
+def fake_slurm(tmp_path, monkeypatch):
+    """squeue / sacct / scontrol / sinfo / sbatch / srun answering from a JSON file (``set(...)``)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("squeue", "sacct", "scontrol", "sinfo", "sbatch", "srun"):
+        (bin_dir / name).write_text(FAKE.format(python=sys.executable))
+        (bin_dir / name).chmod(0o755)
+    state = tmp_path / "slurm.json"
+    state.write_text(json.dumps({"sinfo": "2|4000|(null)|cpu*\n"}))
+    monkeypatch.setenv("FAKE_SLURM", str(state))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+    class Fake:
+        folder = tmp_path
+
+        def set(self, **kw):
+            state.write_text(json.dumps({**json.loads(state.read_text()), **kw}))
+
+        def scripts(self) -> list[str]:
+            return [p.read_text() for p in sorted(tmp_path.glob("sbatch-*.sh"))]
+
+    return Fake()
+
+
+def _main(capsys, *args) -> tuple[int, str, str]:
+    from fairdd.cli import main
+
+    code = main(["sweep", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _tiny_grid(tmp_path, text: str = TINY) -> Path:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(text.replace("[sweep]", '[sweep]\nname = "tiny"'))
+    return grid
+
+
+def test_slurm_defaults_fit_the_device_and_the_partition(tmp_path, fake_slurm, capsys):
+    """#22.1/6: a CPU grid asks for no GPU, CPUs and memory within the node, time from the CPU estimate."""
+    grid = _tiny_grid(tmp_path)
+    code, out, _ = _main(capsys, "run", str(grid), "--dir", str(tmp_path / "d"), "--executor", "slurm", "--dry-run")
+    lines = out.splitlines()
+    assert code == 0 and not any("gpus" in ln for ln in lines), out
+    assert "#SBATCH --cpus-per-task=2" in lines and "#SBATCH --mem=4000MB" in lines  # the 2-CPU, 4000 MB node
+    sweep = Sweep(parse_spec(TINY), tmp_path / "x")
+    cpu, gpu = sweep.plan(device="cpu"), sweep.plan(device="cuda")
+    assert cpu.gpu_hours == pytest.approx(gpu.gpu_hours * 2760 / 20.5)
+    assert f"#SBATCH --time={sweep._timeout_min(cpu, cpu.jobs)}" in lines
+    long = Sweep(parse_spec(TINY.replace("iterations = 2", "iterations = 3000")), tmp_path / "y")
+    cpu, gpu = long.plan(device="cpu"), long.plan(device="cuda")
+    longest = max(estimate_cell(c, device="cpu").hours for c in long.cells)  # one cell per job here
+    assert long._timeout_min(cpu, cpu.jobs) == math.ceil(1.5 * 60 * longest + 10) > 10 * long._timeout_min(gpu, gpu.jobs)
+    fake_slurm.set(sinfo="16|64000|gpu:4|gpu*\n")  # a GPU partition: a GPU grid asks for one
+    code, out, _ = _main(capsys, "run", str(grid), "--dir", str(tmp_path / "d"), "--executor", "slurm", "--dry-run",
+                         "--device", "cuda")
+    assert "#SBATCH --gpus-per-task=1" in out.splitlines() and "#SBATCH --cpus-per-task=8" in out.splitlines()
+
+
+def test_dry_run_prints_the_sbatch_header_without_slurm(tmp_path, monkeypatch, capsys):
+    """#22.8/9: no srun here; the header names the sweep, runs in its folder, has no --wckey."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    grid = _tiny_grid(tmp_path)
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(tmp_path / "d"), "--executor", "slurm",
+                           "--dry-run", "--exclude", "node7", "--sbatch", "reservation=lab", "--python", "/v/bin/python")
+    lines = out.splitlines()
+    assert code == 0, err
+    for line in ("#SBATCH --job-name=fairdd-tiny", f"#SBATCH --chdir={(tmp_path / 'd').resolve()}",
+                 "#SBATCH --exclude=node7", "#SBATCH --reservation=lab"):
+        assert line in lines, line
+    assert not any("wckey" in ln for ln in lines) and any(ln.endswith("-u -m submitit.core._submit "
+                                                                       f"{(tmp_path / 'd').resolve()}/jobs/%j")
+                                                          and "/v/bin/python" in ln for ln in lines)
+    assert not (tmp_path / "d" / "resources.json").exists()  # a dry run changes nothing
+
+
+def test_every_standard_knob_reaches_the_sbatch_script(tmp_path):
+    from fairdd.sweeps import preview_script
+
+    res = Resources(partition="gpu", gres="gpu:a100:2", mem_per_gpu="40G", cpus_per_gpu=6, exclude="n[1-2]",
+                    nodelist="n3", comment="fairdd", mail_user="me@lab", mail_type="END,FAIL",
+                    dependency="afterok:12", exclusive=True, job_name="mine", signal_delay_s=300,
+                    srun_args=("--cpu-bind=none",), setup=("module load cuda",), additional={"reservation": "r1"},
+                    chdir="/scratch", account="lab", qos="high", constraint="a100")
+    text = preview_script(res.resolved("cuda"), tmp_path / "jobs", 3, timeout_min=60, max_parallel=2)
+    lines = text.splitlines()
+    for line in ("--partition=gpu", "--gres=gpu:a100:2", "--mem-per-gpu=40G", "--cpus-per-gpu=6", "--exclude='n[1-2]'",
+                 "--nodelist=n3", "--comment=fairdd", "--mail-user=me@lab", "--mail-type=END,FAIL",
+                 "--dependency=afterok:12", "--exclusive", "--job-name=mine", "--signal=USR2@300",
+                 "--reservation=r1", "--chdir=/scratch", "--account=lab", "--qos=high", "--constraint=a100",
+                 "--array=0-2%2", "--time=60"):
+        assert f"#SBATCH {line}" in lines, line
+    assert "module load cuda" in lines and "--cpu-bind=none" in text
+    assert not any(flag in text for flag in ("--gpus-per-task", "--mem=", "--cpus-per-task"))  # gres, per-GPU asks
+    assert Resources.from_dict(res.to_dict()) == res
+    with pytest.raises(ValueError, match=r"unknown resource \['gpu'\]"):
+        Resources.from_dict({"gpu": 1})
+    with pytest.raises(ValueError, match="mem_gb must be a positive number or None; got -1"):
+        Resources(mem_gb=-1)
+
+
+def test_resources_are_saved_reused_on_resume_and_changed_only_when_asked(tmp_path, fake_slurm, capsys):
+    """#22.2: the natural resume (``run --dir D``) keeps the first run's flags; status shows them."""
+    grid, d = _tiny_grid(tmp_path), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--mem-gb", "3",
+                           "--cpus-per-task", "1", "--slurm-partition", "cpu")
+    assert code == 0, err
+    assert json.loads((d / "resources.json").read_text())["mem_gb"] == 3.0
+    for cid in Sweep.open(d)._by_id:  # the job died without a word: the cells may run again
+        (d / "cells" / cid / "job.json").unlink()
+    code, out, err = _main(capsys, "run", "--dir", str(d), "--executor", "slurm")
+    first, second = fake_slurm.scripts()
+    for line in ("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=1", "#SBATCH --partition=cpu"):
+        assert line in first.splitlines() and line in second.splitlines(), line
+    assert "resources changed" not in out
+    code, out, _ = _main(capsys, "status", str(d))
+    assert "resources: partition=cpu, cpus_per_task=1, mem_gb=3.0" in out
+    for cid in Sweep.open(d)._by_id:
+        (d / "cells" / cid / "job.json").unlink()
+    code, out, _ = _main(capsys, "run", "--dir", str(d), "--executor", "slurm", "--mem-gb", "6")
+    assert "resources changed: mem_gb 3.0 -> 6.0" in out and "#SBATCH --mem=6GB" in fake_slurm.scripts()[-1]
+    assert "#SBATCH --cpus-per-task=1" in fake_slurm.scripts()[-1]
+
+
+def test_queued_cells_are_not_submitted_twice_and_max_parallel_spreads_them(tmp_path, fake_slurm, capsys):
+    """#22.3/6: cells of a live job are queued (with SLURM's reason); --max-parallel spreads a small grid."""
+    grid, d = _tiny_grid(tmp_path), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--max-parallel", "2")
+    assert code == 0 and "2 SLURM array task(s) of up to 2 cells" in out, out + err
+    assert "#SBATCH --array=0-1%2" in fake_slurm.scripts()[0]
+    fake_slurm.set(squeue="101_0|PENDING|Resources\n101_1|PENDING|Priority\n")
+    code, out, err = _main(capsys, "run", "--dir", str(d), "--executor", "slurm")
+    assert "0 of 4 cells to run" in out and len(fake_slurm.scripts()) == 1
+    status = Sweep.open(d).status()
+    assert status.counts["queued"] == 4 and set(status.cells["error"]) == {"PENDING Resources", "PENDING Priority"}
+    assert [len(j) for j in Sweep(parse_spec(SMOKE), tmp_path / "s").plan().jobs] == [1] * 8  # spread by default
+    assert len(Sweep(parse_spec(SMOKE), tmp_path / "s").plan(max_parallel=3).jobs) == 3
+
+
+def test_ended_jobs_settle_their_cells_with_slurms_reason_and_the_log(tmp_path, fake_slurm, capsys):
+    """#22.4: OOM, a failing setup line, a time limit, a node failure, a cancel: each shown per cell."""
+    text = TINY.replace("ipc = [1]", "ipc = [1, 2]").replace("seeds = [0, 1]", "seeds = [0]")
+    grid, d = _tiny_grid(tmp_path, text), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm")
+    jobs = {c: json.loads((d / "cells" / c / "job.json").read_text()) for c in Sweep.open(d)._by_id}
+    assert sorted(j["job"] for j in jobs.values()) == ["101_0", "101_1", "101_2", "101_3"]
+    by_job = {j["job"]: c for c, j in jobs.items()}
+    log = d / jobs[by_job["101_1"]]["log"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("bash: module: command not found\n")
+    fake_slurm.set(sacct="101_0|OUT_OF_MEMORY|0:125\n101_0.batch|OUT_OF_MEMORY|0:125\n101_1|FAILED|127:0\n"
+                         "101_2|NODE_FAIL|0:0\n101_3|TIMEOUT|0:0\n")
+    code, out, err = _main(capsys, "status", str(d))
+    rows = Sweep.open(d).status().cells.set_index("job")
+    assert code == 1 and "--retry-failed" in err
+    assert rows.loc["101_0", "state"] == "failed" and "SLURM job 101_0 OUT_OF_MEMORY" in rows.loc["101_0", "error"]
+    assert rows.loc["101_1", "error"] == "SLURM job 101_1 FAILED (exit code 127:0): bash: module: command not found"
+    assert rows.loc["101_0", "error"].endswith("killed over its memory limit; retry with more --mem-gb")
+    assert rows.loc["101_1", "log"] == jobs[by_job["101_1"]]["log"]
+    assert rows.loc["101_2", "state"] == "pending" and "NODE_FAIL; a rerun resubmits it" in rows.loc["101_2", "error"]
+    assert rows.loc["101_3", "state"] == "failed" and "TIMEOUT" in rows.loc["101_3", "error"]
+    code, out, err = _main(capsys, "run", "--dir", str(d), "--executor", "slurm")
+    assert "1 of 4 cells to run" in out and "3 failed cell(s) not rerun" in out and "--retry-failed" in out
+    fake_slurm.set(sacct=None, scontrol="JobId=1 ArrayJobId=101 ArrayTaskId=0 JobState=COMPLETED Reason=None "
+                                        "ExitCode=0:0\n")  # no accounting: scontrol still knows
+    from fairdd.sweeps.slurm import query
+
+    assert query(["101_0"])["101_0"].state == "COMPLETED"
+
+
+def test_a_dead_jobs_claim_frees_its_cell_at_once(tmp_path, fake_slurm):
+    """#22.7: a claim of a job SLURM reports dead does not hold its cell for STALE_AFTER_S."""
+    store = SweepDir(tmp_path / "d")
+    claim = store.cell("c1") / "claim"
+    claim.parent.mkdir(parents=True)
+    claim.write_text(json.dumps({"host": "node9", "pid": 4242, "since": time.time(), "job": "55_3"}))
+    fake_slurm.set(squeue="55_3|RUNNING|None\n")
+    sweep_dir = SweepDir(tmp_path / "d", job_alive=lambda j: __import__("fairdd.sweeps.slurm", fromlist=["query"])
+                         .query([j])[j].alive)
+    assert sweep_dir.state("c1") == "running"
+    fake_slurm.set(squeue="", sacct="55_3|CANCELLED by 0|0:15\n")
+    assert sweep_dir.state("c1") == "pending" and sweep_dir.claim("c1") is not None
+    assert store.state("c1") == "running"  # without SLURM's word, only the age counts (the old rule)
+
+
+def test_a_refused_sbatch_says_why_once_and_leaves_no_pickles(tmp_path, fake_slurm, capsys):
+    """#22.9: sbatch's refusal is one line; jobs/ holds nothing of the failed submission."""
+    fake_slurm.set(refuse="sbatch: error: Invalid generic resource (gres) specification")
+    grid, d = _tiny_grid(tmp_path), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--gpus-per-task", "1")
+    assert code == 2 and err.count("Invalid generic resource (gres) specification") == 1, err
+    assert "sbatch refused the job array" in err
+    assert not [p for p in (d / "jobs").rglob("*") if p.is_file()]
+    assert not any((d / "cells").glob("*/job.json"))
+
+
+def test_slurms_warning_checkpoints_and_requeues_instead_of_failing_the_cell(tmp_path, monkeypatch):
+    """#22.5: the warning signal before the time limit no longer marks the running cell failed: the
+    distillation is checkpointed between two steps, submitit's requeue is called, and the next attempt
+    resumes to the same images as an uninterrupted run."""
+    import signal
+
+    from fairdd.sweeps import run as sweep_run
+
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace('["vanilla", "cobra"]', '["vanilla"]')
+    text = text.replace("iterations = 2", "iterations = 6")
+    sweep = Sweep(parse_spec(text), tmp_path / "d")
+    sweep._write_spec()
+    (cell,) = sweep.cells
+    requeued = []
+
+    def submitit_handler(signum, frame):  # what submitit's checkpoint_and_try_requeue does, then exits
+        requeued.append(sweep_run.SweepWorker().checkpoint(str(sweep.dir.root), [cell.id]))
+        raise SystemExit(-1)
+
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    old = signal.signal(signal.SIGUSR2, submitit_handler)
+    try:
+        sweep_run._WARNED.set()
+        with pytest.raises(SystemExit):
+            sweep_run.SweepWorker()(str(sweep.dir.root), [cell.id], False, "cpu")
+    finally:
+        sweep_run._WARNED.clear()
+        signal.signal(signal.SIGUSR2, old)
+    folder = tmp_path / "d" / "cells" / cell.id
+    assert len(requeued) == 1 and requeued[0].args[1] == [cell.id]
+    assert (folder / "checkpoint.pt").is_file() and not (folder / "failed.json").exists()
+    assert not (folder / "claim").exists() and sweep.dir.state(cell.id) == "pending"
+    Sweep.open(tmp_path / "d").run("inline")  # the requeued attempt
+    assert "resumed" in (folder / "log.txt").read_text() and not (folder / "checkpoint.pt").exists()
+    Sweep(parse_spec(text), tmp_path / "ref").run("inline")
+    ours, ref = load_result(folder / "result"), load_result(tmp_path / "ref" / "cells" / cell.id / "result")
+    assert ours.images.equal(ref.images) and len(ours.history) == 6

@@ -10,10 +10,11 @@ Import cost: this package loads neither submitit nor pandas until used.
 """
 from .estimate import TIMINGS, CellEstimate, estimate_cell
 from .grid import Cell, SweepSpec, load_spec, make_spec, parse_spec
-from .run import EXECUTORS, Plan, Resources, Sweep, SweepRun, SweepStatus, make_executor, run_job, sbatch_script
+from .run import (EXECUTORS, Plan, Resources, Sweep, SweepRun, SweepStatus, make_executor, preview_script, run_job,
+                  sbatch_script, slurm_parameters)
 from .store import SweepDir
 from .table import SweepTable, load_table
 
 __all__ = ["Sweep", "SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "Plan", "Resources", "SweepRun",
            "SweepStatus", "SweepTable", "load_table", "SweepDir", "estimate_cell", "CellEstimate", "TIMINGS",
-           "EXECUTORS", "make_executor", "sbatch_script", "run_job"]
+           "EXECUTORS", "make_executor", "sbatch_script", "preview_script", "slurm_parameters", "run_job"]

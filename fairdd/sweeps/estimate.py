@@ -20,6 +20,11 @@ evaluation, per model-epoch 3.7 ms    gpu_check_h100_2026-11-27_b.txt: 5 models 
 the same, one at a time     17.5 ms   ibid.: 8.73 s
 ==========================  ========  ===============================================================
 
+On a CPU (``device="cpu"``) every time is the H100's times ``CPU_SLOWDOWN``: the DM step (IPC 10,
+batch 256, vanilla) took 2760 ms on a 2-core Xeon (benchmarks/results/cpu_levers_2026-11-27.txt,
+eager fp32) against 20.5 ms on the H100, a ratio of 135; a wall-time guess for CPU jobs, not a
+measurement of every step.
+
 DM cells (every target) rest on these measurements; a COBRA warm start adds K · ⌈C·IPC/256⌉ network
 steps per iteration. DC, DSA, IDC and CAFE steps were **not** measured on a GPU: their per-iteration
 time is a model built from the same constants (``outer_loop`` matching steps, each
@@ -47,6 +52,7 @@ TIMINGS = {
 # timings, which the estimate does not model)
 N_CLASSES = {"colored-mnist": 10, "colored-mnist-5k": 10, "colored-fashion-mnist": 10, "colored-digits": 10,
              "cifar10-s": 10, "celeba": 2, "utkface": 3, "bffhq": 2}
+CPU_SLOWDOWN = 2760 / 20.5  # a 2-core Xeon's DM step over the H100's (see the module docstring)
 WHOLE_SIZE = {"colored-mnist": 60000, "colored-mnist-5k": 4000, "colored-fashion-mnist": 60000,
               "colored-digits": 1442, "cifar10-s": 50000}
 
@@ -100,8 +106,11 @@ def ms_per_iteration(cell: Cell, n_classes: int = 10) -> tuple[float, bool]:
     return cfg.outer_loop * (match + cfg.inner_loop * syn_batches * net), False
 
 
-def estimate_cell(cell: Cell, *, n_classes: int | None = None) -> CellEstimate:
-    """Seconds of distillation and evaluation for ``cell`` on one H100 (see the module docstring)."""
+def estimate_cell(cell: Cell, *, n_classes: int | None = None, device: str = "cuda") -> CellEstimate:
+    """Seconds of distillation and evaluation for ``cell`` on one H100, or on a 2-core CPU with
+    ``device="cpu"`` (``CPU_SLOWDOWN`` times longer; see the module docstring)."""
+    if device not in ("cuda", "cpu", "auto"):
+        raise ValueError(f"device must be 'cuda', 'cpu' or 'auto'; got {device!r}")
     n_classes = n_classes or N_CLASSES.get(cell.dataset, 10)
     ecfg = cell.eval_config()
     if cell.target == "random":
@@ -116,5 +125,6 @@ def estimate_cell(cell: Cell, *, n_classes: int | None = None) -> CellEstimate:
     batched = cell.n_models > 1 and ecfg.norm != "batchnorm"
     per = TIMINGS["eval_batched_ms"] if batched else TIMINGS["eval_sequential_ms"]
     eval_s = cell.n_models * ecfg.epochs * math.ceil(n_train / ecfg.batch_size) * per / 1000
-    return CellEstimate(distill_s=distill_s, eval_s=eval_s, measured=measured)
+    scale = CPU_SLOWDOWN if device == "cpu" else 1.0
+    return CellEstimate(distill_s=distill_s * scale, eval_s=eval_s * scale, measured=measured)
 

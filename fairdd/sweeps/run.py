@@ -11,10 +11,15 @@ one directory, one set of comparable results.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
+import json
 import logging
 import math
 import os
 import socket
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -23,38 +28,111 @@ from typing import Callable, Literal, Sequence
 
 from .estimate import estimate_cell
 from .grid import Cell, SweepSpec, cell_differences, load_spec, parse_spec
+from ..io import write_json
 from .store import STATES, SweepDir
 
 __all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "run_cells", "run_cell", "EXECUTORS"]
 
 EXECUTORS = ("local", "slurm", "debug", "inline")
+DEFAULT_SPREAD = 16  # slurm: the fewest array tasks a grid is spread over (when it has that many cells)
 LOCAL_TIMEOUT_MIN = 30 * 24 * 60  # submitit's local default (2 min) would stop real runs
 Executor = Literal["local", "slurm", "debug", "inline"]
 log = logging.getLogger(__name__)
 
 
+_INT_KNOBS = ("gpus_per_task", "cpus_per_task", "cpus_per_gpu", "timeout_min", "signal_delay_s", "max_num_timeout")
+_STR_KNOBS = ("partition", "account", "qos", "constraint", "gres", "mem_per_cpu", "mem_per_gpu", "exclude", "nodelist",
+              "comment", "mail_user", "mail_type", "dependency", "job_name", "chdir", "python")
+
+
 @dataclass(frozen=True)
 class Resources:
-    """What each job asks the scheduler for (SLURM); ``timeout_min=None`` sizes it from the estimate."""
+    """What each SLURM job asks for. ``None`` means "fit the grid's device" (``resolved``): no GPU flag for
+    a CPU grid, CPUs and memory within the partition's nodes, wall time from the device's estimate.
+
+    Saved in the sweep folder (``resources.json``) on the first SLURM run and reused on resume.
+    """
 
     partition: str | None = None  # SLURM partition
-    gpus_per_task: int = 1  # GPUs per job (one task per job)
-    cpus_per_task: int = 8  # data loading and augmentation threads
-    mem_gb: int = 32  # host memory per job
+    gpus_per_task: int | None = None  # GPUs per job; None: 1 for a GPU grid, none (no flag) for a CPU grid
+    cpus_per_task: int | None = None  # None: 8 with a GPU, 4 without, at most a node's CPUs
+    mem_gb: float | None = None  # host memory per job; None: 32 GB with a GPU, 8 GB without, at most a node's
     timeout_min: int | None = None  # wall time per job; None = 1.5 × the largest job's estimate + 10 min
     account: str | None = None  # SLURM account
     qos: str | None = None  # SLURM quality of service
     constraint: str | None = None  # SLURM node features, e.g. "h100"
+    gres: str | None = None  # generic resources instead of gpus_per_task, e.g. "gpu:a100:1"
+    mem_per_cpu: str | None = None  # instead of mem_gb, e.g. "4G"
+    mem_per_gpu: str | None = None  # instead of mem_gb, e.g. "40G"
+    cpus_per_gpu: int | None = None  # instead of cpus_per_task
+    exclude: str | None = None  # nodes to avoid, e.g. "node[01-03]"
+    nodelist: str | None = None  # nodes to run on
+    comment: str | None = None  # shown by squeue / sacct
+    mail_user: str | None = None  # where SLURM mails
+    mail_type: str | None = None  # when, e.g. "END,FAIL"
+    dependency: str | None = None  # e.g. "afterok:1234"
+    exclusive: bool = False  # whole nodes
+    job_name: str | None = None  # None: fairdd-<sweep name>
+    chdir: str | None = None  # working directory of the jobs; None: the sweep folder
+    python: str | None = None  # the nodes' Python (a venv's bin/python, "singularity exec ... python")
+    signal_delay_s: int = 120  # SLURM warns the job this long before its time limit
+    max_num_timeout: int = 3  # requeues after a time limit (a checkpointing job resumes)
     setup: tuple[str, ...] = ()  # shell lines run before the job (module load ..., conda activate ...)
-    additional: dict = field(default_factory=dict)  # any other sbatch option, name → value
+    srun_args: tuple[str, ...] = ()  # more arguments of the job's srun
+    additional: dict = field(default_factory=dict)  # any other sbatch option, name → value (extra lines)
 
     def __post_init__(self) -> None:
-        for name in ("gpus_per_task", "cpus_per_task", "mem_gb"):
+        for name in _INT_KNOBS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "gpus_per_task" else 1):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        if self.timeout_min is not None and (not isinstance(self.timeout_min, int) or self.timeout_min < 1):
-            raise ValueError(f"timeout_min must be an integer >= 1 or None; got {self.timeout_min!r}")
+            low = 0 if name in ("gpus_per_task", "signal_delay_s", "max_num_timeout") else 1
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ValueError(f"{name} must be an integer >= {low} or None; got {value!r}")
+        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, (int, float))
+                                        or not self.mem_gb > 0):
+            raise ValueError(f"mem_gb must be a positive number or None; got {self.mem_gb!r}")
+        for name in _STR_KNOBS:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{name} must be a non-empty string or None; got {value!r}")
+        for name in ("setup", "srun_args"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"{name} must be a sequence of strings; got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.additional, dict):
+            raise TypeError(f"additional must be a dict of sbatch options; got {self.additional!r}")
+
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Resources":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown resource {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def changed(self, given: dict) -> tuple["Resources", dict]:
+        """These resources with ``given`` fields replaced, and {field: (old, new)} of what changed."""
+        diff = {k: (getattr(self, k), v) for k, v in given.items() if getattr(self, k) != v}
+        return dataclasses.replace(self, **given), diff
+
+    def resolved(self, device: str, node: dict | None = None) -> "Resources":
+        """Fill the ``None`` of GPUs, CPUs and memory for ``device`` ("cpu", "cuda", "auto") and the
+        partition's smallest node (``node``: cpus, mem_gb, gpus; from ``sinfo``, None where unknown)."""
+        node = node or {}
+        gpus = self.gpus_per_task
+        if gpus is None:
+            gpus = 0 if device == "cpu" or self.gres or (device == "auto" and not node.get("gpus")) else 1
+        cpus = self.cpus_per_task
+        if cpus is None and self.cpus_per_gpu is None:
+            cpus = min(8 if gpus else 4, node.get("cpus") or 8)
+        mem = self.mem_gb
+        if mem is None and self.mem_per_cpu is None and self.mem_per_gpu is None:
+            mem = min(32 if gpus else 8, node.get("mem_gb") or 32)
+        return dataclasses.replace(self, gpus_per_task=gpus, cpus_per_task=cpus, mem_gb=mem)
 
 
 @dataclass(frozen=True)
@@ -67,12 +145,18 @@ class Plan:
     measured_share: float  # share of the estimate resting on measured (DM) step times
     total_cells: int
     done_cells: int
+    device: str = "cuda"  # what the estimate is for: "cuda" (one H100) or "cpu"
+    failed: list = field(default_factory=list)  # ids of failed / damaged cells (run only with retry_failed)
 
     def summary(self) -> str:
         source = ("from measured step times" if self.measured_share == 1 else
                   f"{100 * self.measured_share:.0f}% of it from measured step times, the rest from the step model")
-        return (f"{len(self.todo)} of {self.total_cells} cells to run ({self.done_cells} done); estimate "
-                f"{_hours(self.gpu_hours)} GPU-hours on one H100 ({source})")
+        text = (f"{len(self.todo)} of {self.total_cells} cells to run ({self.done_cells} done); estimate "
+                f"{_hours(self.gpu_hours)} {_unit(self.device)} ({source})")
+        if self.failed and not any(c.id in self.failed for c in self.todo):
+            shown = ", ".join(self.failed[:3]) + (" ..." if len(self.failed) > 3 else "")
+            text += f"; {len(self.failed)} failed cell(s) not rerun ({shown}): rerun them with --retry-failed"
+        return text
 
     def breakdown(self, by: Sequence[str] = ("method", "target", "ipc")):
         """Estimated GPU-hours of the cells to run, summed per ``by`` (a DataFrame)."""
@@ -80,7 +164,7 @@ class Plan:
 
         rows = []
         for c in self.todo:
-            e = estimate_cell(c)
+            e = estimate_cell(c, device=self.device)
             rows.append({**{k: getattr(c, k, c.axes.get(k)) for k in by}, "cells": 1, "distill_h": e.distill_s / 3600,
                          "eval_h": e.eval_s / 3600, "hours": e.hours, "measured": e.measured})
         if not rows:
@@ -97,30 +181,62 @@ class SweepStatus:
     cells: "object"
     counts: dict
     hours_used: dict  # device kind → hours spent by finished cells
-    hours_left: float  # estimate for the cells not done, one H100
+    hours_left: float  # estimate for the cells not done, on ``device``
+    device: str = "auto"  # the grid's device
+    resources: dict | None = None  # the SLURM resources saved in the folder (None: never submitted)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{self.counts[s]} {s}" for s in STATES)
+        counts = ", ".join(f"{self.counts[s]} {s}" for s in STATES if self.counts[s] or s in _ALWAYS)
         used = ", ".join(f"{_hours(h)} h on {d}" for d, h in self.hours_used.items()) or "none yet"
-        return f"{counts}; used {used}; estimate for the rest {_hours(self.hours_left)} GPU-hours (one H100)"
+        unit = _unit("cpu" if self.device == "cpu" else "cuda")
+        return f"{counts}; used {used}; estimate for the rest {_hours(self.hours_left)} {unit}"
+
+    def resources_line(self) -> str:
+        """The saved SLURM resources, the knobs set (``""`` if the sweep was never submitted)."""
+        if not self.resources:
+            return ""
+        default = Resources().to_dict()
+        return "resources: " + (", ".join(f"{k}={v}" for k, v in self.resources.items() if v != default[k])
+                                or "defaults for the device")
+
+
+_HINTS = {"OUT_OF_MEMORY": ": killed over its memory limit; retry with more --mem-gb",
+          "TIMEOUT": ": killed at its time limit; retry with more --timeout-min",
+          "DEADLINE": ": killed at its deadline"}
+_ALWAYS = ("done", "running", "failed", "pending")  # shown even when 0
 
 
 def _hours(h: float) -> str:
     return f"{h:.2f}" if h >= 0.1 else f"{h:.2g}"
 
 
+def _unit(device: str) -> str:
+    return "hours on a 2-core CPU (estimate)" if device == "cpu" else "GPU-hours on one H100"
+
+
+def _first_error(exc: BaseException) -> str:
+    """sbatch's complaint from a submitit error, once (it often repeats it)."""
+    text = str(getattr(exc, "output", b"") or b"", "utf-8", "replace") if isinstance(
+        getattr(exc, "output", None), bytes) else str(exc)
+    lines = list(dict.fromkeys(ln.strip() for ln in text.splitlines() if "error" in ln.lower() and ln.strip()))
+    return "; ".join(lines[:2]) or text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+
+
 class SweepRun:
     """Submitted jobs of one ``Sweep.run``; ``wait()`` blocks until they end (with a progress bar)."""
 
-    def __init__(self, sweep: "Sweep", jobs: list, cell_ids: list[str]) -> None:
-        self.sweep, self.jobs, self.cell_ids = sweep, jobs, cell_ids
+    def __init__(self, sweep: "Sweep", jobs: list, cell_ids: list[str], *, slurm: bool = False) -> None:
+        self.sweep, self.jobs, self.cell_ids, self.slurm = sweep, jobs, cell_ids, slurm
         self.errors: list[str] = []  # workers that died (killed, timed out); cell errors are in failed.json
 
     @property
     def job_ids(self) -> list[str]:
         return [str(getattr(j, "job_id", "inline")) for j in self.jobs]
 
-    def wait(self, *, progress: bool = False, poll_s: float = 1.0) -> SweepStatus:
+    def wait(self, *, progress: bool = False, poll_s: float | None = None) -> SweepStatus:
+        """Block until the jobs end (SLURM: until SLURM says no cell is queued or running), polling every
+        ``poll_s`` seconds (default 1 locally, 5 on SLURM, to spare the controller)."""
+        poll_s = poll_s if poll_s is not None else (5.0 if self.slurm else 1.0)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -128,7 +244,11 @@ class SweepRun:
             bar = tqdm(total=len(self.cell_ids), desc="cells", unit="cell")
         try:
             while True:
-                finished = all(_job_done(j) for j in self.jobs)
+                if self.slurm:  # SLURM's word (squeue / sacct / scontrol), not submitit's result files
+                    states = self.sweep.states()
+                    finished = not any(states[c][0] in ("queued", "running") for c in self.cell_ids)
+                else:
+                    finished = all(_job_done(j) for j in self.jobs)
                 if bar is not None:
                     bar.n = sum(self.sweep.dir.state(c) in ("done", "failed") for c in self.cell_ids)
                     bar.refresh()
@@ -138,7 +258,7 @@ class SweepRun:
         finally:
             if bar is not None:
                 bar.close()
-        for job in self.jobs:
+        for job in ([] if self.slurm else self.jobs):
             try:
                 job.result()
             except Exception as exc:  # noqa: BLE001 - a worker's death leaves its cell claimable again
@@ -162,31 +282,57 @@ class Sweep:
     """
 
     def __init__(self, spec: SweepSpec | str | Path | None, directory: str | Path, *,
-                 key: Sequence[str] | None = None) -> None:
+                 key: Sequence[str] | None = None, replace_grid: bool = False) -> None:
         """``spec``: a sweep file, a ``SweepSpec``, or None for the one stored in ``directory``.
 
         key : the grid axes that name a result (default: all of the cell's axes). A finished cell in
             ``directory`` with the same values on ``key`` but other settings makes this a ``ValueError``
             naming the difference (checked when ``spec`` is given, not when the stored one is opened).
+        replace_grid : a directory belongs to one grid: a ``spec`` that drops cells of the stored grid
+            (another grid, not the same one grown) is a ``ValueError`` unless this is True. With a
+            ``key``, the directory is a store of results named by ``key`` that several grids fill
+            (the studies): the ``key`` check alone guards it.
         """
-        self.dir = SweepDir(directory)
+        self.dir = SweepDir(directory, job_alive=self._job_alive)
         given = spec is not None
         if spec is None:
             if not self.dir.spec_file.is_file():
                 raise FileNotFoundError(f"{directory} holds no sweep (no sweep.toml); pass the sweep file")
-            spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+            try:
+                spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{self.dir.spec_file} is not a valid sweep file: {exc}") from None
         elif not isinstance(spec, SweepSpec):
             spec = load_spec(spec)
         self.spec = spec
         self.cells = spec.cells()
         self._by_id = {c.id: c for c in self.cells}
+        self._jobs: dict | None = None  # SLURM's word on the jobs, cached for one status / plan
         if given:
             self._check_finished(key)
+            if not replace_grid and key is None:
+                self._check_grid()
 
     @classmethod
     def open(cls, directory: str | Path) -> "Sweep":
         """The sweep stored in ``directory`` (after it was run, moved or copied)."""
         return cls(None, directory)
+
+    def _check_grid(self) -> None:
+        """Refuse a grid that drops cells of the one stored here (a grown grid keeps them all)."""
+        if not self.dir.spec_file.is_file():
+            return
+        try:
+            stored = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{self.dir.spec_file} is not a valid sweep file ({exc}); use another directory "
+                             "or replace_grid=True (--replace-grid)") from None
+        dropped = [c.id for c in stored.cells() if c.id not in self._by_id]
+        if dropped:
+            raise ValueError(
+                f"{self.dir.root} belongs to another grid ({self.dir.spec_file}): this one drops {len(dropped)} of "
+                f"its cells ({', '.join(dropped[:3])}{' ...' if len(dropped) > 3 else ''}); use another directory, "
+                "or replace_grid=True (--replace-grid) to make this grid the folder's (finished cells are kept)")
 
     def _check_finished(self, key: Sequence[str] | None) -> None:
         """Refuse a cell whose grid point (on ``key``) a finished cell of other settings already holds."""
@@ -216,85 +362,218 @@ class Sweep:
         except KeyError:
             raise ValueError(f"{cell_id!r} is not a cell of this sweep") from None
 
+    # ---------------------------------------------------------------- SLURM's word
+    def _records(self) -> dict[str, dict]:
+        """The SLURM job each cell was last submitted to (``job.json``)."""
+        out = {}
+        for c in self.cells:
+            rec = self.dir.read(c.id, "job.json")
+            if rec and rec.get("job"):
+                out[c.id] = rec
+        return out
+
+    def job_states(self, refresh: bool = False) -> dict:
+        """SLURM's state of the jobs the cells were submitted to (``slurm.JobState`` by job id)."""
+        from . import slurm
+
+        if self._jobs is None or refresh:
+            records = self._records()
+            logs = {r["job"]: self.dir.root / r["log"] for r in records.values() if r.get("log")}
+            self._jobs = slurm.query({r["job"] for r in records.values()}, logs=logs) if records else {}
+        return self._jobs
+
+    def _job_alive(self, job: str) -> bool | None:
+        from . import slurm
+
+        jobs = self._jobs if self._jobs is not None else {}
+        state = jobs.get(job) or slurm.query([job]).get(job)
+        return None if state is None else state.alive
+
+    def states(self) -> dict[str, tuple[str, dict]]:
+        """Each cell's state and what explains it (job, reason, log, error), from its files and SLURM.
+
+        A cell of a live SLURM job is ``queued`` (or ``running`` once claimed); a job that ended
+        without the cell's result settles it: failed with SLURM's reason and the job's log (OOM, time
+        limit, a failing setup line), or pending again (cancelled, node failure).
+        """
+        from . import slurm
+
+        jobs = self.job_states(refresh=True)
+        records = self._records()
+        out = {}
+        for c in self.cells:
+            state, rec = self.dir.state(c.id), records.get(c.id)
+            info = {"job": rec["job"] if rec else "", "log": rec.get("log", "") if rec else ""}
+            js = jobs.get(rec["job"]) if rec else None
+            # a failure recorded before this submission is history: the job's outcome decides
+            earlier = state == "failed" and rec is not None and float(
+                (self.dir.read(c.id, "failed.json") or {}).get("at", 0)) < float(rec.get("at", 0))
+            if (state == "pending" or earlier) and js is not None and js.alive:
+                state, info["reason"] = "queued", f"{js.state} {js.reason}".strip()
+            elif (state == "pending" or earlier) and js is not None and js.alive is False \
+                    and js.state != "COMPLETED":
+                if js.state in slurm.FAILS:
+                    log_text = slurm.log_tail(self.dir.root / info["log"]) if info["log"] else ""
+                    hint = _HINTS.get(js.state) or (f" ({js.reason})" if js.reason else "") + \
+                        (f": {log_text}" if log_text else "")
+                    self.dir.write(c.id, "failed.json", {
+                        "error": f"SLURM job {js.job} {js.state}{hint}",
+                        "job": js.job, "slurm_state": js.state, "log": info["log"], "at": time.time()})
+                    state = "failed"
+                else:
+                    word = "left SLURM without a record (cancelled while pending?)" if js.state == "GONE" else js.state
+                    info["reason"] = f"job {js.job} {word}; a rerun resubmits it"
+            out[c.id] = (state, info)
+        return out
+
     # ---------------------------------------------------------------- planning
-    def plan(self, *, retry_failed: bool = False, cells_per_job: int | None = None,
-             job_hours: float = 2.0) -> Plan:
-        """The cells not done (failed ones too with ``retry_failed``; running ones are left alone),
-        grouped into jobs of ``cells_per_job`` (default: packed up to ``job_hours`` by the estimate,
-        cells of one dataset together, so a job loads each dataset once)."""
-        states = {c.id: self.dir.state(c.id) for c in self.cells}
-        wanted = ("pending", "failed") if retry_failed else ("pending",)
-        todo = [c for c in self.cells if states[c.id] in wanted]
-        est = {c.id: estimate_cell(c) for c in todo}
-        if cells_per_job is not None and (not isinstance(cells_per_job, int) or cells_per_job < 1):
+    def plan(self, *, retry_failed: bool = False, cells_per_job: int | None = None, job_hours: float = 2.0,
+             max_parallel: int | None = None, device: str | None = None) -> Plan:
+        """The cells to run: pending ones (failed and damaged ones too with ``retry_failed``; running and
+        queued ones are left alone), grouped into jobs of ``cells_per_job`` or, by default, into
+        ``max_parallel`` jobs (16 if None), more where a job would last over ``job_hours`` on average
+        by the estimate for ``device``; cells of one dataset together, so a job loads each dataset once."""
+        if cells_per_job is not None and (isinstance(cells_per_job, bool) or not isinstance(cells_per_job, int)
+                                          or cells_per_job < 1):
             raise ValueError(f"cells_per_job must be an integer >= 1 or None; got {cells_per_job!r}")
-        jobs: list[list[str]] = []
+        device = device or self.spec.device
+        states = {cid: st for cid, (st, _) in self.states().items()}
+        wanted = ("pending", "failed", "damaged") if retry_failed else ("pending",)
+        todo = [c for c in self.cells if states[c.id] in wanted]
+        est = {c.id: estimate_cell(c, device=device) for c in todo}
         ordered = sorted(todo, key=lambda c: (c.dataset, json_key(c.data), str(c.data_seed), c.seed))
-        hours = 0.0
-        for c in ordered:
-            h = est[c.id].hours
-            if not jobs or (len(jobs[-1]) >= cells_per_job if cells_per_job else hours + h > job_hours):
-                jobs.append([])
-                hours = 0.0
-            jobs[-1].append(c.id)
-            hours += h
         total = sum(e.hours for e in est.values())
+        if cells_per_job:
+            n = math.ceil(len(ordered) / cells_per_job)
+        else:  # at least the parallel tasks asked for, and enough that a job lasts <= job_hours on average
+            n = min(len(ordered), max(max_parallel or DEFAULT_SPREAD, math.ceil(total / job_hours)))
+        jobs: list[list[str]] = []
+        cum, per = 0.0, total / max(n, 1)
+        for i, c in enumerate(ordered):  # contiguous; job k starts at k / n of the hours (or of the cells)
+            if cells_per_job:
+                start = not jobs or len(jobs[-1]) >= cells_per_job
+            else:
+                start = not jobs or len(jobs) < n and (cum >= per * len(jobs) * (1 - 1e-9)
+                                                       or len(ordered) - i <= n - len(jobs))
+            if start:
+                jobs.append([])
+            jobs[-1].append(c.id)
+            cum += est[c.id].hours
         measured = sum(e.hours for e in est.values() if e.measured)
         return Plan(todo=todo, jobs=jobs, gpu_hours=total, measured_share=measured / total if total else 1.0,
-                    total_cells=len(self.cells), done_cells=sum(s == "done" for s in states.values()))
+                    total_cells=len(self.cells), done_cells=sum(s == "done" for s in states.values()),
+                    device="cpu" if device == "cpu" else "cuda",
+                    failed=[cid for cid, s in states.items() if s in ("failed", "damaged")])
 
     # ----------------------------------------------------------------- running
-    def run(self, executor: Executor = "local", *, max_parallel: int = 1, retry_failed: bool = False,
-            cells_per_job: int | None = None, resources: Resources | None = None, device: str | None = None,
-            plan: Plan | None = None, callback: Callable[[Cell, dict], None] | None = None) -> SweepRun:
+    def run(self, executor: Executor = "local", *, max_parallel: int | None = None, retry_failed: bool = False,
+            cells_per_job: int | None = None, job_hours: float = 2.0, resources: Resources | None = None,
+            device: str | None = None, plan: Plan | None = None,
+            callback: Callable[[Cell, dict], None] | None = None) -> SweepRun:
         """Start the cells not yet done and return at once; ``.wait()`` on the result blocks.
 
         executor : "local" (submitit processes on this machine), "slurm" (submitit job array),
             "debug" (submitit, in this process on ``wait``) or "inline" (this process, now; no submitit).
-        max_parallel : local: worker processes, each taking cells as they free up; slurm: array tasks
-            running at once.
+        max_parallel : local: worker processes (default 1); slurm: array tasks running at once (default:
+            no limit) and the fewest jobs the cells are spread over.
+        resources : slurm: what each job asks for; default: those saved in the folder (``resources.json``),
+            else ``Resources()``; given ones are saved. The device fills what they leave None.
         callback : "inline" only: called with (cell, its ``done.json``) after each cell this run finishes.
         """
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; allowed: {list(EXECUTORS)}")
-        if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
-            raise ValueError(f"max_parallel must be an integer >= 1; got {max_parallel!r}")
-        resources = resources or Resources()
-        self._write_spec()
-        self.dir.clear_dead_claims()
-        plan = plan or self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job)
-        # cells of one dataset build together: a worker loads each (dataset, knobs, data draw) once
-        ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), str(c.data_seed), c.seed))]
+        if max_parallel is not None and (isinstance(max_parallel, bool) or not isinstance(max_parallel, int)
+                                         or max_parallel < 1):
+            raise ValueError(f"max_parallel must be an integer >= 1 or None; got {max_parallel!r}")
         if callback is not None and executor != "inline":
             raise ValueError(f"callback needs executor 'inline' (cells run in this process); got {executor!r}")
+        self._write_spec()
+        self.dir.clear_dead_claims()
         device = device or self.spec.device
-        root = str(self.dir.root.resolve())
+        if executor == "slurm":
+            return self._submit(resources, max_parallel=max_parallel, retry_failed=retry_failed, device=device,
+                                cells_per_job=cells_per_job, job_hours=job_hours)
+        plan = plan or self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job, device=device)
+        # cells of one dataset build together: a worker loads each (dataset, knobs, data draw) once
+        ids = [c.id for c in sorted(plan.todo, key=lambda c: (c.dataset, json_key(c.data), str(c.data_seed), c.seed))]
         if not ids:
             return SweepRun(self, [], [])
-        if executor in ("local", "inline", "debug"):
-            # workers pull from the whole list (rotated so they start apart): the claims share the work
-            n = min(max_parallel, len(ids))
-            job_lists = [ids[i * len(ids) // n:] + ids[:i * len(ids) // n] for i in range(n)]
-        else:
-            job_lists = plan.jobs
+        # workers pull from the whole list (rotated so they start apart): the claims share the work
+        n = min(max_parallel or 1, len(ids))
+        job_lists = [ids[i * len(ids) // n:] + ids[:i * len(ids) // n] for i in range(n)]
         if executor == "inline":
             run_cells(self, job_lists[0], retry_failed=retry_failed, device=device, callback=callback)
             return SweepRun(self, [], ids)
-        # local workers run on this machine's own time (the estimate is for an H100): no default limit
-        timeout = self._timeout_min(plan, job_lists) if executor == "slurm" else LOCAL_TIMEOUT_MIN
-        ex = make_executor(executor, self.dir.jobs, resources=resources, max_parallel=max_parallel,
-                           timeout_min=resources.timeout_min or timeout)
-        n = len(job_lists)
-        jobs = ex.map_array(run_job, [root] * n, job_lists, [retry_failed] * n, [device] * n)
-        from ..io import write_json
-
-        write_json(self.dir.jobs / "submissions" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json",
-                   {"executor": executor, "host": socket.gethostname(), "jobs": [str(j.job_id) for j in jobs],
-                    "cells": job_lists, "gpu_hours_estimate": plan.gpu_hours})
+        # local workers run on this machine's own time: no default limit
+        ex = make_executor(executor, self.dir.jobs, resources=resources or Resources(), max_parallel=n,
+                           timeout_min=(resources and resources.timeout_min) or LOCAL_TIMEOUT_MIN)
+        jobs = ex.map_array(run_job, [str(self.dir.root.resolve())] * n, job_lists, [retry_failed] * n, [device] * n)
         return SweepRun(self, jobs, ids)
 
+    def _submit(self, resources: Resources | None, *, max_parallel: int | None, retry_failed: bool, device: str,
+                cells_per_job: int | None, job_hours: float) -> SweepRun:
+        """Submit the cells to run as one SLURM job array; under the lock, so two ``run`` never submit a
+        cell twice (cells of a live job are ``queued``, not planned)."""
+        from . import slurm
+
+        resources = self.resources(resources)
+        with self.dir.lock():
+            plan = self.plan(retry_failed=retry_failed, cells_per_job=cells_per_job, job_hours=job_hours,
+                             max_parallel=max_parallel, device=device)
+            if not plan.jobs:
+                return SweepRun(self, [], [])
+            res = resources.resolved(device, slurm.partition_node(resources.partition))
+            ex = make_executor("slurm", self.dir.jobs, resources=res, max_parallel=max_parallel,
+                               timeout_min=res.timeout_min or self._timeout_min(plan, plan.jobs),
+                               name=self.spec.name, chdir=self.dir.root.resolve())
+            self.dir.jobs.mkdir(parents=True, exist_ok=True)
+            before = set(self.dir.jobs.rglob("*"))
+            n = len(plan.jobs)
+            try:  # submitit prints sbatch's complaint itself: kept for the one error below
+                with contextlib.redirect_stderr(io.StringIO()):
+                    jobs = ex.map_array(SweepWorker(), [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
+                                        [device] * n)
+            except Exception as exc:  # noqa: BLE001 - sbatch refused: leave no pickles, say why once
+                for path in sorted(set(self.dir.jobs.rglob("*")) - before, reverse=True):
+                    path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
+                raise RuntimeError(f"sbatch refused the job array: {_first_error(exc)}") from None
+            self._record(jobs, plan)
+        return SweepRun(self, jobs, [c for ids in plan.jobs for c in ids], slurm=True)
+
+    def _record(self, jobs: list, plan: Plan) -> None:
+        from ..io import write_json
+
+        now = time.time()
+        for job, ids in zip(jobs, plan.jobs):
+            log_path = os.path.relpath(Path(job.paths.stderr).resolve(), self.dir.root.resolve())
+            for cid in ids:
+                self.dir.write(cid, "job.json", {"job": str(job.job_id), "log": log_path, "at": now})
+        write_json(self.dir.jobs / "submissions" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json",
+                   {"executor": "slurm", "host": socket.gethostname(), "jobs": [str(j.job_id) for j in jobs],
+                    "cells": plan.jobs, "hours_estimate": plan.gpu_hours, "device": plan.device})
+
+    def resources(self, given: Resources | dict | None = None, *, save: bool = True) -> Resources:
+        """The folder's SLURM resources (``resources.json``), with ``given`` ones (a ``Resources`` or
+        {field: value}) replacing them and saved (``save``); ``Resources()`` on a first run with none given."""
+        from ..io import write_json
+
+        path = self.dir.root / "resources.json"
+        saved = None
+        if path.is_file():
+            try:
+                saved = Resources.from_dict(json.loads(path.read_text()))
+            except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+                raise ValueError(f"{path} is damaged ({exc}); fix or delete it, then pass the resources") from None
+        if isinstance(given, Resources):
+            new = given
+        else:
+            new, _ = (saved or Resources()).changed(dict(given or {}))
+        if save and new != saved:
+            write_json(path, new.to_dict())
+        return new
+
     def _timeout_min(self, plan: Plan, job_lists: list[list[str]]) -> int:
-        est = {c.id: estimate_cell(c).hours for c in plan.todo}
+        est = {c.id: estimate_cell(c, device=plan.device).hours for c in plan.todo}
         longest = max(sum(est[i] for i in ids) for ids in job_lists)
         return int(math.ceil(1.5 * longest * 60 + 10))
 
@@ -308,32 +587,40 @@ class Sweep:
 
     # ------------------------------------------------------------------ status
     def status(self) -> SweepStatus:
-        """done / running / failed / pending per cell, the last error line of failures, hours used
-        (finished cells, by device) and the estimate for the rest (one H100)."""
+        """Each cell's state (done / running / queued / failed / damaged / pending) with its SLURM job,
+        the reason or last error line and the log to read; hours used (finished cells, by device) and
+        the estimate for the rest."""
         import pandas as pd
 
-        rows, used, left = [], {}, 0.0
+        rows, used, left, states = [], {}, 0.0, self.states()
         for c in self.cells:
-            state = self.dir.state(c.id)
-            row = {"cell": c.id, "state": state, **{k: v for k, v in c.axes.items()}, "worker": "", "error": "",
-                   "hours": None}
+            state, info = states[c.id]
+            row = {"cell": c.id, "state": state, **dict(c.axes), "job": info.get("job", ""), "worker": "",
+                   "error": info.get("reason", ""), "log": info.get("log", ""), "hours": None}
             if state == "done":
                 done = self.dir.read(c.id, "done.json") or {}
                 hours = float(done.get("seconds", 0.0)) / 3600
                 kind = done.get("device_name") or done.get("device", "?")
                 used[kind] = used.get(kind, 0.0) + hours
                 row["hours"] = hours
+                row["log"] = ""
             else:
-                left += estimate_cell(c).hours
-                if state == "running":
-                    claim = self.dir.read(c.id, "claim") or {}
-                    row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
-                if state == "failed":
-                    row["error"] = (self.dir.read(c.id, "failed.json") or {}).get("error", "")
+                left += estimate_cell(c, device=self.spec.device).hours
+            if state == "running":
+                claim = self.dir.read(c.id, "claim") or {}
+                row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
+            elif state == "failed":
+                failed = self.dir.read(c.id, "failed.json")
+                row["error"] = failed.get("error", "") if failed else f"{self.dir.cell(c.id) / 'failed.json'} is damaged"
+                row["log"] = (failed or {}).get("log") or os.path.join("cells", c.id, "log.txt")
+            elif state == "damaged":
+                row["error"] = f"damaged: {self.dir.damage(c.id)}; rerun with --retry-failed"
             rows.append(row)
         frame = pd.DataFrame(rows)
         counts = {s: int((frame["state"] == s).sum()) if len(frame) else 0 for s in STATES}
-        return SweepStatus(cells=frame, counts=counts, hours_used=used, hours_left=left)
+        saved = self.dir.root / "resources.json"
+        return SweepStatus(cells=frame, counts=counts, hours_used=used, hours_left=left,
+                           device=self.spec.device, resources=json.loads(saved.read_text()) if saved.is_file() else None)
 
     def table(self, **kw):
         """The paper table of the finished cells (``fairdd.sweeps.table.SweepTable``)."""
@@ -349,8 +636,8 @@ def json_key(obj) -> str:
 
 
 # ------------------------------------------------------------------------- executors
-def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_parallel: int = 1,
-                  timeout_min: int = 60):
+def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_parallel: int | None = 1,
+                  timeout_min: int = 60, name: str = "sweep", chdir: str | Path | None = None):
     """A submitit executor with the requested resources. Needs ``pip install fairdd[cluster]``."""
     try:
         import submitit
@@ -365,27 +652,47 @@ def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_pa
         import torch
 
         ex = submitit.LocalExecutor(folder)
-        gpus = min(resources.gpus_per_task, torch.cuda.device_count()) if torch.cuda.is_available() else 0
+        gpus = min(resources.gpus_per_task or 0, torch.cuda.device_count()) if torch.cuda.is_available() else 0
         ex.update_parameters(timeout_min=timeout_min, gpus_per_node=gpus)
         return ex
     if kind != "slurm":
         raise ValueError(f"unknown executor {kind!r}; allowed: {list(EXECUTORS)}")
     try:
-        ex = submitit.SlurmExecutor(folder)
+        ex = submitit.SlurmExecutor(folder, max_num_timeout=resources.max_num_timeout, python=resources.python)
     except RuntimeError as exc:
         raise RuntimeError(f"executor 'slurm' needs a SLURM cluster: {exc}") from exc
-    params = dict(job_name="fairdd-sweep", time=timeout_min, ntasks_per_node=1, gpus_per_task=resources.gpus_per_task,
-                  cpus_per_task=resources.cpus_per_task, mem=f"{resources.mem_gb}GB",
-                  array_parallelism=max_parallel, signal_delay_s=120)
-    for name in ("partition", "account", "qos", "constraint"):
-        if getattr(resources, name):
-            params[name] = getattr(resources, name)
-    if resources.setup:
-        params["setup"] = list(resources.setup)
-    if resources.additional:
-        params["additional_parameters"] = dict(resources.additional)
-    ex.update_parameters(**params)
+    ex.update_parameters(**slurm_parameters(resources, timeout_min=timeout_min, max_parallel=max_parallel,
+                                            name=name, chdir=chdir))
     return ex
+
+
+def slurm_parameters(resources: Resources, *, timeout_min: int, max_parallel: int | None = None,
+                     name: str = "sweep", chdir: str | Path | None = None) -> dict:
+    """submitit's sbatch parameters for ``resources`` (resolved: ``Resources.resolved``).
+
+    No ``--gpus-per-task`` without GPUs, no ``--wckey``; the job is named ``fairdd-<name>`` and runs in
+    ``chdir`` (the sweep folder) unless the resources say otherwise.
+    """
+    r = resources
+    params = dict(job_name=r.job_name or f"fairdd-{name}", time=timeout_min, ntasks_per_node=1,
+                  signal_delay_s=r.signal_delay_s, wckey=None, array_parallelism=max_parallel or 100000)
+    if r.gpus_per_task:
+        params["gpus_per_task"] = r.gpus_per_task
+    if r.mem_gb is not None and not (r.mem_per_cpu or r.mem_per_gpu):
+        params["mem"] = f"{int(r.mem_gb)}GB" if float(r.mem_gb).is_integer() else f"{int(r.mem_gb * 1024)}MB"
+    for knob in ("cpus_per_task", "cpus_per_gpu", "partition", "account", "qos", "constraint", "gres", "mem_per_cpu",
+                 "mem_per_gpu", "exclude", "nodelist", "comment", "mail_user", "mail_type", "dependency"):
+        if getattr(r, knob) is not None:
+            params[knob] = getattr(r, knob)
+    if r.exclusive:
+        params["exclusive"] = True
+    if r.setup:
+        params["setup"] = list(r.setup)
+    if r.srun_args:
+        params["srun_args"] = list(r.srun_args)
+    extra = {"chdir": str(r.chdir or chdir)} if (r.chdir or chdir) else {}
+    params["additional_parameters"] = {**extra, **dict(r.additional)}
+    return params
 
 
 def sbatch_script(executor, n_jobs: int) -> str:
@@ -398,7 +705,86 @@ def sbatch_script(executor, n_jobs: int) -> str:
     return _make_sbatch_string(command=executor._submitit_command_str, folder=executor.folder, **params)
 
 
+def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, timeout_min: int,
+                   max_parallel: int | None = None, name: str = "sweep", chdir: str | Path | None = None) -> str:
+    """The sbatch script of an array of ``n_jobs``, written without SLURM (no ``srun`` needed here)."""
+    import shlex
+    import sys
+
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    params = slurm_parameters(resources, timeout_min=timeout_min, max_parallel=max_parallel, name=name, chdir=chdir)
+    if n_jobs > 1:
+        params["map_count"] = n_jobs
+    folder = Path(folder).resolve() / "%j"
+    python = resources.python or shlex.quote(sys.executable)
+    command = " ".join([python, "-u -m submitit.core._submit", shlex.quote(str(folder))])
+    return _make_sbatch_string(command=command, folder=folder, **params)
+
+
 # ------------------------------------------------------------------------- workers
+class _Requeue(BaseException):
+    """Raised between two distillation steps after SLURM's warning signal (not an error of the cell)."""
+
+    def __init__(self, folder: Path | None = None, iteration: int = 0) -> None:
+        super().__init__(folder, iteration)
+        self.folder, self.iteration = folder, iteration
+
+
+_WARNED = threading.Event()  # SLURM's warning signal (USR2) arrived: checkpoint at the next step
+
+
+class SweepWorker:
+    """A submitit-checkpointable worker: ``run_job`` that survives a time limit or a preemption.
+
+    SLURM's warning signal (``--signal-delay-s`` before the limit) only sets a flag; after the current
+    distillation step the cell's distillation state is written to ``checkpoint.pt`` in its folder,
+    its claim is released and submitit requeues the job (at most ``max_num_timeout`` times). The
+    requeued job skips the finished cells and resumes the interrupted one from its checkpoint, bit for
+    bit the run it would have been (``distill(resume=...)``).
+    """
+
+    def __call__(self, root: str, cell_ids: Sequence[str], retry_failed: bool = False,
+                 device: str = "auto") -> dict:
+        import signal
+
+        submitit_handler = None
+        if os.environ.get("SUBMITIT_EXECUTOR") == "slurm" and threading.current_thread() is threading.main_thread():
+            submitit_handler = signal.getsignal(signal.SIGUSR2)
+            signal.signal(signal.SIGUSR2, lambda signum, frame: _WARNED.set())
+        try:
+            return run_job(root, cell_ids, retry_failed, device)
+        except _Requeue as stop:
+            if not callable(submitit_handler):
+                raise RuntimeError("interrupted for a requeue outside a SLURM job") from None
+            try:
+                submitit_handler(signal.SIGUSR2, None)  # checkpoint() below, scontrol requeue, exit
+            except Exception as exc:  # noqa: BLE001 - no requeue (timed out too often): the cell failed
+                if stop.folder is not None:
+                    write_json(stop.folder / "failed.json", {
+                        "error": f"{exc} (the checkpoint resumes at iteration {stop.iteration}; retry with more "
+                                 "--timeout-min or --max-num-timeout)", "log": f"cells/{stop.folder.name}/log.txt",
+                        "at": time.time(), **_owner()})
+                raise
+            raise
+
+    def checkpoint(self, root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto"):
+        """What the requeued job runs: the same cells (submitit's checkpointing protocol)."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(SweepWorker(), root, cell_ids, retry_failed, device)
+
+
+def _stop_if_warned(stepper, info) -> None:
+    """A distillation callback: after SLURM's warning, save the state and leave for the requeue."""
+    if _WARNED.is_set():
+        path = getattr(stepper, "_sweep_checkpoint", None)
+        if path is not None:
+            stepper.save_checkpoint(path)
+            log.info("SLURM's warning signal: checkpoint at iteration %d, requeueing", stepper.iteration)
+        raise _Requeue(path.parent if path is not None else None, getattr(stepper, "iteration", 0))
+
+
 def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto") -> dict:
     """A worker: run every listed cell that is not done and can be claimed. Returns ``{id: state}``.
 
@@ -429,7 +815,7 @@ def run_cells(sweep: Sweep, cell_ids: Sequence[str], *, retry_failed: bool = Fal
         except Exception as exc:  # noqa: BLE001 - recorded per cell; the job goes on
             lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
             sweep.dir.write(cid, "failed.json", {
-                "error": f"{type(exc).__name__}: {lines[-1] if lines else ''}",
+                "error": f"{type(exc).__name__}: {lines[-1] if lines else ''}", "log": f"cells/{cid}/log.txt",
                 "traceback": traceback.format_exc(), "at": time.time(), **_owner()})
             out[cid] = "failed"
         finally:
@@ -440,9 +826,13 @@ def run_cells(sweep: Sweep, cell_ids: Sequence[str], *, retry_failed: bool = Fal
 
 
 def _owner() -> dict:
-    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_JOB_ID")
+    """The worker's SLURM job (``job``, what SLURM is asked about) or submitit's local job id (``worker``:
+    a pid, never asked of SLURM, so a local worker on a SLURM login node is not taken for a dead job)."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    return {"job": f"{job}_{task}" if job and task else job}
+    if job:
+        return {"job": f"{job}_{task}" if task else job}
+    return {"job": None, "worker": os.environ.get("SUBMITIT_JOB_ID")}
 
 
 def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict | None = None) -> dict:
@@ -481,8 +871,7 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         elif cell.target == "random":
             source = random_subset(train, ipc=cell.ipc, seed=cell.seed)
         else:
-            source = distill(train, method=cell.method, target=cell.target, ipc=cell.ipc, preset=cell.preset,
-                             seed=cell.seed, device=dev, **cell.distill)
+            source = _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
         distill_s = time.perf_counter() - t1
         if cell.target != "whole":
             source.save(folder / "result", overwrite=True)  # a retried cell replaces its own result
@@ -496,6 +885,7 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         if failed.exists():
             failed.unlink()
         store.write(cell.id, "done.json", done)
+        (folder / "checkpoint.pt").unlink(missing_ok=True)  # an interrupted attempt's; the result is saved
         log.info("done: %s", report.summary())
         return done
     except Exception:
@@ -505,6 +895,20 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         pkg.removeHandler(handler)
         pkg.setLevel(old_level)
         handler.close()
+
+
+def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
+    """``distill`` for the cell, resumed from ``path`` when an interrupted attempt left it there;
+    after SLURM's warning signal the state is written to ``path`` between two steps."""
+    def remember(stepper, info) -> None:
+        stepper._sweep_checkpoint = path
+        _stop_if_warned(stepper, info)
+
+    if path.is_file():
+        log.info("resuming the distillation from %s", path)
+    where = {"resume": path} if path.is_file() else {}
+    return distill(train, method=cell.method, target=cell.target, ipc=cell.ipc, preset=cell.preset, seed=cell.seed,
+                   device=dev, callbacks=[remember], **where, **cell.distill)
 
 
 def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:

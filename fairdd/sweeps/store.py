@@ -8,7 +8,13 @@
     DIR/cells/<cell id>/failed.json the error of the last failed attempt
     DIR/cells/<cell id>/claim       held while a worker runs the cell (O_EXCL create, heart-beaten)
     DIR/cells/<cell id>/log.txt     the cell's log, every attempt appended
+    DIR/cells/<cell id>/job.json    the SLURM job (array task) the cell was last submitted to, its log
+    DIR/resources.json              what SLURM jobs ask for (saved on the first run, reused on resume)
     DIR/jobs/                       submitit's pickles and per-job stdout / stderr
+
+A cell's state is read from these files, never guessed: ``done.json`` that is not a complete record
+makes the cell ``damaged`` (shown, never dropped); a claim is live only while its process runs (pid
+*and* start time, so a reused pid is no owner) and, for a SLURM worker, while SLURM says its job runs.
 
 Nothing under DIR is written by two workers: a cell's files belong to the worker holding its claim.
 Paths inside are relative, so the folder can be moved or copied and re-read.
@@ -28,8 +34,9 @@ from ..io import write_json
 
 __all__ = ["SweepDir", "Claim", "CellState", "STATES"]
 
-STATES = ("done", "running", "failed", "pending")
-CellState = Literal["done", "running", "failed", "pending"]
+STATES = ("done", "running", "queued", "failed", "damaged", "pending")
+CellState = Literal["done", "running", "queued", "failed", "damaged", "pending"]
+DONE_KEYS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")  # what a complete done.json holds
 HEARTBEAT_S = 30.0  # a worker touches its claim this often
 STALE_AFTER_S = 300.0  # a claim from another host not touched for this long is abandoned
 
@@ -54,8 +61,11 @@ class Claim:
 class SweepDir:
     """The files of one sweep directory (see the module docstring)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, job_alive=None) -> None:
+        """``job_alive(job_id) -> bool | None``: whether SLURM runs that job (None: unknown); a claim of a
+        job SLURM reports dead is freed at once instead of after ``STALE_AFTER_S``."""
         self.root = Path(root)
+        self.job_alive = job_alive
 
     @property
     def spec_file(self) -> Path:
@@ -77,21 +87,38 @@ class SweepDir:
 
     # ------------------------------------------------------------------ states
     def state(self, cell_id: str) -> CellState:
+        """done / damaged / running / failed / pending from the files alone ("queued" needs SLURM:
+        ``Sweep.status``)."""
         d = self.cell(cell_id)
         if (d / "done.json").is_file():
-            return "done"
-        if claim_is_live(d / "claim"):
+            return "damaged" if self.damage(cell_id) else "done"
+        if claim_is_live(d / "claim", self.job_alive):
             return "running"
         if (d / "failed.json").is_file():
             return "failed"
         return "pending"
 
+    def damage(self, cell_id: str) -> str | None:
+        """What is wrong with the cell's ``done.json`` (None if it is a complete record)."""
+        path = self.cell(cell_id) / "done.json"
+        try:
+            done = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return f"{path} is not valid JSON ({exc})"
+        if not isinstance(done, dict):
+            return f"{path} holds a {type(done).__name__}, not a record"
+        missing = [k for k in DONE_KEYS if not isinstance(done.get(k), (int, float)) or isinstance(done.get(k), bool)]
+        return f"{path} lacks the metrics {missing}" if missing else None
+
     def read(self, cell_id: str, name: str) -> dict | None:
         path = self.cell(cell_id) / name
         try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            obj = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
             return None
+        return obj if isinstance(obj, dict) else None
 
     # ------------------------------------------------------------------ claims
     def claim(self, cell_id: str, *, retry_failed: bool = False, owner: dict | None = None) -> Claim | None:
@@ -99,14 +126,20 @@ class SweepDir:
         by a live worker, or failed and not to be retried. A dead worker's claim is taken over."""
         d = self.cell(cell_id)
         with self.lock():
+            held = self.read(cell_id, "claim") if (d / "claim").exists() else None
+            if held and owner and owner.get("job") and held.get("job") == owner["job"]:
+                (d / "claim").unlink(missing_ok=True)  # this job's own, from before SLURM requeued it
             state = self.state(cell_id)
-            if state in ("done", "running") or (state == "failed" and not retry_failed):
+            if state in ("done", "running") or (state in ("failed", "damaged") and not retry_failed):
                 return None
             d.mkdir(parents=True, exist_ok=True)
             path = d / "claim"
             if path.exists():  # stale: its worker died
                 path.unlink()
-            info = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), **(owner or {})}
+            if state == "damaged":  # kept beside, for the record; the cell is run again
+                os.replace(d / "done.json", d / "done.json.damaged")
+            info = {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid()),
+                    "since": time.time(), **(owner or {})}
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:  # another worker on a file system where the lock did not hold
@@ -127,7 +160,7 @@ class SweepDir:
         cleared = []
         with self.lock():
             for path in sorted((self.root / "cells").glob("*/claim")):
-                if (path.parent / "done.json").is_file() and not claim_is_live(path):
+                if (path.parent / "done.json").is_file() and not claim_is_live(path, self.job_alive):
                     path.unlink(missing_ok=True)
                     cleared.append(path.parent.name)
         return cleared
@@ -136,16 +169,36 @@ class SweepDir:
         return write_json(self.cell(cell_id) / name, obj)
 
 
-def claim_is_live(path: Path) -> bool:
-    """A claim is live while its worker runs: same host → its pid exists; other host → touched lately."""
+def claim_is_live(path: Path, job_alive=None) -> bool:
+    """A claim is live while its worker runs: its SLURM job (if any) is not reported dead, and on this
+    host its process exists with the start time it had when it claimed (a pid can be reused); on
+    another host, it was touched lately."""
     try:
         info = json.loads(path.read_text())
         age = time.time() - path.stat().st_mtime
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    if not isinstance(info, dict):
+        return False
+    if info.get("job") and job_alive is not None and job_alive(str(info["job"])) is False:
         return False
     if info.get("host") == socket.gethostname():
-        return _pid_alive(int(info.get("pid", -1)))
+        pid = info.get("pid")
+        if not isinstance(pid, int) or not _pid_alive(pid):
+            return False
+        started = info.get("started")
+        return started is None or started == process_start(pid)
     return age < STALE_AFTER_S
+
+
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22); None where
+    there is no ``/proc``. A pid together with it names one process, even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _pid_alive(pid: int) -> bool:

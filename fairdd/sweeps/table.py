@@ -12,7 +12,7 @@ table. With one seed the ± is the spread over the cell's evaluation models (``s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +33,7 @@ class SweepTable:
     summary: "object"
     rows: tuple[str, ...]
     columns: tuple[str, ...]
+    damaged: dict = field(default_factory=dict)  # cell id → what is wrong with its done.json (left out)
 
     @property
     def has_floor(self) -> bool:
@@ -66,14 +67,14 @@ class SweepTable:
     def markdown(self, *, published: bool = True) -> str:
         wide = self.wide(published=published)
         if not len(wide):
-            return "(no finished cells)"
+            return "(no finished cells)" + (f"\n\n{self.damage_note()}\n" if self.damaged else "")
         head = [" / ".join(self.rows)] + [_col_name(c, self.columns) for c in wide.columns]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for idx, row in wide.iterrows():
             idx = idx if isinstance(idx, tuple) else (idx,)
             lines.append("| " + " / ".join(map(str, idx)) + " | " + " | ".join(
                 "—" if not isinstance(v, str) else v for v in row.tolist()) + " |")
-        note = self._note()
+        note = self._note() + (f"\n\n{self.damage_note()}" if self.damaged else "")
         return "\n".join(lines) + "\n\n" + note + "\n"
 
     def latex(self, *, published: bool = True, caption: str = "", label: str = "tab:sweep") -> str:
@@ -94,6 +95,8 @@ class SweepTable:
         text = _tex(caption or self._note()).replace("±", "$\\pm$")
         out.append(f"\\caption{{{text}}}")
         out += [f"\\label{{{label}}}", "\\end{table}"]
+        if self.damaged:
+            out.append("% " + self.damage_note().replace("**", ""))
         return "\n".join(out) + "\n"
 
     def save(self, directory: str | Path) -> list[Path]:
@@ -120,6 +123,13 @@ class SweepTable:
         rows = self.summary[self.summary["published_near_miss"].astype(bool)]
         return list(dict.fromkeys(f"{r['dataset']} {r['target']}: {r['published_source']}"
                                   for r in rows.to_dict(orient="records")))
+
+    def damage_note(self) -> str:
+        """One line naming the cells left out because their ``done.json`` is damaged ("" if none)."""
+        if not self.damaged:
+            return ""
+        return (f"**{len(self.damaged)} damaged cell(s) left out** (rerun with --retry-failed): "
+                + "; ".join(f"{cid}: {why}" for cid, why in self.damaged.items()))
 
     def _note(self) -> str:
         over = sorted(set(self.summary["std_over"])) if len(self.summary) else []
@@ -149,8 +159,12 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
     from .run import Sweep
 
     sweep = Sweep.open(directory)
-    records = []
+    records, damaged = [], {}
     for c in sweep.cells:
+        why = sweep.dir.damage(c.id)
+        if why:
+            damaged[c.id] = why
+            continue
         done = sweep.dir.read(c.id, "done.json")
         if done is None:
             continue
@@ -186,9 +200,10 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
     keys = list(rows + columns)
     keys += [a for a in ("dataset", "mode", "method", "ipc", "preset") if a not in keys]
     if not len(cells):
-        return SweepTable(cells=cells, summary=pd.DataFrame(columns=keys), rows=rows, columns=columns)
+        return SweepTable(cells=cells, summary=pd.DataFrame(columns=keys), rows=rows, columns=columns,
+                          damaged=damaged)
     summary = _summarise(cells, keys)
-    return SweepTable(cells=cells, summary=summary, rows=rows, columns=columns)
+    return SweepTable(cells=cells, summary=summary, rows=rows, columns=columns, damaged=damaged)
 
 
 def _summarise(cells, keys: list[str]):
