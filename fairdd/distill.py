@@ -26,8 +26,8 @@ from .matching import MATCHERS, RealBatch
 from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
 from .targets import STRATEGIES
-from .validate import (NonFiniteError, check_bool, check_dataset, check_finite, check_ipc_fits, check_memory,
-                       check_path, describe_value, resolve_device)
+from .validate import (NonFiniteError, check_bool, check_callbacks, check_dataset, check_finite, check_ipc_fits,
+                       check_memory, check_path, describe_value, resolve_device)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]
 
@@ -151,10 +151,7 @@ class Distiller:
         iteration; the run is put back to the last checked finite state, which is also what the
         checkpoint holds (only finite states are ever written).
         """
-        callbacks = list(callbacks)
-        for cb in callbacks:
-            if not callable(cb):
-                raise ValueError(f"callbacks must be callables f(distiller, info); got {describe_value(cb)}")
+        callbacks = check_callbacks(callbacks)
         check_bool("progress", progress)
         bar = None
         if progress:
@@ -410,7 +407,7 @@ def distill(
         File to write every ``checkpoint_every`` iterations and at the end.
     resume : path, optional
         Checkpoint to continue from; the run then equals an uninterrupted one (CPU).
-    callbacks : iterable of callables ``f(distiller, info)``
+    callbacks : callable ``f(distiller, info)`` or list of them
         Called after every step with the ``Distiller`` and its ``StepInfo``.
     progress : bool, default False
         Show a tqdm progress bar.
@@ -432,6 +429,7 @@ def distill(
     [3] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """
     check_dataset("train", train)
+    callbacks = check_callbacks(callbacks)
     dev = resolve_device(device)
     config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed,
                             dataset=train.info.get("name"), **overrides)  # the dataset sets IDC's factor on faces

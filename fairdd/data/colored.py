@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..palette import DIGIT_COLOURS, REBIAS_COLOURS, REBIAS_NAMES
 from .dataset import GroupedDataset
+from ..validate import numpy_seed, stream_seed
 from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
                       load_mnist5000)
 
@@ -106,13 +107,15 @@ def load(
     """
     from ..validate import check_load_args
 
-    check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
-                    severity=severity, seed=seed, group_noise=group_noise, group_labels=group_labels, root=root,
-                    download=download)
+    plain = check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups,
+                            size=size, severity=severity, seed=seed, group_noise=group_noise,
+                            group_labels=group_labels, root=root, download=download)
+    bias, groups, n_groups, size, severity, seed, group_noise, group_labels = (
+        plain[k] for k in ("bias", "groups", "n_groups", "size", "severity", "seed", "group_noise", "group_labels"))
     name, mode, style = _checked_choices(name, split=split, mode=mode, bias=bias, n_groups=n_groups,
                                          severity=severity, size=size, style=style)
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
-    gen = torch.Generator().manual_seed(int(seed) * 2 + (split == "test"))
+    gen = torch.Generator().manual_seed(stream_seed(seed, split == "test", 2))
     if style == "official":
         rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
                                                   n_groups=n_groups, size=size, seed=seed)
@@ -174,7 +177,8 @@ def _paint_official(name: str, split: str, grey: torch.Tensor, labels: torch.Ten
                     n_groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Colour the split as the authors' scripts do: RGB (N, 3, size, size) in [0, 1], groups (N,), group names."""
     rho = float(bias) if split == "train" else 1.0 / n_groups  # the authors' test set: rho = 0.1
-    group = _assign_groups_official(labels, n_groups, rho, np.random.RandomState(int(seed) * 2 + (split == "test")))
+    rng = np.random.RandomState(numpy_seed(stream_seed(seed, split == "test", 2)))
+    group = _assign_groups_official(labels, n_groups, rho, rng)
     grey32 = _pad_official(_to_28(grey))  # (N, 32, 32) uint8
     colors = torch.tensor(REBIAS_PALETTE[:n_groups], dtype=torch.uint8)[group]  # (N, 3)
     rgb8 = colorize_official(grey32, colors, mode=mode, binarise=name in _BINARISED)  # (N, 3, 32, 32)
