@@ -308,8 +308,9 @@ def run_demo(args) -> int:
                          "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
                          "seconds": round(seconds, 1)}
         rows.append((name, report, seconds))
-        print(f"  {name:8s} acc {report.accuracy:6.2f}  EOD {report.eod:6.2f}  DEO_A {report.deo_a:6.2f}  "
-              f"worst {report.worst_group_accuracy:6.2f}  ({seconds:.0f} s)", flush=True)
+        print(f"  {name:8s} acc {report.shown('accuracy', '6.2f')}  EOD {report.shown('eod', '6.2f')}  "
+              f"DEO_A {report.shown('deo_a', '6.2f')}  worst {report.shown('worst_group_accuracy', '6.2f')}  "
+              f"({seconds:.0f} s)", flush=True)
     write_json(out / "metrics.json", metrics)
     _bar_chart(out / "metrics.png", metrics)
     print()
@@ -467,8 +468,11 @@ def run_reproduce(args) -> int:
               "hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
 
+    from fairdd.report import shown
+
     def show(row):
-        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {row['eod']:6.2f}  "
+        eod = shown(row["eod"], spec="6.2f")  # "undefined" when the test set cannot measure it
+        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
               f"(published {row['published_accuracy']:.2f} / {row['published_eod']:.2f})  "
               f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval", flush=True)
 

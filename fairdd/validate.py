@@ -199,7 +199,10 @@ def check_group_weights(spec) -> str | tuple[float, ...]:
     (``[1e308] * 4`` overflows it). Returns the spec, a sequence as a tuple of floats.
     """
     if isinstance(spec, str):
-        return check_choice("group_weights", spec, ("uniform", "proportional"))
+        if spec not in ("uniform", "proportional"):
+            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a non-empty list of numbers "
+                             f"(one per group); got {spec!r}")
+        return spec
     if isinstance(spec, torch.Tensor) or type(spec).__module__ == "numpy":
         spec = spec.tolist() if getattr(spec, "ndim", 0) == 1 else spec
     if not isinstance(spec, (list, tuple)) or not spec:

@@ -25,6 +25,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                      help="slurm: cells per array task (default: packed to --job-hours by the estimate)")
     run.add_argument("--job-hours", type=float, default=2.0, help="slurm: estimated hours per job when packing")
     run.add_argument("--retry-failed", action="store_true", help="also rerun cells that failed")
+    run.add_argument("--max-cells", type=_positive_int, default=None, metavar="N",
+                     help="refuse a grid of more than N cells (default 10000, or [sweep] max_cells)")
     run.add_argument("--device", default=None, help="auto | cpu | cuda (default: the sweep file's)")
     run.add_argument("--no-wait", action="store_true", help="local: return after starting the workers")
     run.add_argument("--dry-run", action="store_true", help="print the plan (and the sbatch script) only")
@@ -54,6 +56,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return sweep
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
+    return value
+
+
 def run_cli(args) -> int:
     try:
         return {"run": _run, "status": _status, "table": _table}[args.sweep_command](args)
@@ -69,7 +81,16 @@ def _run(args) -> int:
         raise ValueError(f"unknown executor {args.executor!r}; allowed: ['local', 'slurm', 'debug', 'inline']")
     if args.grid is None and not (Path(args.dir) / "sweep.toml").is_file():
         raise FileNotFoundError(f"{args.dir} holds no sweep.toml: pass the sweep file")
-    sweep = Sweep(args.grid, args.dir) if args.grid else Sweep.open(args.dir)
+    if args.grid:
+        from .grid import MAX_CELLS, grid_size, load_spec
+
+        try:  # the size first, from the axis lengths: a huge grid is refused before it is built
+            n, how = grid_size(Path(args.grid).read_text())
+            print(f"grid {args.grid}: {n:,} cells ({how})", flush=True)
+        except (OSError, ValueError):  # no such file, not TOML: load_spec says so
+            pass
+        spec = load_spec(args.grid, max_cells=args.max_cells or MAX_CELLS)
+    sweep = Sweep(spec, args.dir) if args.grid else Sweep.open(args.dir)
     resources = Resources(partition=args.slurm_partition, account=args.slurm_account, qos=args.slurm_qos,
                           constraint=args.slurm_constraint, gpus_per_task=args.gpus_per_task,
                           cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb, timeout_min=args.timeout_min,

@@ -174,7 +174,7 @@ class Sweep:
         if spec is None:
             if not self.dir.spec_file.is_file():
                 raise FileNotFoundError(f"{directory} holds no sweep (no sweep.toml); pass the sweep file")
-            spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+            spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name, max_cells=None)
         elif not isinstance(spec, SweepSpec):
             spec = load_spec(spec)
         self.spec = spec
