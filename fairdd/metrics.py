@@ -71,7 +71,8 @@ def unmeasurable(counts: torch.Tensor, class_names=None, group_names=None) -> di
         why += f" (and {len(thin) - 1} more such classes)" if len(thin) > 1 else ""
     elif empty:
         c, g = empty[0]
-        why = f"no test image in cell ({cname(c)}, {gname(g)})" + (f" and {len(empty) - 1} more" if len(empty) > 1 else "")
+        why = f"no test image in cell ({cname(c)}, {gname(g)})"
+        why += f" and {len(empty) - 1} more" if len(empty) > 1 else ""
     else:
         return out
     return {"eod": why, "deo_a": why, **out}
