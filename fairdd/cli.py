@@ -43,6 +43,9 @@ def _is_terminal() -> bool:
 
 
 def _value(text: str):
+    """A ``--set`` value: an int, a float, true/false, a list ``[1, 0.5, 2]`` of those, or the text itself."""
+    if text.startswith("[") and text.endswith("]"):  # group_weights=[1,1,0,2], lr_img_halvings=[1200,1600]
+        return [_value(item.strip()) for item in text[1:-1].split(",") if item.strip()]
     for cast in (int, float):
         try:
             return cast(text)

@@ -30,7 +30,7 @@ from ._images import normalised
 from .cache import cached_arrays, source_fingerprint
 from .dataset import GroupedDataset
 from .safe_pickle import restricted_load
-from ..validate import check_int, check_real, check_seed, numpy_seed
+from ..validate import check_int, check_real, check_seed, describe_value, numpy_seed
 
 __all__ = ["load_cifar10s", "read_cifar10", "hierarchical_corruption", "grayscale", "CIFAR10_CLASSES",
            "CIFAR10S_MEAN", "CIFAR10S_STD"]
@@ -247,9 +247,14 @@ def load_cifar10s(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    skew, seed = check_real("skew", skew, 0.0, 1.0), check_seed(seed)
-    if severity is not None:
-        severity = check_int("severity (None or an integer)", severity, 0, 5)
+    seed = check_seed(seed)
+    try:  # the shared checkers (types first: True is not a skew), with this loader's wording
+        skew = check_real("skew", skew, 0.0, 1.0)
+        severity = None if severity is None else check_int("severity", severity, 0, 5)
+    except ValueError as exc:
+        what = "skew must be in [0, 1]" if "skew" in str(exc) else "severity must be None or an integer in [0, 5]"
+        value = skew if "skew" in str(exc) else severity
+        raise type(exc)(f"{what}; got {describe_value(value)}") from None
     if format not in ("auto", "python", "binary"):
         raise ValueError(f"format must be 'auto', 'python' or 'binary'; got {format!r}")
     fmt, folder = _locate(root, format)
