@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .ops import cell_counts, cell_index
+from .validate import check_int, check_seed
 
 __all__ = ["GroupMetrics", "group_metrics", "cell_index", "metrics_from_hits", "bootstrap_metrics",
            "noise_floor", "unmeasurable", "SCALARS", "FAIRNESS"]
@@ -223,8 +224,7 @@ def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: 
     """
     if correct.ndim != 2 or cells.shape != correct.shape[1:]:
         raise ValueError(f"correct must be (M, N) and cells (N,); got {tuple(correct.shape)} and {tuple(cells.shape)}")
-    if not isinstance(n_boot, int) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1; got {n_boot!r}")
+    n_boot, seed = check_int("n_boot", n_boot, 1), check_seed(seed)
     n_cells = n_classes * n_groups
     m, n = correct.shape
     dev = correct.device
@@ -376,6 +376,7 @@ def noise_floor(counts: torch.Tensor, accuracy: torch.Tensor | float, *, method:
     """
     if method not in ("auto", "exact", "simulate"):
         raise ValueError(f"unknown method {method!r}; allowed: 'auto', 'exact', 'simulate'")
+    n_sims, seed = check_int("n_sims", n_sims, 1), check_seed(seed)
     counts = torch.as_tensor(counts).long()
     if counts.ndim != 2:
         raise ValueError(f"counts must be a (classes, groups) table; got shape {tuple(counts.shape)}")

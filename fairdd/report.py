@@ -26,8 +26,12 @@ import torch
 
 from .metrics import SCALARS, bootstrap_metrics, metrics_from_hits, noise_floor, unmeasurable
 from .ops import cell_counts, cell_index
+from .validate import check_dtype, check_int, check_real, check_seed, describe_value
 
 __all__ = ["FairnessReport", "Interval", "demo_table", "footnote", "shown"]
+
+
+_ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)  # predictions, labels, groups
 
 
 class Interval(NamedTuple):
@@ -143,6 +147,11 @@ class FairnessReport:
         -------
         FairnessReport
         """
+        for name, ids in (("pred", pred), ("labels", labels), ("groups", groups)):
+            check_dtype(name, ids, _ID_DTYPES, "class or group ids: an integer tensor")
+        for name, names in (("class_names", class_names), ("group_names", group_names)):
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{name} must be a list or tuple of str (one per id); got {describe_value(names)}")
         pred = pred.reshape(-1, pred.shape[-1]) if pred.ndim == 1 else pred
         if pred.shape[1:] != labels.shape or labels.shape != groups.shape:
             raise ValueError(f"pred must be (models, N) and labels, groups (N,); got {tuple(pred.shape)}, "
@@ -255,8 +264,12 @@ class FairnessReport:
 
     # ----------------------------------------------------------- fairlearn-style aggregates
     def _cell_table(self, model: int | None) -> torch.Tensor:
-        if model is not None and not (isinstance(model, int) and 0 <= model < self.n_models):
-            raise ValueError(f"model must be None (the mean over models) or in [0, {self.n_models}); got {model!r}")
+        if model is not None:
+            try:
+                model = check_int("model", model, 0, self.n_models - 1)
+            except ValueError:
+                raise ValueError(f"model must be None (the mean over models) or in [0, {self.n_models}); "
+                                 f"got {describe_value(model)}") from None
         return 100 * (self.tpr.mean(0) if model is None else self.tpr[model])  # (C, G)
 
     def _by_class(self, values: torch.Tensor, name: str):
@@ -319,6 +332,7 @@ class FairnessReport:
         bootstrap. Where "fair" lies is ``noise_floor``'s answer, not the interval's.
         """
         _check_level(level)
+        n_boot, seed = check_int("n_boot", n_boot, 1), check_seed(seed)
         if kind not in ("normal", "percentile"):
             raise ValueError(f"unknown kind {kind!r}; allowed: 'normal', 'percentile'")
         key = ("bootstrap", n_boot, level, seed, kind)
@@ -433,8 +447,10 @@ class FairnessReport:
 
 
 def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {level!r}")
+    try:
+        check_real("level", level, 0.0, 1.0, low_open=True, high_open=True)
+    except ValueError:
+        raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {describe_value(level)}") from None
 
 
 # ----------------------------------------------------------------------------- display helpers

@@ -39,9 +39,13 @@ def umap_warm():
 
 
 # ------------------------------------------------------------------ the fault-class table (issue #21)
-# A test is a row of a fault class when it lives in tests/faults/test_<class>.py or carries
-# ``@pytest.mark.fault_class("<class>")`` (the bad-input table marks each of its rows). The terminal
-# summary counts the rows and their outcomes per class, and per source.
+# One test file per class of fault that fairdd closes by design, tests/faults/test_<class>.py (ownership
+# of files, verified caches, disk errors, types at the boundary, unmeasurable fairness, sweep truth,
+# controller truth, nothing waits forever), one test per case (a row); the rows of the bad-input table
+# (tests/test_bad_inputs.py) carry ``@pytest.mark.fault_class("<class>")``. The terminal summary counts
+# the rows and their outcomes per class and source, so a run shows how many cases each class has and
+# how many hold. (No tests/faults/conftest.py: a second module named ``conftest`` would shadow this one
+# for the test modules that ``from conftest import SMOKE``.)
 _FAULT_OUTCOMES: dict = {}
 
 

@@ -246,3 +246,44 @@ def test_cli_set_float_for_an_integer_field_is_one_line(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "iterations" in err[0] and "2.5" in err[0]
+
+
+# --------------------------------------------------------------------------- report accessors
+def _small_report():
+    labels = torch.arange(4).repeat_interleave(6)
+    groups = torch.arange(24) % 2
+    pred = torch.stack([labels, (labels + torch.arange(24) % 3 // 2) % 4])
+    return fairdd.FairnessReport.from_predictions(pred, labels, groups, class_names=["a", "b", "c", "d"],
+                                                  group_names=["x", "y"])
+
+
+def test_report_bootstrap_takes_numpy_ints():
+    assert set(_small_report().bootstrap(n_boot=np.int64(20))) == {"accuracy", "eod", "deo_a", "worst_group_accuracy"}
+
+
+def test_report_bootstrap_seed_negative_is_refused_not_wrapped():
+    _refused(lambda: _small_report().bootstrap(n_boot=10, seed=-1), "seed", "-1")
+
+
+def test_report_bootstrap_seed_float_is_refused_by_name():
+    _refused(lambda: _small_report().bootstrap(n_boot=10, seed=1.5), "seed", "1.5 (float)")
+
+
+def test_report_level_string_is_refused_by_name():
+    _refused(lambda: _small_report().model_interval(level="0.9"), "level", "'0.9' (str)")
+
+
+def test_report_model_index_bool_is_refused():
+    _refused(lambda: _small_report().difference(model=True), "model", "True (bool)")
+
+
+def test_report_float_predictions_are_refused():
+    labels = torch.arange(4)
+    _refused(lambda: fairdd.FairnessReport.from_predictions(labels.float(), labels, labels % 2, class_names="abcd",
+                                                            group_names=("x", "y")), "pred", "float32")
+
+
+def test_report_names_as_one_string_are_refused_not_split_into_letters():
+    labels = torch.arange(4)
+    _refused(lambda: fairdd.FairnessReport.from_predictions(labels, labels, labels % 2, class_names="abcd",
+                                                            group_names=("x", "y")), "class_names", "'abcd' (str)")
