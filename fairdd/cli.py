@@ -45,6 +45,9 @@ def _is_terminal() -> bool:
 
 
 def _value(text: str):
+    """A ``--set`` value: an int, a float, true/false, a list ``[1, 0.5, 2]`` of those, or the text itself."""
+    if text.startswith("[") and text.endswith("]"):  # group_weights=[1,1,0,2], lr_img_halvings=[1200,1600]
+        return [_value(item.strip()) for item in text[1:-1].split(",") if item.strip()]
     for cast in (int, float):
         try:
             return cast(text)
@@ -332,8 +335,9 @@ def run_demo(args) -> int:
                          "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
                          "seconds": round(seconds, 1)}
         rows.append((name, report, seconds))
-        print(f"  {name:8s} acc {report.accuracy:6.2f}  EOD {report.eod:6.2f}  DEO_A {report.deo_a:6.2f}  "
-              f"worst {report.worst_group_accuracy:6.2f}  ({seconds:.0f} s)", flush=True)
+        print(f"  {name:8s} acc {report.shown('accuracy', '6.2f')}  EOD {report.shown('eod', '6.2f')}  "
+              f"DEO_A {report.shown('deo_a', '6.2f')}  worst {report.shown('worst_group_accuracy', '6.2f')}  "
+              f"({seconds:.0f} s)", flush=True)
     write_owned(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"),
                 what="metrics file")
     _bar_chart(out / "metrics.png", metrics)
@@ -500,11 +504,14 @@ def run_reproduce(args) -> int:
               "hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
 
+    from fairdd.report import shown
+
     def show(row):
         beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
                   else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
                        f"{row['published_source']}")
-        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {row['eod']:6.2f}  "
+        eod = shown(row["eod"], spec="6.2f")  # "undefined" when the test set cannot measure it
+        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
               f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, get_args
 
-from .validate import check_group_weights, check_real, check_seed
+from .validate import check_bool, check_choice, check_group_weights, check_int, check_real, check_seed
 
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
            "METHOD_PRESETS", "MethodPresets", "FACE_DATASETS", "distill_config", "eval_config", "get_loops",
@@ -161,39 +161,23 @@ class DistillConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
-        _check_choice("method", self.method, METHODS)
+        _check_fields(self, _DISTILL_KINDS)
         from .targets import STRATEGIES
 
-        _check_choice("target", self.target, tuple(STRATEGIES))
-        _check_choice("distance", self.distance, ("l1", "l2"))
-        _check_choice("init", self.init, ("real", "noise"))
-        _check_choice("precision", self.precision, ("fp32", "bf16"))
-        _check_choice("norm", self.norm, NORMS)
-        _check_choice("fairdd_reduction", self.fairdd_reduction, ("sum", "mean"))
-        _check_choice("cafe_loss", self.cafe_loss, ("cafe", "cobra"))
-        for name in ("ipc", "iterations", "batch_real", "width", "depth"):
-            _check_int(name, getattr(self, name), 1)
-        _check_at_most("width", self.width, MAX_WIDTH)
-        for name in ("warm_start_epochs", "checkpoint_every", "inner_loop"):
-            _check_int(name, getattr(self, name), 0)
-        for name in ("outer_loop", "factor", "refresh_every", "warm_start_batch"):
-            _check_int(name, getattr(self, name), 1)
-        if not isinstance(self.lr_img_halvings, (tuple, list)) or any(
-                isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.lr_img_halvings):
-            raise ValueError(f"lr_img_halvings must be a sequence of iterations >= 1; got {self.lr_img_halvings!r}")
-        object.__setattr__(self, "lr_img_halvings", tuple(sorted(self.lr_img_halvings)))
-        for name in ("lr_img", "warm_start_lr", "lr_net"):
-            check_real(name, getattr(self, name), 0.0, low_open=True)
-        check_real("momentum", self.momentum)
-        check_seed(self.seed)
-        check_real("warm_start_momentum", self.warm_start_momentum, 0.0, 1.0, high_open=True)
-        check_real("warm_start_weight_decay", self.warm_start_weight_decay, 0.0)
-        check_real("inner_momentum", self.inner_momentum, 0.0, 1.0, high_open=True)
-        check_real("inner_weight_decay", self.inner_weight_decay, 0.0)
-        for name in ("dsa", "channels_last"):
-            _check_bool(name, getattr(self, name))
+        check_choice("target", self.target, tuple(STRATEGIES))
+        halvings = self.lr_img_halvings
+        try:
+            if not isinstance(halvings, (tuple, list)):
+                raise ValueError(f"a {type(halvings).__name__}")
+            halvings = [check_int(f"lr_img_halvings[{i}]", v, 1) for i, v in enumerate(halvings)]
+        except ValueError as exc:
+            raise ValueError(f"lr_img_halvings must be a sequence of iterations >= 1; got {halvings!r} "
+                             f"({exc})") from None
+        object.__setattr__(self, "lr_img_halvings", tuple(sorted(halvings)))
         _check_compile(self.compile)
-        check_group_weights(self.group_weights)
+        weights = check_group_weights(self.group_weights)
+        if not isinstance(self.group_weights, (str, list, tuple)):  # a tensor or array: its numbers
+            object.__setattr__(self, "group_weights", list(weights))
         if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
                 and not STRATEGIES[self.target].reads("group_weights"):
             users = [t for t, s in STRATEGIES.items() if s.reads("group_weights")]
@@ -202,8 +186,6 @@ class DistillConfig:
         if self.refresh_every > 1 and self.method != "dm":
             raise ValueError(f"refresh_every={self.refresh_every} needs method='dm' (got {self.method!r}); "
                              "DC-style methods already hold a network for outer_loop steps")
-        if not 0 <= float(self.momentum) < 1:
-            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
 
     def lr_at(self, iteration: int) -> float:
         """lr_img at (0-based) ``iteration``: halved once for every ``lr_img_halvings`` entry <= it."""
@@ -276,21 +258,8 @@ class EvalConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "width", "depth", "n_models"):
-            _check_int(name, getattr(self, name), 1)
-        _check_at_most("width", self.width, MAX_WIDTH)
-        if self.decay_epoch is not None:
-            _check_int("decay_epoch", self.decay_epoch, 0)
-        _check_choice("norm", self.norm, NORMS)
-        _check_choice("precision", self.precision, ("fp32", "bf16"))
-        _check_bool("dsa", self.dsa)
+        _check_fields(self, _EVAL_KINDS)
         _check_compile(self.compile)
-        check_real("lr", self.lr, 0.0, low_open=True)
-        check_real("weight_decay", self.weight_decay, 0.0)
-        check_real("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        if not float(self.lr) > 0 or float(self.weight_decay) < 0 or not 0 <= float(self.momentum) < 1:
-            raise ValueError(f"need lr > 0, weight_decay >= 0, momentum in [0, 1); got {self.lr}, "
-                             f"{self.weight_decay}, {self.momentum}")
 
     @property
     def decay_at(self) -> int:
@@ -302,16 +271,6 @@ class EvalConfig:
         return dataclasses.asdict(self)
 
 
-def _check_choice(name: str, value, allowed) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
-
-
-def _check_bool(name: str, value) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-
-
 def _check_compile(value) -> None:
     if value not in COMPILE_MODES or (not isinstance(value, (bool, str))):
         raise ValueError(f"compile must be one of {list(COMPILE_MODES)}; got {value!r}")
@@ -320,14 +279,46 @@ def _check_compile(value) -> None:
 MAX_WIDTH = 4096  # ConvNet channels; papers use 128, wider would only exhaust memory
 
 
-def _check_at_most(name: str, value, high: int) -> None:
-    if value > high:
-        raise ValueError(f"{name} must be an integer in [1, {high}]; got {value!r}")
+# The kind of every checked field, written once: each kind is one checker from fairdd.validate, the
+# same ones the other entry points (datasets.load, evaluate, the sweep grid) use. A checker returns
+# the value as the plain Python type it stands for (np.int64(3) -> 3), which the config keeps.
+def _int(low: int, high: int | None = None) -> Callable:
+    return lambda name, value: check_int(name, value, low, high)
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+def _real(low: float, high: float | None = None, **openness) -> Callable:
+    return lambda name, value: check_real(name, value, low, high, **openness)
+
+
+def _choice(allowed: tuple) -> Callable:
+    return lambda name, value: check_choice(name, value, allowed)
+
+
+_POSITIVE, _FRACTION = _real(0.0, low_open=True), _real(0.0, 1.0, high_open=True)
+_DISTILL_KINDS: dict[str, Callable] = {
+    "method": _choice(METHODS), "distance": _choice(("l1", "l2")), "init": _choice(("real", "noise")),
+    "precision": _choice(("fp32", "bf16")), "norm": _choice(NORMS), "fairdd_reduction": _choice(("sum", "mean")),
+    "cafe_loss": _choice(("cafe", "cobra")), "preset": _choice(PRESETS),
+    **{name: _int(1) for name in ("ipc", "iterations", "batch_real", "depth", "outer_loop", "factor",
+                                  "refresh_every", "warm_start_batch")},
+    "width": _int(1, MAX_WIDTH), **{name: _int(0) for name in ("warm_start_epochs", "checkpoint_every", "inner_loop")},
+    **{name: _POSITIVE for name in ("lr_img", "warm_start_lr", "lr_net")},
+    **{name: _FRACTION for name in ("momentum", "warm_start_momentum", "inner_momentum")},
+    **{name: _real(0.0) for name in ("warm_start_weight_decay", "inner_weight_decay")},
+    "seed": lambda name, value: check_seed(value, name), "dsa": check_bool, "channels_last": check_bool,
+}
+_EVAL_KINDS: dict[str, Callable] = {
+    **{name: _int(1) for name in ("epochs", "batch_size", "depth", "n_models")}, "width": _int(1, MAX_WIDTH),
+    "decay_epoch": lambda name, value: None if value is None else check_int(name, value, 0),
+    "norm": _choice(NORMS), "precision": _choice(("fp32", "bf16")), "dsa": check_bool, "preset": _choice(PRESETS),
+    "lr": _POSITIVE, "weight_decay": _real(0.0), "momentum": _FRACTION,
+}
+
+
+def _check_fields(config, kinds: dict[str, Callable]) -> None:
+    """Check every field of ``kinds`` with its checker and keep the plain value it returns."""
+    for name, check in kinds.items():
+        object.__setattr__(config, name, check(name, getattr(config, name)))
 
 
 # ----------------------------------------------------------------------------------------- presets
@@ -563,9 +554,9 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     multi-formation factor is 4 (3 at IPC >= 100) on face datasets. Values and sources: docs/protocol.md.
     """
     ipc, seed = _plain(ipc), _plain(seed)
-    _check_choice("preset", preset, PRESETS)
-    _check_choice("method", method, METHODS)
-    _check_int("ipc", ipc, 1)
+    check_choice("preset", preset, PRESETS)
+    check_choice("method", method, METHODS)
+    check_int("ipc", ipc, 1)
     check_seed(seed)
     values = _presets_of(method, preset).distill[preset](ipc, target, dataset)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset, **values)
@@ -579,8 +570,8 @@ def eval_config(*, preset: str = "paper", method: str = "dm", **overrides) -> Ev
     (+1) epochs without augmentation, 5 / 3 / 2 models. Under ``fairdd-paper``: DM 1000 (+1) with DSA,
     DC 300 (+1) without, 10 models.
     """
-    _check_choice("preset", preset, PRESETS)
-    _check_choice("method", method, METHODS)
+    check_choice("preset", preset, PRESETS)
+    check_choice("method", method, METHODS)
     return _build(EvalConfig, dict(preset=preset, **_presets_of(method, preset).evaluate[preset]), overrides)
 
 

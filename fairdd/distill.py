@@ -27,8 +27,8 @@ from .matching import MATCHERS, RealBatch
 from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
 from .targets import STRATEGIES
-from .validate import (NonFiniteError, check_bool, check_dataset, check_finite, check_ipc_fits, check_memory,
-                       check_path, describe_value, resolve_device)
+from .validate import (NonFiniteError, check_bool, check_callbacks, check_dataset, check_finite, check_ipc_fits,
+                       check_memory, check_path, describe_value, resolve_device)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]
 
@@ -161,10 +161,7 @@ class Distiller:
             return self._run(callbacks, progress, checkpoint)
 
     def _run(self, callbacks, progress: bool, checkpoint) -> DistillResult:
-        callbacks = list(callbacks)
-        for cb in callbacks:
-            if not callable(cb):
-                raise ValueError(f"callbacks must be callables f(distiller, info); got {describe_value(cb)}")
+        callbacks = check_callbacks(callbacks)
         check_bool("progress", progress)
         bar = None
         if progress:
@@ -365,12 +362,34 @@ def _check_training_set(train: GroupedDataset, config: DistillConfig, device: to
         raise ValueError(f"train has no sample of classes {missing}: nothing to distil them from "
                          "(drop those classes from class_names or add data)")
     gw = config.group_weights
-    if not isinstance(gw, str) and len(gw) != train.n_groups:
-        raise ValueError(f"group_weights has {len(gw)} entries; the training set has {train.n_groups} groups "
-                         f"{list(train.group_names)}")
+    if not isinstance(gw, str):
+        _check_weights_reach_every_class(train, gw)
     c, h, w = train.image_shape
     n_bytes = 4 * 3 * train.n_classes * config.ipc * c * h * w  # images, their gradient and momentum (fp32)
     check_memory(f"ipc={config.ipc} ({train.n_classes} classes of {c}×{h}×{w} images)", n_bytes, device)
+
+
+def _check_weights_reach_every_class(train: GroupedDataset, weights) -> None:
+    """One weight per group, and every class with weight on a group it has samples of.
+
+    A class whose groups all have weight 0 would get no target and stay as initialised: refused,
+    naming the class and the groups that carry the weight.
+    """
+    if len(weights) != train.n_groups:
+        raise ValueError(f"group_weights has {len(weights)} entries; the training set has {train.n_groups} groups "
+                         f"{list(train.group_names)}")
+    w = torch.tensor([float(v) for v in weights], dtype=torch.float64)  # (G,)
+    reach = (train.cell_counts().cpu() > 0).double() @ w  # (C,) weight on the groups each class has
+    if bool((reach > 0).all()):
+        return
+    c = int((reach == 0).nonzero()[0])
+    weighted = [train.group_names[g] for g in (w > 0).nonzero().flatten().tolist()]
+    has = [train.group_names[g] for g in (train.cell_counts()[c] > 0).nonzero().flatten().tolist()]
+    more = int((reach == 0).sum()) - 1
+    raise ValueError(f"group_weights={list(weights)} put all weight on group(s) {weighted}, of which class "
+                     f"{train.class_names[c]!r} has no training sample (it has {has})"
+                     + (f", nor do {more} more classes" if more else "")
+                     + ": that class would not be distilled; give one of its groups weight")
 
 
 def distill(
@@ -424,7 +443,7 @@ def distill(
         File to write every ``checkpoint_every`` iterations and at the end.
     resume : path, optional
         Checkpoint to continue from; the run then equals an uninterrupted one (CPU).
-    callbacks : iterable of callables ``f(distiller, info)``
+    callbacks : callable ``f(distiller, info)`` or list of them
         Called after every step with the ``Distiller`` and its ``StepInfo``.
     progress : bool, default False
         Show a tqdm progress bar.
@@ -446,6 +465,7 @@ def distill(
     [3] Zhao & Bilen, "Dataset Condensation with Distribution Matching", WACV 2023.
     """
     check_dataset("train", train)
+    callbacks = check_callbacks(callbacks)
     dev = resolve_device(device)
     config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed,
                             dataset=train.info.get("name"), **overrides)  # the dataset sets IDC's factor on faces

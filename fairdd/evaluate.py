@@ -23,7 +23,7 @@ from .provenance import fingerprint_differences
 from .report import FairnessReport
 from .results import DistillResult
 from .validate import (check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed,
-                       resolve_device)
+                       resolve_device, stream_seed)
 from .train import predict, train_classifier, train_classifiers_batched
 
 __all__ = ["FairnessReport", "TrainedModels", "evaluate", "random_subset", "score", "test_set_differences",
@@ -248,7 +248,8 @@ def train_models(
     dev = resolve_device(device)
     images, labels = images.to(dev), labels.to(dev)
     c, h, _ = test.image_shape
-    gens = [torch.Generator(device=dev).manual_seed(seed * 1000 + k) for k in range(n_models)]  # one per model
+    gens = [torch.Generator(device=dev).manual_seed(stream_seed(seed, k, 1000))  # one per model
+            for k in range(n_models)]
     nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
     if batched == "auto":
@@ -257,7 +258,7 @@ def train_models(
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch)
     if batched:
-        joint = torch.Generator(device=dev).manual_seed(seed * 1000 + 999)
+        joint = torch.Generator(device=dev).manual_seed(stream_seed(seed, 999, 1000))
         train_classifiers_batched(nets, images, labels, generator=joint, precision=config.precision,
                                   compile=config.compile, **fit)
     else:

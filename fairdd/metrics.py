@@ -8,6 +8,12 @@ With TPR_{a,y} the accuracy on test samples of class y and group a:
 accuracy is overall (sample-weighted); worst-group accuracy is the lowest accuracy of a protected
 group over all its test samples (classes pooled). All values are percentages.
 
+A fairness metric that the test set cannot measure is undefined, never 0 ("perfectly fair"): EOD and
+DEO_A need every class to have test images of every group (a missing cell hides that group's rate,
+and one group has nothing to compare with), worst-group accuracy needs at least two groups, each with
+test images. ``unmeasurable`` says why, per metric; the values are then NaN, and reports and tables
+show "undefined (<why>)".
+
 EOD is a maximum of differences of noisy cell accuracies, so it is biased upward on a finite test
 set: a model that treats every group of a class exactly alike (every cell's hits ~ Binomial(n_{y,a},
 p_y)) still scores EOD > 0. ``noise_floor`` gives that expected score, exactly (balanced cells) or by
@@ -15,16 +21,62 @@ simulation; ``bootstrap_metrics`` resamples test samples within each (class, gro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .ops import cell_counts, cell_index
+from .validate import check_int, check_seed
 
 __all__ = ["GroupMetrics", "group_metrics", "cell_index", "metrics_from_hits", "bootstrap_metrics",
-           "noise_floor", "SCALARS"]
+           "noise_floor", "unmeasurable", "SCALARS", "FAIRNESS"]
 
 SCALARS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+FAIRNESS = ("eod", "deo_a", "worst_group_accuracy")  # the metrics that compare groups
+
+
+def unmeasurable(counts: torch.Tensor, class_names=None, group_names=None) -> dict[str, str]:
+    """Why each fairness metric cannot be measured on a test set with these cell sizes (``{}``: all can).
+
+    Parameters
+    ----------
+    counts : torch.Tensor, shape (C, G)
+        Test samples per (class, group) cell.
+    class_names, group_names : sequence of str, optional
+        Names for the reasons (default: the ids).
+
+    Returns
+    -------
+    dict of str to str
+        Keyed by the undefined metrics of ``FAIRNESS``, e.g. ``{"eod": "1 group in the test set", ...}``.
+    """
+    counts = torch.as_tensor(counts).cpu()
+    n_classes, n_groups = counts.shape
+    cname = (lambda c: repr(class_names[c])) if class_names is not None else str
+    gname = (lambda g: repr(group_names[g])) if group_names is not None else str
+    groups_seen = int((counts.sum(0) > 0).sum())
+    if groups_seen < 2:
+        why = f"{groups_seen} group{'s' if groups_seen != 1 else ''} in the test set"
+        return dict.fromkeys(FAIRNESS, why)
+    out = {}
+    absent = (counts.sum(0) == 0).nonzero().flatten().tolist()
+    if absent:
+        out["worst_group_accuracy"] = f"no test image of group {gname(absent[0])}" + (
+            f" and {len(absent) - 1} more" if len(absent) > 1 else "")
+    per_class = (counts > 0).sum(1)  # (C,) groups with test images, per class
+    thin = (per_class < 2).nonzero().flatten().tolist()
+    empty = (counts == 0).nonzero().tolist()
+    if thin:
+        c = thin[0]
+        why = f"class {cname(c)} has test images of {int(per_class[c])} group{'s' if per_class[c] != 1 else ''}"
+        why += f" (and {len(thin) - 1} more such classes)" if len(thin) > 1 else ""
+    elif empty:
+        c, g = empty[0]
+        why = f"no test image in cell ({cname(c)}, {gname(g)})"
+        why += f" and {len(empty) - 1} more" if len(empty) > 1 else ""
+    else:
+        return out
+    return {"eod": why, "deo_a": why, **out}
 
 
 @dataclass(frozen=True)
@@ -34,11 +86,13 @@ class GroupMetrics:
     Attributes
     ----------
     accuracy, eod, deo_a, worst_group_accuracy : float
-        The metrics of the module docstring, in percent (NaN where undefined).
+        The metrics of the module docstring, in percent (NaN where undefined: ``undefined`` says why).
     tpr : torch.Tensor, shape (C, G), float32
         Accuracy per (class, group) cell in [0, 1] (0 for an empty cell).
     counts : torch.Tensor, shape (C, G), int64
         Test samples per cell.
+    undefined : dict of str to str
+        The metrics this test set cannot measure, and why (``unmeasurable``).
     """
 
     accuracy: float
@@ -47,6 +101,7 @@ class GroupMetrics:
     worst_group_accuracy: float
     tpr: torch.Tensor  # (C, G) accuracy per cell in [0, 1]
     counts: torch.Tensor  # (C, G) test samples per cell
+    undefined: dict = field(default_factory=dict)  # metric -> why the test set cannot measure it
 
 
 def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, *,
@@ -61,8 +116,9 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
         \qquad
         \mathrm{DEO_A} = 100\, \frac{1}{C} \sum_y \big(\max_a \mathrm{TPR}_{a,y} - \min_a \mathrm{TPR}_{a,y}\big).
 
-    (equalised opportunity [Hardt2016]_; DEO_M and DEO_A in FairDD's notation [Zhou2024]_). Cells
-    with no test sample are left out of the gaps; a class needs at least one non-empty cell.
+    (equalised opportunity [Hardt2016]_; DEO_M and DEO_A in FairDD's notation [Zhou2024]_). A metric
+    the test set cannot measure (one group, a class or cell without test images: ``unmeasurable``) is
+    NaN, never 0.
 
     Parameters
     ----------
@@ -96,7 +152,8 @@ def group_metrics(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
     hits = hits.view(n_classes, n_groups)
     m = metrics_from_hits(hits, counts)
     return GroupMetrics(**{k: float(v) for k, v in m.items()},
-                        tpr=(hits / counts.clamp(min=1)).float().cpu(), counts=counts.long().cpu())
+                        tpr=(hits / counts.clamp(min=1)).float().cpu(), counts=counts.long().cpu(),
+                        undefined=unmeasurable(counts))
 
 
 def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -113,9 +170,10 @@ def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, tor
     Returns
     -------
     dict of str to torch.Tensor, each of shape (...,), float64
-        Keyed by ``SCALARS``; NaN where undefined.
+        Keyed by ``SCALARS``; NaN where undefined (``unmeasurable``: never 0 for a gap that was not measured).
     """
     hits, counts = hits.double(), counts.double().to(hits.device)
+    undefined = unmeasurable(counts)
     present = counts > 0  # (C, G)
     tpr = hits / counts.clamp(min=1)  # (..., C, G)
     hi = torch.where(present, tpr, torch.full_like(tpr, -1.0)).amax(-1)  # (..., C)
@@ -126,12 +184,13 @@ def metrics_from_hits(hits: torch.Tensor, counts: torch.Tensor) -> dict[str, tor
     group_n = counts.sum(0)  # (G,)
     group_acc = hits.sum(-2) / group_n.clamp(min=1)  # (..., G)
     n = counts.sum()
-    return {
+    out = {
         "accuracy": 100.0 * hits.sum((-2, -1)) / n if n > 0 else nan,
         "eod": 100.0 * gap.amax(-1) if gap.shape[-1] else nan,
         "deo_a": 100.0 * gap.mean(-1) if gap.shape[-1] else nan,
         "worst_group_accuracy": 100.0 * group_acc[..., group_n > 0].amin(-1) if bool((group_n > 0).any()) else nan,
     }
+    return {k: nan if k in undefined else v for k, v in out.items()}
 
 
 def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: int, n_groups: int,
@@ -165,8 +224,7 @@ def bootstrap_metrics(correct: torch.Tensor, cells: torch.Tensor, *, n_classes: 
     """
     if correct.ndim != 2 or cells.shape != correct.shape[1:]:
         raise ValueError(f"correct must be (M, N) and cells (N,); got {tuple(correct.shape)} and {tuple(cells.shape)}")
-    if not isinstance(n_boot, int) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1; got {n_boot!r}")
+    n_boot, seed = check_int("n_boot", n_boot, 1), check_seed(seed)
     n_cells = n_classes * n_groups
     m, n = correct.shape
     dev = correct.device
@@ -318,6 +376,7 @@ def noise_floor(counts: torch.Tensor, accuracy: torch.Tensor | float, *, method:
     """
     if method not in ("auto", "exact", "simulate"):
         raise ValueError(f"unknown method {method!r}; allowed: 'auto', 'exact', 'simulate'")
+    n_sims, seed = check_int("n_sims", n_sims, 1), check_seed(seed)
     counts = torch.as_tensor(counts).long()
     if counts.ndim != 2:
         raise ValueError(f"counts must be a (classes, groups) table; got shape {tuple(counts.shape)}")

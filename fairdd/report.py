@@ -24,10 +24,15 @@ from typing import Literal, NamedTuple, Sequence
 
 import torch
 
-from .metrics import SCALARS, bootstrap_metrics, metrics_from_hits, noise_floor
+from .metrics import SCALARS, bootstrap_metrics, metrics_from_hits, noise_floor, unmeasurable
 from .ops import cell_counts, cell_index
+from .validate import check_dtype, check_int, check_real, check_seed, describe_value
 
-__all__ = ["FairnessReport", "Interval", "demo_table", "footnote"]
+__all__ = ["FairnessReport", "Interval", "demo_table", "footnote", "shown"]
+
+
+_ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)  # predictions, labels, groups
+
 
 class Interval(NamedTuple):
     """A two-sided confidence interval, in percent."""
@@ -36,7 +41,23 @@ class Interval(NamedTuple):
     high: float
 
     def __str__(self) -> str:
+        if math.isnan(self.low) or math.isnan(self.high):
+            return "—"
         return f"[{self.low:.1f}, {self.high:.1f}]"
+
+
+def shown(value: float, why: str | None = None, spec: str = ".2f") -> str:
+    """Format a metric as tables and the CLI show it: ``f"{value:{spec}}"``, or ``"undefined (<why>)"`` for NaN."""
+    if math.isnan(value):
+        return f"undefined ({why})" if why else "undefined"
+    return f"{value:{spec}}"
+
+
+def _clipped(value: float, half: float) -> Interval:
+    """Give value ± half within [0, 100]; NaN stays NaN (an undefined metric has no interval)."""
+    if math.isnan(value) or math.isnan(half):
+        return Interval(math.nan, math.nan)
+    return Interval(max(0.0, value - half), min(100.0, value + half))
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +147,11 @@ class FairnessReport:
         -------
         FairnessReport
         """
+        for name, ids in (("pred", pred), ("labels", labels), ("groups", groups)):
+            check_dtype(name, ids, _ID_DTYPES, "class or group ids: an integer tensor")
+        for name, names in (("class_names", class_names), ("group_names", group_names)):
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{name} must be a list or tuple of str (one per id); got {describe_value(names)}")
         pred = pred.reshape(-1, pred.shape[-1]) if pred.ndim == 1 else pred
         if pred.shape[1:] != labels.shape or labels.shape != groups.shape:
             raise ValueError(f"pred must be (models, N) and labels, groups (N,); got {tuple(pred.shape)}, "
@@ -166,6 +192,19 @@ class FairnessReport:
         """Accuracy per model and cell in [0, 1], (M, C, G) float64 (NaN for an empty cell)."""
         counts = self.counts.double()
         return self.hits.double() / torch.where(counts > 0, counts, torch.full_like(counts, float("nan")))
+
+    @property
+    def undefined(self) -> dict[str, str]:
+        """The fairness metrics this test set cannot measure, and why (``fairdd.metrics.unmeasurable``).
+
+        Those metrics are NaN everywhere in the report (never 0, which would read "perfectly fair") and
+        are shown as ``"undefined (<why>)"``, e.g. ``{"eod": "1 group in the test set", ...}``.
+        """
+        return unmeasurable(self.counts, self.class_names, self.group_names)
+
+    def shown(self, metric: str, spec: str = ".2f") -> str:
+        """Give the model-mean ``metric`` as text: ``"12.34"``, or ``"undefined (1 group in the test set)"``."""
+        return shown(self.overall[metric], self.undefined.get(metric), spec)
 
     def _values(self) -> dict[str, torch.Tensor]:
         if "values" not in self._cache:
@@ -225,8 +264,12 @@ class FairnessReport:
 
     # ----------------------------------------------------------- fairlearn-style aggregates
     def _cell_table(self, model: int | None) -> torch.Tensor:
-        if model is not None and not (isinstance(model, int) and 0 <= model < self.n_models):
-            raise ValueError(f"model must be None (the mean over models) or in [0, {self.n_models}); got {model!r}")
+        if model is not None:
+            try:
+                model = check_int("model", model, 0, self.n_models - 1)
+            except ValueError:
+                raise ValueError(f"model must be None (the mean over models) or in [0, {self.n_models}); "
+                                 f"got {describe_value(model)}") from None
         return 100 * (self.tpr.mean(0) if model is None else self.tpr[model])  # (C, G)
 
     def _by_class(self, values: torch.Tensor, name: str):
@@ -270,11 +313,8 @@ class FairnessReport:
         from scipy.stats import t
 
         q = float(t.ppf((1 + level) / 2, self.n_models - 1))
-        out = {}
-        for k, v in self._values().items():
-            half = q * float(v.std(unbiased=True)) / math.sqrt(self.n_models)
-            out[k] = Interval(max(0.0, float(v.mean()) - half), min(100.0, float(v.mean()) + half))
-        return out
+        return {k: _clipped(float(v.mean()), q * float(v.std(unbiased=True)) / math.sqrt(self.n_models))
+                for k, v in self._values().items()}
 
     def bootstrap(self, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
                   kind: Literal["normal", "percentile"] = "normal") -> dict[str, Interval]:
@@ -292,6 +332,7 @@ class FairnessReport:
         bootstrap. Where "fair" lies is ``noise_floor``'s answer, not the interval's.
         """
         _check_level(level)
+        n_boot, seed = check_int("n_boot", n_boot, 1), check_seed(seed)
         if kind not in ("normal", "percentile"):
             raise ValueError(f"unknown kind {kind!r}; allowed: 'normal', 'percentile'")
         key = ("bootstrap", n_boot, level, seed, kind)
@@ -303,8 +344,7 @@ class FairnessReport:
             else:
                 z = float(torch.special.ndtri(torch.tensor((1 + level) / 2, dtype=torch.float64)))
                 value = self.overall
-                out = {k: Interval(max(0.0, value[k] - z * float(v.std())), min(100.0, value[k] + z * float(v.std())))
-                       for k, v in draws.items()}
+                out = {k: _clipped(value[k], z * float(v.std())) for k, v in draws.items()}
             self._cache[key] = out
         return self._cache[key]
 
@@ -339,7 +379,8 @@ class FairnessReport:
             else:
                 p = (hits.sum((1, 2)) / counts.sum()).unsqueeze(1)  # (M, 1)
             floor = noise_floor(self.counts, p, method=method)
-            self._cache[key] = {k: float(v.mean()) for k, v in floor.items()}
+            undefined = self.undefined  # no floor for a metric that is not measured
+            self._cache[key] = {k: math.nan if k in undefined else float(v.mean()) for k, v in floor.items()}
         return self._cache[key]
 
     def uncertainty(self, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0):
@@ -366,9 +407,13 @@ class FairnessReport:
 
         The interval is the 95 % bootstrap over test samples; EOD and DEO_A carry their noise floor.
         """
-        boot, floor, overall, std = self.bootstrap(), self.noise_floor(), self.overall, self.std
+        boot, floor, overall, std, undefined = self.bootstrap(), self.noise_floor(), self.overall, self.std, \
+            self.undefined
         parts = []
         for k in SCALARS:
+            if k in undefined:
+                parts.append(f"{k} {shown(overall[k], undefined[k])}")
+                continue
             part = f"{k} {overall[k]:.2f} ± {std[k]:.2f} {boot[k]}"
             if k in floor:
                 part += f" (floor {floor[k]:.1f})"
@@ -376,15 +421,18 @@ class FairnessReport:
         return " | ".join(parts) + f"  [± std over {self.n_models} models; 95 % bootstrap over test samples]"
 
     def __repr__(self) -> str:
-        o = self.overall
-        return (f"FairnessReport(accuracy={o['accuracy']:.2f}, eod={o['eod']:.2f}, deo_a={o['deo_a']:.2f}, "
-                f"worst_group_accuracy={o['worst_group_accuracy']:.2f}, eod_noise_floor="
-                f"{self.noise_floor()['eod']:.2f}, n_models={self.n_models}, n_test={self.correct.shape[1]}, "
-                f"classes={self.n_classes}, groups={self.n_groups})")
+        values = ", ".join(f"{k}={self.shown(k)}" for k in SCALARS)
+        return (f"FairnessReport({values}, eod_noise_floor={shown(self.noise_floor()['eod'])}, "
+                f"n_models={self.n_models}, n_test={self.correct.shape[1]}, classes={self.n_classes}, "
+                f"groups={self.n_groups})")
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: overall metrics, std, per-model values, intervals and noise floor."""
-        return {**self.overall, "std": self.std, "per_model": [dict(m) for m in self.per_model],
+        """JSON-ready summary: overall metrics, std, per-model values, intervals and noise floor.
+
+        An undefined metric is NaN, with its reason under ``"undefined"``.
+        """
+        return {**self.overall, "undefined": self.undefined, "std": self.std,
+                "per_model": [dict(m) for m in self.per_model],
                 "intervals": {"models_t95": {k: list(v) for k, v in self.model_interval().items()},
                               "bootstrap95": {k: list(v) for k, v in self.bootstrap().items()}},
                 "noise_floor": self.noise_floor(), "seconds": self.seconds, "config": self.config,
@@ -405,8 +453,10 @@ class FairnessReport:
 
 
 def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {level!r}")
+    try:
+        check_real("level", level, 0.0, 1.0, low_open=True, high_open=True)
+    except ValueError:
+        raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {describe_value(level)}") from None
 
 
 # ----------------------------------------------------------------------------- display helpers
@@ -420,13 +470,17 @@ def demo_table(rows: Sequence[tuple[str, FairnessReport, float]]) -> str:
     head = (f"{'strategy':10s} {'accuracy':>14s} {'EOD':>14s} {'EOD 95% CI':>14s} {'EOD floor':>10s} "
             f"{'DEO_A':>14s} {'DEO_A floor':>12s} {'worst-group':>12s} {'seconds':>8s}")
     lines = [head]
+    undefined = {}
     for name, r, seconds in rows:
         o, s, floor, ci = r.overall, r.std, r.noise_floor(), r.bootstrap()["eod"]
-        pm = {k: f"{o[k]:.2f} ± {s[k]:.2f}" for k in SCALARS}
-        lines.append(f"{name:10s} {pm['accuracy']:>14s} {pm['eod']:>14s} {str(ci):>14s} {floor['eod']:10.1f} "
-                     f"{pm['deo_a']:>14s} {floor['deo_a']:12.1f} {o['worst_group_accuracy']:12.2f} {seconds:8.1f}")
+        pm = {k: "undefined" if math.isnan(o[k]) else f"{o[k]:.2f} ± {s[k]:.2f}" for k in SCALARS}
+        fl = {k: shown(floor[k], spec=".1f") for k in floor}
+        lines.append(f"{name:10s} {pm['accuracy']:>14s} {pm['eod']:>14s} {str(ci):>14s} {fl['eod']:>10s} "
+                     f"{pm['deo_a']:>14s} {fl['deo_a']:>12s} {shown(o['worst_group_accuracy']):>12s} {seconds:8.1f}")
+        undefined.update(r.undefined)
     if rows:
         lines += ["", footnote([r for _, r, _ in rows])]
+        lines += [f"{k} undefined: {why}" for k, why in undefined.items()]
     return "\n".join(lines)
 
 
@@ -441,13 +495,14 @@ def footnote(reports: Sequence[FairnessReport] | FairnessReport, *, latex: bool 
         raise ValueError("footnote needs at least one report")
     models = sorted({r.n_models for r in reports})
     cells = sorted({int(n) for r in reports for n in r.counts.flatten().tolist() if n > 0})
-    eod = [r.noise_floor()["eod"] for r in reports]
-    deo = [r.noise_floor()["deo_a"] for r in reports]
+    eod = [f for r in reports if not math.isnan(f := r.noise_floor()["eod"])]  # undefined EODs have no floor
+    deo = [f for r in reports if not math.isnan(f := r.noise_floor()["deo_a"])]
     span = lambda v: f"{min(v):.1f}" if max(v) - min(v) < 0.05 else f"{min(v):.1f}–{max(v):.1f}"  # noqa: E731
-    n_cell = f"{cells[0]}" if len(cells) == 1 else f"{cells[0]}–{cells[-1]}"
+    n_cell = f"{cells[0]}" if len(cells) == 1 else f"{cells[0]}–{cells[-1]}" if cells else "no"
     pm = r"$\pm$" if latex else "±"
-    text = (f"{pm} is the standard deviation over {'/'.join(map(str, models))} evaluation models. "
-            f"With {n_cell} test images per (class, group) cell, a perfectly fair model of the same "
-            f"per-class accuracy scores EOD {span(eod)} and DEO_A {span(deo)} from sampling noise alone "
-            f"(binomial noise floor); an EOD below it is no evidence of bias.")
+    text = f"{pm} is the standard deviation over {'/'.join(map(str, models))} evaluation models."
+    if eod and deo:
+        text += (f" With {n_cell} test images per (class, group) cell, a perfectly fair model of the same "
+                 f"per-class accuracy scores EOD {span(eod)} and DEO_A {span(deo)} from sampling noise alone "
+                 f"(binomial noise floor); an EOD below it is no evidence of bias.")
     return text.replace("%", r"\%") if latex else text

@@ -15,7 +15,7 @@ from .display import denormalise
 from .io import check_output, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
 from .ownership import OutputFolder, write_owned
 from .synthetic import Multiformation
-from .validate import check_bool, check_finite, check_path
+from .validate import check_bool, check_dtype, check_finite, check_path
 
 __all__ = ["DistillResult", "load_result", "check_result_target", "image_grid", "save_png"]
 
@@ -52,6 +52,8 @@ class DistillResult:
     def __post_init__(self) -> None:
         if not isinstance(self.images, torch.Tensor) or self.images.ndim != 4 or not self.images.is_floating_point():
             raise ValueError(f"images must be a float tensor (N, C, H, W); got {_shape(self.images)}")
+        check_dtype("images", self.images, (torch.float32,), "the training set's float32 normalisation: "
+                    "use images.float()")
         if not isinstance(self.labels, torch.Tensor) or self.labels.shape != (self.images.shape[0],) \
                 or self.labels.is_floating_point() or self.labels.dtype == torch.bool:
             raise ValueError(f"labels must be an integer tensor of shape ({self.images.shape[0]},); "

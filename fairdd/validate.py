@@ -15,9 +15,11 @@ import torch
 
 __all__ = ["NonFiniteError", "check_int", "check_real", "check_bool", "check_choice", "check_seed", "check_path",
            "check_device", "check_dataset", "check_finite", "check_group_weights", "check_memory",
-           "check_ipc_fits", "describe_value", "resolve_device"]
+           "check_ipc_fits", "check_callbacks", "check_dtype", "describe_value", "resolve_device", "stream_seed",
+           "numpy_seed", "MAX_SEED"]
 
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**63 - 1  # the documented seed range is [0, MAX_SEED]; every consumer takes all of it
+_TORCH_SEEDS = 2**64  # torch.Generator.manual_seed takes [0, 2**64)
 
 
 class NonFiniteError(ValueError):
@@ -59,7 +61,11 @@ def check_real(name: str, value, low: float | None = None, high: float | None = 
     span = f" in {lo or '(-inf'}, {hi or 'inf)'}" if low is not None or high is not None else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a finite number{span}; got {describe_value(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float's range (10**400)
+        raise ValueError(f"{name} must be a finite number{span}; got an integer too large for a float "
+                         f"({describe_value(value)})") from None
     if not math.isfinite(v):
         raise NonFiniteError(f"{name} must be a finite number{span}; got {value!r}")
     if low is not None and (v < low or (low_open and v == low)):
@@ -84,8 +90,36 @@ def check_choice(name: str, value, allowed: Iterable) -> Any:
 
 
 def check_seed(value, name: str = "seed") -> int:
-    """Seeds are integers in [0, 2**63 - 1]: 1.5 or "3" would silently mean another seed."""
+    """Seeds are integers in [0, 2**63 - 1]: 1.5 or "3" would silently mean another seed.
+
+    Every consumer of a seed takes this whole range: derived seeds go through :func:`stream_seed`
+    (torch) and :func:`numpy_seed` (NumPy's legacy ``RandomState``, 32-bit).
+    """
     return check_int(name, value, 0, MAX_SEED)
+
+
+def stream_seed(seed: int, stream: int = 0, n_streams: int = 1) -> int:
+    """The seed of stream ``stream`` of ``n_streams`` derived from ``seed``, for ``torch.Generator``.
+
+    ``seed * n_streams + stream`` (what the code always used, so small seeds give the same draws),
+    wrapped into torch's range [0, 2**64): a seed near ``MAX_SEED`` stays valid.
+    """
+    return (int(seed) * int(n_streams) + int(stream)) % _TORCH_SEEDS
+
+
+def numpy_seed(value: int) -> int | list[int]:
+    """A seed for ``np.random.RandomState``, which takes [0, 2**32) or a list of 32-bit words.
+
+    Below 2**32 the value itself (the same stream as before); above, its 32-bit words, low first.
+    """
+    value = int(value)
+    if value < 2**32:
+        return value
+    words = []
+    while value:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+    return words
 
 
 def check_path(name: str, value, *, optional: bool = False) -> Path | None:
@@ -158,21 +192,64 @@ def check_finite(name: str, images: torch.Tensor) -> None:
                              f"(first at index {first}); clean or drop them first")
 
 
-def check_group_weights(spec) -> None:
-    """"uniform", "proportional" or a sequence of finite non-negative numbers, not all ~0."""
+def check_group_weights(spec) -> str | tuple[float, ...]:
+    """"uniform", "proportional" or a sequence of finite non-negative numbers, not all ~0.
+
+    A 1-D tensor or array is read as its entries. Weights are relative, so their sum must be finite too
+    (``[1e308] * 4`` overflows it). Returns the spec, a sequence as a tuple of floats.
+    """
     if isinstance(spec, str):
-        check_choice("group_weights", spec, ("uniform", "proportional"))
-        return
-    if isinstance(spec, torch.Tensor):
-        spec = spec.tolist()
+        if spec not in ("uniform", "proportional"):
+            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a non-empty list of numbers "
+                             f"(one per group); got {spec!r}")
+        return spec
+    if isinstance(spec, torch.Tensor) or type(spec).__module__ == "numpy":
+        spec = spec.tolist() if getattr(spec, "ndim", 0) == 1 else spec
     if not isinstance(spec, (list, tuple)) or not spec:
         raise ValueError(f"group_weights must be 'uniform', 'proportional' or a non-empty list of numbers "
                          f"(one per group); got {describe_value(spec)}")
-    for i, v in enumerate(spec):
-        check_real(f"group_weights[{i}]", v, 0.0)
-    if max(float(v) for v in spec) < 1e-12:
+    weights = tuple(check_real(f"group_weights[{i}]", v, 0.0) for i, v in enumerate(spec))
+    if max(weights) < 1e-12:
         raise ValueError(f"group_weights must have an entry >= 1e-12 (weights are relative: scale them up); "
                          f"got {list(spec)}")
+    if not math.isfinite(sum(weights)):
+        raise ValueError(f"group_weights sum to infinity (float overflow); weights are relative: scale them "
+                         f"down; got {list(spec)}")
+    return weights
+
+
+def check_callbacks(callbacks) -> list:
+    """One callable ``f(distiller, info)`` or a list/tuple of them; each must take two arguments."""
+    import inspect
+
+    if callable(callbacks):
+        callbacks = [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(f"callbacks must be a callable f(distiller, info) or a list of them; "
+                         f"got {describe_value(callbacks)}")
+    for i, cb in enumerate(callbacks):
+        if not callable(cb):
+            raise ValueError(f"callbacks must be callables f(distiller, info); got {describe_value(cb)} "
+                             f"at callbacks[{i}]")
+        try:
+            inspect.signature(cb).bind(None, None)
+        except TypeError:
+            raise ValueError(f"callbacks[{i}] ({getattr(cb, '__name__', type(cb).__name__)}) must take two "
+                             f"arguments (distiller, info); its signature is {inspect.signature(cb)}") from None
+        except ValueError:  # builtins without a signature: trust them
+            pass
+    return list(callbacks)
+
+
+def check_dtype(name: str, tensor, allowed: tuple, hint: str) -> torch.Tensor:
+    """``tensor`` is a ``torch.Tensor`` of one of the ``allowed`` dtypes (no silent cast); ``hint`` says how."""
+    if not isinstance(tensor, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor; got {describe_value(tensor)}")
+    if tensor.dtype not in allowed:
+        names = " or ".join(str(d).removeprefix("torch.") for d in allowed)
+        raise ValueError(f"{name} must be a tensor of dtype {names}; got {str(tensor.dtype).removeprefix('torch.')} "
+                         f"({hint})")
+    return tensor
 
 
 def check_ipc_fits(ipc: int, counts: torch.Tensor, class_names, *, what: str = "ipc", per: int = 1) -> None:
@@ -212,23 +289,28 @@ def _span(low, high) -> str:
 
 
 def check_load_args(*, name, split, mode, bias, groups, n_groups, size, severity, seed, group_noise, group_labels,
-                    root, download) -> None:
-    """Types and ranges of ``fairdd.datasets.load``'s arguments (its own checks name the choices)."""
+                    root, download) -> dict:
+    """Types of ``fairdd.datasets.load``'s arguments (its own checks name the choices and ranges).
+
+    Returns the numeric arguments and ``groups`` as the plain Python values they stand for
+    (``np.int64(4)`` -> 4, a 1-D array of group ids -> a list), which the loader then uses.
+    """
     if not isinstance(name, str):
         raise ValueError(f"name must be a dataset name (str); got {describe_value(name)}")
     if not isinstance(split, str):
         raise ValueError(f"split must be 'train' or 'test'; got {describe_value(split)}")
     if not isinstance(mode, str):
         raise ValueError(f"mode must be 'foreground' or 'background'; got {describe_value(mode)}")
-    check_real("bias", bias)  # ranges: load's own checks
-    for key, value in (("n_groups", n_groups), ("size", size), ("severity", severity)):
-        check_int(key, value)
-    check_seed(seed)
-    check_real("group_noise", group_noise)  # ranges: with_group_noise / with_partial_groups
-    check_real("group_labels", group_labels)
+    out = dict(bias=check_real("bias", bias), seed=check_seed(seed),  # ranges: load's own checks
+               group_noise=check_real("group_noise", group_noise),  # with_group_noise / with_partial_groups
+               group_labels=check_real("group_labels", group_labels))
+    out.update({key: check_int(key, value) for key, value in (("n_groups", n_groups), ("size", size),
+                                                               ("severity", severity))})
     check_path("root", root, optional=True)
     check_bool("download", download)
     if groups is not None:
+        if type(groups).__module__ == "numpy" and getattr(groups, "ndim", 0) == 1:
+            groups = groups.tolist()
         if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
             raise ValueError(f"groups must be a list of group ids (int) or colour names (str); "
                              f"got {describe_value(groups)}")
@@ -236,3 +318,5 @@ def check_load_args(*, name, split, mode, bias, groups, n_groups, size, severity
             if isinstance(g, bool) or not isinstance(g, (numbers.Integral, str)):
                 raise ValueError(f"groups must hold group ids (int) or colour names (str); got {describe_value(g)} "
                                  f"in {list(groups)!r}")
+        groups = [g if isinstance(g, str) else int(g) for g in groups]
+    return dict(out, groups=groups)

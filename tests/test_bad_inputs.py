@@ -125,6 +125,33 @@ V, FE, FNF, NAD, ISD = ValueError, FileExistsError, FileNotFoundError, NotADirec
 NF = NonFiniteError
 cuda_only_bad = pytest.mark.skipif(HAS_CUDA, reason="CUDA is available here: device='cuda' is valid")
 
+# Each row's fault class (issue #21), by the first prefix of its name that matches; the rest are "types"
+# (a value's type or range at the boundary). tests/conftest.py counts the rows per class.
+FAULT_CLASSES = (
+    ("ownership", ("save-onto-", "save-under-file", "save-into-", "save-overwrite-keeps", "cli-out-", "cli-demo-out-",
+                   "cli-demo-strategy-folder", "cli-reproduce-out-", "cli-evaluate-out-", "distill-checkpoint-",
+                   "cli-checkpoint-", "subprocess-out-")),
+    ("caches", ("file-", "checkpoint-", "load_result-missing", "load_result-file", "load_result-empty-dir",
+                "distill-resume-", "cli-resume-", "cli-evaluate-missing", "cli-evaluate-file", "subprocess-missing")),
+    ("unmeasurable", ("evaluate-test-incomplete", "evaluate-5-class", "distill-missing-class")),
+    ("comparisons", ("evaluate-other-", "evaluate-test-is-train-split", "cli-evaluate-other-")),
+)
+
+
+def fault_class(name: str) -> str:
+    """The fault class of the row called ``name``."""
+    return next((cls for cls, prefixes in FAULT_CLASSES if name.startswith(prefixes)), "types")
+
+
+def rows(table: list) -> list:
+    """``pytest.param`` of every row, id = its name, marked with its fault class (marks it had kept)."""
+    out = []
+    for row in table:
+        values, marks = (row.values, list(row.marks)) if isinstance(row, type(pytest.param(0))) else (row, [])
+        out.append(pytest.param(*values, id=values[0], marks=[*marks, pytest.mark.fault_class(fault_class(values[0]))]))
+    return out
+
+
 API = [
     # ---------------------------------------------------------------- load
     ("load-name-None", _load(name=None), V, "name"),
@@ -408,8 +435,7 @@ API = [
 ]
 
 
-@pytest.mark.parametrize("name,call,exc,needle", [p if isinstance(p, type(pytest.param(0))) else
-                                                  pytest.param(*p, id=p[0]) for p in API])
+@pytest.mark.parametrize("name,call,exc,needle", rows(API))
 def test_api_bad_input(ctx, name, call, exc, needle):
     with pytest.raises(exc) as err:
         call(ctx)
@@ -475,8 +501,7 @@ CLI = [
 ]
 
 
-@pytest.mark.parametrize("name,argv,needle", [p if isinstance(p, type(pytest.param(0))) else
-                                              pytest.param(*p, id=p[0]) for p in CLI])
+@pytest.mark.parametrize("name,argv,needle", rows(CLI))
 def test_cli_bad_input(ctx, capsys, name, argv, needle):
     before = {p: p.stat().st_mtime_ns for p in ctx.tmp.rglob("*") if p.is_file()}
     assert main(argv(ctx)) == 2
@@ -504,7 +529,7 @@ ARGPARSE = [
 ]
 
 
-@pytest.mark.parametrize("name,argv,needle", [pytest.param(*p, id=p[0]) for p in ARGPARSE])
+@pytest.mark.parametrize("name,argv,needle", rows(ARGPARSE))
 def test_cli_usage_errors(capsys, name, argv, needle):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -513,12 +538,14 @@ def test_cli_usage_errors(capsys, name, argv, needle):
     assert "Traceback" not in err and needle in err.splitlines()[-1]
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["distill", "--dataset", "colored-digits", "--out", "{tmp}/plainfile/x", "--preset", "smoke"], "plainfile"),
-    (["evaluate", "{tmp}/nope"], "nope"),
-    (["demo", "--preset", "smoke", "--ipc", "-1", "--dataset", "colored-digits", "--out", "{tmp}/d"], "ipc"),
-])
-def test_cli_subprocess_one_line(tmp_path, argv, needle):
+@pytest.mark.parametrize("name,argv,needle", rows([
+    ("subprocess-out-under-file", ["distill", "--dataset", "colored-digits", "--out", "{tmp}/plainfile/x", "--preset",
+                                   "smoke"], "plainfile"),
+    ("subprocess-missing-result", ["evaluate", "{tmp}/nope"], "nope"),
+    ("subprocess-ipc-neg", ["demo", "--preset", "smoke", "--ipc", "-1", "--dataset", "colored-digits", "--out",
+                            "{tmp}/d"], "ipc"),
+]))
+def test_cli_subprocess_one_line(tmp_path, name, argv, needle):
     (tmp_path / "plainfile").write_text("x")
     argv = [a.format(tmp=tmp_path) for a in argv]
     proc = subprocess.run([sys.executable, "-m", "fairdd", *argv], capture_output=True, text=True,
@@ -595,7 +622,7 @@ VALID = [
 ]
 
 
-@pytest.mark.parametrize("name,check", [pytest.param(*p, id=p[0]) for p in VALID])
+@pytest.mark.parametrize("name,check", rows(VALID))
 def test_unusual_but_valid_inputs(ctx, name, check):
     assert check(ctx)
 

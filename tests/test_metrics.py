@@ -72,7 +72,8 @@ def test_metrics_from_hits_batched_equals_group_metrics_row_by_row():
     for m in range(5):
         one = group_metrics(preds[m], labels, groups, n_classes=4, n_groups=3)
         for key, value in batched.items():
-            assert float(value[m]) == pytest.approx(getattr(one, key), abs=1e-12), key
+            # class 3 has no test image of group 0 here: EOD and DEO_A are undefined (NaN) in both
+            assert float(value[m]) == pytest.approx(getattr(one, key), abs=1e-12, nan_ok=True), key
 
 
 @pytest.mark.parametrize("n_classes,n_groups,p", [(1, 2, 0.5), (3, 4, 0.77), (10, 10, 0.9)])

@@ -30,6 +30,7 @@ from ._images import normalised
 from .cache import cached_arrays, source_fingerprint
 from .dataset import GroupedDataset
 from .safe_pickle import restricted_load
+from ..validate import check_int, check_real, check_seed, describe_value, numpy_seed
 
 __all__ = ["load_cifar10s", "read_cifar10", "hierarchical_corruption", "grayscale", "CIFAR10_CLASSES",
            "CIFAR10S_MEAN", "CIFAR10S_STD"]
@@ -187,7 +188,7 @@ def hierarchical_corruption(images: np.ndarray, severity: int, rng: np.random.Ra
 # ----------------------------------------------------------------------------- the construction
 def _build(images: np.ndarray, labels: np.ndarray, *, split: str, skew: float, severity: int | None,
            seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(numpy_seed(seed))
     order = np.arange(len(labels), dtype=np.int64)
     rng.shuffle(order)  # the authors' CIFAR10(shuffle=True, seed=seed)
     images, labels = images[order], labels[order]
@@ -246,10 +247,14 @@ def load_cifar10s(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    if not isinstance(skew, (int, float)) or not 0.0 <= float(skew) <= 1.0:
-        raise ValueError(f"skew must be in [0, 1]; got {skew!r}")
-    if severity is not None and (not isinstance(severity, int) or not 0 <= severity <= 5):
-        raise ValueError(f"severity must be None or an integer in [0, 5]; got {severity!r}")
+    seed = check_seed(seed)
+    try:  # the shared checkers (types first: True is not a skew), with this loader's wording
+        skew = check_real("skew", skew, 0.0, 1.0)
+        severity = None if severity is None else check_int("severity", severity, 0, 5)
+    except ValueError as exc:
+        what = "skew must be in [0, 1]" if "skew" in str(exc) else "severity must be None or an integer in [0, 5]"
+        value = skew if "skew" in str(exc) else severity
+        raise type(exc)(f"{what}; got {describe_value(value)}") from None
     if format not in ("auto", "python", "binary"):
         raise ValueError(f"format must be 'auto', 'python' or 'binary'; got {format!r}")
     fmt, folder = _locate(root, format)

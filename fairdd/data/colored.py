@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..palette import DIGIT_COLOURS, REBIAS_COLOURS, REBIAS_NAMES
 from .dataset import GroupedDataset
+from ..validate import numpy_seed, stream_seed
 from .sources import (DIGIT_CLASSES, FASHION_CLASSES, load_digits8, load_fashion_mnist, load_mnist,
                       load_mnist5000)
 
@@ -112,18 +113,21 @@ def load(
     """
     from ..validate import check_load_args
 
-    check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups, size=size,
-                    severity=severity, seed=0 if seed is None else seed, group_noise=group_noise,
-                    group_labels=group_labels, root=root, download=download)
+    plain = check_load_args(name=name, split=split, mode=mode, bias=bias, groups=groups, n_groups=n_groups,
+                            size=size, severity=severity, seed=0 if seed is None else seed, group_noise=group_noise,
+                            group_labels=group_labels, root=root, download=download)
+    bias, groups, n_groups, size, severity, group_noise, group_labels = (
+        plain[k] for k in ("bias", "groups", "n_groups", "size", "severity", "group_noise", "group_labels"))
+    seed = None if seed is None else plain["seed"]
     name, mode, style = _checked_choices(name, split=split, mode=mode, bias=bias, n_groups=n_groups,
                                          severity=severity, size=size, style=style)
     grey, labels, class_names = _grey_split(name, split, root=root, download=download)
     authors = seed is None and style == "official"
     seed = resolved_seed(style, seed)  # an integer for the noise draws (and fairdd's own colour draw)
-    gen = torch.Generator().manual_seed(seed * 2 + (split == "test"))
+    gen = torch.Generator().manual_seed(stream_seed(seed, split == "test", 2))
     if style == "official":
         rng = authors_stream(name, split, n_groups, root=root, download=download) if authors \
-            else np.random.RandomState(seed * 2 + (split == "test"))
+            else np.random.RandomState(numpy_seed(stream_seed(seed, split == "test", 2)))
         rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
                                                   n_groups=n_groups, size=size, rng=rng)
     else:

@@ -10,6 +10,7 @@ import torch
 
 from ..display import denormalise
 from ..ops import cell_counts, cell_index
+from ..validate import check_dtype
 
 __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
@@ -54,6 +55,11 @@ class GroupedDataset:
     _facts: dict = field(default_factory=dict, init=False, repr=False)  # fingerprint, finiteness: worked out once
 
     def __post_init__(self) -> None:
+        check_dtype("images", self.images, (torch.float32,), "normalised float32 images: use images.float()")
+        check_dtype("labels", self.labels, (torch.int64,), "class ids: use labels.long()")
+        check_dtype("groups", self.groups, (torch.int64,), "group ids: use groups.long()")
+        if self.known is not None:
+            check_dtype("known", self.known, (torch.bool,), "which samples carry a group label: use known.bool()")
         n = self.images.shape[0]
         if self.images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W); got {tuple(self.images.shape)}")

@@ -23,6 +23,7 @@ from PIL import Image
 from ._images import normalised
 from .cache import cached_arrays, source_fingerprint
 from .dataset import GroupedDataset
+from ..validate import check_seed, numpy_seed
 
 __all__ = ["load_celeba", "load_utkface", "load_bffhq", "CELEBA_MEAN", "CELEBA_STD", "UTKFACE_MEAN", "UTKFACE_STD",
            "BFFHQ_MEAN", "BFFHQ_STD", "UTK_RACES", "UTK_AGES"]
@@ -164,6 +165,7 @@ def load_celeba(*, split: Literal["train", "test"] = "train", target: str = "Att
     ``min cell`` samples drawn from each (class, group) cell (``seed``), as ``CelebA_test`` does.
     """
     _check_split(split)
+    seed = check_seed(seed)
     dirs = _data_roots(root, ("", "celeba", "CelebA"))
     folder = next((d for d in dirs if (d / "list_attr_celeba.txt").is_file()
                    and (d / "list_eval_partition.txt").is_file()), None)
@@ -195,7 +197,7 @@ def load_celeba(*, split: Literal["train", "test"] = "train", target: str = "Att
     if split == "test":
         cell = y * 2 + g
         smallest = int(np.bincount(cell, minlength=4).min())
-        keep = _balanced_pick(cell, 4, smallest, np.random.RandomState(seed))
+        keep = _balanced_pick(cell, 4, smallest, np.random.RandomState(numpy_seed(seed)))
         images, y, g = images[keep], y[keep], g[keep]
     ds = _dataset(images, y, g, class_names=(f"not {target}", target), group_names=(f"not {group}", group),
                   mean=CELEBA_MEAN, std=CELEBA_STD,
@@ -232,6 +234,7 @@ def load_utkface(*, split: Literal["train", "test"] = "train", group: Literal["r
     (``seed``) and the training split is everything else.
     """
     _check_split(split)
+    seed = check_seed(seed)
     if group not in ("race", "gender"):
         raise ValueError(f"group must be 'race' or 'gender'; got {group!r}")
     dirs = _data_roots(root, ("UTKFace", "utkface", ""))
@@ -254,7 +257,7 @@ def load_utkface(*, split: Literal["train", "test"] = "train", group: Literal["r
     cell = y * 4 + race  # the authors balance the test split over (age, race) whatever the group
     per_cell = int(min(100, np.bincount(cell, minlength=12).min()))
     test = np.zeros(len(y), dtype=bool)
-    test[_balanced_pick(cell, 12, per_cell, np.random.RandomState(seed))] = True
+    test[_balanced_pick(cell, 12, per_cell, np.random.RandomState(numpy_seed(seed)))] = True
     pick = test if split == "test" else ~test
     g, group_names = (race, UTK_RACES) if group == "race" else (gender, UTK_GENDERS)
     ds = _dataset(arrays["images"][pick], y[pick], g[pick], class_names=UTK_AGES, group_names=group_names,

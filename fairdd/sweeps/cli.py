@@ -59,6 +59,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--retry-failed", action="store_true", help="also rerun cells that failed or are damaged")
     run.add_argument("--replace-grid", action="store_true",
                      help="make this grid the folder's although it drops cells of the stored one")
+    run.add_argument("--max-cells", type=_positive_int, default=None, metavar="N",
+                     help="refuse a grid of more than N cells (default 10000, or [sweep] max_cells)")
     run.add_argument("--device", default=None, help="auto | cpu | cuda (default: the sweep file's)")
     run.add_argument("--no-wait", action="store_true", help="local: return after starting the workers")
     run.add_argument("--wait", action="store_true", help="slurm: wait for the jobs (progress bar), then the status")
@@ -86,6 +88,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     table.add_argument("--columns", nargs="+", default=None)
     table.add_argument("--out", default=None, help="folder for the files (default: DIR)")
     return sweep
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
+    return value
 
 
 def run_cli(args) -> int:
@@ -118,7 +130,16 @@ def _run(args) -> int:
 
     if args.grid is None and not (Path(args.dir) / "sweep.toml").is_file():
         raise FileNotFoundError(f"{args.dir} holds no sweep.toml: pass the sweep file")
-    sweep = Sweep(args.grid, args.dir, replace_grid=args.replace_grid) if args.grid else Sweep.open(args.dir)
+    if args.grid:
+        from .grid import MAX_CELLS, grid_size, load_spec
+
+        try:  # the size first, from the axis lengths: a huge grid is refused before it is built
+            n, how = grid_size(Path(args.grid).read_text())
+            print(f"grid {args.grid}: {n:,} cells ({how})", flush=True)
+        except (OSError, ValueError):  # no such file, not TOML: load_spec says so
+            pass
+        spec = load_spec(args.grid, max_cells=args.max_cells or MAX_CELLS)
+    sweep = Sweep(spec, args.dir, replace_grid=args.replace_grid) if args.grid else Sweep.open(args.dir)
     device = args.device or sweep.spec.device
     given = _given_resources(args)
     if args.executor == "slurm":

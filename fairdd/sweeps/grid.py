@@ -47,9 +47,15 @@ except ModuleNotFoundError:  # Python 3.10
 from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
 from ..data.registry import DATASETS, options
 from ..provenance import settings_differences
+from ..validate import check_bool, check_int, check_real, check_seed, describe_value
 
-__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "cell_differences", "BASELINES",
-           "DATA_KNOBS"]
+__all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "cell_differences", "grid_size", "BASELINES",
+           "DATA_KNOBS", "MAX_CELLS"]
+
+# Cells a grid may expand to unless the limit is raised (``max_cells=``, ``[sweep] max_cells``, ``--max-cells``):
+# each cell's configs are built and checked when the grid is read (~1.5 ms a cell), and a typo'd axis
+# (a range of 1000 values) would otherwise build for minutes before anything runs.
+MAX_CELLS = 10_000
 
 BASELINES = ("random", "whole")  # targets that are not distilled
 CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
@@ -158,26 +164,59 @@ class SweepSpec:
         if core["target"] in BASELINES:  # a random subset / the whole set is not distilled
             distill = {}
         evaluate = _matching(self.evaluate, point, tuple(dict.fromkeys(_EVAL_FIELDS + ("n_models",))), "evaluate")
-        n_models = int(evaluate.pop("n_models", self.n_models))
+        n_models = check_int("n_models", evaluate.pop("n_models", self.n_models), 1)
+        for key, value in data.items():
+            _check_knob(str(core["dataset"]), key, value)
         cell = Cell(dataset=str(core["dataset"]), method=str(core["method"]), target=str(core["target"]),
-                    ipc=int(core["ipc"]), seed=int(core["seed"]), preset=self.preset, n_models=n_models,
-                    data_seed=_data_seed(data_seed, str(core["dataset"])), data=data, distill=distill,
-                    evaluate=evaluate, axes=dict(point))
+                    ipc=check_int("ipc", core["ipc"], 1), seed=check_seed(core["seed"]), preset=self.preset,
+                    n_models=n_models, data_seed=_data_seed(data_seed, str(core["dataset"])), data=data,
+                    distill=distill, evaluate=evaluate, axes=dict(point))
         cell.distill_config()  # validate now, not on the cluster an hour later
         cell.eval_config()
         return cell
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file."""
+def load_spec(path: str | Path, *, max_cells: int | None = MAX_CELLS) -> SweepSpec:
+    """Read and validate a sweep file (``max_cells`` as in :func:`parse_spec`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep file {path} does not exist")
-    return parse_spec(path.read_text(), name=path.stem)
+    return parse_spec(path.read_text(), name=path.stem, max_cells=max_cells)
 
 
-def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
-    """Parse sweep TOML text (see the module docstring) into a ``SweepSpec``; clear errors for bad input."""
+def grid_size(text_or_raw: str | dict) -> tuple[int, str]:
+    """The number of cells a sweep file's grid spans (before exclusions), and how: ``(24, "2 target × 3 ipc
+    × 4 seed")``. Counted from the axis lengths alone, so a huge grid is measured without being built."""
+    raw = tomllib.loads(text_or_raw) if isinstance(text_or_raw, str) else text_or_raw
+    axes = {k: len(v) if isinstance(v, list) else 1 for k, v in dict(raw.get("grid", {})).items()}
+    if "seed" not in axes:
+        seeds = dict(raw.get("sweep", {})).get("seeds", [0])
+        axes["seed"] = len(seeds) if isinstance(seeds, list) else 1
+    return math.prod(axes.values()), " × ".join(f"{n} {k}" for k, n in axes.items())
+
+
+def _check_size(raw: dict, max_cells: int | None) -> None:
+    """Refuse a grid of more than ``max_cells`` cells (the argument, else ``[sweep] max_cells``) before building it."""
+    head = dict(raw.get("sweep", {}))
+    limit = max_cells
+    if "max_cells" in head:
+        limit = max(limit or 0, check_int("[sweep] max_cells", head["max_cells"], 1)) if limit is not None else None
+    if limit is None:
+        return
+    check_int("max_cells", limit, 1)
+    n, how = grid_size(raw)
+    if n > limit:
+        raise ValueError(f"the grid has {n:,} cells ({how}), more than the limit of {limit:,}: check the axes, "
+                         f"or raise the limit (fairdd sweep run --max-cells N, or max_cells = N in [sweep])")
+
+
+def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CELLS) -> SweepSpec:
+    """Parse sweep TOML text (see the module docstring) into a ``SweepSpec``; clear errors for bad input.
+
+    ``max_cells``: the most cells the grid may span (counted from the axis lengths, before any cell is
+    built; ``[sweep] max_cells`` in the file raises it too); None = no limit, for a stored sweep that
+    was accepted when it was written.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -187,6 +226,7 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
         raise ValueError(f"unknown section(s) {unknown} in the sweep file; allowed: {list(_SECTIONS)}")
     head = dict(raw.get("sweep", {}))
     preset, seeds, n_models = _parse_head(head)
+    _check_size(raw, max_cells)
     grid = {}
     for axis, values in raw.get("grid", {}).items():
         values = values if isinstance(values, list) else [values]
@@ -235,7 +275,7 @@ def parse_spec(text: str, *, name: str = "sweep") -> SweepSpec:
 
 def _parse_head(head: dict) -> tuple[str, list, int]:
     """[sweep]'s preset, seeds and n_models, validated (its other keys are read by ``parse_spec``)."""
-    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude")
+    allowed_head = ("preset", "seeds", "n_models", "device", "name", "exclude", "max_cells")
     bad = sorted(set(head) - set(allowed_head))
     if bad:
         raise ValueError(f"unknown key(s) {bad} in [sweep]; allowed: {list(allowed_head)}")
@@ -243,18 +283,20 @@ def _parse_head(head: dict) -> tuple[str, list, int]:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; allowed: {list(PRESETS)}")
     seeds = head.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                            for s in seeds):
+    if not isinstance(seeds, list) or not seeds:
         raise ValueError(f"[sweep] seeds must be a non-empty list of integers; got {seeds!r}")
-    n_models = head.get("n_models", 5)
-    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
-        raise ValueError(f"[sweep] n_models must be an integer >= 1; got {n_models!r}")
+    seeds = [check_seed(s, "[sweep] seeds") for s in seeds]
+    n_models = check_int("[sweep] n_models", head.get("n_models", 5), 1)
+    for key in ("device", "name"):
+        if key in head and not isinstance(head[key], str):
+            raise ValueError(f"[sweep] {key} must be a string; got {describe_value(head[key])}")
     return preset, seeds, n_models
 
 
 def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,), n_models: int = 5,
               data: dict | None = None, overrides: dict | None = None, evaluate: dict | None = None,
-              exclude: Sequence[dict] = (), device: str = "auto", name: str = "sweep") -> SweepSpec:
+              exclude: Sequence[dict] = (), device: str = "auto", name: str = "sweep",
+              max_cells: int | None = MAX_CELLS) -> SweepSpec:
     """A ``SweepSpec`` from Python values (what ``fairdd.experiments`` grids will call): the sweep file
     is written out as TOML and parsed back, so it is validated exactly as a file is and the sweep
     directory keeps a readable ``sweep.toml``."""
@@ -263,7 +305,7 @@ def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,),
         head["exclude"] = [dict(e) for e in exclude]
     doc = {"sweep": head, "grid": {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in grid.items()},
            "data": data or {}, "overrides": overrides or {}, "evaluate": evaluate or {}}
-    return parse_spec(_to_toml(doc), name=name)
+    return parse_spec(_to_toml(doc), name=name, max_cells=max_cells)
 
 
 def _to_toml(doc: dict) -> str:
@@ -313,6 +355,25 @@ def _check_knobs_apply(knobs: list, grid: dict) -> None:
             takers = [d for d in DATASETS if arg in options(d)]
             raise ValueError(f"data knob {k!r} applies to none of the grid's datasets {datasets}; "
                              f"datasets that take it: {takers}")
+
+
+def _check_knob(dataset: str, key: str, value) -> None:
+    """A data knob has the type of its loader's default (``bias = 0.9`` a number, ``n_groups = 10`` an
+    integer, ``download = false`` a bool, ``mode = "foreground"`` a string); its range is the loader's to check."""
+    import inspect
+
+    from ..data.registry import _BUILDERS
+
+    default = inspect.signature(_BUILDERS[dataset]).parameters[key].default
+    what = f"data knob {key!r} of {dataset!r}"
+    if isinstance(default, bool):
+        check_bool(what, value)
+    elif isinstance(default, int):
+        check_int(what, value)
+    elif isinstance(default, float):
+        check_real(what, value)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise ValueError(f"{what} must be a string (e.g. {default!r}); got {describe_value(value)}")
 
 
 def cell_differences(made: dict, want: dict) -> str:

@@ -299,7 +299,7 @@ class Sweep:
             if not self.dir.spec_file.is_file():
                 raise FileNotFoundError(f"{directory} holds no sweep (no sweep.toml); pass the sweep file")
             try:
-                spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name)
+                spec = parse_spec(self.dir.spec_file.read_text(), name=self.dir.root.name, max_cells=None)
             except (ValueError, TypeError, UnicodeDecodeError) as exc:
                 raise ValueError(f"{self.dir.spec_file} is not a valid sweep file: {exc}") from None
         elif not isinstance(spec, SweepSpec):

@@ -243,7 +243,8 @@ def _published(grp) -> dict:
 
 
 def _entry(r: dict, published: bool) -> str:
-    text = f"{r['accuracy_mean']:.2f} ± {r['accuracy_std']:.2f} / {r['eod_mean']:.2f} ± {r['eod_std']:.2f}"
+    eod = "undefined" if math.isnan(r["eod_mean"]) else f"{r['eod_mean']:.2f} ± {r['eod_std']:.2f}"  # not measured
+    text = f"{r['accuracy_mean']:.2f} ± {r['accuracy_std']:.2f} / {eod}"
     if published and not math.isnan(r["published_accuracy"]):
         text += f" [{r['published_accuracy']:.2f} / {r['published_eod']:.2f}]"
     return text

@@ -18,6 +18,7 @@ from typing import ClassVar, Literal, Mapping
 import torch
 
 from ..ops import cell_index, segment_mean
+from ..validate import check_group_weights  # noqa: F401 (re-exported: one check, in validate)
 
 __all__ = ["Targets", "Strategy", "MomentStrategy", "cell_means", "check_group_weights", "group_weight_matrix"]
 
@@ -130,15 +131,6 @@ def cell_means(stats, labels, groups, n_classes, n_groups) -> tuple[torch.Tensor
     cell = cell_index(labels, groups, n_groups)  # (N,)
     mean, count = segment_mean(stats, cell, n_classes * n_groups)  # (C*G, *F), (C*G,)
     return mean.view(n_classes, n_groups, *stats.shape[1:]), count.view(n_classes, n_groups)
-
-
-def check_group_weights(spec) -> None:
-    """Validate a group-weight spec: "uniform", "proportional" or a list of non-negative floats."""
-    if isinstance(spec, str):
-        if spec not in ("uniform", "proportional"):
-            raise ValueError(f"group_weights must be 'uniform', 'proportional' or a list of floats; got {spec!r}")
-    elif any(float(v) < 0 for v in spec) or not any(float(v) > 0 for v in spec):
-        raise ValueError(f"group_weights must be non-negative with a positive entry; got {list(spec)}")
 
 
 def group_weight_matrix(spec, count: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

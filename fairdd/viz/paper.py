@@ -93,7 +93,7 @@ def latex_table(table: pd.DataFrame, *, caption: str = "", label: str = "tab:fai
     for name, row in table.iterrows():
         cells = []
         for c in columns:
-            cell = f"{row[c]:.2f} $\\pm$ {row[c + '_std']:.2f}"
+            cell = "undefined" if row[c] != row[c] else f"{row[c]:.2f} $\\pm$ {row[c + '_std']:.2f}"  # NaN: not measured
             cells.append(rf"\textbf{{{cell}}}" if row[c] == best[c] else cell)
         lines.append(str(name).replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
