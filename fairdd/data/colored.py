@@ -126,8 +126,7 @@ def load(
     seed = resolved_seed(style, seed)  # an integer for the noise draws (and fairdd's own colour draw)
     gen = torch.Generator().manual_seed(stream_seed(seed, split == "test", 2))
     if style == "official":
-        rng = authors_stream(name, split, n_groups, root=root, download=download) if authors \
-            else np.random.RandomState(numpy_seed(stream_seed(seed, split == "test", 2)))
+        rng = _official_rng(name, split, n_groups, None if authors else seed, root=root, download=download)
         rgb, group, group_names = _paint_official(name, split, grey, labels, mode=mode, bias=bias,
                                                   n_groups=n_groups, size=size, rng=rng)
     else:
@@ -157,6 +156,14 @@ def load(
         if group_labels != 1.0:
             ds = with_partial_groups(ds, group_labels, seed=seed)
     return ds
+
+
+def _official_rng(name: str, split: str, n_groups: int, seed: int | None, *, root=None,
+                  download: bool = False) -> np.random.RandomState:
+    """Return the colour draw's stream: the authors' (``seed`` None) or fairdd's own from ``seed``."""
+    if seed is None:
+        return authors_stream(name, split, n_groups, root=root, download=download)
+    return np.random.RandomState(numpy_seed(stream_seed(seed, split == "test", 2)))
 
 
 def resolved_seed(style: str, seed: int | None) -> int:
