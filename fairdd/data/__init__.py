@@ -19,8 +19,10 @@ __all__ = ["GroupedDataset", "load", "DATASETS", "options", "availability", "Ava
 
 
 def example_folder():
-    """The folder of the example shipped with fairdd: 264 tinted 16×16 digits and a Waterbirds-style
-    metadata.csv (img_filename, y, place, split), for ``from_folder(example_folder())``."""
+    """Give the folder of the example shipped with fairdd, for ``from_folder(example_folder())``.
+
+    264 tinted 16×16 digits and a Waterbirds-style metadata.csv (img_filename, y, place, split).
+    """
     from pathlib import Path
 
     return Path(__file__).parent / "examples" / "tinted_digits"

@@ -42,7 +42,7 @@ class DatasetCard:
     info: dict = field(default_factory=dict)
 
     def table(self, which: str = "train"):
-        """The (class × group) count table of ``which`` ("train" or "test") as a pandas DataFrame with totals."""
+        """Give the (class × group) count table of ``which`` ("train" or "test") as a pandas DataFrame with totals."""
         import pandas as pd
 
         counts = self.counts if which == "train" else self.test_counts
@@ -56,7 +56,7 @@ class DatasetCard:
         return frame
 
     def floor_table(self):
-        """The test set's noise floor (percent) per fair-model accuracy, as a DataFrame."""
+        """Give the test set's noise floor (percent) per fair-model accuracy, as a DataFrame."""
         import pandas as pd
 
         return pd.DataFrame([{"fair model accuracy": f"{float(p):.0%}", "EOD floor": v["eod"], "DEO_A floor": v["deo_a"]}
@@ -93,7 +93,7 @@ class DatasetCard:
         return int(sum(map(sum, self.counts))) + self.unknown_groups
 
     def to_dict(self) -> dict:
-        """The card as plain JSON-ready values."""
+        """Give the card as plain JSON-ready values."""
         return dict(name=self.name, class_names=list(self.class_names), group_names=list(self.group_names),
                     counts=self.counts, test_counts=self.test_counts, unknown_groups=self.unknown_groups,
                     imbalance=self.imbalance, group_ratio=self.group_ratio,

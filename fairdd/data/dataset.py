@@ -146,7 +146,7 @@ class GroupedDataset:
                     std=list(self.std), info=self.info, fingerprint=self.fingerprint())
 
     def card(self, test: "GroupedDataset | None" = None, *, ipc: int | None = None):
-        """A ``DatasetCard`` of this set (and ``test``): counts, imbalance, the test set's EOD noise floor, problems."""
+        """Describe this set (and ``test``): counts, imbalance, the test set's EOD noise floor, problems."""
         from .card import describe
 
         return describe(self, test, ipc=ipc)

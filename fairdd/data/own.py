@@ -85,7 +85,7 @@ def is_missing(value: Any) -> bool:
 
 
 def natural_order(values: Sequence) -> list[str]:
-    """The distinct values as text, numbers by value (``"2" < "10"``), else in text order."""
+    """Give the distinct values as text, numbers by value (``"2" < "10"``), else in text order."""
     distinct = sorted({_text(v) for v in values})
     try:
         return sorted(distinct, key=float)
@@ -94,7 +94,7 @@ def natural_order(values: Sequence) -> list[str]:
 
 
 def _text(value: Any) -> str:
-    """A value as the name it gets: ``3``, ``3.0`` and ``"3"`` are all class ``"3"``."""
+    """Give a value's name: ``3``, ``3.0`` and ``"3"`` are all class ``"3"``."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, (np.integer, np.bool_)):

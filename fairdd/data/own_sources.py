@@ -43,7 +43,7 @@ def _check_root(root) -> Path:
 
 
 def _read_metadata(root: Path, metadata, columns: dict[str, str]):
-    """The metadata rows as one string-valued frame; a mapping {split name: file} adds the column ``__split__``."""
+    """Read the metadata rows as one string-valued frame; a mapping {split name: file} adds the column ``__split__``."""
     import pandas as pd
 
     files = dict(metadata) if isinstance(metadata, Mapping) else {None: metadata}
@@ -76,7 +76,7 @@ def from_folder(root, *, metadata: str | Mapping[str, str] = "metadata.csv", ima
                 size: int = 32, crop: str = "center", channels: int = 3, test_per_cell: int | None = None,
                 seed: int = 0, max_groups: int = MAX_GROUPS, cache_dir=None, use_cache: bool = True,
                 workers: int | None = None) -> GroupedDataset:
-    """A folder of images described by a metadata table (Waterbirds, FairFace, ISIC, a clinic's own set).
+    """Load a folder of images described by a metadata table (Waterbirds, FairFace, ISIC, a clinic's own set).
 
     Parameters
     ----------
@@ -217,7 +217,7 @@ def from_arrays(images, labels: Sequence, groups: Sequence, *, splits: Sequence 
 
 
 def _split_sources(ds) -> tuple[list, np.ndarray | None]:
-    """A dataset, or a mapping {split name: dataset} → (the datasets, their split name per row or None)."""
+    """Split a dataset, or a mapping {split name: dataset} → (the datasets, their split name per row or None)."""
     if isinstance(ds, Mapping):
         parts = list(ds.values())
         return parts, np.concatenate([np.full(len(p), name, dtype=object) for name, p in ds.items()])
@@ -228,7 +228,7 @@ def from_torchvision(ds, *, group: Sequence | Callable[[Any, Any], Any], label: 
                      split: Any = "train", size: int = 32, crop: str = "center", channels: int = 3,
                      test_per_cell: int | None = None, seed: int = 0,
                      max_groups: int = MAX_GROUPS) -> GroupedDataset:
-    """A torchvision-style dataset (``len(ds)``, ``ds[i] → (image, target)``, optional ``ds.classes``).
+    """Load a torchvision-style dataset (``len(ds)``, ``ds[i] → (image, target)``, optional ``ds.classes``).
 
     ``ds`` may be one dataset (a balanced test set is drawn) or ``{"train": ds_train, "test": ds_test}``
     (its keys are the split values). ``group`` gives the groups: a sequence of one value per sample (in
@@ -270,7 +270,7 @@ def from_huggingface(ds, *, image: str = "image", label: str = "label", group: s
                      split: Any = "train", split_column: str | None = None, size: int = 32, crop: str = "center",
                      channels: int = 3, test_per_cell: int | None = None, seed: int = 0,
                      max_groups: int = MAX_GROUPS) -> GroupedDataset:
-    """A Hugging Face ``datasets.Dataset`` (or ``DatasetDict``: its keys are the splits), read with that library.
+    """Load a Hugging Face ``datasets.Dataset`` (or ``DatasetDict``: its keys are the splits), read with that library.
 
     ``image``, ``label``, ``group`` name its columns; a ``ClassLabel`` column gives its names in its order.
     ``split_column`` names a column of split values in a single ``Dataset`` (None: a balanced test set is
