@@ -119,7 +119,8 @@ def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None
     own.add_argument("--metadata", default=None, help="the table of images under PATH (default metadata.csv)")
     own.add_argument("--image-column", dest="image", default=None, help="its column of image paths "
                      "(default img_filename)")
-    own.add_argument("--label", default=None, help="its column of classes (default y)")
+    own.add_argument("--label", default=None, help="its column of classes (default y; 'none': each image's "
+                     "first folder)")
     own.add_argument("--split-column", default=None, help="its column of splits (default split; 'none': no "
                      "column, a balanced test set is drawn)")
     own.add_argument("--split-values", default=None, type=_split_values, metavar="NAME=VALUE,...",
@@ -168,8 +169,9 @@ def _knobs(args, split: str = "train") -> dict:
 
     given = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     given = {k: v for k, v in given.items() if v is not None}
-    if isinstance(given.get("split_column"), str) and given["split_column"].lower() == "none":
-        given["split_column"] = None  # no split column: a balanced test set is drawn
+    for key in ("split_column", "label"):  # folder:PATH: no split column (a test set is drawn), class = folder
+        if isinstance(given.get(key), str) and given[key].lower() == "none":
+            given[key] = None
     allowed = fairdd.datasets.options(args.dataset)
     for key, value in given.items():
         if key not in allowed:

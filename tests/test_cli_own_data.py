@@ -9,7 +9,7 @@ from fairdd.cli import main
 from fairdd.sweeps import Sweep, parse_spec
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from own_fixtures import write_fairface, write_waterbirds  # noqa: E402
+from own_fixtures import write_fairface, write_image_folder, write_waterbirds  # noqa: E402
 
 
 @pytest.fixture
@@ -49,6 +49,11 @@ def test_folder_flags_reach_the_loader_and_bad_ones_are_one_line(tmp_path, capsy
     assert err.count("\n") == 0 and "no column for label='sex'; its columns are" in err
     assert main(["distill", "--dataset", f"folder:{root}", "--mode", "foreground", "--out", str(tmp_path / "x")]) == 2
     assert "--mode 'foreground' does not apply to dataset 'folder:" in capsys.readouterr().err
+    pets = write_image_folder(tmp_path / "pets")  # class folders, groups in a table: --label none
+    assert main(["datasets", "describe", f"folder:{pets}", "--metadata", "groups.csv", "--image-column", "file",
+                 "--label", "none", "--group", "setting", "--split-column", "none", "--size", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "cat" in out and "outdoor" in out
 
 
 def test_a_sweep_over_a_folder_dataset(birds, tmp_path):
