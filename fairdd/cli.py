@@ -410,6 +410,9 @@ def run_distill(args) -> int:
     if args.checkpoint:
         check_output(args.checkpoint, kind="file", what="checkpoint")
     train = _load(args, "train")
+    if args.dataset.startswith("folder:"):  # your own data: say what the card finds before hours of work
+        for problem in fairdd.datasets.describe(train, ipc=args.ipc).problems:
+            _note(problem)
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, **overrides)
     callbacks = []
@@ -436,6 +439,11 @@ def _test_set_knobs(args, result) -> dict:
              else args.seed}
     if knobs["dataset"] is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
+    folder = knobs["dataset"][len("folder:"):] if knobs["dataset"].startswith("folder:") else None
+    if folder is not None and args.dataset is None and not Path(folder).is_dir():
+        raise FileNotFoundError(f"{args.result} was distilled from the folder {folder!r} (at {record.get('root')}), "
+                                "not found from here: run evaluate where you ran distill, or pass --dataset "
+                                "folder:PATH --any-test-set")
     takes = fairdd.datasets.options(knobs["dataset"])
     flags = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     extra = {k: record[k] for k in takes if k in record and record[k] is not None and k not in TRAIN_ONLY

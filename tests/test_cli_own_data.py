@@ -25,16 +25,23 @@ def test_datasets_describe_prints_the_card(birds, capsys):
     assert "training cell ('0', '1') has 2 image(s), fewer than ipc=3" in out
 
 
-def test_distill_and_evaluate_a_folder_dataset_at_the_smoke_preset(birds, tmp_path, capsys):
+def test_distill_and_evaluate_a_folder_dataset_at_the_smoke_preset(birds, tmp_path, capsys, monkeypatch):
     res = tmp_path / "res"
-    assert main(["distill", "--dataset", f"folder:{birds}", "--label", "y", "--group", "place", "--size", "8",
-                 "--target", "cobra", "--ipc", "1", "--preset", "smoke", "--out", str(res)]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["distill", "--dataset", "folder:waterbirds", "--label", "y", "--group", "place", "--size", "8",
+                 "--target", "cobra", "--ipc", "3", "--preset", "smoke", "--out", str(res)]) == 0
+    captured = capsys.readouterr()
+    assert "training cell ('0', '1') has 2 image(s), fewer than ipc=3" in captured.err  # the card, before the run
     info = json.loads((res / "config.json").read_text())["dataset"]["info"]
-    assert info["name"] == f"folder:{birds}" and info["size"] == 8 and info["label"] == "y"
+    assert info["name"] == "folder:waterbirds" and info["size"] == 8 and info["label"] == "y"
     # the test set is rebuilt from the result's record: the folder, its columns, the size
     assert main(["evaluate", str(res), "--preset", "smoke", "--n-models", "1"]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "eod" in out
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["evaluate", str(res), "--preset", "smoke", "--n-models", "1"]) == 2
+    assert f"distilled from the folder 'waterbirds' (at {birds})" in capsys.readouterr().err
 
 
 def test_folder_flags_reach_the_loader_and_bad_ones_are_one_line(tmp_path, capsys, monkeypatch):
@@ -86,3 +93,13 @@ depth = 2
     assert sweep.status().counts["done"] == 2
     with pytest.raises(ValueError, match="data knob 'label' applies to none of the grid's datasets"):
         parse_spec(text.replace(f"folder:{birds}", "colored-digits"))
+
+
+def test_the_example_grid_runs_from_the_repository_root(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # the grid names the shipped folder relative to a clone's root
+    monkeypatch.setenv("FAIRDD_DATA", str(tmp_path / "fd"))
+    spec = parse_spec((root / "benchmarks" / "grids" / "your_own_data.toml").read_text())
+    sweep = Sweep(spec, tmp_path / "sweep")
+    sweep.run("inline")
+    assert sweep.status().counts["done"] == 2

@@ -18,15 +18,17 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..validate import check_int
+from ..validate import check_int, check_seed
 from .dataset import GroupedDataset
 from .own import CROPS, IMAGE_SUFFIXES, MAX_GROUPS, Table, build, cached_files, read_image
 
 __all__ = ["from_folder", "from_image_folder", "from_arrays", "from_torchvision", "from_huggingface"]
 
 
-def _check_image_options(size, crop, channels) -> None:
+def _check_image_options(size, crop, channels, seed: int = 0, max_groups: int = MAX_GROUPS) -> None:
     check_int("size", size, 4, 4096)
+    check_seed(seed)
+    check_int("max_groups", max_groups, 1)
     if crop not in CROPS:
         raise ValueError(f"crop must be one of {list(CROPS)}; got {crop!r}")
     if channels not in (1, 3) or isinstance(channels, bool):
@@ -91,7 +93,7 @@ def from_folder(root, *, metadata: str | Mapping[str, str] = "metadata.csv", ima
 
     Other options: see the module docstring. Returns the ``split`` as a ``GroupedDataset`` (N, C, size, size).
     """
-    _check_image_options(size, crop, channels)
+    _check_image_options(size, crop, channels, seed, max_groups)
     path = _check_root(root)
     by_file = isinstance(metadata, Mapping)
     columns = {"image": image, **({"label": label} if label is not None else {}),
@@ -116,7 +118,7 @@ def from_folder(root, *, metadata: str | Mapping[str, str] = "metadata.csv", ima
              "group": f"column {group!r}" if isinstance(group, str) else "the group function",
              "split": "file" if by_file else f"column {split_column!r}"}
     table = Table(images=images[[where[f] for f in files]], labels=labels, groups=groups, splits=splits, words=words)
-    info = dict(name=f"folder:{root}", metadata=dict(metadata) if by_file else metadata, image=image, label=label,
+    info = dict(name=f"folder:{root}", root=str(path.resolve()), metadata=dict(metadata) if by_file else metadata, image=image, label=label,
                 group=group if isinstance(group, str) else getattr(group, "__name__", "function"),
                 split_column=split_column, split_values=None if split_values is None else dict(split_values),
                 size=size, crop=crop, channels=channels, max_groups=max_groups, cache_hit=hit)
@@ -134,7 +136,7 @@ def from_image_folder(root, *, group: Callable[[str], Any], split: Any = "train"
     table of groups instead, use ``from_folder(root, metadata=..., label=None, group="column")``. A
     balanced test set is drawn (``test_per_cell``, ``seed``); other options: see the module docstring.
     """
-    _check_image_options(size, crop, channels)
+    _check_image_options(size, crop, channels, seed, max_groups)
     path = _check_root(root)
     if not callable(group):
         raise TypeError(f"group must be a function of the image path; got {type(group).__name__} (a group column "
@@ -194,9 +196,9 @@ def from_arrays(images, labels: Sequence, groups: Sequence, *, splits: Sequence 
     """Images already in memory: (N, H, W[, C]) or (N, C, H, W), uint8 or floats in [0, 1] (kept at 8 bits).
 
     ``labels`` and ``groups`` hold N values each (any type; None / NaN in ``groups``: unknown group),
-    ``splits`` N split values or None (a balanced test set is drawn), ``classes`` the class order (e.g.
-    names for integer labels are then ``classes[label]``... give the values, in order). ``size`` None
-    keeps the images' side. Other options: see the module docstring.
+    ``splits`` N split values or None (a balanced test set is drawn), ``classes`` the class values in the
+    order their ids should follow (default: natural order; a class given but absent is an error).
+    ``size`` None keeps the images' side. Other options: see the module docstring.
     """
     x = _to_uint8(images)
     n = len(x)
@@ -204,8 +206,7 @@ def from_arrays(images, labels: Sequence, groups: Sequence, *, splits: Sequence 
     for what, values in columns.items():
         if len(values) != n:
             raise ValueError(f"{what} must hold one value per image ({n}); got {len(values)}")
-    if size is not None or channels is not None:
-        _check_image_options(size or 32, crop, channels or 3)
+    _check_image_options(size or 32, crop, channels or 3, seed, max_groups)
     x = _resized(x, size, crop, channels)
     as_obj = lambda v: np.array(list(v.tolist() if hasattr(v, "tolist") else v), dtype=object)  # noqa: E731
     table = Table(images=x, labels=as_obj(labels), groups=as_obj(groups),
@@ -238,7 +239,7 @@ def from_torchvision(ds, *, group: Sequence | Callable[[Any, Any], Any], label: 
     """
     from PIL import Image
 
-    _check_image_options(size, crop, channels)
+    _check_image_options(size, crop, channels, seed, max_groups)
     parts, splits = _split_sources(ds)
     names = getattr(parts[0], "classes", None)
     images, targets, groups = [], [], []
@@ -280,7 +281,7 @@ def from_huggingface(ds, *, image: str = "image", label: str = "label", group: s
         import datasets as hf
     except ImportError as exc:
         raise ImportError("from_huggingface needs the 'datasets' library: pip install 'fairdd[huggingface]'") from exc
-    _check_image_options(size, crop, channels)
+    _check_image_options(size, crop, channels, seed, max_groups)
     if not isinstance(ds, (hf.Dataset, hf.DatasetDict)):
         raise TypeError(f"ds must be a datasets.Dataset or DatasetDict; got {type(ds).__name__}")
     parts, splits = _split_sources(ds)

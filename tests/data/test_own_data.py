@@ -106,6 +106,25 @@ class FakeTorchvision:
         return self.items[i], self.targets[i]
 
 
+def test_split_column_of_names_and_custom_codes(tmp_path):
+    x = np.zeros((16, 4, 4), np.uint8)
+    y, g = [0, 1] * 8, [0, 0, 0, 0, 1, 1, 1, 1] * 2
+    named = from_arrays(x, y, g, splits=["train", "train", "test", "test"] * 4, split="test")
+    assert len(named) == 8 and named.info["split_value"] == "test"  # a name that is a value matches directly
+    coded = from_arrays(x, y, g, splits=["A", "A", "B", "B"] * 4, split="test",
+                        split_values={"train": "A", "test": "B"})
+    assert len(coded) == 8 and coded.info["split_value"] == "B"
+    with pytest.raises(ValueError, match=r"split 'test' \(nor its code 2 in split_values .*\) is not a value"):
+        from_arrays(x, y, g, splits=["A", "B"] * 8, split="test")
+
+
+class TensorTorchvision(FakeTorchvision):
+    """The same with a ToTensor transform: images are (C, H, W) float tensors in [0, 1]."""
+
+    def __getitem__(self, i):
+        return torch.from_numpy(np.array(self.items[i])).permute(2, 0, 1).float() / 255, self.targets[i]
+
+
 def test_from_torchvision_with_a_group_sequence_and_a_split_mapping():
     tr, te = FakeTorchvision(12), FakeTorchvision(8, seed=1)
     train = from_torchvision({"train": tr, "test": te}, group=tr.groups + te.groups, size=8)
@@ -115,6 +134,8 @@ def test_from_torchvision_with_a_group_sequence_and_a_split_mapping():
     by_image = from_torchvision(tr, group=lambda im, t: "blue" if np.asarray(im)[..., 2].mean() > 100 else "dim",
                                 size=8, split=None)
     assert by_image.cell_counts().tolist() == [[3, 3], [3, 3]]
+    tensors = from_torchvision(TensorTorchvision(12), group=tr.groups, size=8, split=None)
+    assert torch.allclose(tensors.images, from_torchvision(tr, group=tr.groups, size=8, split=None).images)
 
 
 def test_from_huggingface_reads_class_labels_through_the_library():
