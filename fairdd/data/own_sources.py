@@ -55,7 +55,8 @@ def _read_metadata(root: Path, metadata, columns: dict[str, str]):
         if not path.is_file():
             here = sorted(p.name for p in root.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".txt"))
             raise FileNotFoundError(f"metadata file {path} not found; table files in {root}: {here}")
-        frame = pd.read_csv(path, dtype=str, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        frame = pd.read_csv(path, dtype=str, sep="\t" if path.suffix.lower() == ".tsv" else ",",
+                            encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the first name
         frame.columns = [str(c).strip() for c in frame.columns]
         missing = {role: col for role, col in columns.items() if col not in frame.columns}
         if missing:

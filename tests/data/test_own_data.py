@@ -162,6 +162,14 @@ def test_missing_columns_are_listed(birds, tmp_path):
         _load(birds, tmp_path, metadata="labels.csv")
 
 
+def test_a_spreadsheet_export_with_a_byte_order_mark_and_spaces_reads(birds, tmp_path):
+    meta = birds / "metadata.csv"
+    rows = [line.split(",")[1:5] for line in meta.read_text().splitlines()]  # img_filename first
+    rows[0] = [f" {name} " for name in rows[0]]  # " img_filename , y , ..."
+    meta.write_bytes(b"\xef\xbb\xbf" + "\n".join(",".join(r) for r in rows).encode() + b"\n")
+    assert _load(birds, tmp_path).cell_counts().tolist() == [[6, 2], [2, 6]]
+
+
 def test_unknown_split_lists_the_values(birds, tmp_path):
     with pytest.raises(ValueError, match=r"split 'holdout' is not a value of column 'split' of metadata.csv; "
                                          r"its values are \['0', '1', '2'\]"):
