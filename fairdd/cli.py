@@ -85,7 +85,8 @@ def _choices():
 KNOB_FLAGS = {"mode": "--mode", "bias": "--bias", "severity": "--severity", "skew": "--skew", "style": "--style",
               "group": "--group", "target": "--label-attr", "n_groups": "--n-groups", "size": "--size",
               "format": "--format", "metadata": "--metadata", "image": "--image-column", "label": "--label",
-              "split_column": "--split-column", "split_values": "--split-values", "test_per_cell": "--test-per-cell"}
+              "split_column": "--split-column", "split_values": "--split-values", "test_per_cell": "--test-per-cell",
+              "missing_groups": "--missing-groups"}
 TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # knobs of the training split (the test set is balanced)
 
 
@@ -127,6 +128,8 @@ def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None
                      help="split names for the column's values (default train=0,val=1,test=2)")
     own.add_argument("--test-per-cell", type=int, default=None,
                      help="test images per (class, group) cell when a test set is drawn")
+    own.add_argument("--missing-groups", default=None, choices=("keep", "infer"),
+                     help="images without a group: keep them unknown (default) or give them pseudo-groups")
 
 
 def _split_values(text: str) -> dict:

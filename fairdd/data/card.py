@@ -148,5 +148,5 @@ def _problems(train: GroupedDataset, counts, ipc: int | None, unknown: int) -> l
                 f"image(s), fewer than ipc={ipc}" for c, g in ((counts > 0) & (counts < ipc)).nonzero().tolist()]
     if unknown:
         out.append(f"{unknown} training image(s) have no group label: fill them with fairdd.data.infer_groups "
-                   "(pseudo-groups) before distilling")
+                   "(pseudo-groups) before distilling, or load with missing_groups='infer' (--missing-groups infer)")
     return out

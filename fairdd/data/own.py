@@ -8,7 +8,8 @@ that table into the dataset, the same way for every source:
 1. the classes and groups are the distinct values of the whole table (every split), in natural order
    (numbers by value, else text), so a training and a test set of one source share their ids; a row
    whose group is missing is kept with ``known = False`` (the partial-label path:
-   ``fairdd.data.infer_groups`` fills it in before distillation); a test split drops such rows;
+   ``fairdd.data.infer_groups`` fills it in before distillation, or ``missing_groups="infer"`` at load);
+   a test split drops such rows;
 2. the split: the rows whose split value equals ``split``, or ``split_values[split]`` (a name for a
    raw value: ``{"train": 0, "val": 1, "test": 2}`` as in Waterbirds' ``metadata.csv`` unless given);
    a source without splits gets a test set balanced over (class, group) cells drawn with ``seed``:
@@ -51,6 +52,7 @@ SPLIT_VALUES = {"train": 0, "val": 1, "test": 2}  # Waterbirds' (and WILDS') spl
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MAX_GROUPS = len(CYCLE)  # groups the palette draws in distinct colours
 CROPS = ("center", "none")
+MISSING_GROUPS = ("keep", "infer")  # rows without a group: marked unknown, or given pseudo-groups
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,14 @@ def cached_files(root: Path, files: Sequence[str], *, size: int, crop: str, chan
 # ----------------------------------------------------------------------------- table → dataset
 def build(table: Table, *, split, split_values: Mapping | None = None, test_per_cell: int | None = None,
           seed: int = 0, max_groups: int = MAX_GROUPS, classes: Sequence | None = None,
-          info: dict | None = None) -> GroupedDataset:
-    """Turn ``table`` into the ``split`` of a ``GroupedDataset`` (steps 1–4 of the module docstring)."""
+          missing_groups: str = "keep", info: dict | None = None) -> GroupedDataset:
+    """Turn ``table`` into the ``split`` of a ``GroupedDataset`` (steps 1–4 of the module docstring).
+
+    ``missing_groups``: "keep" leaves rows without a group marked unknown (``known``); "infer" fills them
+    with pseudo-groups (``fairdd.data.infer_groups``, seeded by ``seed``) so the set can be distilled as is.
+    """
+    if missing_groups not in MISSING_GROUPS:
+        raise ValueError(f"missing_groups must be one of {list(MISSING_GROUPS)}; got {missing_groups!r}")
     known = np.array([not is_missing(g) for g in table.groups], dtype=bool)  # (N,)
     class_names = _classes(table, classes)
     group_names = natural_order([g for g, k in zip(table.groups, known) if k])
@@ -190,6 +198,11 @@ def build(table: Table, *, split, split_values: Mapping | None = None, test_per_
               "mean": list(mean), "std": list(std)})
     if how.get("test"):
         _check_test_cells(table, ds, how["split"])
+    if missing_groups == "infer" and not ds.fully_labelled:
+        from .group_labels import infer_groups
+
+        filled = infer_groups(ds, seed=seed)  # its "pseudo_groups" mark is our "missing_groups": "infer", in every split
+        ds = filled._replace(info={k: v for k, v in filled.info.items() if k != "pseudo_groups"})
     return ds
 
 

@@ -9,6 +9,7 @@ split_values : names of raw split values, default ``{"train": 0, "val": 1, "test
 size, crop, channels : the images' side in pixels, "center" | "none", 3 (RGB) or 1 (grey).
 test_per_cell, seed : the balanced test set drawn when the source has no splits.
 max_groups : more distinct groups than this is an error (default: the palette's 10 colours).
+missing_groups : rows without a group are kept unknown ("keep") or given pseudo-groups ("infer").
 """
 from __future__ import annotations
 
@@ -77,8 +78,8 @@ def from_folder(root, *, metadata: str | Mapping[str, str] = "metadata.csv", ima
                 label: str | None = "y", group: str | Callable[[str], Any] = "place",
                 split_column: str | None = "split", split: Any = "train", split_values: Mapping | None = None,
                 size: int = 32, crop: str = "center", channels: int = 3, test_per_cell: int | None = None,
-                seed: int = 0, max_groups: int = MAX_GROUPS, cache_dir=None, use_cache: bool = True,
-                workers: int | None = None) -> GroupedDataset:
+                seed: int = 0, max_groups: int = MAX_GROUPS, missing_groups: str = "keep", cache_dir=None,
+                use_cache: bool = True, workers: int | None = None) -> GroupedDataset:
     """Load a folder of images described by a metadata table (Waterbirds, FairFace, ISIC, a clinic's own set).
 
     Parameters
@@ -122,15 +123,16 @@ def from_folder(root, *, metadata: str | Mapping[str, str] = "metadata.csv", ima
     info = dict(name=f"folder:{root}", root=str(path.resolve()), metadata=dict(metadata) if by_file else metadata, image=image, label=label,
                 group=group if isinstance(group, str) else getattr(group, "__name__", "function"),
                 split_column=split_column, split_values=None if split_values is None else dict(split_values),
-                size=size, crop=crop, channels=channels, max_groups=max_groups, cache_hit=hit)
+                size=size, crop=crop, channels=channels, max_groups=max_groups, missing_groups=missing_groups,
+                cache_hit=hit)
     return build(table, split=split, split_values=split_values, test_per_cell=test_per_cell, seed=seed,
-                 max_groups=max_groups, info=info)
+                 max_groups=max_groups, missing_groups=missing_groups, info=info)
 
 
 def from_image_folder(root, *, group: Callable[[str], Any], split: Any = "train", size: int = 32,
                       crop: str = "center", channels: int = 3, test_per_cell: int | None = None, seed: int = 0,
-                      max_groups: int = MAX_GROUPS, cache_dir=None, use_cache: bool = True,
-                      workers: int | None = None) -> GroupedDataset:
+                      max_groups: int = MAX_GROUPS, missing_groups: str = "keep", cache_dir=None,
+                      use_cache: bool = True, workers: int | None = None) -> GroupedDataset:
     """Class folders (``root/<class>/.../<image>``, torchvision's ImageFolder layout), groups from a function.
 
     ``group(path)`` gives the group of an image from its path relative to ``root`` (None: unknown). With a
@@ -153,7 +155,8 @@ def from_image_folder(root, *, group: Callable[[str], Any], split: Any = "train"
                   words={"source": str(path), "label": "the class folders", "group": "the group function"})
     info = dict(name=f"image-folder:{root}", group=getattr(group, "__name__", "function"), size=size, crop=crop,
                 channels=channels, cache_hit=hit)
-    return build(table, split=split, test_per_cell=test_per_cell, seed=seed, max_groups=max_groups, info=info)
+    return build(table, split=split, test_per_cell=test_per_cell, seed=seed, max_groups=max_groups,
+                 missing_groups=missing_groups, info=info)
 
 
 def _to_uint8(images) -> np.ndarray:
@@ -193,7 +196,7 @@ def _resized(x: np.ndarray, size: int | None, crop: str, channels: int | None) -
 def from_arrays(images, labels: Sequence, groups: Sequence, *, splits: Sequence | None = None, split: Any = "train",
                 split_values: Mapping | None = None, classes: Sequence | None = None, size: int | None = None,
                 crop: str = "center", channels: int | None = None, test_per_cell: int | None = None, seed: int = 0,
-                max_groups: int = MAX_GROUPS, name: str = "arrays") -> GroupedDataset:
+                max_groups: int = MAX_GROUPS, missing_groups: str = "keep", name: str = "arrays") -> GroupedDataset:
     """Images already in memory: (N, H, W[, C]) or (N, C, H, W), uint8 or floats in [0, 1] (kept at 8 bits).
 
     ``labels`` and ``groups`` hold N values each (any type; None / NaN in ``groups``: unknown group),
@@ -215,7 +218,7 @@ def from_arrays(images, labels: Sequence, groups: Sequence, *, splits: Sequence 
                   words={"source": name, "label": "labels", "group": "groups", "split": "splits"})
     info = dict(name=name, size=int(x.shape[1]), channels=int(x.shape[-1]))
     return build(table, split=split, split_values=split_values, test_per_cell=test_per_cell, seed=seed,
-                 max_groups=max_groups, classes=classes, info=info)
+                 max_groups=max_groups, classes=classes, missing_groups=missing_groups, info=info)
 
 
 def _split_sources(ds) -> tuple[list, np.ndarray | None]:
@@ -228,8 +231,8 @@ def _split_sources(ds) -> tuple[list, np.ndarray | None]:
 
 def from_torchvision(ds, *, group: Sequence | Callable[[Any, Any], Any], label: Callable[[Any], Any] | None = None,
                      split: Any = "train", size: int = 32, crop: str = "center", channels: int = 3,
-                     test_per_cell: int | None = None, seed: int = 0,
-                     max_groups: int = MAX_GROUPS) -> GroupedDataset:
+                     test_per_cell: int | None = None, seed: int = 0, max_groups: int = MAX_GROUPS,
+                     missing_groups: str = "keep") -> GroupedDataset:
     """Load a torchvision-style dataset (``len(ds)``, ``ds[i] → (image, target)``, optional ``ds.classes``).
 
     ``ds`` may be one dataset (a balanced test set is drawn) or ``{"train": ds_train, "test": ds_test}``
@@ -265,13 +268,14 @@ def from_torchvision(ds, *, group: Sequence | Callable[[Any, Any], Any], label: 
                                         "group": "group", "split": "the mapping's keys"})
     info = dict(name=f"torchvision:{kind}", size=size, crop=crop, channels=channels)
     return build(table, split=split, test_per_cell=test_per_cell, seed=seed, max_groups=max_groups,
-                 classes=list(names) if label is None and names is not None else None, info=info)
+                 classes=list(names) if label is None and names is not None else None,
+                 missing_groups=missing_groups, info=info)
 
 
 def from_huggingface(ds, *, image: str = "image", label: str = "label", group: str = "group",
                      split: Any = "train", split_column: str | None = None, size: int = 32, crop: str = "center",
                      channels: int = 3, test_per_cell: int | None = None, seed: int = 0,
-                     max_groups: int = MAX_GROUPS) -> GroupedDataset:
+                     max_groups: int = MAX_GROUPS, missing_groups: str = "keep") -> GroupedDataset:
     """Load a Hugging Face ``datasets.Dataset`` (or ``DatasetDict``: its keys are the splits), read with that library.
 
     ``image``, ``label``, ``group`` name its columns; a ``ClassLabel`` column gives its names in its order.
@@ -308,4 +312,4 @@ def from_huggingface(ds, *, image: str = "image", label: str = "label", group: s
                          else "the DatasetDict's keys"})
     info = dict(name="huggingface", image=image, label=label, group=group, size=size, crop=crop, channels=channels)
     return build(table, split=split, test_per_cell=test_per_cell, seed=seed, max_groups=max_groups,
-                 classes=columns["label_names"], info=info)
+                 classes=columns["label_names"], missing_groups=missing_groups, info=info)

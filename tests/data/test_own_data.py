@@ -221,6 +221,14 @@ def test_missing_group_values_take_the_partial_label_path(birds, tmp_path):
     filled = fairdd.data.infer_groups(train)
     assert filled.fully_labelled
     assert "3 training image(s) have no group label" in str(describe(train))
+    inferred = _load(birds, tmp_path, missing_groups="infer")  # the same at load time (CLI: --missing-groups)
+    assert inferred.fully_labelled and torch.equal(inferred.groups[train.known], train.groups[train.known])
+    test = _load(birds, tmp_path, missing_groups="infer", split="test")
+    from fairdd.evaluate import test_set_differences
+
+    assert test_set_differences(inferred.describe(), test) == []
+    with pytest.raises(ValueError, match=r"missing_groups must be one of \['keep', 'infer'\]; got 'drop'"):
+        _load(birds, tmp_path, missing_groups="drop")
 
 
 def test_more_groups_than_the_palette(tmp_path):
