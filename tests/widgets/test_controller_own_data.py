@@ -15,3 +15,11 @@ def test_controller_runs_on_a_folder_dataset(tmp_path):
     st = ctl.status()
     assert st["iteration"] == 2 and st["eod"] is not None
     assert ctl.train.group_names == ("cool", "warm")
+
+
+def test_controller_opens_a_folder_dataset_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRDD_DATA", str(tmp_path))  # the decoded-image cache
+    name = f"folder:{fairdd.datasets.example_folder()}"
+    ctl = DistillController(dataset=name, target="cobra", compare=(), **FAST)
+    assert ctl.train.info["name"] == name and ctl.test.info["split"] == "test"
+    assert ctl.advance(1) == 1
