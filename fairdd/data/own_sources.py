@@ -301,8 +301,8 @@ def from_huggingface(ds, *, image: str = "image", label: str = "label", group: s
     for key, col in (("label", label), ("group", group)):
         feature = parts[0].features[col]
         named = isinstance(feature, hf.ClassLabel)
-        columns[key] = np.array([feature.int2str(v) if named and v is not None and v >= 0 else v
-                                 for p in parts for v in p[col]], dtype=object)
+        columns[key] = np.array([(feature.int2str(v) if v >= 0 else None) if named and v is not None else v
+                                 for p in parts for v in p[col]], dtype=object)  # ClassLabel -1: no value
         columns[key + "_names"] = list(feature.names) if named else None
     if split_column:
         splits = np.array([v for p in parts for v in p[split_column]], dtype=object)

@@ -150,6 +150,9 @@ def test_from_huggingface_reads_class_labels_through_the_library():
     assert ds.cell_counts().tolist() == [[5, 5], [5, 5]]
     both = hf.DatasetDict({"train": data, "test": data.select(range(8))})
     assert len(fairdd.datasets.from_huggingface(both, image="img", group="skin", size=8, split="test")) == 8
+    coded = data.cast_column("skin", hf.ClassLabel(names=["dark", "light"])).map(
+        lambda row, i: {"skin": -1 if i == 0 else row["skin"]}, with_indices=True)  # ClassLabel's "no label"
+    assert int((~fairdd.datasets.from_huggingface(coded, image="img", group="skin", size=8, split=None).known).sum()) == 1
     with pytest.raises(ValueError, match=r"no column for \{'group': 'race'\}.*'skin'"):
         fairdd.datasets.from_huggingface(data, image="img", group="race")
 
