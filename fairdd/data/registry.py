@@ -41,7 +41,7 @@ def check_name(name: str) -> str:
     """Give the registry's key for ``name`` (case-insensitive; ``folder:PATH`` keeps its path), or raise."""
     if isinstance(name, str) and name.lower().startswith(FOLDER):
         if not name[len(FOLDER):].strip():
-            raise ValueError(f"dataset {name!r} names no folder; write folder:PATH (e.g. folder:data/examples/shapes)")
+            raise ValueError(f"dataset {name!r} names no folder; write folder:PATH (e.g. folder:fairdd/data/examples/tinted_digits)")
         return FOLDER + name[len(FOLDER):]
     key = name.lower() if isinstance(name, str) else name
     if key not in _BUILDERS:
