@@ -62,7 +62,9 @@ def _read_metadata(root: Path, metadata, columns: dict[str, str]):
         missing = {role: col for role, col in columns.items() if col not in frame.columns}
         if missing:
             asked = ", ".join(f"{role}={col!r}" for role, col in missing.items())
-            raise ValueError(f"{path.name} has no column for {asked}; its columns are {list(frame.columns)}")
+            hint = ("; without a split column pass split_column=None (--split-column none): a balanced test set "
+                    "is drawn") if "split_column" in missing else ""
+            raise ValueError(f"{path.name} has no column for {asked}; its columns are {list(frame.columns)}{hint}")
         if split_name is not None:
             frame["__split__"] = split_name
         frames.append(frame)

@@ -161,6 +161,8 @@ def test_from_huggingface_reads_class_labels_through_the_library():
 def test_missing_columns_are_listed(birds, tmp_path):
     with pytest.raises(ValueError, match=r"metadata.csv has no column for group='race'; its columns are .*'place'"):
         _load(birds, tmp_path, group="race")
+    with pytest.raises(ValueError, match=r"no column for split_column='fold'.*pass split_column=None"):
+        _load(birds, tmp_path, split_column="fold")
     with pytest.raises(FileNotFoundError, match=r"labels.csv not found; table files in .*metadata.csv"):
         _load(birds, tmp_path, metadata="labels.csv")
 
