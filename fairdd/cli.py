@@ -87,6 +87,8 @@ KNOB_FLAGS = {"mode": "--mode", "bias": "--bias", "severity": "--severity", "ske
               "format": "--format", "metadata": "--metadata", "image": "--image-column", "label": "--label",
               "split_column": "--split-column", "split_values": "--split-values", "test_per_cell": "--test-per-cell",
               "missing_groups": "--missing-groups"}
+_FOLDER_FLAGS = ("metadata", "image", "label", "group", "split_column", "split_values", "size", "test_per_cell",
+                 "missing_groups")  # the flags folder:PATH takes, as `fairdd datasets` lists them
 TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # knobs of the training split (the test set is balanced)
 
 
@@ -502,6 +504,8 @@ def run_datasets(args) -> int:
         print(f"{name:22s} {'available' if avail.available else 'missing':9s}  flags: {flags}")
         if not avail.available:
             print(f"{'':22s} {_one_line(Exception(avail.reason))}")
+    print(f"\n  your own data: --dataset folder:PATH (flags: {' '.join(KNOB_FLAGS[k] for k in _FOLDER_FLAGS)}); "
+          "its card: fairdd datasets describe folder:PATH")
     return 0
 
 

@@ -25,6 +25,16 @@ def test_datasets_describe_prints_the_card(birds, capsys):
     assert "training cell ('0', '1') has 2 image(s), fewer than ipc=3" in out
 
 
+def test_datasets_list_points_to_folder_datasets_with_the_flags_they_take(capsys):
+    import fairdd
+    from fairdd.cli import _FOLDER_FLAGS
+
+    assert set(_FOLDER_FLAGS) <= set(fairdd.datasets.options("folder:."))  # every listed flag reaches the loader
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "your own data: --dataset folder:PATH (flags: --metadata --image-column --label --group" in out
+
+
 def test_distill_and_evaluate_a_folder_dataset_at_the_smoke_preset(birds, tmp_path, capsys, monkeypatch):
     res = tmp_path / "res"
     monkeypatch.chdir(tmp_path)
