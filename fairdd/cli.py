@@ -30,11 +30,14 @@ examples:
   fairdd reproduce cifar10-s --root ~/data --skew 0.9 --ipc 100 --out results/rep-c10s   # COBRA's CIFAR10-S
   fairdd distill --dataset utkface --root ~/data --group gender --preset demo --out results/utk
   fairdd datasets --root ~/data                   # every dataset: here or not (and why), its knobs
+  fairdd datasets describe folder:PATH --label y --group place --ipc 10   # your own data's card
+  fairdd distill --dataset folder:PATH --metadata metadata.csv --label y --group place --preset smoke --out r
   fairdd sweep run benchmarks/grids/smoke.toml --dir results/sweeps/smoke --executor local
   fairdd sweep table results/sweeps/smoke --format latex
 
 dataset knobs (--mode, --bias, --severity, --skew, --style, --group, --label-attr, --n-groups, --size,
---format) reach only the datasets that take them; one given to a dataset without it is an error.
+--format; for folder:PATH also --metadata, --image-column, --label, --split-column, --split-values,
+--test-per-cell) reach only the datasets that take them; one given to a dataset without it is an error.
 """
 
 
@@ -86,7 +89,11 @@ def _choices():
 # dataset knob → its flag; every one defaults to None: "the dataset's own default"
 KNOB_FLAGS = {"mode": "--mode", "bias": "--bias", "severity": "--severity", "skew": "--skew", "style": "--style",
               "group": "--group", "target": "--label-attr", "n_groups": "--n-groups", "size": "--size",
-              "format": "--format"}
+              "format": "--format", "metadata": "--metadata", "image": "--image-column", "label": "--label",
+              "split_column": "--split-column", "split_values": "--split-values", "test_per_cell": "--test-per-cell",
+              "missing_groups": "--missing-groups"}
+_FOLDER_FLAGS = ("metadata", "image", "label", "group", "split_column", "split_values", "size", "test_per_cell",
+                 "missing_groups")  # the flags folder:PATH takes, as `fairdd datasets` lists them
 TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # knobs of the training split (the test set is balanced)
 
 
@@ -116,13 +123,47 @@ def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None
                    + from_record)
     p.add_argument("--format", default=None, choices=("auto", "python", "binary"),
                    help="cifar10-s: which CIFAR-10 batches to read (default auto)")
+    own = p.add_argument_group("your own data (--dataset folder:PATH; fairdd.datasets.from_folder)")
+    own.add_argument("--metadata", default=None, help="the table of images under PATH (default metadata.csv)")
+    own.add_argument("--image-column", dest="image", default=None, help="its column of image paths "
+                     "(default img_filename)")
+    own.add_argument("--label", default=None, help="its column of classes (default y; 'none': each image's "
+                     "first folder)")
+    own.add_argument("--split-column", default=None, help="its column of splits (default split; 'none': no "
+                     "column, a balanced test set is drawn)")
+    own.add_argument("--split-values", default=None, type=_split_values, metavar="NAME=VALUE,...",
+                     help="split names for the column's values (default train=0,val=1,test=2)")
+    own.add_argument("--test-per-cell", type=int, default=None,
+                     help="test images per (class, group) cell when a test set is drawn")
+    own.add_argument("--missing-groups", default=None, choices=("keep", "infer"),
+                     help="images without a group: keep them unknown (default) or give them pseudo-groups")
+
+
+def _split_values(text: str) -> dict:
+    """``train=0,test=2`` → ``{"train": 0, "test": 2}`` (argparse type)."""
+    pairs = [p for p in text.split(",") if p.strip()]
+    if not pairs or any("=" not in p for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE,... (e.g. train=0,test=2); got {text!r}")
+    return {k.strip(): _value(v.strip()) for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def _dataset_name(text: str) -> str:
+    """A dataset name or folder:PATH (argparse type: an unknown name is one clear line)."""
+    from fairdd.data.registry import check_name
+
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
     datasets, _, _, _ = _choices()
     d = (lambda v: v) if defaults else (lambda v: None)
     from_record = "" if defaults else " (default: the result's record)"
-    p.add_argument("--dataset", default=d("colored-mnist-5k"), choices=datasets, help="dataset" + from_record)
+    p.add_argument("--dataset", default=d("colored-mnist-5k"), type=_dataset_name, metavar="NAME",
+                   help=f"dataset: {', '.join(datasets)}, or folder:PATH for your own images and metadata table"
+                        + from_record)
     _add_knob_args(p, from_record=from_record)
     p.add_argument("--root", default=None, help="folder with the dataset's files (or $FAIRDD_DATA)")
     p.add_argument("--cache-dir", default=None,
@@ -148,6 +189,9 @@ def _knobs(args, split: str = "train") -> dict:
 
     given = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     given = {k: v for k, v in given.items() if v is not None}
+    for key in ("split_column", "label"):  # folder:PATH: no split column (a test set is drawn), class = folder
+        if isinstance(given.get(key), str) and given[key].lower() == "none":
+            given[key] = None
     allowed = fairdd.datasets.options(args.dataset)
     for key, value in given.items():
         if key not in allowed:
@@ -259,8 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--any-test-set", action="store_true",
                     help="evaluate even if the test set was not built like the result's training set")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
-    ds = sub.add_parser("datasets", help="list every dataset: whether its files are here (and why not), its knobs",
-                        formatter_class=fmt, epilog="example:\n  fairdd datasets --root ~/data")
+    ds = sub.add_parser("datasets", help="list every dataset: whether its files are here (and why not), its knobs; "
+                                         "'describe NAME' prints a dataset's card", formatter_class=fmt,
+                        epilog="examples:\n  fairdd datasets --root ~/data\n  fairdd datasets describe "
+                               "folder:PATH --label y --group place --ipc 10")
+    ds.add_argument("action", nargs="?", default="list", choices=("list", "describe"),
+                    help="list (default): every dataset; describe: one dataset's card (counts, imbalance, the test "
+                         "set's EOD noise floor, problems)")
+    ds.add_argument("dataset", nargs="?", default=None, type=_dataset_name, help="the dataset to describe")
+    ds.add_argument("--ipc", type=int, default=None, help="describe: flag training cells with fewer images")
+    ds.add_argument("--seed", type=int, default=None, help="describe: the data seed")
+    ds.add_argument("--download", action="store_true", help=argparse.SUPPRESS)
+    _add_knob_args(ds)
     ds.add_argument("--root", default=None, help="folder with the datasets' files (default $FAIRDD_DATA)")
     sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
     return parser
@@ -393,6 +447,9 @@ def run_distill(args) -> int:
     if args.checkpoint and not (args.resume and Path(args.resume).resolve() == Path(args.checkpoint).resolve()):
         check_output(args.checkpoint, kind="file", what="checkpoint")  # a resumed checkpoint is checked on reading
     train = _load(args, "train")
+    if args.dataset.startswith("folder:"):  # your own data: say what the card finds before hours of work
+        for problem in fairdd.datasets.describe(train, ipc=args.ipc).problems:
+            _note(problem)
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
                             seed=args.seed, **overrides)
     callbacks = []
@@ -421,6 +478,11 @@ def _test_set_knobs(args, result) -> dict:
              "seed": 0 if args.seed is None else args.seed}
     if knobs["dataset"] is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
+    folder = knobs["dataset"][len("folder:"):] if knobs["dataset"].startswith("folder:") else None
+    if folder is not None and args.dataset is None and not Path(folder).is_dir():
+        raise FileNotFoundError(f"{args.result} was distilled from the folder {folder!r} (at {record.get('root')}), "
+                                "not found from here: run evaluate where you ran distill, or pass --dataset "
+                                "folder:PATH --any-test-set")
     takes = fairdd.datasets.options(knobs["dataset"])
     flags = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     extra = {k: record[k] for k in takes if k in record and record[k] is not None and k not in TRAIN_ONLY
@@ -457,9 +519,17 @@ def run_evaluate(args) -> int:
 
 
 def run_datasets(args) -> int:
-    """One line per dataset: available or the loader's reason, and the flags it takes."""
+    """One line per dataset: available or the loader's reason, and the flags it takes; or one dataset's card."""
     import fairdd
 
+    if args.action == "describe":
+        if args.dataset is None:
+            raise ValueError("fairdd datasets describe needs a dataset: a name or folder:PATH")
+        train, test = _load(args, "train"), _load(args, "test")
+        print(fairdd.datasets.describe(train, test, ipc=args.ipc))
+        return 0
+    if args.dataset is not None:
+        raise ValueError(f"fairdd datasets takes a dataset only after 'describe'; got {args.dataset!r}")
     for name in fairdd.datasets.DATASETS:
         takes = fairdd.datasets.options(name)
         knobs = {"root": args.root} if args.root is not None and "root" in takes else {}
@@ -468,6 +538,8 @@ def run_datasets(args) -> int:
         print(f"{name:22s} {'available' if avail.available else 'missing':9s}  flags: {flags}")
         if not avail.available:
             print(f"{'':22s} {_one_line(Exception(avail.reason))}")
+    print(f"\n  your own data: --dataset folder:PATH (flags: {' '.join(KNOB_FLAGS[k] for k in _FOLDER_FLAGS)}); "
+          "its card: fairdd datasets describe folder:PATH")
     return 0
 
 

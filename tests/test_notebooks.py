@@ -13,7 +13,7 @@ NOTEBOOK_LIMIT_S = 600  # a whole notebook, wall clock: generous, the shared 2-c
 def test_every_notebook_has_a_parameters_cell():
     import nbformat
 
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

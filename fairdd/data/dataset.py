@@ -16,7 +16,7 @@ __all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
 
 
 # info entries that describe a load (cache use, where the files were found), not the data: not fingerprinted
-_LOAD_ONLY = ("cache_hit", "root", "cache_dir")
+_LOAD_ONLY = ("cache_hit", "root", "cache_dir", "split_value", "test_unlabelled_dropped")
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +150,12 @@ class GroupedDataset:
         """Give the record a result keeps of its training set: names, normalisation, build knobs, fingerprint."""
         return dict(class_names=list(self.class_names), group_names=list(self.group_names), mean=list(self.mean),
                     std=list(self.std), info=self.info, fingerprint=self.fingerprint())
+
+    def card(self, test: "GroupedDataset | None" = None, *, ipc: int | None = None):
+        """Describe this set (and ``test``): counts, imbalance, the test set's EOD noise floor, problems."""
+        from .card import describe
+
+        return describe(self, test, ipc=ipc)
 
     def check_finite(self, what: str = "images") -> None:
         """Raise ``ValueError`` (``NonFiniteError``) if an image holds NaN or infinity."""

@@ -9,8 +9,9 @@ from . import colored
 from .cifar10s import load_cifar10s
 from .dataset import GroupedDataset
 from .faces import load_bffhq, load_celeba, load_utkface
+from .own_sources import from_folder
 
-__all__ = ["DATASETS", "load", "options", "availability", "Availability", "canonical_knobs"]
+__all__ = ["DATASETS", "FOLDER", "load", "options", "availability", "Availability", "canonical_knobs", "check_name"]
 
 
 def _colored(name: str) -> Callable[..., GroupedDataset]:
@@ -33,16 +34,37 @@ DATASETS = tuple(_BUILDERS)
 _NEEDS_FILES = ("colored-mnist", "colored-fashion-mnist", "cifar10-s", "celeba", "utkface", "bffhq")
 
 
-def _check_name(name: str) -> str:
+FOLDER = "folder:"  # "folder:PATH": your own images and metadata table (fairdd.data.own_sources.from_folder)
+
+
+def check_name(name: str) -> str:
+    """Give the registry's key for ``name`` (case-insensitive; ``folder:PATH`` keeps its path), or raise."""
+    if isinstance(name, str) and name.lower().startswith(FOLDER):
+        if not name[len(FOLDER):].strip():
+            raise ValueError(f"dataset {name!r} names no folder; write folder:PATH (e.g. folder:fairdd/data/examples/tinted_digits)")
+        return FOLDER + name[len(FOLDER):]
     key = name.lower() if isinstance(name, str) else name
     if key not in _BUILDERS:
-        raise ValueError(f"unknown dataset name {name!r}; allowed: {list(DATASETS)}")
+        raise ValueError(f"unknown dataset name {name!r}; allowed: {list(DATASETS)} or folder:PATH (your own data)")
     return key
+
+
+_check_name = check_name
+
+
+def _builder(key: str) -> Callable[..., GroupedDataset]:
+    if key.startswith(FOLDER):
+        def build(**kw) -> GroupedDataset:
+            return from_folder(key[len(FOLDER):], **kw)
+        build.__signature__ = inspect.signature(from_folder).replace(  # type: ignore[attr-defined]
+            parameters=[p for p in inspect.signature(from_folder).parameters.values() if p.name != "root"])
+        return build
+    return _BUILDERS[key]
 
 
 def options(name: str) -> tuple[str, ...]:
     """List the keyword arguments ``load(name, ...)`` accepts (besides ``split``), e.g. to filter CLI flags."""
-    params = inspect.signature(_BUILDERS[_check_name(name)]).parameters
+    params = inspect.signature(_builder(check_name(name))).parameters
     return tuple(p for p in params if p != "split")
 
 
@@ -87,6 +109,8 @@ def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:
         "colored-digits" (groups = colours, :func:`fairdd.data.colored.load`); "cifar10-s"
         (groups = colour / greyscale, :func:`~fairdd.data.cifar10s.load_cifar10s`); "celeba",
         "utkface", "bffhq" (groups = a face attribute, :mod:`fairdd.data.faces`). Case-insensitive.
+        ``"folder:PATH"``: your own images and metadata table under PATH
+        (:func:`~fairdd.data.own_sources.from_folder`; knobs ``metadata``, ``image``, ``label``, ``group``...).
     split : {"train", "test"}
         Which split.
     **knobs
@@ -112,7 +136,7 @@ def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:
     extra = sorted(set(knobs) - set(allowed))
     if extra:
         raise ValueError(f"dataset {key!r} does not take {extra}; it takes: {list(allowed)}")
-    return _BUILDERS[key](split=split, **knobs)
+    return _builder(key)(split=split, **knobs)
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,7 @@ def availability(name: str, **knobs) -> Availability:
     the cache), so a dashboard can list every dataset and show the missing ones greyed out with the reason.
     """
     key = _check_name(name)
-    if key not in _NEEDS_FILES:
+    if key not in _NEEDS_FILES and not key.startswith(FOLDER):
         return Availability(key, True)
     try:
         load(key, split="test", **knobs)

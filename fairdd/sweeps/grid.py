@@ -6,7 +6,7 @@
     n_models = 1              # evaluation models per cell
     exclude = [{ method = "cafe", target = "fairdd" }]   # optional: combinations left out
     [grid]                    # every combination is a cell
-    dataset = ["colored-digits"]
+    dataset = ["colored-digits"]   # or "folder:PATH": your own images (knobs metadata, label, group... in [data])
     method = ["dm"]
     target = ["vanilla", "cobra"]
     ipc = [1, 2]
@@ -45,7 +45,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from ..config import METHODS, PRESETS, DistillConfig, EvalConfig, distill_config, eval_config
-from ..data.registry import DATASETS, options
+from ..data.registry import DATASETS, FOLDER, check_name, options
 from ..provenance import settings_differences
 from ..validate import check_bool, check_int, check_real, check_seed, describe_value
 
@@ -62,7 +62,7 @@ CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
 # how a set is read, not what it is: never part of a cell (a worker loads its data from the files or cache)
 _HOW_LOADED = ("seed", "download", "cache_dir", "use_cache", "workers")
 # every knob some dataset's loader takes (the cell's seed is the ``seed`` axis)
-DATA_KNOBS = tuple(dict.fromkeys(k for d in DATASETS for k in options(d) if k not in _HOW_LOADED))
+DATA_KNOBS = tuple(dict.fromkeys(k for d in DATASETS + (FOLDER + ".",) for k in options(d) if k not in _HOW_LOADED))
 _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
 _EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
@@ -105,7 +105,7 @@ class Cell:
     def id(self) -> str:
         """Folder name: readable axis values, then the content hash."""
         extra = [f"{k}{_slug(v)}" for k, v in self.axes.items() if k not in CORE_AXES]
-        parts = [self.dataset, self.method, self.target, f"ipc{self.ipc}", f"s{self.seed}", *extra, self.key]
+        parts = [_slug(self.dataset).replace(":", "_"), self.method, self.target, f"ipc{self.ipc}", f"s{self.seed}", *extra, self.key]
         return "-".join(parts)
 
     def distill_config(self) -> DistillConfig:
@@ -246,8 +246,7 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
     from ..targets import STRATEGIES
 
     for d in grid.get("dataset", []):
-        if d not in DATASETS:
-            raise ValueError(f"unknown dataset {d!r}; allowed: {list(DATASETS)}")
+        check_name(d)  # a benchmark's name or folder:PATH (your own data)
     for t in grid.get("target", []):
         if t not in tuple(STRATEGIES) + BASELINES:
             raise ValueError(f"unknown target {t!r}; allowed: {list(STRATEGIES) + list(BASELINES)}")
