@@ -312,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "set's EOD noise floor, problems)")
     ds.add_argument("dataset", nargs="?", default=None, type=_dataset_name, help="the dataset to describe")
     ds.add_argument("--ipc", type=int, default=None, help="describe: flag training cells with fewer images")
-    ds.add_argument("--seed", type=int, default=None, help="describe: the data seed")
+    _add_data_seed_arg(ds)
+    ds.add_argument("--cache-dir", default=None,
+                    help="where decoded file datasets are cached (default $FAIRDD_CACHE, else ~/.cache/fairdd)")
     ds.add_argument("--download", action="store_true", help=argparse.SUPPRESS)
     _add_knob_args(ds)
     ds.add_argument("--root", default=None, help="folder with the datasets' files (default $FAIRDD_DATA)")

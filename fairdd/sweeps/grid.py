@@ -361,9 +361,9 @@ def _check_knob(dataset: str, key: str, value) -> None:
     integer, ``download = false`` a bool, ``mode = "foreground"`` a string); its range is the loader's to check."""
     import inspect
 
-    from ..data.registry import _BUILDERS
+    from ..data.registry import _builder, check_name
 
-    default = inspect.signature(_BUILDERS[dataset]).parameters[key].default
+    default = inspect.signature(_builder(check_name(dataset))).parameters[key].default
     what = f"data knob {key!r} of {dataset!r}"
     if isinstance(default, bool):
         check_bool(what, value)
