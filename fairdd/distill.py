@@ -22,6 +22,7 @@ import torch
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
 from .io import check_output, load_tensors, save_tensors
+from .levers import choose_levers
 from .matching import MATCHERS, RealBatch
 from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
@@ -81,7 +82,11 @@ class Distiller:
         c, h, w = train.image_shape
         if h != w:
             raise ValueError(f"images must be square; got {h}×{w}")
-        self.matcher = MATCHERS[config.method](config, in_channels=c, n_classes=train.n_classes,
+        # "auto" levers are resolved once for this machine; the matcher runs with the resolved values
+        self.levers = choose_levers(self.device, precision=config.precision, compile=config.compile,
+                                    width=config.width, image_size=h, steps=config.iterations)
+        run_config = dataclasses.replace(config, precision=self.levers.precision, compile=self.levers.compile)
+        self.matcher = MATCHERS[config.method](run_config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
         if config.init == "real":  # more images than the class holds would repeat them
             # one real image per stored image, also under multi-formation (COBRA train_idc.py)
@@ -231,7 +236,8 @@ class Distiller:
         images = self.images.detach().cpu().clone()
         check_finite(f"the synthetic images at iteration {self.iteration}", images)
         return DistillResult(images=images, labels=self.labels.cpu().clone(),
-                             history=[h.as_dict() for h in self.history], config=self.config.to_dict(),
+                             history=[h.as_dict() for h in self.history],
+                             config={**self.config.to_dict(), "levers": self.levers.as_dict()},
                              dataset=self.train.describe())
 
     def state_dict(self) -> dict:
