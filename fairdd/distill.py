@@ -84,8 +84,10 @@ class Distiller:
             raise ValueError(f"images must be square; got {h}×{w}")
         # "auto" levers are resolved once for this machine; the matcher runs with the resolved values
         self.levers = choose_levers(self.device, precision=config.precision, compile=config.compile,
-                                    width=config.width, image_size=h, steps=config.iterations)
-        run_config = dataclasses.replace(config, precision=self.levers.precision, compile=self.levers.compile)
+                                    channels_last=config.channels_last or "auto", width=config.width, image_size=h,
+                                    steps=config.iterations)
+        run_config = dataclasses.replace(config, precision=self.levers.precision, compile=self.levers.compile,
+                                         channels_last=self.levers.channels_last)
         self.matcher = MATCHERS[config.method](run_config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
         if config.init == "real":  # more images than the class holds would repeat them

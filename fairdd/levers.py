@@ -15,12 +15,14 @@ with the run (``Levers.as_dict()``).
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import json
 import os
 import platform
 import shutil
 import socket
+import statistics
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -35,9 +37,16 @@ __all__ = ["compiled", "compile_mode", "autocast", "Levers", "choose_levers", "b
 
 LONG_RUN = 500  # iterations (evaluation: epochs × models) from which "auto" tries the levers at all
 MARGIN = 1.2  # a lever is chosen only when the probe measured it at least this much faster than fp32 eager
-PROBE_VERSION = 1  # bump when the probe's workload changes: older cached times are then ignored
-_VARIANTS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "compile": ("fp32", True),
-             "compile+bf16": ("bf16", True)}
+PROBE_BLOCKS = 3  # a lever counts as faster only if it was faster in each of these blocks of rounds
+PROBE_VERSION = 2  # bump when the probe's workload changes: older cached times are then ignored
+
+def _variant_name(precision: str, compile_: bool | str, channels_last: bool = False) -> str:
+    """The probe's name for a lever combination: "fp32", "bf16", "compile+bf16+channels_last", ..."""
+    parts = (["compile"] if compile_ else []) + ([precision] if precision != "fp32" else [])
+    return "+".join(parts + (["channels_last"] if channels_last else [])) or "fp32"
+
+
+_VARIANTS = {_variant_name(p, c, cl): (p, c, cl) for cl in (False, True) for c in (False, True) for p in ("fp32", "bf16")}
 
 
 def compiled(net: nn.Module, method: str = "forward", mode: bool | str = True) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -78,6 +87,7 @@ class Levers:
 
     precision : "fp32" or "bf16".
     compile : False, True or a torch.compile mode.
+    channels_last : NHWC layout of the network (DM).
     reason : one sentence: what the hardware offers and what was measured.
     probe : the probe's times in ms per variant ("fp32", "bf16", "compile", "compile+bf16"; {} when
         nothing was measured), with ``"cached"``: whether they were read from the cache.
@@ -87,24 +97,15 @@ class Levers:
     compile: bool | str
     reason: str
     probe: dict = field(default_factory=dict)
+    channels_last: bool = False
 
     def speedup(self) -> float | None:
-        """fp32 eager time / the chosen variant's time in the probe (None when not measured)."""
-        name = _variant_name(self.precision, self.compile)
-        times = self.probe.get("ms", {})
-        if name not in times or "fp32" not in times:
-            return None
-        return times["fp32"] / times[name]
+        """The probe's speedup of the chosen variant over fp32 eager (its worst block; None: not measured)."""
+        return self.probe.get("speedup", {}).get(_variant_name(self.precision, self.compile, self.channels_last))
 
     def as_dict(self) -> dict:
         """The record kept with a run's results."""
         return asdict(self)
-
-
-def _variant_name(precision: str, compile_: bool | str) -> str:
-    if not compile_:
-        return precision
-    return "compile" if precision == "fp32" else "compile+bf16"
 
 
 # ---------------------------------------------------------------------------------------- hardware
@@ -208,52 +209,80 @@ def _write_cache(path: Path, key: str, times: dict) -> None:
 
 def probe(device: torch.device | str, *, width: int, image_size: int = 32, variants=("fp32", "bf16"),
           budget_s: float = 1.0) -> dict:
-    """Milliseconds of one ConvNet block's forward and backward per variant, cached per machine.
+    """Time one ConvNet block's forward and backward per variant against fp32 eager; cached per machine.
 
     The block is the run's middle layer: conv 3×3 (width → width) → instance norm → ReLU → avg-pool
-    on (n, width, image_size/2, image_size/2), n = 8 on a CPU, 64 on a GPU. Variants are timed in
-    turn (so a burst of load hits them alike) for at most ``budget_s`` after one warm-up call each;
-    each time is the fastest call. Returns ``{"ms": {variant: ms}, "cached": bool, "key": str}``.
+    on (n, width, image_size/2, image_size/2), n = 8 on a CPU, 64 on a GPU. The variants and fp32
+    eager are timed in turns (a burst of load hits them alike) in ``PROBE_BLOCKS`` blocks that share
+    ``budget_s`` after one warm-up call each; a block keeps each variant's fastest call.
+
+    Returns ``{"ms": {variant: median over blocks}, "speedup": {variant: the smallest over blocks of
+    fp32 ms / variant ms}, "cached": bool, "key": str}``: a variant counts as faster only if it was
+    faster in every block.
     """
     device = torch.device(device)
     key, path = f"{machine_key(device)}|width {width}|size {image_size}", cache_path()
-    known = _read_cache(path).get(key, {})
-    todo = [v for v in variants if not isinstance(known.get(v), (int, float)) or not known[v] > 0]
+    known = {v: r for v, r in _read_cache(path).get(key, {}).items() if _valid_record(r)}
+    todo = [v for v in variants if v not in known]
     if todo:
-        known = {**known, **_measure(device, width, image_size, todo, budget_s)}
+        known.update(_measure(device, width, image_size, todo, budget_s))
         _write_cache(path, key, {v: known[v] for v in todo if v in known})
-    return {"ms": {v: known[v] for v in variants if v in known}, "cached": not todo, "key": key}
+    ms = {v: statistics.median(known[v]["ms"]) for v in variants if v in known}
+    speedup = {v: min(f / t for f, t in zip(known[v]["fp32_ms"], known[v]["ms"])) for v in variants if v in known}
+    return {"ms": ms, "speedup": speedup, "cached": not todo, "key": key}
+
+
+def _valid_record(r) -> bool:
+    return isinstance(r, dict) and all(
+        isinstance(r.get(k), list) and len(r[k]) == PROBE_BLOCKS
+        and all(isinstance(t, (int, float)) and t > 0 for t in r[k]) for k in ("ms", "fp32_ms"))
 
 
 def _measure(device: torch.device, width: int, image_size: int, variants, budget_s: float) -> dict:
-    side = max(image_size // 2, 2)
-    n = 64 if device.type == "cuda" else 8
-    g = torch.Generator().manual_seed(0)
-    block = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.GroupNorm(width, width), nn.ReLU(),
-                          nn.AvgPool2d(2)).to(device)
-    x = torch.randn(n, width, side, side, generator=g).to(device).requires_grad_(True)
-    calls = {}
-    for name in variants:
-        precision, comp = _VARIANTS[name]
-        fn = torch.compile(block, dynamic=False) if comp else block
-        calls[name] = (lambda fn=fn, precision=precision: _fwd_bwd(fn, x, precision))
-    best = {}
+    """``{variant: {"ms": [fastest call per block], "fp32_ms": [fp32 eager's, same blocks]}}`` (fp32 always timed)."""
+    calls = _probe_calls(device, width, image_size, dict.fromkeys(["fp32", *variants]))
+    ok = []
     for name, call in calls.items():  # warm-up (and compilation)
         try:
             call()
         except Exception:  # noqa: BLE001 - a lever this machine cannot run is simply not a candidate
             continue
-        best[name] = float("inf")
-    start, rounds = time.perf_counter(), 0
-    while best and (rounds < 1 or time.perf_counter() - start < budget_s) and rounds < 20:
-        for name in best:
-            t0 = time.perf_counter()
-            calls[name]()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            best[name] = min(best[name], (time.perf_counter() - t0) * 1000)
-        rounds += 1
-    return {k: round(v, 3) for k, v in best.items()}
+        ok.append(name)
+    if "fp32" not in ok:
+        return {}
+    blocks = {name: [] for name in ok}
+    for _ in range(PROBE_BLOCKS):
+        best, start, rounds = dict.fromkeys(ok, float("inf")), time.perf_counter(), 0
+        while rounds < 1 or (time.perf_counter() - start < budget_s / PROBE_BLOCKS and rounds < 20):
+            for name in ok:
+                t0 = time.perf_counter()
+                calls[name]()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                best[name] = min(best[name], (time.perf_counter() - t0) * 1000)
+            rounds += 1
+        for name in ok:
+            blocks[name].append(round(best[name], 3))
+    return {v: {"ms": blocks[v], "fp32_ms": blocks["fp32"]} for v in ok if v in variants}
+
+
+def _probe_calls(device: torch.device, width: int, image_size: int, variants) -> dict:
+    side = max(image_size // 2, 2)
+    n = 64 if device.type == "cuda" else 8
+    g = torch.Generator().manual_seed(0)
+    block = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.GroupNorm(width, width), nn.ReLU(),
+                          nn.AvgPool2d(2)).to(device)
+    x = torch.randn(n, width, side, side, generator=g).to(device)
+    nhwc = torch.channels_last
+    layouts = {False: (block, x.requires_grad_(True)),
+               True: (copy.deepcopy(block).to(memory_format=nhwc), x.detach().contiguous(memory_format=nhwc).requires_grad_(True))}
+    calls = {}
+    for name in variants:
+        precision, comp, cl = _VARIANTS[name]
+        net, inp = layouts[cl]
+        fn = torch.compile(net, dynamic=False) if comp else net
+        calls[name] = (lambda fn=fn, inp=inp, precision=precision: _fwd_bwd(fn, inp, precision))
+    return calls
 
 
 def _fwd_bwd(fn, x: torch.Tensor, precision: str) -> None:
@@ -265,43 +294,48 @@ def _fwd_bwd(fn, x: torch.Tensor, precision: str) -> None:
 
 # ------------------------------------------------------------------------------------------ choice
 def choose_levers(device: torch.device | str, *, precision: str = "auto", compile: bool | str = "auto",
-                  width: int = 128, image_size: int = 32, steps: int = LONG_RUN) -> Levers:
-    """Resolve ``precision`` / ``compile`` (each a value or ``"auto"``) for a run on ``device``.
+                  channels_last: bool | str = False, width: int = 128, image_size: int = 32,
+                  steps: int = LONG_RUN) -> Levers:
+    """Resolve ``precision`` / ``compile`` / ``channels_last`` (each a value or ``"auto"``) for ``device``.
 
     ``"auto"`` keeps fp32 eager for short runs (``steps`` < ``LONG_RUN``: a probe or a compilation
     would not pay), rules out what the hardware lacks (``bf16_support``, ``compile_support``), and
     among what is left picks the variant the probe measured fastest, if at least ``MARGIN`` × faster
-    than fp32 eager; compilation is tried only for long runs. A value set by hand is kept; bf16 set
-    by hand on hardware without bf16 arithmetic gives a ``UserWarning`` with the measured slowdown.
+    than fp32 eager. ``channels_last="auto"`` is tried only beside another ``"auto"`` lever. A value
+    set by hand is kept; bf16 set by hand on hardware without bf16 arithmetic gives a ``UserWarning``
+    with the measured slowdown.
     """
     device = torch.device(device)
     if precision == "bf16":
         _warn_forced_bf16(device, width=width, image_size=image_size)
-    if precision != "auto" and compile != "auto":
-        return Levers(precision, compile, "set by hand")
-    if steps < LONG_RUN:
-        return Levers("fp32" if precision == "auto" else precision, False if compile == "auto" else compile,
-                      f"short run ({steps} < {LONG_RUN} steps): the levers would not pay for their probe")
+    by_hand = precision != "auto" and compile != "auto"
+    if by_hand or steps < LONG_RUN:
+        why = "set by hand" if by_hand else f"short run ({steps} < {LONG_RUN} steps): the levers would not pay for their probe"
+        return Levers("fp32" if precision == "auto" else precision, False if compile == "auto" else compile, why,
+                      channels_last=channels_last is True)
+    options, hardware = _options(device, precision, compile, channels_last)
+    candidates = [_variant_name(p, c, cl) for cl in options[2] for c in options[1] for p in options[0]]
+    if candidates == ["fp32"]:
+        return Levers("fp32", False, f"{hardware}: fp32 eager, nothing else to try")
+    measured = probe(device, width=width, image_size=image_size, variants=tuple(dict.fromkeys(["fp32", *candidates])))
+    ms, speedup = measured["ms"], measured["speedup"]
+    winners = [v for v in candidates if speedup.get(v, 0) >= MARGIN] or candidates[:1]  # [0]: no lever of "auto"
+    prec, comp, cl = _VARIANTS[min(winners, key=lambda v: ms.get(v, float("inf")))]
+    if comp and compile != "auto":
+        comp = compile  # a mode set by hand
+    ratios = ", ".join(f"{v} {speedup[v]:.2f}×" for v in ms if v != "fp32")
+    return Levers(prec, comp, f"{hardware}; probe vs fp32 eager: {ratios or 'nothing measured'} "
+                              f"(worst of {PROBE_BLOCKS} blocks; chosen when ≥ {MARGIN}×)", measured, channels_last=cl)
+
+
+def _options(device, precision, compile, channels_last) -> tuple[tuple[list, list, list], str]:
+    """The values each lever may take here (what is set by hand, or what the hardware offers), and why."""
     bf16_ok, bf16_why = bf16_support(device)
     comp_ok, comp_why = compile_support(device)
     precisions = ["fp32", "bf16"] if precision == "auto" and bf16_ok else ["fp32" if precision == "auto" else precision]
     compiles = [False, True] if compile == "auto" and comp_ok else [False if compile == "auto" else compile]
-    candidates = [_variant_name(p, c) for c in compiles for p in precisions]
-    hardware = f"{bf16_why}; {comp_why}"
-    if candidates == ["fp32"]:
-        return Levers("fp32", False, f"{hardware}: fp32 eager, nothing else to try")
-    measured = probe(device, width=width, image_size=image_size, variants=tuple(dict.fromkeys(["fp32", *candidates])))
-    ms = measured["ms"]
-    base = ms.get("fp32", float("nan"))
-    fixed = next(iter(candidates))  # what the levers set by hand give on their own
-    winners = [v for v in candidates if v in ms and base / ms[v] >= MARGIN] or [fixed]
-    pick = min(winners, key=lambda v: ms.get(v, float("inf")))
-    prec, comp = _VARIANTS.get(pick, (precisions[0], compiles[0]))
-    if comp and compile != "auto":
-        comp = compile  # a mode set by hand
-    ratios = ", ".join(f"{v} {base / t:.2f}×" for v, t in ms.items() if v != "fp32")
-    return Levers(prec, comp, f"{hardware}; probe vs fp32 eager: {ratios or 'nothing measured'} "
-                              f"(chosen when ≥ {MARGIN}×)", measured)
+    layouts = [False, True] if channels_last == "auto" else [channels_last]
+    return (precisions, compiles, layouts), f"{bf16_why}; {comp_why}"
 
 
 def _warn_forced_bf16(device: torch.device, *, width: int, image_size: int) -> None:
@@ -309,7 +343,7 @@ def _warn_forced_bf16(device: torch.device, *, width: int, image_size: int) -> N
     if ok or device.type not in ("cpu", "cuda"):
         return
     ms = probe(device, width=width, image_size=image_size, variants=("fp32", "bf16"), budget_s=0.0)["ms"]
-    ratio = ms.get("bf16", float("nan")) / ms.get("fp32", float("nan"))
+    ratio = ms.get("bf16", float("nan")) / ms.get("fp32", float("nan"))  # medians over the blocks
     warnings.warn(f"precision='bf16' on hardware without bf16 arithmetic ({why}): measured {ratio:.1f}× "
                   f"slower than fp32 on one ConvNet block here; use precision='auto' or 'fp32'",
                   UserWarning, stacklevel=3)
