@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import sys
 import time
@@ -133,6 +134,9 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, 
                 seen[name] = (float(loss.detach()), syn.grad.flatten().clone())
         return call
 
+    if levers:  # imported now: an import cut short by a variant's time limit would break every later compile
+        for module in ("torch._dynamo", "torch._inductor.compile_fx"):
+            importlib.import_module(module)
     calls = {"loop": step("loop", loop_loss), "fairdd": step("fairdd", fairdd_loss, n_groups=10)}
     auto = _auto_levers(device, width=width, limit_s=limit_s) if levers and "auto" in variants else None
     for name in [v for v in variants if v in VARIANTS] if levers else ():
@@ -152,12 +156,13 @@ def _auto_levers(device, *, width, limit_s) -> dict:
     t0 = time.perf_counter()
     try:
         with limit(limit_s):
-            lv = choose_levers(device, width=width, image_size=32, steps=LONG_RUN)
+            lv = choose_levers(device, channels_last="auto", width=width, image_size=32, steps=LONG_RUN)
     except OverLimit:
         return {"skipped": f"over {limit_s:g} s (the probe)"}
-    opts = {k: v for k, v in (("precision", lv.precision), ("compile", lv.compile)) if v not in ("fp32", False)}
+    opts = {k: v for k, v in (("precision", lv.precision), ("compile", lv.compile), ("channels_last", lv.channels_last))
+            if v not in ("fp32", False)}
     name = next((n for n, o in VARIANTS.items() if o == opts), "fairdd") if opts else "fairdd"
-    return {"choice": name, "opts": opts, "reason": lv.reason, "probe_ms": lv.probe.get("ms", {}),
+    return {"choice": name, "opts": opts, "reason": lv.reason, "probe_speedup": lv.probe.get("speedup", {}),
             "probe_cached": lv.probe.get("cached"), "probe_s": round(time.perf_counter() - t0, 2)}
 
 

@@ -2,7 +2,8 @@
 
 On a shared machine the load changes from second to second, so variants are timed in turns (one
 call of each per round) and each keeps its fastest and its median call: a burst of load hits them
-alike. A variant whose first call (warm-up, compilation included) or whose calls run past its limit
+alike. Import what the variants need (``torch._dynamo``, ``torch._inductor``) before: an import cut
+short by the alarm leaves a half-initialised module behind. A variant whose first call (warm-up, compilation included) or whose calls run past its limit
 is stopped (``SIGALRM``, so a Python-level step is interrupted between two operators) and reported
 as ``{"skipped": "over N s"}``; one that fails is reported with its error. Nothing hangs.
 """
@@ -15,19 +16,23 @@ from contextlib import contextmanager
 from typing import Callable
 
 
-class OverLimit(Exception):
-    """A variant ran past its time limit."""
+class OverLimit(BaseException):
+    """A variant ran past its time limit (a BaseException, so ``except Exception`` in a lever cannot swallow it)."""
 
 
 @contextmanager
-def limit(seconds: float):
-    """Raise ``OverLimit`` in the main thread once ``seconds`` have passed inside the block."""
+def limit(seconds: float | None):
+    """Raise ``OverLimit`` in the main thread once ``seconds`` have passed inside the block (None: no limit)."""
+    if seconds is None:
+        yield
+        return
     if seconds <= 0:
         raise OverLimit
     def _raise(signum, frame):
         raise OverLimit
     old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)  # again every 0.5 s: one raised where Python ignores it
+    # (a weakref callback inside torch.compile) is followed by another
     try:
         yield
     finally:
@@ -47,10 +52,12 @@ def race(variants: dict[str, Callable[[], object]], *, reps: int, limit_s: float
     for name, fn in variants.items():  # warm-up: compilation happens here
         t0 = time.perf_counter()
         try:
-            with limit(1e9 if name in must_finish else limit_s):
+            with limit(None if name in must_finish else limit_s):
                 fn()
                 sync()
-        except Exception as exc:  # noqa: BLE001 - a lever this machine cannot run is reported, not fatal
+        except BaseException as exc:  # noqa: BLE001 - a lever this machine cannot run is reported, not fatal
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             out[name] = {"skipped": f"over {limit_s:g} s", "stopped_in": "the first call (warm-up, compilation)"} \
                 if _over(exc) else {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
             continue
@@ -58,7 +65,7 @@ def race(variants: dict[str, Callable[[], object]], *, reps: int, limit_s: float
         out[name] = {"first_s": round(spent[name], 2)}
     for _ in range(reps):
         for name in [n for n in calls if "skipped" not in out[n] and spent[n] != float("inf")]:
-            _timed_call(name, variants[name], out, spent, calls, limit_s=1e9 if name in must_finish else limit_s,
+            _timed_call(name, variants[name], out, spent, calls, limit_s=None if name in must_finish else limit_s,
                         sync=sync)
     for name, times in calls.items():
         if times and "error" not in out[name] and "skipped" not in out[name]:
@@ -69,10 +76,12 @@ def race(variants: dict[str, Callable[[], object]], *, reps: int, limit_s: float
 def _timed_call(name, fn, out, spent, calls, *, limit_s, sync) -> None:
     t0 = time.perf_counter()
     try:
-        with limit(limit_s - spent[name]):
+        with limit(None if limit_s is None else limit_s - spent[name]):
             fn()
             sync()
-    except Exception as exc:  # noqa: BLE001 - as in the warm-up
+    except BaseException as exc:  # noqa: BLE001 - as in the warm-up
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         if not _over(exc):
             out[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         elif not calls[name]:
