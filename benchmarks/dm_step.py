@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ from fairdd.models import ConvNet, reset_parameters
 from fairdd.targets import get_strategy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import OverLimit, limit, race  # noqa: E402
+from timing import OverLimit, limit, preload_compiler, race  # noqa: E402
 
 
 def _rows(params: AugmentParams, c: int) -> AugmentParams:
@@ -134,9 +133,8 @@ def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, 
                 seen[name] = (float(loss.detach()), syn.grad.flatten().clone())
         return call
 
-    if levers:  # imported now: an import cut short by a variant's time limit would break every later compile
-        for module in ("torch._dynamo", "torch._inductor.compile_fx"):
-            importlib.import_module(module)
+    if levers:
+        preload_compiler()
     calls = {"loop": step("loop", loop_loss), "fairdd": step("fairdd", fairdd_loss, n_groups=10)}
     auto = _auto_levers(device, width=width, limit_s=limit_s) if levers and "auto" in variants else None
     for name in [v for v in variants if v in VARIANTS] if levers else ():

@@ -9,11 +9,18 @@ as ``{"skipped": "over N s"}``; one that fails is reported with its error. Nothi
 """
 from __future__ import annotations
 
+import importlib
 import signal
 import statistics
 import time
 from contextlib import contextmanager
 from typing import Callable
+
+
+def preload_compiler() -> None:
+    """Import torch.compile's machinery now: an import cut short by a time limit would break every later compile."""
+    for module in ("torch._dynamo", "torch._inductor.compile_fx"):
+        importlib.import_module(module)
 
 
 class OverLimit(BaseException):

@@ -112,8 +112,8 @@ class DistillConfig:
     precision : {"auto", "fp32", "bf16"}
         ``"bf16"`` runs DM's embeddings and the warm start under bf16 autocast (loss kept in fp32);
         ``"auto"`` (default) uses bf16 only for long runs on hardware where it is measured faster
-        (``fairdd.levers.choose_levers``; the choice and why are kept in the result's
-        ``config["levers"]``).
+        (``fairdd.levers.choose_levers``, which may also pick the NHWC layout there; the choice and
+        why are kept in the result's ``config["levers"]``).
     channels_last : bool
         NHWC memory format for DM's network (a GPU speed lever).
     compile : bool or str
