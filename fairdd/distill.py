@@ -262,7 +262,7 @@ class Distiller:
         """Continue from ``state`` (a ``state_dict()``).
 
         Refused when it was made with another config (other than ``iterations`` /
-        ``checkpoint_every``) or on another training set.
+        ``checkpoint_every`` and the speed levers ``SPEED_LEVERS``) or on another training set.
         """
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"not a fairdd checkpoint (format "
@@ -271,7 +271,7 @@ class Distiller:
         if missing:
             raise ValueError(f"fairdd checkpoint is missing {missing}")
         differ = settings_differences(_json_from_tensor(state["config"], "config"), self.config.to_dict(),
-                                      ignore=("iterations", "checkpoint_every"), defaults=_CONFIG_DEFAULTS)
+                                      ignore=("iterations", "checkpoint_every", *SPEED_LEVERS), defaults=_CONFIG_DEFAULTS)
         if differ:
             raise ValueError("checkpoint was made with a different config: " + ", ".join(differ))
         if "dataset" in state:  # checkpoints from before fingerprints carry none
@@ -311,6 +311,8 @@ class Distiller:
         self.load_state_dict(load_tensors(path, "fairdd checkpoint"))
 
 
+# how fast, not what: a checkpoint resumes under other levers (one made before "auto" became the default too)
+SPEED_LEVERS = ("precision", "compile", "channels_last")
 FINITE_CHECK_EVERY_GPU = 25  # steps between finiteness checks on a GPU (each check is one host sync)
 
 

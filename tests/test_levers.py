@@ -208,3 +208,15 @@ def test_bad_lever_values_are_refused(kw):
         distill_config(preset="smoke", **kw)
     with pytest.raises(ValueError, match="precision|compile"):
         eval_config(preset="smoke", **kw)
+
+
+def test_a_checkpoint_from_before_auto_resumes_under_auto(digits_train, tmp_path):
+    """The levers say how fast, not what: a run checkpointed with fp32 / no compile resumes under "auto"."""
+    import fairdd
+
+    ckpt = tmp_path / "old.ckpt"
+    kw = dict(target="cobra", ipc=1, preset="smoke", device="cpu", depth=2, seed=3)
+    full = fairdd.distill(digits_train, iterations=4, precision="fp32", compile=False, **kw)
+    fairdd.distill(digits_train, iterations=2, precision="fp32", compile=False, checkpoint=ckpt, **kw)
+    resumed = fairdd.distill(digits_train, iterations=4, resume=ckpt, **kw)  # precision / compile "auto"
+    assert torch.equal(full.images, resumed.images)
