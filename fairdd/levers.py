@@ -23,6 +23,8 @@ import platform
 import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,7 @@ __all__ = ["compiled", "compile_mode", "autocast", "Levers", "choose_levers", "b
 LONG_RUN = 500  # iterations (evaluation: epochs × models) from which "auto" tries the levers at all
 MARGIN = 1.2  # a lever is chosen only when the probe measured it at least this much faster than fp32 eager
 PROBE_BLOCKS = 3  # a lever counts as faster only if it was faster in each of these blocks of rounds
+COMPILE_PROBE_TIMEOUT = 300  # seconds for the compiled variants' probe (compilation included), in a child process
 PROBE_VERSION = 2  # bump when the probe's workload changes: older cached times are then ignored
 
 def _variant_name(precision: str, compile_: bool | str, channels_last: bool = False) -> str:
@@ -225,7 +228,10 @@ def probe(device: torch.device | str, *, width: int, image_size: int = 32, varia
     known = {v: r for v, r in _read_cache(path).get(key, {}).items() if _valid_record(r)}
     todo = [v for v in variants if v not in known]
     if todo:
-        known.update(_measure(device, width, image_size, todo, budget_s))
+        eager = [v for v in todo if not _VARIANTS[v][1]]
+        known.update(_measure(device, width, image_size, eager, budget_s) if eager else {})
+        for v in (v for v in todo if _VARIANTS[v][1]):  # one child each: a compilation that crashes costs only itself
+            known.update(_measure_apart(device, width, image_size, [v], budget_s))
         _write_cache(path, key, {v: known[v] for v in todo if v in known})
     ms = {v: statistics.median(known[v]["ms"]) for v in variants if v in known}
     speedup = {v: min(f / t for f, t in zip(known[v]["fp32_ms"], known[v]["ms"])) for v in variants if v in known}
@@ -264,6 +270,28 @@ def _measure(device: torch.device, width: int, image_size: int, variants, budget
         for name in ok:
             blocks[name].append(round(best[name], 3))
     return {v: {"ms": blocks[v], "fp32_ms": blocks["fp32"]} for v in ok if v in variants}
+
+
+def _measure_apart(device: torch.device, width: int, image_size: int, variants, budget_s: float) -> dict:
+    """``_measure`` in a child process (same interpreter, threads and environment) for compiled variants.
+
+    A compilation that crashes the process (torch 2.13 on CPU: compile + channels_last in fp32 aborts
+    with a double free in the block's backward) or runs past ``COMPILE_PROBE_TIMEOUT`` seconds costs the
+    child, not the run: the variant is then simply not a candidate.
+    """
+    code = ("import json, sys, torch; from fairdd import levers; torch.set_num_threads(int(sys.argv[1])); "
+            "print(json.dumps(levers._measure(torch.device(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), "
+            "json.loads(sys.argv[5]), float(sys.argv[6]))))")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    args = [str(torch.get_num_threads()), str(device), str(width), str(image_size), json.dumps(list(variants)),
+            str(budget_s)]
+    try:
+        out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                             timeout=COMPILE_PROBE_TIMEOUT)
+        return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
+    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
+        return {}
 
 
 def _probe_calls(device: torch.device, width: int, image_size: int, variants) -> dict:

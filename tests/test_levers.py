@@ -38,6 +38,7 @@ def _fake_times(monkeypatch, times: dict) -> list:
         return {v: {"ms": [times[v]] * levers.PROBE_BLOCKS, "fp32_ms": [times["fp32"]] * levers.PROBE_BLOCKS}
                 for v in variants if v in times}
     monkeypatch.setattr(levers, "_measure", measure)
+    monkeypatch.setattr(levers, "_measure_apart", measure)  # compiled variants: measured in a child process
     return asked
 
 
@@ -165,6 +166,13 @@ def test_a_real_probe_is_short_and_pairs_every_variant_with_fp32(cache):
     record = json.loads(cache.read_text())[out["key"]]
     assert record["channels_last"]["fp32_ms"] == record["fp32"]["ms"]  # timed in the same blocks
     assert out["speedup"]["fp32"] == 1.0 and out["key"] == _key(16)
+
+
+def test_a_compilation_that_kills_its_process_is_only_not_a_candidate(monkeypatch):
+    """Compiled variants are probed in a child process: one that aborts there leaves the run alive."""
+    monkeypatch.setattr(levers, "COMPILE_PROBE_TIMEOUT", 60)
+    monkeypatch.setattr(levers.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, -6, "", "double free"))
+    assert levers._measure_apart(torch.device("cpu"), 8, 16, ["compile"], 0.1) == {}
 
 
 def test_the_probe_is_short():
