@@ -343,6 +343,8 @@ def choose_levers(device: torch.device | str, *, precision: str = "auto", compil
                       channels_last=channels_last is True)
     options, hardware = _options(device, precision, compile, channels_last)
     candidates = [_variant_name(p, c, cl) for cl in options[2] for c in options[1] for p in options[0]]
+    if device.type == "cpu" and channels_last == "auto":  # torch 2.13's compiled NHWC block aborted on a CPU
+        candidates = [v for v in candidates if not ("compile" in v and "channels_last" in v)]  # (double free)
     if candidates == ["fp32"]:
         return Levers("fp32", False, f"{hardware}: fp32 eager, nothing else to try")
     measured = probe(device, width=width, image_size=image_size, variants=tuple(dict.fromkeys(["fp32", *candidates])))
