@@ -92,8 +92,9 @@ class Levers:
     compile : False, True or a torch.compile mode.
     channels_last : NHWC layout of the network (DM).
     reason : one sentence: what the hardware offers and what was measured.
-    probe : the probe's times in ms per variant ("fp32", "bf16", "compile", "compile+bf16"; {} when
-        nothing was measured), with ``"cached"``: whether they were read from the cache.
+    probe : what ``probe`` returned ({} when nothing was measured): ``"ms"`` per variant ("fp32",
+        "bf16", "compile", "channels_last", ...), ``"speedup"`` over fp32 eager (worst block),
+        ``"cached"`` and the cache ``"key"``.
     """
 
     precision: str
@@ -333,6 +334,14 @@ def choose_levers(device: torch.device | str, *, precision: str = "auto", compil
     set by hand is kept; bf16 set by hand on hardware without bf16 arithmetic gives a ``UserWarning``
     with the measured slowdown.
     """
+    from .config import COMPILE_MODES, PRECISIONS
+
+    if precision not in PRECISIONS or not isinstance(precision, str):
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {precision!r}")
+    if compile not in COMPILE_MODES or not isinstance(compile, (bool, str)):
+        raise ValueError(f"compile must be one of {list(COMPILE_MODES)}; got {compile!r}")
+    if channels_last not in (True, False, "auto") or not isinstance(channels_last, (bool, str)):
+        raise ValueError(f"channels_last must be True, False or 'auto'; got {channels_last!r}")
     device = torch.device(device)
     if precision == "bf16":
         _warn_forced_bf16(device, width=width, image_size=image_size)

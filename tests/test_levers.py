@@ -221,9 +221,16 @@ def test_auto_is_the_default_and_runs_record_what_it_chose(digits_train, digits_
 @pytest.mark.parametrize("kw", [dict(precision="fp16"), dict(precision=None), dict(compile="fast"), dict(compile=1)])
 def test_bad_lever_values_are_refused(kw):
     with pytest.raises(ValueError, match="precision|compile"):
+        choose_levers("cpu", **kw)
+    with pytest.raises(ValueError, match="precision|compile"):
         distill_config(preset="smoke", **kw)
     with pytest.raises(ValueError, match="precision|compile"):
         eval_config(preset="smoke", **kw)
+
+
+def test_choose_levers_refuses_a_bad_layout():
+    with pytest.raises(ValueError, match="channels_last must be True, False or 'auto'; got 'yes'"):
+        choose_levers("cpu", channels_last="yes")
 
 
 def test_a_checkpoint_from_before_auto_resumes_under_auto(digits_train, tmp_path):
