@@ -222,11 +222,14 @@ def probe(device: torch.device | str, *, width: int, image_size: int = 32, varia
 
     Returns ``{"ms": {variant: median over blocks}, "speedup": {variant: the smallest over blocks of
     fp32 ms / variant ms}, "cached": bool, "key": str}``: a variant counts as faster only if it was
-    faster in every block.
+    faster in every block. Times taken while the load average exceeded the core count are used, but
+    measured again once the machine is quiet (a busy machine's probe mostly says "nothing wins").
     """
     device = torch.device(device)
     key, path = f"{machine_key(device)}|width {width}|size {image_size}", cache_path()
-    known = {v: r for v, r in _read_cache(path).get(key, {}).items() if _valid_record(r)}
+    busy_now = _busy()
+    known = {v: r for v, r in _read_cache(path).get(key, {}).items()
+             if _valid_record(r) and (busy_now or not r.get("busy"))}  # measured on a busy machine: again when quiet
     todo = [v for v in variants if v not in known]
     if todo:
         eager = [v for v in todo if not _VARIANTS[v][1]]
@@ -270,7 +273,16 @@ def _measure(device: torch.device, width: int, image_size: int, variants, budget
             rounds += 1
         for name in ok:
             blocks[name].append(round(best[name], 3))
-    return {v: {"ms": blocks[v], "fp32_ms": blocks["fp32"]} for v in ok if v in variants}
+    busy = _busy()
+    return {v: {"ms": blocks[v], "fp32_ms": blocks["fp32"], "busy": busy} for v in ok if v in variants}
+
+
+def _busy() -> bool:
+    """Whether the machine is busier than its cores (1-minute load average above the CPU count)."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:
+        return False
 
 
 def _measure_apart(device: torch.device, width: int, image_size: int, variants, budget_s: float) -> dict:

@@ -183,6 +183,17 @@ def test_a_compilation_that_kills_its_process_is_only_not_a_candidate(monkeypatc
     assert levers._measure_apart(torch.device("cpu"), 8, 16, ["compile"], 0.1) == {}
 
 
+def test_a_probe_taken_on_a_busy_machine_is_taken_again_when_it_is_quiet(monkeypatch):
+    asked = _fake_times(monkeypatch, {"fp32": 10.0, "bf16": 5.0})
+    monkeypatch.setattr(levers, "_busy", lambda: True)
+    levers._write_cache(levers.cache_path(), _key(32), {"bf16": {"ms": [20.0] * 3, "fp32_ms": [10.0] * 3, "busy": True},
+                                                         "fp32": {"ms": [10.0] * 3, "fp32_ms": [10.0] * 3, "busy": True}})
+    assert levers.probe("cpu", width=32)["cached"] and not asked  # still busy: the busy times stand
+    monkeypatch.setattr(levers, "_busy", lambda: False)
+    again = levers.probe("cpu", width=32)
+    assert not again["cached"] and asked == ["fp32", "bf16"] and again["speedup"]["bf16"] == 2.0
+
+
 def test_the_probe_is_short():
     out = levers.probe("cpu", width=128, variants=("fp32",), budget_s=0.5)
     assert out["ms"]["fp32"] > 0
