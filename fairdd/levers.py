@@ -39,6 +39,7 @@ __all__ = ["compiled", "compile_mode", "autocast", "Levers", "choose_levers", "b
 
 LONG_RUN = 500  # iterations (evaluation: epochs × models) from which "auto" tries the levers at all
 MARGIN = 1.2  # a lever is chosen only when the probe measured it at least this much faster than fp32 eager
+PROBE_BATCH_CPU = 8  # images in the probe block on a CPU (64 on a GPU)
 PROBE_BLOCKS = 3  # a lever counts as faster only if it was faster in each of these blocks of rounds
 COMPILE_PROBE_TIMEOUT = 300  # seconds for the compiled variants' probe (compilation included), in a child process
 PROBE_VERSION = 2  # bump when the probe's workload changes: older cached times are then ignored
@@ -309,7 +310,7 @@ def _measure_apart(device: torch.device, width: int, image_size: int, variants, 
 
 def _probe_calls(device: torch.device, width: int, image_size: int, variants) -> dict:
     side = max(image_size // 2, 2)
-    n = 64 if device.type == "cuda" else 8
+    n = 64 if device.type == "cuda" else PROBE_BATCH_CPU
     g = torch.Generator().manual_seed(0)
     block = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.GroupNorm(width, width), nn.ReLU(),
                           nn.AvgPool2d(2)).to(device)
