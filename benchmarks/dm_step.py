@@ -111,7 +111,7 @@ VARIANTS = {"channels_last": {"channels_last": True}, "compile": {"compile": Tru
 CRASHES = ("compile+channels_last",)
 
 
-def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, target="cobra", limit_s=90.0,
+def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, target="cobra", limit_s=60.0,
           variants=tuple(v for v in VARIANTS if v not in CRASHES)) -> dict:
     """Time the loop baseline, fairdd's eager step and (``levers``) every lever variant in turns.
 
@@ -217,7 +217,7 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", nargs="+", default=[v for v in [*VARIANTS, "auto"] if v not in CRASHES],
                     choices=[*VARIANTS, "auto"],
                     help="with --levers: which variants to time ('auto': what choose_levers picks here)")
-    ap.add_argument("--limit", type=float, default=90.0,
+    ap.add_argument("--limit", type=float, default=60.0,
                     help="seconds per variant (warm-up, compilation and timed calls); past it: skipped")
     ap.add_argument("--targets", nargs="+", default=["cobra"], choices=["vanilla", "uniform", "fairdd", "cobra"])
     args = ap.parse_args(argv)
