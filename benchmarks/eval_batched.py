@@ -1,6 +1,6 @@
 """Evaluation: N models trained together (one grouped network) vs one after another, same process and device.
 
-    python benchmarks/eval_batched.py [--device cuda] [--models 5 10] [--epochs 100] [--width 128]
+    python benchmarks/eval_batched.py [--device cuda] [--models 5 10] [--epochs 100] [--width 128] [--levers [--limit 300]]
 
 Prints one JSON line per model count: sequential_s, batched_s, speedup and each path's mean accuracy
 and its spread over models (same protocol, different random draws: equal within noise, not to the digit).
@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 import fairdd
 from fairdd.data import GroupedDataset
 from fairdd.distill import resolve_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import OverLimit, limit, preload_compiler  # noqa: E402
 
 
 def synthetic_like(*, ipc: int, n_classes: int = 10, size: int = 32, seed: int = 0):
@@ -43,11 +48,15 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--levers", action="store_true",
                     help="also time both paths with compile=True, precision='bf16'")
+    ap.add_argument("--limit", type=float, default=300.0,
+                    help="seconds for each levers run (warm-up included); past it: skipped")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
+    preload_compiler()
     result, test = synthetic_like(ipc=args.ipc), test_set()
-    kw = dict(preset="paper", epochs=args.epochs, width=args.width, device=dev)
+    kw = dict(preset="paper", epochs=args.epochs, width=args.width, device=dev, precision="fp32",
+              compile=False)  # the baseline is fp32 eager, whatever "auto" would pick here
     for mode in (False, True):  # warm-up of both paths (cuDNN autotuning, allocator), not timed
         fairdd.evaluate(result, test, n_models=2, batched=mode, **{**kw, "epochs": 2})
     for n in args.models:
@@ -68,14 +77,23 @@ def main(argv=None) -> None:
                             "std_batched": round(reports[True].std["accuracy"], 2)}}
         if args.levers:  # first use compiles: warm each path on a 2-epoch run, as the other paths were warmed
             for mode in (False, True):
-                lever = dict(batched=mode, compile=True, precision="bf16")
-                fairdd.evaluate(result, test, n_models=n if mode else 1, **lever, **{**kw, "epochs": 2})
-                t0 = time.perf_counter()
-                fairdd.evaluate(result, test, n_models=n, **lever, **kw)
-                lever_s = time.perf_counter() - t0
-                key = "batched_levers" if mode else "levers"
-                row.update({f"{key}_s": round(lever_s, 2), f"{key}_speedup": round(times[False] / lever_s, 2)})
+                row.update(_levers_row(result, test, n, mode, kw, base_s=times[False], limit_s=args.limit))
         print(json.dumps(row), flush=True)
+
+
+def _levers_row(result, test, n, mode, kw, *, base_s, limit_s) -> dict:
+    """Time one path with compile=True, precision='bf16' under ``limit_s`` seconds (warm-up included)."""
+    key = "batched_levers" if mode else "levers"
+    lever = dict(kw, batched=mode, compile=True, precision="bf16")
+    try:
+        with limit(limit_s):
+            fairdd.evaluate(result, test, n_models=n if mode else 1, **{**lever, "epochs": 2})
+            t0 = time.perf_counter()
+            fairdd.evaluate(result, test, n_models=n, **lever)
+            lever_s = time.perf_counter() - t0
+    except OverLimit:
+        return {f"{key}_s": f"skipped: over {limit_s:g} s"}
+    return {f"{key}_s": round(lever_s, 2), f"{key}_speedup": round(base_s / lever_s, 2)}
 
 
 if __name__ == "__main__":

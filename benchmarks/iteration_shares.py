@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dm_step import make_inputs, time_ms  # noqa: E402
+from timing import OverLimit, limit, preload_compiler  # noqa: E402
 
 from fairdd.augment import apply  # noqa: E402
 from fairdd.matching.dm import dm_loss, embed, embed_real  # noqa: E402
@@ -68,17 +69,24 @@ def main(argv=None) -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--limit", type=float, default=300.0, help="seconds per setting; past it: skipped")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    preload_compiler()
     from fairdd.distill import resolve_device
 
     device = resolve_device(args.device)
     for ipc in args.ipc:
         base = None
         for name in args.settings:
-            try:  # a lever this machine can't run is reported, not fatal
-                ms = parts(ipc, device=device, width=args.width, batch_real=args.batch_real, reps=args.reps,
-                           **SETTINGS[name])
+            try:  # a lever this machine can't run, or one past its time limit, is reported, not fatal
+                with limit(args.limit):
+                    ms = parts(ipc, device=device, width=args.width, batch_real=args.batch_real, reps=args.reps,
+                               **SETTINGS[name])
+            except OverLimit:
+                print(json.dumps({"device": str(device), "ipc": ipc, "setting": name,
+                                  "skipped": f"over {args.limit:g} s"}), flush=True)
+                continue
             except Exception as exc:  # noqa: BLE001 - any failure of an optional lever
                 print(json.dumps({"device": str(device), "ipc": ipc, "setting": name,
                                   "error": f"{type(exc).__name__}: {str(exc)[:200]}"}), flush=True)

@@ -29,8 +29,11 @@ NORMS: tuple[str, ...] = get_args(Norm)
 PRESETS: tuple[str, ...] = get_args(Preset)
 # datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100): train_idc.py
 FACE_DATASETS = ("celeba", "utkface", "bffhq")
-# torch.compile levers: off, Inductor's default, or a mode by name ("reduce-overhead" = CUDA graphs on a GPU)
-COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+# torch.compile levers: chosen per machine ("auto", fairdd.levers.choose_levers), off, Inductor's default, or a
+# mode by name ("reduce-overhead" = CUDA graphs on a GPU)
+COMPILE_MODES = ("auto", False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+# autocast precision: chosen per machine ("auto": bf16 only where the probe measures it faster), fp32 or bf16
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,18 @@ class DistillConfig:
         summed, discrimination term), ``"cobra"`` COBRA's CAFE mode (see ``fairdd.matching.cafe``).
     group_weights : "uniform", "proportional" or sequence of G floats
         Barycenter weights of the ``cobra*`` targets; other targets accept only ``"uniform"``.
-    precision : {"fp32", "bf16"}
-        ``"bf16"`` runs DM's embeddings and the warm start under bf16 autocast (loss kept in fp32).
+    precision : {"auto", "fp32", "bf16"}
+        ``"bf16"`` runs DM's embeddings and the warm start under bf16 autocast (loss kept in fp32);
+        ``"auto"`` (default) uses bf16 only for long runs on hardware where it is measured faster
+        (``fairdd.levers.choose_levers``, which may also pick the NHWC layout there; the choice and
+        why are kept in the result's ``config["levers"]``).
     channels_last : bool
         NHWC memory format for DM's network (a GPU speed lever).
     compile : bool or str
-        ``torch.compile`` DM's embedding and warm start: False, True (Inductor's default mode) or a
-        mode by name, one of ``COMPILE_MODES`` (``"reduce-overhead"`` adds CUDA graphs). Compiles
-        once (10–30 s); on CPU about 4× faster with bf16.
+        ``torch.compile`` DM's embedding and warm start: ``"auto"`` (default: only for long runs
+        where the probe measures it faster), False, True (Inductor's default mode) or a mode by
+        name, one of ``COMPILE_MODES`` (``"reduce-overhead"`` adds CUDA graphs). Compiles once
+        (10–30 s); on an AMX CPU about 4× faster with bf16.
     init : {"real", "noise"}
         Initial synthetic images: random real images of the class, or noise.
     checkpoint_every : int >= 0
@@ -152,9 +159,9 @@ class DistillConfig:
     fairdd_reduction: Literal["sum", "mean"] = "sum"
     cafe_loss: Literal["cafe", "cobra"] = "cobra"
     group_weights: Any = "uniform"
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = False
-    compile: bool | str = False
+    compile: bool | str = "auto"
     init: Literal["real", "noise"] = "real"
     checkpoint_every: int = 0
     seed: int = 0
@@ -233,10 +240,11 @@ class EvalConfig:
         Evaluation ConvNet depth.
     norm : {"instancenorm", "batchnorm", "none"}
         Evaluation ConvNet normalisation.
-    precision : {"fp32", "bf16"}
-        Train under bf16 autocast (a CPU speed lever, off by default).
+    precision : {"auto", "fp32", "bf16"}
+        Train under bf16 autocast; ``"auto"`` (default) as in :class:`DistillConfig`, a long run
+        being ``epochs × n_models`` ≥ ``fairdd.levers.LONG_RUN``.
     compile : bool or str
-        ``torch.compile`` the evaluation models (with bf16 about 3.7× on CPU); as in
+        ``torch.compile`` the evaluation models (with bf16 about 3.7× on an AMX CPU); as in
         :class:`DistillConfig`.
     preset : {"paper", "fairdd-paper", "demo", "smoke"}
         Which preset the defaults came from (recorded, not used).
@@ -253,8 +261,8 @@ class EvalConfig:
     width: int = 128
     depth: int = 3
     norm: Norm = "instancenorm"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    compile: bool | str = False
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool | str = "auto"
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
@@ -297,7 +305,7 @@ def _choice(allowed: tuple) -> Callable:
 _POSITIVE, _FRACTION = _real(0.0, low_open=True), _real(0.0, 1.0, high_open=True)
 _DISTILL_KINDS: dict[str, Callable] = {
     "method": _choice(METHODS), "distance": _choice(("l1", "l2")), "init": _choice(("real", "noise")),
-    "precision": _choice(("fp32", "bf16")), "norm": _choice(NORMS), "fairdd_reduction": _choice(("sum", "mean")),
+    "precision": _choice(PRECISIONS), "norm": _choice(NORMS), "fairdd_reduction": _choice(("sum", "mean")),
     "cafe_loss": _choice(("cafe", "cobra")), "preset": _choice(PRESETS),
     **{name: _int(1) for name in ("ipc", "iterations", "batch_real", "depth", "outer_loop", "factor",
                                   "refresh_every", "warm_start_batch")},
@@ -310,7 +318,7 @@ _DISTILL_KINDS: dict[str, Callable] = {
 _EVAL_KINDS: dict[str, Callable] = {
     **{name: _int(1) for name in ("epochs", "batch_size", "depth", "n_models")}, "width": _int(1, MAX_WIDTH),
     "decay_epoch": lambda name, value: None if value is None else check_int(name, value, 0),
-    "norm": _choice(NORMS), "precision": _choice(("fp32", "bf16")), "dsa": check_bool, "preset": _choice(PRESETS),
+    "norm": _choice(NORMS), "precision": _choice(PRECISIONS), "dsa": check_bool, "preset": _choice(PRESETS),
     "lr": _POSITIVE, "weight_decay": _real(0.0), "momentum": _FRACTION,
 }
 

@@ -22,6 +22,7 @@ import torch
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
 from .io import check_output, load_tensors, tensor_bytes
+from .levers import choose_levers
 from .ownership import OutputFolder, run_lock, write_owned
 from .matching import MATCHERS, RealBatch
 from .provenance import fingerprint_differences, settings_differences
@@ -82,7 +83,13 @@ class Distiller:
         c, h, w = train.image_shape
         if h != w:
             raise ValueError(f"images must be square; got {h}×{w}")
-        self.matcher = MATCHERS[config.method](config, in_channels=c, n_classes=train.n_classes,
+        # "auto" levers are resolved once for this machine; the matcher runs with the resolved values
+        self.levers = choose_levers(self.device, precision=config.precision, compile=config.compile,
+                                    channels_last=config.channels_last or "auto", width=config.width, image_size=h,
+                                    steps=config.iterations)
+        run_config = dataclasses.replace(config, precision=self.levers.precision, compile=self.levers.compile,
+                                         channels_last=self.levers.channels_last)
+        self.matcher = MATCHERS[config.method](run_config, in_channels=c, n_classes=train.n_classes,
                                                n_groups=train.n_groups, image_size=h, device=self.device)
         if config.init == "real":  # more images than the class holds would repeat them
             # one real image per stored image, also under multi-formation (COBRA train_idc.py)
@@ -238,7 +245,8 @@ class Distiller:
         images = self.images.detach().cpu().clone()
         check_finite(f"the synthetic images at iteration {self.iteration}", images)
         return DistillResult(images=images, labels=self.labels.cpu().clone(),
-                             history=[h.as_dict() for h in self.history], config=self.config.to_dict(),
+                             history=[h.as_dict() for h in self.history],
+                             config={**self.config.to_dict(), "levers": self.levers.as_dict()},
                              dataset=self.train.describe())
 
     def state_dict(self) -> dict:
@@ -261,7 +269,7 @@ class Distiller:
         """Continue from ``state`` (a ``state_dict()``).
 
         Refused when it was made with another config (other than ``iterations`` /
-        ``checkpoint_every``) or on another training set.
+        ``checkpoint_every`` and the speed levers ``SPEED_LEVERS``) or on another training set.
         """
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"not a fairdd checkpoint (format "
@@ -270,7 +278,7 @@ class Distiller:
         if missing:
             raise ValueError(f"fairdd checkpoint is missing {missing}")
         differ = settings_differences(_json_from_tensor(state["config"], "config"), self.config.to_dict(),
-                                      ignore=("iterations", "checkpoint_every"), defaults=_CONFIG_DEFAULTS)
+                                      ignore=("iterations", "checkpoint_every", *SPEED_LEVERS), defaults=_CONFIG_DEFAULTS)
         if differ:
             raise ValueError("checkpoint was made with a different config: " + ", ".join(differ))
         if "dataset" in state:  # checkpoints from before fingerprints carry none
@@ -314,6 +322,8 @@ class Distiller:
         self.load_state_dict(load_tensors(path, "fairdd checkpoint"))
 
 
+# how fast, not what: a checkpoint resumes under other levers (one made before "auto" became the default too)
+SPEED_LEVERS = ("precision", "compile", "channels_last")
 FINITE_CHECK_EVERY_GPU = 25  # steps between finiteness checks on a GPU (each check is one host sync)
 
 

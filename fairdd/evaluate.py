@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
+from .levers import choose_levers
 from .models import ConvNet, reset_parameters
 from .provenance import fingerprint_differences
 from .report import FairnessReport
@@ -37,7 +38,7 @@ class TrainedModels:
     """Evaluation networks trained on one training set, and how (``train_models``)."""
 
     nets: tuple[nn.Module, ...]  # final models, in seed order (model k from generator seed * 1000 + k)
-    config: dict  # the EvalConfig used
+    config: dict  # the EvalConfig used, and under "levers" the speed levers it ran with (fairdd.levers.Levers)
     source: dict  # what was trained on
     seconds: float  # training wall time
     batched: bool  # whether the models were trained together
@@ -254,21 +255,22 @@ def train_models(
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
     if batched == "auto":
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
+    levers = choose_levers(dev, precision=config.precision, compile=config.compile, width=config.width,
+                           image_size=h, steps=config.epochs * n_models)
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-               batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch)
+               batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch,
+               precision=levers.precision, compile=levers.compile)
     if batched:
         joint = torch.Generator(device=dev).manual_seed(stream_seed(seed, 999, 1000))
-        train_classifiers_batched(nets, images, labels, generator=joint, precision=config.precision,
-                                  compile=config.compile, **fit)
+        train_classifiers_batched(nets, images, labels, generator=joint, **fit)
     else:
         models = tqdm_or_range(nets, progress)
         for net, g in zip(models, gens):
-            train_classifier(net, images, labels, generator=g, precision=config.precision, compile=config.compile,
-                             **fit)
+            train_classifier(net, images, labels, generator=g, **fit)
     seconds = time.perf_counter() - t0
-    return TrainedModels(nets=tuple(nets), config=config.to_dict(), source=desc, seconds=seconds,
-                         batched=bool(batched))
+    return TrainedModels(nets=tuple(nets), config={**config.to_dict(), "levers": levers.as_dict()}, source=desc,
+                         seconds=seconds, batched=bool(batched))
 
 
 def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *, check_dataset: bool = True

@@ -69,7 +69,7 @@ def test_published_cobra_defaults_and_overrides():
     (dict(lr_image=1.0), r"unknown option\(s\) \['lr_image'\]"),
     (dict(distance="cosine"), "unknown distance 'cosine'"),
     (dict(momentum=1.5), r"momentum must be a finite number in \[0, 1\)"),
-    (dict(compile=1), r"compile must be one of \[False, True, 'default', 'reduce-overhead', "
+    (dict(compile=1), r"compile must be one of \['auto', False, True, 'default', 'reduce-overhead', "
                           r"'max-autotune-no-cudagraphs'\]; got 1"),
     (dict(refresh_every=0), "refresh_every must be an integer >= 1; got 0"),
 ])
