@@ -303,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--any-test-set", action="store_true",
                     help="evaluate even if the test set was not built like the result's training set")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an EvalConfig field")
+    _add_datasets_parser(sub, fmt)
+    sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
+    return parser
+
+
+def _add_datasets_parser(sub, fmt) -> None:
+    """``fairdd datasets [describe NAME]``: the list of datasets, or one dataset's card."""
     ds = sub.add_parser("datasets", help="list every dataset: whether its files are here (and why not), its knobs; "
                                          "'describe NAME' prints a dataset's card", formatter_class=fmt,
                         epilog="examples:\n  fairdd datasets --root ~/data\n  fairdd datasets describe "
@@ -318,8 +325,6 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--download", action="store_true", help=argparse.SUPPRESS)
     _add_knob_args(ds)
     ds.add_argument("--root", default=None, help="folder with the datasets' files (default $FAIRDD_DATA)")
-    sweep_cli.add_parser(sub)  # fairdd sweep run | status | table
-    return parser
 
 
 def _note(text: str) -> None:
