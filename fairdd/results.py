@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .display import denormalise
-from .io import check_output, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
+from .io import check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
 from .ownership import OutputFolder, write_owned
 from .synthetic import Multiformation
 from .validate import check_bool, check_dtype, check_finite, check_path
@@ -85,7 +85,7 @@ class DistillResult:
         payload = {"tensors": (buffer.getvalue(), "pt"),
                    "history": (json.dumps(self.history, indent=1).encode() + b"\n", "json")}
         with OutputFolder(path, adopt=_legacy_files).locked() as out:
-            check_result_target(path, overwrite=overwrite)  # again: another saver may have just finished
+            check_result_target(path, overwrite=overwrite, held=True)  # again: another saver may have just finished
             files = {}
             for key, (data, ext) in payload.items():
                 digest = hashlib.sha256(data).hexdigest()
@@ -139,14 +139,19 @@ def _is_ours_or_empty(folder: Path) -> bool:
     return not view.foreign()
 
 
-def check_result_target(path, *, overwrite: bool = False) -> None:
+def check_result_target(path, *, overwrite: bool = False, held: bool = False) -> None:
     """Raise ``FileExistsError`` unless ``path`` may receive a result.
 
     It may if it is new, holds only files fairdd wrote there (the leftovers of an interrupted first
     save), or (with ``overwrite``) is a fairdd result folder; a user's own files inside a result folder
     are kept (``fairdd.ownership``: fairdd replaces or deletes only the files its manifest lists).
+    The folder is read under its lock (``held``: the caller holds it), so a file another saver is
+    replacing at that moment is never mistaken for a user's.
     """
     path = Path(path)
+    if not held and path.is_dir() and not path.is_symlink():
+        with folder_lock(path):
+            return check_result_target(path, overwrite=overwrite, held=True)
     if not path.exists() and not path.is_symlink():
         return
     if not path.is_dir():
