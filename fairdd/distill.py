@@ -189,8 +189,11 @@ class Distiller:
         return self.result()
 
     def snapshot(self) -> dict:
-        """Everything a step may change, copied: images, momentum, generator, iteration, history length and
-        matcher state. ``restore(snapshot)`` puts the run back exactly (a retried step equals a clean one)."""
+        """Copy everything a step may change.
+
+        Images, momentum, generator, iteration, history length and matcher state; ``restore(snapshot)``
+        puts the run back exactly (a retried step equals a clean one).
+        """
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {"images": self.images.detach().clone(), "momentum": None if mom is None else mom.clone(),
                 "generator": self.generator.get_state(), "iteration": self.iteration, "history": len(self.history),

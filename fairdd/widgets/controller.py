@@ -226,6 +226,11 @@ class DistillController:
         self._start(self._make_runs(self.settings, self.train))
 
     @property
+    def given_data(self) -> bool:
+        """Whether the datasets were passed in (then the data settings are refused)."""
+        return self._given is not None
+
+    @property
     def error(self) -> str | None:
         """Every error not yet cleared, one per source (settings, step, proxy, embedding, replay, view,
         listener): an error stays until the action that failed succeeds (or a new run replaces it)."""
