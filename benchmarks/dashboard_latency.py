@@ -97,6 +97,10 @@ def _stepping(page, out: dict) -> None:
     out["pause"] = _timed(page, lambda: page.click(".fairdd-pause"), IDLE)
     out["replay"] = _timed(page, lambda: page.click(".fairdd-replay"), f"{CAPTION}.includes('replay')")
     page.wait_for_function(IDLE, timeout=LONG)
+    for name in ("fairness", "umap", "heatmap", "loss"):  # the SVG charts' own draw time (absent for PNGs)
+        ms = page.evaluate(f"(document.querySelector('.fairdd-{name}') || {{dataset: {{}}}}).dataset.paintMs")
+        if ms is not None:
+            out[f"browser paint {name} ms"] = float(ms)
 
 
 def _views(page, out: dict) -> None:
@@ -212,7 +216,7 @@ def main(argv=None) -> None:
     print("| action | " + " | ".join(results) + " |")
     print("|---|" + "---:|" * len(results))
     for k in rows:
-        unit = "" if re.search(r"it/s|\(it\)", k) else " ms"
+        unit = "" if re.search(r"it/s|\(it\)| ms$", k) else " ms"
         cells = [f"{statistics.median(t[k]):.1f}{unit}" if k in t else "—" for t in results.values()]
         print(f"| {k} | " + " | ".join(cells) + " |")
 

@@ -27,7 +27,14 @@ from typing import Callable
 import anywidget
 import traitlets
 
-__all__ = ["Chart", "clean"]
+__all__ = ["Chart", "clean", "css_colour"]
+
+
+def css_colour(colour) -> str:
+    """A CSS colour from a palette entry: a string as is, an RGB(A) tuple in [0, 1] as ``#rrggbb``."""
+    if isinstance(colour, str):
+        return colour
+    return "#" + "".join(f"{round(255 * float(c)):02x}" for c in tuple(colour)[:3])
 
 
 def clean(values) -> list:

@@ -6,11 +6,21 @@
     ctl.set(target="fairdd")   # validated first; run settings restart the run, view settings never do
 
 **Honest state.** ``set()`` validates the new settings and builds the new run *before* anything
-changes: a refused setting raises ``ValueError``, leaves the running run untouched and stays in
-``ctl.error`` until the next successful action. A step is transactional: if any run fails half-way,
-every run's images, optimizer state, generator, matcher state, iteration and history are put back
-exactly as they were (a retry equals a clean run). Errors of proxy evaluations, embedding refreshes
-and listeners are caught and reported in ``ctl.error``, never raised out of ``advance()``.
+changes: a refused setting raises ``ValueError`` and leaves the running run untouched. Errors are kept
+per source in ``ctl.errors`` (settings, step, proxy, embedding, replay, view, listener; ``ctl.error``
+joins them): an error stays until the action that failed succeeds (a refused setting until a setting
+succeeds, a failed proxy evaluation until one succeeds), and a new run clears the old run's. A step is
+transactional: if any run fails half-way, every run is put back with ``Distiller.restore()`` to its
+``snapshot()`` (images, momentum, generator, matcher state, iteration, history; a retry equals a clean
+run). Errors of proxy evaluations, embedding refreshes and listeners are caught and reported, never
+raised out of ``advance()``. Data passed in (``train=``, ``test=``) is recorded as ``dataset="given"``
+and its data settings are refused by name; list-valued settings (``groups``, ``compare``) are accepted
+as lists of distinct names or refused by name (``normalise_lists``).
+
+**Background proxy evaluations.** With ``ctl.background`` set to an executor (the dashboard does this
+in a notebook), a scheduled proxy evaluation trains on copies of the synthetic sets in that thread while
+the runs step on; ``collect()`` takes its result in (and refreshes the embedding with its networks).
+One runs at a time; a result of a run that was restarted meanwhile is dropped.
 
 Settings come in three kinds: *run* settings (data, method, target, compare, IPC, preset, device,
 seed) restart the run; *view* settings (view class, points per group, embedding kind) redraw the
@@ -31,7 +41,8 @@ protocol, shortened) and scored on the balanced test set: accuracy, EOD, DEO_A, 
 means, the uniform barycenter, the pooled (vanilla) mean and the primary run's synthetic images of
 that class, embedded by the last proxy model and laid out in 2-D by PCA (linear: means and
 barycenters land where they belong) or UMAP (``AlignedProjector``: previous layout as init +
-Procrustes). Each refresh is recorded for ``replay()``.
+Procrustes). Each refresh is recorded for ``replay()``, and its synthetic sets in ``image_history``, so a
+view change rebuilds every frame (under the last proxy networks) and the replay survives it.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ CAPTION = {
     "pca": "PCA (linear): means and the barycenter sit where they belong among the points.",
     "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not; means placed approximately.",
 }
+SHORT = {"pca": "PCA (linear)", "umap": "UMAP (non-linear)"}
 STAR = "★ barycenter = the average of the group means, every group weighted equally (COBRA's target)"
 
 
@@ -41,7 +42,13 @@ class EmbeddingPanel(Panel):
             self.dash.pick_point(int(msg["index"]))
 
     def _layers(self, f) -> tuple[list, list]:
-        from ...viz.plots import STRATEGY_COLOURS, group_colour, strategy_colour
+        from ...viz.plots import STRATEGY_COLOURS, strategy_colour
+        from ..chart import css_colour
+
+        def group_colour(name, a):
+            from ...viz.plots import group_colour as colour
+
+            return css_colour(colour(name, a))
 
         names, kinds = list(self.ctl.train.group_names), np.array(f.extra_kind)
         real = [{"kind": "points", "x": f.real_xy[f.real_groups == a, 0].tolist(),
@@ -96,8 +103,9 @@ class EmbeddingPanel(Panel):
         dist = ""
         if f.distances:
             dd = f.distances
-            dist = (f" · main ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
+            dist = (f" · ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
                     f"(spread {dd['spread']:.2f})")
         head = f"<b>embedding view</b>, class {cls!r} @ {f.iteration}"
         self.caption.value = (("<b style='color:#a60'>replay</b> (slider) — " if replay else "") + head
-                              + f"<br><small style='color:#555'>{CAPTION[f.kind]} {STAR}.{dist}</small>")
+                              + f" <small style='color:#555'><abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
+                              f"{dist}</small><br><small style='color:#555'>{STAR}</small>")

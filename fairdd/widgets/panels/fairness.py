@@ -63,5 +63,6 @@ class FairnessPanel(Panel):
                         "panels": [{"title": "accuracy %", "xlabel": "iteration", "ylim": [-2, 102], "layers": left},
                                    {"title": "gap (pp)", "xlabel": "iteration", "ylim": [-2, 102], "layers": right}]})
         names = " vs ".join(self.ctl.runs)
-        self.caption.value = (f"<b>fairness over time</b> ({names}), proxy @ {it}"
-                              f"<br><small style='color:#555'>{NOISE}</small>")
+        self.caption.value = (f"<b>fairness over time</b> ({names}), proxy @ {it} "
+                              f"<small style='color:#555'>(<abbr title=\"{NOISE}\">shaded: fair-model noise</abbr>; "
+                              "hover a point for its numbers)</small>")

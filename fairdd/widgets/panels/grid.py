@@ -41,4 +41,4 @@ class GridPanel(Panel):
             self.images[target].layout.width = f"{min(w, width)}px"
             more = f", first 10 of {s.ipc} per class" if s.ipc > 10 else ""
             self.labels[target].value = f"<b>{target}</b> @ {run.iteration}{more}"
-        self.caption.value = f"<b>synthetic images</b> (one row per class) @ {self.ctl.iteration}"
+        self.caption.value = f"<b><abbr title='one row per class'>synthetic images</abbr></b> @ {self.ctl.iteration}"

@@ -45,6 +45,7 @@ class HeatmapPanel(Panel):
         w, h = self.dash.sizes["heatmap"]
         self.body.show({"width": w, "height": h, "font": self.font, "key": f"heatmap@{self.source()}",
                         "panels": panels})
-        self.caption.value = (f"<b>accuracy per (class, group) %</b>, proxy @ {self.source()} "
-                              "<small style='color:#555'>(hover: accuracy and count; white box: the class's "
-                              "majority colour in training; click: inspect the cell)</small>")
+        self.caption.value = (f"<b>accuracy per (class, group) %</b>, proxy @ {self.source()}<br>"
+                              "<small style='color:#555'><abbr title='white box: the class's majority colour in "
+                              "training; a bright box in a dark row = the class is learned for its majority colour "
+                              "only'>□ majority colour</abbr> · hover: numbers · click: inspect</small>")

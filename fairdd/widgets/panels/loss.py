@@ -34,4 +34,4 @@ class LossPanel(Panel):
         self.body.show({"width": w, "height": h, "font": self.font, "key": f"loss@{self.ctl.iteration}",
                         "panels": [{"xlabel": "iteration", "layers": layers}],
                         "legend": legend if len(legend) > 1 else []})
-        self.caption.value = f"<b>matching loss</b> ({self.ctl.settings.method}) @ {self.ctl.iteration}"
+        self.caption.value = f"<b><abbr title='matching loss'>loss</abbr></b> ({self.ctl.settings.method}) @ {self.ctl.iteration}"
