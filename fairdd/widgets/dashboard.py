@@ -147,6 +147,7 @@ class Dashboard:
         devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
         methods = list(METHODS) if (gpu or not self.workshop) else ["dm"]
         presets = [p for p in PRESETS if not (self.workshop and p == "paper")]
+        targets = [t for t, cls in STRATEGIES.items() if not cls.reads("mix")]  # cobra-mix: the trade-off explorer's
         kw = {"layout": W.Layout(width="280px"), "style": {"description_width": "105px"}}
         slider = {"continuous_update": False, **kw}
         self.controls = {
@@ -157,8 +158,8 @@ class Dashboard:
             "severity": W.IntSlider(value=s.severity or 0, min=0, max=5, description="separation",
                                     tooltip=EXPLAIN["severity"], **slider),
             "method": W.Dropdown(options=methods, value=s.method, description="method", **kw),
-            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", **kw),
-            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=3,
+            "target": W.Dropdown(options=targets, value=s.target, description="target", **kw),
+            "compare": W.SelectMultiple(options=targets, value=tuple(s.compare), rows=3,
                                         description="compare with", **kw),
             "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", **kw),
             "preset": W.Dropdown(options=presets, value=s.preset, description="preset", **kw),
