@@ -41,6 +41,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 LONG = 900_000
+ACTION_MS = 300_000  # one action's wait; past it the action is recorded as timed out and the run goes on
 
 IDLE = ("!document.querySelector('.fairdd-step').disabled && "
         "document.querySelector('.fairdd-busy').innerText.trim() === ''")
@@ -53,10 +54,20 @@ CAPTION = "document.querySelector('.fairdd-caption-embedding').innerText"
 
 
 def _timed(page, act, condition: str) -> float:
+    """Milliseconds from ``act()`` to ``condition`` holding (NaN past ``ACTION_MS``, then the page idles)."""
+    from playwright.sync_api import TimeoutError as Timeout
+
     t0 = time.perf_counter()
     act()
-    page.wait_for_function(condition, timeout=LONG)
-    return 1000 * (time.perf_counter() - t0)
+    try:
+        page.wait_for_function(condition, timeout=ACTION_MS)
+    except Timeout:
+        print(f"  timed out after {ACTION_MS / 1000:.0f} s waiting for: {condition[:120]}", flush=True)
+        page.wait_for_function(IDLE, timeout=LONG)
+        return float("nan")
+    ms = 1000 * (time.perf_counter() - t0)
+    print(f"  {ms:.0f} ms: {condition[:70]}", flush=True)
+    return ms
 
 
 def _it(page) -> int:
@@ -122,7 +133,7 @@ def _restarts(page, out: dict) -> None:
     page.wait_for_function(f"{ITER} >= 1 && {IDLE}", timeout=LONG)
     out["bias 0.9→0.8"] = _timed(page, lambda: _set_slider(page, "bias", "0.8"), f"{ITER} === 0 && {IDLE}")
     out["bias: proxy @ 0 shown"] = out["bias 0.9→0.8"] + _timed(
-        page, lambda: None, "document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0')")
+        page, lambda: None, "document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:')")
     out["compare on"] = _timed(page, lambda: page.select_option(".fairdd-compare select", ["vanilla"]),
                                f"{GRIDS}.length === 2 && {IDLE}")
     page.click(".fairdd-step")
@@ -149,8 +160,8 @@ def measure(page, repeats: int) -> dict[str, list[float]]:
 def screenshots(page, folder: Path, play_to: int) -> None:
     """The first screen at 1280×720: as it opens, compare mode after ``play_to`` iterations, presenter."""
     folder.mkdir(parents=True, exist_ok=True)
-    page.wait_for_function(f"{IDLE} && document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0')",
-                           timeout=LONG)
+    page.wait_for_function(f"{IDLE} && document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:') && "
+                           "document.querySelector('.fairdd-umap').dataset.title", timeout=LONG)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(folder / "dashboard_first_screen.png"))
     page.select_option(".fairdd-compare select", ["vanilla"])
@@ -185,7 +196,7 @@ def run_tree(label: str, tree: Path | None, args) -> dict[str, list[float]]:
         page.goto(url, timeout=LONG)
         page.wait_for_function(f"document.querySelector('.fairdd-step') && {IDLE} && {ITER} === 0", timeout=LONG)
         table = {"page usable": [1000 * (time.perf_counter() - t0)]}
-        page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0')", timeout=LONG)
+        page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:')", timeout=LONG)
         table["page: proxy @ 0 shown"] = [1000 * (time.perf_counter() - t0)]
         print(f"{label}: page usable {table['page usable'][0]:.0f} ms", flush=True)
         if args.screenshots and tree is None:
@@ -206,10 +217,10 @@ def main(argv=None) -> None:
     ap.add_argument("--play-to", type=int, default=100)
     args = ap.parse_args(argv)
     load = [subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()]
-    results = {}
+    results = {"after": run_tree("after", None, args)}  # first: its screenshots are the longest part
     if args.before:
         results["before"] = run_tree("before", args.before.resolve(), args)
-    results["after"] = run_tree("after", None, args)
+        results = {"before": results["before"], "after": results["after"]}
     load.append(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     rows = list(dict.fromkeys(k for t in results.values() for k in t))
     print(f"\n{os.cpu_count()} CPUs; load: {load[0]}  →  {load[1]}")

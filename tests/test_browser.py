@@ -81,7 +81,7 @@ def test_dashboard_in_a_real_browser(voila_url):
             page.click(".fairdd-step")
             _wait_iteration(page, "==", 1)
             _wait_idle(page)
-            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 1')",
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 1:')",
                                    timeout=LONG)  # evaluated in the background, then shown
             page.wait_for_function("document.querySelector('.fairdd-fairness').dataset.title === 'fairness@1'",
                                    timeout=LONG)

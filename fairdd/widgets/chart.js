@@ -52,7 +52,7 @@ function ticks([a, b], n = 5) {
 function drawPanel(svg, panel, box, font) {
   const g = document.createElementNS(NS, "g");
   const cats = panel.cats;
-  const m = {l: panel.ylabel || cats ? 3.6 * font : 1.2 * font, r: 10, t: panel.title ? 1.8 * font : 8,
+  const m = {l: panel.ylabel || cats ? 3.6 * font : panel.axes === false ? 0.6 * font : 2.4 * font, r: 10, t: panel.title ? 1.8 * font : 8,
              b: panel.xlabel || cats ? 3.0 * font : 10};
   if (cats) { m.l = Math.max(m.l, 0.62 * font * Math.max(...cats.y.map((s) => String(s).length)) + 1.6 * font);
               m.b = Math.max(m.b, 0.62 * font * Math.max(...cats.x.map((s) => String(s).length)) * 0.75 + 1.6 * font); }

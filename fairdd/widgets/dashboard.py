@@ -43,9 +43,9 @@ EXPLAIN = {
                 "CIFAR10-S: 0 = its grayscale group as published, 1–5 = COBRA App. F's corruptions).",
 }
 # pixel sizes of the panels (width, height) on a 1280×720 screen, and for a projector (presenter)
-SIZES = {False: {"grid": 250, "fairness": (640, 205), "embedding": (390, 240), "heatmap": (330, 240),
+SIZES = {False: {"grid": 220, "fairness": (640, 205), "embedding": (390, 240), "heatmap": (330, 240),
                  "loss": (190, 240), "font": 12},
-         True: {"grid": 250, "fairness": (640, 215), "embedding": (390, 245), "heatmap": (330, 245),
+         True: {"grid": 220, "fairness": (640, 215), "embedding": (390, 245), "heatmap": (330, 245),
                 "loss": (190, 245), "font": 15}}
 STYLE = """<style>
 .fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }

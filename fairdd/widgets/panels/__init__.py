@@ -38,6 +38,13 @@ class Panel:
         self.body = self.build()
         self.widget = W.VBox([self.caption, self.body])
         self.widget.add_class(f"fairdd-panel-{self.name}")
+        self.fit()
+
+    def fit(self) -> None:
+        """The panel's width from the dashboard's sizes, so a long caption wraps instead of widening the row."""
+        size = self.dash.sizes.get(self.name)
+        if size is not None:
+            self.widget.layout.width = f"{(size[0] if isinstance(size, tuple) else size) + 8}px"
         self.ms = 0.0  # kernel time of the last draw
 
     def build(self):
