@@ -100,7 +100,7 @@ function layer(l, X, Y, font) {
       const fill = v === null ? "#ddd" : ramp((v - (l.vmin ?? 0)) / ((l.vmax ?? 100) - (l.vmin ?? 0)));
       s += `<rect x="${X(c - 0.5)}" y="${Y(r - 0.5)}" width="${X(c + 0.5) - X(c - 0.5)}" height="${Y(r + 0.5) - Y(r - 0.5)}" fill="${fill}" stroke="#fff" stroke-width="0.5"` +
            ` data-tip="${esc((l.tips || [])[r]?.[c] ?? v)}"${l.name ? ` data-name="${esc(l.name)}" data-row="${r}" data-col="${c}"` : ""}/>`;
-      if (l.labels !== false && v !== null) s += `<text x="${X(c)}" y="${Y(r) + 0.3 * font}" text-anchor="middle" font-size="${0.7 * font}" fill="${v > 60 ? "#000" : "#fff"}" pointer-events="none">${Math.round(v)}</text>`;
+      if (l.labels !== false && v !== null && X(1) - X(0) > 1.9 * font) s += `<text x="${X(c)}" y="${Y(r) + 0.3 * font}" text-anchor="middle" font-size="${0.7 * font}" fill="${v > 60 ? "#000" : "#fff"}" pointer-events="none">${Math.round(v)}</text>`;
     }));
     for (const [r, c] of l.outline || []) s += `<rect x="${X(c - 0.5) + 1}" y="${Y(r - 0.5) + 1}" width="${X(c + 0.5) - X(c - 0.5) - 2}" height="${Y(r + 0.5) - Y(r - 0.5) - 2}" fill="none" stroke="#fff" stroke-width="2.5" pointer-events="none"/>`;
     return s;
