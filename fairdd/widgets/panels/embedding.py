@@ -37,6 +37,13 @@ class EmbeddingPanel(Panel):
         f = self.frame()
         return None if f is None else (f.iteration, self.dash.replay_index, self.dash.picked_point)
 
+    def clear(self) -> None:
+        """Nothing to draw yet (the first proxy evaluation still runs): an empty view that names its class."""
+        self.body.show({})
+        cls = self.ctl.train.class_names[self.ctl.settings.view_class]
+        self.caption.value = (f"<b>embedding view</b>, class {cls!r}: waiting for the first proxy evaluation "
+                              "(its networks embed the points)…")
+
     def _click(self, msg: dict) -> None:
         if msg.get("name") == "synthetic" and msg.get("index") is not None:
             self.dash.pick_point(int(msg["index"]))
