@@ -412,3 +412,13 @@ def test_panels_are_one_list_each_declaring_its_inputs(dash):
     assert [c.name for c in found] == list(dash.panels) and len(found) == 5
     events = {"reset", "step", "proxy", "embedding", "view", "replay", "pick", "settings"}
     assert all(issubclass(c, Panel) and c.inputs <= events for c in found)
+
+
+def test_a_view_switch_redraws_the_embedding_at_the_same_iteration(dash):
+    """The embedding panel keyed its redraw on the iteration only: a class switch at the same iteration
+    left the old class on screen."""
+    dash.step(2)
+    dash.controls["view_class"].value = 2
+    assert "class '2' @ 2" in dash.panels["embedding"].caption.value
+    dash.controls["view_class"].value = 0
+    assert "class '0' @ 2" in dash.panels["embedding"].caption.value

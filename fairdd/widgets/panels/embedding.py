@@ -35,7 +35,8 @@ class EmbeddingPanel(Panel):
 
     def source(self):
         f = self.frame()
-        return None if f is None else (f.iteration, self.dash.replay_index, self.dash.picked_point)
+        # a view change rebuilds the frames: a new frame object at the same iteration is new data
+        return None if f is None else (f.iteration, id(f), self.dash.replay_index, self.dash.picked_point)
 
     def clear(self) -> None:
         """Nothing to draw yet (the first proxy evaluation still runs): an empty view that names its class."""
