@@ -84,4 +84,5 @@ clean:
 # The live dashboard as an app for a workshop room (no network needed): notebook 03 under Voila.
 app: $(VENV)/.dev
 	JUPYTER_PATH=$(CURDIR)/fairdd/widgets/jupyter FAIRDD_WORKSHOP=1 $(VENV)/bin/voila \
-		notebooks/03_live_distillation.ipynb --template=fairdd
+		notebooks/03_live_distillation.ipynb --template=fairdd \
+		--MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60

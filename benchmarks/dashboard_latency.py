@@ -1,29 +1,38 @@
-"""Per-action latency of the live dashboard in a real browser: from the click to the visible change.
+"""Per-action latency of the live dashboard in a real browser, from the click to the visible change,
+optionally for a baseline source tree too, in the same run on the same machine (issue 23's table).
 
-Voila serves notebook 03 (offline template) at the smoke settings and/or the demo preset; Playwright
-drives Debian's chromium at 1280×720. For each action the clock starts before the click and stops
-when the page shows its effect (the text the user reads, polled every animation frame):
+Voila serves notebook 03 (offline template, the demo preset unless ``--smoke``); Playwright drives
+Debian's chromium at 1280×720. The clock starts before the click and stops when the page shows the
+effect (polled every animation frame):
 
-    step        Step → the iteration counter shows +1            (panels drawn before the counter)
-    step10      Step ×10 → +10 and the buttons enabled again
-    play_first  Play → the first new iteration shown; then Pause → idle (pause)
-    reset       Reset → "iteration 0"
-    target      target dropdown → restarted run shown (iteration 0, new proxy readout)
-    view_class  view class → the embedding caption names the new class
-    compare     "compare with vanilla" → two synthetic grids shown
-    replay      Replay → the embedding caption says "replay"
+    page usable        load → Step enabled, nothing busy           (+ first proxy readout shown)
+    step               Step → counter +1, idle, the images and loss chart painted at that iteration
+    step10             Step ×10 → +10 and idle
+    play               Play for 5 s: iterations per second, and how far the images panel lags the counter
+    pause              Pause → idle
+    target → fairdd    a setting that restarts the run → iteration 0 and idle   (+ proxy @ 0 shown)
+    compare on         compare with vanilla → two image grids and idle
+    reset (compare)    Reset in compare mode → iteration 0 and idle
+    view class         view class → the embedding caption names it and idle
+    PCA→UMAP, UMAP→PCA the embedding toggle → the caption names it and idle (after UMAP's warm-up)
+    replay             Replay → the caption says "replay"
 
-    python benchmarks/dashboard_latency.py [--presets smoke demo] [--repeats 3]
-        [--screenshots docs/ --play-to 100 --proxy-every 20]
+    python benchmarks/dashboard_latency.py [--before /path/to/old/tree] [--smoke] [--repeats 1]
+        [--screenshots docs/_static --play-to 100]
 
-Prints a Markdown table (median and max over repeats, milliseconds). With ``--screenshots`` the demo
-run also saves compare mode (cobra vs vanilla) at iteration 0 and after ``--play-to`` iterations.
+Prints a Markdown table (median over repeats, ms; the play row in iterations/s and lag) with one column
+per source tree, and ``uptime`` before and after (the machine's load). With ``--screenshots`` the
+first screen at 1280×720 is saved (default layout; compare mode after ``--play-to`` iterations; the
+presenter layout).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,157 +41,188 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 LONG = 900_000
+ACTION_MS = 300_000  # one action's wait; past it the action is recorded as timed out and the run goes on
 
 IDLE = ("!document.querySelector('.fairdd-step').disabled && "
         "document.querySelector('.fairdd-busy').innerText.trim() === ''")
 ITER = "parseInt(document.querySelector('.fairdd-iteration').innerText.split(' ').pop())"
+GRIDS = "document.querySelectorAll('img.fairdd-grid')"
+GRID_AT = ("Math.min(...[...document.querySelectorAll('.fairdd-grids .widget-html')].map(e => "
+           "parseInt((e.innerText.match(/(?:@|iteration) (\\d+)/) || [0, -1])[1])))")
+LOSS_AT = "(!document.querySelector('.fairdd-loss') || document.querySelector('.fairdd-loss').dataset.title === 'loss@{n}')"
+CAPTION = "document.querySelector('.fairdd-caption-embedding').innerText"
 
 
-def _timed(page, click, condition: str) -> float:
+def _timed(page, act, condition: str) -> float:
+    """Milliseconds from ``act()`` to ``condition`` holding (NaN past ``ACTION_MS``, then the page idles)."""
+    from playwright.sync_api import TimeoutError as Timeout
+
     t0 = time.perf_counter()
-    click()
-    page.wait_for_function(condition, timeout=LONG)
-    return 1000 * (time.perf_counter() - t0)
+    act()
+    try:
+        page.wait_for_function(condition, timeout=ACTION_MS)
+    except Timeout:
+        print(f"  timed out after {ACTION_MS / 1000:.0f} s waiting for: {condition[:120]}", flush=True)
+        page.wait_for_function(IDLE, timeout=LONG)
+        return float("nan")
+    ms = 1000 * (time.perf_counter() - t0)
+    print(f"  {ms:.0f} ms: {condition[:70]}", flush=True)
+    return ms
 
 
-def _iteration(page) -> int:
+def _it(page) -> int:
     return int(page.evaluate(ITER))
 
 
-def measure(page, repeats: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-
-    def add(name, ms):
-        out.setdefault(name, []).append(ms)
-
-    n_classes = page.eval_on_selector(".fairdd-view_class select", "e => e.options.length")
-    for r in range(repeats):
-        page.wait_for_function(IDLE, timeout=LONG)
-        it = _iteration(page)
-        add("step", _timed(page, lambda: page.click(".fairdd-step"), f"{ITER} === {it + 1}"))
-        page.wait_for_function(IDLE, timeout=LONG)
-        it = _iteration(page)
-        add("step10", _timed(page, lambda: page.click(".fairdd-step10"), f"{ITER} === {it + 10} && {IDLE}"))
-        it = _iteration(page)
-        add("play_first", _timed(page, lambda: page.click(".fairdd-play"), f"{ITER} > {it}"))
-        add("pause", _timed(page, lambda: page.click(".fairdd-pause"), IDLE))
-        add("replay", _timed(page, lambda: page.click(".fairdd-replay"),
-                             "document.querySelector('.fairdd-caption-embedding').innerText.includes('replay')"))
-        page.wait_for_function(IDLE, timeout=LONG)
-        cls = (r + 1) % n_classes
-        add("view_class", _timed(page, lambda: page.select_option(".fairdd-view_class select", index=cls),
-                                 f"document.querySelector('.fairdd-caption-embedding').innerText"
-                                 f".includes(\"'\" + document.querySelector('.fairdd-view_class select')"
-                                 f".options[{cls}].text + \"'\") && {IDLE}"))
-        target = "fairdd" if r % 2 == 0 else "cobra"  # from iteration > 0: the restart is visible
-        add("target", _timed(page, lambda: page.select_option(".fairdd-target select", target),
-                             f"{ITER} === 0 && {IDLE} && document.querySelector('.fairdd-eod').innerText"
-                             f".includes('proxy @ 0')"))
-        page.click(".fairdd-step")
-        page.wait_for_function(f"{ITER} === 1 && {IDLE}", timeout=LONG)
-        add("reset", _timed(page, lambda: page.click(".fairdd-reset"), f"{ITER} === 0 && {IDLE}"))
-        add("compare", _timed(page, lambda: page.select_option(".fairdd-compare select", ["vanilla"]),
-                              f"document.querySelectorAll('img.fairdd-grid').length === 2 && {IDLE}"))
-        page.select_option(".fairdd-compare select", [])
-        page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 1 && {IDLE}",
-                               timeout=LONG)
-        for name, ms in out.items():
-            print(f"repeat {r}: {name} {ms[-1]:.0f} ms", flush=True)
-    return out
+def _tab(page, name: str) -> None:
+    """The sidebar's tab, where there is one (the old layout showed every control at once)."""
+    if page.query_selector(".fairdd-sidebar"):
+        page.click(f".fairdd-sidebar .lm-TabBar-tab:has-text('{name}')")
 
 
-def _shot(page, path: Path) -> None:
-    """The whole dashboard: Voila scrolls inside its own container, so grow the viewport (width kept)."""
-    page.set_viewport_size({"width": 1280, "height": 1600})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1280, "height": 720})
-
-
-def screenshots(page, folder: Path, play_to: int, wait_s: float = 3600.0) -> None:
-    page.wait_for_function(IDLE, timeout=LONG)
-    page.select_option(".fairdd-target select", "cobra")
-    page.wait_for_function(IDLE, timeout=LONG)
-    page.select_option(".fairdd-compare select", ["vanilla"])
-    page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 2 && {IDLE}", timeout=LONG)
-    _shot(page, folder / "dashboard_compare_iter0.png")
+def _stepping(page, out: dict) -> None:
+    it = _it(page)
+    out["step"] = _timed(page, lambda: page.click(".fairdd-step"),
+                         f"{ITER} === {it + 1} && {IDLE} && {GRID_AT} === {it + 1} && "
+                         f"[...{GRIDS}].every(i => i.complete) && " + LOSS_AT.format(n=it + 1))
+    it += 1
+    out["step10"] = _timed(page, lambda: page.click(".fairdd-step10"), f"{ITER} === {it + 10} && {IDLE}")
+    it = _it(page)
     page.click(".fairdd-play")
     t0 = time.perf_counter()
-    while _iteration(page) < play_to:  # progress every 30 s: a loaded machine may take many minutes
-        if time.perf_counter() - t0 > wait_s:
-            raise TimeoutError(f"play reached iteration {_iteration(page)} of {play_to} in {wait_s:.0f} s")
-        page.wait_for_timeout(30_000)
-        print(f"  play: iteration {_iteration(page)} after {time.perf_counter() - t0:.0f} s", flush=True)
-    page.click(".fairdd-pause")
+    lags = []
+    while time.perf_counter() - t0 < 5.0:
+        page.wait_for_timeout(250)
+        lags.append(page.evaluate(f"{ITER} - {GRID_AT}"))
+    played = _it(page) - it
+    out["play it/s"] = played / (time.perf_counter() - t0)
+    out["play lag (it)"] = max(lags)
+    out["pause"] = _timed(page, lambda: page.click(".fairdd-pause"), IDLE)
+    out["replay"] = _timed(page, lambda: page.click(".fairdd-replay"), f"{CAPTION}.includes('replay')")
     page.wait_for_function(IDLE, timeout=LONG)
-    _shot(page, folder / f"dashboard_compare_iter{play_to}.png")
+    for name in ("fairness", "umap", "heatmap", "loss"):  # the SVG charts' own draw time (absent for PNGs)
+        ms = page.evaluate(f"(document.querySelector('.fairdd-{name}') || {{dataset: {{}}}}).dataset.paintMs")
+        if ms is not None:
+            out[f"browser paint {name} ms"] = float(ms)
 
 
-def notebook_with(settings: dict, folder: Path) -> Path:
-    """A copy of notebook 03 whose dashboard gets ``settings`` on top of its own (e.g. proxy_every)."""
-    import json
+def _views(page, out: dict) -> None:
+    _tab(page, "view")
+    n = page.eval_on_selector(".fairdd-view_class select", "e => e.options.length")
+    label = page.eval_on_selector(".fairdd-view_class select", "e => e.options[1].text")
+    out["view class"] = _timed(page, lambda: page.select_option(".fairdd-view_class select", index=1 % n),
+                               f"{CAPTION}.includes(\"'{label}'\") && {IDLE}")
+    page.wait_for_function("!document.querySelector('.fairdd-embedding button').disabled", timeout=LONG)  # warm
+    out["PCA→UMAP"] = _timed(page, lambda: page.click(".fairdd-embedding button:has-text('UMAP')"),
+                             f"{CAPTION}.includes('UMAP (non-linear)') && {IDLE}")
+    out["UMAP→PCA"] = _timed(page, lambda: page.click(".fairdd-embedding button:has-text('PCA')"),
+                             f"{CAPTION}.includes('PCA (linear)') && {IDLE}")
+    _tab(page, "run")
 
-    from fairdd.widgets.app import NOTEBOOK
 
-    nb = json.loads(NOTEBOOK.read_text())
-    for cell in nb["cells"]:
-        src = "".join(cell["source"])
-        if cell["cell_type"] == "code" and "dash = Dashboard(" in src:
-            src = src.replace("dash = Dashboard(", f"settings.update({settings!r})\ndash = Dashboard(", 1)
-            cell["source"] = src.splitlines(keepends=True)
-    out = folder / NOTEBOOK.name
-    out.write_text(json.dumps(nb, indent=1))
-    return out
+def _restarts(page, out: dict) -> None:
+    page.click(".fairdd-step")
+    page.wait_for_function(f"{ITER} >= 1 && {IDLE}", timeout=LONG)
+    out["target → fairdd (restart)"] = _timed(page, lambda: page.select_option(".fairdd-target select", "fairdd"),
+                                              f"{ITER} === 0 && {IDLE}")
+    out["restart: proxy @ 0 shown"] = out["target → fairdd (restart)"] + _timed(
+        page, lambda: None, "document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:')")
+    out["compare on"] = _timed(page, lambda: page.select_option(".fairdd-compare select", ["vanilla"]),
+                               f"{GRIDS}.length === 2 && {IDLE}")
+    page.click(".fairdd-step")
+    page.wait_for_function(f"{ITER} >= 1 && {IDLE}", timeout=LONG)
+    out["reset (compare)"] = _timed(page, lambda: page.click(".fairdd-reset"), f"{ITER} === 0 && {IDLE}")
+    page.select_option(".fairdd-compare select", [])
+    page.wait_for_function(f"{GRIDS}.length === 1 && {IDLE}", timeout=LONG)
+
+
+def measure(page, repeats: int) -> dict[str, list[float]]:
+    table: dict[str, list[float]] = {}
+    for r in range(repeats):
+        out: dict[str, float] = {}
+        page.wait_for_function(IDLE, timeout=LONG)
+        _stepping(page, out)
+        _views(page, out)
+        _restarts(page, out)
+        for k, v in out.items():
+            table.setdefault(k, []).append(v)
+            print(f"  repeat {r}: {k} {v:.1f}", flush=True)
+    return table
+
+
+def screenshots(page, folder: Path, play_to: int) -> None:
+    """The first screen at 1280×720: as it opens, compare mode after ``play_to`` iterations, presenter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.wait_for_function(f"{IDLE} && document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:') && "
+                           "document.querySelector('.fairdd-umap').dataset.title", timeout=LONG)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(folder / "dashboard_first_screen.png"))
+    page.select_option(".fairdd-compare select", ["vanilla"])
+    page.wait_for_function(f"{GRIDS}.length === 2 && {IDLE}", timeout=LONG)
+    page.click(".fairdd-play")
+    page.wait_for_function(f"{ITER} >= {play_to}", timeout=LONG, polling=1000)
+    page.click(".fairdd-pause")
+    page.wait_for_function(f"{IDLE} && !document.querySelector('.fairdd-eod').innerText.includes('evaluating')",
+                           timeout=LONG)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(folder / f"dashboard_compare_iter{play_to}.png"))
+    _tab(page, "view")
+    page.click(".fairdd-presenter-toggle input")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(folder / "dashboard_presenter.png"))
+    page.click(".fairdd-presenter-toggle input")
+    _tab(page, "run")
+
+
+def run_tree(label: str, tree: Path | None, args) -> dict[str, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    from fairdd.widgets.app import NOTEBOOK, serve
+
+    env = {"PYTHONPATH": str(tree)} if tree else {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    notebook = (tree / "notebooks" / NOTEBOOK.name) if tree else NOTEBOOK
+    with tempfile.TemporaryDirectory() as work, serve(notebook, smoke=args.smoke, workdir=work, timeout_s=300,
+                                                      env=env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        t0 = time.perf_counter()
+        page.goto(url, timeout=LONG)
+        page.wait_for_function(f"document.querySelector('.fairdd-step') && {IDLE} && {ITER} === 0", timeout=LONG)
+        table = {"page usable": [1000 * (time.perf_counter() - t0)]}
+        page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:')", timeout=LONG)
+        table["page: proxy @ 0 shown"] = [1000 * (time.perf_counter() - t0)]
+        print(f"{label}: page usable {table['page usable'][0]:.0f} ms", flush=True)
+        if args.screenshots and tree is None:
+            screenshots(page, Path(args.screenshots), args.play_to)
+            page.reload(timeout=LONG)
+            page.wait_for_function(f"document.querySelector('.fairdd-step') && {IDLE}", timeout=LONG)
+        table.update(measure(page, args.repeats))
+        browser.close()
+    return table
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--presets", nargs="+", default=["smoke", "demo"], choices=["smoke", "demo"])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--screenshots", default=None, help="folder for the compare-mode screenshots (demo)")
+    ap.add_argument("--before", type=Path, default=None, help="a source tree to measure first (the baseline)")
+    ap.add_argument("--smoke", action="store_true", help="the smoke settings instead of the demo preset")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--screenshots", default=None, help="folder for the 1280×720 screenshots (this tree)")
     ap.add_argument("--play-to", type=int, default=100)
-    ap.add_argument("--proxy-every", type=int, default=None,
-                    help="proxy evaluation period for the demo run (default: the notebook's, 10)")
-    ap.add_argument("--wait-s", type=float, default=3600.0, help="how long Play may take to reach --play-to")
     args = ap.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
-    from fairdd.widgets.app import serve
-
-    table = {}
-    for preset in args.presets:
-        extra = tempfile.mkdtemp(prefix="fairdd-nb-")
-        notebook = (notebook_with({"proxy_every": args.proxy_every}, Path(extra))
-                    if args.proxy_every and preset == "demo" else None)
-        with tempfile.TemporaryDirectory() as work, serve(*([notebook] if notebook else []), smoke=preset == "smoke",
-                                                          workdir=work, timeout_s=300) as url, \
-                sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.set_default_timeout(LONG)
-            t0 = time.perf_counter()
-            page.goto(url, timeout=LONG)
-            page.wait_for_function("document.querySelector('.fairdd-eod') && "
-                                   "document.querySelector('.fairdd-eod').innerText.includes('EOD')", timeout=LONG)
-            table[(preset, "page load")] = [1000 * (time.perf_counter() - t0)]
-            print(f"{preset}: page load {table[(preset, 'page load')][0]:.0f} ms", flush=True)
-            if args.screenshots and preset == "demo":  # first: the longest part, from a fresh page
-                folder = Path(args.screenshots)
-                folder.mkdir(parents=True, exist_ok=True)
-                screenshots(page, folder, args.play_to, args.wait_s)
-                print(f"{preset}: screenshots saved in {folder}", flush=True)
-                page.click(".fairdd-reset")
-                page.wait_for_function(f"{ITER} === 0 && {IDLE}", timeout=LONG)
-                page.select_option(".fairdd-compare select", [])
-                page.wait_for_function(f"document.querySelectorAll('img.fairdd-grid').length === 1 && {IDLE}",
-                                       timeout=LONG)
-            for name, ms in measure(page, args.repeats).items():
-                table[(preset, name)] = ms
-            browser.close()
-    print("| preset | action | median ms | max ms | n |")
-    print("|---|---|---:|---:|---:|")
-    for (preset, name), ms in table.items():
-        print(f"| {preset} | {name} | {statistics.median(ms):.0f} | {max(ms):.0f} | {len(ms)} |")
+    load = [subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()]
+    results = {"after": run_tree("after", None, args)}  # first: its screenshots are the longest part
+    if args.before:
+        results["before"] = run_tree("before", args.before.resolve(), args)
+        results = {"before": results["before"], "after": results["after"]}
+    load.append(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    rows = list(dict.fromkeys(k for t in results.values() for k in t))
+    print(f"\n{os.cpu_count()} CPUs; load: {load[0]}  →  {load[1]}")
+    print("| action | " + " | ".join(results) + " |")
+    print("|---|" + "---:|" * len(results))
+    for k in rows:
+        unit = "" if re.search(r"it/s|\(it\)| ms$", k) else " ms"
+        cells = [f"{statistics.median(t[k]):.1f}{unit}" if k in t else "—" for t in results.values()]
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", 
 
 # The allowed values, written once: each tuple below is read from its Literal type.
 Method = Literal["dm", "dc", "dsa", "idc", "cafe"]  # the matchers (keys of METHOD_PRESETS, in order)
-Target = Literal["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"]  # fairdd.targets.STRATEGIES
+Target = Literal["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"]  # targets.STRATEGIES
 Norm = Literal["instancenorm", "batchnorm", "none"]
 Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -49,7 +49,7 @@ class DistillConfig:
     method : {"dm", "dc", "dsa", "idc", "cafe"}
         How statistics are matched (the matcher; ``METHODS``): distribution matching, gradient
         matching without / with Siamese augmentation, IDC's multi-formation gradient matching, CAFE.
-    target : {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"}
+    target : {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"}
         What each synthetic class is pulled toward (the strategy; ``fairdd.targets.STRATEGIES``).
     ipc : int >= 1
         Synthetic images per class.
@@ -109,6 +109,9 @@ class DistillConfig:
         summed, discrimination term), ``"cobra"`` COBRA's CAFE mode (see ``fairdd.matching.cafe``).
     group_weights : "uniform", "proportional" or sequence of G floats
         Barycenter weights of the ``cobra*`` targets; other targets accept only ``"uniform"``.
+    mix : float in [0, 1]
+        Target ``cobra-mix``: λ, the group weights (1 − λ)·size-proportional + λ·uniform; other targets
+        accept only 1.0.
     precision : {"auto", "fp32", "bf16"}
         ``"bf16"`` runs DM's embeddings and the warm start under bf16 autocast (loss kept in fp32);
         ``"auto"`` (default) uses bf16 only for long runs on hardware where it is measured faster
@@ -159,6 +162,7 @@ class DistillConfig:
     fairdd_reduction: Literal["sum", "mean"] = "sum"
     cafe_loss: Literal["cafe", "cobra"] = "cobra"
     group_weights: Any = "uniform"
+    mix: float = 1.0
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = False
     compile: bool | str = "auto"
@@ -185,6 +189,10 @@ class DistillConfig:
         weights = check_group_weights(self.group_weights)
         if not isinstance(self.group_weights, (str, list, tuple)):  # a tensor or array: its numbers
             object.__setattr__(self, "group_weights", list(weights))
+        check_real("mix", self.mix, 0.0, 1.0)
+        if self.mix != 1.0 and not STRATEGIES[self.target].reads("mix"):
+            raise ValueError(f"mix is used only by the targets {[t for t, s in STRATEGIES.items() if s.reads('mix')]}; "
+                             f"target {self.target!r} ignores it (got mix={self.mix!r})")
         if not (isinstance(self.group_weights, str) and self.group_weights == "uniform") \
                 and not STRATEGIES[self.target].reads("group_weights"):
             users = [t for t, s in STRATEGIES.items() if s.reads("group_weights")]
@@ -566,7 +574,10 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     check_choice("method", method, METHODS)
     check_int("ipc", ipc, 1)
     check_seed(seed)
-    values = _presets_of(method, preset).distill[preset](ipc, target, dataset)
+    from .targets import STRATEGIES
+
+    as_target = getattr(STRATEGIES.get(target), "preset_as", None) or target  # cobra-mix: cobra's values
+    values = _presets_of(method, preset).distill[preset](ipc, as_target, dataset)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset, **values)
     return _build(DistillConfig, base, overrides)
 

@@ -177,7 +177,7 @@ class Distiller:
             bar = tqdm(total=self.config.iterations, initial=self.iteration, desc=f"{self.config.target}")
         every = self.config.checkpoint_every
         check_every = self.finite_check_every or (1 if self.device.type == "cpu" else FINITE_CHECK_EVERY_GPU)
-        good, pending = self._snapshot(), []
+        good, pending = self.snapshot(), []
         try:
             for info in self:
                 pending.append(info._loss)
@@ -190,7 +190,7 @@ class Distiller:
                 save_now = checkpoint is not None and every and info.iteration % every == 0
                 if save_now or self.done or len(pending) >= check_every:
                     self._check_finite(pending, good, checkpoint)
-                    good, pending = self._snapshot(), []
+                    good, pending = self.snapshot(), []
                 if save_now:
                     self.save_checkpoint(checkpoint)
             if pending:
@@ -202,15 +202,22 @@ class Distiller:
             self.save_checkpoint(checkpoint)
         return self.result()
 
-    def _snapshot(self) -> dict:
+    def snapshot(self) -> dict:
+        """Copy everything a step may change.
+
+        Images, momentum, generator, iteration, history length and matcher state; ``restore(snapshot)``
+        puts the run back exactly (a retried step equals a clean one).
+        """
         mom = self.optimizer.state.get(self.images, {}).get("momentum_buffer")
         return {"images": self.images.detach().clone(), "momentum": None if mom is None else mom.clone(),
                 "generator": self.generator.get_state(), "iteration": self.iteration, "history": len(self.history),
                 "matcher": copy.deepcopy(self.matcher.state_dict())}
 
-    def _restore(self, snap: dict) -> None:
+    def restore(self, snap: dict) -> None:
+        """Put the run back to a ``snapshot()``: the next step is the one that followed it."""
         with torch.no_grad():
             self.images.copy_(snap["images"])
+        self.images.grad = None
         if snap["momentum"] is None:
             self.optimizer.state.pop(self.images, None)
         else:
@@ -228,7 +235,7 @@ class Distiller:
             return
         first = good["iteration"] + 1 + (int((~ok).nonzero()[0]) if not bool(ok.all()) else len(losses) - 1)
         value = float(loss[first - good["iteration"] - 1])
-        self._restore(good)
+        self.restore(good)
         kept = ""
         if checkpoint is not None:
             self.save_checkpoint(checkpoint)

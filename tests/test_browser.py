@@ -1,6 +1,6 @@
 """A real browser drives the live dashboard: Voila serves notebook 03 (smoke settings) on 127.0.0.1
 with the offline ``fairdd`` template; Playwright with Debian's chromium presses Step, picks a synthetic
-point and a heatmap cell to inspect, hovers and clicks a ◆ in the embedding image (ipyevents), presses
+point and a heatmap cell to inspect, hovers a heatmap cell and a ◆ (their numbers shown) and clicks a ◆, presses
 Step ×10 then Pause, Play then Pause, Replay then Reset, tries a refused setting, changes the view class, turns on compare mode and watches the fairness panel. No request may leave the machine or fail, and the
 console must stay free of errors. Screenshots go to results/browser/."""
 import shutil
@@ -39,20 +39,14 @@ def _wait_iteration(page, op: str, n: int) -> None:
         f"parseInt(document.querySelector('.fairdd-iteration').innerText.split(' ').pop()) {op} {n}", timeout=LONG)
 
 
-# the ◆ farthest from the others (other than ◆ 2, picked before), in page coordinates, from the
-# dashboard's hidden hook (the shown frame's ◆ in the PNG's natural pixels) and the image's shown box
-CLEAREST_POINT = """() => {
-    const img = document.querySelector('img.fairdd-umap'), hook = document.querySelector('.fairdd-pick-hook span');
-    const pts = JSON.parse(hook.dataset.points), [w, h] = JSON.parse(hook.dataset.size);
-    const r = img.getBoundingClientRect();
-    const xy = pts.map(([x, y]) => [r.left + x * r.width / w, r.top + y * r.height / h]);
-    let best = -1, far = -1;
-    xy.forEach(([x, y], i) => {
-        const d = Math.min(...xy.filter((_, k) => k !== i).map(([u, v]) => Math.hypot(u - x, v - y)), 1e9);
-        if (i !== 2 && d > far) { best = i; far = d; }
-    });
-    return [best, xy[best][0], xy[best][1]];
-}"""
+def _tab(page, name: str) -> None:
+    """Open a tab of the dashboard's sidebar (run · view · inspect · details)."""
+    page.click(f".fairdd-sidebar .lm-TabBar-tab:has-text('{name}')")
+
+
+def _painted(page, cls: str) -> str:
+    """What a chart panel last painted (its spec's key, e.g. "fairness@3")."""
+    return page.get_attribute(f".fairdd-{cls}", "data-title") or ""
 
 
 @pytest.fixture(scope="module")
@@ -84,21 +78,30 @@ def test_dashboard_in_a_real_browser(voila_url):
             assert _iteration(page) == 0  # under Voila the run starts at iteration 0
 
             # Step: the iteration, the readout and the fairness panel move on
-            fairness_before = page.get_attribute("img.fairdd-fairness", "src")
             page.click(".fairdd-step")
             _wait_iteration(page, "==", 1)
             _wait_idle(page)
-            assert "proxy @ 1" in _text(page, "fairdd-eod")
-            assert page.get_attribute("img.fairdd-fairness", "src") != fairness_before
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 1:')",
+                                   timeout=LONG)  # evaluated in the background, then shown
+            page.wait_for_function("document.querySelector('.fairdd-fairness').dataset.title === 'fairness@1'",
+                                   timeout=LONG)
             assert "fairness over time" in _text(page, "fairdd-caption-fairness")
+
+            # Hover: a heatmap cell and a ◆ give their numbers without a click
+            page.hover(".fairdd-heatmap rect[data-row='1'][data-col='2']")
+            page.wait_for_function("document.querySelector('.fairdd-heatmap .fairdd-tip').innerText"
+                                   ".includes('accuracy')", timeout=LONG)
+            tip = page.inner_text(".fairdd-heatmap .fairdd-tip")
+            assert "class '1'" in tip and "test images" in tip, tip
 
             # Inspect: a picked synthetic point shows its image and is ringed in the embedding view; a picked
             # heatmap cell shows its test images with the proxy networks' answers
-            embedding_before = page.get_attribute("img.fairdd-umap", "src")
+            _tab(page, "inspect")
             page.select_option(".fairdd-inspect-point select", index=3)  # ◆ 2
             page.wait_for_function("document.querySelector('.fairdd-inspect-point-caption').innerText.includes('◆ 2')",
                                    timeout=LONG)
-            assert page.get_attribute("img.fairdd-umap", "src") != embedding_before
+            page.wait_for_function("[...document.querySelectorAll('.fairdd-umap text')].some(t => t.textContent"
+                                   " === '◆ 2')", timeout=LONG)  # ringed and labelled
             page.wait_for_function("document.querySelector('img.fairdd-inspect-point-image').naturalWidth > 0",
                                    timeout=LONG)  # the picked point's image is drawn
             page.select_option(".fairdd-inspect-cell-class select", index=2)  # class '1'
@@ -109,19 +112,19 @@ def test_dashboard_in_a_real_browser(voila_url):
                                    timeout=LONG)  # the cell's test images are drawn
             page.screenshot(path=str(SHOTS / "inspect.png"), full_page=True)
 
-            # Click: hovering a ◆ in the embedding image names it, clicking it picks it (its image shows)
-            page.locator("img.fairdd-umap").scroll_into_view_if_needed()
-            j, x, y = page.evaluate(CLEAREST_POINT)
-            page.mouse.move(x, y)
-            page.wait_for_function(f"document.querySelector('.fairdd-hover').innerText.includes('◆ {j} ')",
+            # Click: hovering a ◆ in the embedding names it, clicking it picks it (its image shows)
+            diamond = ".fairdd-umap path[data-name='synthetic'][data-index='4']"
+            page.hover(diamond)
+            page.wait_for_function("document.querySelector('.fairdd-umap .fairdd-tip').innerText.includes('◆ 4 ')",
                                    timeout=LONG)
             point_before = page.get_attribute("img.fairdd-inspect-point-image", "src")
-            page.mouse.click(x, y)
-            page.wait_for_function(f"document.querySelector('.fairdd-inspect-point-caption').innerText"
-                                   f".includes('◆ {j}:')", timeout=LONG)
+            page.click(diamond)
+            page.wait_for_function("document.querySelector('.fairdd-inspect-point-caption').innerText"
+                                   ".includes('◆ 4:')", timeout=LONG)
             page.wait_for_function(f"document.querySelector('img.fairdd-inspect-point-image').src !== "
                                    f"{point_before!r}", timeout=LONG)  # the clicked point's image is drawn
-            page.locator("img.fairdd-umap").screenshot(path=str(SHOTS / "click.png"))  # ringed where clicked
+            page.locator(".fairdd-umap").screenshot(path=str(SHOTS / "click.png"))  # ringed where clicked
+            _tab(page, "run")
 
             # Step ×10 runs through Play's loop: buttons disabled while it runs, Pause stops it
             page.click(".fairdd-step10")
@@ -174,11 +177,13 @@ def test_dashboard_in_a_real_browser(voila_url):
             page.click(".fairdd-step")
             _wait_iteration(page, "==", 1)
             _wait_idle(page)
+            _tab(page, "view")
             page.select_option(".fairdd-view_class select", index=1)
             page.wait_for_function("document.querySelector('.fairdd-caption-embedding').innerText.includes(\"'1'\")",
                                    timeout=LONG)
             _wait_idle(page)
             assert _iteration(page) == 1
+            _tab(page, "run")
 
             # Compare mode: two grids, one fairness panel with both
             page.select_option(".fairdd-compare select", ["vanilla"])
@@ -193,6 +198,11 @@ def test_dashboard_in_a_real_browser(voila_url):
             page.click(".fairdd-pause")
             _wait_idle(page)
             assert "vs vanilla" in _text(page, "fairdd-caption-fairness")
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('vanilla')",
+                                   timeout=LONG)  # the status line names both runs
+            assert page.locator(".fairdd-umap path[data-name='synthetic:vanilla']").count() > 0  # vanilla's ◆
+            assert "vanilla ◆" in page.inner_text(".fairdd-umap")  # named in the legend
+            assert page.locator(".fairdd-heatmap text:has-text('vanilla @')").count() == 1  # its heatmap too
             page.screenshot(path=str(SHOTS / "compare_after_steps.png"), full_page=True)
         finally:
             browser.close()
@@ -200,3 +210,48 @@ def test_dashboard_in_a_real_browser(voila_url):
     assert not outside, outside
     assert not console_errors, console_errors
     assert (SHOTS / "compare_after_steps.png").stat().st_size > 10_000
+
+
+def _kernels_of(port: int) -> list[int]:
+    """The pids of the kernels that the Voila server on ``port`` runs (its ipykernel children)."""
+    procs = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            procs[int(d.name)] = (ppid, cmd)
+    servers = {pid for pid, (_, cmd) in procs.items() if "voila" in cmd and f"--port={port}" in cmd}
+    return [pid for pid, (ppid, cmd) in procs.items() if ppid in servers and "ipykernel" in cmd]
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="counts kernels through /proc")
+def test_reloading_the_app_leaks_no_kernel(tmp_path):
+    """Bug 23.1: every reload left its kernel running (the unload beacon got 403 '_xsrf' argument missing)."""
+    pytest.importorskip("voila")
+    from playwright.sync_api import sync_playwright
+
+    from fairdd.widgets.app import serve
+
+    with serve(smoke=True, workdir=tmp_path) as url, sync_playwright() as p:
+        port = int(urlparse(url).port)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(url, timeout=LONG)
+            for _ in range(5):
+                page.wait_for_selector(".fairdd-step", timeout=LONG)
+                page.reload(timeout=LONG)
+            page.wait_for_selector(".fairdd-step", timeout=LONG)
+            deadline = 60_000
+            while len(_kernels_of(port)) > 1 and deadline > 0:  # a shutdown takes a moment
+                page.wait_for_timeout(500)
+                deadline -= 500
+            kernels = _kernels_of(port)
+        finally:
+            browser.close()
+        log = (tmp_path / "voila.log").read_text()
+    assert len(kernels) == 1, (kernels, log[-2000:])
+    assert "_xsrf' argument missing" not in log

@@ -4,16 +4,19 @@ An executed notebook keeps each ipywidgets output as a *view* (a model id) plus 
 state; drawing it needs a widget manager in JavaScript, which a static site would have to load from
 a CDN. :func:`flatten_widgets` instead renders every view from its saved state into HTML the page
 shows as it is: boxes as flex rows and columns, ``Output`` widgets as their captured outputs (the
-figure an ``interact`` drew at its default values), ``Image`` widgets as inline PNGs, and controls as
-disabled form elements showing their default values. The reader sees the default view; moving the
+figure an ``interact`` drew at its default values), ``Image`` widgets as inline PNGs, anywidgets (the dashboard's charts) drawn by their own saved
+JavaScript, and controls as disabled form elements showing their default values. The reader sees the default view; moving the
 controls needs a running notebook, and a note under each view says so.
 """
 from __future__ import annotations
 
 import base64
 import html
+import itertools
+import json
 from typing import Any
 
+_ANYWIDGET_IDS = itertools.count()  # a page-unique element id per drawn anywidget
 VIEW = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
 NOTE = ("Static view of an interactive output, drawn at its default settings. "
@@ -85,6 +88,8 @@ class _Renderer:
             return f'<img src="data:{mime};base64,{data}" alt="" style="max-width: 100%">'
         if name in ("HTMLModel", "HTMLMathModel"):
             return self.label(s) + (s.get("value") or "")
+        if name == "AnyModel" and s.get("_esm"):
+            return _anywidget(s)
         if name == "LabelModel":
             return esc(s.get("value") or "")
         if name in ("FloatSliderModel", "IntSliderModel", "FloatLogSliderModel"):
@@ -116,6 +121,20 @@ class _Renderer:
         if name in ("FloatProgressModel", "IntProgressModel"):  # e.g. tqdm.auto's bars
             return f'{self.label(s)}<progress max="{s.get("max")}" value="{s.get("value")}"></progress>'
         return f"<code>[{esc(name)}]</code>"
+
+
+def _anywidget(s: dict) -> str:
+    """An anywidget (e.g. the dashboard's SVG charts) drawn by its own JavaScript from its saved state:
+    the module comes from the state as a data: URL and gets a read-only model (nothing is fetched)."""
+    uid = f"fairdd-aw-{next(_ANYWIDGET_IDS)}"
+    esm = base64.b64encode(s["_esm"].encode()).decode()
+    state = {k: v for k, v in s.items() if not k.startswith("_") and k != "layout"}
+    return (f'<div id="{uid}"></div><script type="module">'
+            f'const mod = await import("data:text/javascript;base64,{esm}");'
+            f'const state = {json.dumps(state)};'
+            'const model = {get: (k) => state[k], set() {}, save_changes() {}, on() {}, off() {}, send() {}};'
+            f'(mod.default.render || mod.render)({{model, el: document.getElementById("{uid}")}});'
+            '</script>')
 
 
 def render_output(out: dict) -> str:

@@ -1,4 +1,4 @@
-"""What is matched: target strategies (vanilla, uniform, fairdd, cobra, cobra-w2, cobra-gauss).
+"""What is matched: target strategies (vanilla, uniform, fairdd, cobra, cobra-w2, cobra-gauss, cobra-mix).
 
 ``base`` is the interface (``Strategy``, ``MomentStrategy``, ``Targets``) and the only module a
 matcher imports; ``moments`` and ``distributional`` hold the strategies; ``registry`` names them all.
@@ -6,9 +6,9 @@ matcher imports; ``moments`` and ``distributional`` hold the strategies; ``regis
 from ..barycenter import bures_barycenters, w2_barycenters
 from .base import MomentStrategy, Strategy, Targets, cell_means
 from .distributional import CobraGauss, CobraW2
-from .moments import Cobra, FairDD, Uniform, Vanilla
+from .moments import Cobra, CobraMix, FairDD, Uniform, Vanilla
 from .registry import STRATEGIES, get_strategy, register_strategy
 
-__all__ = ["Targets", "Strategy", "MomentStrategy", "Vanilla", "Uniform", "FairDD", "Cobra", "STRATEGIES",
+__all__ = ["Targets", "Strategy", "MomentStrategy", "Vanilla", "Uniform", "FairDD", "Cobra", "CobraMix", "STRATEGIES",
            "get_strategy", "register_strategy", "cell_means", "CobraW2", "CobraGauss", "w2_barycenters",
            "bures_barycenters"]

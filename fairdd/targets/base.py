@@ -71,12 +71,15 @@ class Strategy:
         How the real batch is drawn: as the data come, or equally per group.
     config_fields : dict (class variable)
         Strategy field → the ``DistillConfig`` field it is built from (``from_config``).
+    preset_as : str or None (class variable)
+        The target whose preset values (distance, warm start...) it runs with; ``None``: its own name.
     """
 
     name: ClassVar[str] = "base"
     kind: ClassVar[str] = ""
     sampling: ClassVar[Literal["pooled", "groups"]] = "pooled"
     config_fields: ClassVar[Mapping[str, str]] = {}
+    preset_as: ClassVar[str | None] = None
 
     def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
                  n_classes: int, n_groups: int) -> Targets:

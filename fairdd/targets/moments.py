@@ -145,3 +145,40 @@ class Cobra(MomentStrategy):
     def from_cells(self, mean, count) -> Targets:
         """Return the group-weighted barycenter of the present groups' means, (C, 1, *F)."""
         return _weighted(mean, group_weight_matrix(self.group_weights, count, mean.dtype))
+
+
+@dataclass(frozen=True)
+class CobraMix(Cobra):
+    r"""COBRA's barycenter with group weights mixed between size-proportional (λ = 0) and uniform (λ = 1).
+
+    .. math::
+        w_{c,a} = (1 - \lambda) \frac{n_{c,a}}{\sum_{a'} n_{c,a'}} + \lambda \frac{1}{|\mathcal{A}_c|},
+        \qquad a \in \mathcal{A}_c
+
+    (:math:`n_{c,a}`: the group's count in class c's real batch). λ = 0 is the pooled mean (vanilla's
+    target), λ = 1 COBRA's uniform barycenter. Configured like ``cobra`` by the presets
+    (``preset_as``); the trade-off explorer runs it between its two ends.
+
+    Parameters
+    ----------
+    mix : float in [0, 1], default 1.0
+        λ. Built from ``DistillConfig.mix``.
+    """
+
+    name: ClassVar[str] = "cobra-mix"
+    config_fields: ClassVar[dict] = {"mix": "mix"}
+    preset_as: ClassVar[str] = "cobra"
+    mix: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.mix, bool) or not isinstance(self.mix, (int, float)) or not 0.0 <= self.mix <= 1.0:
+            raise ValueError(f"mix must be a number in [0, 1]; got {self.mix!r}")
+
+    def from_cells(self, mean, count) -> Targets:
+        """Return the λ-mixed weighted mean of the present groups' means, (C, 1, *F)."""
+        c = count.to(mean.dtype)  # (C, G)
+        present = (c > 0).to(mean.dtype)
+        prop = c / c.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+        unif = present / present.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
+        return _weighted(mean, (1.0 - self.mix) * prop + self.mix * unif)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from .base import Strategy
 from .distributional import CobraGauss, CobraW2
-from .moments import Cobra, FairDD, Uniform, Vanilla
+from .moments import Cobra, CobraMix, FairDD, Uniform, Vanilla
 
 __all__ = ["STRATEGIES", "get_strategy", "register_strategy"]
 
-STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra, CobraW2, CobraGauss)}
+STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Vanilla, Uniform, FairDD, Cobra, CobraW2, CobraGauss,
+                                                              CobraMix)}
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:

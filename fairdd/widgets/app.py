@@ -3,7 +3,9 @@
     with serve(smoke=True) as url: ...      # used by the browser test and the latency benchmark
 
 The ``fairdd`` Voila template (in ``fairdd/widgets/jupyter``) is Voila's lab template without its CDN
-stylesheets, so nothing is requested from outside the machine.
+stylesheets, so nothing is requested from outside the machine, and with the ``_xsrf`` cookie that
+Voila's shutdown-on-unload beacon needs (without it every page reload leaked a kernel). Kernels left
+without a page are culled after 10 minutes as a safety net.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ __all__ = ["TEMPLATE_ROOT", "NOTEBOOK", "serve"]
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_live_distillation.ipynb"
+
+
+# a safety net behind the template's shutdown on unload: a kernel with no page for 10 minutes is shut down
+CULL = ["--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60"]
 
 
 def _free_port() -> int:
@@ -63,7 +69,7 @@ def serve(notebook: str | Path = NOTEBOOK, *, smoke: bool = False, workshop: boo
     log = open(work / "voila.log", "a")  # made (empty) by _copy_in, through the manifest
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", notebook.name, f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-         "--template=fairdd", "--VoilaExecutor.timeout=300"],
+         "--template=fairdd", "--VoilaExecutor.timeout=300", *CULL],
         cwd=work, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + timeout_s

@@ -6,11 +6,21 @@
     ctl.set(target="fairdd")   # validated first; run settings restart the run, view settings never do
 
 **Honest state.** ``set()`` validates the new settings and builds the new run *before* anything
-changes: a refused setting raises ``ValueError``, leaves the running run untouched and stays in
-``ctl.error`` until the next successful action. A step is transactional: if any run fails half-way,
-every run's images, optimizer state, generator, matcher state, iteration and history are put back
-exactly as they were (a retry equals a clean run). Errors of proxy evaluations, embedding refreshes
-and listeners are caught and reported in ``ctl.error``, never raised out of ``advance()``.
+changes: a refused setting raises ``ValueError`` and leaves the running run untouched. Errors are kept
+per source in ``ctl.errors`` (settings, step, proxy, embedding, replay, view, listener; ``ctl.error``
+joins them): an error stays until the action that failed succeeds (a refused setting until a setting
+succeeds, a failed proxy evaluation until one succeeds), and a new run clears the old run's. A step is
+transactional: if any run fails half-way, every run is put back with ``Distiller.restore()`` to its
+``snapshot()`` (images, momentum, generator, matcher state, iteration, history; a retry equals a clean
+run). Errors of proxy evaluations, embedding refreshes and listeners are caught and reported, never
+raised out of ``advance()``. Data passed in (``train=``, ``test=``) is recorded as ``dataset="given"``
+and its data settings are refused by name; list-valued settings (``groups``, ``compare``) are accepted
+as lists of distinct names or refused by name (``normalise_lists``).
+
+**Background proxy evaluations.** With ``ctl.background`` set to an executor (the dashboard does this
+in a notebook), a scheduled proxy evaluation trains on copies of the synthetic sets in that thread while
+the runs step on; ``collect()`` takes its result in (and refreshes the embedding with its networks).
+One runs at a time; a result of a run that was restarted meanwhile is dropped.
 
 Settings come in three kinds: *run* settings (data, method, target, compare, IPC, preset, device,
 seed) restart the run; *view* settings (view class, points per group, embedding kind) redraw the
@@ -31,7 +41,8 @@ protocol, shortened) and scored on the balanced test set: accuracy, EOD, DEO_A, 
 means, the uniform barycenter, the pooled (vanilla) mean and the primary run's synthetic images of
 that class, embedded by the last proxy model and laid out in 2-D by PCA (linear: means and
 barycenters land where they belong) or UMAP (``AlignedProjector``: previous layout as init +
-Procrustes). Each refresh is recorded for ``replay()``.
+Procrustes). Each refresh is recorded for ``replay()``, and its synthetic sets in ``image_history``, so a
+view change rebuilds every frame (under the last proxy networks) and the replay survives it.
 """
 from __future__ import annotations
 
@@ -68,7 +79,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class Settings:
-    dataset: str = "colored-mnist-5k"  # which builder (fairdd.datasets.DATASETS)
+    dataset: str = "colored-mnist-5k"  # which builder (fairdd.datasets.DATASETS); "given": data passed in
     mode: str = "foreground"  # colour the object or the background
     bias: float = 0.9  # majority share: fraction of a class in its own colour
     severity: int = 0  # separation: corruption of the minority groups, 0–5 (CIFAR10-S: 0 = grayscale, 1–5 App. F)
@@ -103,7 +114,8 @@ def validate_settings(s: Settings) -> None:
     for name in ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "per_group", "ipc", "n_groups"):
         _check_int(name, getattr(s, name), 1)
     _check_int("view_class", s.view_class, 0)
-    _check_int("severity", s.severity, 0)
+    if s.dataset != "given":  # given data: no construction settings (recorded as None)
+        _check_int("severity", s.severity, 0)
     _check_int("seed", s.seed, 0)
     if isinstance(s.min_refresh_s, bool) or not isinstance(s.min_refresh_s, (int, float)) \
             or not math.isfinite(s.min_refresh_s) or s.min_refresh_s < 0:
@@ -119,6 +131,50 @@ def validate_settings(s: Settings) -> None:
         raise ValueError(f"compare: unknown target(s) {bad}; allowed: {list(STRATEGIES)}")
     if len(set(s.compare)) != len(s.compare) or s.target in s.compare:
         raise ValueError(f"compare must name targets other than target={s.target!r}, each once; got {s.compare!r}")
+
+
+LIST_KEYS = {"groups": "group", "compare": "target"}  # list-valued settings and what they list
+GIVEN_KEYS = ("dataset", "mode", "bias", "severity", "groups", "n_groups")  # describe how a dataset is built
+
+
+def normalise_lists(changes: dict) -> dict:
+    """``changes`` with each list-valued setting (``groups``, ``compare``) as a tuple of names, or a
+    ``ValueError`` naming the setting: a list, tuple or array of distinct strings is accepted (``groups``:
+    at least one, ``None`` = every group; ``compare``: ``None`` or empty = no comparison); one string, a
+    set (no order), a mapping, a number or a non-string element is refused."""
+    out = dict(changes)
+    for key, item in LIST_KEYS.items():
+        if key not in out:
+            continue
+        value = out[key]
+        if value is None:
+            out[key] = () if key == "compare" else None
+            continue
+        if isinstance(value, str):
+            raise ValueError(f"{key} must be a list of {item} names, not one string; got {value!r} "
+                             f"(write [{value!r}])")
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            raise ValueError(f"{key} must be a list of {item} names (list or tuple); got {type(value).__name__} "
+                             f"{value!r}")
+        bad = [v for v in value if not isinstance(v, (str, np.str_))]
+        if bad:
+            raise ValueError(f"{key} must hold {item} names (strings); got {bad!r} in {list(value)!r}")
+        names = tuple(str(v) for v in value)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"{key} names each {item} once; got {twice} more than once in {list(names)}")
+        if key == "groups" and not names:
+            raise ValueError("groups must name at least one group (None keeps every group); got []")
+        out[key] = names
+    return out
+
+
+def _refuse_data_keys(changes: dict, why: str) -> None:
+    """A controller built from given data has no dataset to rebuild: its data settings are refused, not recorded."""
+    bad = sorted(k for k in changes if k in GIVEN_KEYS)
+    if bad:
+        raise ValueError(f"{why}: the data settings {bad} cannot be set (they describe how a dataset is built); "
+                         "build a new controller with other data instead")
 
 
 def dataset_availability(names=None) -> dict:
@@ -149,35 +205,6 @@ class Frame:
     kind: str = "pca"  # the projection that placed it
 
 
-def _snapshot(run: Distiller) -> dict:
-    """Everything a step may change, copied (images, momentum, generator, matcher state, counters)."""
-    state = run.optimizer.state.get(run.images)
-    matcher = run.matcher
-    modules = {k: {n: v.detach().clone() for n, v in m.state_dict().items()}
-               for k, m in vars(matcher).items() if isinstance(m, torch.nn.Module)}
-    plain = {k: v for k, v in vars(matcher).items() if not isinstance(v, torch.nn.Module)}
-    return {"images": run.images.detach().clone(),
-            "opt": None if state is None else {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()},
-            "generator": run.generator.get_state(), "iteration": run.iteration, "history": len(run.history),
-            "modules": modules, "plain": plain}
-
-
-def _restore(run: Distiller, snap: dict) -> None:
-    with torch.no_grad():
-        run.images.copy_(snap["images"])
-    run.images.grad = None
-    if snap["opt"] is None:
-        run.optimizer.state.pop(run.images, None)
-    else:
-        run.optimizer.state[run.images] = snap["opt"]
-    run.generator.set_state(snap["generator"])
-    run.iteration = snap["iteration"]
-    del run.history[snap["history"]:]
-    vars(run.matcher).update(snap["plain"])
-    for k, sd in snap["modules"].items():
-        getattr(run.matcher, k).load_state_dict(sd)
-
-
 class DistillController:
     """Owns the datasets, one ``Distiller`` per target, proxy reports and embedding frames; reports
     changes to listeners (``on_change(callback)``: ``callback(controller, what)``, ``what`` one of
@@ -185,19 +212,47 @@ class DistillController:
 
     def __init__(self, *, train: GroupedDataset | None = None, test: GroupedDataset | None = None,
                  **settings) -> None:
-        if "compare" in settings and settings["compare"] is not None:
-            settings["compare"] = tuple(settings["compare"])
-        self.settings = Settings(**settings)
+        if (train is None) != (test is None):
+            raise ValueError("train and test must be given together (the proxy evaluation scores on test); "
+                             f"got train={'a dataset' if train is not None else None}, "
+                             f"test={'a dataset' if test is not None else None}")
+        self._given = (train, test) if train is not None else None
+        if self._given is not None:
+            _refuse_data_keys(settings, "built from given data")
+        self.settings = Settings(**normalise_lists(settings))
+        if self._given is not None:  # recorded as what they are: given, not built
+            self.settings = dataclasses.replace(self.settings, dataset="given", mode=None, bias=None, severity=None,
+                                                groups=None, n_groups=train.n_groups)
         validate_settings(self.settings)
-        self._given = (train, test) if train is not None and test is not None else None
         self._data_cache: dict = {}
         self._listeners: list[Callable] = []
         self.timings: dict[str, float] = {}
-        self.error: str | None = None
+        self.errors: dict[str, str] = {}
         self.playing = False
+        self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
+        self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
+        self._generation = 0  # bumped by each new run: a late result of an old run is dropped
         self.train, self.test = self._data_for(self.settings)
         self._check_view(self.settings, self.train)
         self._start(self._make_runs(self.settings, self.train))
+
+    @property
+    def given_data(self) -> bool:
+        """Whether the datasets were passed in (then the data settings are refused)."""
+        return self._given is not None
+
+    @property
+    def error(self) -> str | None:
+        """Every error not yet cleared, one per source (settings, step, proxy, embedding, replay, view,
+        listener): an error stays until the action that failed succeeds (or a new run replaces it)."""
+        return " · ".join(self.errors.values()) or None
+
+    @error.setter
+    def error(self, message: str | None) -> None:  # the dashboard's own failures (e.g. a reset)
+        if message is None:
+            self.errors.clear()
+        else:
+            self.errors["dashboard"] = message
 
     # --------------------------------------------------------------- listeners
     def on_change(self, callback: Callable[["DistillController", str], None]) -> None:
@@ -208,11 +263,11 @@ class DistillController:
             try:
                 cb(self, what)
             except Exception as exc:  # noqa: BLE001 - a broken view must not break the run
-                self.error = f"a listener failed on {what!r}: {type(exc).__name__}: {exc}"
+                self.errors["listener"] = f"a listener failed on {what!r}: {type(exc).__name__}: {exc}"
                 log.warning("listener %r failed on %r", cb, what, exc_info=True)
 
-    def _fail(self, message: str) -> None:
-        self.error = message
+    def _fail(self, source: str, message: str) -> None:
+        self.errors[source] = message
         self.playing = False
         self._emit("error")
 
@@ -224,29 +279,32 @@ class DistillController:
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}; allowed: {sorted(names)}")
-        if "compare" in changes and changes["compare"] is not None and not isinstance(changes["compare"], str):
-            changes["compare"] = tuple(changes["compare"])
-        old = self.settings
-        new = dataclasses.replace(old, **changes)
         what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+        old = self.settings
         try:
+            if self._given is not None:
+                _refuse_data_keys(changes, "this controller was built from given data")
+            new = dataclasses.replace(old, **normalise_lists(changes))
             validate_settings(new)
             restart = any(getattr(old, k) != getattr(new, k) for k in RUN_KEYS)
             train, test = self._data_for(new) if restart else (self.train, self.test)
             self._check_view(new, train)
             runs = self._make_runs(new, train) if restart else None
         except Exception as exc:
-            self._fail(f"cannot set {what}: {exc}")
+            self._fail("settings", f"cannot set {what}: {exc}")
             raise ValueError(f"cannot set {what}: {exc}") from exc
         self.settings = new
-        self.error = None
+        self.errors.pop("settings", None)
         if restart:
             self.train, self.test = train, test
             self._start(runs)
         elif any(getattr(old, k) != getattr(new, k) for k in VIEW_KEYS):
             self._new_view()
-            if self.report is not None:
-                self._refresh_embedding_safely()
+            try:
+                self._rebuild_frames()
+                self.errors.pop("view", None)
+            except Exception as exc:  # noqa: BLE001 - e.g. UMAP failing: the view says so
+                self._fail("view", f"view {what} failed: {type(exc).__name__}: {exc}")
             self._emit("view")
         else:
             self._emit("settings")
@@ -284,16 +342,22 @@ class DistillController:
     # --------------------------------------------------------------------- run
     def _start(self, runs: dict[str, Distiller]) -> None:
         self.playing = False
+        self._generation += 1  # a proxy evaluation of the old run still in the background is dropped
+        self._pending = None
+        for source in ("step", "proxy", "embedding", "replay", "view"):  # errors of the old run go with it
+            self.errors.pop(source, None)
         self.runs = runs
         self.run = runs[self.settings.target]
         self.device = self.run.device
         self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
         self.proxy_nets: tuple = ()  # the primary run's networks of its last proxy evaluation
+        self.image_history: list[tuple[int, torch.Tensor]] = []  # (iteration, primary images) per refresh
         self._new_view()
         self._emit("reset")
 
     def _new_view(self) -> None:
-        """Forget the embedding frames (they belong to one class and one projection) and replays."""
+        """A new class or projection: the view's points, a fresh projector and the frames rebuilt from the
+        recorded synthetic sets (``image_history``), so a replay survives a view change."""
         self.frames: list[Frame] = []
         self.replay_frames: list[Frame] = []
         self._last_refresh = -float("inf")
@@ -310,7 +374,7 @@ class DistillController:
 
     def reset(self) -> None:
         """A fresh run with the current settings (iteration 0); replays and reports are cleared."""
-        self.error = None
+        self.errors.clear()
         self._start(self._make_runs(self.settings, self.train))
 
     def _pick_view_points(self) -> None:
@@ -335,9 +399,9 @@ class DistillController:
 
     def step(self) -> bool:
         """One outer iteration of every run, all or nothing: on error, every run is put back exactly
-        as it was, the error is recorded in ``error``. Returns success."""
+        as it was (``Distiller.snapshot()/restore()``), the error is recorded. Returns success."""
         t0 = time.perf_counter()
-        snaps = {t: _snapshot(r) for t, r in self.runs.items()}
+        snaps = {t: r.snapshot() for t, r in self.runs.items()}
         start = self.run.generator.get_state()
         try:
             for target, run in self.runs.items():
@@ -346,17 +410,19 @@ class DistillController:
                 run.step()
         except Exception as exc:  # noqa: BLE001 - shown in the dashboard; the runs are restored
             for target, run in self.runs.items():
-                _restore(run, snaps[target])
-            self._fail(f"step {self.iteration + 1} failed (undone): {type(exc).__name__}: {exc}")
+                run.restore(snaps[target])
+            self._fail("step", f"step {self.iteration + 1} failed (undone): {type(exc).__name__}: {exc}")
             return False
-        self.error = None
+        self.errors.pop("step", None)
         self.timings["step_ms"] = 1000 * (time.perf_counter() - t0)
         return True
 
     def advance(self, n: int = 1) -> int:
         """Up to ``n`` steps with the scheduled proxy evaluations and embedding refreshes; never raises
-        for a failing step, evaluation or listener. Returns the number of steps done."""
+        for a failing step, evaluation or listener. Returns the number of steps done. With ``background``
+        set, a proxy evaluation is started there (one at a time) and taken in by ``collect()``."""
         _check_int("n", n, 0)
+        self.collect()
         done = 0
         for _ in range(n):
             if not self.step():
@@ -366,18 +432,29 @@ class DistillController:
             ok = True
             if it % s.proxy_every == 0:
                 ok = self._refresh_proxy_safely()
-            if ok and it % s.refresh_every == 0 and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
+            if ok and self.report is not None and it % s.refresh_every == 0 \
+                    and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
                 ok = self._refresh_embedding_safely()
             if not ok:
                 break
         self._emit("step")
         return done
 
+    def ensure_views(self) -> None:
+        """The proxy evaluation and embedding of the current iteration if there are none yet (after a
+        restart); in the background when ``background`` is set."""
+        if self.report is None and self._pending is None:
+            self._refresh_proxy_safely()
+        if not self.frames and self.report is not None:
+            self._refresh_embedding_safely()
+
     def _refresh_proxy_safely(self) -> bool:
+        if self.background is not None:
+            return self._start_proxy()
         try:
             self.refresh_proxy(emit=False)
         except Exception as exc:  # noqa: BLE001
-            self._fail(f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
+            self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
         return True
 
@@ -385,22 +462,76 @@ class DistillController:
         try:
             self.refresh_embedding(emit=False)
         except Exception as exc:  # noqa: BLE001
-            self._fail(f"embedding refresh at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
+            self._fail("embedding",
+                       f"embedding refresh at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
         return True
 
+    # ------------------------------------------------------ background proxy
+    @property
+    def evaluating(self) -> int | None:
+        """The iteration whose proxy evaluation runs in the background, or ``None``."""
+        return None if self._pending is None else self._pending[1]
+
+    def _start_proxy(self) -> bool:
+        """Start a proxy evaluation of every run's current set in ``background`` (skipped, not queued,
+        while one runs: the next scheduled one catches up)."""
+        if self._pending is not None:
+            return True
+        try:
+            sets = {t: run.result() for t, run in self.runs.items()}  # copies: the runs step on meanwhile
+        except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
+            self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
+            return False
+        job = self.background.submit(self._evaluate, sets, self.iteration)
+        self._pending = (self._generation, self.iteration, job)
+        return True
+
+    def collect(self) -> bool:
+        """Take in a finished background proxy evaluation (reports, proxy networks, then the embedding at
+        that iteration's networks); returns whether anything new came in. Called by ``advance()`` and by
+        the dashboard while idle."""
+        if self._pending is None or not self._pending[2].done():
+            return False
+        generation, it, job = self._pending
+        self._pending = None
+        if generation != self._generation:
+            return False
+        try:
+            nets, reports, ms = job.result()
+        except Exception as exc:  # noqa: BLE001
+            self._fail("proxy", f"proxy evaluation at iteration {it} failed: {type(exc).__name__}: {exc}")
+            return True
+        self._take(nets, reports, it, ms)
+        if not self.frames or self.frames[-1].iteration < self.iteration:
+            self._refresh_embedding_safely()
+        self._emit("proxy")
+        return True
+
+    def _evaluate(self, sets: dict, iteration: int) -> tuple:
+        """Train and score the proxy networks of each run's set (same proxy seed for all)."""
+        s, t0 = self.settings, time.perf_counter()
+        nets, reports = (), {}
+        for target, result in sets.items():
+            trained = train_models(result, self.test, n_models=s.proxy_models, preset=s.preset,
+                                   epochs=s.proxy_epochs, seed=s.seed + iteration, device=self.device)
+            if target == s.target:  # the embedding view projects through the primary run's last proxy net
+                nets = trained.nets
+            reports[target] = score(trained, self.test)
+        return nets, reports, 1000 * (time.perf_counter() - t0)
+
+    def _take(self, nets: tuple, reports: dict, iteration: int, ms: float) -> None:
+        self.proxy_nets = nets
+        for target, report in reports.items():
+            self.reports_by[target].append((iteration, report))
+        self.errors.pop("proxy", None)
+        self.timings["proxy_ms"] = ms
+
     # -------------------------------------------------------------------- views
     def refresh_proxy(self, *, emit: bool = True) -> FairnessReport:
-        """Proxy-evaluate every run (same proxy seed for all); returns the primary run's report."""
-        s = self.settings
-        t0 = time.perf_counter()
-        for target, run in self.runs.items():
-            trained = train_models(run.result(), self.test, n_models=s.proxy_models, preset=s.preset,
-                                   epochs=s.proxy_epochs, seed=s.seed + run.iteration, device=self.device)
-            if target == s.target:  # the embedding view projects through the primary run's last proxy net
-                self.proxy_nets = trained.nets
-            self.reports_by[target].append((run.iteration, score(trained, self.test)))
-        self.timings["proxy_ms"] = 1000 * (time.perf_counter() - t0)
+        """Proxy-evaluate every run here and now (same proxy seed for all); returns the primary run's report."""
+        nets, reports, ms = self._evaluate({t: run.result() for t, run in self.runs.items()}, self.iteration)
+        self._take(nets, reports, self.iteration, ms)
         if emit:
             self._emit("proxy")
         return self.report
@@ -410,13 +541,18 @@ class DistillController:
         return self.reports[-1][1] if self.reports else None
 
     def embed_view(self) -> tuple[np.ndarray, np.ndarray, list]:
-        """High-dim (n + m, d) embeddings of the view's points, their real groups (n,), extra kinds."""
+        """High-dim (n + m, d) embeddings of the view's points, their real groups (n,), extra kinds
+        (``mean:<group>``, ``barycenter``, ``pooled``, ``synthetic`` for the primary run's ◆ and
+        ``synthetic:<target>`` for each compared run's)."""
         if self.report is None:
             self.refresh_proxy(emit=False)
+        images = {t: r.images.detach() for t, r in self.runs.items()}
         with torch.no_grad():
-            return self._embed_view(self.proxy_nets[-1])
+            real = self._embed_real(self.proxy_nets[-1])
+            return self._embed_synthetic(self.proxy_nets[-1], real, images)
 
-    def _embed_view(self, net) -> tuple[np.ndarray, np.ndarray, list]:
+    def _embed_real(self, net) -> tuple:
+        """The view's real points, group means, barycenter and pooled mean under ``net`` (once per view)."""
         net.eval()
         train, c = self.train, self.settings.view_class
         real = net.embed(train.images[self.view_index].to(self.device))  # (n, d)
@@ -426,15 +562,19 @@ class DistillController:
         bary = means[present].mean(0, keepdim=True)  # (1, d) uniform barycenter
         pooled_idx = (train.labels == c).nonzero().flatten()[:512]
         pooled = net.embed(train.images[pooled_idx].to(self.device)).mean(0, keepdim=True)  # (1, d)
-        syn = net.embed(self.run.images.detach()[self.run.labels == c])  # (ipc, d)
         kinds = [f"mean:{train.group_names[a]}" for a in range(train.n_groups) if bool(present[a])]
-        kinds += ["barycenter", "pooled"] + ["synthetic"] * len(syn)
-        extra = torch.cat([means[present], bary, pooled, syn])
-        return (torch.cat([real, extra]).cpu().numpy(), groups.cpu().numpy(), kinds)
+        return real, groups.cpu().numpy(), torch.cat([means[present], bary, pooled]), kinds + ["barycenter", "pooled"]
 
-    def refresh_embedding(self, *, emit: bool = True) -> Frame:
-        t0 = time.perf_counter()
-        high, groups, kinds = self.embed_view()
+    def _embed_synthetic(self, net, real_part: tuple, images: dict) -> tuple[np.ndarray, np.ndarray, list]:
+        real, groups, extra, kinds = real_part
+        c, labels = self.settings.view_class, self.run.labels
+        syn, kinds = [], list(kinds)
+        for target, imgs in images.items():  # the primary run first (dict order), then the compared ones
+            syn.append(net.embed(imgs.to(self.device)[labels == c]))  # (ipc, d)
+            kinds += ["synthetic" if target == self.settings.target else f"synthetic:{target}"] * len(syn[-1])
+        return torch.cat([real, extra, *syn]).cpu().numpy(), groups, kinds
+
+    def _frame(self, iteration: int, high: np.ndarray, groups: np.ndarray, kinds: list, *, place: bool = True) -> Frame:
         n = len(groups)
         kinds_arr = np.array(kinds)
         syn_mean = high[n:][kinds_arr == "synthetic"].mean(0)  # (d,)
@@ -442,14 +582,44 @@ class DistillController:
         distances = {name: float(np.linalg.norm(syn_mean - high[n:][kinds_arr == name][0]))
                      for name in ("barycenter", "pooled")}
         distances["spread"] = float(scale)
-        real_xy, extra_xy = self.projector.project(high[:n], high[n:])
-        frame = Frame(self.iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding)
+        if place:
+            real_xy, extra_xy = self.projector.project(high[:n], high[n:])
+        else:  # laid out by replay() only (a UMAP layout per old frame would take seconds)
+            real_xy, extra_xy = np.full((n, 2), np.nan, np.float32), np.full((len(high) - n, 2), np.nan, np.float32)
+        return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding)
+
+    def refresh_embedding(self, *, emit: bool = True) -> Frame:
+        """Embed and lay out the current iteration's view; its synthetic sets join ``image_history``."""
+        t0 = time.perf_counter()
+        if self.report is None:
+            self.refresh_proxy(emit=False)
+        images = {t: r.images.detach().clone() for t, r in self.runs.items()}
+        if not self.image_history or self.image_history[-1][0] != self.iteration:
+            self.image_history.append((self.iteration, images))
+        with torch.no_grad():
+            real = self._embed_real(self.proxy_nets[-1])
+            frame = self._frame(self.iteration, *self._embed_synthetic(self.proxy_nets[-1], real, images))
         self.frames.append(frame)
         self._last_refresh = time.perf_counter()
         self.timings["embedding_ms"] = 1000 * (self._last_refresh - t0)
         if emit:
             self._emit("embedding")
         return frame
+
+    def _rebuild_frames(self) -> None:
+        """After a view change: one frame per recorded synthetic set, all under the last proxy networks
+        (the real points embedded once), so Replay works across class and PCA↔UMAP switches."""
+        if not self.proxy_nets or not self.image_history:
+            return
+        t0 = time.perf_counter()
+        net, umap = self.proxy_nets[-1], self.settings.embedding == "umap"
+        with torch.no_grad():
+            real = self._embed_real(net)
+            for k, (it, images) in enumerate(self.image_history):
+                last = k == len(self.image_history) - 1
+                self.frames.append(self._frame(it, *self._embed_synthetic(net, real, images), place=last or not umap))
+        self._last_refresh = time.perf_counter()
+        self.timings["view_ms"] = 1000 * (self._last_refresh - t0)
 
     def synthetic_image(self, index: int) -> torch.Tensor:
         """The primary run's ``index``-th synthetic image of the view class (the ◆ points of the embedding
@@ -484,7 +654,10 @@ class DistillController:
         as recorded, already aligned). Kept in ``replay_frames`` until the next reset or view change."""
         t0 = time.perf_counter()
         if len(self.frames) < 2:
-            raise ValueError(f"a replay needs at least 2 recorded frames; got {len(self.frames)}")
+            message = f"a replay needs at least 2 recorded frames; got {len(self.frames)}"
+            self._fail("replay", f"replay: {message}")
+            raise ValueError(message)
+        self.errors.pop("replay", None)
         if self.settings.embedding == "umap":
             from ..viz.embedding import aligned_replay
 
@@ -511,19 +684,20 @@ class DistillController:
         return out
 
     def status(self) -> dict:
-        r = self.report
-        last = self.run.history[-1] if self.run.history else None
-        return {
-            "iteration": self.run.iteration,
-            "loss": last.loss if last else None,
-            "accuracy": r.accuracy if r else None,
-            "eod": r.eod if r else None,
-            "deo_a": r.deo_a if r else None,
-            "worst_group_accuracy": r.worst_group_accuracy if r else None,
-            "proxy_iteration": self.reports[-1][0] if self.reports else None,
-            "embedding_iteration": self.frames[-1].iteration if self.frames else None,
-            "targets": list(self.runs),
-            "device": str(self.device),
-            "error": self.error,
-            "timings": dict(self.timings),
-        }
+        """The primary run's numbers (``iteration``, ``loss``, proxy metrics and the iteration they are from),
+        ``runs``: the same per target (compare mode), ``evaluating``: the iteration of a proxy evaluation
+        still running in the background, ``error`` and ``timings``."""
+        per = {t: self._run_status(t) for t in self.runs}
+        return {**per[self.settings.target], "runs": per, "targets": list(self.runs),
+                "embedding_iteration": self.frames[-1].iteration if self.frames else None,
+                "evaluating": self.evaluating, "device": str(self.device), "error": self.error,
+                "timings": dict(self.timings)}
+
+    def _run_status(self, target: str) -> dict:
+        run, reports = self.runs[target], self.reports_by[target]
+        r = reports[-1][1] if reports else None
+        last = run.history[-1] if run.history else None
+        return {"iteration": run.iteration, "loss": last.loss if last else None,
+                "accuracy": r.accuracy if r else None, "eod": r.eod if r else None, "deo_a": r.deo_a if r else None,
+                "worst_group_accuracy": r.worst_group_accuracy if r else None,
+                "proxy_iteration": reports[-1][0] if reports else None}

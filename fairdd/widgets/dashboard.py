@@ -1,10 +1,17 @@
 """The live distillation dashboard: ipywidgets views over a ``DistillController``.
 
-Every control maps to ``controller.set(...)`` or a controller method; the view only renders.
-Step, Step ×10 and Play all go through one loop (an asyncio task on the kernel's loop that yields
-between steps), so Pause stops any of them and the panels update as they go. A refused setting puts
-its widget back and the error stays on screen until the next successful action. Every panel says
-which iteration it shows; the panel note says how far the proxy and embedding panels lag.
+The view is a list of panels (``fairdd.widgets.panels``: synthetic images, fairness over time,
+embedding, heatmap, loss), each redrawn when the controller event it follows arrives, as a small SVG
+chart whose data the kernel sends (``fairdd.widgets.chart``) — milliseconds per update instead of a
+matplotlib PNG. At 1280×720 the first screen holds the images, the fairness chart and the embedding;
+the controls sit in a sidebar of tabs (run · view · inspect · details); ``presenter=True`` (or the
+view tab's toggle) enlarges every font for a projector.
+
+Step, Step ×10 and Play go through one loop (an asyncio task that yields between steps), so Pause
+stops any of them. In a notebook or under Voila, proxy evaluations run in a background thread
+(``DistillController.background``): the controls never wait for them, and every panel says which
+iteration its numbers are from. A refused setting puts its widget back; its error stays on screen until
+that kind of action succeeds (``DistillController.errors``). Group edits are staged and applied once.
 """
 from __future__ import annotations
 
@@ -19,7 +26,6 @@ import torch
 from ..config import METHODS, PRESETS
 from ..data import DATASETS
 from ..targets import STRATEGIES
-from ..viz import picking, plots
 from .controller import DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
@@ -36,56 +42,88 @@ EXPLAIN = {
     "severity": "separation: how much the minority groups' images are corrupted (0 = not at all, 5 = most; "
                 "CIFAR10-S: 0 = its grayscale group as published, 1–5 = COBRA App. F's corruptions).",
 }
-EMBEDDING_CAPTION = {
-    "pca": "PCA (linear): group means (large dots), their barycenter (★, COBRA's target) and the pooled "
-           "mean (✕, vanilla's target) sit where they belong. Watch the synthetic points (◆): vanilla's "
-           "drift to the majority colour, COBRA's to the star.",
-    "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not — means and the barycenter are "
-            "placed approximately. Watch which group cloud the synthetic points (◆) sit in.",
-}
+# pixel sizes of the panels (width, height) on a 1280×720 screen, and for a projector (presenter)
+SIZES = {False: {"grid": 220, "fairness": (640, 205), "embedding": (390, 240), "heatmap": (330, 240),
+                 "loss": (190, 240), "font": 12},
+         True: {"grid": 220, "fairness": (640, 215), "embedding": (390, 245), "heatmap": (330, 245),
+                "loss": (190, 245), "font": 15}}
+STYLE = """<style>
+.fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
+.fairdd-dashboard .widget-html-content, .fairdd-dashboard .widget-label { line-height: 1.25; }
+.fairdd-dashboard .fairdd-panel-grid, .fairdd-dashboard .fairdd-panel-fairness,
+.fairdd-dashboard .fairdd-panel-embedding, .fairdd-dashboard .fairdd-panel-heatmap,
+.fairdd-dashboard .fairdd-panel-loss { margin: 0 6px 0 0; }
+.fairdd-presenter { --jp-widgets-font-size: 16px; --jp-widgets-inline-height: 32px; font-size: 16px; }
+.fairdd-presenter small { font-size: 14px; }
+</style>"""
 
 
 class Dashboard:
     """``Dashboard(**settings).widget`` is the whole UI; ``Dashboard(controller=ctl)`` wraps one.
 
     ``workshop=True`` hides the settings that stall a CPU (paper preset; dc/dsa/idc/cafe without a GPU)
-    and shows groups as checkboxes. ``warm_umap`` compiles UMAP in a background thread after the
-    widgets show (the UMAP toggle is enabled when it is done). Datasets whose files are missing are
-    listed as "unavailable" (``dataset_availability``), with the reasons under "details"."""
+    and shows groups as checkboxes. ``presenter=True`` starts with large fonts. ``warm_umap`` compiles
+    UMAP in a background thread after the widgets show (the UMAP toggle is enabled when it is done).
+    Datasets whose files are missing are listed as "unavailable", with the reasons under "details"."""
 
-    min_render_s = 0.5  # while playing, redraw the loss and image panels at most this often
+    min_render_s = 0.5  # while playing, redraw the throttled panels (images, loss) at most this often
 
     def __init__(self, controller: DistillController | None = None, *, workshop: bool = False,
-                 warm_umap: bool = True, **settings) -> None:
+                 presenter: bool = False, warm_umap: bool = True, **settings) -> None:
         import ipywidgets as W
 
-        self.W = W
-        self.workshop = workshop
+        from .panels import panels
+
+        self.W, self.workshop = W, workshop
         self.timings: dict[str, float] = {}
-        self.shown: dict[str, int | None] = {}
         self._reverting = False
         self._task = None
-        self._replay_index: int | None = None
+        self._last_render = 0.0
+        self.replay_index: int | None = None
+        self.picked_point: int | None = None
         self.ctl = controller or DistillController(**settings)
+        self._presenter(presenter)
+        self._use_background()
         self._build_controls(self.ctl.settings)
         self._build_buttons()
-        self._build_panels()
+        self._build_status()
+        self.panels = {cls.name: cls(self) for cls in panels()}
         self._build_inspectors()
-        self._build_pointer()
         self.widget = self._layout()
         self.ctl.on_change(self._on_change)
-        self._umap_ready = False
-        self.controls["embedding"].disabled = True
+        self._umap_ready = not warm_umap
+        self.controls["embedding"].disabled = warm_umap
         self._initial_views()
         self.render_all()
         if warm_umap:
             self._warm_thread = threading.Thread(target=self._warm_umap, daemon=True)
             self._warm_thread.start()
-        else:
-            self._umap_ready = True
-            self.controls["embedding"].disabled = False
 
     # ----------------------------------------------------------- building
+    def _presenter(self, on: bool) -> None:
+        self.presenter = on
+        self.sizes = SIZES[on]
+        self.font = self.sizes["font"]
+
+    def _use_background(self) -> None:
+        """In a notebook or under Voila (a running event loop): proxy evaluations in a thread, polled."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.ctl.background is None:
+            self.ctl.background = ThreadPoolExecutor(1, thread_name_prefix="fairdd-proxy")
+        self._poller = loop.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        """Take in background proxy results while idle (Play's loop takes them in between steps)."""
+        while True:
+            await asyncio.sleep(0.2)
+            if not self.ctl.playing and self.ctl.evaluating is not None:
+                self.ctl.collect()
+
     def _html(self, cls: str):
         w = self.W.HTML()
         w.add_class(cls)
@@ -96,7 +134,7 @@ class Dashboard:
 
     def _dataset_options(self, current: str) -> list:
         """Every dataset; those whose files are missing labelled "unavailable" (reasons kept for details)."""
-        if getattr(self.ctl, "_given", None) is not None:  # datasets passed in: nothing to choose from
+        if self.ctl.given_data:  # datasets passed in: nothing to choose from
             self.unavailable = {}
             return [("the datasets passed in", current)]
         found = dataset_availability()
@@ -109,18 +147,19 @@ class Dashboard:
         devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
         methods = list(METHODS) if (gpu or not self.workshop) else ["dm"]
         presets = [p for p in PRESETS if not (self.workshop and p == "paper")]
-        kw = {"layout": W.Layout(width="265px"), "style": {"description_width": "105px"}}
+        targets = [t for t, cls in STRATEGIES.items() if not cls.reads("mix")]  # cobra-mix: the trade-off explorer's
+        kw = {"layout": W.Layout(width="280px"), "style": {"description_width": "105px"}}
         slider = {"continuous_update": False, **kw}
         self.controls = {
             "dataset": W.Dropdown(options=self._dataset_options(s.dataset), value=s.dataset, description="dataset",
                                   **kw),
-            "bias": W.FloatSlider(value=s.bias, min=0.1, max=1.0, step=0.05, description="majority share",
-                                  tooltip=EXPLAIN["bias"], **slider),
-            "severity": W.IntSlider(value=s.severity, min=0, max=5, description="separation",
+            "bias": W.FloatSlider(value=0.9 if s.bias is None else s.bias, min=0.1, max=1.0, step=0.05,
+                                  description="majority share", tooltip=EXPLAIN["bias"], **slider),
+            "severity": W.IntSlider(value=s.severity or 0, min=0, max=5, description="separation",
                                     tooltip=EXPLAIN["severity"], **slider),
             "method": W.Dropdown(options=methods, value=s.method, description="method", **kw),
-            "target": W.Dropdown(options=list(STRATEGIES), value=s.target, description="target", **kw),
-            "compare": W.SelectMultiple(options=list(STRATEGIES), value=tuple(s.compare), rows=4,
+            "target": W.Dropdown(options=targets, value=s.target, description="target", **kw),
+            "compare": W.SelectMultiple(options=targets, value=tuple(s.compare), rows=3,
                                         description="compare with", **kw),
             "ipc": W.BoundedIntText(value=s.ipc, min=1, max=100, description="IPC", **kw),
             "preset": W.Dropdown(options=presets, value=s.preset, description="preset", **kw),
@@ -130,17 +169,27 @@ class Dashboard:
                                      **kw),
             "embedding": W.ToggleButtons(options=[("PCA", "pca"), ("UMAP", "umap")], value=s.embedding,
                                          description="embedding",
-                                         style={"button_width": "60px", "description_width": "105px"}),
+                                         style={"button_width": "70px", "description_width": "105px"}),
+            "proxy_every": W.BoundedIntText(value=s.proxy_every, min=1, max=10_000, description="proxy every",
+                                            tooltip=EXPLAIN["proxy"], **kw),
         }
         for name, w in self.controls.items():
             w.observe(self._on_control(name), names="value")
             w.add_class(f"fairdd-{name}")
+        self.presenter_toggle = W.Checkbox(value=self.presenter, description="presenter (large fonts)", indent=False)
+        self.presenter_toggle.add_class("fairdd-presenter-toggle")
+        self.presenter_toggle.observe(lambda ch: self.set_presenter(ch["new"]), names="value")
         self.groups_widget = W.VBox()
-        self._build_groups(s)  # observed there: rebuilt when the dataset changes
+        self.groups_widget.add_class("fairdd-groups-box")
+        self.apply_groups = W.Button(description="apply groups (restarts)", disabled=True,
+                                     layout=W.Layout(width="200px"))
+        self.apply_groups.add_class("fairdd-apply-groups")
+        self.apply_groups.on_click(lambda _: self.apply_group_edits())
+        self._build_groups(s)
 
     def _build_buttons(self) -> None:
         W = self.W
-        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="88px"))
+        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="80px"))
                         for name, label in (("step", "Step"), ("step10", "Step ×10"), ("play", "Play"),
                                             ("pause", "Pause"), ("reset", "Reset"), ("replay", "Replay"))}
         actions = {"step": lambda: self.step(1), "step10": lambda: self.step(10), "play": self.play,
@@ -149,27 +198,15 @@ class Dashboard:
             b.on_click(lambda _, act=actions[name]: act())
             b.add_class(f"fairdd-{name}")
 
-    def _build_panels(self) -> None:
+    def _build_status(self) -> None:
         W = self.W
         for name in ("busy", "iteration", "panel_note", "error", "timing", "unavailable_note"):
             setattr(self, name, self._html(f"fairdd-{name.replace('_', '-')}"))
         self.panel_note.add_class("fairdd-panels")
         self.readout = self._html("fairdd-eod")
         self.unavailable_note.value = self._unavailable_html()
-        self.details = W.Accordion(children=[W.VBox([self.timing, self.unavailable_note])],
-                                   titles=("details (timings, device, unavailable datasets)",))
-        self.details.selected_index = None
-        self.captions = {k: self._html(f"fairdd-caption-{k}") for k in ("fairness", "embedding", "grid", "heatmap",
-                                                                        "loss")}
-        self.images = {name: W.Image(format="png", layout=W.Layout(width=width, height="auto", object_fit="contain"))
-                       for name, width in (("fairness", "640px"), ("embedding", "520px"), ("heatmap", "440px"),
-                                           ("loss", "380px"))}
-        for name, cls in (("embedding", "fairdd-umap"), ("fairness", "fairdd-fairness"), ("heatmap", "fairdd-heatmap")):
-            self.images[name].add_class(cls)
-        self.grid_images: dict = {}
-        self.grid_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self.grid_box.add_class("fairdd-grids")
-        self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True)
+        self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True,
+                                         layout=W.Layout(width="400px"))
         self.replay_slider.add_class("fairdd-replay-slider")
         self.replay_slider.observe(lambda ch: self._show_replay(ch["new"]), names="value")
 
@@ -179,41 +216,55 @@ class Dashboard:
         rows = "".join(f"<li><b>{n}</b>: {html.escape(r)}</li>" for n, r in self.unavailable.items())
         return f"<small>Datasets marked unavailable (their files are not here):<ul>{rows}</ul></small>"
 
-    def _layout(self):
+    def _sidebar(self):
         W, c = self.W, self.controls
-        restart_note = W.HTML("<small>Changing these <b>restarts the run</b> (iteration 0):</small>")
-        view_note = W.HTML("<small>View only (never restarts):</small>")
+        small = lambda text: W.HTML(f"<small style='color:#555'>{text}</small>")  # noqa: E731
+        run = W.VBox([small("Changing these <b>restarts the run</b> (iteration 0):"), c["dataset"], self.groups_widget,
+                      c["bias"], c["severity"], c["method"], c["target"], c["compare"], c["ipc"], c["preset"],
+                      c["device"]])
+        view = W.VBox([small("View only (never restarts):"), c["view_class"], c["embedding"], c["proxy_every"],
+                       self.presenter_toggle, small(EXPLAIN["bias"])])
+        inspect = W.VBox([self.inspect_box["point"], self.inspect_box["cell"]])
+        details = W.VBox([small(f"<b>EOD</b>: {EXPLAIN['eod']} <b>DEO_A</b>: {EXPLAIN['deo_a']} "
+                                f"<b>proxy @ N</b>: {EXPLAIN['proxy']}"), self.timing, self.unavailable_note])
+        tabs = W.Tab(children=[run, view, inspect, details])
+        for i, title in enumerate(("run", "view", "inspect", "details")):
+            tabs.set_title(i, title)
+        tabs.add_class("fairdd-sidebar")
+        self.tabs = tabs
+        return tabs
+
+    def _layout(self):
+        W = self.W
+        top = [p.widget for p in self.panels.values() if p.slot == "top"]
+        bottom = [p.widget for p in self.panels.values() if p.slot == "bottom"]
+        self.panels["embedding"].widget.children += (self.replay_slider,)
+        main = W.VBox([W.HBox(top), W.HBox(bottom)])
         widget = W.VBox([
-            W.HBox([W.HTML("<b style='font-size:16px'>fairdd — live distillation</b>&nbsp;&nbsp;"),
-                    *self.buttons.values(), self.busy]),
-            W.HBox([self.iteration, self.readout]), self.error, self.panel_note,
-            restart_note,
-            W.HBox([W.VBox([c["dataset"], self.groups_widget]),
-                    W.VBox([c["bias"], c["severity"], c["method"]]),
-                    W.VBox([c["target"], c["compare"]]),
-                    W.VBox([c["ipc"], c["preset"], c["device"]])]),
-            W.HTML(f"<small style='color:#555'>{EXPLAIN['bias']}</small>"),
-            W.HBox([view_note, c["view_class"], c["embedding"]]),
-            W.HBox([W.VBox([self.captions["fairness"], self.images["fairness"]]),
-                    W.VBox([self.captions["embedding"], self.images["embedding"], self.hover, self.replay_slider,
-                            self.inspect_box["point"], self.pick_hook])]),
-            W.HBox([W.VBox([self.captions["grid"], self.grid_box]),
-                    W.VBox([self.captions["heatmap"], self.images["heatmap"], self.inspect_box["cell"]]),
-                    W.VBox([self.captions["loss"], self.images["loss"]])]),
-            W.HTML(f"<small style='color:#555'><b>EOD</b>: {EXPLAIN['eod']} <b>DEO_A</b>: {EXPLAIN['deo_a']} "
-                   f"<b>proxy @ N</b>: {EXPLAIN['proxy']}</small>"),
-            self.details,
+            W.HTML(STYLE),
+            W.HBox([W.HTML("<b style='font-size:1.15em'>fairdd — live distillation</b>&nbsp;"),
+                    *self.buttons.values(), self.iteration, self.busy]),
+            self.readout, self.error, self.panel_note,
+            W.HBox([self._sidebar(), main]),
         ])
         widget.add_class("fairdd-dashboard")
+        if self.presenter:
+            widget.add_class("fairdd-presenter")
         return widget
 
+    def set_presenter(self, on: bool) -> None:
+        """Large fonts for a projector (or back); every panel is redrawn at the new size."""
+        self._presenter(on)
+        (self.widget.add_class if on else self.widget.remove_class)("fairdd-presenter")
+        for p in self.panels.values():
+            p.update(force=True)
+
     def _group_names(self, s) -> tuple[list[str], bool]:
-        """The groups to show and whether they can be chosen: a colour set's whole palette (choosable;
-        the names of the dataset's own construction), else the dataset's own groups (race, gender,
-        grayscale/colour...: fixed by the dataset)."""
+        """The groups to show and whether they can be chosen: a colour set's whole palette (choosable),
+        else the dataset's own groups (race, gender, grayscale/colour...: fixed by the dataset)."""
         from .. import datasets
 
-        if getattr(self.ctl, "_given", None) is not None or "groups" not in datasets.options(s.dataset):
+        if self.ctl.given_data or "groups" not in datasets.options(s.dataset):
             return list(self.ctl.train.group_names), False
         palettes = self.__dict__.setdefault("_palettes", {})
         key = (s.dataset, s.n_groups)
@@ -224,7 +275,8 @@ class Dashboard:
         return palettes[key], True
 
     def _build_groups(self, s) -> None:
-        """(Re)build the groups control for the current dataset (after every restart)."""
+        """(Re)build the groups control for the current dataset (after every restart). Edits are staged:
+        "apply groups" restarts the run once for any number of ticks."""
         W = self.W
         names, choosable = self._group_names(s)
         chosen = set(s.groups or names) if choosable else set(names)
@@ -233,6 +285,7 @@ class Dashboard:
         old = self.controls.pop("groups", None)
         if old is not None:
             old.close()
+        self.group_boxes = {}
         if self.workshop or not choosable:
             self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False, disabled=not choosable,
                                               layout=W.Layout(width="auto" if not choosable else "80px"))
@@ -240,23 +293,70 @@ class Dashboard:
             for box in self.group_boxes.values():
                 box.observe(self._on_groups, names="value")
             columns = "repeat(3, 80px)" if choosable else "repeat(2, auto)"
-            self.groups_widget.children = [W.HTML(f"<small>{title}</small>"),
-                                           W.GridBox(list(self.group_boxes.values()),
-                                                     layout=W.Layout(grid_template_columns=columns))]
+            grid = W.GridBox(list(self.group_boxes.values()), layout=W.Layout(grid_template_columns=columns))
+            self.groups_widget.children = [W.HTML(f"<small>{title}</small>"), grid] + (
+                [self.apply_groups] if choosable else [])
         else:
-            self.group_boxes = {}
             self.controls["groups"] = W.SelectMultiple(options=names, value=tuple(n for n in names if n in chosen),
-                                                       description="groups", rows=3, layout=W.Layout(width="265px"),
+                                                       description="groups", rows=3, layout=W.Layout(width="280px"),
                                                        style={"description_width": "105px"})
-            self.controls["groups"].observe(self._on_control("groups"), names="value")
+            self.controls["groups"].observe(self._on_groups, names="value")
             self.controls["groups"].add_class("fairdd-groups")
-            self.groups_widget.children = [self.controls["groups"]]
-        self.groups_widget.add_class("fairdd-groups-box")
+            self.groups_widget.children = [self.controls["groups"], self.apply_groups]
+        self.apply_groups.disabled = True
         self._groups_key = (s.dataset, s.n_groups)
 
+    def staged_groups(self) -> tuple | None:
+        """The groups ticked now (``None`` = all), applied or not."""
+        if "groups" in self.controls:
+            w = self.controls["groups"]
+            chosen = tuple(w.value)
+            return None if len(chosen) == len(w.options) else chosen
+        chosen = tuple(n for n, b in self.group_boxes.items() if b.value)
+        return None if len(chosen) == len(self.group_boxes) else chosen
+
+    def _on_groups(self, change) -> None:
+        if self._reverting:
+            return
+        if not self._groups_choosable:  # the dataset's own groups: shown, not chosen
+            self._reverting = True
+            try:
+                change["owner"].value = change["old"]
+            finally:
+                self._reverting = False
+            return
+        self.apply_groups.disabled = self.staged_groups() == self.ctl.settings.groups
+
+    def apply_group_edits(self) -> None:
+        """Apply the staged group ticks: one restart however many boxes changed."""
+        value = self.staged_groups()
+        with self._working("groups"):
+            try:
+                self.ctl.set(groups=value)
+            except ValueError:
+                self._show_groups(self.ctl.settings.groups)
+                self.render_status()
+                return
+            self._initial_views()
+            self.render_all()
+        self.apply_groups.disabled = True
+
+    def _show_groups(self, groups) -> None:
+        self._reverting = True
+        try:
+            if "groups" in self.controls:
+                w = self.controls["groups"]
+                w.value = tuple(w.options) if groups is None else tuple(groups)
+            for n, b in self.group_boxes.items():
+                b.value = groups is None or n in groups
+        finally:
+            self._reverting = False
+        self.apply_groups.disabled = True
+
     def _build_inspectors(self) -> None:
-        """"Inspect" pickers under the embedding (a synthetic point ◆ → its image, ringed in the view) and
-        under the heatmap (a (class, group) cell → its test images with the proxy networks' answers)."""
+        """"Inspect" pickers: a synthetic point ◆ → its image (ringed in the embedding view); a (class,
+        group) cell → its test images with the proxy networks' answers. A click on a ◆ or a heatmap cell
+        picks it here (the keyboard path and the pointer path are one)."""
         W = self.W
         kw = {"layout": W.Layout(width="200px"), "style": {"description_width": "70px"}}
         self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
@@ -264,7 +364,7 @@ class Dashboard:
                         "cell_group": W.Dropdown(description="group", **kw)}
         self.inspect_images = {k: W.Image(format="png", layout=W.Layout(width=w, height="auto", object_fit="contain",
                                                                        display="none"))
-                               for k, w in (("point", "120px"), ("cell", "440px"))}
+                               for k, w in (("point", "96px"), ("cell", "280px"))}
         self.inspect_captions = {k: self._html(f"fairdd-inspect-{k}-caption") for k in ("point", "cell")}
         for name, w in self.inspect.items():
             w.add_class(f"fairdd-inspect-{name.replace('_', '-')}")
@@ -274,91 +374,31 @@ class Dashboard:
         self.inspect_box = {
             "point": W.VBox([W.HBox([self.inspect["point"], self.inspect_images["point"]]),
                              self.inspect_captions["point"]]),
-            "cell": W.VBox([W.HBox([self.inspect["cell_class"], self.inspect["cell_group"]]),
-                            self.inspect_captions["cell"], self.inspect_images["cell"]]),
+            "cell": W.VBox([self.inspect["cell_class"], self.inspect["cell_group"], self.inspect_captions["cell"],
+                            self.inspect_images["cell"]]),
         }
         self._inspect_options()
-        self._render_point()  # nothing picked yet: the captions say what picking does
+        self._render_point()
         self._render_cell()
 
-    def _build_pointer(self) -> None:
-        """Clicks and hovers on the embedding and heatmap PNGs (ipyevents): a click on a ◆ or a heatmap
-        cell picks it in the drop-downs above (the keyboard path), a hover over a ◆ names it. The pixel
-        maps recorded at render time turn the pointer back into data coordinates (``viz.picking``)."""
-        from ipyevents import Event
+    def pick_point(self, i: int) -> None:
+        """Pick the main run's ◆ ``i`` (a click in the embedding view): the same path as the drop-down."""
+        if i in [v for _, v in self.inspect["point"].options] and not self.inspect["point"].disabled:
+            self.inspect["point"].value = i
+            self.tabs.selected_index = 2
 
-        W = self.W
-        self.pixel_maps: dict[str, picking.PixelMap] = {}
-        self.point_px = None  # (ipc, 2) the shown frame's ◆ in natural PNG px
-        self.hover = self._html("fairdd-hover")
-        self.hover.layout = W.Layout(min_height="20px")
-        self.pick_hook = self._html("fairdd-pick-hook")  # the ◆ pixels for browser tests, never shown
-        self.pick_hook.layout = W.Layout(display="none")
-        self.pointer_events = [  # clicks unthrottled (a throttle may drop one), moves at most every 80 ms
-            Event(source=self.images["embedding"], watched_events=["click"]),
-            Event(source=self.images["embedding"], watched_events=["mousemove", "mouseleave"], wait=80,
-                  throttle_or_debounce="throttle"),
-            Event(source=self.images["heatmap"], watched_events=["click"]),
-        ]
-        for ev, panel in zip(self.pointer_events, ("embedding", "embedding", "heatmap")):
-            ev.on_dom_event(lambda event, panel=panel: self.pointer(panel, event))
-
-    def _record_points(self, frame) -> None:
-        """Remember where the shown frame's ◆ landed in the PNG (for clicks, hovers and the test hook)."""
-        syn = frame.extra_xy[[k == "synthetic" for k in frame.extra_kind]]  # (ipc, 2)
-        pm = self.pixel_maps["embedding"]
-        self.point_px = pm.to_pixel(syn).reshape(-1, 2)  # (ipc, 2)
-        points = ",".join(f"[{x:.1f},{y:.1f}]" for x, y in self.point_px)
-        self.pick_hook.value = f"<span data-size='[{pm.width},{pm.height}]' data-points='[{points}]'></span>"
-
-    def pointer(self, panel: str, event: dict) -> int | tuple | None:
-        """Handle an ipyevents mouse event on ``panel`` ("embedding" or "heatmap"). Returns what is under
-        the pointer: a ◆ index, a (class, group) cell, or ``None`` (then a click does nothing)."""
-        pm = self.pixel_maps.get(panel)
-        at = None if pm is None else picking.pointer_position(event, (pm.width, pm.height))
-        if event.get("type") == "mouseleave" or at is None:
-            self.hover.value = ""
-            return None
-        px, scale = at
-        if panel == "heatmap":
-            hit = self._cell_at(pm, px)
-        else:
-            hit = None if self.point_px is None else picking.nearest(self.point_px, px, radius=12 * scale)
-        if event.get("type") == "mousemove":
-            self.hover.value = "" if hit is None else (
-                f"<small>◆ {hit} (class {self.ctl.train.class_names[self.ctl.settings.view_class]!r}) — "
-                "click to see its image</small>")
-        elif event.get("type") == "click" and hit is not None and not self.inspect["point"].disabled:
-            self._pick(panel, hit)
-        return hit
-
-    def _cell_at(self, pm: picking.PixelMap, px) -> tuple[int, int] | None:
-        """The heatmap's (class, group) cell under a natural-pixel position: rows are classes, columns groups."""
-        if not pm.inside(px) or self.ctl.report is None:
-            return None
-        x, y = pm.to_data(px)
-        c, a = round(float(y)), round(float(x))
-        n_c, n_g = self.ctl.report.n_classes, self.ctl.report.n_groups
-        return (c, a) if 0 <= c < n_c and 0 <= a < n_g else None
-
-    def _pick(self, panel: str, hit) -> None:
-        """Select a clicked ◆ or cell in its drop-down(s): the same path as picking it there."""
-        if panel == "embedding":
-            if hit in [v for _, v in self.inspect["point"].options]:  # a stale frame may show more ◆ than IPC
-                self.inspect["point"].value = hit
-            return
-        c, a = hit
+    def pick_cell(self, c: int, a: int) -> None:
+        """Pick the (class, group) cell (a click on the heatmap): one redraw, not one per drop-down."""
         cls, group = self.inspect["cell_class"], self.inspect["cell_group"]
-        changed = cls.value != c
-        self._reverting = True  # one redraw for a new cell, not one per drop-down
+        if cls.disabled:
+            return
+        self._reverting = True
         try:
-            cls.value = c
+            cls.value, group.value = c, a
         finally:
             self._reverting = False
-        if group.value != a:
-            group.value = a
-        elif changed:
-            self._render_cell()
+        self._render_cell()
+        self.tabs.selected_index = 2
 
     def _inspect_options(self) -> None:
         """Picker choices for the current run (IPC, class and group names); a pick is kept when it still exists."""
@@ -376,35 +416,30 @@ class Dashboard:
                 w.value = keep
         finally:
             self._reverting = False
+        self.picked_point = self.inspect["point"].value
 
     def _on_inspect(self, change) -> None:
         if self._reverting:
             return
         if change["owner"] is self.inspect["point"]:
-            frames = self.ctl.replay_frames if self._replay_index is not None else self.ctl.frames
-            if frames:
-                self._render_embedding(frames[self._replay_index if self._replay_index is not None else -1],
-                                       replay=self._replay_index is not None)
+            self.picked_point = change["new"]
+            self.panels["embedding"].update()
             self._render_point()
         else:
             self._render_cell()
 
     def _render_point(self) -> None:
+        from ..viz import plots
+
         i = self.inspect["point"].value
         self.inspect_images["point"].layout.display = "none" if i is None else None
         if i is None:
             self.inspect_images["point"].value = b""
-            self.inspect_captions["point"].value = "<small>pick a synthetic point ◆ to see its image</small>"
+            self.inspect_captions["point"].value = "<small>pick a synthetic point ◆ (or click one) to see its image</small>"
             return
-
-        def draw():
-            fig, ax = plots.new_figure(1.4, 1.4)
-            img = self.ctl.synthetic_image(i)  # (c, h, w)
-            ax.imshow(img.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if img.shape[0] == 1 else None,
-                      interpolation="nearest")
-            ax.axis("off")
-            self.inspect_images["point"].value = plots.fig_to_png(fig)
-        self._timed("point", draw)
+        img = self.ctl.synthetic_image(i)  # (c, h, w)
+        self.inspect_images["point"].value = plots.grid_png(img[None], torch.zeros(1, dtype=torch.long),
+                                                            target_width=96)[0]
         s = self.ctl.settings
         self.inspect_captions["point"].value = (
             f"<small>◆ {i}: synthetic image {i} of class {self.ctl.train.class_names[s.view_class]!r} "
@@ -416,18 +451,31 @@ class Dashboard:
         self.inspect_images["cell"].layout.display = "none" if empty else None
         if empty:
             self.inspect_images["cell"].value = b""
-            self.inspect_captions["cell"].value = ("<small>pick a heatmap cell (class and group) to see its test "
-                                                   "images with the proxy networks' answers</small>")
+            self.inspect_captions["cell"].value = ("<small>pick a heatmap cell (class and group, or click it) to "
+                                                   "see its test images with the proxy networks' answers</small>")
             return
         ex = self.ctl.cell_examples(c, a)
+        self._timed("cell", lambda: self._draw_cell(ex, c))
         names, m = self.ctl.test.class_names, ex["predicted"].shape[0]
+        n = int(((self.ctl.test.labels == c) & (self.ctl.test.groups == a)).sum())
+        self.inspect_captions["cell"].value = (
+            f"<small>cell ({names[c]!r}, {self.ctl.test.group_names[a]!r}): the first {len(ex['index'])} of "
+            f"{n} test images; title: the last proxy network's answer and how many of the {m} proxy networks "
+            f"got it right (proxy @ {ex['iteration']}, {self.ctl.settings.target})</small>")
 
-        def draw():
-            import matplotlib.pyplot as plt
+    def _draw_cell(self, ex: dict, c: int) -> None:
+        import matplotlib
+        import matplotlib.pyplot as plt
 
-            k = max(1, len(ex["index"]))
-            fig, axes = plt.subplots(1, k, figsize=(0.95 * k + 0.2, 1.45), squeeze=False)
-            for j, ax in enumerate(axes[0]):
+        from ..viz import plots
+
+        names, m = self.ctl.test.class_names, ex["predicted"].shape[0]
+        k = max(1, len(ex["index"]))
+        with matplotlib.rc_context(plots.DASHBOARD_RC):
+            plots.new_figure(1, 1)
+            plt.close("all")
+            fig, axes = plt.subplots(2, (k + 1) // 2, figsize=(0.95 * ((k + 1) // 2) + 0.2, 2.9), squeeze=False)
+            for j, ax in enumerate(axes.flat):
                 ax.axis("off")
                 if j >= len(ex["index"]):
                     continue
@@ -435,56 +483,21 @@ class Dashboard:
                 ax.imshow(img.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if img.shape[0] == 1 else None,
                           interpolation="nearest")
                 right = int(ex["right"][j])
-                guess = names[int(ex["predicted"][-1, j])]
-                ax.set_title(f"{guess}\n{'✓' if right == m else '✗' if right == 0 else '~'} {right}/{m}",
-                             fontsize=8, color="#060" if right == m else "#b00")
+                ax.set_title(f"{names[int(ex['predicted'][-1, j])]}\n{'✓' if right == m else '✗' if right == 0 else '~'}"
+                             f" {right}/{m}", fontsize=8, color="#060" if right == m else "#b00")
             self.inspect_images["cell"].value = plots.fig_to_png(fig)
-        self._timed("cell", draw)
-        n = int(((self.ctl.test.labels == c) & (self.ctl.test.groups == a)).sum())
-        self.inspect_captions["cell"].value = (
-            f"<small>cell ({names[c]!r}, {self.ctl.test.group_names[a]!r}): the first {len(ex['index'])} of "
-            f"{n} test images; title: the last proxy network's answer and how many of the {m} proxy networks "
-            f"got it right (proxy @ {ex['iteration']}, {self.ctl.settings.target})</small>")
-
-    def _on_groups(self, change) -> None:
-        if self._reverting:
-            return
-        if not self._groups_choosable:  # the dataset's own groups: shown, not chosen
-            self._reverting = True
-            try:
-                change["owner"].value = change["old"]
-            finally:
-                self._reverting = False
-            return
-        chosen = tuple(n for n, b in self.group_boxes.items() if b.value)
-        value = None if len(chosen) == len(self.group_boxes) else chosen
-        with self._working("groups"):
-            try:
-                self.ctl.set(groups=value)
-                self._initial_views()
-            except ValueError:
-                self._reverting = True
-                try:
-                    current = set(self.ctl.settings.groups or self.group_boxes)
-                    for n, b in self.group_boxes.items():
-                        b.value = n in current
-                finally:
-                    self._reverting = False
-            self.render_all()
 
     def _warm_umap(self) -> None:
         from ..viz.embedding import warm_up_umap
 
-        self.captions["embedding"].value = self._embedding_caption(note="UMAP is warming up (≈20 s); PCA meanwhile.")
         try:
             self.timings["umap_warmup_ms"] = 1000 * warm_up_umap()
         except Exception as exc:  # noqa: BLE001 - UMAP stays off, PCA works
             self.timings["umap_warmup_error"] = 0.0
-            self.captions["embedding"].value = self._embedding_caption(note=f"UMAP unavailable: {exc}")
+            self.controls["embedding"].tooltip = f"UMAP unavailable: {exc}"
             return
         self._umap_ready = True
         self.controls["embedding"].disabled = self.ctl.playing
-        self.captions["embedding"].value = self._embedding_caption()
 
     @contextlib.contextmanager
     def _working(self, what: str):
@@ -498,10 +511,13 @@ class Dashboard:
             self.busy.value = ""  # last: an empty indicator means everything is drawn and enabled
 
     def _enable(self, on: bool, *, keep_pause: bool = False) -> None:
+        given = self.ctl.given_data
         for name, w in self.controls.items():
-            w.disabled = (not on) or (name == "embedding" and not self._umap_ready)
-        for box in getattr(self, "group_boxes", {}).values():
+            w.disabled = ((not on) or (name == "embedding" and not self._umap_ready)
+                          or (given and name in ("dataset", "bias", "severity")))
+        for box in self.group_boxes.values():
             box.disabled = not on or not self._groups_choosable
+        self.apply_groups.disabled = not on or self.staged_groups() == self.ctl.settings.groups
         for w in getattr(self, "inspect", {}).values():
             w.disabled = not on
         for name, b in self.buttons.items():  # last: Step enabled again means the controls are too
@@ -512,23 +528,17 @@ class Dashboard:
         def handler(change) -> None:
             if self._reverting:
                 return
-            value = change["new"]
-            if name == "groups":
-                value = tuple(value) if len(value) < len(self.controls["groups"].options) else None
-            restart = name not in ("view_class", "embedding")
-            with self._working(f"{name}"):
+            with self._working(name):
                 try:
-                    self.ctl.set(**{name: value})
+                    self.ctl.set(**{name: change["new"]})
                 except ValueError:
                     self._revert(name, change["old"])
                     self.render_status()  # nothing else changed
                     return
-                if restart:
+                if name not in ("view_class", "embedding", "proxy_every"):  # a restart
                     self._initial_views()
                     self.render_all()
-                else:  # a view change: only the embedding panel
-                    if self.ctl.frames:
-                        self._render_embedding(self.ctl.frames[-1])
+                else:
                     self.render_status()
         return handler
 
@@ -540,11 +550,9 @@ class Dashboard:
             self._reverting = False
 
     def _initial_views(self) -> None:
-        """After a restart: the proxy and embedding at iteration 0, controls that depend on the data."""
-        if self.ctl.report is None:
-            self.ctl._refresh_proxy_safely()
-        if not self.ctl.frames and self.ctl.report is not None:
-            self.ctl._refresh_embedding_safely()
+        """After a restart: the proxy and embedding at iteration 0 (in the background where there is one),
+        the controls that depend on the data."""
+        self.ctl.ensure_views()
         if self._groups_key != (self.ctl.settings.dataset, self.ctl.settings.n_groups):
             self._build_groups(self.ctl.settings)
         self._inspect_options()
@@ -589,7 +597,7 @@ class Dashboard:
         return self._task
 
     def _begin_play(self) -> None:
-        if self._replay_index is not None:  # stepping leaves the replay for the live view
+        if self.replay_index is not None:  # stepping leaves the replay for the live view
             self._clear_replay()
         self.ctl.playing = True
         self._enable(False, keep_pause=True)
@@ -623,7 +631,7 @@ class Dashboard:
                 if not self.ctl.advance(1):
                     break
                 done += 1
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.005)
         finally:
             self._end_play()
         return done
@@ -636,8 +644,7 @@ class Dashboard:
         with self._working("replay"):
             try:
                 frames = self.ctl.replay()
-            except Exception as exc:  # noqa: BLE001
-                self.ctl.error = f"replay: {exc}"
+            except ValueError:  # too few frames: the controller keeps the error until a replay succeeds
                 self.render_status()
                 return
             self.replay_slider.max = len(frames) - 1
@@ -645,257 +652,99 @@ class Dashboard:
                 self._show_replay(len(frames) - 1)
             else:
                 self.replay_slider.value = len(frames) - 1
+            self.render_status()
         self.replay_slider.disabled = False
 
     def _show_replay(self, i: int) -> None:
-        frames = self.ctl.replay_frames
-        if frames and 0 <= i < len(frames):
-            self._replay_index = i
-            self._render_embedding(frames[i], replay=True)
+        if 0 <= i < len(self.ctl.replay_frames):
+            self.replay_index = i
+            self.panels["embedding"].update()
 
     def _clear_replay(self) -> None:
-        self._replay_index = None
+        self.replay_index = None
         self.replay_slider.disabled = True
         self.replay_slider.max = 0
-        self.shown.pop("embedding", None)  # the live view is drawn again
 
     # ------------------------------------------------------------ rendering
+    @property
+    def shown(self) -> dict[str, int | None]:
+        """Which iteration each panel shows (the embedding: its frame's), and the status line's."""
+        out = {name: (p.shown[0] if isinstance(p.shown, tuple) else p.shown) for name, p in self.panels.items()}
+        return {**out, "status": getattr(self, "_status_shown", None)}
+
     def _on_change(self, ctl, what: str) -> None:
         if what in ("reset", "view"):
             self._clear_replay()
-        if what == "reset":  # a new run: say so at once, the panels follow
-            self.point_px = None  # the ◆ of the old run's view are not clickable
-            self._rebuild_grids()
-            self.shown.clear()
-            self.render_status()
-        if what != "step":
-            return
+        if what == "reset":  # a new run: say so at once, nothing of the old run stays on screen
+            for p in self.panels.values():
+                p.update(force=True)
         now = time.perf_counter()
-        if not ctl.playing or now - getattr(self, "_last_render", 0.0) >= self.min_render_s:
-            self._render_loss()
-            self._render_grids()
+        throttled = ctl.playing and now - self._last_render < self.min_render_s
+        drew = {name: what in p.inputs and not (p.throttle and throttled) and what != "reset" and p.update()
+                for name, p in self.panels.items()}
+        if any(drew.values()) and not throttled:
             self._last_render = now
-        if ctl.frames and ctl.frames[-1].iteration == ctl.iteration and self._replay_index is None:
-            self._render_embedding(ctl.frames[-1])
-        if ctl.reports and ctl.reports[-1][0] == ctl.iteration:
-            self._render_heatmap()
-            self._render_fairness()
+        if drew.get("heatmap") and None not in (self.inspect["cell_class"].value, self.inspect["cell_group"].value):
+            self._render_cell()  # the picked cell follows the new proxy evaluation
+        if what == "step" and self.picked_point is not None and self.replay_index is None:
+            self._render_point()  # the picked point's image at the live iteration
         self.render_status()  # last: the readout changing means every panel is drawn
 
     def render_all(self) -> None:
-        self._rebuild_grids()
-        self._render_loss()
-        self._render_grids()
-        if self.ctl.frames and self._replay_index is None:
-            self._render_embedding(self.ctl.frames[-1])
-        self._render_heatmap()
-        self._render_fairness()
+        for p in self.panels.values():
+            p.update(force=True)
         self.render_status()
 
     def render_stale(self) -> None:
         """Redraw only the panels behind what the controller has (after a throttled Play)."""
-        ctl, it = self.ctl, self.ctl.iteration
-        self._rebuild_grids()
-        if self.shown.get("loss") != it:
-            self._render_loss()
-        if self.shown.get("grid") != it:
-            self._render_grids()
-        if ctl.frames and self._replay_index is None and self.shown.get("embedding") != ctl.frames[-1].iteration:
-            self._render_embedding(ctl.frames[-1])
-        if ctl.reports and self.shown.get("heatmap") != ctl.reports[-1][0]:
-            self._render_heatmap()
-        if ctl.reports and self.shown.get("fairness") != ctl.reports[-1][0]:
-            self._render_fairness()
+        for p in self.panels.values():
+            p.update()
         self.render_status()
+
+    def _readout(self, st: dict) -> str:
+        parts = []
+        for target, r in st["runs"].items():
+            loss = "—" if r["loss"] is None else format(r["loss"], ".3g")
+            if r["eod"] is None:
+                parts.append(f"<b>{target}</b>: loss {loss} · no proxy evaluation yet")
+                continue
+            parts.append(
+                f"<b>{target}</b>: loss {loss} · <abbr title='{EXPLAIN['proxy']}'>proxy @ {r['proxy_iteration']}</abbr>: "
+                f"accuracy {r['accuracy']:.1f}% · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {r['eod']:.1f}</b> · "
+                f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {r['deo_a']:.1f} · "
+                f"worst group {r['worst_group_accuracy']:.1f}%")
+        running = "" if st["evaluating"] is None else \
+            f" · <i style='color:#a60'>evaluating proxy @ {st['evaluating']}…</i>"
+        return " &nbsp;|&nbsp; ".join(parts) + running
 
     def render_status(self) -> None:
         st = self.ctl.status()
         it = st["iteration"]
-        self.iteration.value = f"<b style='font-size:15px'>iteration {it}</b>"
-        self.shown["status"] = it
-        if st["eod"] is not None:
-            loss = "—" if st["loss"] is None else format(st["loss"], ".3g")
-            self.readout.value = (
-                f"&nbsp; loss {loss} · <abbr title='{EXPLAIN['proxy']}'>proxy @ {st['proxy_iteration']}</abbr>: "
-                f"accuracy {st['accuracy']:.1f}% · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {st['eod']:.1f}</b> · "
-                f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {st['deo_a']:.1f} · "
-                f"worst group {st['worst_group_accuracy']:.1f}%")
-        else:
-            self.readout.value = "&nbsp; no proxy evaluation yet"
+        self.iteration.value = f"<b style='font-size:1.1em'>&nbsp;iteration {it}</b>"
+        self._status_shown = it
+        self.readout.value = self._readout(st)
         self.panel_note.value = "<small>" + self._panel_note(it) + "</small>"
-        t = {**st["timings"], **self.timings}
+        t = {**st["timings"], **self.timings, **{f"render_{n}_ms": p.ms for n, p in self.panels.items()}}
         self.timing.value = ("<small>" + " · ".join(f"{k} {v:.0f}" for k, v in sorted(t.items()))
                              + f" · device {st['device']}" + ("" if not self.ctl.playing else " · playing")
                              + "</small>")
-        self.error.value = (f"<span style='color:#b00'>⚠ {st['error']}</span>" if st["error"] else "")
+        self.error.value = (f"<span style='color:#b00'>⚠ {html.escape(st['error'])}</span>" if st["error"] else "")
 
     def _panel_note(self, it: int) -> str:
         s = self.ctl.settings
         parts = []
-        for name, label in (("loss", "loss"), ("grid", "synthetic images"), ("fairness", "fairness & heatmap"),
-                            ("embedding", "embedding")):
-            shown = self.shown.get(name)
-            if shown is None:
+        for name, shown in self.shown.items():
+            if shown is None or name == "status":
                 continue
             lag = it - shown
-            parts.append(f"{label} @ {shown}" + (f" (lag {lag})" if lag > 0 else ""))
+            parts.append(f"{self.panels[name].title} @ {shown}" + (f" (lag {lag})" if lag > 0 else ""))
         return ("panels show: " + " · ".join(parts)
                 + f" — proxy every {s.proxy_every}, embedding every {s.refresh_every} iterations")
 
     def _timed(self, name: str, draw) -> None:
-        import matplotlib
-
         t0 = time.perf_counter()
-        with matplotlib.rc_context(plots.DASHBOARD_RC):
-            draw()
+        draw()
         self.timings[f"render_{name}_ms"] = 1000 * (time.perf_counter() - t0)
-
-    def _colour(self, target: str, i: int) -> str:
-        return plots.strategy_colour(target, i)
-
-    def _render_loss(self) -> None:
-        def draw():
-            fig, ax = plots.new_figure(4.2, 2.8)
-            for i, (target, run) in enumerate(self.ctl.runs.items()):
-                plots.plot_loss(ax, run.history, label=target, color=self._colour(target, i))
-            if len(self.ctl.runs) > 1:
-                ax.legend(fontsize=9)
-            self.images["loss"].value = plots.fig_to_png(fig)
-        self._timed("loss", draw)
-        it = self.ctl.iteration
-        self.shown["loss"] = it
-        self.captions["loss"].value = f"<b>matching loss</b> ({self.ctl.settings.method}), iteration {it}"
-
-    def _rebuild_grids(self) -> None:
-        targets = list(self.ctl.runs)
-        if list(self.grid_images) == targets:
-            return
-        W = self.W
-        self.grid_images = {t: W.Image(format="png", layout=W.Layout(height="auto", object_fit="contain"))
-                            for t in targets}
-        self.grid_labels = {t: W.HTML() for t in targets}
-        for img in self.grid_images.values():
-            img.add_class("fairdd-grid")
-        self.grid_box.children = [W.VBox([self.grid_labels[t], self.grid_images[t]]) for t in targets]
-
-    def _render_grids(self) -> None:
-        t0 = time.perf_counter()
-        s = self.ctl.settings
-        width = 420 if len(self.ctl.runs) == 1 else 300
-        for target, run in self.ctl.runs.items():
-            png, w, h = plots.grid_png(self.ctl.train.display(run.images.detach().cpu()), run.labels.cpu(),
-                                       target_width=width)
-            shown_w = min(w, width)
-            img = self.grid_images[target]
-            img.value = png
-            img.layout.width = f"{shown_w}px"
-            more = f", first 10 of {s.ipc} per class" if s.ipc > 10 else ""
-            self.grid_labels[target].value = f"<b>{target}</b>: iteration {run.iteration}{more}"
-        self.timings["render_grid_ms"] = 1000 * (time.perf_counter() - t0)
-        self.shown["grid"] = self.ctl.iteration
-        self.captions["grid"].value = "<b>synthetic images</b> (one row per class)"
-
-    def _embedding_caption(self, frame=None, note: str = "") -> str:
-        s = self.ctl.settings
-        text = EMBEDDING_CAPTION[s.embedding]
-        dist = ""
-        if frame is not None and frame.distances:
-            d = frame.distances
-            dist = (f"<br>synthetic mean → barycenter <b>{d['barycenter']:.2f}</b> · → pooled mean "
-                    f"<b>{d['pooled']:.2f}</b> (real points' typical spread {d['spread']:.2f}; embedding space)")
-        head = (f"<b>embedding view</b>, class {self.ctl.train.class_names[s.view_class]!r}"
-                + (f", iteration {frame.iteration}" if frame is not None else ""))
-        note = f"<br><i>{note}</i>" if note else ""
-        return f"{head}<br><small style='color:#555'>{text}{dist}</small>{note}"
-
-    def _render_embedding(self, frame, *, replay: bool = False) -> None:
-        def draw():
-            fig, ax = plots.new_figure(4.8, 3.6)
-            plots.plot_embedding(ax, frame, self.ctl.train.group_names)
-            self._ring_point(ax, frame)
-            ax.set_title(("replay: " if replay else "") + f"{frame.kind.upper()}, iteration {frame.iteration}")
-            ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
-            self.images["embedding"].value, self.pixel_maps["embedding"] = picking.render_png(fig, ax)
-        self._timed("embedding", draw)
-        self._record_points(frame)
-        self.shown["embedding"] = frame.iteration
-        if self.inspect["point"].value is not None and not replay:
-            self._render_point()  # the picked point's image at the live iteration
-        note = "" if self._umap_ready or self.ctl.settings.embedding == "umap" else \
-            "UMAP is warming up (≈20 s); PCA meanwhile."
-        caption = self._embedding_caption(frame, note=note)
-        self.captions["embedding"].value = ("<b style='color:#a60'>replay</b> (slider) — " + caption) if replay else caption
-
-    def _ring_point(self, ax, frame) -> None:
-        """Ring the synthetic point picked under the view ("inspect ◆") and label it."""
-        i = self.inspect["point"].value if hasattr(self, "inspect") else None
-        syn = frame.extra_xy[[k == "synthetic" for k in frame.extra_kind]]  # (ipc, 2)
-        if i is None or i >= len(syn):
-            return
-        ax.scatter(*syn[i], s=260, facecolors="none", edgecolors="#D55E00", linewidths=2.2, zorder=5)
-        ax.annotate(f"◆ {i}", syn[i], textcoords="offset points", xytext=(8, 8), fontsize=10, color="#D55E00",
-                    weight="bold", zorder=6)
-
-    def _majority(self):
-        return self.ctl.train.cell_counts().argmax(1).tolist()  # (C,)
-
-    def _render_heatmap(self) -> None:
-        if self.ctl.report is None:
-            return
-        it = self.ctl.reports[-1][0]
-
-        def draw():
-            fig, ax = plots.new_figure(4.8, 3.8)
-            plots.plot_group_heatmap(ax, self.ctl.report.by_group, majority=self._majority(), fontsize=9,
-                                     title=f"{self.ctl.settings.target}: proxy @ {it}")
-            self.images["heatmap"].value, self.pixel_maps["heatmap"] = picking.render_png(fig, ax)
-        self._timed("heatmap", draw)
-        self.shown["heatmap"] = it
-        if self.inspect["cell_class"].value is not None and self.inspect["cell_group"].value is not None:
-            self._render_cell()  # the picked cell follows the new proxy evaluation
-        self.captions["heatmap"].value = (f"<b>accuracy per (class, group) %</b>, proxy @ {it}"
-                                          "<br><small style='color:#555'>white box: the class's majority colour "
-                                          "in training. A bright box in a dark row = the class is learned for "
-                                          "its majority colour only.</small>")
-
-    def _floors(self) -> dict:
-        from ..viz.noise_floor import report_noise_floor
-
-        cache = self.__dict__.setdefault("_floor_cache", {})
-        out = {}
-        for target, reports in self.ctl.reports_by.items():
-            its, lo, hi = [], [], []
-            for it, r in reports:
-                key = (id(r), target)
-                if key not in cache:
-                    cache[key] = report_noise_floor(r, n_draws=400, seed=it)
-                nf = cache[key]
-                its.append(it)
-                lo.append(nf.eod_band[0])
-                hi.append(nf.eod_band[1])
-            out[target] = (its, lo, hi)
-        return out
-
-    def _render_fairness(self) -> None:
-        if not self.ctl.reports:
-            return
-        it = self.ctl.reports[-1][0]
-
-        def draw():
-            import matplotlib.pyplot as plt
-
-            fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.4))
-            plots.plot_fairness(axes, self.ctl.curves(), floors=self._floors())
-            fig.tight_layout(rect=(0, 0.12, 1, 1))
-            self.images["fairness"].value = plots.fig_to_png(fig)
-        self._timed("fairness", draw)
-        self.shown["fairness"] = it
-        names = " vs ".join(self.ctl.runs)
-        self.captions["fairness"].value = (
-            f"<b>fairness over time</b> ({names}), proxy evaluations up to iteration {it}"
-            "<br><small style='color:#555'>Shaded: the EOD a perfectly fair model of the same accuracy would "
-            "show on this test set by chance (5–95 %); a curve inside the band is as fair as can be measured."
-            "</small>")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - notebook only
         from IPython.display import display

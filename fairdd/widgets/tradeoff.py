@@ -20,34 +20,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..targets.moments import Cobra, _weighted
+from ..targets.moments import CobraMix
 
 __all__ = ["MixedBarycenter", "TradeoffPoint", "tradeoff_sweep", "pareto_front", "plot_tradeoff", "target_for"]
 
 
-@dataclass(frozen=True)
-class MixedBarycenter(Cobra):
-    """COBRA's barycenter with group weights mixed between size-proportional (λ=0) and uniform (λ=1)."""
-
-    name: ClassVar[str] = "cobra-mix"
-    mix: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not (isinstance(self.mix, (int, float)) and not isinstance(self.mix, bool) and 0.0 <= self.mix <= 1.0):
-            raise ValueError(f"mix must be a number in [0, 1]; got {self.mix!r}")
-
-    def from_cells(self, mean, count):
-        c = count.to(mean.dtype)  # (C, G)
-        present = (c > 0).to(mean.dtype)
-        prop = c / c.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
-        unif = present / present.sum(1, keepdim=True).clamp(min=1e-12)  # (C, G)
-        return _weighted(mean, (1.0 - self.mix) * prop + self.mix * unif)
+MixedBarycenter = CobraMix  # the registered target ``cobra-mix`` (fairdd.targets), under its earlier name
 
 
 def pareto_front(accuracy: Sequence[float], eod: Sequence[float]) -> np.ndarray:
@@ -62,7 +45,8 @@ def _key(mix: float, ipc: int) -> str:
     return f"mix{mix:.4f}-ipc{ipc}"
 
 
-CACHE_FORMAT = 2  # 2: λ = 0 is the vanilla run, λ = 1 the COBRA run, rows carry the target and t-intervals
+CACHE_FORMAT = 3  # 2: λ = 0 is the vanilla run, λ = 1 the COBRA run, rows carry the target and t-intervals;
+# 3: the points in between run the registered target cobra-mix (their configs record it and λ)
 
 
 def target_for(mix: float) -> str:
@@ -75,12 +59,9 @@ def _distil_point(train, *, mix: float, ipc: int, method: str, preset: str, seed
     from ..distill import Distiller
 
     target = target_for(mix)
-    config = distill_config(method=method, target="cobra" if target == "cobra-mix" else target, ipc=ipc,
-                            preset=preset, seed=seed)
-    run = Distiller(train, config, device=device)
-    if target == "cobra-mix":
-        run.strategy = MixedBarycenter(mix=mix)
-    return run.run()
+    mixed = {"mix": mix} if target == "cobra-mix" else {}  # recorded in the result's config as itself
+    config = distill_config(method=method, target=target, ipc=ipc, preset=preset, seed=seed, **mixed)
+    return Distiller(train, config, device=device).run()
 
 
 def _row(mix: float, ipc: int, report) -> dict:

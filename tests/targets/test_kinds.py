@@ -96,4 +96,4 @@ def test_the_registry_is_complete_from_any_single_import():
     code = ("import sys; from fairdd.targets.moments import Cobra; "
             "print(sorted(sys.modules['fairdd.targets.registry'].STRATEGIES))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == str(sorted(["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"]))
+    assert out.strip() == str(sorted(["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"]))

@@ -77,7 +77,7 @@ def test_proportional_weights_reproduce_vanilla_and_custom_weights():
 
 
 def test_bad_target_and_weights():
-    assert set(STRATEGIES) == {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss"}
+    assert set(STRATEGIES) == {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"}
     with pytest.raises(ValueError, match="unknown target 'fair'; allowed: .*cobra"):
         get_strategy("fair")
     with pytest.raises(ValueError, match="group_weights must be"):

@@ -86,12 +86,12 @@ def test_dashboard_buttons_and_controls(digits_train, digits_test):
     from fairdd.widgets import Dashboard
 
     dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
-    first_umap = dash.images["embedding"].value
+    first_umap = dash.panels["embedding"].body.spec
     assert "iteration 0" in dash.iteration.value and "EOD" in dash.readout.value
     dash.buttons["step"].click()
     dash.buttons["step"].click()
     assert "iteration 2" in dash.iteration.value
-    assert dash.images["embedding"].value != first_umap
+    assert dash.panels["embedding"].body.spec != first_umap
     dash.buttons["step10"].click()
     assert dash.ctl.iteration == 12
     dash.controls["target"].value = "uniform"
@@ -106,6 +106,7 @@ def test_dashboard_buttons_and_controls(digits_train, digits_test):
     dash.buttons["replay"].click()  # one frame only: the error is shown, nothing breaks
     assert "replay" in dash.error.value
     assert all(k in dash.timing.value for k in ("step_ms", "proxy_ms", "render_embedding_ms"))
+    assert dash.ctl.error is not None and "replay" in dash.ctl.error  # until a replay succeeds
 
 
 def test_proxy_nets_are_kept_by_the_controller_not_the_report(ctl):

@@ -52,8 +52,10 @@ def test_bad_settings_are_refused_on_set_and_change_nothing(shared_ctl, change, 
         ctl.set(**change)
     assert ctl.settings == settings
     _assert_same_state(before, _state(ctl.run))
-    assert ctl.error and match in ctl.error  # shown until the next successful action
-    assert ctl.advance(1) == 1 and ctl.error is None  # and the run goes on
+    assert ctl.error and match in ctl.error  # shown until a setting succeeds
+    assert ctl.advance(1) == 1 and match in ctl.error  # the run goes on; a step is not what failed
+    ctl.set(proxy_every=ctl.settings.proxy_every)
+    assert ctl.error is None
 
 
 def test_bad_settings_are_refused_at_construction(digits_train, digits_test):
@@ -275,7 +277,7 @@ def test_view_class_does_not_restart_from_the_dashboard(dash):
 
 def test_compare_mode_from_the_dashboard(dash):
     dash.controls["compare"].value = ("vanilla",)
-    assert list(dash.ctl.runs) == ["cobra", "vanilla"] and len(dash.grid_box.children) == 2
+    assert list(dash.ctl.runs) == ["cobra", "vanilla"] and len(dash.panels["grid"].body.children) == 2
     dash.step(2)
     assert dash.shown["fairness"] == 2
 
@@ -290,6 +292,7 @@ def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_
     assert "groups" not in dash.controls and len(dash.group_boxes) == 4
     dash.step(1)
     dash.group_boxes["red"].value = False
+    dash.apply_groups.click()
     assert dash.ctl.settings.groups == ("green", "blue", "yellow") and dash.ctl.iteration == 0
     assert dash.ctl.train.group_names == ("green", "blue", "yellow")  # the data follows the boxes
     assert list(dash.group_boxes) == ["red", "green", "blue", "yellow"]  # the whole palette stays choosable
@@ -299,3 +302,123 @@ def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_
     given.group_boxes["red"].value = False
     assert given.group_boxes["red"].value and given.ctl.settings.groups is None
     assert "majority share" in dash.controls["bias"].description
+
+
+# ------------------------------------------------------------------- issue 23
+def test_group_edits_are_staged_and_applied_once(digits_train, digits_test):
+    """Bug 23.4: each ticked box restarted the run (five colours, five restarts)."""
+    from fairdd.widgets import Dashboard
+
+    dash = Dashboard(warm_umap=False, workshop=True, dataset="colored-digits", n_groups=4, **FAST)
+    restarts = []
+    dash.ctl.on_change(lambda c, what: restarts.append(what) if what == "reset" else None)
+    dash.step(1)
+    dash.group_boxes["red"].value = False
+    dash.group_boxes["blue"].value = False
+    assert restarts == [] and dash.ctl.iteration == 1 and dash.ctl.settings.groups is None  # staged only
+    assert not dash.apply_groups.disabled
+    dash.group_boxes["blue"].value = True  # an edit undone is still staged, not applied
+    dash.apply_groups.click()
+    assert restarts == ["reset"] and dash.ctl.settings.groups == ("green", "blue", "yellow")
+    assert dash.apply_groups.disabled
+
+
+def test_replay_survives_class_and_projection_switches(ctl):
+    """Bug 23.2: after Play, a view switch left one frame ("a replay needs at least 2 recorded frames")."""
+    ctl.advance(6)
+    recorded = [f.iteration for f in ctl.frames]
+    ctl.set(view_class=3)
+    assert [f.iteration for f in ctl.frames] == recorded
+    assert [f.iteration for f in ctl.replay()] == recorded
+    syn = ctl.frames[-1].high_dim[len(ctl.frames[-1].real_groups):][
+        [k == "synthetic" for k in ctl.frames[-1].extra_kind]]
+    assert syn.shape[0] == ctl.settings.ipc  # the ◆ of class 3 now
+    ctl.set(view_class=0)
+    assert len(ctl.replay()) == len(recorded)
+
+
+def test_compare_mode_shows_both_runs_everywhere(dash):
+    """Bug 23.3: only the main run in the status line, heatmap and embedding; vanilla's ◆ not drawn."""
+    dash.controls["compare"].value = ("vanilla",)
+    dash.step(2)
+    assert "<b>cobra</b>" in dash.readout.value and "<b>vanilla</b>" in dash.readout.value
+    heat = dash.panels["heatmap"].body.spec["panels"]
+    assert [p["title"] for p in heat] == ["cobra @ 2", "vanilla @ 2"]
+    emb = dash.panels["embedding"].body.spec
+    names = [l.get("name") for l in emb["panels"][0]["layers"]]
+    assert "synthetic" in names and "synthetic:vanilla" in names
+    assert any(item["label"] == "vanilla ◆" for item in emb["legend"])
+    assert emb["panels"][0]["layers"][-1]["shape"] == "star"  # the barycenter on top of every point
+
+
+def test_proxy_every_is_a_view_setting_of_the_dashboard(dash):
+    dash.step(1)
+    dash.controls["proxy_every"].value = 3
+    assert dash.ctl.settings.proxy_every == 3 and dash.ctl.iteration == 1  # applies from the next step
+    dash.step(2)
+    assert dash.ctl.reports[-1][0] == 3
+
+
+def test_the_fairness_curve_shows_its_noise_band_and_numbers_on_hover(dash):
+    dash.step(4)
+    right = dash.panels["fairness"].body.spec["panels"][1]["layers"]
+    band = next(l for l in right if l["kind"] == "band")
+    assert band["x"] == [0, 2, 4] and all(lo <= hi for lo, hi in zip(band["lo"], band["hi"]))
+    eod = next(l for l in right if l["kind"] == "line" and not l.get("dash"))
+    assert f"EOD {dash.ctl.report.eod:.1f}" in eod["tips"][-1] and "noise band" in eod["tips"][-1]
+
+
+def test_presenter_layout_enlarges_every_panel(dash):
+    small = dash.panels["fairness"].body.spec["font"]
+    dash.presenter_toggle.value = True
+    assert "fairdd-presenter" in dash.widget._dom_classes
+    assert all(p.body.spec.get("font", 99) > small for n, p in dash.panels.items() if n != "grid")
+
+
+def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
+    """Bug 23.4: a proxy evaluation froze the counter; with a background executor a step returns first."""
+    import asyncio
+    import threading
+
+    from fairdd.widgets import Dashboard
+
+    release = threading.Event()
+
+    async def run():
+        dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
+        assert dash.ctl.background is not None and dash.ctl.evaluating == 0  # the page shows before it
+        while dash.ctl.evaluating is not None:
+            await asyncio.sleep(0.05)
+        real = dash.ctl._evaluate
+        dash.ctl._evaluate = lambda *a: (release.wait(60), real(*a))[1]  # a slow evaluation
+        await dash.play_async(3)
+        assert dash.ctl.iteration == 3 and dash.ctl.evaluating is not None  # stepped on meanwhile
+        assert "evaluating proxy @" in dash.readout.value
+        release.set()
+        for _ in range(300):
+            await asyncio.sleep(0.05)
+            if dash.ctl.evaluating is None:
+                break
+        return dash
+
+    dash = asyncio.run(run())
+    assert dash.ctl.reports and dash.ctl.error is None
+
+
+def test_panels_are_one_list_each_declaring_its_inputs(dash):
+    from fairdd.widgets.panels import Panel, panels
+
+    found = panels()
+    assert [c.name for c in found] == list(dash.panels) and len(found) == 5
+    events = {"reset", "step", "proxy", "embedding", "view", "replay", "pick", "settings"}
+    assert all(issubclass(c, Panel) and c.inputs <= events for c in found)
+
+
+def test_a_view_switch_redraws_the_embedding_at_the_same_iteration(dash):
+    """The embedding panel keyed its redraw on the iteration only: a class switch at the same iteration
+    left the old class on screen."""
+    dash.step(2)
+    dash.controls["view_class"].value = 2
+    assert "class '2' @ 2" in dash.panels["embedding"].caption.value
+    dash.controls["view_class"].value = 0
+    assert "class '0' @ 2" in dash.panels["embedding"].caption.value

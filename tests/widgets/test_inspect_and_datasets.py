@@ -3,7 +3,6 @@ picked cell its test images with the proxy networks' answers), and the dashboard
 the ones whose files are missing are marked unavailable up-front, never a crash, and on the file
 fixtures (64 px faces with 3 classes × 4 groups and 2 × 2, CIFAR10-S's grayscale/colour) every view
 renders with the dataset's own group names."""
-import io
 import sys
 from pathlib import Path
 
@@ -59,10 +58,11 @@ def test_picking_a_point_rings_it_and_a_cell_shows_its_test_images(digits_train,
 
     dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
     dash.step(2)
-    plain = dash.images["embedding"].value
+    plain = dash.panels["embedding"].body.spec
     assert dash.inspect_images["point"].value == b""
     dash.inspect["point"].value = 4
-    assert dash.images["embedding"].value != plain  # ringed and labelled
+    ring = dash.panels["embedding"].body.spec["panels"][0]["layers"]
+    assert dash.panels["embedding"].body.spec != plain and any(l.get("text") == "◆ 4" for l in ring)  # ringed
     assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and "◆ 4" in dash.inspect_captions["point"].value
     assert dash.ctl.iteration == 2  # inspecting never steps or restarts
     dash.inspect["cell_class"].value = 1
@@ -129,7 +129,7 @@ def test_every_view_renders_on_the_file_fixtures(files, monkeypatch, name, shape
     assert {k: dash.shown[k] for k in ("loss", "grid", "heatmap", "fairness", "embedding")} == dict.fromkeys(
         ("loss", "grid", "heatmap", "fairness", "embedding"), 2)
     for k in ("loss", "heatmap", "fairness", "embedding"):
-        assert dash.images[k].value[:4] == b"\x89PNG", k
+        assert dash.panels[k].body.spec["key"] == f"{k}@2", k
     frame = dash.ctl.frames[-1]
     assert sum(k.startswith("mean:") for k in frame.extra_kind) == len(set(frame.real_groups.tolist()))
     dash.controls["view_class"].value = shape[0] - 1
@@ -151,53 +151,40 @@ def test_colour_groups_are_named_as_the_dataset_builds_them():
     assert list(dash.controls["groups"].options) == list(dash.ctl.train.group_names)
     keep = tuple(dash.ctl.train.group_names[:3])
     dash.controls["groups"].value = keep
+    dash.apply_groups.click()
     assert dash.ctl.error is None and dash.ctl.train.group_names == keep
     assert len(dash.controls["groups"].options) == 10  # the whole palette stays on offer
 
 
 # ---------------------------------------------------------------------------- clicks
-def _pixel(png: bytes, px) -> np.ndarray:
-    from PIL import Image
-
-    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)  # (H, W, 3)
-    return rgb[int(px[1]), int(px[0])]
-
-
-def _event(kind: str, px, pm, shown: float = 0.5) -> dict:
-    """An ipyevents mouse event at natural PNG pixel ``px`` on an image shown at ``shown`` × its size."""
-    return {"type": kind, "relativeX": px[0] * shown, "relativeY": px[1] * shown,
-            "boundingRectWidth": pm.width * shown, "boundingRectHeight": pm.height * shown}
+def _layer(spec: dict, name: str, panel: int = 0) -> dict:
+    return next(l for l in spec["panels"][panel]["layers"] if l.get("name") == name)
 
 
 def test_clicking_a_point_or_a_cell_picks_it_like_the_drop_downs(digits_train, digits_test):
-    from matplotlib import colormaps
-
+    """A click in the browser comes back as {name, index} or {row, col}: it picks like the drop-downs;
+    the hover text of every ◆ and cell carries its numbers (drawn in the browser, no round trip)."""
     from fairdd.widgets import Dashboard
 
     dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
     dash.step(2)
-    pm, png = dash.pixel_maps["embedding"], dash.images["embedding"].value
-    px = dash.point_px[3]
-    assert _pixel(png, px).max() < 90  # a black ◆ is drawn where the map says
-    assert dash.pointer("embedding", _event("mousemove", px, pm)) == 3 and "◆ 3" in dash.hover.value
-    assert dash.inspect["point"].value is None  # a hover names the point, it picks nothing
-    assert dash.pointer("embedding", _event("mouseleave", px, pm)) is None and dash.hover.value == ""
-    away = np.array([2.0, 2.0])  # the PNG's corner: no point near
-    assert dash.pointer("embedding", _event("click", away, pm)) is None and dash.inspect["point"].value is None
-    hit = dash.pointer("embedding", _event("click", px + 3, pm))  # a few px off still hits (12 display px)
-    assert hit == dash.inspect["point"].value == int(np.linalg.norm(dash.point_px - (px + 3), axis=1).argmin())
-    assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and f"◆ {hit}" in dash.inspect_captions["point"].value
-    pm, png = dash.pixel_maps["heatmap"], dash.images["heatmap"].value
-    cell = pm.to_pixel([2, 1])  # column = group 2, row = class 1
-    expected = 255 * np.array(colormaps["viridis"](dash.ctl.report.tpr.mean(0)[1, 2].item())[:3])
-    assert np.abs(_pixel(png, cell) - expected).max() <= 8  # that cell's colour is under that pixel
-    assert dash.pointer("heatmap", _event("click", cell, pm, shown=1.0)) == (1, 2)
+    emb, heat = dash.panels["embedding"].body, dash.panels["heatmap"].body
+    syn = _layer(emb.spec, "synthetic")
+    assert len(syn["x"]) == dash.ctl.settings.ipc and "◆ 3 (cobra)" in syn["tips"][3]
+    frame = dash.ctl.frames[-1]
+    assert np.allclose(syn["x"], frame.extra_xy[[k == "synthetic" for k in frame.extra_kind], 0])
+    emb._on_msg(emb, {"event": "click", "name": "synthetic", "index": 3}, [])
+    assert dash.inspect["point"].value == 3 and "◆ 3" in dash.inspect_captions["point"].value
+    assert dash.inspect_images["point"].value[:4] == b"\x89PNG"
+    emb._on_msg(emb, {"event": "click", "name": "mean:red", "index": 0}, [])  # not a ◆: nothing picked
+    assert dash.inspect["point"].value == 3
+    cells = _layer(heat.spec, "cell")
+    acc = dash.ctl.report.tpr.mean(0) * 100  # (C, G)
+    assert abs(cells["values"][1][2] - float(acc[1, 2])) < 1e-6
+    assert f"accuracy {float(acc[1, 2]):.1f} %" in cells["tips"][1][2] and "test images" in cells["tips"][1][2]
+    heat._on_msg(heat, {"event": "click", "name": "cell", "row": 1, "col": 2}, [])
     assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
     assert dash.inspect_images["cell"].value[:4] == b"\x89PNG" and "'blue'" in dash.inspect_captions["cell"].value
-    outside = np.array([pm.box[2] + 5, cell[1]])  # right of the cells (the colour bar's side)
-    assert dash.pointer("heatmap", _event("click", outside, pm)) is None
-    assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
     assert dash.ctl.iteration == 2  # clicking never steps or restarts
     dash.controls["ipc"].value = 2  # a restart: the new view's ◆ are the clickable ones
-    pm = dash.pixel_maps["embedding"]
-    assert len(dash.point_px) == 2 and dash.pointer("embedding", _event("click", dash.point_px[1], pm)) == 1
+    assert len(_layer(emb.spec, "synthetic")["x"]) == 2

@@ -92,3 +92,25 @@ def test_plot_draws_the_t_interval_and_the_front():
     texts = [t.get_text() for t in ax.texts]
     assert "λ=0 (vanilla)" in texts and "λ=1 (COBRA)" in texts
     plt.close(fig)
+
+
+def test_the_mix_is_a_registered_target_recorded_as_itself(digits_train, digits_test):
+    """Issue 23: the mixed points were built as "cobra" with the strategy patched in, so their recorded
+    config said "cobra". Now cobra-mix is a target of its own, configured like cobra, with λ recorded."""
+    import fairdd
+    from fairdd.config import distill_config
+    from fairdd.targets import STRATEGIES, CobraMix
+
+    assert STRATEGIES["cobra-mix"] is CobraMix is MixedBarycenter
+    mixed, cobra = distill_config(target="cobra-mix", preset="demo", mix=0.25), distill_config(preset="demo")
+    assert (mixed.target, mixed.mix) == ("cobra-mix", 0.25)
+    assert (mixed.distance, mixed.warm_start_epochs) == (cobra.distance, cobra.warm_start_epochs)  # cobra's values
+    with pytest.raises(ValueError, match=r"mix is used only by the targets \['cobra-mix'\]"):
+        distill_config(target="cobra", mix=0.5)
+    with pytest.raises(ValueError, match="mix"):
+        distill_config(target="cobra-mix", mix=1.5)
+    _, points = tradeoff_sweep(digits_train, digits_test, mixes=(0.5,), ipcs=(1,), preset="smoke", n_models=1,
+                               device="cpu")
+    alone = fairdd.distill(digits_train, target="cobra-mix", mix=0.5, ipc=1, preset="smoke", seed=0, device="cpu")
+    assert torch.equal(points["mix0.5000-ipc1"].images, alone.images)
+    assert (alone.config["target"], alone.config["mix"]) == ("cobra-mix", 0.5)

@@ -1,0 +1,44 @@
+"""Synthetic images panel: each run's synthetic set, one row per class (PNG with square pixels)."""
+from __future__ import annotations
+
+from . import Panel
+
+
+class GridPanel(Panel):
+    name, title, slot, order = "grid", "synthetic images", "top", 0
+    inputs = frozenset({"reset", "step"})
+    throttle = True
+
+    def build(self):
+        W = self.dash.W
+        self.images: dict = {}
+        box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        box.add_class("fairdd-grids")
+        return box
+
+    def _rebuild(self) -> None:
+        W = self.dash.W
+        targets = list(self.ctl.runs)
+        if list(self.images) == targets:
+            return
+        self.images = {t: W.Image(format="png", layout=W.Layout(height="auto", object_fit="contain"))
+                       for t in targets}
+        self.labels = {t: W.HTML() for t in targets}
+        for img in self.images.values():
+            img.add_class("fairdd-grid")
+        self.body.children = [W.VBox([self.labels[t], self.images[t]]) for t in targets]
+
+    def draw(self) -> None:
+        from ...viz import plots
+
+        self._rebuild()
+        s, runs = self.ctl.settings, self.ctl.runs
+        width = self.dash.sizes["grid"] // len(runs)
+        for target, run in runs.items():
+            png, w, _ = plots.grid_png(self.ctl.train.display(run.images.detach().cpu()), run.labels.cpu(),
+                                       target_width=width)
+            self.images[target].value = png
+            self.images[target].layout.width = f"{min(w, width)}px"
+            more = f", first 10 of {s.ipc} per class" if s.ipc > 10 else ""
+            self.labels[target].value = f"<b>{target}</b> @ {run.iteration}{more}"
+        self.caption.value = f"<b><abbr title='one row per class'>synthetic images</abbr></b> @ {self.ctl.iteration}"
