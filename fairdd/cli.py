@@ -589,7 +589,7 @@ def run_reproduce(args) -> int:
         beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
                   else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
                        f"{row['published_source']}")
-        eod = shown(row["eod"], spec="6.2f")  # "undefined" when the test set cannot measure it
+        eod = shown(row["eod"], row["undefined"].get("eod"), "6.2f")  # "undefined (<why>)" when not measured
         print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
               f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
@@ -601,7 +601,10 @@ def run_reproduce(args) -> int:
     cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
             "published_eod", "published_source",
             "distill_s", "eval_s", "ms_per_iteration"]
-    text = table[cols].round(2).to_markdown() if _has_tabulate() else table[cols].round(2).to_string()
+    from fairdd.experiments.reproduce import shown_table
+
+    cells = shown_table(table, cols)  # an unmeasured metric reads "undefined (<why>)", never nan
+    text = cells.to_markdown() if _has_tabulate() else cells.to_string()
     write_owned(out / "table.md", lambda p: p.write_text(text + "\n"), what="reproduce table")
     from fairdd.viz.paper import latex_table, summary_table
 

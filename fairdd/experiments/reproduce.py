@@ -7,6 +7,7 @@ naming what differs. ``fairdd sweep status out`` and ``fairdd sweep table out --
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -14,7 +15,7 @@ from ..data import options
 from .published import compare, run_setting
 from .study import _folder
 
-__all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "REPRODUCE_METRICS"]
+__all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "shown_table", "REPRODUCE_METRICS"]
 
 REPRODUCE_METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
 
@@ -120,6 +121,30 @@ def reproduce_frame(sweep, *, targets: Sequence[str] | None = None):
     return frame
 
 
+def shown_table(frame, columns: Sequence[str]):
+    """The columns of a ``reproduce_frame`` as text, as ``table.md`` shows them.
+
+    A metric the test set cannot measure reads ``"undefined (<why>)"`` (``fairdd.report.shown``, the
+    reason from the cell's ``done.json``), never ``nan``; any other missing number reads ``"—"``.
+    """
+    from ..report import shown
+
+    def text(row: dict, col: str) -> str:
+        value = row[col]
+        if isinstance(value, str):
+            return value
+        if col in REPRODUCE_METRICS:
+            return shown(float(value), (row.get("undefined") or {}).get(col))
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    import pandas as pd
+
+    rows = frame.to_dict(orient="index")
+    return pd.DataFrame({c: [text(rows[t], c) for t in frame.index] for c in columns}, index=frame.index)
+
+
 def cell_comparison(cell):
     """The published number a sweep cell may stand beside, or why none (``fairdd.experiments.compare``)."""
     return compare(run_setting(dataset=cell.dataset, method=cell.method, target=cell.target, ipc=cell.ipc,
@@ -131,7 +156,7 @@ def _row(cell, done: dict) -> dict:
     pub = cell_comparison(cell)
     pub = (pub.accuracy, pub.eod, pub.source)
     std = done.get("std", {})
-    return {**{k: done[k] for k in REPRODUCE_METRICS},
+    return {**{k: done[k] for k in REPRODUCE_METRICS}, "undefined": done.get("undefined") or {},
             **{f"{k}_std": std.get(k, float("nan")) for k in REPRODUCE_METRICS},
             "published_accuracy": pub[0], "published_eod": pub[1], "published_source": pub[2],
             "n_models": done["n_models"], "seed": cell.seed, "data_seed": cell.data_seed,

@@ -919,7 +919,8 @@ def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: f
 
     history = getattr(source, "history", [])
     steps = [h["seconds"] for h in history]
-    return {**report.overall, "std": dict(report.std), "noise_floor": report.noise_floor(),
+    return {**report.overall, "undefined": dict(report.undefined),  # why a NaN metric was not measured
+            "std": dict(report.std), "noise_floor": report.noise_floor(),
             "n_models": cell.n_models, "seed": cell.seed, "data_seed": cell.data_seed,  # run seed, data draw
             "distill_s": distill_s, "eval_s": report.seconds, "load_s": load_s,
             "seconds": seconds, "iterations": len(history),

@@ -124,6 +124,19 @@ class SweepTable:
         return list(dict.fromkeys(f"{r['dataset']} {r['target']}: {r['published_source']}"
                                   for r in rows.to_dict(orient="records")))
 
+    def _undefined(self) -> list[str]:
+        """Why an entry's EOD reads "undefined": ``"<row> at <column>: EOD undefined (<why>)"``, once each."""
+        from ..report import shown
+
+        if not len(self.summary) or "eod_undefined" not in self.summary:
+            return []
+        out = []
+        for r in self.summary.to_dict(orient="records"):
+            if math.isnan(r["eod_mean"]):
+                where = " / ".join(str(r[k]) for k in self.rows) + " at " + " ".join(str(r[k]) for k in self.columns)
+                out.append(f"{where}: EOD {shown(r['eod_mean'], r['eod_undefined'] or None)}")
+        return list(dict.fromkeys(out))
+
     def damage_note(self) -> str:
         """One line naming the cells left out because their ``done.json`` is damaged ("" if none)."""
         if not self.damaged:
@@ -139,6 +152,7 @@ class SweepTable:
         misses = self._near_misses()
         if misses:
             txt += "; " + "; ".join(misses)
+        txt += "".join(f"; {u}" for u in self._undefined())
         if self.has_floor:
             txt += (f"; {FLOOR_COLUMN}: what a perfectly fair model of the same per-class accuracy scores on "
                     "this test set from sampling noise alone (mean over seeds); an EOD near it is no evidence "
@@ -171,8 +185,12 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
         rec = {"cell": c.id, "dataset": c.dataset, "mode": c.data.get("mode", "foreground"), "method": c.method,
                "target": c.target, "ipc": c.ipc, "seed": c.seed, "preset": c.preset,
                **{k: v for k, v in c.axes.items() if k not in ("dataset", "method", "target", "ipc", "seed")}}
+        undefined = done.get("undefined")
+        if undefined is None:  # cells finished before done.json carried it: the report has it
+            undefined = (sweep.dir.read(c.id, "report.json") or {}).get("undefined") or {}
         for m in METRICS:
             rec[m] = float(done[m])
+            rec[f"{m}_undefined"] = undefined.get(m, "")  # why the test set cannot measure it
             rec[f"{m}_models_std"] = float(done.get("std", {}).get(m, float("nan")))
         floor = done.get("noise_floor")
         if floor is None:  # cells finished before done.json carried it: the report has it
@@ -217,6 +235,7 @@ def _summarise(cells, keys: list[str]):
         rec["n_seeds"] = n
         rec["std_over"] = "seeds" if n > 1 else "models"
         for m in METRICS:
+            rec[f"{m}_undefined"] = "; ".join(dict.fromkeys(w for w in grp[f"{m}_undefined"] if w))
             vals = grp[m].to_numpy(dtype=float)
             rec[f"{m}_mean"] = float(vals.mean())
             rec[f"{m}_std"] = float(vals.std()) if n > 1 else float(grp[f"{m}_models_std"].iloc[0])

@@ -700,4 +700,5 @@ class DistillController:
         return {"iteration": run.iteration, "loss": last.loss if last else None,
                 "accuracy": r.accuracy if r else None, "eod": r.eod if r else None, "deo_a": r.deo_a if r else None,
                 "worst_group_accuracy": r.worst_group_accuracy if r else None,
+                "undefined": dict(r.undefined) if r else {},  # metric → why the test set cannot measure it
                 "proxy_iteration": reports[-1][0] if reports else None}

@@ -701,18 +701,24 @@ class Dashboard:
             p.update()
         self.render_status()
 
-    def _readout(self, st: dict) -> str:
+    @staticmethod
+    def _readout(st: dict) -> str:
+        from ..report import shown
+
         parts = []
         for target, r in st["runs"].items():
             loss = "—" if r["loss"] is None else format(r["loss"], ".3g")
             if r["eod"] is None:
                 parts.append(f"<b>{target}</b>: loss {loss} · no proxy evaluation yet")
                 continue
+            why = r.get("undefined", {})
+            v = {k: shown(r[k], why.get(k), ".1f") + ("%" if "accuracy" in k and r[k] == r[k] else "")  # NaN: no %
+                 for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}
             parts.append(
                 f"<b>{target}</b>: loss {loss} · <abbr title='{EXPLAIN['proxy']}'>proxy @ {r['proxy_iteration']}</abbr>: "
-                f"accuracy {r['accuracy']:.1f}% · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {r['eod']:.1f}</b> · "
-                f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {r['deo_a']:.1f} · "
-                f"worst group {r['worst_group_accuracy']:.1f}%")
+                f"accuracy {v['accuracy']} · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {v['eod']}</b> · "
+                f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {v['deo_a']} · "
+                f"worst group {v['worst_group_accuracy']}")
         running = "" if st["evaluating"] is None else \
             f" · <i style='color:#a60'>evaluating proxy @ {st['evaluating']}…</i>"
         return " &nbsp;|&nbsp; ".join(parts) + running

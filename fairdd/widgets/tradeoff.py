@@ -191,13 +191,15 @@ def plot_point(point: TradeoffPoint, train, *, majority=None):
     """One setting's synthetic set (left) and (class, group) accuracy heatmap (right); returns the figure."""
     import matplotlib.pyplot as plt
 
+    from ..report import shown
     from ..viz import plots
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
     keep = torch.cat([(point.labels == k).nonzero().flatten()[:10] for k in point.labels.unique().tolist()])
     plots.plot_images(left, train.display(point.images[keep]), point.labels[keep])
     r = point.row
-    left.set_title(f"λ = {r['mix']:.2g}, IPC {r['ipc']}: accuracy {r['accuracy']:.1f}%, EOD {r['eod']:.1f}")
+    left.set_title(f"λ = {r['mix']:.2g}, IPC {r['ipc']}: accuracy {r['accuracy']:.1f}%, "
+                   f"EOD {shown(r['eod'], spec='.1f')}")
     plots.plot_group_heatmap(right, point.by_group, majority=majority, title="accuracy per (class, group) %")
     fig.tight_layout()
     return fig

@@ -191,3 +191,77 @@ def test_weights_that_reach_every_class_are_accepted(digits_train):
     result = fairdd.distill(train, target="cobra", group_weights=[0, 1, 0, 1], ipc=1, iterations=1, preset="smoke",
                             device="cpu")
     assert len(result.labels) == 10
+
+
+# ------------------------------------------------------------------ where undefined metrics are shown
+ONE_CELL_GRID = """
+[sweep]
+name = "unmeasurable"
+preset = "smoke"
+seeds = [0]
+n_models = 1
+device = "cpu"
+[grid]
+dataset = ["colored-digits"]
+target = ["random"]
+ipc = [1]
+[data]
+n_groups = 2
+size = 16
+[evaluate]
+depth = 2
+"""
+
+
+def _sweep_with_one_group_report(folder):
+    """A finished one-cell sweep whose cell's ``done.json`` is recorded from a one-group report."""
+    from fairdd.sweeps import Sweep, parse_spec
+    from fairdd.sweeps.run import _done_record
+
+    sweep = Sweep(parse_spec(ONE_CELL_GRID), folder)
+    sweep.run("inline")
+    cell = sweep.cells[0]
+    done = _done_record(cell, None, _one_group(), torch.device("cpu"), distill_s=0.0, load_s=0.0, seconds=0.0)
+    (folder / "cells" / cell.id / "done.json").write_text(json.dumps(done))
+    return sweep
+
+
+def test_reproduce_table_md_shows_undefined_and_why_not_nan(tmp_path, monkeypatch, capsys):
+    import fairdd.experiments
+    from fairdd.cli import main
+    from fairdd.experiments.reproduce import reproduce_frame
+
+    sweep = _sweep_with_one_group_report(tmp_path / "cells-of")
+
+    def one_group_reproduce(*, callback, **_):  # the protocol's run, replaced by the one-group cell
+        frame = reproduce_frame(sweep)
+        for target, row in frame.to_dict(orient="index").items():
+            callback({"target": target, **row})
+        return frame
+
+    monkeypatch.setattr(fairdd.experiments, "reproduce", one_group_reproduce)
+    out = tmp_path / "rep"
+    assert main(["reproduce", "colored-digits", "--preset", "smoke", "--targets", "random", "--out", str(out)]) == 0
+    text = (out / "table.md").read_text()
+    assert "undefined (1 group in the test set)" in text and "nan" not in text.lower(), text
+    assert "EOD undefined (1 group in the test set)" in capsys.readouterr().out
+    assert "undefined" in (out / "table.tex").read_text()
+
+
+def test_sweep_table_note_says_why_eod_is_undefined(tmp_path):
+    from fairdd.sweeps import load_table
+
+    _sweep_with_one_group_report(tmp_path / "sweep")
+    text = load_table(tmp_path / "sweep").markdown()
+    assert "/ undefined" in text and "EOD undefined (1 group in the test set)" in text
+
+
+def test_dashboard_readout_shows_undefined_not_nan():
+    pytest.importorskip("ipywidgets")
+    from fairdd.widgets.dashboard import Dashboard
+
+    report = _one_group()
+    run = {"loss": 0.5, "proxy_iteration": 10, "undefined": dict(report.undefined),
+           **{k: report.overall[k] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
+    html = Dashboard.__new__(Dashboard)._readout({"runs": {"cobra": run}, "evaluating": None})
+    assert "EOD</abbr> undefined (1 group in the test set)" in html and "nan" not in html.lower()
