@@ -98,6 +98,8 @@ class Resources:
             value = getattr(self, name)
             if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
                 raise TypeError(f"{name} must be a sequence of strings; got {value!r}")
+            if name == "setup" and any("\n" in v or "\r" in v for v in value):
+                raise ValueError(f"setup lines must be one line each; got {value!r}")
             object.__setattr__(self, name, tuple(value))
         if not isinstance(self.additional, dict):
             raise TypeError(f"additional must be a dict of sbatch options; got {self.additional!r}")
@@ -687,12 +689,47 @@ def slurm_parameters(resources: Resources, *, timeout_min: int, max_parallel: in
     if r.exclusive:
         params["exclusive"] = True
     if r.setup:
-        params["setup"] = list(r.setup)
+        params["setup"] = guarded_setup(r.setup)
     if r.srun_args:
         params["srun_args"] = list(r.srun_args)
     extra = {"chdir": str(r.chdir or chdir)} if (r.chdir or chdir) else {}
     params["additional_parameters"] = {**extra, **dict(r.additional)}
     return params
+
+
+def guarded_setup(lines: Sequence[str]) -> list[str]:
+    """The job's setup lines, each stopping the job when it fails (``set -e`` for the setup only).
+
+    A failing line (``module load nothing``, ``source /no/such/venv/bin/activate``) ends the job with
+    its exit status and ``fairdd: setup line N failed (exit S): LINE`` as the log's last line, so the
+    cells read ``failed`` with that reason instead of running later in the wrong environment. Each line
+    runs in the job's shell (``{ ...; }``: ``source``, ``export``, ``module`` still take effect);
+    comments and blank lines are kept as they are. A line bash cannot parse is a ``ValueError`` here.
+    """
+    import shlex
+
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        message = shlex.quote(f"fairdd: setup line {n} failed (exit $fairdd_rc): ").replace("$fairdd_rc", "'$fairdd_rc'")
+        out += ["{", line, "} || { fairdd_rc=$?; echo " + message + shlex.quote(line) + ' >&2; exit "$fairdd_rc"; }']
+        _check_syntax(out[-3:], line)
+    return out
+
+
+def _check_syntax(block: list[str], line: str) -> None:
+    """A ``ValueError`` naming ``line`` if bash cannot parse its guarded ``block`` (no bash here: unchecked)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        return
+    check = subprocess.run(["bash", "-n"], input="\n".join(block) + "\n", capture_output=True, text=True)
+    if check.returncode:
+        raise ValueError(f"setup line {line!r} is not a complete shell command (bash cannot parse it); "
+                         "give each line whole, a multi-line construct joined with ';'")
 
 
 def sbatch_script(executor, n_jobs: int) -> str:
