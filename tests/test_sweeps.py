@@ -689,6 +689,52 @@ def test_a_failing_setup_line_shows_as_the_cells_failure_with_the_log(tmp_path, 
                             f"failed (exit {ran.returncode}): source /no/such/venv/bin/activate")
 
 
+PER_IPC = TINY.replace("ipc = [1]", "ipc = [1, 2]").replace("seeds = [0, 1]", "seeds = [0]") + """
+[resources.ipc.2]
+mem_gb = 3
+timeout_min = 45
+[resources.target.cobra]
+cpus_per_task = 1
+"""
+
+
+def test_a_grid_value_gets_its_own_resources_in_its_own_array(tmp_path, fake_slurm, capsys):
+    """#22: per-cell resources where an axis changes the cost; cells of other resources, other arrays."""
+    grid, d = _tiny_grid(tmp_path, PER_IPC), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--mem-gb", "1.5")
+    assert code == 0, err
+    arrays = {}
+    for script in fake_slurm.scripts():
+        lines = script.splitlines()
+        arrays[(next(ln for ln in lines if ln.startswith("#SBATCH --mem=")),
+                next(ln for ln in lines if ln.startswith("#SBATCH --cpus-per-task=")))] = script
+    assert set(arrays) == {("#SBATCH --mem=1536MB", "#SBATCH --cpus-per-task=2"),
+                           ("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=2"),
+                           ("#SBATCH --mem=1536MB", "#SBATCH --cpus-per-task=1"),
+                           ("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=1")}, list(arrays)
+    assert "#SBATCH --time=45" in arrays[("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=1")]
+    sweep = Sweep.open(d)
+    for cid, cell in sweep._by_id.items():  # each cell went to the array of its own resources
+        job = json.loads((d / "cells" / cid / "job.json").read_text())["job"].split("_")[0]
+        script = (tmp_path / f"sbatch-{job}.sh").read_text().splitlines()
+        assert ("#SBATCH --mem=3GB" in script) == (cell.axes["ipc"] == 2)
+        assert ("#SBATCH --cpus-per-task=1" in script) == (cell.axes["target"] == "cobra")
+    code, out, err = _main(capsys, "run", "--dir", str(d), "--executor", "slurm", "--dry-run")  # jobs left SLURM
+    assert code == 0 and out.count("#!/bin/bash") == 4 and len(fake_slurm.scripts()) == 4, out + err
+    assert out.count("#SBATCH --mem=3GB") == 2  # the stored sweep keeps its per-value resources
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[resources.ipc.7]\nmem_gb = 3", r"\[resources.ipc.7\] names no value of grid axis 'ipc'"),
+    ("[resources.lr.1]\nmem_gb = 3", r"\[resources.lr\] names no grid axis"),
+    ("[resources.ipc.2]\nmemory = 3", r"\[resources.ipc.2\]: unknown resource \['memory'\]"),
+    ("[resources.ipc.2]\nmem_gb = -3", r"\[resources.ipc.2\]: mem_gb must be a positive number"),
+])
+def test_bad_per_value_resources_name_the_table(table, message):
+    with pytest.raises(ValueError, match=message):
+        parse_spec(PER_IPC.split("[resources")[0] + table)
+
+
 def test_a_dead_jobs_claim_frees_its_cell_at_once(tmp_path, fake_slurm):
     """#22.7: a claim of a job SLURM reports dead does not hold its cell for STALE_AFTER_S."""
     store = SweepDir(tmp_path / "d")
