@@ -637,6 +637,104 @@ def test_ended_jobs_settle_their_cells_with_slurms_reason_and_the_log(tmp_path, 
     assert query(["101_0"])["101_0"].state == "COMPLETED"
 
 
+def _setup_part(script: str) -> str:
+    """The sbatch script up to its command: what the job's shell runs before srun."""
+    return script.split("\n# command")[0] + "\n"
+
+
+@pytest.mark.parametrize("bad", ["source /no/such/venv/bin/activate", "module-load-nothing cuda/12",
+                                 "false # a comment of the lab's", "test -d /no/such/dir && echo ok"])
+def test_a_failing_setup_line_stops_the_job_naming_the_line(tmp_path, bad):
+    """#22.4: a setup line that fails ends the job there, with its status and the line in the log."""
+    from fairdd.sweeps import preview_script
+
+    (tmp_path / "activate").write_text("export FROM_VENV=yes\n")
+    setup = ("# the lab's environment", "export A=1", f"source {tmp_path}/activate", bad, "echo REACHED $A $FROM_VENV")
+    script = _setup_part(preview_script(Resources(setup=setup).resolved("cpu"), tmp_path / "jobs", 1, timeout_min=5))
+    ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode != 0 and "REACHED" not in ran.stdout, ran
+    assert ran.stderr.strip().splitlines()[-1] == f"fairdd: setup line 4 failed (exit {ran.returncode}): {bad}"
+    good = _setup_part(preview_script(Resources(setup=setup[:3] + setup[4:]).resolved("cpu"), tmp_path, 1,
+                                      timeout_min=5))
+    ran = subprocess.run(["bash", "-c", good], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0 and ran.stdout.strip() == "REACHED 1 yes", ran  # lines run in the job's shell
+
+
+@pytest.mark.parametrize("bad", ["if true; then", "echo 'unclosed", "module load x \\", "a\nb"])
+def test_a_setup_line_that_is_no_whole_command_is_refused_before_submission(tmp_path, bad):
+    from fairdd.sweeps import preview_script
+
+    with pytest.raises(ValueError, match="setup line"):
+        preview_script(Resources(setup=("true", bad)).resolved("cpu"), tmp_path, 1, timeout_min=5)
+
+
+def test_a_failing_setup_line_shows_as_the_cells_failure_with_the_log(tmp_path, fake_slurm, capsys):
+    """#22.4 end to end: the job's own script fails on its setup line; status names the line and the log."""
+    grid, d = _tiny_grid(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [0]")), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--max-parallel", "1",
+                           "--setup", "source /no/such/venv/bin/activate")
+    assert code == 0, err
+    (script,) = fake_slurm.scripts()
+    cid = next(iter(Sweep.open(d)._by_id))
+    record = json.loads((d / "cells" / cid / "job.json").read_text())
+    log = d / record["log"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:  # the job, as SLURM runs it: its stderr is the recorded log
+        ran = subprocess.run(["bash", "-c", _setup_part(script)], stdout=subprocess.DEVNULL, stderr=f, cwd=d)
+    fake_slurm.set(sacct=f"{record['job']}|FAILED|{ran.returncode}:0\n")
+    code, out, err = _main(capsys, "status", str(d))
+    row = Sweep.open(d).status().cells.set_index("cell").loc[cid]
+    assert code == 1 and row["state"] == "failed" and row["log"] == record["log"]
+    assert row["error"] == (f"SLURM job {record['job']} FAILED (exit code {ran.returncode}:0): fairdd: setup line 1 "
+                            f"failed (exit {ran.returncode}): source /no/such/venv/bin/activate")
+
+
+PER_IPC = TINY.replace("ipc = [1]", "ipc = [1, 2]").replace("seeds = [0, 1]", "seeds = [0]") + """
+[resources.ipc.2]
+mem_gb = 3
+timeout_min = 45
+[resources.target.cobra]
+cpus_per_task = 1
+"""
+
+
+def test_a_grid_value_gets_its_own_resources_in_its_own_array(tmp_path, fake_slurm, capsys):
+    """#22: per-cell resources where an axis changes the cost; cells of other resources, other arrays."""
+    grid, d = _tiny_grid(tmp_path, PER_IPC), tmp_path / "d"
+    code, out, err = _main(capsys, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--mem-gb", "1.5")
+    assert code == 0, err
+    arrays = {}
+    for script in fake_slurm.scripts():
+        lines = script.splitlines()
+        arrays[(next(ln for ln in lines if ln.startswith("#SBATCH --mem=")),
+                next(ln for ln in lines if ln.startswith("#SBATCH --cpus-per-task=")))] = script
+    assert set(arrays) == {("#SBATCH --mem=1536MB", "#SBATCH --cpus-per-task=2"),
+                           ("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=2"),
+                           ("#SBATCH --mem=1536MB", "#SBATCH --cpus-per-task=1"),
+                           ("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=1")}, list(arrays)
+    assert "#SBATCH --time=45" in arrays[("#SBATCH --mem=3GB", "#SBATCH --cpus-per-task=1")]
+    sweep = Sweep.open(d)
+    for cid, cell in sweep._by_id.items():  # each cell went to the array of its own resources
+        job = json.loads((d / "cells" / cid / "job.json").read_text())["job"].split("_")[0]
+        script = (tmp_path / f"sbatch-{job}.sh").read_text().splitlines()
+        assert ("#SBATCH --mem=3GB" in script) == (cell.axes["ipc"] == 2)
+        assert ("#SBATCH --cpus-per-task=1" in script) == (cell.axes["target"] == "cobra")
+    code, out, err = _main(capsys, "run", "--dir", str(d), "--executor", "slurm", "--dry-run")  # jobs left SLURM
+    assert code == 0 and out.count("#!/bin/bash") == 4 and len(fake_slurm.scripts()) == 4, out + err
+    assert out.count("#SBATCH --mem=3GB") == 2  # the stored sweep keeps its per-value resources
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[resources.ipc.7]\nmem_gb = 3", r"\[resources.ipc.7\] names no value of grid axis 'ipc'"),
+    ("[resources.lr.1]\nmem_gb = 3", r"\[resources.lr\] names no grid axis"),
+    ("[resources.ipc.2]\nmemory = 3", r"\[resources.ipc.2\]: unknown resource \['memory'\]"),
+    ("[resources.ipc.2]\nmem_gb = -3", r"\[resources.ipc.2\]: mem_gb must be a positive number"),
+])
+def test_bad_per_value_resources_name_the_table(table, message):
+    with pytest.raises(ValueError, match=message):
+        parse_spec(PER_IPC.split("[resources")[0] + table)
+
+
 def test_a_dead_jobs_claim_frees_its_cell_at_once(tmp_path, fake_slurm):
     """#22.7: a claim of a job SLURM reports dead does not hold its cell for STALE_AFTER_S."""
     store = SweepDir(tmp_path / "d")

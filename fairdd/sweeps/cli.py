@@ -157,10 +157,10 @@ def _run(args) -> int:
         print(f"{len(plan.jobs)} SLURM array task(s) of up to {max(map(len, plan.jobs), default=0)} cells", flush=True)
     if args.dry_run:
         print(plan.breakdown().round(3).to_string(index=False))
-        if args.executor == "slurm" and plan.jobs:
-            res = resources.resolved(device, partition_node(resources.partition))
-            print(preview_script(res, Path(args.dir) / "jobs", len(plan.jobs), max_parallel=args.max_parallel,
-                                 timeout_min=res.timeout_min or sweep._timeout_min(plan, plan.jobs),
+        for res, job_lists in (sweep.job_groups(plan, resources) if args.executor == "slurm" else []):
+            res = res.resolved(device, partition_node(res.partition))
+            print(preview_script(res, Path(args.dir) / "jobs", len(job_lists), max_parallel=args.max_parallel,
+                                 timeout_min=res.timeout_min or sweep._timeout_min(plan, job_lists),
                                  name=sweep.spec.name, chdir=Path(args.dir).resolve()))
         return 0
     if not plan.todo:

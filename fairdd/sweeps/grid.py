@@ -66,7 +66,7 @@ DATA_KNOBS = tuple(dict.fromkeys(k for d in DATASETS + (FOLDER + ".",) for k in 
 _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
 _EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
-_SECTIONS = ("sweep", "grid", "data", "overrides", "evaluate")
+_SECTIONS = ("sweep", "grid", "data", "overrides", "evaluate", "resources")
 RUN_AXES = ("data_seed",)  # axes that are neither a data knob passed as is nor a config field
 
 
@@ -131,6 +131,7 @@ class SweepSpec:
     device: str = "auto"
     name: str = "sweep"
     text: str = ""  # the file as written (kept with the results)
+    resources: dict = field(default_factory=dict)  # axis -> {value as text: SLURM resources of those cells}
 
     def cells(self) -> list[Cell]:
         axes = dict(self.grid)
@@ -267,9 +268,30 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
     spec = SweepSpec(preset=preset, seeds=tuple(seeds), n_models=n_models, grid=grid, data=data,
                      overrides=dict(raw.get("overrides", {})), evaluate=dict(raw.get("evaluate", {})),
                      exclude=tuple(exclude), device=str(head.get("device", "auto")),
-                     name=str(head.get("name", name)), text=text)
+                     name=str(head.get("name", name)), text=text,
+                     resources=_parse_resources(raw.get("resources", {}), grid))
     spec.cells()  # expands and validates every cell's configs
     return spec
+
+
+def _parse_resources(table: dict, grid: dict) -> dict:
+    """``[resources.<axis>.<value>]`` tables: SLURM resources of the cells with that grid value
+    (``[resources.ipc.100] mem_gb = 64``), checked as ``Resources`` fields."""
+    from .run import Resources
+
+    for axis, by_value in table.items():
+        if axis not in grid or not isinstance(by_value, dict):
+            raise ValueError(f"[resources.{axis}] names no grid axis; use [resources.<axis>.<value>] with an axis "
+                             f"of [grid], one of {sorted(grid)}")
+        values = [str(v) for v in grid[axis]]
+        for value, given in by_value.items():
+            if value not in values or not isinstance(given, dict):
+                raise ValueError(f"[resources.{axis}.{value}] names no value of grid axis {axis!r}; one of {values}")
+            try:
+                Resources.from_dict(given)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"[resources.{axis}.{value}]: {exc}") from None
+    return {axis: dict(by_value) for axis, by_value in table.items()}
 
 
 def _parse_head(head: dict) -> tuple[str, list, int]:

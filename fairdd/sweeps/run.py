@@ -98,6 +98,8 @@ class Resources:
             value = getattr(self, name)
             if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
                 raise TypeError(f"{name} must be a sequence of strings; got {value!r}")
+            if name == "setup" and any("\n" in v or "\r" in v for v in value):
+                raise ValueError(f"setup lines must be one line each; got {value!r}")
             object.__setattr__(self, name, tuple(value))
         if not isinstance(self.additional, dict):
             raise TypeError(f"additional must be a dict of sbatch options; got {self.additional!r}")
@@ -522,35 +524,59 @@ class Sweep:
                              max_parallel=max_parallel, device=device)
             if not plan.jobs:
                 return SweepRun(self, [], [])
-            res = resources.resolved(device, slurm.partition_node(resources.partition))
-            ex = make_executor("slurm", self.dir.jobs, resources=res, max_parallel=max_parallel,
-                               timeout_min=res.timeout_min or self._timeout_min(plan, plan.jobs),
-                               name=self.spec.name, chdir=self.dir.root.resolve())
-            self.dir.jobs.mkdir(parents=True, exist_ok=True)
-            before = set(self.dir.jobs.rglob("*"))
-            n = len(plan.jobs)
-            try:  # submitit prints sbatch's complaint itself: kept for the one error below
-                with contextlib.redirect_stderr(io.StringIO()):
-                    jobs = ex.map_array(SweepWorker(), [str(self.dir.root.resolve())] * n, plan.jobs, [retry_failed] * n,
-                                        [device] * n)
-            except Exception as exc:  # noqa: BLE001 - sbatch refused: leave no pickles, say why once
-                for path in sorted(set(self.dir.jobs.rglob("*")) - before, reverse=True):
-                    path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
-                raise RuntimeError(f"sbatch refused the job array: {_first_error(exc)}") from None
-            self._record(jobs, plan)
+            jobs = []
+            for res, job_lists in self.job_groups(plan, resources):  # one array per set of resources
+                res = res.resolved(device, slurm.partition_node(res.partition))
+                ex = make_executor("slurm", self.dir.jobs, resources=res, max_parallel=max_parallel,
+                                   timeout_min=res.timeout_min or self._timeout_min(plan, job_lists),
+                                   name=self.spec.name, chdir=self.dir.root.resolve())
+                jobs += self._submit_array(ex, job_lists, retry_failed=retry_failed, device=device, plan=plan)
         return SweepRun(self, jobs, [c for ids in plan.jobs for c in ids], slurm=True)
 
-    def _record(self, jobs: list, plan: Plan) -> None:
+    def job_groups(self, plan: Plan, resources: Resources) -> list[tuple[Resources, list[list[str]]]]:
+        """The plan's jobs split by the resources of their cells (``resources`` with the sweep file's
+        ``[resources.<axis>.<value>]`` of each cell): one job array per distinct set, in plan order."""
+        groups: dict[str, tuple[Resources, list[list[str]]]] = {}
+        for ids in plan.jobs:
+            parts: dict[str, list[str]] = {}
+            for cid in ids:
+                given = {}
+                for axis, by_value in self.spec.resources.items():  # later tables of the file win
+                    given.update(by_value.get(str(self._by_id[cid].axes.get(axis)), {}))
+                key = json_key(given)
+                groups.setdefault(key, (resources.changed(given)[0], []))
+                parts.setdefault(key, []).append(cid)
+            for key, part in parts.items():
+                groups[key][1].append(part)
+        return list(groups.values())
+
+    def _submit_array(self, ex, job_lists: list[list[str]], *, retry_failed: bool, device: str, plan: Plan) -> list:
+        """Submit ``job_lists`` as one array of ``ex``; a refused sbatch leaves no pickles and says why once."""
+        self.dir.jobs.mkdir(parents=True, exist_ok=True)
+        before = set(self.dir.jobs.rglob("*"))
+        n = len(job_lists)
+        try:  # submitit prints sbatch's complaint itself: kept for the one error below
+            with contextlib.redirect_stderr(io.StringIO()):
+                jobs = ex.map_array(SweepWorker(), [str(self.dir.root.resolve())] * n, job_lists, [retry_failed] * n,
+                                    [device] * n)
+        except Exception as exc:  # noqa: BLE001 - sbatch refused: leave no pickles, say why once
+            for path in sorted(set(self.dir.jobs.rglob("*")) - before, reverse=True):
+                path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
+            raise RuntimeError(f"sbatch refused the job array: {_first_error(exc)}") from None
+        self._record(jobs, job_lists, plan)
+        return jobs
+
+    def _record(self, jobs: list, job_lists: list[list[str]], plan: Plan) -> None:
         from ..io import write_json
 
         now = time.time()
-        for job, ids in zip(jobs, plan.jobs):
+        for job, ids in zip(jobs, job_lists):
             log_path = os.path.relpath(Path(job.paths.stderr).resolve(), self.dir.root.resolve())
             for cid in ids:
                 self.dir.write(cid, "job.json", {"job": str(job.job_id), "log": log_path, "at": now})
         write_json(self.dir.jobs / "submissions" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json",
                    {"executor": "slurm", "host": socket.gethostname(), "jobs": [str(j.job_id) for j in jobs],
-                    "cells": plan.jobs, "hours_estimate": plan.gpu_hours, "device": plan.device})
+                    "cells": job_lists, "hours_estimate": plan.gpu_hours, "device": plan.device})
 
     def resources(self, given: Resources | dict | None = None, *, save: bool = True) -> Resources:
         """The folder's SLURM resources (``resources.json``), with ``given`` ones (a ``Resources`` or
@@ -687,12 +713,47 @@ def slurm_parameters(resources: Resources, *, timeout_min: int, max_parallel: in
     if r.exclusive:
         params["exclusive"] = True
     if r.setup:
-        params["setup"] = list(r.setup)
+        params["setup"] = guarded_setup(r.setup)
     if r.srun_args:
         params["srun_args"] = list(r.srun_args)
     extra = {"chdir": str(r.chdir or chdir)} if (r.chdir or chdir) else {}
     params["additional_parameters"] = {**extra, **dict(r.additional)}
     return params
+
+
+def guarded_setup(lines: Sequence[str]) -> list[str]:
+    """The job's setup lines, each stopping the job when it fails (``set -e`` for the setup only).
+
+    A failing line (``module load nothing``, ``source /no/such/venv/bin/activate``) ends the job with
+    its exit status and ``fairdd: setup line N failed (exit S): LINE`` as the log's last line, so the
+    cells read ``failed`` with that reason instead of running later in the wrong environment. Each line
+    runs in the job's shell (``{ ...; }``: ``source``, ``export``, ``module`` still take effect);
+    comments and blank lines are kept as they are. A line bash cannot parse is a ``ValueError`` here.
+    """
+    import shlex
+
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        message = shlex.quote(f"fairdd: setup line {n} failed (exit $fairdd_rc): ").replace("$fairdd_rc", "'$fairdd_rc'")
+        out += ["{", line, "} || { fairdd_rc=$?; echo " + message + shlex.quote(line) + ' >&2; exit "$fairdd_rc"; }']
+        _check_syntax(out[-3:], line)
+    return out
+
+
+def _check_syntax(block: list[str], line: str) -> None:
+    """A ``ValueError`` naming ``line`` if bash cannot parse its guarded ``block`` (no bash here: unchecked)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        return
+    check = subprocess.run(["bash", "-n"], input="\n".join(block) + "\n", capture_output=True, text=True)
+    if check.returncode:
+        raise ValueError(f"setup line {line!r} is not a complete shell command (bash cannot parse it); "
+                         "give each line whole, a multi-line construct joined with ';'")
 
 
 def sbatch_script(executor, n_jobs: int) -> str:
