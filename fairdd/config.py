@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal, Mapping, get_args
 from .validate import check_bool, check_choice, check_group_weights, check_int, check_real, check_seed
 
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
-           "METHOD_PRESETS", "MethodPresets", "FACE_DATASETS", "distill_config", "eval_config", "get_loops",
+           "METHOD_PRESETS", "MethodPresets", "IDC_FACTOR_4_DATASETS", "distill_config", "eval_config", "get_loops",
            "protocol_table"]
 
 # The allowed values, written once: each tuple below is read from its Literal type.
@@ -27,8 +27,9 @@ Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
 METHODS: tuple[str, ...] = get_args(Method)
 NORMS: tuple[str, ...] = get_args(Norm)
 PRESETS: tuple[str, ...] = get_args(Preset)
-# datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100): train_idc.py
-FACE_DATASETS = ("celeba", "utkface", "bffhq")
+# datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100), every other one 2:
+# COBRA train_idc.py, `if args.dataset in ("BFFHQ", "UTKface")` (CelebA is not among them)
+IDC_FACTOR_4_DATASETS = ("utkface", "bffhq")
 # torch.compile levers: chosen per machine ("auto", fairdd.levers.choose_levers), off, Inductor's default, or a
 # mode by name ("reduce-overhead" = CUDA graphs on a GPU)
 COMPILE_MODES = ("auto", False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
@@ -98,7 +99,7 @@ class DistillConfig:
     inner_weight_decay : float >= 0
         DC-style methods: SGD weight decay of the inner training (none in the references).
     factor : int >= 1
-        IDC multi-formation: each stored image decodes into factor² images (IDC: 2; faces 4).
+        IDC multi-formation: each stored image decodes into factor² images (IDC: 2; UTKFace, BFFHQ 4).
     lr_img_halvings : tuple of int >= 1
         Iterations from which ``lr_img`` is halved once more (CAFE: 1200, 1600, 1800); stored sorted.
     fairdd_reduction : {"sum", "mean"}
@@ -363,7 +364,22 @@ def get_loops(ipc: int, *, below_10: str) -> tuple[int, int]:
         return 1, 1
     allowed = "1–9, " if below_10 == "cobra" else "1, "
     raise ValueError(f"the reference code defines no outer/inner loops for ipc {ipc}; allowed: {allowed}10, 20, "
-                     "30, 40, 50 or above 50 (pass outer_loop=, inner_loop= to choose your own)")
+                     "30, 40, 50 or above 50 (or pass both outer_loop= and inner_loop= to choose your own)")
+
+
+@dataclass(frozen=True)
+class _Undefined:
+    """A preset value the reference code does not define; an override fills it, else ``message`` is raised."""
+
+    message: str
+
+
+def _loops(ipc: int, *, below_10: str) -> tuple:
+    """:func:`get_loops`, or two :class:`_Undefined` where the reference defines none (overrides fill them)."""
+    try:
+        return get_loops(ipc, below_10=below_10)
+    except ValueError as exc:
+        return _Undefined(str(exc)), _Undefined(str(exc))
 
 
 def _warm_start_k(ipc: int) -> int:
@@ -372,8 +388,8 @@ def _warm_start_k(ipc: int) -> int:
 
 
 def _idc_factor(ipc: int, dataset: str | None) -> int:
-    """COBRA train_idc.py: 4 on face datasets (3 there at IPC >= 100), 2 otherwise."""
-    if dataset is not None and dataset.lower() in FACE_DATASETS:
+    """COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset."""
+    if dataset is not None and dataset.lower() in IDC_FACTOR_4_DATASETS:
         return 3 if ipc >= 100 else 4
     return 2
 
@@ -430,7 +446,7 @@ def _dm_cpu(preset: str) -> PresetFn:
 def _dc_paper(dsa: bool) -> PresetFn:
     """COBRA run_dc.sh, train_dc.py, utils.get_loops (DSA: train_dc.py --dsa_strategy)."""
     def values(ipc: int, target: str, dataset: str | None) -> dict:
-        outer, inner = get_loops(ipc, below_10="cobra")
+        outer, inner = _loops(ipc, below_10="cobra")
         return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="mean")
     return values
@@ -439,7 +455,7 @@ def _dc_paper(dsa: bool) -> PresetFn:
 def _dc_fairdd_paper(dsa: bool) -> PresetFn:
     """FairDD main_DC.sh, main_DC.py (DSA: --method DSA), utils.get_loops."""
     def values(ipc: int, target: str, dataset: str | None) -> dict:
-        outer, inner = get_loops(ipc, below_10="dc")
+        outer, inner = _loops(ipc, below_10="dc")
         return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="sum")
     return values
@@ -447,14 +463,14 @@ def _dc_fairdd_paper(dsa: bool) -> PresetFn:
 
 def _idc_paper(ipc: int, target: str, dataset: str | None) -> dict:
     """COBRA run_idc.sh, train_idc.py: no inner loop, outer_loop 30 at IPC 50 and 100."""
-    outer = 30 if ipc in (50, 100) else get_loops(ipc, below_10="cobra")[0]
+    outer = 30 if ipc in (50, 100) else _loops(ipc, below_10="cobra")[0]
     return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=False,
                 outer_loop=outer, inner_loop=0, factor=_idc_factor(ipc, dataset), fairdd_reduction="mean")
 
 
 def _cafe_paper(ipc: int, target: str, dataset: str | None) -> dict:
     """COBRA run_cafe.sh, train_cafe.py (adjust_learning_rate), cafe/utils.get_loops."""
-    outer, inner = get_loops(ipc, below_10="dc")
+    outer, inner = _loops(ipc, below_10="dc")
     return dict(iterations=2000, lr_img=0.1, lr_img_halvings=(1200, 1600, 1800), momentum=0.5, batch_real=256,
                 width=128, dsa=False, outer_loop=outer, inner_loop=inner, lr_net=0.01, cafe_loss=_cafe_loss(target),
                 fairdd_reduction="mean")
@@ -555,7 +571,11 @@ def _build(cls, base: dict, overrides: dict):
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {cls.__name__}; allowed: {sorted(names)}")
-    return cls(**{**base, **overrides})
+    merged = {**base, **overrides}
+    undefined = [v for v in merged.values() if isinstance(v, _Undefined)]
+    if undefined:
+        raise ValueError(undefined[0].message)
+    return cls(**merged)
 
 
 def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, preset: str = "paper",
@@ -567,7 +587,7 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     epochs; DC/IDC 1000 iterations, CAFE 2000 with lr_img halved at 1200/1600/1800; FairDD's per-group
     distances summed for DM, averaged for DC/IDC/CAFE. ``fairdd-paper`` is FairDD's (DM 20000
     iterations, batch 256; per-group distances summed). ``dataset`` only matters for IDC, whose
-    multi-formation factor is 4 (3 at IPC >= 100) on face datasets. Values and sources: docs/protocol.md.
+    multi-formation factor is 4 (3 at IPC >= 100) on UTKFace and BFFHQ, 2 elsewhere. Values and sources: docs/protocol.md.
     """
     ipc, seed = _plain(ipc), _plain(seed)
     check_choice("preset", preset, PRESETS)
@@ -625,7 +645,7 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                 rows.append([preset, method, str(ipc), str(c.iterations), lr, str(c.batch_real),
                              "—" if dm else f"{c.outer_loop} / {c.inner_loop}", "on" if c.dsa else "off",
                              by_target(c.distance, v.distance) if dm else "—", warm, c.fairdd_reduction,
-                             str(c.factor) + (" (faces 4; 3 at IPC ≥ 100)" if method == "idc" and preset == "paper"
+                             str(c.factor) + (" (UTKFace, BFFHQ 4; 3 at IPC ≥ 100)" if method == "idc" and preset == "paper"
                                               else "") if method == "idc" else "—",
                              by_target(c.cafe_loss, v.cafe_loss) if method == "cafe" else "—",
                              f"{e.epochs} ({e.decay_at})", "on" if e.dsa else "off", str(e.n_models),

@@ -87,3 +87,20 @@ def test_paper_evaluation_follows_the_method():
     assert [c.n_models for c in (dc, idc, cafe)] == [5, 3, 2]  # run_dc.sh, run_idc.sh, run_cafe.sh
     fair = eval_config(preset="fairdd-paper", method="dc")  # FairDD main_DC.py, main_DC.sh
     assert (fair.epochs, fair.decay_at, fair.dsa, fair.n_models) == (301, 152, False, 10)
+
+
+@pytest.mark.parametrize("kw", [dict(method="dc", preset="fairdd-paper", ipc=5), dict(method="dsa", preset="fairdd-paper", ipc=2),
+                                dict(method="cafe", ipc=9), dict(method="dc", ipc=15), dict(method="idc", ipc=15)])
+def test_loops_the_reference_leaves_undefined_are_filled_by_overrides(kw):
+    cfg = distill_config(**kw, outer_loop=3, inner_loop=4)
+    assert (cfg.outer_loop, cfg.inner_loop) == (3, 4)
+    with pytest.raises(ValueError, match=f"defines no outer/inner loops for ipc {kw['ipc']}.*outer_loop="):
+        distill_config(**kw, inner_loop=4)  # the outer loop is still undefined
+
+
+def test_a_sweep_cell_with_loop_overrides_runs_where_the_reference_has_none():
+    from fairdd.sweeps import make_spec
+
+    cell = make_spec(preset="fairdd-paper", grid={"dataset": "colored-digits", "method": "dc", "target": "fairdd",
+                                                  "ipc": 5}, overrides={"outer_loop": 2, "inner_loop": 1}).cells()[0]
+    assert (cell.distill_config().outer_loop, cell.distill_config().inner_loop) == (2, 1)

@@ -44,3 +44,22 @@ def test_published_numbers_stand_beside_their_own_protocol_only():
     cobra = beside("cobra", "paper", dataset="cifar10-s", ipc=100)
     assert (cobra.accuracy, cobra.eod) == (62.4, 9.37)
     assert not beside("fairdd", "demo").matched
+
+
+def test_grid_files_under_a_published_preset_restate_none_of_its_numbers_differently():
+    from fairdd.config import distill_config, eval_config
+    from fairdd.sweeps import load_spec
+
+    checked = 0
+    for path in sorted((DOC.parents[1] / "benchmarks" / "grids").glob("*.toml")):
+        spec = load_spec(path)
+        if spec.preset not in ("paper", "fairdd-paper"):
+            continue
+        for cell in spec.cells():
+            want_eval = eval_config(preset=cell.preset, method=cell.method)
+            assert cell.eval_config() == want_eval and cell.n_models == want_eval.n_models, (path.name, cell.id)
+            assert cell.distill_config() == distill_config(
+                method=cell.method, target=cell.distill_config().target, ipc=cell.ipc, preset=cell.preset,
+                seed=cell.seed, dataset=cell.dataset), (path.name, cell.id)
+            checked += 1
+    assert checked >= 33 + 54  # cobra_table1.toml and app_f_cifar10s.toml

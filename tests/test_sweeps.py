@@ -327,7 +327,7 @@ def test_example_grids_parse_and_data_knobs_are_axes():
     dm = next(c for c in table1 if c.method == "dm" and c.target == "cobra" and c.ipc == 100)
     cfg = dm.distill_config()
     assert (cfg.iterations, cfg.batch_real, cfg.lr_img) == (2600, 600, 1.0)  # the rest is the paper preset's
-    assert dm.eval_config().epochs == 1500
+    assert (dm.eval_config().epochs, dm.eval_config().decay_at) == (1501, 752)  # epoch_eval_train 1500 + 1
     assert {c.n_models for c in table1 if c.method == "cafe"} == {2}
     app_f = parse_spec((grids / "app_f_cifar10s.toml").read_text()).cells()
     assert len(app_f) == 3 * 3 * 6 and all(set(c.data) == {"skew", "severity"} for c in app_f)

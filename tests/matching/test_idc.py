@@ -3,6 +3,7 @@ import torch
 
 import fairdd
 from fairdd.config import distill_config
+from fairdd.datasets import DATASETS
 from fairdd.matching import RealBatch as as_batch
 from fairdd.matching.dc import DCMatcher
 from fairdd.matching.idc import IDCMatcher, decode
@@ -87,6 +88,21 @@ def test_paper_idc_protocol():
     assert [distill_config(method="idc", ipc=i).outer_loop for i in (20, 50, 100, 200)] == [20, 30, 30, 100]
     assert [distill_config(method="idc", ipc=i).factor for i in (10, 100)] == [2, 2]  # not faces: always 2
     assert [distill_config(method="idc", ipc=i, dataset="bffhq").factor for i in (10, 50, 100)] == [4, 4, 3]
+
+
+# COBRA train_idc.py, with --factor -1 (the default):
+#     if args.dataset in ("BFFHQ", "UTKface"): args.factor = 3 if args.ipc >= 100 else 4
+#     else: args.factor = 2
+_REF_FACTOR_4 = ("bffhq", "utkface")  # the reference's "BFFHQ", "UTKface"; its CelebA, CIFAR10_S_90 and
+# Colored_* sets take the else branch
+
+
+@pytest.mark.parametrize("dataset", [*DATASETS, "CelebA", "UTKFace", "BFFHQ", None])
+@pytest.mark.parametrize("ipc", [1, 10, 50, 99, 100, 200])
+def test_paper_idc_factor_per_dataset_and_ipc_is_train_idc_s(dataset, ipc):
+    in_ref_list = dataset is not None and dataset.lower() in _REF_FACTOR_4
+    want = (3 if ipc >= 100 else 4) if in_ref_list else 2
+    assert distill_config(method="idc", ipc=ipc, dataset=dataset).factor == want
 
 
 def test_idc_keeps_one_network_per_iteration_and_starts_from_full_real_images(digits_train):
