@@ -360,8 +360,7 @@ def run_demo(args) -> int:
     import torch
 
     import fairdd
-    from fairdd.io import check_output
-    from fairdd.ownership import write_owned
+    from fairdd.ownership import check_output, write_owned
     from fairdd.results import check_result_target
 
     out = Path(args.out)
@@ -445,7 +444,7 @@ def _bar_chart(path: Path, metrics: dict) -> None:
 def run_distill(args) -> int:
     import fairdd
     from fairdd.config import distill_config
-    from fairdd.io import check_output
+    from fairdd.ownership import check_output
     from fairdd.results import check_result_target
 
     overrides = _overrides(args.set, flags=_flags(args.parser))
@@ -501,7 +500,7 @@ def _test_set_knobs(args, result) -> dict:
 
 def run_evaluate(args) -> int:
     import fairdd
-    from fairdd.io import check_output
+    from fairdd.ownership import check_output
 
     overrides = _overrides(args.set, flags=_flags(args.parser))
     if args.out:
@@ -552,8 +551,7 @@ def run_datasets(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.io import check_output
-    from fairdd.ownership import write_owned
+    from fairdd.ownership import check_output, write_owned
 
     mode = f"-{args.mode}" if args.mode else ""
     out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")

@@ -2,11 +2,11 @@
 
 - ``imbalance_separation`` (``study``): the imbalance × separation grid, as a sweep;
 - ``reproduce`` (``reproduce``): a preset's protocol for several targets, beside the ``PUBLISHED`` row whose
-  full setting equals the run's (``compare``; ``published``);
+  full setting equals the run's (``compare``; ``fairdd.published``);
 - ``group_clouds`` (``clouds``): per-group embeddings of one class, for the barycenter views.
 """
 from .clouds import group_clouds
-from .published import COBRA_TABLE, FAIRDD_TABLES, PRELIMINARY, PUBLISHED, Comparison, Published, compare, run_setting
+from ..published import COBRA_TABLE, FAIRDD_TABLES, PRELIMINARY, PUBLISHED, Comparison, Published, compare, run_setting
 from .reproduce import reproduce
 from .study import STUDY_COLUMNS, imbalance_separation
 
