@@ -106,6 +106,21 @@ def test_targets_do_not_import_matching_or_the_loop():
     assert not bad, "fairdd.targets must sit below matching and the loop; offending chains:\n" + "\n".join(bad)
 
 
+def test_the_cli_draws_nothing_itself():
+    """Charts live in ``fairdd.viz``: the command line parses, calls and prints."""
+    drawing = ("matplotlib", "seaborn", "plotly", "PIL")
+    bad = sorted({dep for path in (PACKAGE / "cli.py", PACKAGE / "sweeps" / "cli.py")
+                  for dep in _all_imports(path) if dep.split(".")[0] in drawing})
+    assert not bad, f"fairdd's command line imports plotting libraries {bad}; draw in fairdd.viz instead"
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (fairdd's or not), anywhere in its body."""
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return names | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+
+
 def test_import_fairdd_leaves_the_heavy_optional_packages_alone():
     heavy = ["umap", "ot", "ipywidgets", "ipyevents", "matplotlib", "submitit"]
     code = f"import sys, fairdd; print(sorted(m for m in {heavy!r} if m in sys.modules))"
