@@ -1,7 +1,7 @@
 """The demo: one training set distilled with every target strategy, each set evaluated on the test set.
 
     result = fairdd.experiments.demo.run(train, test, ipc=10, preset="smoke", out="results/demo")
-    print(result.table())          # accuracy, EOD (95 % CI), DEO_A, noise floors, worst group, seconds
+    text = result.table()          # accuracy, EOD (95 % CI), DEO_A, noise floors, worst group, seconds
     result.metrics()               # what metrics.json holds: one entry per strategy
 
 Each strategy in ``strategies`` is a DM distillation with that target (``"random"``: a random real
