@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal, Mapping, get_args
 from .validate import check_bool, check_choice, check_group_weights, check_int, check_real, check_seed
 
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
-           "METHOD_PRESETS", "MethodPresets", "IDC_FACTOR_4_DATASETS", "distill_config", "eval_config", "get_loops",
+           "METHOD_PRESETS", "MethodPresets", "distill_config", "eval_config", "get_loops",
            "protocol_table"]
 
 # The allowed values, written once: each tuple below is read from its Literal type.
@@ -27,9 +27,6 @@ Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
 METHODS: tuple[str, ...] = get_args(Method)
 NORMS: tuple[str, ...] = get_args(Norm)
 PRESETS: tuple[str, ...] = get_args(Preset)
-# datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100), every other one 2:
-# COBRA train_idc.py, `if args.dataset in ("BFFHQ", "UTKface")` (CelebA is not among them)
-IDC_FACTOR_4_DATASETS = ("utkface", "bffhq")
 # torch.compile levers: chosen per machine ("auto", fairdd.levers.choose_levers), off, Inductor's default, or a
 # mode by name ("reduce-overhead" = CUDA graphs on a GPU)
 COMPILE_MODES = ("auto", False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
@@ -388,9 +385,14 @@ def _warm_start_k(ipc: int) -> int:
 
 
 def _idc_factor(ipc: int, dataset: str | None) -> int:
-    """COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset."""
-    if dataset is not None and dataset.lower() in IDC_FACTOR_4_DATASETS:
-        return 3 if ipc >= 100 else 4
+    """Give the dataset record's IDC factor at ``ipc``; 2 for data that is no registered dataset.
+
+    COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset.
+    """
+    from .data.record import DATASETS, record
+
+    if isinstance(dataset, str) and dataset.lower() in DATASETS:
+        return record(dataset).idc_factor_at(ipc)
     return 2
 
 
