@@ -624,6 +624,8 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
 
     Cells that depend on the target read ``cobra value / other targets' value``.
     """
+    from .data.record import idc_factor_exceptions
+
     cols = ["preset", "method", "IPC", "iterations", "lr_img", "real batch", "outer / inner", "DSA (distil)",
             "DM distance", "warm start K (lr, mom., wd)", "FairDD reduction", "IDC factor", "CAFE loss",
             "eval epochs (decay from)", "eval DSA", "eval models", "source"]
@@ -647,7 +649,7 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                 rows.append([preset, method, str(ipc), str(c.iterations), lr, str(c.batch_real),
                              "—" if dm else f"{c.outer_loop} / {c.inner_loop}", "on" if c.dsa else "off",
                              by_target(c.distance, v.distance) if dm else "—", warm, c.fairdd_reduction,
-                             str(c.factor) + (" (UTKFace, BFFHQ 4; 3 at IPC ≥ 100)" if method == "idc" and preset == "paper"
+                             str(c.factor) + (f" ({idc_factor_exceptions()})" if method == "idc" and preset == "paper"
                                               else "") if method == "idc" else "—",
                              by_target(c.cafe_loss, v.cafe_loss) if method == "cafe" else "—",
                              f"{e.epochs} ({e.decay_at})", "on" if e.dsa else "off", str(e.n_models),

@@ -21,7 +21,8 @@ from typing import Callable
 
 from .dataset import GroupedDataset
 
-__all__ = ["DatasetRecord", "register", "unregister", "record", "records", "DATASETS", "FOLDER"]
+__all__ = ["DatasetRecord", "register", "unregister", "record", "records", "idc_factor_exceptions", "DATASETS",
+           "FOLDER"]
 
 FOLDER = "folder:"  # "folder:PATH": your own images and metadata table (fairdd.data.own_sources.from_folder)
 
@@ -82,6 +83,8 @@ class DatasetRecord:
         same set (aliases, defaults that depend on other knobs); None = the knobs as given.
     source : str
         Where the construction comes from (the authors' file).
+    title : str
+        The name people write ("UTKFace"); default ``name``.
     """
 
     name: str
@@ -98,6 +101,7 @@ class DatasetRecord:
     published_severity: int | None = 0
     canonical: Callable[[dict, int | None], tuple[dict, int | None]] | None = None
     source: str = ""
+    title: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.lower().strip():
@@ -135,6 +139,11 @@ class DatasetRecord:
         """Whether the loader reads files the user must bring (else it is always available)."""
         return bool(self.files)
 
+    @property
+    def display(self) -> str:
+        """The name people write: ``title``, else ``name``."""
+        return self.title or self.name
+
     def idc_factor_at(self, ipc: int) -> int:
         """IDC's multi-formation factor at ``ipc`` (the last step of :attr:`idc_factor` at or below it)."""
         return [factor for start, factor in self.idc_factor if start <= ipc][-1]
@@ -171,6 +180,16 @@ def record(name: str) -> DatasetRecord:
 def records() -> tuple[DatasetRecord, ...]:
     """Every registered record, in registration order."""
     return tuple(_RECORDS.values())
+
+
+def idc_factor_exceptions(default: tuple = ((1, 2),)) -> str:
+    """Say which datasets' records depart from IDC's ``default`` factor, e.g. "BFFHQ, UTKFace 4; 3 at IPC ≥ 100"."""
+    by_steps: dict[tuple, list[str]] = {}
+    for entry in _RECORDS.values():
+        if entry.idc_factor != default:
+            by_steps.setdefault(entry.idc_factor, []).append(entry.display)
+    return "; ".join(", ".join(names) + " " + "; ".join(str(f) if start == 1 else f"{f} at IPC ≥ {start}"
+                                                        for start, f in steps) for steps, names in by_steps.items())
 
 
 class _Names(Sequence):

@@ -95,3 +95,14 @@ def test_the_idc_factor_follows_train_idc_s_dataset_list():
     factor_4 = {r.name for r in records() if r.idc_factor != ((1, 2),)}
     assert factor_4 == {"utkface", "bffhq"} and record("utkface").idc_factor == ((1, 4), (100, 3))
     assert record("celeba").idc_factor_at(10) == 2
+
+
+def test_the_idc_exceptions_group_datasets_by_their_factor_steps():
+    from fairdd.data.record import idc_factor_exceptions
+
+    register(_record(name="toy", title="Toy", idc_factor=((1, 3),)))
+    try:
+        assert idc_factor_exceptions() == "BFFHQ, UTKFace 4; 3 at IPC ≥ 100; Toy 3"
+    finally:
+        unregister("toy")
+    assert record("celeba").display == "CelebA" and _record().display == "toy"

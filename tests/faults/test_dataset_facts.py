@@ -200,3 +200,10 @@ def test_the_sweep_records_its_canonical_knobs(tinted):
     knobs = canonical_knobs(NAME, {"tint": 0.2})
     assert knobs == {"bias": 0.8, "tint": 0.2, "download": False, "data_seed": 0}
     json.dumps(knobs)
+
+
+def test_the_protocol_table_names_the_datasets_whose_record_sets_idc_factor(tinted):
+    from fairdd.config import protocol_table
+
+    row = next(line for line in protocol_table().splitlines() if line.startswith("| paper | idc | 10 |"))
+    assert "| 2 (BFFHQ, UTKFace, tinted-squares 4; 3 at IPC ≥ 100) |" in row

@@ -5,6 +5,6 @@ from ..sources import DIGIT_CLASSES
 from . import _colored
 
 RECORD = DatasetRecord(
-    name="colored-digits", loader=_colored.loader("colored-digits"), classes=DIGIT_CLASSES,
+    title="Colored-digits", name="colored-digits", loader=_colored.loader("colored-digits"), classes=DIGIT_CLASSES,
     group_attribute="colour", groups=tuple(DIGIT_COLOURS), image_size=32, train_size=1442,
     canonical=_colored.canonical("colored-digits"), source="fairdd's construction (no paper builds it)")

@@ -5,7 +5,7 @@ from ..sources import DIGIT_CLASSES
 from . import _colored
 
 RECORD = DatasetRecord(
-    name="colored-mnist", loader=_colored.loader("colored-mnist"), classes=DIGIT_CLASSES,
+    title="Colored-MNIST", name="colored-mnist", loader=_colored.loader("colored-mnist"), classes=DIGIT_CLASSES,
     group_attribute="colour", groups=REBIAS_NAMES, image_size=32,
     files="MNIST IDX files (train/t10k images and labels)", downloadable=True, train_size=60000,
     canonical=_colored.canonical("colored-mnist"), source=_colored.SOURCE_OFFICIAL)

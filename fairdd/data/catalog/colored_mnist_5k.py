@@ -5,6 +5,6 @@ from ..sources import DIGIT_CLASSES
 from . import _colored
 
 RECORD = DatasetRecord(
-    name="colored-mnist-5k", loader=_colored.loader("colored-mnist-5k"), classes=DIGIT_CLASSES,
+    title="Colored-MNIST (5k)", name="colored-mnist-5k", loader=_colored.loader("colored-mnist-5k"), classes=DIGIT_CLASSES,
     group_attribute="colour", groups=REBIAS_NAMES, image_size=32, train_size=4000,
     canonical=_colored.canonical("colored-mnist-5k"), source=_colored.SOURCE_OFFICIAL)
