@@ -106,3 +106,27 @@ def test_the_idc_exceptions_group_datasets_by_their_factor_steps():
     finally:
         unregister("toy")
     assert record("celeba").display == "CelebA" and _record().display == "toy"
+
+
+class _Point:
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def load(self):
+        if self.value == "missing:RECORD":
+            raise ModuleNotFoundError("No module named 'missing'")
+        return self.value
+
+
+def test_installed_packages_register_records_through_entry_points(monkeypatch):
+    points = [_Point("toy", _record()), _Point("broken", "missing:RECORD"), _Point("wrong", {"name": "x"})]
+    monkeypatch.setattr(catalog, "entry_points", lambda group: points if group == "fairdd.datasets" else [])
+    try:
+        with pytest.warns(UserWarning) as caught:
+            catalog._register_entry_points()
+        assert "toy" in DATASETS
+    finally:
+        unregister("toy")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2 and "'broken' (missing:RECORD) not registered: ModuleNotFoundError" in messages[0]
+    assert "'wrong'" in messages[1] and "not a DatasetRecord" in messages[1]
