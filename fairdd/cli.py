@@ -16,7 +16,6 @@ from .sweeps import cli as sweep_cli
 
 __all__ = ["main", "build_parser"]
 
-DOWNLOADABLE = ("colored-mnist", "colored-fashion-mnist")  # datasets whose files fairdd can fetch (--download)
 
 EXAMPLES = """\
 examples:
@@ -121,6 +120,9 @@ def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None
                    + from_record)
     p.add_argument("--format", default=None, choices=("auto", "python", "binary"),
                    help="cifar10-s: which CIFAR-10 batches to read (default auto)")
+    p.add_argument("--knob", action="append", default=None, metavar="KEY=VALUE",
+                   help="any other knob of the dataset's loader (fairdd.datasets.options), e.g. one of a dataset "
+                        "registered with fairdd.datasets.register")
     own = p.add_argument_group("your own data (--dataset folder:PATH; fairdd.datasets.from_folder)")
     own.add_argument("--metadata", default=None, help="the table of images under PATH (default metadata.csv)")
     own.add_argument("--image-column", dest="image", default=None, help="its column of image paths "
@@ -167,7 +169,7 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--cache-dir", default=None,
                    help="where decoded file datasets are cached (default $FAIRDD_CACHE, else ~/.cache/fairdd)")
     p.add_argument("--download", action="store_true",
-                   help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+                   help=f"download missing dataset files (only {', '.join(_downloadable())})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=d(0),
                    help="run seed: initialisation, batches, evaluation models (never the data)")
@@ -187,6 +189,11 @@ def _knobs(args, split: str = "train") -> dict:
 
     given = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     given = {k: v for k, v in given.items() if v is not None}
+    for text in getattr(args, "knob", None) or ():
+        key, eq, value = text.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--knob takes KEY=VALUE (e.g. --knob bias=0.8); got {text!r}")
+        given[key.strip()] = _value(value.strip())
     for key in ("split_column", "label"):  # folder:PATH: no split column (a test set is drawn), class = folder
         if isinstance(given.get(key), str) and given[key].lower() == "none":
             given[key] = None
@@ -194,8 +201,9 @@ def _knobs(args, split: str = "train") -> dict:
     for key, value in given.items():
         if key not in allowed:
             takes = [KNOB_FLAGS[k] for k in allowed if k in KNOB_FLAGS]
-            raise ValueError(f"{KNOB_FLAGS[key]} {value!r} does not apply to dataset {args.dataset!r}; "
-                             + (f"it takes: {takes}" if takes else "it takes none of the dataset flags"))
+            raise ValueError(f"{KNOB_FLAGS.get(key, '--knob ' + key)} {value!r} does not apply to dataset "
+                             f"{args.dataset!r}; " + (f"it takes: {takes}" if takes else "it takes none of the "
+                                                      "dataset flags") + f" (its knobs: {list(allowed)})")
     return {k: v for k, v in given.items() if split == "train" or k not in TRAIN_ONLY}
 
 
@@ -219,9 +227,16 @@ def _check_data_seed(args) -> None:
                          "its split is fixed")
 
 
+def _downloadable() -> tuple[str, ...]:
+    """The datasets whose files fairdd can fetch (``--download``), read from their records."""
+    from fairdd.data.record import records
+
+    return tuple(r.name for r in records() if r.downloadable)
+
+
 def _download(args) -> bool:
-    if args.download and args.dataset not in DOWNLOADABLE:
-        raise ValueError(f"--download applies to {list(DOWNLOADABLE)}; {args.dataset!r} is built in")
+    if args.download and args.dataset not in _downloadable():
+        raise ValueError(f"--download applies to {list(_downloadable())}; {args.dataset!r} is built in")
     return bool(args.download)
 
 
@@ -241,7 +256,7 @@ def _add_reproduce_parser(sub, fmt) -> None:
                      choices=("random",) + targets)
     rep.add_argument("--root", default=None)
     rep.add_argument("--download", action="store_true",
-                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+                     help=f"download missing dataset files (only {', '.join(_downloadable())})")
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     rep.add_argument("--seed", type=int, default=0, help="run seed (never the data)")
     _add_data_seed_arg(rep)
@@ -405,7 +420,7 @@ def run_distill(args) -> int:
         for problem in fairdd.datasets.describe(train, ipc=args.ipc).problems:
             _note(problem)
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
-                            seed=args.seed, **overrides)
+                            seed=args.seed, dataset=args.dataset, **overrides)  # the record sets IDC's factor
     callbacks = []
     if args.preset == "paper":  # one line, once the first steps are timed
         callbacks.append(_paper_timer(args, config.iterations))
