@@ -229,14 +229,15 @@ def _sweep_with_one_group_report(folder):
 def test_reproduce_table_md_shows_undefined_and_why_not_nan(tmp_path, monkeypatch, capsys):
     import fairdd.experiments
     from fairdd.cli import main
-    from fairdd.experiments.reproduce import reproduce_frame
+    from fairdd.experiments.reproduce import reproduce_frame, save_tables
 
     sweep = _sweep_with_one_group_report(tmp_path / "cells-of")
 
-    def one_group_reproduce(*, callback, **_):  # the protocol's run, replaced by the one-group cell
+    def one_group_reproduce(*, callback, out, **_):  # the protocol's run, replaced by the one-group cell
         frame = reproduce_frame(sweep)
         for target, row in frame.to_dict(orient="index").items():
             callback({"target": target, **row})
+        save_tables(frame, out)  # as reproduce(out=...) ends
         return frame
 
     monkeypatch.setattr(fairdd.experiments, "reproduce", one_group_reproduce)
