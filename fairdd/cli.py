@@ -517,8 +517,8 @@ def run_reproduce(args) -> int:
     t0 = time.perf_counter()
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, data_seed=args.data_seed,
-                      device=args.device, out=out, root=args.root, download=args.download, callback=_print_reproduce_row,
-                      data=data, eval_overrides=eval_overrides, **overrides)
+                      device=args.device, out=out, root=args.root, download=args.download,
+                      callback=_print_reproduce_row, data=data, eval_overrides=eval_overrides, **overrides)
     print()
     print(reproduce_markdown(table))
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/table.md, table.tex (one folder per target "

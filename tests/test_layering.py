@@ -123,8 +123,9 @@ _TO_FILE = {"to_csv", "to_markdown", "to_latex", "to_json", "to_parquet", "to_ex
 
 
 def _file_writes(source: str) -> list[str]:
-    """``line: call`` for each call in ``source`` that writes or removes a file itself (``open``,
-    ``_WRITING_CALLS``, ``torch.save`` and the like, a pandas ``to_*`` given a path, ``f.write`` other than on sys.stdout/err)."""
+    """``line: call`` for each call in ``source`` that writes or removes a file itself: ``open``,
+    ``_WRITING_CALLS``, ``torch.save`` and the like, a pandas ``to_*`` given a path, a ``write`` other
+    than ``sys.stdout.write`` / ``sys.stderr.write``."""
     bad = []
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):

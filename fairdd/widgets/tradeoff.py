@@ -109,8 +109,9 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
     Rows hold mix, ipc, the target run (``target_for(mix)``), accuracy, eod, deo_a,
     worst_group_accuracy, their stds and 95 % t-intervals (``_lo``, ``_hi``; NaN with one network) over
     the evaluation networks, and ``undefined`` ({metric: why} for those the test set cannot measure,
-    which are NaN; points cached by an older fairdd have none, and their reason reads "not recorded"). With ``cache`` (a folder) each point is stored when made (``points.json``
-    and one tensor file per point, written atomically) and reused by a later call with the same
+    which are NaN; points cached by an older fairdd have none, and their reason reads "not recorded").
+    With ``cache`` (a folder) each point is stored when made (``points.json`` and one tensor file per
+    point, written atomically) and reused by a later call with the same
     settings; a cache made with other settings is refused. ``on_point(row)`` is called after each
     new point (progress).
     """
@@ -197,8 +198,9 @@ def _undefined_note(df, metrics: Sequence[str] = ("accuracy", "eod")) -> str:
 def plot_tradeoff(ax, df, *, label_points: bool = True) -> None:
     """Plot accuracy (x) against EOD (y) with 95 % t-interval bars and the Pareto front of the means.
 
-    The bars span the t-interval over the evaluation networks; one colour per IPC. A point whose accuracy or EOD the test set cannot measure (NaN, ``undefined`` in its row) is not
-    drawn and is on no front; the title says which points and why (``fairdd.metrics.unmeasurable``).
+    The bars span the t-interval over the evaluation networks; one colour per IPC. A point whose
+    accuracy or EOD the test set cannot measure (NaN, ``undefined`` in its row) is not drawn and is on
+    no front; the title says which points and why (``fairdd.metrics.unmeasurable``).
     """
     names = {"vanilla": " (vanilla)", "cobra": " (COBRA)"}
     for i, (ipc, g) in enumerate(df.groupby("ipc")):

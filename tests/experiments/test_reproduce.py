@@ -29,7 +29,8 @@ def test_protocol_summary_uses_the_presets_iterations_and_evaluation_models():
     for target in ("vanilla", "cobra"):
         its = distill_config(method="dm", target=target, ipc=10, preset="paper").iterations
         assert f"{target} ({its} iterations)" in text
-    assert text.endswith(f"the random subset, each evaluated with {protocol.n_models} models × {protocol.epochs} epochs")
+    evaluation = f"each evaluated with {protocol.n_models} models × {protocol.epochs} epochs"
+    assert text.endswith(f"the random subset, {evaluation}")
     assert "with 3 models" in protocol_summary(targets=["cobra"], preset="paper", n_models=3)
     with pytest.raises(ValueError, match="iterations"):
         protocol_summary(targets=["cobra"], preset="paper", iterations=0)
