@@ -205,8 +205,10 @@ def protocol_summary(*, method: str = "dm", ipc: int = 10,
     """
     from ..config import distill_config, eval_config
 
+    from ..validate import check_int
+
     protocol = eval_config(preset=preset, method=method, **(eval_overrides or {}))
-    n_models = protocol.n_models if n_models is None else n_models
+    n_models = protocol.n_models if n_models is None else check_int("n_models", n_models, 1)
     runs = [f"{t} ({distill_config(method=method, target=t, ipc=ipc, preset=preset, **overrides).iterations} "
             "iterations)" for t in targets if t != "random"]
     runs += ["the random subset"] if "random" in targets else []

@@ -32,5 +32,7 @@ def test_protocol_summary_uses_the_presets_iterations_and_evaluation_models():
     evaluation = f"each evaluated with {protocol.n_models} models × {protocol.epochs} epochs"
     assert text.endswith(f"the random subset, {evaluation}")
     assert "with 3 models" in protocol_summary(targets=["cobra"], preset="paper", n_models=3)
+    with pytest.raises(ValueError, match="n_models"):
+        protocol_summary(targets=["cobra"], preset="paper", n_models=0)
     with pytest.raises(ValueError, match="iterations"):
         protocol_summary(targets=["cobra"], preset="paper", iterations=0)
