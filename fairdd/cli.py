@@ -514,7 +514,7 @@ def run_datasets(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.ownership import check_output, write_owned
+    from fairdd.experiments.reproduce import check_tables, protocol_summary, reproduce_markdown
 
     mode = f"-{args.mode}" if args.mode else ""
     out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")
@@ -523,68 +523,33 @@ def run_reproduce(args) -> int:
     eval_overrides = _overrides(args.eval_set, "--eval-set", flags=flags)
     data = _knobs(args)
     data.pop("mode", None)
-    if out.is_file():
-        raise FileExistsError(f"reproduce output {out} exists and is a file, not a folder")
-    check_output(out, kind="folder", what="reproduce output")
-    for name in ("table.md", "table.tex"):  # before any work: a user's file there is never replaced
-        check_output(out / name, kind="file", what="reproduce table")
+    check_tables(out)  # before any work (reproduce checks again): a user's file there is never replaced
     _download(args)
     if args.preset == "paper":
-        from fairdd.config import distill_config, eval_config
-
-        its = {t: distill_config(method=args.method, target=t, ipc=args.ipc, preset="paper", **overrides).iterations
-               for t in args.targets if t != "random"}
-        from fairdd.validate import check_int
-
-        check_int("n_models", args.n_models, 1)
-        runs = ", ".join([f"{t} ({n} iterations)" for t, n in its.items()]
-                         + (["the random subset"] if "random" in args.targets else []))
-        epochs = eval_config(preset="paper", **eval_overrides).epochs
-        _note(f"paper protocol: {runs}, each evaluated with {args.n_models} models × {epochs} epochs; "
-              "hours on a CPU (--preset demo takes minutes)")
+        runs = protocol_summary(method=args.method, ipc=args.ipc, targets=args.targets, preset="paper",
+                                n_models=args.n_models, eval_overrides=eval_overrides, **overrides)
+        _note(f"paper protocol: {runs}; hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
-
-    from fairdd.report import shown
-
-    def show(row):
-        beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
-                  else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
-                       f"{row['published_source']}")
-        eod = shown(row["eod"], row["undefined"].get("eod"), "6.2f")  # "undefined (<why>)" when not measured
-        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
-              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
-
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, data_seed=args.data_seed,
-                      device=args.device,
-                      out=out, root=args.root, download=args.download, callback=show, data=data,
-                      eval_overrides=eval_overrides, **overrides)
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
-            "published_eod", "published_source",
-            "distill_s", "eval_s", "ms_per_iteration"]
-    from fairdd.experiments.reproduce import shown_table
-
-    cells = shown_table(table, cols)  # an unmeasured metric reads "undefined (<why>)", never nan
-    text = cells.to_markdown() if _has_tabulate() else cells.to_string()
-    write_owned(out / "table.md", lambda p: p.write_text(text + "\n"), what="reproduce table")
-    from fairdd.viz.paper import latex_table, summary_table
-
-    rows = {t: {**r, "std": {k: r[f"{k}_std"] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
-            for t, r in table.to_dict(orient="index").items()}
-    write_owned(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))), what="reproduce table")
+                      device=args.device, out=out, root=args.root, download=args.download,
+                      callback=_print_reproduce_row, data=data, eval_overrides=eval_overrides, **overrides)
     print()
-    print(text)
+    print(reproduce_markdown(table))
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/table.md, table.tex (one folder per target "
           f"under {out}/cells; 'fairdd sweep status {out}')")
     return 0
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _print_reproduce_row(row: dict) -> None:
+    from fairdd.report import shown
+
+    beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
+              else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
+                   f"{row['published_source']}")
+    eod = shown(row["eod"], row["undefined"].get("eod"), "6.2f")  # "undefined (<why>)" when not measured
+    print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
+          f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
