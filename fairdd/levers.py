@@ -29,6 +29,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -38,7 +39,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["compiled", "compile_mode", "autocast", "Levers", "choose_levers", "bf16_support", "probe",
+__all__ = ["compiled", "compile_mode", "inductor_cache_dir", "autocast", "Levers", "choose_levers", "bf16_support", "probe",
            "cache_path", "decide", "Workload", "LONG_RUN", "MARGIN"]
 
 LONG_RUN = 500  # iterations (evaluation: epochs × models) from which "auto" tries the levers at all
@@ -68,8 +69,34 @@ def compiled(net: nn.Module, method: str = "forward", mode: bool | str = True) -
     """
     per_net = net.__dict__.setdefault("_fairdd_compiled", {})  # lives and dies with the network
     if (method, mode) not in per_net:
+        inductor_cache_dir()
         per_net[method, mode] = torch.compile(getattr(net, method), dynamic=False, mode=compile_mode(mode))
     return per_net[method, mode]
+
+
+def inductor_cache_dir() -> Path:
+    """Point torch.compile's on-disk cache at a folder of this process's CPU ISA setting, and return it.
+
+    torch 2.13's Inductor does not key its cache by the ISA in force: code compiled under
+    ``ATEN_CPU_CAPABILITY=avx2`` and loaded by a process without it aborted with heap corruption
+    (``free(): invalid pointer``, ``malloc(): unaligned tcache chunk detected``; the "double free" of
+    issue #27). Each setting (the ATen capability, ``ONEDNN_MAX_CPU_ISA``) gets its own folder under
+    the cache Inductor would use (``$TORCHINDUCTOR_CACHE_DIR`` or its default); child processes
+    inherit it.
+    """
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+        default = default_cache_dir()
+    except ImportError:  # another torch layout: Inductor's documented default
+        default = os.path.join(tempfile.gettempdir(), "torchinductor_fairdd")
+    base = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default)
+    if base.name.startswith("fairdd-isa-"):  # set by an earlier call, here or in a parent process
+        base = base.parent
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    tag = torch.backends.cpu.get_cpu_capability() + (f"-onednn-{onednn}" if onednn else "")
+    path = base / ("fairdd-isa-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in tag.lower()))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
+    return path
 
 
 def compile_mode(lever: bool | str) -> str | None:

@@ -151,3 +151,33 @@ def test_a_real_probe_on_this_machine_never_picks_a_slower_run():
     chosen = levers._variant_name(lv.precision, lv.compile, lv.channels_last)
     assert runs[chosen] * (MARGIN if chosen != "fp32" else 1) <= runs["fp32"]
     assert chosen != "fp32" or all(runs["fp32"] / t < MARGIN for t in runs.values())
+
+
+def test_each_isa_setting_compiles_into_its_own_inductor_cache(monkeypatch, tmp_path):
+    """torch 2.13 keys Inductor's cache without the ISA: code compiled under ATEN_CPU_CAPABILITY=avx2 and
+    loaded by a process without it aborted (free(): invalid pointer). Each setting gets its own folder."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    native = levers.inductor_cache_dir()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    emulated = levers.inductor_cache_dir()
+    assert native != emulated and native.parent == emulated.parent == tmp_path / "inductor"
+    assert levers.inductor_cache_dir() == emulated  # called again (or in a child): not nested
+    assert emulated.name == "fairdd-isa-avx2-onednn-avx2"
+
+
+def test_every_compilation_goes_through_the_per_isa_cache(monkeypatch, tmp_path):
+    """``compiled`` (DM, the probe) and training's compiled plan set the folder before torch.compile."""
+    from fairdd import train
+    from fairdd.models import ConvNet
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    levers.compiled(ConvNet(width=4, image_size=8, depth=1), "embed")  # torch.compile is lazy: nothing compiles
+    assert levers.os.environ["TORCHINDUCTOR_CACHE_DIR"].startswith(str(tmp_path / "inductor" / "fairdd-isa-"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "other"))
+    train._compiled_plan.cache_clear()
+    train._compiled_plan(True)
+    assert levers.os.environ["TORCHINDUCTOR_CACHE_DIR"].startswith(str(tmp_path / "other" / "fairdd-isa-"))
+    train._compiled_plan.cache_clear()
