@@ -115,18 +115,22 @@ def test_the_variants_share_the_budget_and_each_is_reported(monkeypatch):
     def child(name, *, timeout_s, limit_s, **opts):  # the worst case: each child runs until it is stopped
         given.append((name, timeout_s, limit_s))
         clock[0] += timeout_s if name != "loop" else 10.0
+        if name == "loop" and len(given) > 1:  # the second benchmark: the loop does not finish
+            return {"skipped": f"over {timeout_s:.0f} s"}
         base = {"min_ms": 1000.0, "loss_rel_diff": 0.0, "speedup_vs_fairdd_eager": 1.0}
         return {"fairdd": {"min_ms": 1000.0}, name: base}
     monkeypatch.setattr(bench, "_child", child)
     out = bench.bench(1, device=torch_cpu(), levers=True, budget_s=300, limit_s=60, reps=1,
                       variants=("channels_last", "compile", "auto", "bf16"))
     assert set(out["variants"]) == {"channels_last", "compile", "auto", "bf16"}
+    assert given[0][0] == "loop" and given[0][2] is None
     shares = {name: t for name, t, _ in given[1:]}
     assert 10 + sum(shares.values()) <= 300 + 1e-6 and shares["auto"] == pytest.approx(3 * shares["channels_last"], rel=0.01)
     assert shares["compile"] == pytest.approx(2 * shares["channels_last"], rel=0.01)
     assert all(lim <= 60 for _, _, lim in given[1:])
     tight = bench.bench(1, device=torch_cpu(), levers=True, budget_s=30, limit_s=60, reps=1, variants=("bf16",))
     assert tight["variants"]["bf16"]["skipped"].startswith("over") and "budget" in tight["variants"]["bf16"]["why"]
+    assert tight["baseline"]["skipped"].startswith("over") and tight["speedup"] is None  # reported, not fatal
 
 
 def torch_cpu():
