@@ -47,7 +47,7 @@ MARGIN = 1.2  # a lever is chosen only when its predicted run (compilation inclu
 PROBE_REAL = {"cpu": 256, "cuda": 4096}  # at most this many real images per probed step (the rest scales)
 PROBE_BLOCKS = 3  # a lever counts as faster only if it was faster in each of these blocks of rounds
 COMPILE_PROBE_TIMEOUT = 300  # seconds for the compiled variants' probe (compilation included), in a child process
-PROBE_VERSION = 3  # bump when the probe's workload changes: older cached times are then ignored
+PROBE_VERSION = 4  # bump when the probe's workload changes: older cached times are then ignored
 
 def _variant_name(precision: str, compile_: bool | str, channels_last: bool = False) -> str:
     """The probe's name for a lever combination: "fp32", "bf16", "compile+bf16+channels_last", ..."""
