@@ -9,8 +9,9 @@ out what it lacks, and times what is left on the run's own step (``Workload``: i
 and synthetic batches, the real batch capped at ``PROBE_REAL`` images) against fp32 eager, warm-up
 apart. ``decide`` then predicts each variant's whole run, its compilation included (a compilation pays
 only when steps × saving exceed it), and keeps fp32 eager unless a variant wins by ``MARGIN``. Compiled
-variants are probed in a child process each, so one that crashes (torch 2.13's Inductor aborted with a
-double free on a CPU) is recorded as the reason and never run in the caller's process. The times are
+variants are probed in a child process each, so one that crashes is recorded as the reason and never
+run in the caller's process (torch 2.13's Inductor aborted with a double free on a CPU when its cache
+held code of another ISA setting: ``inductor_cache_dir`` keeps them apart). The times are
 cached per machine, torch version and ISA setting (the emulation ``ONEDNN_MAX_CPU_ISA=AVX2
 ATEN_CPU_CAPABILITY=avx2`` gets its own entry) in ``$FAIRDD_CACHE`` or ``~/.cache/fairdd``. The choice,
 the reason and the measured times are recorded with the run (``Levers.as_dict()``).
@@ -516,8 +517,6 @@ def choose_levers(device: torch.device | str, *, precision: str = "auto", compil
                       channels_last=channels_last is True)
     options, hardware = _options(device, precision, compile, channels_last)
     candidates = [_variant_name(p, c, cl) for cl in options[2] for c in options[1] for p in options[0]]
-    if device.type == "cpu" and channels_last == "auto":  # torch 2.13's compiled NHWC block aborted on a CPU
-        candidates = [v for v in candidates if not ("compile" in v and "channels_last" in v)]  # (double free)
     if candidates == ["fp32"]:
         return Levers("fp32", False, f"{hardware}: fp32 eager, nothing else to try")
     measured = probe(device, workload, variants=tuple(dict.fromkeys(["fp32", *candidates])))
