@@ -325,7 +325,7 @@ def probe(device: torch.device | str, workload: Workload | None = None, *, varia
         known.update(_measure(device, workload, eager, budget_s) if eager else {})
         for v in (v for v in todo if _VARIANTS[v][1]):  # one child each: a compilation that crashes costs only itself
             known.update(_measure_apart(device, workload, v, budget_s))
-        _write_cache(path, key, {v: known[v] for v in todo if v in known and not known[v].get("timeout")})
+        _write_cache(path, key, {v: known[v] for v in todo if v in known and not known[v].get("transient")})
     timed = {v: known[v] for v in variants if v in known and "ms" in known[v]}
     return {"ms": {v: statistics.median(r["ms"]) for v, r in timed.items()},
             "speedup": {v: min(f / t for f, t in zip(r["fp32_ms"], r["ms"])) for v, r in timed.items()},
@@ -391,7 +391,8 @@ def _measure_apart(device: torch.device, workload: Workload, variant: str, budge
 
     A compilation that kills the process (torch 2.13 on CPU aborted with a double free, or segfaulted
     under load) or runs past ``COMPILE_PROBE_TIMEOUT`` seconds costs the child, not the run: the variant
-    is returned as ``{"failed": why}`` (a crash is cached; a time-out is tried again next time).
+    is returned as ``{"failed": why}`` and cached like a time: one recorded while the machine was busy
+    (a time-out under load) is probed again once it is quiet.
     """
     code = ("import json, sys, torch; from fairdd import levers; torch.set_num_threads(int(sys.argv[1])); "
             "w = levers.Workload(**json.loads(sys.argv[3])); "
@@ -403,9 +404,9 @@ def _measure_apart(device: torch.device, workload: Workload, variant: str, budge
         out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                              timeout=COMPILE_PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return {variant: {"failed": f"its probe ran past {COMPILE_PROBE_TIMEOUT} s", "timeout": True}}
+        return {variant: {"failed": f"its probe ran past {COMPILE_PROBE_TIMEOUT} s", "busy": _busy()}}
     except OSError as exc:
-        return {variant: {"failed": f"its probe could not start ({exc})", "timeout": True}}
+        return {variant: {"failed": f"its probe could not start ({exc})", "transient": True}}
     try:
         got = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     except (ValueError, IndexError):
