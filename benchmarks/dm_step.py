@@ -7,7 +7,7 @@ form the group means and their barycenter. Both compute the same loss (checked o
 on the same network, batch and augmentation draws, in the same process on the same device.
 
     python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--targets cobra fairdd] [--levers]
-                                 [--limit 60] [--budget 570]
+                                 [--limit 60] [--budget 540]
 
 Prints one JSON line per IPC: {"device", "ipc", "baseline_ms", "fairdd_ms", "speedup", ...}. Each
 variant runs in a process of its own (a compiler that crashes kills only it), timed in turns with
@@ -117,7 +117,7 @@ WEIGHT = {"loop": 3, "auto": 3}  # shares of the budget: eager variants 1, compi
 
 
 def bench(ipc: int, *, device, width=128, reps=3, batch_real=256, levers=False, target="cobra", limit_s=60.0,
-          budget_s=570.0, variants=(*VARIANTS, "auto")) -> dict:
+          budget_s=540.0, variants=(*VARIANTS, "auto")) -> dict:
     """Time the loop baseline, fairdd's eager step and (``levers``) each lever variant, each in its own process.
 
     The first child times the loop and fairdd's eager step in turns (and checks their losses agree);
@@ -274,7 +274,7 @@ def main(argv=None) -> None:
                     help="with --levers: which variants to time ('auto': what choose_levers picks here)")
     ap.add_argument("--limit", type=float, default=60.0,
                     help="seconds per variant (warm-up, compilation and timed calls); past it: skipped")
-    ap.add_argument("--budget", type=float, default=570.0,
+    ap.add_argument("--budget", type=float, default=540.0,
                     help="seconds for the whole benchmark, shared by its rows and variants; past it: skipped")
     ap.add_argument("--targets", nargs="+", default=["cobra"], choices=["vanilla", "uniform", "fairdd", "cobra"])
     ap.add_argument("--child", choices=["loop", *VARIANTS, "auto"], help=argparse.SUPPRESS)  # one variant's process
