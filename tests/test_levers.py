@@ -272,3 +272,18 @@ def test_a_checkpoint_from_before_auto_resumes_under_auto(digits_train, tmp_path
     fairdd.distill(digits_train, iterations=2, precision="fp32", compile=False, checkpoint=ckpt, **kw)
     resumed = fairdd.distill(digits_train, iterations=4, resume=ckpt, **kw)  # precision / compile "auto"
     assert torch.equal(full.images, resumed.images)
+
+
+@pytest.mark.parametrize("kw,field", [({"width": 0}, "width"), ({"steps": True}, "steps"), ({"n_real": -1}, "n_real"),
+                                      ({"n_syn": 2.5}, "n_syn"), ({"train": "yes"}, "train"),
+                                      ({"compilations": 0}, "compilations")])
+def test_a_bad_workload_is_refused_naming_the_field(kw, field):
+    with pytest.raises(ValueError, match=rf"Workload\.{field} must be"):
+        levers.Workload(**kw)
+
+
+def test_choose_levers_takes_a_workload_or_its_parts_not_both():
+    with pytest.raises(ValueError, match="either workload= or width="):
+        choose_levers("cpu", workload=levers.Workload(), width=64)
+    with pytest.raises(ValueError, match="workload must be a fairdd.levers.Workload; got dict"):
+        choose_levers("cpu", workload={"width": 64})
