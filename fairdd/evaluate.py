@@ -19,7 +19,7 @@ from torch import nn
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
 from .data.dataset import check_dataset
-from .levers import choose_levers
+from .levers import Workload, choose_levers
 from .models import ConvNet, reset_parameters
 from .provenance import fingerprint_differences
 from .report import FairnessReport
@@ -256,8 +256,10 @@ def train_models(
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
     if batched == "auto":
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
-    levers = choose_levers(dev, precision=config.precision, compile=config.compile, width=config.width,
-                           image_size=h, steps=config.epochs * n_models)
+    work = Workload(width=config.width, image_size=h, steps=config.epochs * n_models, depth=config.depth,
+                    in_channels=c, n_real=0, n_syn=min(config.batch_size, len(images)), train=True,
+                    compilations=1 if batched else n_models)  # a step = one batch of an epoch: the saving is under-stated
+    levers = choose_levers(dev, precision=config.precision, compile=config.compile, workload=work)
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch,
