@@ -445,6 +445,7 @@ def _test_set(args, result):
     if args.dataset is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
     knobs = _knobs(args, "test")  # checks every flag applies to the dataset
+    _check_data_seed(args)
     allowed = fairdd.datasets.options(args.dataset)
     extra = dict(root=args.root, download=_download(args), cache_dir=args.cache_dir)
     knobs.update({k: v for k, v in extra.items() if k in allowed and v is not None and v is not False})

@@ -153,3 +153,14 @@ def test_a_record_naming_a_knob_its_loader_lacks_is_refused():
     with pytest.raises(ValueError, match=r"names \['skew'\] in train_only/imbalance.*its knobs: \['tilt'"):
         fairdd.datasets.DatasetRecord(name="bad-squares", loader=load_ramp_squares, classes=("a", "b"),
                                       group_attribute="g", groups=("x", "y"), image_size=16, train_only=("skew",))
+
+
+@pytest.mark.parametrize("source, kw, error, match", [
+    ({"info": {"name": "folder:/no/such/folder"}}, {}, FileNotFoundError, "folder '/no/such/folder'.*not found"),
+    ({"info": {}}, {}, ValueError, "records no dataset it was built from; pass dataset="),
+    ({"info": {"name": "bffhq"}}, {"data_seed": 3}, ValueError, "data_seed 3 does not apply to dataset 'bffhq'"),
+    ({"info": {"name": "colored-digits"}}, {"tint": 1}, ValueError, r"does not take \['tint'\]; it takes: \['mode'"),
+])
+def test_test_set_for_refuses_what_it_cannot_build_by_name(source, kw, error, match):
+    with pytest.raises(error, match=match):
+        fairdd.datasets.test_set_for(source, **kw)
