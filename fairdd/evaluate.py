@@ -317,22 +317,30 @@ def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *
 
 _check_dataset = check_dataset  # the argument of the same name shadows it in the functions above
 
-# Fingerprint entries that may differ between a training set and its test set.
-_TRAIN_ONLY = ("split", "n", "cell_counts", "content_sha256", "bias", "seed", "group_noise", "group_labels")
+# Fingerprint entries that may differ between any training set and its test set (and the knobs its
+# record declares train-only: ``DatasetRecord.train_only``).
+_SPLIT_FACTS = ("split", "n", "cell_counts", "content_sha256", "seed")
+
+
+def _train_only(name) -> tuple[str, ...]:
+    """Give the knobs dataset ``name`` declares train-only (none for an unregistered name or a folder)."""
+    from .data import DATASETS, record
+
+    return record(name).train_only if isinstance(name, str) and name.lower() in DATASETS else ()
 
 
 def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
     """List how ``test`` differs from a recorded training set (``GroupedDataset.describe()``).
 
-    What may differ is left out (the split, its sizes and content, ``bias``, ``seed``); the list is
-    empty when nothing is known.
+    What may differ is left out (the split, its sizes and content, ``seed``, and the knobs the
+    dataset's record declares train-only: bias, skew...); the list is empty when nothing is known.
     """
     made = record.get("fingerprint") if isinstance(record, dict) else None
     now = test.fingerprint()
     if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept
         made = {k: record.get(k) for k in ("class_names", "group_names") if isinstance(record, dict) and k in record}
         now = {k: now[k] for k in made}
-    differ = fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
+    differ = fingerprint_differences(made, now, ignore=_SPLIT_FACTS + _train_only(now.get("name")))
     if now.get("split") == "train":
         differ.append("split 'train' (a test set is the balanced 'test' split)")
     return differ
