@@ -146,11 +146,11 @@ def log_tail(path: Path | None, lines: int = 1) -> str:
 def partition_node(partition: str | None = None) -> dict | None:
     """The smallest node of ``partition`` (default: the default one): cpus, mem_gb and whether it has
     GPUs (``sinfo``); None without SLURM."""
-    args = ["sinfo", "-h", "-o", "%c|%m|%G|%P"] + (["-p", partition] if partition else [])
+    args = ["sinfo", "-h", "-o", "%c|%m|%G|%P|%l"] + (["-p", partition] if partition else [])
     out = _run(args)
     if out is None or out.returncode:
         return None
-    rows = [ln.strip().split("|") for ln in out.stdout.splitlines() if ln.count("|") == 3]
+    rows = [ln.strip().split("|") for ln in out.stdout.splitlines() if ln.count("|") in (3, 4)]
     if not partition:
         rows = [r for r in rows if r[3].endswith("*")] or rows
     if not rows:
@@ -159,5 +159,22 @@ def partition_node(partition: str | None = None) -> dict | None:
     def number(text: str) -> float:
         return float(re.sub(r"[^0-9.].*$", "", text) or 0)
 
+    limits = [m for r in rows if len(r) > 4 and (m := time_limit_min(r[4])) is not None]
     return {"cpus": int(min(number(r[0]) for r in rows)), "mem_gb": min(number(r[1]) for r in rows) / 1024,
-            "gpus": any("gpu" in r[2] for r in rows)}
+            "gpus": any("gpu" in r[2] for r in rows), "max_min": min(limits) if limits else None}
+
+
+def time_limit_min(text: str) -> int | None:
+    """Minutes of a SLURM time limit ("2-00:00:00", "12:00:00", "30:00", "45"); None for "infinite" or
+    what is not a time."""
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text.strip())
+    if not m:
+        return None
+    days, a, b, c = (int(g) if g else None for g in m.groups())
+    if c is not None:  # [D-]H:M:S
+        hours, minutes = a, b
+    elif b is not None:  # D-H:M or M:S
+        hours, minutes = (a, b) if days is not None else (0, a)
+    else:  # D-H or M
+        hours, minutes = (a, 0) if days is not None else (0, a)
+    return (days or 0) * 24 * 60 + hours * 60 + minutes
