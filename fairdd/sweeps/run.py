@@ -1041,7 +1041,8 @@ def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate
     """``evaluate`` for the cell, one model at a time, each model's answers written to
     ``eval/model-<k>.json`` in its folder as it finishes: an attempt cut short (a requeue, a killed job)
     leaves the finished models, and the next trains only the rest; the report equals an uninterrupted
-    run's (model k is the same network either way: ``train_models(models=[k])``). Models trained
+    run's (model k is the same network either way: ``train_models(models=[k])``). Answers are reused
+    only for the very training set they came from (``_training_key``). Models trained
     together (a GPU, ``n_models`` > 1) are one joint run: evaluated whole."""
     import torch
 
@@ -1054,13 +1055,15 @@ def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate
     if dev.type == "cuda" and cell.n_models > 1 and cell.eval_config().norm != "batchnorm":
         return evaluate(source, test, **kw)
     (store.cell(cell.id) / "eval").mkdir(exist_ok=True)
+    key = _training_key(source)  # answers of models trained on another set (a retry's new result) are not reused
     models = []
     for k in range(cell.n_models):
         name = f"eval/model-{k}.json"
         saved = store.read(cell.id, name)
-        if not (saved and saved.get("model") == k and len(saved.get("pred", ())) == len(test)):
+        if not (saved and saved.get("model") == k and saved.get("trained_on") == key
+                and len(saved.get("pred", ())) == len(test)):
             trained = train_models(source, test, models=[k], **kw)
-            saved = {"model": k, "pred": predict(trained.nets[0], test.images.to(dev)).tolist(),
+            saved = {"model": k, "trained_on": key, "pred": predict(trained.nets[0], test.images.to(dev)).tolist(),
                      "seconds": trained.seconds, "config": trained.config, "source": trained.source}
             store.write(cell.id, name, saved)
             log.info("evaluation model %d of %d trained and saved", k + 1, cell.n_models)
@@ -1070,6 +1073,16 @@ def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate
         pred, test.labels, test.groups, class_names=test.class_names, group_names=test.group_names,
         config=models[0]["config"], source=models[0]["source"], seconds=sum(m["seconds"] for m in models),
         batched=False)
+
+
+def _training_key(source) -> str:
+    """What the evaluation models train on: a dataset's fingerprint, or a hash of the result's images."""
+    import hashlib
+
+    fingerprint = getattr(source, "fingerprint", None)
+    if callable(fingerprint):
+        return hashlib.sha256(json_key(fingerprint()).encode()).hexdigest()
+    return hashlib.sha256(source.images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:
