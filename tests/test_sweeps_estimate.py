@@ -4,7 +4,6 @@ Truths of the model, not timings (those are in benchmarks/estimate_accuracy.py):
 cost twice the distillation, every knob that adds work (image size, width, depth, real batch, IPC,
 warm start, inner loops, epochs, models) costs more, and a smoke grid asks for minutes, not days.
 """
-import math
 
 import pytest
 

@@ -216,7 +216,7 @@ def _hours(h: float) -> str:
 
 
 def _unit(device: str) -> str:
-    return "hours on a 2-core CPU (estimate)" if device == "cpu" else "GPU-hours on one H100"
+    return "CPU-hours (estimate, one core, fp32)" if device == "cpu" else "GPU-hours on one H100"
 
 
 def _first_error(exc: BaseException) -> str:
