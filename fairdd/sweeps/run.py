@@ -415,12 +415,12 @@ class Sweep:
                 (self.dir.read(c.id, "failed.json") or {}).get("at", 0)) < float(rec.get("at", 0))
             requeue = self.dir.read(c.id, "requeue.json") or {}
             if rec is not None and requeue.get("job") == rec["job"]:  # this job's requeue (not an older job's)
-                info.update(attempt=requeue.get("attempt"), resumes_at=requeue.get("iteration"))
+                info.update(attempt=requeue.get("attempt"), resumes_at=requeue.get("resumes_at"))
             if (state == "pending" or earlier) and js is not None and js.alive:
                 state, info["reason"] = "queued", f"{js.state} {js.reason}".strip()
                 if info.get("attempt"):
                     state = "requeued"
-                    info["reason"] = (f"attempt {info['attempt']} resumes at iteration {info['resumes_at']}; "
+                    info["reason"] = (f"attempt {info['attempt']} resumes at {info['resumes_at']}; "
                                       + info["reason"])
             elif (state == "pending" or earlier) and js is not None and js.alive is False \
                     and js.state != "COMPLETED":
@@ -659,7 +659,7 @@ class Sweep:
                 claim = self.dir.read(c.id, "claim") or {}
                 row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
                 if info.get("attempt"):
-                    row["worker"] += f" (attempt {info['attempt']}, from iteration {info['resumes_at']})"
+                    row["worker"] += f" (attempt {info['attempt']}, from {info['resumes_at']})"
             elif state == "failed":
                 failed = self.dir.read(c.id, "failed.json")
                 row["error"] = failed.get("error", "") if failed else f"{self.dir.cell(c.id) / 'failed.json'} is damaged"
@@ -835,11 +835,12 @@ def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, tim
 
 # ------------------------------------------------------------------------- workers
 class _Requeue(BaseException):
-    """Raised between two distillation steps after SLURM's warning signal (not an error of the cell)."""
+    """Raised between two distillation steps or evaluation models after SLURM's warning signal (not an
+    error of the cell); ``where``: what the next attempt resumes from ("iteration 731")."""
 
-    def __init__(self, folder: Path | None = None, iteration: int = 0) -> None:
-        super().__init__(folder, iteration)
-        self.folder, self.iteration = folder, iteration
+    def __init__(self, folder: Path | None = None, where: str = "") -> None:
+        super().__init__(folder, where)
+        self.folder, self.where = folder, where
 
 
 _WARNED = threading.Event()  # SLURM's warning signal (USR2) arrived: checkpoint at the next step
@@ -873,7 +874,7 @@ class SweepWorker:
             except Exception as exc:  # noqa: BLE001 - no requeue (timed out too often): the cell failed
                 if stop.folder is not None:
                     write_json(stop.folder / "failed.json", {
-                        "error": f"{exc} (the checkpoint resumes at iteration {stop.iteration}; retry with more "
+                        "error": f"{exc} (the checkpoint resumes at {stop.where}; retry with more "
                                  "--timeout-min or --max-num-timeout)", "log": f"cells/{stop.folder.name}/log.txt",
                         "at": time.time(), **_owner()})
                 raise
@@ -892,14 +893,15 @@ def _stop_if_warned(stepper, info) -> None:
         path = getattr(stepper, "_sweep_checkpoint", None)
         if path is not None:
             stepper.save_checkpoint(path)
-            _note_requeue(path.parent, stepper.iteration)
+            _note_requeue(path.parent, f"iteration {stepper.iteration}")
             log.info("SLURM's warning signal: checkpoint at iteration %d, requeueing", stepper.iteration)
-        raise _Requeue(path.parent if path is not None else None, getattr(stepper, "iteration", 0))
+        raise _Requeue(path.parent if path is not None else None, f"iteration {getattr(stepper, 'iteration', 0)}")
 
 
-def _note_requeue(folder: Path, iteration: int) -> None:
-    """``requeue.json`` in the cell's folder: its job, the attempt the requeue starts and the checkpoint's
-    iteration, which ``Sweep.states`` shows while SLURM holds the job (``requeued``)."""
+def _note_requeue(folder: Path, where: str) -> None:
+    """``requeue.json`` in the cell's folder: its job, the attempt the requeue starts and where it resumes
+    ("iteration 731", "evaluation model 2 of 3"), which ``Sweep.states`` shows while SLURM holds the job
+    (``requeued``)."""
     job = _owner()["job"]
     before = {}
     try:
@@ -907,7 +909,7 @@ def _note_requeue(folder: Path, iteration: int) -> None:
     except (OSError, ValueError):
         pass
     attempt = int(before.get("attempt", 1)) + 1 if isinstance(before, dict) and before.get("job") == job else 2
-    write_json(folder / "requeue.json", {"job": job, "attempt": attempt, "iteration": int(iteration), "at": time.time()})
+    write_json(folder / "requeue.json", {"job": job, "attempt": attempt, "resumes_at": where, "at": time.time()})
 
 
 def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto") -> dict:
@@ -965,8 +967,8 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
     import torch
 
     from .. import datasets
-    from ..distill import distill, resolve_device
-    from ..evaluate import evaluate, random_subset
+    from ..distill import resolve_device
+    from ..evaluate import evaluate
 
     folder = store.cell(cell.id)
     handler = logging.FileHandler(folder / "log.txt")
@@ -991,12 +993,7 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t1 = time.perf_counter()
-        if cell.target == "whole":
-            source = train
-        elif cell.target == "random":
-            source = random_subset(train, ipc=cell.ipc, seed=cell.seed)
-        else:
-            source = _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
+        source = _training_source(cell, train, folder, dev)
         distill_s = time.perf_counter() - t1
         if cell.target != "whole":
             source.save(folder / "result", overwrite=True)  # a retried cell replaces its own result
@@ -1021,6 +1018,23 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         pkg.removeHandler(handler)
         pkg.setLevel(old_level)
         handler.close()
+
+
+def _training_source(cell: Cell, train, folder: Path, dev):
+    """What the cell's models train on: the whole set, a random subset, or its distilled set (the one an
+    attempt cut in its evaluation saved, else a distillation resumed from its checkpoint if there is one)."""
+    from ..distill import distill
+    from ..evaluate import random_subset
+    from ..results import load_result
+
+    if cell.target == "whole":
+        return train
+    if cell.target == "random":
+        return random_subset(train, ipc=cell.ipc, seed=cell.seed)
+    if (folder / "eval").is_dir() and (folder / "result").is_dir():  # saved before the evaluation began
+        log.info("the distilled set of an earlier attempt is in %s: evaluating it", folder / "result")
+        return load_result(folder / "result")
+    return _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
 
 
 def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
@@ -1067,6 +1081,9 @@ def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate
                      "seconds": trained.seconds, "config": trained.config, "source": trained.source}
             store.write(cell.id, name, saved)
             log.info("evaluation model %d of %d trained and saved", k + 1, cell.n_models)
+            if _WARNED.is_set() and k + 1 < cell.n_models:  # SLURM's warning: requeue, resume at the next model
+                _note_requeue(store.cell(cell.id), f"evaluation model {k + 2} of {cell.n_models}")
+                raise _Requeue(store.cell(cell.id), f"evaluation model {k + 2} of {cell.n_models}")
         models.append(saved)
     pred = torch.tensor([m["pred"] for m in models], dtype=torch.long, device=test.labels.device)  # (M, N)
     return FairnessReport.from_predictions(

@@ -118,15 +118,16 @@ def _submitted(tmp_path, monkeypatch, job_state: str, requeue: dict | None):
 
 def test_a_requeued_cell_says_requeued_its_attempt_and_iteration(tmp_path, monkeypatch):
     """#22: a requeued cell read ``queued``, as if it had never started."""
-    sweep, cid = _submitted(tmp_path, monkeypatch, "PENDING", {"job": "101_0", "attempt": 2, "iteration": 731})
+    sweep, cid = _submitted(tmp_path, monkeypatch, "PENDING", {"job": "101_0", "attempt": 2,
+                                                               "resumes_at": "iteration 731"})
     row = sweep.status().cells.set_index("cell").loc[cid]
-    assert row["state"] == "requeued" and row["attempt"] == 2 and row["resumes_at"] == 731
+    assert row["state"] == "requeued" and row["attempt"] == 2 and row["resumes_at"] == "iteration 731"
     assert row["error"].startswith("attempt 2 resumes at iteration 731; PENDING BeginTime")
     assert sweep.status().counts["requeued"] == 1 and sweep.status().counts["queued"] == 0
 
 
 def test_an_older_jobs_requeue_record_does_not_make_a_new_job_requeued(tmp_path, monkeypatch):
-    sweep, cid = _submitted(tmp_path, monkeypatch, "PENDING", {"job": "99_3", "attempt": 2, "iteration": 731})
+    sweep, cid = _submitted(tmp_path, monkeypatch, "PENDING", {"job": "99_3", "attempt": 2, "resumes_at": "iteration 731"})
     row = sweep.status().cells.set_index("cell").loc[cid]
     assert row["state"] == "queued" and row["attempt"] is None
 
@@ -134,10 +135,34 @@ def test_an_older_jobs_requeue_record_does_not_make_a_new_job_requeued(tmp_path,
 def test_each_requeue_of_a_job_counts_one_more_attempt(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "101")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
-    sweep_run._note_requeue(tmp_path, 300)
-    sweep_run._note_requeue(tmp_path, 650)
+    sweep_run._note_requeue(tmp_path, "iteration 300")
+    sweep_run._note_requeue(tmp_path, "evaluation model 2 of 3")
     record = json.loads((tmp_path / "requeue.json").read_text())
-    assert (record["job"], record["attempt"], record["iteration"]) == ("101_0", 3, 650)
+    assert (record["job"], record["attempt"], record["resumes_at"]) == ("101_0", 3, "evaluation model 2 of 3")
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "202")  # a new submission starts over at attempt 2
-    sweep_run._note_requeue(tmp_path, 10)
+    sweep_run._note_requeue(tmp_path, "iteration 10")
     assert json.loads((tmp_path / "requeue.json").read_text())["attempt"] == 2
+
+
+def test_slurms_warning_during_evaluation_requeues_at_the_next_model(uninterrupted, tmp_path, monkeypatch):
+    """The warning used to be ignored during evaluation: the job ran on into its time limit (TIMEOUT,
+    the cell failed) instead of requeueing with the finished models kept."""
+    whole, cid = uninterrupted
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "101")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
+    sweep = Sweep(parse_spec(GRID), tmp_path)
+    sweep_run._WARNED.set()
+    try:
+        with pytest.raises(sweep_run._Requeue) as stop:
+            sweep.run("inline")
+    finally:
+        sweep_run._WARNED.clear()
+    assert stop.value.where == "evaluation model 2 of 3"
+    record = json.loads((tmp_path / "cells" / cid / "requeue.json").read_text())
+    assert (record["job"], record["attempt"], record["resumes_at"]) == ("101_0", 2, "evaluation model 2 of 3")
+    assert [p.name for p in (tmp_path / "cells" / cid / "eval").iterdir()] == ["model-0.json"]
+    assert sweep.dir.state(cid) == "pending"  # claim released: the requeued job takes it
+    trained = _cut_at_model(monkeypatch, 99)
+    sweep.run("inline")
+    assert trained == [1, 2] and _report(tmp_path, cid) == _report(whole, cid)
+    assert not (tmp_path / "cells" / cid / "requeue.json").exists()
