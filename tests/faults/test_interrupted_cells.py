@@ -166,3 +166,20 @@ def test_slurms_warning_during_evaluation_requeues_at_the_next_model(uninterrupt
     sweep.run("inline")
     assert trained == [1, 2] and _report(tmp_path, cid) == _report(whole, cid)
     assert not (tmp_path / "cells" / cid / "requeue.json").exists()
+
+
+def test_evaluating_model_by_model_equals_evaluating_all_at_once(uninterrupted, tmp_path):
+    """The sweep's resumable evaluation is ``fairdd.evaluate`` of the whole run, answer for answer."""
+    from fairdd import datasets
+    from fairdd.evaluate import evaluate, random_subset
+
+    whole, cid = uninterrupted
+    cell = Sweep.open(whole).cell(cid)
+    train = datasets.load("colored-digits", split="train", size=16, n_groups=4)
+    test = datasets.load("colored-digits", split="test", size=16, n_groups=4)
+    direct = evaluate(random_subset(train, ipc=2, seed=0), test, n_models=3, preset="smoke", method="dm", seed=0,
+                      device="cpu", **cell.evaluate)
+    direct.save(tmp_path / "report.json")
+    saved = json.loads((tmp_path / "report.json").read_text())
+    saved.pop("seconds", None)
+    assert saved == _report(whole, cid)
