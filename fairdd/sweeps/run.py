@@ -1005,10 +1005,10 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         failed = folder / "failed.json"
         if failed.exists():
             failed.unlink()
-        store.write(cell.id, "done.json", done)
-        for name in ("checkpoint.pt", "requeue.json"):  # an interrupted attempt's; the result is saved
+        for name in ("checkpoint.pt", "requeue.json"):  # an interrupted attempt's; result and report are saved
             (folder / name).unlink(missing_ok=True)
         shutil.rmtree(folder / "eval", ignore_errors=True)
+        store.write(cell.id, "done.json", done)
         log.info("done: %s", report.summary())
         return done
     except Exception:
