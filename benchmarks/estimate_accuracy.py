@@ -4,8 +4,9 @@
     python benchmarks/estimate_accuracy.py               # estimate / measured for a few real cells
 
 ``--calibrate`` times forward and training passes of ConvNets of several widths, depths, image sizes
-and batches (median of a few repeats) and fits, by non-negative least squares, the seconds per FLOP,
-per activation element and per layer pass of ``fairdd.sweeps.estimate.CPU_COST``; it prints one JSON
+and batches (the least disturbed of a few repeats) and fits, by non-negative least squares, the seconds
+per FLOP, per activation element and per layer pass of ``fairdd.sweeps.estimate.CPU_COST``, then times
+a tiny distillation (the cost per step) and DSA's augmentation (per image element); it prints one JSON
 line per pass and the fitted constants. Without it, every cell of ``CELLS`` (smoke and demo DM, DC,
 the random baseline) runs inline in a temporary sweep, and one JSON line per cell gives the estimate
 (``estimate_cell(device="cpu")``), the measured seconds (``done.json``) and their ratio for the
@@ -101,8 +102,26 @@ def calibrate() -> dict:
     fitted = dict(zip(names, (float(f"{c:.2g}") for c in coef)))
     fit_ratio = [sum(c * v for c, v in zip(coef, row)) / t for row, t in zip(design, seconds)]
     fitted["s_per_step"] = float(f"{_step_overhead():.2g}")
+    fitted["s_per_aug_element"] = float(f"{_aug_cost():.2g}")
     print(json.dumps({"fitted": fitted, "fit_over_measured": [round(r, 2) for r in fit_ratio]}))
     return fitted
+
+
+def _aug_cost(repeats: int = 5) -> float:
+    """Seconds per image element (channels × pixels) of DSA's forward pass: the mean over 16 and 32 px
+    batches of 256 images, each the least disturbed of ``repeats`` timings."""
+    from fairdd.augment import apply, sample_params
+
+    gen, per = torch.Generator().manual_seed(0), []
+    for size in (16, 32):
+        x = torch.randn(256, 3, size, size)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            apply(x, sample_params(256, generator=gen))
+            best = min(best, time.perf_counter() - t0)
+        per.append(best / x.numel())
+    return sum(per) / len(per)
 
 
 def _step_overhead(iterations: int = 40) -> float:

@@ -23,8 +23,8 @@ the same, one at a time     17.5 ms   ibid.: 8.73 s
 On a CPU (``device="cpu"``) the time comes from a cost model of the cell's own config instead:
 the convolutions' FLOPs and activations per image (image size², channels, the network's width and
 depth), times the images each step pushes through (real batch, C · IPC · factor² synthetic images,
-warm start or inner loop on S, evaluation epochs × batches × models, the test set), plus a fixed cost
-per layer pass, per step and per cell, priced by ``CPU_COST``: constants fitted to step times measured
+warm start or inner loop on S, evaluation epochs × batches × models, the test set), DSA's augmentation
+per image element, plus a fixed cost per layer pass, per step and per cell, priced by ``CPU_COST``: constants fitted to step times measured
 on a CPU by ``benchmarks/estimate_accuracy.py``, which also prints this estimate over the measured time
 of real cells. It is an fp32, eager estimate: compile or bf16 (``fairdd.levers``) only shorten a cell.
 
@@ -148,6 +148,7 @@ CPU_COST = {
     "s_per_element": 5.4e-10,  # forward pass: per activation element written (conv, norm, ReLU, pool)
     "s_per_flop_train": 4.5e-11,  # training pass (forward, backward to weights and inputs): per FLOP
     "s_per_element_train": 1.0e-8,  # training pass: per activation element (norm backward dominates)
+    "s_per_aug_element": 1.5e-8,  # DSA: per image element (channels × pixels) augmented, forward (2× with backward)
     "s_per_layer_pass": 4.8e-5,  # fixed cost of one block in one pass (3× that in a training pass)
     "s_per_step": 1.5e-3,  # an optimiser step, a target, an augmentation draw: what any step costs
     "s_per_cell": 1.0,  # the cell's own setup: its data build or cache look-up, files, the report
@@ -186,7 +187,7 @@ class _Net:
         else:
             per_image = self.flops() * c["s_per_flop"] + self.elements() * c["s_per_element"]
         fixed = passes * self.depth * c["s_per_layer_pass"] * (TRAIN_PASS * train if train else 1.0)
-        aug = 4 * self.channels * self.size ** 2 * c["s_per_element"] if dsa else 0.0  # reads, writes, grid
+        aug = (2 if train else 1) * self.channels * self.size ** 2 * c["s_per_aug_element"] if dsa else 0.0
         return images * (per_image + aug) + fixed
 
 
