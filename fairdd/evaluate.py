@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -176,6 +177,7 @@ def train_models(
     progress: bool = False,
     batched: bool | str = "auto",
     check_dataset: bool = True,
+    models: Sequence[int] | None = None,
     **overrides,
 ) -> TrainedModels:
     r"""Train ``n_models`` fresh ConvNets on a synthetic or real training set; :func:`score` them next.
@@ -218,6 +220,10 @@ def train_models(
     check_dataset : bool
         A result's recorded training set must have been built like ``test`` (same dataset, mode,
         groups, severity, size, classes; bias and seed may differ); a ``ValueError`` says what differs.
+    models : sequence of int in [0, n_models) or None
+        Train only these of the ``n_models`` (one after another): model k is the very network the
+        full run trains as its k-th, so a run split into parts (an interrupted one resumed) gives the
+        same answers. None = all.
     **overrides
         :class:`~fairdd.config.EvalConfig` fields, e.g. ``epochs=300``. The speed levers
         ``compile=True`` / ``precision="bf16"`` apply to either path; on a CPU one model at a time
@@ -250,12 +256,13 @@ def train_models(
     dev = resolve_device(device)
     images, labels = images.to(dev), labels.to(dev)
     c, h, _ = test.image_shape
+    picked = _picked_models(models, n_models, batched)
     gens = [torch.Generator(device=dev).manual_seed(stream_seed(seed, k, 1000))  # one per model
-            for k in range(n_models)]
+            for k in picked]
     nets = [reset_parameters(ConvNet(in_channels=c, n_classes=test.n_classes, width=config.width,
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
     if batched == "auto":
-        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
+        batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1 and models is None
     work = Workload(width=config.width, image_size=h, steps=config.epochs * n_models, depth=config.depth,
                     in_channels=c, n_real=0, n_syn=min(config.batch_size, len(images)), train=True,
                     compilations=1 if batched else n_models)  # a step = one batch of an epoch: the saving is under-stated
@@ -268,12 +275,25 @@ def train_models(
         joint = torch.Generator(device=dev).manual_seed(stream_seed(seed, 999, 1000))
         train_classifiers_batched(nets, images, labels, generator=joint, **fit)
     else:
-        models = tqdm_or_range(nets, progress)
-        for net, g in zip(models, gens):
+        for net, g in zip(tqdm_or_range(nets, progress), gens):
             train_classifier(net, images, labels, generator=g, **fit)
     seconds = time.perf_counter() - t0
     return TrainedModels(nets=tuple(nets), config={**config.to_dict(), "levers": levers.as_dict()}, source=desc,
                          seconds=seconds, batched=bool(batched))
+
+
+def _picked_models(models, n_models: int, batched) -> list[int]:
+    """Return the model indices ``train_models`` trains: all, or ``models`` (distinct, in [0, n_models))."""
+    if models is None:
+        return list(range(n_models))
+    if isinstance(models, (str, bytes)) or not all(isinstance(k, int) and not isinstance(k, bool) for k in models):
+        raise TypeError(f"models must be a sequence of model indices (int); got {models!r}")
+    picked = list(models)
+    if not picked or len(set(picked)) != len(picked) or not all(0 <= k < n_models for k in picked):
+        raise ValueError(f"models must be distinct indices in [0, {n_models}); got {picked!r}")
+    if batched is True:
+        raise ValueError("models trains a part of the run one model at a time; it cannot be batched=True")
+    return picked
 
 
 def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *, check_dataset: bool = True

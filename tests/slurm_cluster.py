@@ -97,7 +97,7 @@ def write_conf(root: Path, *, mem_mb: int = 4096) -> Path:
         "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
         "JobAcctGatherType=jobacct_gather/linux", "JobAcctGatherFrequency=1",
         "JobAcctGatherParams=OverMemoryKill", "AccountingStorageType=accounting_storage/none",
-        "JobCompType=jobcomp/none", "MinJobAge=3600", "ReturnToService=2", "KillWait=5",
+        "JobCompType=jobcomp/filetxt", f"JobCompLoc={root / 'jobcomp.txt'}", "MinJobAge=3600", "ReturnToService=2", "KillWait=5",
         "SchedulerType=sched/backfill", "SlurmctldDebug=info", "SlurmdDebug=info", "MpiDefault=none",
         node, f"PartitionName=cpu Nodes={host} Default=YES MaxTime=INFINITE State=UP",
     ]

@@ -85,3 +85,21 @@ def test_compiled_evaluation_trains_the_same_models_and_levers_are_recorded(digi
     assert together_bf16.batched and 0 <= together_bf16.accuracy <= 100
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         fairdd.evaluate(rnd, digits_test, precision="fp16", **kw)
+
+
+def test_a_part_of_the_models_is_the_same_networks_as_the_whole_run(digits_train, digits_test):
+    """``train_models(models=[k])`` trains model k of the full run (how a sweep resumes its evaluation)."""
+    from fairdd.evaluate import train_models
+    from fairdd.train import predict
+
+    src = fairdd.random_subset(digits_train, ipc=2, seed=0)
+    kw = dict(n_models=3, preset="smoke", seed=4, device="cpu", batched=False)
+    whole = train_models(src, digits_test, **kw)
+    part = train_models(src, digits_test, models=[2, 0], **kw)
+    for net, k in zip(part.nets, (2, 0)):
+        assert torch.equal(predict(net, digits_test.images), predict(whole.nets[k], digits_test.images))
+    for bad, err in (([3], ValueError), ([0, 0], ValueError), ([], ValueError), (["0"], TypeError), ("01", TypeError)):
+        with pytest.raises(err, match="models must be"):
+            train_models(src, digits_test, models=bad, **{**kw, "batched": "auto"})
+    with pytest.raises(ValueError, match="cannot be batched=True"):
+        train_models(src, digits_test, models=[0], **{**kw, "batched": True})

@@ -75,7 +75,7 @@ def _settle(d: Path, timeout: float = 150) -> dict:
     end = time.time() + timeout
     while time.time() < end:
         states = Sweep.open(d).states()
-        if not any(s in ("queued", "running") for s, _ in states.values()):
+        if not any(s in ("queued", "requeued", "running") for s, _ in states.values()):
             return states
         time.sleep(2)
     raise AssertionError(f"cells still queued or running after {timeout} s: {states}")
@@ -177,6 +177,11 @@ def test_a_preempted_cell_is_requeued_and_resumes_bit_exact(cluster, tmp_path):
     end = time.time() + 60
     while "JobState=PENDING" not in cluster.run("scontrol", "show", "job", job) and time.time() < end:
         time.sleep(0.5)
+    held = Sweep.open(d).status().cells.set_index("cell").loc[cell]  # #22: requeued, not queued
+    at = int(held["resumes_at"].removeprefix("iteration "))
+    assert held["state"] == "requeued" and held["attempt"] == 2 and 0 < at < ITERATIONS, held
+    assert f"attempt 2 resumes at iteration {at}; PENDING" in held["error"]
+    print(_sweep(cluster, "status", str(d)).stdout)
     cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")  # SLURM holds a requeued job ~2 min
     states = _settle(d, timeout=120)
     assert states[cell][0] == "done", (states, log.read_text())
@@ -185,7 +190,59 @@ def test_a_preempted_cell_is_requeued_and_resumes_bit_exact(cluster, tmp_path):
     assert 0 < stopped < ITERATIONS and f"at iteration {stopped}" in text_log.split("resuming the distillation")[1]
     assert "Restarts=1" in cluster.run("scontrol", "show", "job", job)
     assert not (d / "cells" / cell / "checkpoint.pt").exists()
-    whole = Sweep(grid, tmp_path / "inline")
-    whole.run("inline")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job ran (OMP_NUM_THREADS=1): on a loaded 2-core machine 2 threads crawl
+    try:
+        Sweep(grid, tmp_path / "inline").run("inline")
+    finally:
+        torch.set_num_threads(threads)
     ours, ref = load_result(d / "cells" / cell / "result"), load_result(tmp_path / "inline" / "cells" / cell / "result")
     assert ours.images.equal(ref.images) and len(ours.history) == ITERATIONS
+
+
+def test_a_failing_setup_line_fails_its_cells_naming_the_line_and_the_log(cluster, tmp_path):
+    """#22.4 on a real SLURM: a setup line that fails (a venv that is not there) stops the job before
+    Python starts; its cells read failed, with the line and the job's log, instead of pending."""
+    grid, d = tmp_path / "grid.toml", tmp_path / "sweep"
+    grid.write_text(GRID.replace('target = ["random", "vanilla"]', 'target = ["random"]'))
+    run = _sweep(cluster, "run", str(grid), "--dir", str(d), "--executor", "slurm", "--cpus-per-task", "1",
+                 "--mem-gb", "1", "--setup", "source /no/such/venv/bin/activate")
+    assert run.returncode == 0, run.stdout + run.stderr
+    states = _settle(d, timeout=60)
+    assert sorted(s for s, _ in states.values()) == ["failed", "failed"], states
+    sweep = Sweep.open(d)
+    for cid in states:
+        failed = sweep.dir.read(cid, "failed.json")
+        assert "FAILED" in failed["error"] and "fairdd: setup line 1 failed" in failed["error"], failed
+        assert "source /no/such/venv/bin/activate" in failed["error"]
+        assert "fairdd: setup line 1 failed" in (d / failed["log"]).read_text()
+        assert not (d / "cells" / cid / "cell.json").exists()  # no cell started
+    status = _sweep(cluster, "status", str(d))
+    assert status.returncode == 1 and "setup line 1 failed" in status.stdout, status.stdout
+
+
+def test_sacct_and_scontrol_of_the_real_cluster_are_read(cluster, tmp_path):
+    """#22.6: no slurmdbd here, so ``sacct`` is refused; the cluster keeps a job completion log
+    (jobcomp/filetxt) that ``sacct -c`` reads, and ``scontrol`` holds the ended array tasks: the parser
+    reads SLURM's real output of each, not a fake's."""
+    from fairdd.sweeps import slurm
+
+    def submit(*args: str) -> str:
+        return cluster.run("sbatch", "--parsable", "-c", "1", "--mem=100M", "-o", "/dev/null", *args).strip()
+
+    fail, ok = submit("--wrap", "exit 3"), submit("--wrap", "true")
+    array = submit("--array=0-1", "--wrap", "exit $SLURM_ARRAY_TASK_ID").split(";")[0]
+    jobs = [fail, ok, f"{array}_0", f"{array}_1"]
+    end = time.time() + 60
+    while any(s.alive for s in slurm.query(jobs).values()) and time.time() < end:
+        time.sleep(1)
+    assert slurm._sacct([fail, ok]) is None  # accounting storage is disabled: refused
+    comp = slurm._sacct([fail, ok], completion=True)
+    assert comp[fail] == slurm.JobState(fail, "FAILED", "exit code 3:0") and comp[ok].state == "COMPLETED", comp
+    kept = slurm._scontrol()
+    assert kept[f"{array}_0"].state == "COMPLETED" and kept[f"{array}_1"].state == "FAILED", kept
+    assert "exit code 1:0" in kept[f"{array}_1"].reason
+    states = slurm.query(jobs)
+    assert [states[j].state for j in jobs] == ["FAILED", "COMPLETED", "COMPLETED", "FAILED"], states

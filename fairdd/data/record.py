@@ -88,6 +88,9 @@ class DatasetRecord:
     train_size : int or None
         Training images at the default knobs (the whole-set baseline's cost); None where it depends on
         the user's files.
+    test_size : int or None
+        Test images at the default knobs (what evaluating on the test split costs); None where it depends
+        on the user's files.
     idc_factor : tuple of (int, int)
         IDC's multi-formation factor as ``(from_ipc, factor)`` steps: COBRA ``train_idc.py`` uses
         ``((1, 4), (100, 3))`` on UTKFace and BFFHQ and ``((1, 2),)`` on every other dataset.
@@ -118,6 +121,7 @@ class DatasetRecord:
     files: str = ""
     downloadable: bool = False
     train_size: int | None = None
+    test_size: int | None = None
     idc_factor: tuple[tuple[int, int], ...] = ((1, 2),)
     published_severity: int | None = 0
     train_only: tuple[str, ...] = ()
@@ -141,6 +145,7 @@ class DatasetRecord:
         _check_positive("image_size", self.image_size)
         _check_positive("channels", self.channels)
         _check_positive("train_size", self.train_size, optional=True)
+        _check_positive("test_size", self.test_size, optional=True)
         _check_idc_factor(self.idc_factor)
         _check_knob_names(self)
         if self.downloadable and "download" not in self.knobs:

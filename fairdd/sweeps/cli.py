@@ -125,8 +125,7 @@ def _given_resources(args) -> dict:
 
 
 def _run(args) -> int:
-    from .run import Resources, Sweep, preview_script
-    from .slurm import partition_node
+    from .run import Resources, Sweep
 
     if args.grid is None and not (Path(args.dir) / "sweep.toml").is_file():
         raise FileNotFoundError(f"{args.dir} holds no sweep.toml: pass the sweep file")
@@ -157,11 +156,8 @@ def _run(args) -> int:
         print(f"{len(plan.jobs)} SLURM array task(s) of up to {max(map(len, plan.jobs), default=0)} cells", flush=True)
     if args.dry_run:
         print(plan.breakdown().round(3).to_string(index=False))
-        for res, job_lists in (sweep.job_groups(plan, resources) if args.executor == "slurm" else []):
-            res = res.resolved(device, partition_node(res.partition))
-            print(preview_script(res, Path(args.dir) / "jobs", len(job_lists), max_parallel=args.max_parallel,
-                                 timeout_min=res.timeout_min or sweep._timeout_min(plan, job_lists),
-                                 name=sweep.spec.name, chdir=Path(args.dir).resolve()))
+        if args.executor == "slurm":
+            _preview(args, sweep, plan, resources, device)
         return 0
     if not plan.todo:
         print("nothing to run")
@@ -182,6 +178,25 @@ def _run(args) -> int:
         print(f"warning: {err}", file=sys.stderr)
     print(status.summary())
     return 0 if status.counts["failed"] + status.counts["damaged"] == 0 else 1
+
+
+def _preview(args, sweep, plan, resources, device: str) -> None:
+    """Print the sbatch script of each array ``sweep.run`` would submit (no SLURM needed)."""
+    import dataclasses
+
+    from .run import preview_script, split_parallel
+    from .slurm import partition_node
+
+    groups = sweep.job_groups(plan, resources)
+    for (res, job_lists), (share, after) in zip(groups, split_parallel([len(g[1]) for g in groups], args.max_parallel)):
+        node = partition_node(res.partition)
+        res = res.resolved(device, node)
+        if after is not None:  # the array's id is known once the earlier one is submitted
+            res = dataclasses.replace(res, dependency=",".join(
+                d for d in (res.dependency, f"afterany:<array {after + 1}>") if d))
+        print(preview_script(res, Path(args.dir) / "jobs", len(job_lists), max_parallel=share,
+                             timeout_min=res.timeout_min or sweep._timeout_min(plan, job_lists, node),
+                             name=sweep.spec.name, chdir=Path(args.dir).resolve()))
 
 
 def _status(args) -> int:

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -36,6 +37,8 @@ __all__ = ["Sweep", "SweepStatus", "Plan", "Resources", "SweepRun", "run_job", "
 EXECUTORS = ("local", "slurm", "debug", "inline")
 DEFAULT_SPREAD = 16  # slurm: the fewest array tasks a grid is spread over (when it has that many cells)
 LOCAL_TIMEOUT_MIN = 30 * 24 * 60  # submitit's local default (2 min) would stop real runs
+TIME_MARGIN = {"cpu": 3.0, "cuda": 1.5}  # SLURM --time over the estimate: the CPU model is a model, the GPU's measured
+MIN_TIMEOUT_MIN, MAX_TIMEOUT_MIN = 15, 7 * 24 * 60  # and never under 15 min or over a week (or the partition's limit)
 Executor = Literal["local", "slurm", "debug", "inline"]
 log = logging.getLogger(__name__)
 
@@ -116,7 +119,7 @@ def _hours(h: float) -> str:
 
 
 def _unit(device: str) -> str:
-    return "hours on a 2-core CPU (estimate)" if device == "cpu" else "GPU-hours on one H100"
+    return "CPU-hours (estimate, one core, fp32)" if device == "cpu" else "GPU-hours on one H100"
 
 
 def _first_error(exc: BaseException) -> str:
@@ -151,7 +154,7 @@ class SweepRun:
             while True:
                 if self.slurm:  # SLURM's word (squeue / sacct / scontrol), not submitit's result files
                     states = self.sweep.states()
-                    finished = not any(states[c][0] in ("queued", "running") for c in self.cell_ids)
+                    finished = not any(states[c][0] in ("queued", "requeued", "running") for c in self.cell_ids)
                 else:
                     finished = all(_job_done(j) for j in self.jobs)
                 if bar is not None:
@@ -308,8 +311,15 @@ class Sweep:
             # a failure recorded before this submission is history: the job's outcome decides
             earlier = state == "failed" and rec is not None and float(
                 (self.dir.read(c.id, "failed.json") or {}).get("at", 0)) < float(rec.get("at", 0))
+            requeue = self.dir.read(c.id, "requeue.json") or {}
+            if rec is not None and requeue.get("job") == rec["job"]:  # this job's requeue (not an older job's)
+                info.update(attempt=requeue.get("attempt"), resumes_at=requeue.get("resumes_at"))
             if (state == "pending" or earlier) and js is not None and js.alive:
                 state, info["reason"] = "queued", f"{js.state} {js.reason}".strip()
+                if info.get("attempt"):
+                    state = "requeued"
+                    info["reason"] = (f"attempt {info['attempt']} resumes at {info['resumes_at']}; "
+                                      + info["reason"])
             elif (state == "pending" or earlier) and js is not None and js.alive is False \
                     and js.state != "COMPLETED":
                 if js.state in slurm.FAILS:
@@ -422,13 +432,21 @@ class Sweep:
                              max_parallel=max_parallel, device=device)
             if not plan.jobs:
                 return SweepRun(self, [], [])
-            jobs = []
-            for res, job_lists in self.job_groups(plan, resources):  # one array per set of resources
-                res = res.resolved(device, slurm.partition_node(res.partition))
-                ex = make_executor("slurm", self.dir.jobs, resources=res, max_parallel=max_parallel,
-                                   timeout_min=res.timeout_min or self._timeout_min(plan, job_lists),
+            jobs, arrays = [], []
+            groups = self.job_groups(plan, resources)  # one array per set of resources
+            shares = split_parallel([len(g[1]) for g in groups], max_parallel)
+            for (res, job_lists), (share, after) in zip(groups, shares):
+                node = slurm.partition_node(res.partition)
+                res = res.resolved(device, node)
+                if after is not None:  # past the budget: this array starts when an earlier one has ended
+                    res = dataclasses.replace(res, dependency=",".join(
+                        d for d in (res.dependency, f"afterany:{arrays[after]}") if d))
+                ex = make_executor("slurm", self.dir.jobs, resources=res, max_parallel=share,
+                                   timeout_min=res.timeout_min or self._timeout_min(plan, job_lists, node),
                                    name=self.spec.name, chdir=self.dir.root.resolve())
-                jobs += self._submit_array(ex, job_lists, retry_failed=retry_failed, device=device, plan=plan)
+                new = self._submit_array(ex, job_lists, retry_failed=retry_failed, device=device, plan=plan)
+                arrays.append(str(new[0].job_id).split("_")[0])
+                jobs += new
         return SweepRun(self, jobs, [c for ids in plan.jobs for c in ids], slurm=True)
 
     def job_groups(self, plan: Plan, resources: Resources) -> list[tuple[Resources, list[list[str]]]]:
@@ -496,10 +514,14 @@ class Sweep:
             write_json(path, new.to_dict())
         return new
 
-    def _timeout_min(self, plan: Plan, job_lists: list[list[str]]) -> int:
+    def _timeout_min(self, plan: Plan, job_lists: list[list[str]], node: dict | None = None) -> int:
+        """The jobs' wall time: the longest job's estimate × ``TIME_MARGIN`` of the device + 10 min, at
+        least ``MIN_TIMEOUT_MIN``, at most the partition's limit (``node["max_min"]``) or ``MAX_TIMEOUT_MIN``
+        (a longer job is requeued at its limit and resumes from its checkpoint)."""
         est = {c.id: estimate_cell(c, device=plan.device).hours for c in plan.todo}
         longest = max(sum(est[i] for i in ids) for ids in job_lists)
-        return int(math.ceil(1.5 * longest * 60 + 10))
+        cap = min(MAX_TIMEOUT_MIN, (node or {}).get("max_min") or MAX_TIMEOUT_MIN)
+        return int(min(cap, max(MIN_TIMEOUT_MIN, math.ceil(TIME_MARGIN[plan.device] * longest * 60 + 10))))
 
     def _write_spec(self) -> None:
         from ..io import atomic_write
@@ -520,7 +542,8 @@ class Sweep:
         for c in self.cells:
             state, info = states[c.id]
             row = {"cell": c.id, "state": state, **dict(c.axes), "job": info.get("job", ""), "worker": "",
-                   "error": info.get("reason", ""), "log": info.get("log", ""), "hours": None}
+                   "error": info.get("reason", ""), "log": info.get("log", ""), "hours": None,
+                   "attempt": info.get("attempt"), "resumes_at": info.get("resumes_at")}
             if state == "done":
                 done = self.dir.read(c.id, "done.json") or {}
                 hours = float(done.get("seconds", 0.0)) / 3600
@@ -533,6 +556,8 @@ class Sweep:
             if state == "running":
                 claim = self.dir.read(c.id, "claim") or {}
                 row["worker"] = " ".join(f"{k} {claim[k]}" for k in ("host", "pid", "job") if claim.get(k))
+                if info.get("attempt"):
+                    row["worker"] += f" (attempt {info['attempt']}, from {info['resumes_at']})"
             elif state == "failed":
                 failed = self.dir.read(c.id, "failed.json")
                 row["error"] = failed.get("error", "") if failed else f"{self.dir.cell(c.id) / 'failed.json'} is damaged"
@@ -551,6 +576,31 @@ class Sweep:
         from .table import load_table
 
         return load_table(self.dir.root, **kw)
+
+
+def split_parallel(sizes: Sequence[int], max_parallel: int | None) -> list[tuple[int | None, int | None]]:
+    """How ``max_parallel`` running tasks are shared by job arrays of ``sizes`` tasks: per array, its
+    ``--array %N`` and the index of an earlier array it waits for (None: none).
+
+    One run never has more than ``max_parallel`` tasks running. Each array gets a share proportional
+    to its tasks (at least 1, the shares summing to ``max_parallel``); with more arrays than that, each
+    runs one task at a time and array ``i`` waits until array ``i - max_parallel`` has ended
+    (``--dependency=afterany``), so at most ``max_parallel`` arrays run at once.
+    """
+    n = len(sizes)
+    if max_parallel is None:
+        return [(None, None)] * n
+    if n > max_parallel:
+        return [(1, i - max_parallel if i >= max_parallel else None) for i in range(n)]
+    shares = [1] * n  # then the rest of the budget, largest remainder first, never past an array's size
+    rest = max_parallel - n
+    want = [max(0.0, rest * s / max(sum(sizes), 1)) for s in sizes]
+    for i in sorted(range(n), key=lambda i: -(want[i] % 1)):
+        shares[i] += int(want[i])
+    for i in sorted(range(n), key=lambda i: -(want[i] % 1)):
+        if sum(shares) < max_parallel and shares[i] < sizes[i]:
+            shares[i] += 1
+    return [(min(sh, sz), None) for sh, sz in zip(shares, sizes)]
 
 
 def json_key(obj) -> str:
@@ -683,11 +733,12 @@ def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, tim
 
 # ------------------------------------------------------------------------- workers
 class _Requeue(BaseException):
-    """Raised between two distillation steps after SLURM's warning signal (not an error of the cell)."""
+    """Raised between two distillation steps or evaluation models after SLURM's warning signal (not an
+    error of the cell); ``where``: what the next attempt resumes from ("iteration 731")."""
 
-    def __init__(self, folder: Path | None = None, iteration: int = 0) -> None:
-        super().__init__(folder, iteration)
-        self.folder, self.iteration = folder, iteration
+    def __init__(self, folder: Path | None = None, where: str = "") -> None:
+        super().__init__(folder, where)
+        self.folder, self.where = folder, where
 
 
 _WARNED = threading.Event()  # SLURM's warning signal (USR2) arrived: checkpoint at the next step
@@ -721,7 +772,7 @@ class SweepWorker:
             except Exception as exc:  # noqa: BLE001 - no requeue (timed out too often): the cell failed
                 if stop.folder is not None:
                     write_json(stop.folder / "failed.json", {
-                        "error": f"{exc} (the checkpoint resumes at iteration {stop.iteration}; retry with more "
+                        "error": f"{exc} (the checkpoint resumes at {stop.where}; retry with more "
                                  "--timeout-min or --max-num-timeout)", "log": f"cells/{stop.folder.name}/log.txt",
                         "at": time.time(), **_owner()})
                 raise
@@ -740,8 +791,23 @@ def _stop_if_warned(stepper, info) -> None:
         path = getattr(stepper, "_sweep_checkpoint", None)
         if path is not None:
             stepper.save_checkpoint(path)
+            _note_requeue(path.parent, f"iteration {stepper.iteration}")
             log.info("SLURM's warning signal: checkpoint at iteration %d, requeueing", stepper.iteration)
-        raise _Requeue(path.parent if path is not None else None, getattr(stepper, "iteration", 0))
+        raise _Requeue(path.parent if path is not None else None, f"iteration {getattr(stepper, 'iteration', 0)}")
+
+
+def _note_requeue(folder: Path, where: str) -> None:
+    """``requeue.json`` in the cell's folder: its job, the attempt the requeue starts and where it resumes
+    ("iteration 731", "evaluation model 2 of 3"), which ``Sweep.states`` shows while SLURM holds the job
+    (``requeued``)."""
+    job = _owner()["job"]
+    before = {}
+    try:
+        before = json.loads((folder / "requeue.json").read_text())
+    except (OSError, ValueError):
+        pass
+    attempt = int(before.get("attempt", 1)) + 1 if isinstance(before, dict) and before.get("job") == job else 2
+    write_json(folder / "requeue.json", {"job": job, "attempt": attempt, "resumes_at": where, "at": time.time()})
 
 
 def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto") -> dict:
@@ -799,8 +865,8 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
     import torch
 
     from .. import datasets
-    from ..distill import distill, resolve_device
-    from ..evaluate import evaluate, random_subset
+    from ..distill import resolve_device
+    from ..evaluate import evaluate
 
     folder = store.cell(cell.id)
     handler = logging.FileHandler(folder / "log.txt")
@@ -825,26 +891,22 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t1 = time.perf_counter()
-        if cell.target == "whole":
-            source = train
-        elif cell.target == "random":
-            source = random_subset(train, ipc=cell.ipc, seed=cell.seed)
-        else:
-            source = _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
+        source = _training_source(cell, train, folder, dev)
         distill_s = time.perf_counter() - t1
         if cell.target != "whole":
             source.save(folder / "result", overwrite=True)  # a retried cell replaces its own result
         log.info("distilled in %.1f s", distill_s)
-        report = evaluate(source, test, n_models=cell.n_models, preset=cell.preset, method=cell.method,
-                          seed=cell.seed, device=dev, **cell.evaluate)
+        report = _evaluate_resumable(store, cell, source, test, dev, evaluate)
         report.save(folder / "report.json")
         done = _done_record(cell, source, report, dev, distill_s=distill_s, load_s=load_s,
                             seconds=time.perf_counter() - t0)
         failed = folder / "failed.json"
         if failed.exists():
             failed.unlink()
+        for name in ("checkpoint.pt", "requeue.json"):  # an interrupted attempt's; result and report are saved
+            (folder / name).unlink(missing_ok=True)
+        shutil.rmtree(folder / "eval", ignore_errors=True)
         store.write(cell.id, "done.json", done)
-        (folder / "checkpoint.pt").unlink(missing_ok=True)  # an interrupted attempt's; the result is saved
         log.info("done: %s", report.summary())
         return done
     except Exception:
@@ -854,6 +916,23 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
         pkg.removeHandler(handler)
         pkg.setLevel(old_level)
         handler.close()
+
+
+def _training_source(cell: Cell, train, folder: Path, dev):
+    """What the cell's models train on: the whole set, a random subset, or its distilled set (the one an
+    attempt cut in its evaluation saved, else a distillation resumed from its checkpoint if there is one)."""
+    from ..distill import distill
+    from ..evaluate import random_subset
+    from ..results import load_result
+
+    if cell.target == "whole":
+        return train
+    if cell.target == "random":
+        return random_subset(train, ipc=cell.ipc, seed=cell.seed)
+    if (folder / "eval").is_dir() and (folder / "result").is_dir():  # saved before the evaluation began
+        log.info("the distilled set of an earlier attempt is in %s: evaluating it", folder / "result")
+        return load_result(folder / "result")
+    return _distill_resumable(distill, train, cell, folder / "checkpoint.pt", dev)
 
 
 def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
@@ -868,6 +947,57 @@ def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
     where = {"resume": path} if path.is_file() else {}
     return distill(train, method=cell.method, target=cell.target, ipc=cell.ipc, preset=cell.preset, seed=cell.seed,
                    device=dev, callbacks=[remember], **where, **cell.distill)
+
+
+def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate):
+    """``evaluate`` for the cell, one model at a time, each model's answers written to
+    ``eval/model-<k>.json`` in its folder as it finishes: an attempt cut short (a requeue, a killed job)
+    leaves the finished models, and the next trains only the rest; the report equals an uninterrupted
+    run's (model k is the same network either way: ``train_models(models=[k])``). Answers are reused
+    only for the very training set they came from (``_training_key``). Models trained
+    together (a GPU, ``n_models`` > 1) are one joint run: evaluated whole."""
+    import torch
+
+    from ..evaluate import train_models
+    from ..report import FairnessReport
+    from ..train import predict
+
+    kw = dict(n_models=cell.n_models, preset=cell.preset, method=cell.method, seed=cell.seed, device=dev,
+              **cell.evaluate)
+    if dev.type == "cuda" and cell.n_models > 1 and cell.eval_config().norm != "batchnorm":
+        return evaluate(source, test, **kw)
+    (store.cell(cell.id) / "eval").mkdir(exist_ok=True)
+    key = _training_key(source)  # answers of models trained on another set (a retry's new result) are not reused
+    models = []
+    for k in range(cell.n_models):
+        name = f"eval/model-{k}.json"
+        saved = store.read(cell.id, name)
+        if not (saved and saved.get("model") == k and saved.get("trained_on") == key
+                and len(saved.get("pred", ())) == len(test)):
+            trained = train_models(source, test, models=[k], **kw)
+            saved = {"model": k, "trained_on": key, "pred": predict(trained.nets[0], test.images.to(dev)).tolist(),
+                     "seconds": trained.seconds, "config": trained.config, "source": trained.source}
+            store.write(cell.id, name, saved)
+            log.info("evaluation model %d of %d trained and saved", k + 1, cell.n_models)
+            if _WARNED.is_set() and k + 1 < cell.n_models:  # SLURM's warning: requeue, resume at the next model
+                _note_requeue(store.cell(cell.id), f"evaluation model {k + 2} of {cell.n_models}")
+                raise _Requeue(store.cell(cell.id), f"evaluation model {k + 2} of {cell.n_models}")
+        models.append(saved)
+    pred = torch.tensor([m["pred"] for m in models], dtype=torch.long, device=test.labels.device)  # (M, N)
+    return FairnessReport.from_predictions(
+        pred, test.labels, test.groups, class_names=test.class_names, group_names=test.group_names,
+        config=models[0]["config"], source=models[0]["source"], seconds=sum(m["seconds"] for m in models),
+        batched=False)
+
+
+def _training_key(source) -> str:
+    """What the evaluation models train on: a dataset's fingerprint, or a hash of the result's images."""
+    import hashlib
+
+    fingerprint = getattr(source, "fingerprint", None)
+    if callable(fingerprint):
+        return hashlib.sha256(json_key(fingerprint()).encode()).hexdigest()
+    return hashlib.sha256(source.images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:

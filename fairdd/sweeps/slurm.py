@@ -2,7 +2,9 @@
 
 ``squeue`` (one line per array task) gives the live jobs and why they wait; ``sacct`` the ended ones
 (the worst state of any step, so a step killed for memory reads OUT_OF_MEMORY); where accounting is
-off (``sacct`` refused), ``scontrol`` gives the ended jobs slurmctld still holds. A job killed by the
+off (``sacct`` refused), ``sacct -c`` reads the job completion log (``jobcomp/filetxt``), and
+``scontrol`` gives the ended jobs neither names (array tasks in the completion log, everything where
+there is none) that slurmctld still holds (``MinJobAge``). A job killed by the
 memory watchdog without cgroups ends FAILED or CANCELLED with "exceeded memory limit" in its log:
 that reads as OUT_OF_MEMORY too. No SLURM here: every job is unknown (``alive`` None).
 
@@ -68,9 +70,11 @@ def _squeue(jobs: list[str]) -> dict[str, JobState] | None:
     return found
 
 
-def _sacct(jobs: list[str]) -> dict[str, JobState] | None:
-    """Ended jobs from accounting; None where accounting is off."""
-    out = _run(["sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(jobs)])
+def _sacct(jobs: list[str], *, completion: bool = False) -> dict[str, JobState] | None:
+    """Ended jobs from accounting (``completion``: from the job completion log, ``sacct -c``, which a
+    site without slurmdbd may keep with ``JobCompType=jobcomp/filetxt``; it names array tasks by their
+    own job ids, so they are left to ``scontrol``); None where that source is off."""
+    out = _run(["sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(jobs)] + (["-c"] if completion else []))
     if out is None or out.returncode:
         return None
     states: dict[str, list[tuple[str, str]]] = {}
@@ -118,10 +122,13 @@ def query(jobs: Iterable[str], *, logs: dict[str, Path] | None = None) -> dict[s
         return {j: JobState(j, "UNKNOWN") for j in jobs}
     found = dict(live)
     rest = [j for j in jobs if j not in found]
-    if rest:
+    if rest:  # accounting, else the completion log; what neither holds, slurmctld's memory of ended jobs
         ended = _sacct(rest)
-        ended = _scontrol() if ended is None else ended
+        ended = (_sacct(rest, completion=True) if ended is None else ended) or {}
         found.update({j: ended[j] for j in rest if j in ended})
+        if any(j not in found for j in rest):
+            kept = _scontrol()
+            found.update({j: kept[j] for j in rest if j not in found and j in kept})
     out = {}
     for j in jobs:
         state = found.get(j, JobState(j, "GONE", "no record left"))
@@ -146,11 +153,11 @@ def log_tail(path: Path | None, lines: int = 1) -> str:
 def partition_node(partition: str | None = None) -> dict | None:
     """The smallest node of ``partition`` (default: the default one): cpus, mem_gb and whether it has
     GPUs (``sinfo``); None without SLURM."""
-    args = ["sinfo", "-h", "-o", "%c|%m|%G|%P"] + (["-p", partition] if partition else [])
+    args = ["sinfo", "-h", "-o", "%c|%m|%G|%P|%l"] + (["-p", partition] if partition else [])
     out = _run(args)
     if out is None or out.returncode:
         return None
-    rows = [ln.strip().split("|") for ln in out.stdout.splitlines() if ln.count("|") == 3]
+    rows = [ln.strip().split("|") for ln in out.stdout.splitlines() if ln.count("|") in (3, 4)]
     if not partition:
         rows = [r for r in rows if r[3].endswith("*")] or rows
     if not rows:
@@ -159,5 +166,22 @@ def partition_node(partition: str | None = None) -> dict | None:
     def number(text: str) -> float:
         return float(re.sub(r"[^0-9.].*$", "", text) or 0)
 
+    limits = [m for r in rows if len(r) > 4 and (m := time_limit_min(r[4])) is not None]
     return {"cpus": int(min(number(r[0]) for r in rows)), "mem_gb": min(number(r[1]) for r in rows) / 1024,
-            "gpus": any("gpu" in r[2] for r in rows)}
+            "gpus": any("gpu" in r[2] for r in rows), "max_min": min(limits) if limits else None}
+
+
+def time_limit_min(text: str) -> int | None:
+    """Minutes of a SLURM time limit ("2-00:00:00", "12:00:00", "30:00", "45"); None for "infinite" or
+    what is not a time."""
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text.strip())
+    if not m:
+        return None
+    days, a, b, c = (int(g) if g else None for g in m.groups())
+    if c is not None:  # [D-]H:M:S
+        hours, minutes = a, b
+    elif b is not None:  # D-H:M or M:S
+        hours, minutes = (a, b) if days is not None else (0, a)
+    else:  # D-H or M
+        hours, minutes = (a, 0) if days is not None else (0, a)
+    return (days or 0) * 24 * 60 + hours * 60 + minutes

@@ -9,6 +9,9 @@
     DIR/cells/<cell id>/claim       held while a worker runs the cell (O_EXCL create, heart-beaten)
     DIR/cells/<cell id>/log.txt     the cell's log, every attempt appended
     DIR/cells/<cell id>/job.json    the SLURM job (array task) the cell was last submitted to, its log
+    DIR/cells/<cell id>/requeue.json  its job's requeue: the attempt it starts, the checkpoint's iteration
+    DIR/cells/<cell id>/checkpoint.pt the distillation state an interrupted attempt left (removed when done)
+    DIR/cells/<cell id>/eval/model-<k>.json  each evaluation model's answers, kept until the cell is done
     DIR/resources.json              what SLURM jobs ask for (saved on the first run, reused on resume)
     DIR/jobs/                       submitit's pickles and per-job stdout / stderr
 
@@ -35,8 +38,8 @@ from .grid import SweepSpec, parse_spec
 
 __all__ = ["SweepDir", "Claim", "CellState", "STATES"]
 
-STATES = ("done", "running", "queued", "failed", "damaged", "pending")
-CellState = Literal["done", "running", "queued", "failed", "damaged", "pending"]
+STATES = ("done", "running", "queued", "requeued", "failed", "damaged", "pending")
+CellState = Literal["done", "running", "queued", "requeued", "failed", "damaged", "pending"]
 DONE_KEYS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")  # what a complete done.json holds
 HEARTBEAT_S = 30.0  # a worker touches its claim this often
 STALE_AFTER_S = 300.0  # a claim from another host not touched for this long is abandoned

@@ -4,6 +4,6 @@ from ..record import DatasetRecord
 
 RECORD = DatasetRecord(
     title="BFFHQ", name="bffhq", loader=load_bffhq, classes=("age 0", "age 1"), group_attribute="gender",
-    groups=("gender 0", "gender 1"), image_size=SIZE, files="bffhq/0.5pct/{align,conflict}/<label>/, bffhq/test/",
+    groups=("gender 0", "gender 1"), image_size=SIZE, test_size=1000, files="bffhq/0.5pct/{align,conflict}/<label>/, bffhq/test/",
     idc_factor=((1, 4), (100, 3)),  # COBRA train_idc.py: `if args.dataset in ("BFFHQ", "UTKface")`
     source="COBRA data_handler/bffhq.py")

@@ -4,6 +4,6 @@ from ..record import DatasetRecord
 
 RECORD = DatasetRecord(
     title="CelebA", name="celeba", loader=load_celeba, classes=("not Attractive", "Attractive"), group_attribute="Male",
-    groups=("not Male", "Male"), image_size=SIZE,
+    groups=("not Male", "Male"), image_size=SIZE, test_size=2000,
     files="img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt",
     source="COBRA data_handler/celeba.py")  # IDC factor 2: train_idc.py's face branch names BFFHQ and UTKface only

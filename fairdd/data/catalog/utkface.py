@@ -4,6 +4,6 @@ from ..record import DatasetRecord
 
 RECORD = DatasetRecord(
     title="UTKFace", name="utkface", loader=load_utkface, classes=UTK_AGES, group_attribute="race", groups=UTK_RACES,
-    image_size=SIZE, files="UTKFace/<age>_<gender>_<race>_<date>.jpg.chip.jpg",
+    image_size=SIZE, test_size=1200, files="UTKFace/<age>_<gender>_<race>_<date>.jpg.chip.jpg",
     idc_factor=((1, 4), (100, 3)),  # COBRA train_idc.py: `if args.dataset in ("BFFHQ", "UTKface")`
     source="COBRA data_handler/utkface.py")
