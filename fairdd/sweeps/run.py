@@ -12,6 +12,7 @@ one directory, one set of comparable results.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
