@@ -23,6 +23,7 @@ import torch
 from ..barycenter import bures_barycenters, w2_barycenter, w2_barycenters
 from ..ops import cell_index, segment_count
 from .base import Strategy, Targets, check_group_weights, group_weight_matrix
+from .protocol import COBRA_PROTOCOL, Protocol
 
 __all__ = ["CobraW2", "CobraGauss", "padded_clouds"]
 
@@ -78,6 +79,7 @@ class CobraW2(Strategy):
     """
 
     name: ClassVar[str] = "cobra-w2"
+    protocol: ClassVar[Protocol] = COBRA_PROTOCOL  # COBRA with another barycenter: its DM warm start
     kind: ClassVar[str] = "cloud"
     config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
@@ -154,6 +156,7 @@ class CobraGauss(Strategy):
     """
 
     name: ClassVar[str] = "cobra-gauss"
+    protocol: ClassVar[Protocol] = COBRA_PROTOCOL  # COBRA with another barycenter: its DM warm start
     kind: ClassVar[str] = "gaussian"
     config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
