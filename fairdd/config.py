@@ -430,8 +430,8 @@ def _dm_fairdd_paper(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
 def _dm_cpu(preset: str) -> PresetFn:
     """Give DM's demo / smoke values: CPU-sized, not from a paper.
 
-    The warm start keeps its earlier optimiser (momentum 0.5, weight decay 5e-4) and FairDD its
-    summed distances, so the demo's recorded numbers stand.
+    The warm start's SGD has momentum 0.5 and weight decay 5e-4 (the paper's is plain) and FairDD
+    sums its per-group distances: the settings the demo's recorded numbers were made with.
     """
     def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
         k = 2 if preset == "demo" else 1
@@ -484,15 +484,15 @@ def _dc_family_cpu(preset: str, method: str) -> PresetFn:
     def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
         base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1,
                     cafe_loss=protocol.cafe_loss, fairdd_reduction="sum")
-        if preset == "demo":  # few updates, so larger pixel steps (measured: lr_img 0.1 leaves EOD at 100);
-            # CAFE with the reference's loss scale: lr_img re-tuned in docs/protocol.md
+        if preset == "demo":  # few updates, so larger pixel steps (at lr_img 0.1 the demo's EOD stays at 100);
+            # CAFE's lr_img suits the reference's loss scale (docs/protocol.md)
             return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5,
                         inner_loop=0 if method == "idc" else 5, lr_img=CAFE_DEMO_LR if method == "cafe" else 3.0)
         return dict(base, iterations=2, batch_real=8, width=8, outer_loop=2, inner_loop=0 if method == "idc" else 1)
     return values
 
 
-CAFE_DEMO_LR = 1.0  # re-tuned for the reference loss scale (was 300 for the element-averaged loss): docs/protocol.md
+CAFE_DEMO_LR = 1.0  # the demo's CAFE pixel step, at the reference's loss scale (sums): docs/protocol.md
 _CPU_EVAL = {"demo": dict(epochs=100, width=32, n_models=3), "smoke": dict(epochs=2, width=8, n_models=1)}
 
 
