@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
            "METHOD_PRESETS", "MethodPresets", "IDC_FACTOR_4_DATASETS", "distill_config", "eval_config", "get_loops",
-           "protocol_table"]
+           "protocol_table", "preset_summary_table", "target_protocol_table"]
 
 # The allowed values, written once: each tuple below is read from its Literal type.
 Method = Literal["dm", "dc", "dsa", "idc", "cafe"]  # the matchers (keys of METHOD_PRESETS, in order)
@@ -652,3 +652,60 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                              METHOD_PRESETS[method].sources.get(preset, "fairdd: CPU-sized, not from a paper")])
     line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
     return "\n".join([line(cols), line(["---"] * len(cols)), *map(line, rows)]) + "\n"
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    """Join a header row, a rule and the other rows into one markdown table."""
+    line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
+    return "\n".join([line(rows[0]), line(["---"] * len(rows[0])), *map(line, rows[1:])]) + "\n"
+
+
+def _by_ipc(value: Callable[[int], str], ipcs: tuple[int, ...] = (50, 100)) -> str:
+    """``value(10)``, then ``(v at IPC n)`` for each IPC in ``ipcs`` where it differs."""
+    at10 = value(10)
+    other = [f"{value(ipc)} at IPC {ipc}" for ipc in ipcs if value(ipc) != at10]
+    return at10 + (f" ({', '.join(other)})" if other else "")
+
+
+def preset_summary_table() -> str:
+    """Tabulate the headline values of every preset at IPC 10, one column per preset (docs/method.md).
+
+    The DM distance and warm start are those of COBRA's protocol (target ``cobra`` and every strategy
+    declaring ``COBRA_PROTOCOL``); the other targets' are in docs/protocol.md.
+    """
+    def cfg(preset, method, ipc=10):
+        return distill_config(method=method, target="cobra", ipc=ipc, preset=preset)
+
+    def cell(preset, method, show):
+        if preset not in METHOD_PRESETS[method].distill:
+            return "—"
+        return _by_ipc(lambda ipc: show(cfg(preset, method, ipc), eval_config(preset=preset, method=method)))
+
+    fields = [
+        ("DM iterations", "dm", lambda c, e: str(c.iterations)),
+        ("DM lr on pixels", "dm", lambda c, e: f"{c.lr_img:g}"),
+        ("DM real images per class per iteration", "dm", lambda c, e: str(c.batch_real)),
+        ("distillation ConvNet width", "dm", lambda c, e: str(c.width)),
+        ("DM distance (COBRA's protocol)", "dm", lambda c, e: c.distance.upper()),
+        ("DM warm start K, epochs (COBRA's protocol)", "dm", lambda c, e: str(c.warm_start_epochs)),
+        ("DC iterations", "dc", lambda c, e: str(c.iterations)),
+        ("DC lr on pixels", "dc", lambda c, e: f"{c.lr_img:g}"),
+        ("DC outer / inner loop", "dc", lambda c, e: f"{c.outer_loop} / {c.inner_loop}"),
+        *[(f"evaluation of {m.upper()} sets: epochs, DSA, models, width", m,
+           lambda c, e: f"{e.epochs}, {'DSA' if e.dsa else 'no DSA'}, {e.n_models}, {e.width}")
+          for m in ("dm", "dc")],
+    ]
+    rows = [["field", *[f"`{p}`" for p in PRESETS]]]
+    rows += [[label, *[cell(p, method, show) for p in PRESETS]] for label, method, show in fields]
+    return _markdown(rows)
+
+
+def target_protocol_table() -> str:
+    """Every registered target with the protocol it declares (``fairdd.targets.Protocol``): docs/protocol.md."""
+    from .targets import STRATEGIES
+
+    rows = [["target", "protocol", "DM distance", "DM warm start", "CAFE loss"]]
+    for name, strategy in STRATEGIES.items():
+        p = strategy.protocol
+        rows.append([f"`{name}`", p.family, p.distance, "K epochs" if p.warm_start else "none", p.cafe_loss])
+    return _markdown(rows)

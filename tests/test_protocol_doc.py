@@ -1,7 +1,11 @@
-"""docs/protocol.md carries every preset's values; it must say what the code does."""
+"""The docs say what the presets do: docs/protocol.md's tables are generated, every other protocol number checked."""
+import functools
+import re
 from pathlib import Path
 
-from fairdd.config import protocol_table
+import pytest
+
+from fairdd.config import METHOD_PRESETS, PRESETS, distill_config, eval_config, protocol_table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -63,3 +67,139 @@ def test_grid_files_under_a_published_preset_restate_none_of_its_numbers_differe
                 seed=cell.seed, dataset=cell.dataset), (path.name, cell.id)
             checked += 1
     assert checked >= 33 + 54  # cobra_table1.toml and app_f_cifar10s.toml
+
+
+# ------------------------------------------------------- protocol numbers anywhere in docs/
+# Every preset value in the docs is either generated from the code (a table between markers, compared
+# below) or a number in prose next to a protocol word, checked here against the presets: the number must
+# be one the presets named in the same paragraph (or bullet, or table row) give for the methods named
+# there (every preset / method when none is named; free-form "N iterations" only where a preset is named).
+GENERATED = {("method.md", "preset-summary"): "preset_summary_table", ("protocol.md", "target-protocols"):
+             "target_protocol_table", ("protocol.md", "protocol-table"): "protocol_table"}
+PRESET_WORDS = {
+    "fairdd-paper": r"fairdd-paper|FairDD's (?:own )?protocol",
+    "paper": r"(?<![-\w])`paper`|preset[= ]\"?paper\b|--preset paper|\bpaper (?:protocol|preset)|COBRA's protocol"
+             r"|published protocol",
+    "demo": r"`demo`|\"demo\"|--preset demo|\bdemo preset",
+    "smoke": r"`smoke`|\"smoke\"|--preset smoke|\bsmoke preset",
+}
+METHOD_WORDS = {"dm": r"\bDM\b|_DM\b", "dc": r"\bDC\b|_DC\b", "dsa": r"\bDSA\b(?! augmentation)", "idc": r"\bIDC\b",
+                "cafe": r"\bCAFE\b"}
+NUM = r"(\d{1,3}(?:[ ,\u202f]\d{3})+|\d+(?:\.\d+)?)"
+METHOD = r"(?:DM |DC |DSA |IDC |CAFE )?"
+# (pattern, field, only where a preset is named): the number is group 1
+NUMBER_PATTERNS = [
+    (r"--Iteration[ =]" + NUM, "iterations", False), (r"\bIteration=" + NUM, "iterations", False),
+    (NUM + r"\s+" + METHOD + r"(?:outer |distillation )?iterations", "iterations", True),
+    (r"--batch_real[ =]" + NUM, "batch", False), (r"\bbatch_real=" + NUM, "batch", False),
+    (r"\bbatch " + NUM, "batch", True), (NUM + r" real images", "batch", True),
+    (r"epoch_eval_train`?[ =]+" + NUM, "eval_epochs", False),
+    (NUM + r"(?: \(\+1\))? " + METHOD + "evaluation epochs", "eval_epochs", True),
+    (r"evaluat\w*(?: on the decoded images)?,? (?:for )?" + NUM + r"(?: \(\+1\))? epochs", "eval_epochs", True),
+    (r"--num_eval[ =]" + NUM, "n_models", False), (r"\bnum_eval=" + NUM, "n_models", False),
+    (NUM + r" evaluation models", "n_models", True),
+    (r"\$?K\$? = " + NUM, "warm_start", False), (r"--lr_img[ =]" + NUM, "lr_img", False),
+]
+THRESHOLD = re.compile(r"(?:[≥≤<>]|than|over|above|below|at least|up to)\s*$")
+
+
+@functools.lru_cache(maxsize=None)
+def _preset_values(field: str, presets: tuple, methods: tuple) -> frozenset:
+    """The values ``field`` takes under ``presets`` × ``methods`` at IPC 1, 10, 50, 100 (target cobra)."""
+    out = set()
+    for preset in presets:
+        for method in (m for m in methods if preset in METHOD_PRESETS[m].distill):
+            e = eval_config(preset=preset, method=method)
+            for ipc in (1, 10, 50, 100):
+                try:
+                    c = distill_config(method=method, preset=preset, ipc=ipc, target="cobra")
+                except ValueError:  # loops the reference leaves undefined
+                    continue
+                out |= {"iterations": {c.iterations}, "batch": {c.batch_real, c.warm_start_batch, e.batch_size},
+                        "eval_epochs": {e.epochs, e.epochs - 1}, "n_models": {e.n_models}, "lr_img": {c.lr_img},
+                        "warm_start": {c.warm_start_epochs} if method == "dm" else set()}[field]
+    return frozenset(out)
+
+
+def _table_cells(table: str) -> list[str]:
+    """One text per body cell of a markdown table: its column header, its row label and the cell, read
+    both ways ("20000 DM iterations", "evaluation 1000 epochs"), so a preset named by either counts."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table.strip().splitlines()]
+    header, body = rows[0], [r for r in rows[2:] if len(r) == len(rows[0])]
+    return [f"{header[j]} | {row[0]} | {row[j]} {row[0]} | {row[0]} {row[j]}" for row in body
+            for j in range(1, len(row))]
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, bullets and table cells, without generated tables and code blocks that name no preset."""
+    text = re.sub(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", "", text, flags=re.S)
+    text = re.sub(r"```.*?```", lambda m: m.group(0) if "--preset" in m.group(0) else "", text, flags=re.S)
+    blocks = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*[-*] )|\n(?=\|)(?<!\|\n)|(?<=\|)\n(?!\|)", text):
+        is_table = block.lstrip().startswith("|") and block.count("\n") >= 2
+        blocks += _table_cells(block) if is_table else [block] if block.strip() else []
+    return blocks
+
+
+def protocol_contradictions(text: str) -> list[str]:
+    """Every protocol number in ``text`` (markdown) that the presets it names do not give."""
+    found = []
+    for block in _blocks(text):
+        if re.search(r"K\$? = IPC\b", block):
+            found.append("K = IPC (COBRA's K is 10 except 50 at IPC 50, 100 at IPC 100)")
+        presets = tuple(p for p, word in PRESET_WORDS.items() if re.search(word, block))
+        methods = tuple(m for m, word in METHOD_WORDS.items() if re.search(word, block)) or tuple(METHOD_PRESETS)
+        for pattern, field, needs_preset in NUMBER_PATTERNS:
+            for match in re.finditer(pattern, block):
+                if (needs_preset and not presets) or THRESHOLD.search(block[:match.start()]):
+                    continue
+                value = float(re.sub(r"[ ,\u202f]", "", match.group(1)))
+                allowed = _preset_values(field, presets or PRESETS, methods)
+                if value not in allowed:
+                    found.append(f"{match.group(0)!r}: {field} under {list(presets or PRESETS)} for {list(methods)} "
+                                 f"is one of {sorted(allowed)}")
+    return found
+
+
+def test_every_generated_table_in_the_docs_is_the_code():
+    import fairdd.config as config
+
+    for (page, marker), function in GENERATED.items():
+        text = (DOC.parent / page).read_text()
+        start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+        assert start in text and end in text, f"docs/{page} lost its {marker} markers"
+        assert text[text.index(start) + len(start):text.index(end)] == getattr(config, function)(), \
+            f"docs/{page} and the code disagree: paste fairdd.config.{function}() between the {marker} markers"
+
+
+def test_no_protocol_number_in_the_docs_contradicts_the_presets():
+    pages = sorted(p for p in DOC.parent.glob("*.md") if p.name != "changelog.md")
+    assert len(pages) >= 10
+    bad = {p.name: protocol_contradictions(p.read_text()) for p in pages}
+    assert not any(bad.values()), f"protocol numbers the presets do not give: { {k: v for k, v in bad.items() if v} }"
+
+
+@pytest.mark.parametrize("text", [
+    "`distill` defaults to `--preset paper` (20000 DM iterations, 1000 evaluation epochs).",
+    "the ConvNet is first trained for $K$ = IPC epochs before embeddings are taken.",
+    "- **DM, `paper`** — `run_dm.sh`: `--Iteration 20000 --batch_real 256`.",
+    "Under `fairdd-paper`, DC sets are evaluated for 1000 epochs without augmentation.",
+    "COBRA's protocol warm-starts with K = 20 epochs for DM.",
+    "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM iterations | 20000 | 200 |",
+    "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM evaluation epochs | 1000 | 100 |",
+    "`smoke` runs 3 DM iterations with 5 evaluation models.",
+])
+def test_the_docs_check_finds_a_planted_protocol_number(text):
+    assert protocol_contradictions(text), text
+
+
+@pytest.mark.parametrize("text", [
+    "`distill` defaults to `--preset paper` (2600 DM iterations, 1501 evaluation epochs).",
+    "- **`fairdd-paper`** — `scripts/main_DM.sh`: `Iteration=20000`, `batch_real=256`, `num_eval=10`.",
+    "Under `fairdd-paper`, DC sets are evaluated for 300 (+1) epochs without augmentation.",
+    "A long run (≥ 500 iterations) under `demo` uses the probe.",
+    "Benchmarks ran 50 iterations of the loop.",
+    "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM iterations | 2600 | 200 |",
+])
+def test_the_docs_check_passes_what_the_presets_give(text):
+    assert protocol_contradictions(text) == []
