@@ -74,8 +74,6 @@ def test_grid_files_under_a_published_preset_restate_none_of_its_numbers_differe
 # below) or a number in prose next to a protocol word, checked here against the presets: the number must
 # be one the presets named in the same paragraph (or bullet, or table row) give for the methods named
 # there (every preset / method when none is named; free-form "N iterations" only where a preset is named).
-GENERATED = {("method.md", "preset-summary"): "preset_summary_table", ("protocol.md", "target-protocols"):
-             "target_protocol_table", ("protocol.md", "protocol-table"): "protocol_table"}
 PRESET_WORDS = {
     "fairdd-paper": r"fairdd-paper|FairDD's (?:own )?protocol",
     "paper": r"(?<![-\w])`paper`|preset[= ]\"?paper\b|--preset paper|\bpaper (?:protocol|preset)|COBRA's protocol"
@@ -161,15 +159,35 @@ def protocol_contradictions(text: str) -> list[str]:
     return found
 
 
-def test_every_generated_table_in_the_docs_is_the_code():
-    import fairdd.config as config
+def _generated_tables():
+    """docs/_ext/generated_tables.py, the one list of generated tables (also a Sphinx extension)."""
+    import importlib.util
 
-    for (page, marker), function in GENERATED.items():
-        text = (DOC.parent / page).read_text()
-        start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
-        assert start in text and end in text, f"docs/{page} lost its {marker} markers"
-        assert text[text.index(start) + len(start):text.index(end)] == getattr(config, function)(), \
-            f"docs/{page} and the code disagree: paste fairdd.config.{function}() between the {marker} markers"
+    spec = importlib.util.spec_from_file_location("generated_tables", DOC.parent / "_ext" / "generated_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_generated_table_in_the_docs_is_the_code():
+    gen = _generated_tables()
+    assert {"protocol-table", "target-protocols", "preset-summary"} <= {m for t in gen.TABLES.values() for m in t}
+    for page, tables in gen.TABLES.items():
+        text = (DOC.parent / f"{page}.md").read_text()
+        assert gen.fill(text, tables) == text, f"docs/{page}.md and the code disagree: run `make doc-tables`"
+
+
+def test_filling_rewrites_a_stale_table_and_keeps_the_rest(tmp_path):
+    gen = _generated_tables()
+    for page in gen.TABLES:
+        (tmp_path / f"{page}.md").write_text((DOC.parent / f"{page}.md").read_text())
+    stale = (tmp_path / "method.md").read_text().replace("| DM iterations | 2600 |", "| DM iterations | 20000 |")
+    (tmp_path / "method.md").write_text(stale)
+    assert gen.write_pages(tmp_path) == ["method.md"]
+    assert (tmp_path / "method.md").read_text() == (DOC.parent / "method.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["method.md", "protocol.md"]  # no temporary file left
+    with pytest.raises(ValueError, match="lost its preset-summary markers"):
+        gen.fill("no markers here", {"preset-summary": "preset_summary_table"})
 
 
 def test_no_protocol_number_in_the_docs_contradicts_the_presets():
