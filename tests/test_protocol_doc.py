@@ -221,3 +221,15 @@ def test_the_docs_check_finds_a_planted_protocol_number(text):
 ])
 def test_the_docs_check_passes_what_the_presets_give(text):
     assert protocol_contradictions(text) == []
+
+
+def test_the_documented_way_to_declare_a_protocol_works():
+    from fairdd.targets import STRATEGIES
+
+    code = re.search(r"```python\n(.*?register_strategy.*?)```", DOC.read_text(), re.S).group(1)
+    exec(compile(code, "docs/protocol.md", "exec"), {})
+    try:
+        c = distill_config(target="my-barycenter", ipc=50)
+        assert (c.distance, c.warm_start_epochs) == ("l1", 50)
+    finally:
+        del STRATEGIES["my-barycenter"]
