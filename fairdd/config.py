@@ -178,6 +178,7 @@ class DistillConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
+        """Check every field (``ValueError`` naming the field, the value and what is allowed)."""
         _check_fields(self, _DISTILL_KINDS)
         from .targets import STRATEGIES
 
@@ -280,6 +281,7 @@ class EvalConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
+        """Check every field (``ValueError`` naming the field, the value and what is allowed)."""
         _check_fields(self, _EVAL_KINDS)
         _check_compile(self.compile)
 

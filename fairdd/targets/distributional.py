@@ -89,6 +89,7 @@ class CobraW2(Strategy):
     solver: str = "sinkhorn"  # "sinkhorn": batched entropic, on the data's device; "exact": POT LP per class (CPU)
 
     def __post_init__(self) -> None:
+        """Check the solver and the group weights."""
         if self.solver not in ("sinkhorn", "exact"):
             raise ValueError(f"solver must be 'sinkhorn' or 'exact'; got {self.solver!r}")
         check_group_weights(self.group_weights)
@@ -164,6 +165,7 @@ class CobraGauss(Strategy):
     ridge: float = 1e-3
 
     def __post_init__(self) -> None:
+        """Check the group weights and the projection dimension."""
         check_group_weights(self.group_weights)
         if not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")

@@ -102,6 +102,7 @@ class FairDD(MomentStrategy):
     reduction: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
+        """Check the reduction."""
         if self.reduction not in ("sum", "mean"):
             raise ValueError(f"unknown reduction {self.reduction!r}; allowed: ['sum', 'mean']")
 
@@ -143,6 +144,7 @@ class Cobra(MomentStrategy):
     group_weights: str | Sequence[float] = "uniform"
 
     def __post_init__(self) -> None:
+        """Check the group weights."""
         check_group_weights(self.group_weights)
 
     def from_cells(self, mean, count) -> Targets:
