@@ -83,7 +83,7 @@ PRESET_WORDS = {
 }
 METHOD_WORDS = {"dm": r"\bDM\b|_DM\b", "dc": r"\bDC\b|_DC\b", "dsa": r"\bDSA\b(?! augmentation)", "idc": r"\bIDC\b",
                 "cafe": r"\bCAFE\b"}
-NUM = r"(\d{1,3}(?:[ ,\u202f]\d{3})+|\d+(?:\.\d+)?)"
+NUM = r"(\d{1,3}(?:[ ,\u202f]\d{3})+(?![\d.])|\d+(?:\.\d+)?(?:e-?\d+)?)"
 METHOD = r"(?:DM |DC |DSA |IDC |CAFE )?"
 # (pattern, field, only where a preset is named): the number is group 1
 NUMBER_PATTERNS = [
@@ -97,6 +97,8 @@ NUMBER_PATTERNS = [
     (r"--num_eval[ =]" + NUM, "n_models", False), (r"\bnum_eval=" + NUM, "n_models", False),
     (NUM + r" evaluation models", "n_models", True),
     (r"\$?K\$? = " + NUM, "warm_start", False), (r"--lr_img[ =]" + NUM, "lr_img", False),
+    (r"\bmomentum " + NUM, "momentum", False), (r"\bweight decay " + NUM, "weight_decay", False),
+    (r"\blr(?:_net)? " + NUM, "lr", False),
 ]
 THRESHOLD = re.compile(r"(?:[≥≤<>]|than|over|above|below|at least|up to)\s*$")
 
@@ -115,7 +117,10 @@ def _preset_values(field: str, presets: tuple, methods: tuple) -> frozenset:
                     continue
                 out |= {"iterations": {c.iterations}, "batch": {c.batch_real, c.warm_start_batch, e.batch_size},
                         "eval_epochs": {e.epochs, e.epochs - 1}, "n_models": {e.n_models}, "lr_img": {c.lr_img},
-                        "warm_start": {c.warm_start_epochs} if method == "dm" else set()}[field]
+                        "warm_start": {c.warm_start_epochs} if method == "dm" else set(),
+                        "momentum": {c.momentum, c.warm_start_momentum, c.inner_momentum, e.momentum},
+                        "weight_decay": {c.warm_start_weight_decay, c.inner_weight_decay, e.weight_decay},
+                        "lr": {c.lr_img, c.lr_net, c.warm_start_lr, e.lr}}[field]
     return frozenset(out)
 
 
@@ -206,6 +211,9 @@ def test_no_protocol_number_in_the_docs_contradicts_the_presets():
     "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM iterations | 20000 | 200 |",
     "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM evaluation epochs | 1000 | 100 |",
     "`smoke` runs 3 DM iterations with 5 evaluation models.",
+    "Evaluation trains fresh ConvNets with SGD (lr 0.03, momentum 0.9, weight decay 5e-4).",
+    "Evaluation trains fresh ConvNets with SGD (lr 0.01, momentum 0.95, weight decay 5e-4).",
+    "Evaluation trains fresh ConvNets with SGD (lr 0.01, momentum 0.9, weight decay 1e-4).",
 ])
 def test_the_docs_check_finds_a_planted_protocol_number(text):
     assert protocol_contradictions(text), text
@@ -217,6 +225,7 @@ def test_the_docs_check_finds_a_planted_protocol_number(text):
     "Under `fairdd-paper`, DC sets are evaluated for 300 (+1) epochs without augmentation.",
     "A long run (≥ 500 iterations) under `demo` uses the probe.",
     "Benchmarks ran 50 iterations of the loop.",
+    "Evaluation trains fresh ConvNets with SGD (lr 0.01, momentum 0.9, weight decay 5e-4, batch 256).",
     "| field | `paper` (the default) | `demo` |\n|---|---|---|\n| DM iterations | 2600 | 200 |",
 ])
 def test_the_docs_check_passes_what_the_presets_give(text):
