@@ -6,7 +6,6 @@ exit code 2; progress bars appear only on a terminal (not when piped, nor under 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -17,7 +16,6 @@ from .sweeps import cli as sweep_cli
 
 __all__ = ["main", "build_parser"]
 
-DEMO_TARGETS = ("vanilla", "uniform", "fairdd", "cobra")
 DOWNLOADABLE = ("colored-mnist", "colored-fashion-mnist")  # datasets whose files fairdd can fetch (--download)
 
 EXAMPLES = """\
@@ -359,93 +357,42 @@ def _duration(seconds: float) -> str:
 def run_demo(args) -> int:
     import torch
 
-    import fairdd
-    from fairdd.io import check_output
-    from fairdd.ownership import write_owned
-    from fairdd.results import check_result_target
+    from fairdd.config import eval_config
+    from fairdd.experiments import demo
+    from fairdd.ownership import check_output
+    from fairdd.viz.paper import metrics_chart
 
-    out = Path(args.out)
-    # the preset's own evaluation protocol for DM sets (every preset the parser accepts has one)
-    n_models = args.n_models if args.n_models is not None else fairdd.eval_config(preset=args.preset).n_models
-    runs = [("random", None)] + [(t, t) for t in DEMO_TARGETS]
-    check_output(out, kind="folder", what="demo output")  # before any work
-    for name, _ in runs:
-        check_result_target(out / name, overwrite=True)  # the demo replaces its own results, nothing else
-    check_output(out / "metrics.json", kind="file", what="metrics file")
-    check_output(out / "metrics.png", kind="file", what="metrics chart")
+    out = demo.check_outputs(args.out)  # before any work (run checks them again)
+    chart = check_output(out / "metrics.png", kind="file", what="metrics chart")
     t_start = time.perf_counter()
     train, test = _load(args, "train"), _load(args, "test")
     how = ", ".join(f"{k} {train.info[k]}" for k in ("mode", "bias", "skew") if train.info.get(k) is not None)
+    # the preset's own evaluation protocol for DM sets (every preset the parser accepts has one)
+    n_models = args.n_models if args.n_models is not None else eval_config(preset=args.preset).n_models
     print(f"fairdd demo: {args.dataset} ({how}), {len(train)} train / {len(test)} test, "
           f"{train.n_groups} colour groups, IPC {args.ipc}, preset {args.preset!r}, {n_models} eval models, "
           f"device {args.device}", flush=True)
-    rows, metrics = [], {}
-    for name, target in runs:
-        t0 = time.perf_counter()
-        if target is None:
-            result = fairdd.random_subset(train, ipc=args.ipc, seed=args.seed)
-        else:
-            result = fairdd.distill(train, method="dm", target=target, ipc=args.ipc, preset=args.preset,
-                                    seed=args.seed, device=args.device)
-        result.save(out / name, overwrite=True)
-        report = fairdd.evaluate(result, test, n_models=n_models, preset=args.preset, seed=args.seed,
-                                 device=args.device)
-        seconds = time.perf_counter() - t0
-        metrics[name] = {**report.overall, "std": report.std, "n_models": report.n_models,
-                         "noise_floor": report.noise_floor(),
-                         "bootstrap95": {k: list(v) for k, v in report.bootstrap().items()},
-                         "seconds": round(seconds, 1)}
-        rows.append((name, report, seconds))
-        print(f"  {name:8s} acc {report.shown('accuracy', '6.2f')}  EOD {report.shown('eod', '6.2f')}  "
-              f"DEO_A {report.shown('deo_a', '6.2f')}  worst {report.shown('worst_group_accuracy', '6.2f')}  "
-              f"({seconds:.0f} s)", flush=True)
-    write_owned(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"),
-                what="metrics file")
-    _bar_chart(out / "metrics.png", metrics)
+    result = demo.run(train, test, ipc=args.ipc, preset=args.preset, n_models=n_models, seed=args.seed,
+                      device=args.device, out=out, callbacks=_print_demo_row)
+    metrics_chart(chart, result.metrics())
     print()
-    from fairdd.report import demo_table
-
-    print(demo_table(rows))
+    print(result.table())
     print(f"\nwrote {out}/metrics.json, {out}/metrics.png and a grid.png per strategy "
           f"({time.perf_counter() - t_start:.0f} s in all; torch threads {torch.get_num_threads()})")
     return 0
 
 
-def _bar_chart(path: Path, metrics: dict) -> None:
-    """Accuracy and EOD per strategy, ± std over models; EOD's noise floor as a dashed line.
-    Drawn on a bare Figure (no pyplot, no backend switch), so it is safe inside a notebook."""
-    from matplotlib.figure import Figure
-
-    from fairdd.ownership import write_owned
-    from fairdd.palette import strategy_colour
-
-    names = list(metrics)
-    fig = Figure(figsize=(9, 3.2))
-    axes = fig.subplots(1, 2)
-    colours = [strategy_colour(n, i) for i, n in enumerate(names)]  # Okabe–Ito, colour-blind safe
-    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (pp) ↓")):
-        vals = [metrics[n][key] for n in names]
-        errs = [metrics[n]["std"][key] for n in names]
-        ax.bar(names, vals, yerr=errs, color=colours, capsize=3)
-        ax.set_title(title)
-        ax.set_ylim(0, 105)
-        ax.tick_params(axis="x", rotation=20)
-    marks = [(i, metrics[n]["noise_floor"]["eod"]) for i, n in enumerate(names) if "noise_floor" in metrics[n]]
-    if marks:  # each strategy's floor: the EOD a perfectly fair model of its accuracy scores on this test set
-        axes[1].hlines([f for _, f in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks],
-                       colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
-        axes[1].legend(loc="lower right", fontsize=8)
-    models = sorted({metrics[n].get("n_models") for n in names} - {None})
-    fig.supxlabel(f"error bars: ± 1 std over {' or '.join(map(str, models))} evaluation models; "
-                  "pp: percentage points", fontsize=8)
-    fig.tight_layout()
-    write_owned(path, lambda p: fig.savefig(p, format="png", dpi=120), what="metrics chart")
+def _print_demo_row(row) -> None:
+    r = row.report
+    print(f"  {row.name:8s} acc {r.shown('accuracy', '6.2f')}  EOD {r.shown('eod', '6.2f')}  "
+          f"DEO_A {r.shown('deo_a', '6.2f')}  worst {r.shown('worst_group_accuracy', '6.2f')}  "
+          f"({row.seconds:.0f} s)", flush=True)
 
 
 def run_distill(args) -> int:
     import fairdd
     from fairdd.config import distill_config
-    from fairdd.io import check_output
+    from fairdd.ownership import check_output
     from fairdd.results import check_result_target
 
     overrides = _overrides(args.set, flags=_flags(args.parser))
@@ -501,7 +448,7 @@ def _test_set_knobs(args, result) -> dict:
 
 def run_evaluate(args) -> int:
     import fairdd
-    from fairdd.io import check_output
+    from fairdd.ownership import check_output
 
     overrides = _overrides(args.set, flags=_flags(args.parser))
     if args.out:
@@ -552,8 +499,7 @@ def run_datasets(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.io import check_output
-    from fairdd.ownership import write_owned
+    from fairdd.ownership import check_output, write_owned
 
     mode = f"-{args.mode}" if args.mode else ""
     out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")

@@ -21,14 +21,15 @@ import torch
 
 from .config import DistillConfig, distill_config
 from .data import GroupedDataset
-from .io import check_output, load_tensors, tensor_bytes
+from .data.dataset import check_dataset
+from .io import load_tensors, tensor_bytes
 from .levers import choose_levers
-from .ownership import OutputFolder, run_lock, write_owned
 from .matching import MATCHERS, RealBatch
+from .ownership import OutputFolder, check_output, run_lock, write_owned
 from .provenance import fingerprint_differences, settings_differences
 from .results import DistillResult
 from .targets import STRATEGIES
-from .validate import (NonFiniteError, check_bool, check_callbacks, check_dataset, check_finite, check_ipc_fits,
+from .validate import (NonFiniteError, check_bool, check_callbacks, check_finite, check_ipc_fits,
                        check_memory, check_path, describe_value, resolve_device)
 
 __all__ = ["Distiller", "StepInfo", "distill", "resolve_device"]

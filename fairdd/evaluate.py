@@ -18,12 +18,13 @@ from torch import nn
 
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
+from .data.dataset import check_dataset
 from .levers import choose_levers
 from .models import ConvNet, reset_parameters
 from .provenance import fingerprint_differences
 from .report import FairnessReport
 from .results import DistillResult
-from .validate import (check_bool, check_choice, check_dataset, check_finite, check_int, check_ipc_fits, check_seed,
+from .validate import (check_bool, check_choice, check_finite, check_int, check_ipc_fits, check_seed,
                        resolve_device, stream_seed)
 from .train import predict, train_classifier, train_classifiers_batched
 

@@ -2,8 +2,6 @@
 
 * ``atomic_write``: write a temporary sibling, then rename it over the target (readers see the old
   or the new file, never half of one).
-* ``check_output``: before any work, check that an output path can be written (creating its
-  folder) and report problems with the user's path, not a temporary file.
 * ``folder_lock``: savers of one folder take turns (an exclusive lock on the folder).
 
 Which files a writer may replace or delete is decided by ``fairdd.ownership`` (a manifest per folder).
@@ -24,8 +22,8 @@ from typing import Callable, Iterator
 
 import torch
 
-__all__ = ["atomic_write", "write_json", "save_tensors", "load_tensors", "sha256_file", "check_output",
-           "folder_lock", "kill_point", "read_json"]
+__all__ = ["atomic_write", "write_json", "save_tensors", "load_tensors", "sha256_file", "folder_lock",
+           "kill_point", "read_json"]
 
 TEMP_PREFIX = ".fairdd-tmp-"  # + "<pid>-<name>.": a temporary is recognisably fairdd's and its process's
 KILL_ENV = "FAIRDD_TEST_KILL_AT"  # tests: SIGKILL this process at the named point (see ``kill_point``)
@@ -134,38 +132,6 @@ def sha256_file(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def check_output(path, *, kind: str, what: str) -> Path:
-    """Check (before any work) that ``path`` can be written as a ``kind`` ("file" or "folder").
-
-    Creates missing parent folders; probes that the folder accepts new files; a file that exists must
-    be one fairdd wrote (``fairdd.ownership``). Raises ``FileExistsError`` / ``NotADirectoryError`` /
-    ``PermissionError`` / ``OSError`` naming ``path``.
-    """
-    path = Path(path)
-    if kind == "file" and path.is_dir():
-        raise IsADirectoryError(f"{what} {path} is a folder; give a file path")
-    if kind == "folder" and path.exists() and not path.is_dir():
-        raise FileExistsError(f"{what} {path} exists and is a file, not a folder")
-    folder = path if kind == "folder" else path.parent
-    for parent in [folder, *folder.parents]:  # a plain file on the way makes every mkdir fail
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(f"cannot write {what} {path}: {parent} is a file, not a folder")
-            break
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".fairdd-probe.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise _named(exc, path) from exc
-    if kind == "file":
-        from .ownership import check_owned  # a layer above: it writes through this module
-
-        check_owned(path, what=what)
-    return path
 
 
 LOCK_TIMEOUT = 300.0  # seconds a saver waits for another saver of the same folder (saves take seconds)

@@ -25,13 +25,14 @@ import json
 import os
 import re
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .io import TEMP_PREFIX, atomic_write, folder_lock, sha256_file
+from .io import TEMP_PREFIX, _named, atomic_write, folder_lock, sha256_file
 
-__all__ = ["MANIFEST", "OutputFolder", "write_owned", "check_owned", "run_lock", "is_fairdd_temp"]
+__all__ = ["MANIFEST", "OutputFolder", "write_owned", "check_owned", "check_output", "run_lock", "is_fairdd_temp"]
 
 MANIFEST = ".fairdd-manifest.json"
 FORMAT = "fairdd.manifest"
@@ -203,6 +204,36 @@ def check_owned(path: str | os.PathLike, *, what: str = "file") -> None:
     """Before any work: raise ``FileExistsError`` if ``path`` exists and is not a file fairdd wrote."""
     path = Path(path)
     OutputFolder(path.parent).check(path.name, what=what)
+
+
+def check_output(path, *, kind: str, what: str) -> Path:
+    """Check (before any work) that ``path`` can be written as a ``kind`` ("file" or "folder").
+
+    Creates missing parent folders; probes that the folder accepts new files; a file that exists must
+    be one fairdd wrote (``fairdd.ownership``). Raises ``FileExistsError`` / ``NotADirectoryError`` /
+    ``PermissionError`` / ``OSError`` naming ``path``.
+    """
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; give a file path")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise FileExistsError(f"{what} {path} exists and is a file, not a folder")
+    folder = path if kind == "folder" else path.parent
+    for parent in [folder, *folder.parents]:  # a plain file on the way makes every mkdir fail
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".fairdd-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _named(exc, path) from exc
+    if kind == "file":
+        check_owned(path, what=what)
+    return path
 
 
 def write_owned(path: str | os.PathLike, write: Callable[[Path], None], *, what: str = "file") -> Path:

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from .display import denormalise
-from .io import check_output, folder_lock, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
-from .ownership import OutputFolder, write_owned
+from .io import folder_lock, kill_point, load_tensors, read_json, remove_old_siblings, sha256_file
+from .ownership import OutputFolder, check_output, write_owned
 from .synthetic import Multiformation
 from .validate import check_bool, check_dtype, check_finite, check_path
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import torch
 
 __all__ = ["NonFiniteError", "check_int", "check_real", "check_bool", "check_choice", "check_seed", "check_path",
-           "check_device", "check_dataset", "check_finite", "check_group_weights", "check_memory",
+           "check_device", "check_finite", "check_group_weights", "check_memory",
            "check_ipc_fits", "check_callbacks", "check_dtype", "describe_value", "resolve_device", "stream_seed",
            "numpy_seed", "MAX_SEED"]
 
@@ -167,17 +167,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """"auto" → CUDA when available, else CPU; a CUDA device without CUDA is a ``ValueError``
     (``check_device``). Shared by distillation, evaluation and the dashboard."""
     return check_device(device)
-
-
-def check_dataset(name: str, value):
-    from .data import GroupedDataset
-
-    if not isinstance(value, GroupedDataset):
-        raise ValueError(f"{name} must be a fairdd GroupedDataset (e.g. fairdd.datasets.load(...)); "
-                         f"got {describe_value(value)}")
-    if len(value) == 0:
-        raise ValueError(f"{name} is empty (0 samples)")
-    return value
 
 
 def check_finite(name: str, images: torch.Tensor) -> None:

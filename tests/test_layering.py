@@ -1,7 +1,10 @@
 """The layering contract, read from the source: data → targets → matching → distill → evaluate → views.
 
-Every ``import`` in ``fairdd/`` (module level or inside a function) is an edge of the graph; parent
-packages' ``__init__`` files are not implied (as import-linter counts them).
+Every ``import`` in ``fairdd/`` (module level or inside a function: a lazy import is still an arrow;
+not one under ``if TYPE_CHECKING:``, which never runs) is an edge of the graph; parent packages'
+``__init__`` files are not implied (as import-linter counts them), and ``from pkg import mod`` is an
+edge to ``pkg.mod`` alone. The graph has no cycle, and no module imports one of a higher layer
+(``LAYERS``, the floors of docs/design.md).
 """
 import ast
 import importlib.util
@@ -17,12 +20,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """The fairdd modules ``path`` imports (``from . import x`` counts as module ``pkg.x`` when it is one)."""
-    name = _module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+def _edges(source: str, name: str, *, is_package: bool, modules: set[str]) -> set[str]:
+    """The fairdd modules that the module ``name`` (its ``source``) imports anywhere in its body."""
+    package = name if is_package else name.rpartition(".")[0]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(source, name)):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -30,9 +32,27 @@ def _imports(path: Path) -> set[str]:
             if node.level:
                 anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            out.add(base)
-            out |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
-    return {m for m in out if m == "fairdd" or m.startswith("fairdd.")}
+            submodules = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules}
+            out |= submodules
+            if len(submodules) < len(node.names):  # a name defined in ``base`` itself
+                out.add(base)
+    return {m for m in out if (m == "fairdd" or m.startswith("fairdd.")) and m != name}
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:`` (imports for annotations never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _imports(path: Path) -> set[str]:
+    return _edges(path.read_text(), _module_name(path), is_package=path.name == "__init__.py", modules=MODULES)
 
 
 MODULES = {_module_name(p) for p in PACKAGE.rglob("*.py")}
@@ -86,8 +106,150 @@ def test_targets_do_not_import_matching_or_the_loop():
     assert not bad, "fairdd.targets must sit below matching and the loop; offending chains:\n" + "\n".join(bad)
 
 
+def test_the_cli_draws_nothing_itself():
+    """Charts live in ``fairdd.viz``: the command line parses, calls and prints."""
+    drawing = ("matplotlib", "seaborn", "plotly", "PIL")
+    bad = sorted({dep for path in (PACKAGE / "cli.py", PACKAGE / "sweeps" / "cli.py")
+                  for dep in _all_imports(path) if dep.split(".")[0] in drawing})
+    assert not bad, f"fairdd's command line imports plotting libraries {bad}; draw in fairdd.viz instead"
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (fairdd's or not), anywhere in its body."""
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return names | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+
+
 def test_import_fairdd_leaves_the_heavy_optional_packages_alone():
     heavy = ["umap", "ot", "ipywidgets", "ipyevents", "matplotlib", "submitit"]
     code = f"import sys, fairdd; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"import fairdd imported optional heavy packages: {out}"
+
+
+# ------------------------------------------------------------------ layers (issue #24)
+# Lowest first. A module may import modules of its own layer or of lower ones, never of a higher one.
+# ``name.*`` is a package and everything in it; a bare name is that one module; the longest entry
+# that matches a module gives its layer, so ``fairdd.sweeps.cli`` (the sweep commands) sits with the CLI.
+LAYERS = (
+    ("base", ("fairdd.ops", "fairdd.validate", "fairdd.io", "fairdd.ownership", "fairdd.display", "fairdd.palette",
+              "fairdd.provenance", "fairdd.profiling", "fairdd.synthetic")),
+    ("models and measures", ("fairdd.models", "fairdd.augment", "fairdd.stacked", "fairdd.barycenter",
+                             "fairdd.metrics", "fairdd.report", "fairdd.results")),
+    ("data", ("fairdd.data.*", "fairdd.datasets")),
+    ("targets", ("fairdd.targets.*", "fairdd.toy")),
+    ("config", ("fairdd.config", "fairdd.levers", "fairdd.train")),
+    ("matching", ("fairdd.matching.*",)),
+    ("loop", ("fairdd.distill", "fairdd.evaluate", "fairdd.published", "fairdd")),  # ``fairdd``: the public API
+    ("sweeps", ("fairdd.sweeps.*",)),
+    ("experiments", ("fairdd.experiments.*",)),
+    ("viz", ("fairdd.viz.*",)),
+    ("widgets", ("fairdd.widgets.*",)),
+    ("cli", ("fairdd.cli", "fairdd.__main__", "fairdd.sweeps.cli")),
+)
+
+
+def _layer(module: str) -> int | None:
+    """The index in ``LAYERS`` of ``module``'s layer (the longest matching entry), None if none matches."""
+    best, rank = -1, None
+    for i, (_, entries) in enumerate(LAYERS):
+        for entry in entries:
+            stem = entry.removesuffix(".*")
+            hit = module == stem or (entry.endswith(".*") and module.startswith(stem + "."))
+            if hit and len(stem) > best:
+                best, rank = len(stem), i
+    return rank
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One import cycle per strongly connected component of ``graph`` with more than one module
+    (Tarjan's algorithm), each as ``[a, b, ..., a]``."""
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = {stack.pop()}
+            while v not in component:
+                component.add(stack.pop())
+            on_stack.difference_update(component)
+            if len(component) > 1:
+                components.append(component)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return [_cycle_through(graph, min(c), c) for c in components]
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str, component: set[str]) -> list[str]:
+    """The shortest import path from ``start`` back to itself inside ``component`` (breadth first)."""
+    came_from, todo = {}, [start]
+    while todo:
+        mod = todo.pop(0)
+        for dep in sorted(graph.get(mod, ())):
+            if dep == start:
+                path = [mod]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]  # start → ... → mod → start
+            if dep in component and dep not in came_from:
+                came_from[dep] = mod
+                todo.append(dep)
+    raise AssertionError(f"no cycle through {start}")
+
+
+def _circle(start: str) -> set[str]:
+    """The modules that ``start`` imports and that import ``start`` back, directly or not."""
+    return {m for m in [start, *_reach(start)] if m == start or start in _reach(m)}
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(m for m in MODULES if _layer(m) is None)
+    assert not missing, ("these modules belong to no layer; add each to LAYERS in tests/test_layering.py:\n"
+                         + "\n".join(missing))
+
+
+def test_the_import_graph_has_no_cycle():
+    cycles = _cycles(GRAPH)
+    circles = [" → ".join(c) + f"\n    (the circle: {', '.join(sorted(_circle(c[0])))})" for c in cycles]
+    assert not cycles, "import cycles in fairdd (a lazy import counts):\n" + "\n".join(circles)
+
+
+def test_no_module_imports_a_higher_layer():
+    bad = [f"{mod} ({LAYERS[_layer(mod)][0]}) imports {dep} ({LAYERS[_layer(dep)][0]})"
+           for mod in sorted(GRAPH) for dep in sorted(GRAPH[mod])
+           if _layer(mod) is not None and _layer(dep) is not None and _layer(dep) > _layer(mod)]
+    order = " < ".join(name for name, _ in LAYERS)
+    assert not bad, f"upward imports (layers, lowest first: {order}):\n" + "\n".join(bad)
+
+
+def test_the_graph_counts_imports_inside_functions_and_relative_ones():
+    source = ("from . import io\nfrom .ops import cell_index\n\n"
+              "def f():\n    from ..sweeps import Sweep\n    import fairdd.viz.plots\n"
+              "if TYPE_CHECKING:\n    from ..widgets import Dashboard\n")
+    got = _edges(source, "fairdd.data.colored", is_package=False,
+                 modules={"fairdd.data.io", "fairdd.sweeps", "fairdd.viz.plots"})
+    assert got == {"fairdd.data.io", "fairdd.data.ops", "fairdd.sweeps", "fairdd.viz.plots"}  # not the type-only one
+
+
+def test_a_cycle_is_found_and_spelled_out():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e2"}, "e2": {"e"}}
+    assert sorted(_cycles(graph)) == [["a", "b", "c", "a"], ["e", "e2", "e"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_layers_are_read_by_the_longest_entry():
+    assert LAYERS[_layer("fairdd.sweeps.cli")][0] == "cli"
+    assert LAYERS[_layer("fairdd.sweeps.run")][0] == "sweeps"
+    assert LAYERS[_layer("fairdd")][0] == "loop"
+    assert _layer("fairdd.nothing_declares_this") is None

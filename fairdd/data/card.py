@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .dataset import GroupedDataset
+if TYPE_CHECKING:  # a type only: GroupedDataset.card() imports this module
+    from .dataset import GroupedDataset
 
 __all__ = ["DatasetCard", "describe", "FLOOR_ACCURACIES"]
 

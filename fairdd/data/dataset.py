@@ -10,9 +10,9 @@ import torch
 
 from ..display import denormalise
 from ..ops import cell_counts, cell_index
-from ..validate import check_dtype
+from ..validate import check_dtype, describe_value
 
-__all__ = ["GroupedDataset", "SegmentSampler", "segment_sample"]
+__all__ = ["GroupedDataset", "SegmentSampler", "segment_sample", "check_dataset"]
 
 
 # info entries that describe a load (cache use, where the files were found), not the data: not fingerprinted
@@ -260,6 +260,22 @@ class GroupedDataset:
         cell = cell_index(self.labels, self.groups, self.n_groups)  # (N,)
         k = per_cell.repeat_interleave(self.n_groups)  # (C*G,)
         return SegmentSampler(cell, self.n_classes * self.n_groups, k, fill=True)
+
+
+def check_dataset(name: str, value) -> GroupedDataset:
+    """Refuse anything but a non-empty ``GroupedDataset`` as the argument ``name``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value received.
+    """
+    if not isinstance(value, GroupedDataset):
+        raise ValueError(f"{name} must be a fairdd GroupedDataset (e.g. fairdd.datasets.load(...)); "
+                         f"got {describe_value(value)}")
+    if len(value) == 0:
+        raise ValueError(f"{name} is empty (0 samples)")
+    return value
 
 
 def segment_sample(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..data import options
-from .published import compare, run_setting
+from ..published import cell_comparison
 from .study import _folder
 
 __all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "shown_table", "REPRODUCE_METRICS"]
@@ -143,13 +143,6 @@ def shown_table(frame, columns: Sequence[str]):
 
     rows = frame.to_dict(orient="index")
     return pd.DataFrame({c: [text(rows[t], c) for t in frame.index] for c in columns}, index=frame.index)
-
-
-def cell_comparison(cell):
-    """The published number a sweep cell may stand beside, or why none (``fairdd.experiments.compare``)."""
-    return compare(run_setting(dataset=cell.dataset, method=cell.method, target=cell.target, ipc=cell.ipc,
-                               preset=cell.preset, data=cell.data, data_seed=cell.data_seed,
-                               distill=cell.distill, evaluate=cell.evaluate, n_models=cell.n_models))
 
 
 def _row(cell, done: dict) -> dict:

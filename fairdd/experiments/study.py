@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..data import DATASETS, options
-from ..io import check_output
+from ..ownership import check_output
 
 __all__ = ["imbalance_separation", "study_spec", "study_frame", "STUDY_COLUMNS", "imbalance_knob"]
 

@@ -277,7 +277,7 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
 def _parse_resources(table: dict, grid: dict) -> dict:
     """``[resources.<axis>.<value>]`` tables: SLURM resources of the cells with that grid value
     (``[resources.ipc.100] mem_gb = 64``), checked as ``Resources`` fields."""
-    from .run import Resources
+    from .resources import Resources
 
     for axis, by_value in table.items():
         if axis not in grid or not isinstance(by_value, dict):

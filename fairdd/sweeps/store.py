@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..io import write_json
+from .grid import SweepSpec, parse_spec
 
 __all__ = ["SweepDir", "Claim", "CellState", "STATES"]
 
@@ -74,6 +75,15 @@ class SweepDir:
     @property
     def jobs(self) -> Path:
         return self.root / "jobs"
+
+    def stored_spec(self) -> SweepSpec:
+        """The grid stored here (``sweep.toml``), validated; ``FileNotFoundError`` or ``ValueError`` naming it."""
+        if not self.spec_file.is_file():
+            raise FileNotFoundError(f"{self.root} holds no sweep (no sweep.toml); pass the sweep file")
+        try:
+            return parse_spec(self.spec_file.read_text(), name=self.root.name, max_cells=None)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{self.spec_file} is not a valid sweep file: {exc}") from None
 
     def cell(self, cell_id: str) -> Path:
         return self.root / "cells" / cell_id

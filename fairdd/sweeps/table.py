@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from .store import SweepDir
+
 __all__ = ["SweepTable", "load_table", "METRICS", "FLOORS"]
 
 METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
@@ -169,17 +171,17 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
     """
     import pandas as pd
 
-    from ..experiments.reproduce import cell_comparison
-    from .run import Sweep
+    from ..published import cell_comparison
 
-    sweep = Sweep.open(directory)
+    store = SweepDir(directory)
+    all_cells = store.stored_spec().cells()
     records, damaged = [], {}
-    for c in sweep.cells:
-        why = sweep.dir.damage(c.id)
+    for c in all_cells:
+        why = store.damage(c.id)
         if why:
             damaged[c.id] = why
             continue
-        done = sweep.dir.read(c.id, "done.json")
+        done = store.read(c.id, "done.json")
         if done is None:
             continue
         rec = {"cell": c.id, "dataset": c.dataset, "mode": c.data.get("mode", "foreground"), "method": c.method,
@@ -187,14 +189,14 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
                **{k: v for k, v in c.axes.items() if k not in ("dataset", "method", "target", "ipc", "seed")}}
         undefined = done.get("undefined")
         if undefined is None:  # cells finished before done.json carried it: the report has it
-            undefined = (sweep.dir.read(c.id, "report.json") or {}).get("undefined") or {}
+            undefined = (store.read(c.id, "report.json") or {}).get("undefined") or {}
         for m in METRICS:
             rec[m] = float(done[m])
             rec[f"{m}_undefined"] = undefined.get(m, "")  # why the test set cannot measure it
             rec[f"{m}_models_std"] = float(done.get("std", {}).get(m, float("nan")))
         floor = done.get("noise_floor")
         if floor is None:  # cells finished before done.json carried it: the report has it
-            floor = (sweep.dir.read(c.id, "report.json") or {}).get("noise_floor") or {}
+            floor = (store.read(c.id, "report.json") or {}).get("noise_floor") or {}
         for m in FLOORS:
             rec[f"{m}_floor"] = float(floor.get(m, float("nan")))
         rec.update(n_models=done.get("n_models"), distill_s=done.get("distill_s"), eval_s=done.get("eval_s"),
@@ -205,7 +207,7 @@ def load_table(directory: str | Path, *, rows: Sequence[str] = ("method", "targe
         records.append(rec)
     cells = pd.DataFrame(records)
     axes = [a for a in dict.fromkeys(["dataset", "mode", "method", "target", "ipc",
-                                      *[k for c in sweep.cells for k in c.axes]]) if a != "seed"]
+                                      *[k for c in all_cells for k in c.axes]]) if a != "seed"]
     varying = [a for a in axes if a in cells and cells[a].astype(str).nunique() > 1] if len(cells) else []
     rows = tuple(rows)
     if columns is None:

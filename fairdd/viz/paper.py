@@ -12,10 +12,10 @@ from typing import Mapping
 import pandas as pd
 
 from ..ownership import check_owned, write_owned
-from ..palette import PAPER_CYCLE
+from ..palette import PAPER_CYCLE, strategy_colour
 
 __all__ = ["paper_style", "save_figure", "save_text", "summary_table", "latex_table", "accuracy_eod_figure",
-           "caption", "PALETTE", "UNITS"]
+           "caption", "metrics_chart", "PALETTE", "UNITS"]
 
 PALETTE = list(PAPER_CYCLE)  # Okabe–Ito, blue first (fairdd.palette)
 UNITS = {"accuracy": "%", "eod": "pp", "deo_a": "pp", "worst_group_accuracy": "%"}  # pp: percentage points
@@ -158,3 +158,48 @@ def caption(result, *, n_models: int | None = None) -> str:
     if n_models is not None:
         text += f" Mean ± std over {n_models} evaluation models."
     return text
+
+
+def metrics_chart(path: str | Path, metrics: Mapping[str, Mapping]) -> Path:
+    """Write a PNG of accuracy and EOD per strategy, ± 1 std over models, EOD's noise floor dashed.
+
+    Drawn on a bare ``Figure`` (no pyplot, no backend switch), so it is safe inside a notebook; the
+    file is written as ``fairdd.ownership.write_owned`` does (a file fairdd did not write is never
+    replaced).
+
+    Parameters
+    ----------
+    path : path
+        The PNG to write.
+    metrics : mapping
+        Strategy → its metrics as ``metrics.json`` of the demo holds them (``DemoRow.metrics``):
+        ``accuracy``, ``eod``, ``std`` (per metric), optionally ``noise_floor`` and ``n_models``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from matplotlib.figure import Figure
+
+    names = list(metrics)
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots(1, 2)
+    colours = [strategy_colour(n, i) for i, n in enumerate(names)]  # Okabe–Ito, colour-blind safe
+    for ax, key, title in ((axes[0], "accuracy", "Accuracy (%) ↑"), (axes[1], "eod", "EOD (pp) ↓")):
+        vals = [metrics[n][key] for n in names]
+        errs = [metrics[n]["std"][key] for n in names]
+        ax.bar(names, vals, yerr=errs, color=colours, capsize=3)
+        ax.set_title(title)
+        ax.set_ylim(0, 105)
+        ax.tick_params(axis="x", rotation=20)
+    marks = [(i, metrics[n]["noise_floor"]["eod"]) for i, n in enumerate(names) if "noise_floor" in metrics[n]]
+    if marks:  # each strategy's floor: the EOD a perfectly fair model of its accuracy scores on this test set
+        axes[1].hlines([f for _, f in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks],
+                       colors="k", linestyles="--", lw=1.2, label="noise floor (fair model)")
+        axes[1].legend(loc="lower right", fontsize=8)
+    models = sorted({metrics[n].get("n_models") for n in names} - {None})
+    fig.supxlabel(f"error bars: ± 1 std over {' or '.join(map(str, models))} evaluation models; "
+                  "pp: percentage points", fontsize=8)
+    fig.tight_layout()
+    return write_owned(path, lambda p: fig.savefig(p, format="png", dpi=120), what="metrics chart")

@@ -14,7 +14,7 @@ import pytest
 
 from fairdd.data import options
 from fairdd.experiments import PUBLISHED, compare, run_setting
-from fairdd.experiments.published import HOW_LOADED
+from fairdd.published import HOW_LOADED
 from fairdd.sweeps import make_spec
 
 CIFAR = dict(dataset="cifar10-s", method="dm", target="vanilla", ipc=100, preset="paper")  # COBRA Table 1
@@ -86,7 +86,7 @@ def test_a_flag_is_not_a_number():
 
 def test_a_two_iteration_cifar10s_run_gets_no_cobra_number_in_a_sweep():
     """Skew 0.5, severity 3 and 2 iterations: no COBRA Table 1 number (45.4) stands beside the cell."""
-    from fairdd.experiments.reproduce import cell_comparison
+    from fairdd.published import cell_comparison
 
     spec = make_spec(preset="paper", n_models=5, grid={"dataset": ["cifar10-s"], "method": ["dm"],
                                                        "target": ["vanilla"], "ipc": [100]},
@@ -100,7 +100,7 @@ def test_a_two_iteration_cifar10s_run_gets_no_cobra_number_in_a_sweep():
 
 
 def test_a_sweep_entry_over_seeds_of_other_data_draws_gets_no_number():
-    from fairdd.experiments.reproduce import cell_comparison
+    from fairdd.published import cell_comparison
 
     spec = make_spec(preset="paper", n_models=5, seeds=[0, 1], grid={
         "dataset": ["cifar10-s"], "method": ["dm"], "target": ["vanilla"], "ipc": [100], "data_seed": [0, 3]})

@@ -75,3 +75,22 @@ def test_table_caption_is_derived_from_the_result_not_hard_coded(digits_train):
     assert text.startswith(f"{info['name']} ({info['mode']}, bias {info['bias']}") and "IPC 1, DM, preset smoke" in text
     assert "Colored MNIST" not in text and "IPC 10" not in text
     assert paper.caption(result, n_models=4).endswith("Mean ± std over 4 evaluation models.")
+
+
+def test_metrics_chart_draws_the_demo_metrics_and_never_replaces_a_users_file(tmp_path):
+    import pytest
+    from PIL import Image
+
+    metrics = {"random": {"accuracy": 40.0, "eod": 60.0, "std": {"accuracy": 1.0, "eod": 2.0},
+                          "noise_floor": {"eod": 20.0}, "n_models": 3},
+               "cobra": {"accuracy": 70.0, "eod": 25.0, "std": {"accuracy": 0.5, "eod": 1.5}, "n_models": 3}}
+    path = paper.metrics_chart(tmp_path / "metrics.png", metrics)
+    assert path == tmp_path / "metrics.png"
+    image = Image.open(path).convert("RGB")
+    assert image.size[0] > 2 * image.size[1]  # two panels side by side
+    assert len(image.getcolors(maxcolors=1 << 16)) > 8  # bars, error bars, text: not a blank figure
+    paper.metrics_chart(path, metrics)  # fairdd's own file: replaced
+    (tmp_path / "mine.png").write_bytes(b"not fairdd's")
+    with pytest.raises(FileExistsError, match="mine.png"):
+        paper.metrics_chart(tmp_path / "mine.png", metrics)
+    assert (tmp_path / "mine.png").read_bytes() == b"not fairdd's"

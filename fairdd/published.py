@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 __all__ = ["Published", "Comparison", "PUBLISHED", "compare", "run_setting", "construction_knobs",
-           "FAIRDD_TABLES", "COBRA_TABLE", "PRELIMINARY", "HOW_LOADED"]
+           "FAIRDD_TABLES", "COBRA_TABLE", "PRELIMINARY", "HOW_LOADED", "cell_comparison"]
 
 FAIRDD_TABLES = "FairDD paper (Zhou et al., NeurIPS 2025), Tables 1–2"
 COBRA_TABLE = "COBRA paper (Moslemi et al., arXiv 2605.00185), Table 1"
@@ -105,7 +105,7 @@ def construction_knobs(dataset: str, data: Mapping | None = None, *, data_seed=N
     """Every knob that builds ``dataset``: the loader's defaults, replaced by ``data``, in canonical form
     (``mode="fg"`` → ``"foreground"``, ``style=None`` → the dataset's own), and ``data_seed`` resolved
     (``fairdd.datasets.authors_draw``). How files are read (``HOW_LOADED``) is left out."""
-    from ..data.registry import canonical_knobs
+    from .data.registry import canonical_knobs
 
     data = dict(data or {})
     data_seed = data.pop("data_seed", data_seed)
@@ -125,7 +125,7 @@ def run_setting(*, dataset: str, method: str, target: str, ipc: int, preset: str
     """
     own_models = None
     if _has_protocol(method, preset):  # overrides that restate the preset's own value change nothing
-        from ..config import distill_config, eval_config
+        from .config import distill_config, eval_config
 
         own = eval_config(preset=preset, method=method)
         own_models = own.n_models
@@ -177,6 +177,13 @@ def _show(key: str, value) -> str:
 
 
 def _has_protocol(method: str, preset: str) -> bool:
-    from ..config import METHOD_PRESETS
+    from .config import METHOD_PRESETS
 
     return method in METHOD_PRESETS and preset in METHOD_PRESETS[method].distill
+
+
+def cell_comparison(cell) -> Comparison:
+    """The published number a sweep cell (``fairdd.sweeps.Cell``) may stand beside, or why none (``compare``)."""
+    return compare(run_setting(dataset=cell.dataset, method=cell.method, target=cell.target, ipc=cell.ipc,
+                               preset=cell.preset, data=cell.data, data_seed=cell.data_seed,
+                               distill=cell.distill, evaluate=cell.evaluate, n_models=cell.n_models))
