@@ -16,7 +16,6 @@ from .sweeps import cli as sweep_cli
 
 __all__ = ["main", "build_parser"]
 
-DOWNLOADABLE = ("colored-mnist", "colored-fashion-mnist")  # datasets whose files fairdd can fetch (--download)
 
 EXAMPLES = """\
 examples:
@@ -121,6 +120,9 @@ def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None
                    + from_record)
     p.add_argument("--format", default=None, choices=("auto", "python", "binary"),
                    help="cifar10-s: which CIFAR-10 batches to read (default auto)")
+    p.add_argument("--knob", action="append", default=None, metavar="KEY=VALUE",
+                   help="any other knob of the dataset's loader (fairdd.datasets.options), e.g. one of a dataset "
+                        "registered with fairdd.datasets.register")
     own = p.add_argument_group("your own data (--dataset folder:PATH; fairdd.datasets.from_folder)")
     own.add_argument("--metadata", default=None, help="the table of images under PATH (default metadata.csv)")
     own.add_argument("--image-column", dest="image", default=None, help="its column of image paths "
@@ -167,7 +169,7 @@ def _add_data_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     p.add_argument("--cache-dir", default=None,
                    help="where decoded file datasets are cached (default $FAIRDD_CACHE, else ~/.cache/fairdd)")
     p.add_argument("--download", action="store_true",
-                   help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+                   help=f"download missing dataset files (only {', '.join(_downloadable())})")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=d(0),
                    help="run seed: initialisation, batches, evaluation models (never the data)")
@@ -187,6 +189,11 @@ def _knobs(args, split: str = "train") -> dict:
 
     given = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
     given = {k: v for k, v in given.items() if v is not None}
+    for text in getattr(args, "knob", None) or ():
+        key, eq, value = text.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--knob takes KEY=VALUE (e.g. --knob bias=0.8); got {text!r}")
+        given[key.strip()] = _value(value.strip())
     for key in ("split_column", "label"):  # folder:PATH: no split column (a test set is drawn), class = folder
         if isinstance(given.get(key), str) and given[key].lower() == "none":
             given[key] = None
@@ -194,8 +201,9 @@ def _knobs(args, split: str = "train") -> dict:
     for key, value in given.items():
         if key not in allowed:
             takes = [KNOB_FLAGS[k] for k in allowed if k in KNOB_FLAGS]
-            raise ValueError(f"{KNOB_FLAGS[key]} {value!r} does not apply to dataset {args.dataset!r}; "
-                             + (f"it takes: {takes}" if takes else "it takes none of the dataset flags"))
+            raise ValueError(f"{KNOB_FLAGS.get(key, '--knob ' + key)} {value!r} does not apply to dataset "
+                             f"{args.dataset!r}; " + (f"it takes: {takes}" if takes else "it takes none of the "
+                                                      "dataset flags") + f" (its knobs: {list(allowed)})")
     return {k: v for k, v in given.items() if split == "train" or k not in TRAIN_ONLY}
 
 
@@ -219,9 +227,16 @@ def _check_data_seed(args) -> None:
                          "its split is fixed")
 
 
+def _downloadable() -> tuple[str, ...]:
+    """The datasets whose files fairdd can fetch (``--download``), read from their records."""
+    from fairdd.data.record import records
+
+    return tuple(r.name for r in records() if r.downloadable)
+
+
 def _download(args) -> bool:
-    if args.download and args.dataset not in DOWNLOADABLE:
-        raise ValueError(f"--download applies to {list(DOWNLOADABLE)}; {args.dataset!r} is built in")
+    if args.download and args.dataset not in _downloadable():
+        raise ValueError(f"--download applies to {list(_downloadable())}; {args.dataset!r} is built in")
     return bool(args.download)
 
 
@@ -241,7 +256,7 @@ def _add_reproduce_parser(sub, fmt) -> None:
                      choices=("random",) + targets)
     rep.add_argument("--root", default=None)
     rep.add_argument("--download", action="store_true",
-                     help=f"download missing dataset files (only {', '.join(DOWNLOADABLE)})")
+                     help=f"download missing dataset files (only {', '.join(_downloadable())})")
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     rep.add_argument("--seed", type=int, default=0, help="run seed (never the data)")
     _add_data_seed_arg(rep)
@@ -405,7 +420,7 @@ def run_distill(args) -> int:
         for problem in fairdd.datasets.describe(train, ipc=args.ipc).problems:
             _note(problem)
     config = distill_config(method=args.method, target=args.target, ipc=args.ipc, preset=args.preset,
-                            seed=args.seed, **overrides)
+                            seed=args.seed, dataset=args.dataset, **overrides)  # the record sets IDC's factor
     callbacks = []
     if args.preset == "paper":  # one line, once the first steps are timed
         callbacks.append(_paper_timer(args, config.iterations))
@@ -499,7 +514,7 @@ def run_datasets(args) -> int:
 
 def run_reproduce(args) -> int:
     from fairdd.experiments import reproduce
-    from fairdd.ownership import check_output, write_owned
+    from fairdd.experiments.reproduce import check_tables, protocol_summary, reproduce_markdown
 
     mode = f"-{args.mode}" if args.mode else ""
     out = Path(args.out or f"results/reproduce/{args.dataset}{mode}-{args.method}-ipc{args.ipc}-{args.preset}")
@@ -508,68 +523,33 @@ def run_reproduce(args) -> int:
     eval_overrides = _overrides(args.eval_set, "--eval-set", flags=flags)
     data = _knobs(args)
     data.pop("mode", None)
-    if out.is_file():
-        raise FileExistsError(f"reproduce output {out} exists and is a file, not a folder")
-    check_output(out, kind="folder", what="reproduce output")
-    for name in ("table.md", "table.tex"):  # before any work: a user's file there is never replaced
-        check_output(out / name, kind="file", what="reproduce table")
+    check_tables(out)  # before any work (reproduce checks again): a user's file there is never replaced
     _download(args)
     if args.preset == "paper":
-        from fairdd.config import distill_config, eval_config
-
-        its = {t: distill_config(method=args.method, target=t, ipc=args.ipc, preset="paper", **overrides).iterations
-               for t in args.targets if t != "random"}
-        from fairdd.validate import check_int
-
-        check_int("n_models", args.n_models, 1)
-        runs = ", ".join([f"{t} ({n} iterations)" for t, n in its.items()]
-                         + (["the random subset"] if "random" in args.targets else []))
-        epochs = eval_config(preset="paper", **eval_overrides).epochs
-        _note(f"paper protocol: {runs}, each evaluated with {args.n_models} models × {epochs} epochs; "
-              "hours on a CPU (--preset demo takes minutes)")
+        runs = protocol_summary(method=args.method, ipc=args.ipc, targets=args.targets, preset="paper",
+                                n_models=args.n_models, eval_overrides=eval_overrides, **overrides)
+        _note(f"paper protocol: {runs}; hours on a CPU (--preset demo takes minutes)")
     t0 = time.perf_counter()
-
-    from fairdd.report import shown
-
-    def show(row):
-        beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
-                  else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
-                       f"{row['published_source']}")
-        eod = shown(row["eod"], row["undefined"].get("eod"), "6.2f")  # "undefined (<why>)" when not measured
-        print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
-              f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
-
     table = reproduce(dataset=args.dataset, mode=args.mode, method=args.method, ipc=args.ipc, targets=args.targets,
                       preset=args.preset, n_models=args.n_models, seed=args.seed, data_seed=args.data_seed,
-                      device=args.device,
-                      out=out, root=args.root, download=args.download, callback=show, data=data,
-                      eval_overrides=eval_overrides, **overrides)
-    cols = ["accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
-            "published_eod", "published_source",
-            "distill_s", "eval_s", "ms_per_iteration"]
-    from fairdd.experiments.reproduce import shown_table
-
-    cells = shown_table(table, cols)  # an unmeasured metric reads "undefined (<why>)", never nan
-    text = cells.to_markdown() if _has_tabulate() else cells.to_string()
-    write_owned(out / "table.md", lambda p: p.write_text(text + "\n"), what="reproduce table")
-    from fairdd.viz.paper import latex_table, summary_table
-
-    rows = {t: {**r, "std": {k: r[f"{k}_std"] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
-            for t, r in table.to_dict(orient="index").items()}
-    write_owned(out / "table.tex", lambda p: p.write_text(latex_table(summary_table(rows))), what="reproduce table")
+                      device=args.device, out=out, root=args.root, download=args.download,
+                      callback=_print_reproduce_row, data=data, eval_overrides=eval_overrides, **overrides)
     print()
-    print(text)
+    print(reproduce_markdown(table))
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; wrote {out}/table.md, table.tex (one folder per target "
           f"under {out}/cells; 'fairdd sweep status {out}')")
     return 0
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _print_reproduce_row(row: dict) -> None:
+    from fairdd.report import shown
+
+    beside = (row["published_source"] if row["published_accuracy"] != row["published_accuracy"]  # NaN: none
+              else f"published {row['published_accuracy']:.2f} / {row['published_eod']:.2f}, "
+                   f"{row['published_source']}")
+    eod = shown(row["eod"], row["undefined"].get("eod"), "6.2f")  # "undefined (<why>)" when not measured
+    print(f"  {row['target']:8s} acc {row['accuracy']:6.2f} ± {row['accuracy_std']:.2f}  EOD {eod}  "
+          f"{row['distill_s']:.0f} s + {row['eval_s']:.0f} s eval  ({beside})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .targets.protocol import Protocol
 
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
-           "METHOD_PRESETS", "MethodPresets", "IDC_FACTOR_4_DATASETS", "distill_config", "eval_config", "get_loops",
+           "METHOD_PRESETS", "MethodPresets", "distill_config", "eval_config", "get_loops",
            "protocol_table", "preset_summary_table", "target_protocol_table"]
 
 # The allowed values, written once: each tuple below is read from its Literal type.
@@ -30,9 +30,6 @@ Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
 METHODS: tuple[str, ...] = get_args(Method)
 NORMS: tuple[str, ...] = get_args(Norm)
 PRESETS: tuple[str, ...] = get_args(Preset)
-# datasets on which COBRA's IDC uses multi-formation factor 4 (3 at IPC >= 100), every other one 2:
-# COBRA train_idc.py, `if args.dataset in ("BFFHQ", "UTKface")` (CelebA is not among them)
-IDC_FACTOR_4_DATASETS = ("utkface", "bffhq")
 # torch.compile levers: chosen per machine ("auto", fairdd.levers.choose_levers), off, Inductor's default, or a
 # mode by name ("reduce-overhead" = CUDA graphs on a GPU)
 COMPILE_MODES = ("auto", False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
@@ -395,9 +392,14 @@ def _warm_start_k(ipc: int) -> int:
 
 
 def _idc_factor(ipc: int, dataset: str | None) -> int:
-    """COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset."""
-    if dataset is not None and dataset.lower() in IDC_FACTOR_4_DATASETS:
-        return 3 if ipc >= 100 else 4
+    """Give the dataset record's IDC factor at ``ipc``; 2 for data that is no registered dataset.
+
+    COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset.
+    """
+    from .data.record import DATASETS, record
+
+    if isinstance(dataset, str) and dataset.lower() in DATASETS:
+        return record(dataset).idc_factor_at(ipc)
     return 2
 
 
@@ -624,6 +626,8 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
 
     Cells that depend on the target read ``cobra value / other targets' value``.
     """
+    from .data.record import idc_factor_exceptions
+
     cols = ["preset", "method", "IPC", "iterations", "lr_img", "real batch", "outer / inner", "DSA (distil)",
             "DM distance", "warm start K (lr, mom., wd)", "FairDD reduction", "IDC factor", "CAFE loss",
             "eval epochs (decay from)", "eval DSA", "eval models", "source"]
@@ -647,7 +651,7 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                 rows.append([preset, method, str(ipc), str(c.iterations), lr, str(c.batch_real),
                              "—" if dm else f"{c.outer_loop} / {c.inner_loop}", "on" if c.dsa else "off",
                              by_target(c.distance, v.distance) if dm else "—", warm, c.fairdd_reduction,
-                             str(c.factor) + (" (UTKFace, BFFHQ 4; 3 at IPC ≥ 100)" if method == "idc" and preset == "paper"
+                             str(c.factor) + (f" ({idc_factor_exceptions()})" if method == "idc" and preset == "paper"
                                               else "") if method == "idc" else "—",
                              by_target(c.cafe_loss, v.cafe_loss) if method == "cafe" else "—",
                              f"{e.epochs} ({e.decay_at})", "on" if e.dsa else "off", str(e.n_models),

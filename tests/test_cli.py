@@ -178,3 +178,25 @@ def test_datasets_command_lists_every_dataset_with_its_flags_and_why_it_is_missi
     assert rows["bffhq"].split()[1] == "missing"
     reason = out[out.index(rows["bffhq"]) + 1]
     assert "bFFHQ files not found" in reason and str(tmp_path / "files") in reason
+
+
+def test_reproduce_under_the_paper_preset_needs_no_n_models(tmp_path, monkeypatch, capsys):
+    """The paper preset's note names the preset's evaluation models when --n-models is not given."""
+    import fairdd.experiments
+    from fairdd.config import eval_config
+
+    calls = []
+    monkeypatch.setattr(fairdd.experiments, "reproduce", lambda **kw: calls.append(kw) or _empty_frame())
+    assert main(["reproduce", "colored-digits", "--preset", "paper", "--targets", "random", "cobra",
+                 "--out", str(tmp_path / "rep")]) == 0
+    note = capsys.readouterr().err
+    assert f"each evaluated with {eval_config(preset='paper', method='dm').n_models} models" in note, note
+    assert calls[0]["n_models"] is None and calls[0]["out"] == tmp_path / "rep"  # the library picks the preset's
+
+
+def _empty_frame():
+    import pandas as pd
+
+    from fairdd.experiments.reproduce import TABLE_COLUMNS
+
+    return pd.DataFrame(columns=list(TABLE_COLUMNS) + ["undefined", "n_models"], index=pd.Index([], name="target"))

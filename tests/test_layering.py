@@ -109,9 +109,54 @@ def test_targets_do_not_import_matching_or_the_loop():
 def test_the_cli_draws_nothing_itself():
     """Charts live in ``fairdd.viz``: the command line parses, calls and prints."""
     drawing = ("matplotlib", "seaborn", "plotly", "PIL")
-    bad = sorted({dep for path in (PACKAGE / "cli.py", PACKAGE / "sweeps" / "cli.py")
-                  for dep in _all_imports(path) if dep.split(".")[0] in drawing})
+    bad = sorted({dep for path in CLI_FILES for dep in _all_imports(PACKAGE / path) if dep.split(".")[0] in drawing})
     assert not bad, f"fairdd's command line imports plotting libraries {bad}; draw in fairdd.viz instead"
+
+
+CLI_FILES = ("cli.py", "sweeps/cli.py")
+# Calls that put a file on disk (or take one away). The command line leaves them to the library, whose
+# writers are atomic and keep to fairdd.ownership; it may call a library writer (``result.save(out)``).
+_WRITING_CALLS = {"write_text", "write_bytes", "savefig", "mkdir", "makedirs", "unlink", "rmdir", "rmtree",
+                  "rename", "touch", "dump", "write_owned", "atomic_write", "OutputFolder"}
+_WRITING_MODULES = {"os.remove", "os.replace", "torch.save", "np.save", "numpy.save", "shutil"}
+_TO_FILE = {"to_csv", "to_markdown", "to_latex", "to_json", "to_parquet", "to_excel", "to_pickle", "to_html"}
+
+
+def _file_writes(source: str) -> list[str]:
+    """``line: call`` for each call in ``source`` that writes or removes a file itself: ``open``,
+    ``_WRITING_CALLS``, ``torch.save`` and the like, a pandas ``to_*`` given a path, a ``write`` other
+    than ``sys.stdout.write`` / ``sys.stderr.write``."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        last = name.rpartition(".")[2]
+        to_path = last in _TO_FILE and (node.args or any(k.arg in ("path_or_buf", "buf") for k in node.keywords))
+        stream = last == "write" and name not in ("sys.stdout.write", "sys.stderr.write")
+        if name == "open" or last in _WRITING_CALLS or to_path or stream or any(name == m or name.startswith(m + ".")
+                                                              for m in _WRITING_MODULES):
+            bad.append((node.lineno, node.col_offset, name))
+    return [f"{line}: {name}(...)" for line, _, name in sorted(bad)]
+
+
+def test_the_cli_writes_no_file_itself():
+    """Result files are written by the library (atomic, under fairdd.ownership): the CLI calls a writer."""
+    bad = [f"fairdd/{name}:{line}" for name in CLI_FILES for line in _file_writes((PACKAGE / name).read_text())]
+    assert not bad, "fairdd's command line writes files itself; call a library writer instead:\n" + "\n".join(bad)
+
+
+def test_a_file_write_is_found_in_any_spelling():
+    source = ("def run(args, out, table):\n"
+              "    write_owned(out / 'table.md', lambda p: p.write_text(text))\n"
+              "    torch.save(state, out / 'x.pt')\n    fig.savefig(out / 'c.png')\n"
+              "    table.to_csv(out / 't.csv')\n    with open(out / 'n.txt', 'w') as f:\n        f.write('x')\n"
+              "    shutil.rmtree(out)\n")
+    assert [line.split(":")[0] for line in _file_writes(source)] == ["2", "2", "3", "4", "5", "6", "7", "8"]
+    fine = ("def run(args, result, report, table):\n    result.save(args.out, overwrite=True)\n"
+            "    report.save(args.out)\n    print(table.to_csv(index=False))\n    sys.stdout.write(text)\n"
+            "    sweep = Sweep.open(args.dir)\n    name = text.replace('_', ' ')\n")
+    assert _file_writes(fine) == []
 
 
 def _all_imports(path: Path) -> set[str]:
@@ -136,7 +181,7 @@ LAYERS = (
     ("base", ("fairdd.ops", "fairdd.validate", "fairdd.io", "fairdd.ownership", "fairdd.display", "fairdd.palette",
               "fairdd.provenance", "fairdd.profiling", "fairdd.synthetic")),
     ("models and measures", ("fairdd.models", "fairdd.augment", "fairdd.stacked", "fairdd.barycenter",
-                             "fairdd.metrics", "fairdd.report", "fairdd.results")),
+                             "fairdd.metrics", "fairdd.report", "fairdd.results", "fairdd.tables")),
     ("data", ("fairdd.data.*", "fairdd.datasets")),
     ("targets", ("fairdd.targets.*", "fairdd.toy")),
     ("config", ("fairdd.config", "fairdd.levers", "fairdd.train")),

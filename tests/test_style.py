@@ -22,6 +22,7 @@ PUBLIC_MODULES = (
     "fairdd/palette.py",
     "fairdd/report.py",
     "fairdd/synthetic.py",
+    "fairdd/tables.py",
     "fairdd/targets",
     "fairdd/viz/paper.py",
     "fairdd/viz/plots.py",

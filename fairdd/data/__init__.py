@@ -6,7 +6,8 @@ from .dataset import GroupedDataset, segment_sample
 from .faces import load_bffhq, load_celeba, load_utkface
 from .own_sources import from_arrays, from_folder, from_huggingface, from_image_folder, from_torchvision
 from .group_labels import infer_groups, kmeans, with_group_noise, with_partial_groups
-from .registry import DATASETS, Availability, availability, load, options
+from .registry import (DATASETS, Availability, DatasetRecord, availability, load, options, record, records, register,
+                       unregister)
 from .safe_pickle import restricted_load
 from .sources import load_fashion_mnist, load_mnist, load_mnist5000, read_idx
 
@@ -15,7 +16,8 @@ __all__ = ["GroupedDataset", "load", "DATASETS", "options", "availability", "Ava
            "load_mnist", "load_fashion_mnist", "load_mnist5000", "load_cifar10s", "read_cifar10", "load_celeba",
            "load_utkface", "load_bffhq", "restricted_load", "with_group_noise", "with_partial_groups",
            "infer_groups", "kmeans", "from_folder", "from_image_folder", "from_arrays", "from_torchvision",
-           "from_huggingface", "describe", "DatasetCard", "example_folder"]
+           "from_huggingface", "describe", "DatasetCard", "example_folder", "DatasetRecord", "record", "records", "register",
+           "unregister"]
 
 
 def example_folder():

@@ -1,40 +1,18 @@
 """Every dataset by name: ``load(name, split=..., **knobs)``, the knobs each one takes, and whether its files are here."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 from typing import Callable
 
-from . import colored
-from .cifar10s import load_cifar10s
+from . import catalog  # noqa: F401  (registers the shipped datasets, one module each)
 from .dataset import GroupedDataset
-from .faces import load_bffhq, load_celeba, load_utkface
 from .own_sources import from_folder
+from .record import DATASETS, FOLDER, DatasetRecord, record, records, register, unregister
 
-__all__ = ["DATASETS", "FOLDER", "load", "options", "availability", "Availability", "canonical_knobs", "check_name"]
-
-
-def _colored(name: str) -> Callable[..., GroupedDataset]:
-    def build(**kw) -> GroupedDataset:
-        return colored.load(name, **kw)
-    build.__signature__ = inspect.signature(colored.load).replace(  # type: ignore[attr-defined]
-        parameters=[p for p in inspect.signature(colored.load).parameters.values() if p.name != "name"])
-    return build
-
-
-_BUILDERS: dict[str, Callable[..., GroupedDataset]] = {
-    **{name: _colored(name) for name in colored.DATASETS},
-    "cifar10-s": load_cifar10s,
-    "celeba": load_celeba,
-    "utkface": load_utkface,
-    "bffhq": load_bffhq,
-}
-DATASETS = tuple(_BUILDERS)
-# which names read files the user must bring (the others are shipped with a package)
-_NEEDS_FILES = ("colored-mnist", "colored-fashion-mnist", "cifar10-s", "celeba", "utkface", "bffhq")
-
-
-FOLDER = "folder:"  # "folder:PATH": your own images and metadata table (fairdd.data.own_sources.from_folder)
+__all__ = ["DATASETS", "FOLDER", "load", "options", "availability", "Availability", "canonical_knobs", "check_name",
+           "DatasetRecord", "record", "records", "register", "unregister"]
 
 
 def check_name(name: str) -> str:
@@ -43,10 +21,7 @@ def check_name(name: str) -> str:
         if not name[len(FOLDER):].strip():
             raise ValueError(f"dataset {name!r} names no folder; write folder:PATH (e.g. folder:fairdd/data/examples/tinted_digits)")
         return FOLDER + name[len(FOLDER):]
-    key = name.lower() if isinstance(name, str) else name
-    if key not in _BUILDERS:
-        raise ValueError(f"unknown dataset name {name!r}; allowed: {list(DATASETS)} or folder:PATH (your own data)")
-    return key
+    return record(name).name
 
 
 _check_name = check_name
@@ -59,7 +34,7 @@ def _builder(key: str) -> Callable[..., GroupedDataset]:
         build.__signature__ = inspect.signature(from_folder).replace(  # type: ignore[attr-defined]
             parameters=[p for p in inspect.signature(from_folder).parameters.values() if p.name != "root"])
         return build
-    return _BUILDERS[key]
+    return record(key).loader
 
 
 def options(name: str) -> tuple[str, ...]:
@@ -78,19 +53,16 @@ def canonical_knobs(name: str, knobs: dict, *, data_seed=None) -> dict:
     code fixes seed 0).
     The loader's ``seed`` is reported as ``data_seed``; a set without one (bffhq) has ``data_seed=None``.
     """
-    key = _check_name(name)
-    params = inspect.signature(_BUILDERS[key]).parameters
-    out = {k: p.default for k, p in params.items() if k != "split"}
-    out.update(knobs)
-    if key in colored.DATASETS:
-        out["mode"] = {"fg": "foreground", "bg": "background"}.get(out["mode"], out["mode"])
-        out["style"] = out["style"] or colored.default_style(key)
-        if data_seed is None and out["style"] != "official":
-            data_seed = colored.resolved_seed(out["style"], None)
-    elif "seed" in params and data_seed is None:
-        data_seed = params["seed"].default
+    entry = record(_check_name(name))
+    defaults = entry.knobs
+    out = {**defaults, **knobs}
+    if entry.canonical is not None:  # e.g. the coloured sets' mode aliases and style-dependent seed
+        out, data_seed = entry.canonical(out, data_seed)
+    elif "seed" in defaults and data_seed is None:
+        data_seed = defaults["seed"]
     out.pop("seed", None)
-    if "seed" not in params and data_seed is not None:
+    key = entry.name
+    if "seed" not in defaults and data_seed is not None:
         raise ValueError(f"dataset {key!r} has a fixed split: it takes no data_seed; got {data_seed!r}")
     out["data_seed"] = data_seed
     return out
@@ -105,10 +77,10 @@ def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:
     Parameters
     ----------
     name : str
-        One of ``DATASETS``: "colored-mnist", "colored-mnist-5k", "colored-fashion-mnist",
-        "colored-digits" (groups = colours, :func:`fairdd.data.colored.load`); "cifar10-s"
-        (groups = colour / greyscale, :func:`~fairdd.data.cifar10s.load_cifar10s`); "celeba",
-        "utkface", "bffhq" (groups = a face attribute, :mod:`fairdd.data.faces`). Case-insensitive.
+        One of ``DATASETS``, the registered records (:func:`record`; the shipped ones are one module
+        each under ``fairdd/data/catalog/``): "colored-mnist", "colored-mnist-5k",
+        "colored-fashion-mnist", "colored-digits" (groups = colours); "cifar10-s" (groups = colour /
+        greyscale); "celeba", "utkface", "bffhq" (groups = a face attribute). Case-insensitive.
         ``"folder:PATH"``: your own images and metadata table under PATH
         (:func:`~fairdd.data.own_sources.from_folder`; knobs ``metadata``, ``image``, ``label``, ``group``...).
     split : {"train", "test"}
@@ -136,7 +108,10 @@ def load(name: str, *, split: str = "train", **knobs) -> GroupedDataset:
     extra = sorted(set(knobs) - set(allowed))
     if extra:
         raise ValueError(f"dataset {key!r} does not take {extra}; it takes: {list(allowed)}")
-    return _builder(key)(split=split, **knobs)
+    ds = _builder(key)(split=split, **knobs)
+    if not key.startswith(FOLDER) and ds.info.get("name") != key:  # the record's name, which fairdd.distill
+        ds = dataclasses.replace(ds, info={**ds.info, "name": key})  # reads back (IDC's factor)
+    return ds
 
 
 @dataclass(frozen=True)
@@ -155,7 +130,7 @@ def availability(name: str, **knobs) -> Availability:
     the cache), so a dashboard can list every dataset and show the missing ones greyed out with the reason.
     """
     key = _check_name(name)
-    if key not in _NEEDS_FILES and not key.startswith(FOLDER):
+    if not key.startswith(FOLDER) and not record(key).needs_files:
         return Availability(key, True)
     try:
         load(key, split="test", **knobs)

@@ -4,6 +4,8 @@ It is a sweep over ``target`` (``fairdd.sweeps``): with ``out=`` each target's r
 (``out/cells/<cell>/``: the result, the report, ``done.json``), so two processes never share a file, a
 rerun reuses the finished targets, and a rerun with other settings into the same folder is refused,
 naming what differs. ``fairdd sweep status out`` and ``fairdd sweep table out --rows target`` read it too.
+With ``out=`` the run ends by writing ``out/table.md`` and ``out/table.tex`` (``save_tables``: atomic,
+and never over a file fairdd did not write, which is checked before any work).
 """
 from __future__ import annotations
 
@@ -12,12 +14,18 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..data import options
+from ..ownership import OutputFolder, check_output
 from ..published import cell_comparison
+from ..tables import latex_table, markdown, summary_table
 from .study import _folder
 
-__all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "shown_table", "REPRODUCE_METRICS"]
+__all__ = ["reproduce", "reproduce_spec", "reproduce_frame", "shown_table", "reproduce_markdown", "reproduce_latex",
+           "save_tables", "check_tables", "protocol_summary", "REPRODUCE_METRICS", "TABLE_COLUMNS", "TABLE_FILES"]
 
 REPRODUCE_METRICS = ("accuracy", "eod", "deo_a", "worst_group_accuracy")
+TABLE_COLUMNS = ("accuracy", "accuracy_std", "eod", "eod_std", "noise_floor_eod", "deo_a", "published_accuracy",
+                 "published_eod", "published_source", "distill_s", "eval_s", "ms_per_iteration")  # table.md's
+TABLE_FILES = ("table.md", "table.tex")
 
 
 def reproduce_spec(*, dataset: str = "colored-fashion-mnist", mode: str | None = None, method: str = "dm",
@@ -84,7 +92,8 @@ def reproduce(
 
     mode, data : dataset knobs (``fairdd.datasets.options(dataset)``): ``mode`` (default the dataset's
         own; coloured sets only), ``data`` e.g. ``{"skew": 0.9}`` for cifar10-s, ``{"style": "clean"}``.
-    out : the sweep folder (module docstring); default a temporary one.
+    out : the sweep folder (module docstring), ending with ``table.md`` and ``table.tex`` (``save_tables``);
+        default a temporary one (and no tables).
     download : fetch missing files first (``colored-mnist``, ``colored-fashion-mnist``).
     callback : called with each row computed here (``{"target": ..., **row}``), not with reused ones.
     """
@@ -93,6 +102,8 @@ def reproduce(
     spec = reproduce_spec(dataset=dataset, mode=mode, method=method, ipc=ipc, targets=targets, preset=preset,
                           n_models=n_models, seed=seed, data_seed=data_seed, device=device, root=root, data=data,
                           eval_overrides=eval_overrides, **overrides)
+    if out is not None:
+        check_tables(out)  # before any work: a user's table.md / table.tex there is never replaced
     if download:  # fetch the files here, once; the cells then read them (download is not a setting)
         from .. import datasets
 
@@ -103,7 +114,10 @@ def reproduce(
         done_cb = None if callback is None else (lambda cell, done: callback({"target": cell.target,
                                                                               **_row(cell, done)}))
         sweep.run("inline", device=device, callback=done_cb)
-        return reproduce_frame(sweep, targets=targets)
+        frame = reproduce_frame(sweep, targets=targets)
+    if out is not None:
+        save_tables(frame, out)
+    return frame
 
 
 def reproduce_frame(sweep, *, targets: Sequence[str] | None = None):
@@ -143,6 +157,62 @@ def shown_table(frame, columns: Sequence[str]):
 
     rows = frame.to_dict(orient="index")
     return pd.DataFrame({c: [text(rows[t], c) for t in frame.index] for c in columns}, index=frame.index)
+
+
+def reproduce_markdown(frame) -> str:
+    """Give ``table.md``'s text: the ``TABLE_COLUMNS`` of a ``reproduce_frame`` as ``shown_table`` shows them."""
+    return markdown(shown_table(frame, TABLE_COLUMNS))
+
+
+def reproduce_latex(frame) -> str:
+    """Give ``table.tex``'s text: a booktabs table (``fairdd.tables.latex_table``) of mean ± std per target."""
+    rows = {t: {**r, "std": {k: r[f"{k}_std"] for k in REPRODUCE_METRICS}}
+            for t, r in frame.to_dict(orient="index").items()}
+    return latex_table(summary_table(rows))
+
+
+def check_tables(out: str | Path) -> Path:
+    """Check, before any work, that ``out`` is (or can become) a folder whose ``TABLE_FILES`` fairdd may write.
+
+    Raises ``FileExistsError`` naming a file there that fairdd did not write (``fairdd.ownership``),
+    or ``out`` itself where it is a file.
+    """
+    out = check_output(out, kind="folder", what="reproduce output")
+    for name in TABLE_FILES:
+        check_output(out / name, kind="file", what="reproduce table")
+    return out
+
+
+def save_tables(frame, out: str | Path) -> list[Path]:
+    """Write ``out/table.md`` (``reproduce_markdown``) and ``out/table.tex`` (``reproduce_latex``).
+
+    Each is written atomically under the folder's manifest (``fairdd.ownership``): a file of that
+    name that fairdd did not write is never replaced. Returns the paths written.
+    """
+    texts = {"table.md": reproduce_markdown(frame) + "\n", "table.tex": reproduce_latex(frame)}
+    with OutputFolder(check_output(out, kind="folder", what="reproduce output")).locked() as folder:
+        return [folder.write(name, lambda p, text=texts[name]: p.write_text(text), what="reproduce table")
+                for name in TABLE_FILES]
+
+
+def protocol_summary(*, method: str = "dm", ipc: int = 10,
+                     targets: Sequence[str] = ("random", "vanilla", "fairdd", "cobra"), preset: str = "paper",
+                     n_models: int | None = None, eval_overrides: dict | None = None, **overrides) -> str:
+    """Say what ``reproduce`` with these settings will run, in one line.
+
+    E.g. ``"vanilla (20000 iterations), cobra (20000 iterations), the random subset, each evaluated with
+    10 models × 300 epochs"``; ``n_models`` None is the preset's for ``method``, as ``reproduce`` uses.
+    """
+    from ..config import distill_config, eval_config
+
+    from ..validate import check_int
+
+    protocol = eval_config(preset=preset, method=method, **(eval_overrides or {}))
+    n_models = protocol.n_models if n_models is None else check_int("n_models", n_models, 1)
+    runs = [f"{t} ({distill_config(method=method, target=t, ipc=ipc, preset=preset, **overrides).iterations} "
+            "iterations)" for t in targets if t != "random"]
+    runs += ["the random subset"] if "random" in targets else []
+    return f"{', '.join(runs)}, each evaluated with {n_models} models × {protocol.epochs} epochs"
 
 
 def _row(cell, done: dict) -> dict:

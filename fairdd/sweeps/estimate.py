@@ -48,13 +48,19 @@ TIMINGS = {
     "eval_batched_ms": 3.7,  # per model, epoch and batch of 256, models trained together
     "eval_sequential_ms": 17.5,  # the same, one model after another
 }
-# classes and training-set size per dataset (the faces are 64 px: their steps cost more than these 32 px
-# timings, which the estimate does not model)
-N_CLASSES = {"colored-mnist": 10, "colored-mnist-5k": 10, "colored-fashion-mnist": 10, "colored-digits": 10,
-             "cifar10-s": 10, "celeba": 2, "utkface": 3, "bffhq": 2}
 CPU_SLOWDOWN = 2760 / 20.5  # a 2-core Xeon's DM step over the H100's (see the module docstring)
-WHOLE_SIZE = {"colored-mnist": 60000, "colored-mnist-5k": 4000, "colored-fashion-mnist": 60000,
-              "colored-digits": 1442, "cifar10-s": 50000}
+
+
+def _dataset_size(dataset: str) -> tuple[int, int]:
+    """Classes and training images of ``dataset``, from its record (10 and 60000 where it has none: your own
+    folder, or a record that leaves the size to the user's files). The faces are 64 px: their steps cost more
+    than these 32 px timings, which the estimate does not model."""
+    from ..data.record import DATASETS, record
+
+    if dataset not in DATASETS:
+        return 10, 60000
+    entry = record(dataset)
+    return entry.n_classes, entry.train_size or 60000
 
 
 @dataclass(frozen=True)
@@ -111,12 +117,13 @@ def estimate_cell(cell: Cell, *, n_classes: int | None = None, device: str = "cu
     ``device="cpu"`` (``CPU_SLOWDOWN`` times longer; see the module docstring)."""
     if device not in ("cuda", "cpu", "auto"):
         raise ValueError(f"device must be 'cuda', 'cpu' or 'auto'; got {device!r}")
-    n_classes = n_classes or N_CLASSES.get(cell.dataset, 10)
+    classes, whole = _dataset_size(cell.dataset)
+    n_classes = n_classes or classes
     ecfg = cell.eval_config()
     if cell.target == "random":
         distill_s, measured, n_train = 0.0, True, n_classes * cell.ipc
     elif cell.target == "whole":
-        distill_s, measured, n_train = 0.0, True, WHOLE_SIZE.get(cell.dataset, 60000)
+        distill_s, measured, n_train = 0.0, True, whole
     else:
         cfg = cell.distill_config()
         ms, measured = ms_per_iteration(cell, n_classes)

@@ -50,7 +50,7 @@ from ..provenance import settings_differences
 from ..validate import check_bool, check_int, check_real, check_seed, describe_value
 
 __all__ = ["SweepSpec", "Cell", "load_spec", "parse_spec", "make_spec", "cell_differences", "grid_size", "BASELINES",
-           "DATA_KNOBS", "MAX_CELLS"]
+           "data_knobs", "MAX_CELLS"]
 
 # Cells a grid may expand to unless the limit is raised (``max_cells=``, ``[sweep] max_cells``, ``--max-cells``):
 # each cell's configs are built and checked when the grid is read (~1.5 ms a cell), and a typo'd axis
@@ -61,8 +61,13 @@ BASELINES = ("random", "whole")  # targets that are not distilled
 CORE_AXES = ("dataset", "method", "target", "ipc", "seed")
 # how a set is read, not what it is: never part of a cell (a worker loads its data from the files or cache)
 _HOW_LOADED = ("seed", "download", "cache_dir", "use_cache", "workers")
-# every knob some dataset's loader takes (the cell's seed is the ``seed`` axis)
-DATA_KNOBS = tuple(dict.fromkeys(k for d in DATASETS + (FOLDER + ".",) for k in options(d) if k not in _HOW_LOADED))
+
+
+def data_knobs() -> tuple[str, ...]:
+    """Every knob some registered dataset's loader (or folder:PATH) takes; the cell's seed is the ``seed`` axis."""
+    return tuple(dict.fromkeys(k for d in DATASETS + (FOLDER + ".",) for k in options(d) if k not in _HOW_LOADED))
+
+
 _DISTILL_FIELDS = tuple(f.name for f in dataclasses.fields(DistillConfig)
                         if f.name not in ("method", "target", "ipc", "seed", "preset"))
 _EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "preset")
@@ -157,7 +162,8 @@ class SweepSpec:
             raise ValueError("the grid needs a 'dataset' and a 'target' axis (or one value each)")
         data = dict(self.data)
         data_seed = point.get("data_seed", data.pop("data_seed", None))
-        data.update({k: v for k, v in point.items() if k in DATA_KNOBS and k not in CORE_AXES})
+        knobs = data_knobs()
+        data.update({k: v for k, v in point.items() if k in knobs and k not in CORE_AXES})
         takes = options(str(core["dataset"]))
         data = {k: v for k, v in data.items() if k in takes}  # the knobs this cell's dataset takes
         distill = _matching(self.overrides, point, _DISTILL_FIELDS, "overrides")
@@ -233,7 +239,7 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
         values = values if isinstance(values, list) else [values]
         if not values:
             raise ValueError(f"grid axis {axis!r} has no values")
-        allowed = CORE_AXES + RUN_AXES + DATA_KNOBS + _DISTILL_FIELDS
+        allowed = CORE_AXES + RUN_AXES + data_knobs() + _DISTILL_FIELDS
         if axis not in allowed:
             raise ValueError(f"unknown grid axis {axis!r}; allowed: {list(allowed)}")
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
@@ -252,10 +258,11 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
         if t not in tuple(STRATEGIES) + BASELINES:
             raise ValueError(f"unknown target {t!r}; allowed: {list(STRATEGIES) + list(BASELINES)}")
     data = dict(raw.get("data", {}))
-    bad = sorted(set(data) - set(DATA_KNOBS + RUN_AXES))
+    knobs = data_knobs()
+    bad = sorted(set(data) - set(knobs + RUN_AXES))
     if bad:
-        raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(DATA_KNOBS + RUN_AXES)}")
-    _check_knobs_apply([*data, *(a for a in grid if a in DATA_KNOBS and a not in CORE_AXES)], grid)
+        raise ValueError(f"unknown [data] key(s) {bad}; allowed: {list(knobs + RUN_AXES)}")
+    _check_knobs_apply([*data, *(a for a in grid if a in knobs and a not in CORE_AXES)], grid)
     values = {str(v) for vs in grid.values() for v in vs} | {str(s) for s in seeds}
     for section in ("overrides", "evaluate"):
         for sub, table in raw.get(section, {}).items():

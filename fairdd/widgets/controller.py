@@ -71,9 +71,6 @@ RUN_KEYS = DATA_KEYS + ("method", "target", "compare", "ipc", "preset", "device"
 VIEW_KEYS = ("view_class", "per_group", "embedding")  # redraw the embedding view only
 SCHEDULE_KEYS = ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "min_refresh_s")
 EMBEDDINGS = ("pca", "umap")
-# datasets whose ``severity`` 0–5 is COBRA App. F's separation study and whose published set is
-# ``severity=None``: the dashboard's separation 0 builds the published set (0 would make the groups coincide)
-PUBLISHED_AT_SEVERITY_NONE = ("cifar10-s",)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -319,8 +316,8 @@ class DistillController:
             allowed = datasets.options(s.dataset)  # the colour knobs mean nothing to cifar10-s or the faces
             kw = {k: v for k, v in dict(mode=s.mode, severity=s.severity, n_groups=s.n_groups, seed=s.seed,
                                         groups=list(s.groups) if s.groups else None).items() if k in allowed}
-            if s.dataset in PUBLISHED_AT_SEVERITY_NONE and s.severity == 0:
-                kw.pop("severity", None)  # separation 0 = the published set (CIFAR10-S: the grayscale group)
+            if s.severity == 0 and "severity" in kw:  # separation 0 = the published set, the record's severity
+                kw["severity"] = datasets.record(s.dataset).published_severity  # (CIFAR10-S: None, grayscale)
             bias = {"bias": s.bias} if "bias" in allowed else {}
             self._data_cache = {key: (datasets.load(s.dataset, split="train", **bias, **kw),
                                       datasets.load(s.dataset, split="test", **kw))}

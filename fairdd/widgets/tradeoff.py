@@ -34,10 +34,13 @@ MixedBarycenter = CobraMix  # the registered target ``cobra-mix`` (fairdd.target
 
 
 def pareto_front(accuracy: Sequence[float], eod: Sequence[float]) -> np.ndarray:
-    """Indices of the points no other point beats on both (higher accuracy, lower EOD), by accuracy."""
+    """Give the indices of the points no other point beats on both (higher accuracy, lower EOD), by accuracy.
+
+    A point whose accuracy or EOD is NaN (a metric the test set cannot measure) is on no front.
+    """
     acc, gap = np.asarray(accuracy, dtype=float), np.asarray(eod, dtype=float)
-    keep = [i for i in range(len(acc))
-            if not np.any((acc >= acc[i]) & (gap <= gap[i]) & ((acc > acc[i]) | (gap < gap[i])))]
+    keep = [i for i in range(len(acc)) if not (np.isnan(acc[i]) or np.isnan(gap[i]))
+            and not np.any((acc >= acc[i]) & (gap <= gap[i]) & ((acc > acc[i]) | (gap < gap[i])))]
     return np.array(sorted(keep, key=lambda i: acc[i]), dtype=int)
 
 
@@ -65,10 +68,13 @@ def _distil_point(train, *, mix: float, ipc: int, method: str, preset: str, seed
 
 
 def _row(mix: float, ipc: int, report) -> dict:
-    """The point's scalars: means, population stds and the 95 % t-interval over the evaluation networks."""
+    """Give the point's scalars: means, population stds and 95 % t-intervals over the evaluation networks.
+
+    ``undefined`` holds the metrics the test set cannot measure (NaN), each with why (``report.undefined``).
+    """
     interval = report.model_interval(level=0.95)
     row = {"mix": mix, "ipc": ipc, "target": target_for(mix), **report.overall,
-           **{f"{k}_std": v for k, v in report.std.items()}}
+           **{f"{k}_std": v for k, v in report.std.items()}, "undefined": dict(report.undefined)}
     for k, iv in interval.items():
         row[f"{k}_lo"], row[f"{k}_hi"] = iv.low, iv.high
     return row
@@ -102,8 +108,10 @@ def tradeoff_sweep(train, test, *, mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.7
 
     Rows hold mix, ipc, the target run (``target_for(mix)``), accuracy, eod, deo_a,
     worst_group_accuracy, their stds and 95 % t-intervals (``_lo``, ``_hi``; NaN with one network) over
-    the evaluation networks. With ``cache`` (a folder) each point is stored when made (``points.json``
-    and one tensor file per point, written atomically) and reused by a later call with the same
+    the evaluation networks, and ``undefined`` ({metric: why} for those the test set cannot measure,
+    which are NaN; points cached by an older fairdd have none, and their reason reads "not recorded").
+    With ``cache`` (a folder) each point is stored when made (``points.json`` and one tensor file per
+    point, written atomically) and reused by a later call with the same
     settings; a cache made with other settings is refused. ``on_point(row)`` is called after each
     new point (progress).
     """
@@ -167,23 +175,48 @@ def _bars(g, k: str):
     return np.nan_to_num(np.stack([mean - lo, hi - mean]), nan=0.0)
 
 
+def _undefined_note(df, metrics: Sequence[str] = ("accuracy", "eod")) -> str:
+    """Say which points the plot cannot place, and why.
+
+    E.g. ``"EOD undefined (1 group in the test set) at every point: not drawn"`` or ``"EOD undefined
+    (<why>) at λ=0.5 IPC 10: not drawn"``, one line per metric and reason; ``""`` when every point has both.
+    """
+    names = {"accuracy": "accuracy", "eod": "EOD"}
+    lines = []
+    for metric in metrics:
+        missing = df[df[metric].isna()]
+        whys = {}  # why → the points it applies to, in order
+        for _, r in missing.iterrows():
+            why = (r.get("undefined") if isinstance(r.get("undefined"), dict) else {}).get(metric, "not recorded")
+            whys.setdefault(why, []).append(f"λ={r['mix']:.2g} IPC {r['ipc']}")
+        for why, where in whys.items():
+            at = "at every point" if len(where) == len(df) else "at " + ", ".join(where)
+            lines.append(f"{names[metric]} undefined ({why}) {at}: not drawn")
+    return "\n".join(lines)
+
+
 def plot_tradeoff(ax, df, *, label_points: bool = True) -> None:
-    """Accuracy (x) against EOD (y) with 95 % t-interval bars over the evaluation networks, one colour
-    per IPC, and the Pareto front of the means."""
+    """Plot accuracy (x) against EOD (y) with 95 % t-interval bars and the Pareto front of the means.
+
+    The bars span the t-interval over the evaluation networks; one colour per IPC. A point whose
+    accuracy or EOD the test set cannot measure (NaN, ``undefined`` in its row) is not drawn and is on
+    no front; the title says which points and why (``fairdd.metrics.unmeasurable``).
+    """
     names = {"vanilla": " (vanilla)", "cobra": " (COBRA)"}
     for i, (ipc, g) in enumerate(df.groupby("ipc")):
         ax.errorbar(g["accuracy"], g["eod"], xerr=_bars(g, "accuracy"), yerr=_bars(g, "eod"), fmt="o",
                     capsize=3, label=f"IPC {ipc}", color=f"C{i}")
         if label_points:
-            for _, r in g.iterrows():
+            for _, r in g.dropna(subset=["accuracy", "eod"]).iterrows():  # an undefined point is not drawn
                 ax.annotate(f"λ={r['mix']:.2g}" + names.get(r.get("target"), ""), (r["accuracy"], r["eod"]),
                             textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(df["accuracy"], df["eod"])
     ax.plot(df["accuracy"].to_numpy()[front], df["eod"].to_numpy()[front], "k--", lw=1, label="Pareto front")
     ax.set_xlabel("accuracy % (higher is better)")
     ax.set_ylabel("EOD (lower is fairer)")
-    ax.set_title("λ: 0 = size-proportional (vanilla) … 1 = uniform (COBRA)\nbars: 95 % t-interval over networks",
-                 fontsize=10)
+    note = _undefined_note(df)
+    ax.set_title("λ: 0 = size-proportional (vanilla) … 1 = uniform (COBRA)\nbars: 95 % t-interval over networks"
+                 + (f"\n{note}" if note else ""), fontsize=10)
     ax.legend(fontsize=8)
 
 
@@ -199,7 +232,7 @@ def plot_point(point: TradeoffPoint, train, *, majority=None):
     plots.plot_images(left, train.display(point.images[keep]), point.labels[keep])
     r = point.row
     left.set_title(f"λ = {r['mix']:.2g}, IPC {r['ipc']}: accuracy {r['accuracy']:.1f}%, "
-                   f"EOD {shown(r['eod'], spec='.1f')}")
+                   f"EOD {shown(r['eod'], (r.get('undefined') or {}).get('eod'), spec='.1f')}")
     plots.plot_group_heatmap(right, point.by_group, majority=majority, title="accuracy per (class, group) %")
     fig.tight_layout()
     return fig

@@ -113,6 +113,16 @@ def test_reproduce_refuses_a_users_table_before_any_work(tmp_path, capsys):
     assert mine.read_text() == "my paper's table" and sorted(os.listdir(tmp_path / "rep")) == ["table.tex"]
 
 
+def test_reproduce_called_from_python_refuses_a_users_table_before_any_work(tmp_path):
+    from fairdd.experiments import reproduce
+
+    mine = _mine(tmp_path / "rep", "table.md", "my notes")
+    with pytest.raises(FileExistsError, match="table.md"):
+        reproduce(dataset="colored-digits", preset="smoke", targets=["random"], n_models=1, device="cpu",
+                  out=tmp_path / "rep")
+    assert mine.read_text() == "my notes" and sorted(os.listdir(tmp_path / "rep")) == ["table.md"]
+
+
 def test_distill_cli_refuses_an_out_folder_holding_a_users_history_json(tmp_path, capsys):
     mine = _mine(tmp_path / "res", "history.json")
     _cli_refuses(["distill", "--dataset", "colored-digits", "--preset", "smoke", "--ipc", "1", "--device", "cpu",

@@ -229,14 +229,15 @@ def _sweep_with_one_group_report(folder):
 def test_reproduce_table_md_shows_undefined_and_why_not_nan(tmp_path, monkeypatch, capsys):
     import fairdd.experiments
     from fairdd.cli import main
-    from fairdd.experiments.reproduce import reproduce_frame
+    from fairdd.experiments.reproduce import reproduce_frame, save_tables
 
     sweep = _sweep_with_one_group_report(tmp_path / "cells-of")
 
-    def one_group_reproduce(*, callback, **_):  # the protocol's run, replaced by the one-group cell
+    def one_group_reproduce(*, callback, out, **_):  # the protocol's run, replaced by the one-group cell
         frame = reproduce_frame(sweep)
         for target, row in frame.to_dict(orient="index").items():
             callback({"target": target, **row})
+        save_tables(frame, out)  # as reproduce(out=...) ends
         return frame
 
     monkeypatch.setattr(fairdd.experiments, "reproduce", one_group_reproduce)
@@ -265,3 +266,92 @@ def test_dashboard_readout_shows_undefined_not_nan():
            **{k: report.overall[k] for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}}
     html = Dashboard.__new__(Dashboard)._readout({"runs": {"cobra": run}, "evaluating": None})
     assert "EOD</abbr> undefined (1 group in the test set)" in html and "nan" not in html.lower()
+
+
+def _tradeoff_rows(eod, undefined):
+    """Trade-off rows at λ = 0, 0.5, 1 (IPC 1) with these EODs and ``undefined`` entries."""
+    import pandas as pd
+
+    return pd.DataFrame({"mix": [0.0, 0.5, 1.0], "ipc": [1, 1, 1], "target": ["vanilla", "cobra-mix", "cobra"],
+                         "accuracy": [60.0, 55.0, 50.0], "eod": eod, "undefined": undefined})
+
+
+def _tradeoff_axes(df):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fairdd.widgets.tradeoff import plot_tradeoff
+
+    fig, ax = plt.subplots()
+    plot_tradeoff(ax, df)
+    plt.close(fig)
+    return ax
+
+
+def test_tradeoff_plot_title_says_why_eod_is_undefined_at_every_point():
+    pytest.importorskip("matplotlib")
+    why = {"eod": "1 group in the test set", "deo_a": "1 group in the test set"}
+    ax = _tradeoff_axes(_tradeoff_rows([math.nan] * 3, [why] * 3))
+    assert "EOD undefined (1 group in the test set) at every point: not drawn" in ax.get_title()
+    front = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
+    assert len(front.get_xdata()) == 0 and not ax.texts  # no point placed, none labelled
+
+
+def test_tradeoff_plot_names_the_points_whose_eod_is_undefined():
+    pytest.importorskip("matplotlib")
+    why = "class '3' has test images of 1 group"
+    ax = _tradeoff_axes(_tradeoff_rows([math.nan, 20.0, 30.0], [{"eod": why}, {}, {}]))
+    assert f"EOD undefined ({why}) at λ=0 IPC 1: not drawn" in ax.get_title()
+    front = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
+    assert front.get_xdata().tolist() == [55.0]  # (60, undefined) is on no front; (50, 30) is beaten
+
+
+def test_tradeoff_plot_of_an_old_cache_says_undefined_without_a_reason():
+    pytest.importorskip("matplotlib")
+    df = _tradeoff_rows([math.nan, 20.0, 30.0], [None, None, None]).drop(columns="undefined")
+    assert "EOD undefined (not recorded) at λ=0 IPC 1: not drawn" in _tradeoff_axes(df).get_title()
+
+
+def test_tradeoff_title_is_plain_when_every_metric_is_measured():
+    pytest.importorskip("matplotlib")
+    ax = _tradeoff_axes(_tradeoff_rows([40.0, 20.0, 30.0], [{}, {}, {}]))
+    assert "undefined" not in ax.get_title()
+
+
+def test_pareto_front_leaves_out_an_undefined_point():
+    from fairdd.widgets.tradeoff import pareto_front
+
+    assert pareto_front([70.0, 60.0, 50.0], [math.nan, 10.0, 5.0]).tolist() == [2, 1]
+    assert pareto_front([math.nan, 60.0], [1.0, 10.0]).tolist() == [1]
+
+
+def test_tradeoff_sweep_records_why_a_metric_is_undefined(digits_train, digits_test):
+    from fairdd.widgets.tradeoff import tradeoff_sweep
+
+    def one_group(ds):
+        return ds._replace(groups=torch.zeros_like(ds.groups), group_names=("all",))
+
+    df, points = tradeoff_sweep(one_group(digits_train), one_group(digits_test), mixes=(1.0,), ipcs=(1,),
+                                preset="smoke", n_models=1, device="cpu")
+    assert math.isnan(df["eod"].iloc[0]) and df["undefined"].iloc[0]["eod"] == "1 group in the test set"
+    assert points["mix1.0000-ipc1"].row["undefined"]["eod"] == "1 group in the test set"
+
+
+def test_tradeoff_point_view_says_why_eod_is_undefined(digits_train):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from fairdd.widgets.tradeoff import TradeoffPoint, plot_point
+
+    row = {"mix": 1.0, "ipc": 1, "accuracy": 50.0, "eod": math.nan, "undefined": {"eod": "1 group in the test set"}}
+    by_group = pd.DataFrame({"class": [0, 1], "group": [0, 0], "accuracy": [50.0, 50.0], "count": [5, 5]})
+    point = TradeoffPoint(row, digits_train.images[:2], digits_train.labels[:2], by_group)
+    fig = plot_point(point, digits_train)
+    assert "EOD undefined (1 group in the test set)" in fig.axes[0].get_title()
+    plt.close(fig)
