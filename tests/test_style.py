@@ -26,6 +26,8 @@ PUBLIC_MODULES = (
     "fairdd/targets",
     "fairdd/viz/paper.py",
     "fairdd/viz/plots.py",
+    "fairdd/sweeps",
+    "fairdd/widgets",
 )
 # Every D rule of the numpy convention, D105 included: a magic method says in one line what it checks
 # (``__post_init__``) or gives (``__repr__``, ``__len__``).
