@@ -3,20 +3,26 @@ per-class, per-group loop.
 
 The baseline below is the straightforward structure of the reference code: for every class, augment
 and embed its real batch and its synthetic images separately, then loop over the groups present to
-form the group means and their barycenter. Both compute the same loss (checked before timing) on
-the same network, batch and augmentation draws, in the same process on the same device.
+form the group means and their barycenter. Both compute the same loss (checked on their first calls)
+on the same network, batch and augmentation draws, in the same process on the same device.
 
-    python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--targets cobra fairdd] [--levers] [--limit 90]
+    python benchmarks/dm_step.py [--device cpu|cuda] [--ipc 10 50] [--targets cobra fairdd] [--levers]
+                                 [--limit 60] [--budget 540]
 
-Prints one JSON line per IPC: {"device", "ipc", "baseline_ms", "fairdd_ms", "speedup", ...}. Variants
-are timed in turns (``timing.race``), each under ``--limit`` seconds: one past it is reported as
-``"skipped": "over N s"``. ``--levers`` also reports what ``precision="auto", compile="auto"`` picks here.
+Prints one JSON line per IPC: {"device", "ipc", "baseline_ms", "fairdd_ms", "speedup", ...}. Each
+variant runs in a process of its own (a compiler that crashes kills only it), timed in turns with
+fairdd's eager step there (``timing.race``), under ``--limit`` seconds and its share of ``--budget``:
+one past it is reported as ``"skipped": "over N s"``, one that dies as ``"error"``. ``--levers`` also
+reports what ``precision="auto", compile="auto"`` picks here.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -106,101 +112,151 @@ VARIANTS = {"channels_last": {"channels_last": True}, "compile": {"compile": Tru
             "compile+bf16": {"compile": True, "precision": "bf16"}, "compile-graphs": {"compile": "reduce-overhead"}}
 
 
-# torch 2.13 on CPU aborts the process (double free) in the backward of a compiled NHWC ConvNet block in fp32:
-# not timed unless asked for by name (fairdd.levers probes compiled variants in child processes)
-CRASHES = ("compile+channels_last",)
+STARTUP_S = 20.0  # seconds a child needs to start, import torch and build its inputs (a loaded 2-core machine)
+WEIGHT = {"loop": 3, "auto": 3}  # shares of the budget: eager variants 1, compiled 2, auto 3 (a probe too), the loop 3
 
 
-def bench(ipc: int, *, device, width=128, reps=5, batch_real=256, levers=False, target="cobra", limit_s=60.0,
-          variants=tuple(v for v in VARIANTS if v not in CRASHES)) -> dict:
-    """Time the loop baseline, fairdd's eager step and (``levers``) every lever variant in turns.
+def bench(ipc: int, *, device, width=128, reps=3, batch_real=256, levers=False, target="cobra", limit_s=60.0,
+          budget_s=540.0, variants=(*VARIANTS, "auto")) -> dict:
+    """Time the loop baseline, fairdd's eager step and (``levers``) each lever variant, each in its own process.
 
-    Each variant runs under ``limit_s`` seconds (warm-up and compilation included) and is reported
-    as ``{"skipped": "over N s"}`` past it; ratios are against the loop baseline's fastest call.
+    The first child times the loop and fairdd's eager step in turns (and checks their losses agree);
+    every variant's child times fairdd's eager step and the variant in turns, so each ratio to fairdd
+    eager is measured in one process; the ratio to the loop is chained through the first child. A
+    variant runs under ``limit_s`` seconds (warm-up and compilation included) and under its share of
+    what is left of ``budget_s``; a child past that is stopped and reported as ``{"skipped": "over N s"}``,
+    one that crashes (torch 2.13's Inductor aborted with a double free) as ``{"error": how it died}``.
     """
+    deadline = time.monotonic() + budget_s
+    opts = dict(ipc=ipc, device=device, width=width, reps=reps, batch_real=batch_real, target=target)
+    names = ["loop", *([v for v in variants if v in VARIANTS or v == "auto"] if levers else [])]
+    weights = [WEIGHT[n] if n in WEIGHT else 2 if VARIANTS[n].get("compile") else 1 for n in names]
+    rows, fairdd_s = {}, None
+    for i, name in enumerate(names):
+        share = (deadline - time.monotonic()) * weights[i] / sum(weights[i:])  # this child's part of what is left
+        eager_s = (reps + 1) * 2 * fairdd_s if fairdd_s else share / 2  # fairdd eager's calls beside the variant
+        own = None if name == "loop" else min(limit_s, share - STARTUP_S - eager_s)
+        if own is not None and own < 1.0:
+            rows[name] = {"skipped": f"over {max(own, 0):.0f} s", "why": f"the benchmark's {budget_s:g} s budget"}
+            continue
+        rows[name] = _child(name, timeout_s=max(share, 1.0), limit_s=own, **opts)
+        if rows[name].get(name, {}).get("loss_rel_diff", 0.0) > 1e-4 and name == "loop":
+            raise SystemExit(f"loss mismatch between the loop baseline and fairdd: {rows[name]}")
+        fairdd_s = fairdd_s or rows[name].get("fairdd", {}).get("min_ms", 0) / 1000 or None
+    return _report(rows.pop("loop"), rows, device=device, ipc=ipc, width=width, batch_real=batch_real, target=target)
+
+
+def _child(name: str, *, timeout_s: float, limit_s: float | None, ipc, device, width, reps, batch_real, target) -> dict:
+    """Run ``--child name`` in a process of its own; its JSON line, or how it was stopped or died."""
+    args = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--ipc", str(ipc), "--device", str(device),
+            "--width", str(width), "--reps", str(reps), "--batch-real", str(batch_real), "--targets", target,
+            "--threads", str(torch.get_num_threads()), "--limit", str(limit_s or 0)]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    try:
+        out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"over {timeout_s:.0f} s", "stopped_in": "its process (stopped from outside)"}
+    lines = out.stdout.strip().splitlines()
+    if out.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    how = f"signal {signal.Signals(-out.returncode).name}" if out.returncode < 0 else f"exit status {out.returncode}"
+    last = next((line.strip() for line in reversed(out.stderr.splitlines()) if line.strip()), "")
+    return {"error": f"its process ended with {how}: {last[:300]}"}
+
+
+def child(name: str, *, ipc, device, width, reps, batch_real, target, limit_s) -> dict:
+    """In the child: time fairdd's eager step and ``name`` ("loop", "auto" or a lever variant) in turns."""
     net, real, syn, syn_labels, params = make_inputs(ipc=ipc, width=width, device=device, batch_real=batch_real)
     kw = dict(n_classes=10, distance="l1", target=target)
-    ref = float(loop_loss(net, real, syn, syn_labels, params, **kw).detach())
-    new = float(fairdd_loss(net, real, syn, syn_labels, params, n_groups=10, **kw).detach())
-    rel = abs(ref - new) / max(abs(ref), 1e-12)
-    if rel > 1e-4:
-        raise SystemExit(f"loss mismatch: baseline {ref} vs fairdd {new} (rel {rel:.2e})")
     net_cl = copy.deepcopy(net).to(memory_format=torch.channels_last)  # same weights, NHWC (before any compile)
     seen = {}  # variant -> (loss, gradient) of its first call
 
-    def step(name, loss_fn, **opts):
+    def step(label, loss_fn, **opts):
         def call():
             syn.grad = None
-            model = net_cl if opts.get("channels_last") else net
-            loss = loss_fn(model, real, syn, syn_labels, params, **kw, **opts)
+            loss = loss_fn(net_cl if opts.get("channels_last") else net, real, syn, syn_labels, params, **kw, **opts)
             loss.backward()
-            if name not in seen:
-                seen[name] = (float(loss.detach()), syn.grad.flatten().clone())
+            if label not in seen:
+                seen[label] = (float(loss.detach()), syn.grad.flatten().clone())
         return call
 
-    if levers:
-        preload_compiler()
-    calls = {"loop": step("loop", loop_loss), "fairdd": step("fairdd", fairdd_loss, n_groups=10)}
-    auto = _auto_levers(device, width=width, limit_s=limit_s) if levers and "auto" in variants else None
-    for name in [v for v in variants if v in VARIANTS] if levers else ():
+    preload_compiler()
+    calls, auto = {"fairdd": step("fairdd", fairdd_loss, n_groups=10)}, None
+    if name == "loop":
+        calls["loop"] = step("loop", loop_loss)
+    elif name == "auto":
+        t0 = time.perf_counter()
+        auto = _auto_levers(device, width=width, ipc=ipc, batch_real=batch_real, limit_s=limit_s)
+        limit_s = limit_s - (time.perf_counter() - t0)
+        if "choice" in auto:
+            calls["auto"] = step("auto", fairdd_loss, n_groups=10, **auto.pop("opts"))
+    else:
         calls[name] = step(name, fairdd_loss, n_groups=10, **VARIANTS[name])
-    if auto and "choice" in auto and auto["choice"] not in calls:
-        calls[auto["choice"]] = step(auto["choice"], fairdd_loss, n_groups=10, **auto["opts"])
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    timed = race(calls, reps=reps, limit_s=limit_s, sync=sync, must_finish=("loop", "fairdd"))
-    return _report(timed, seen, auto, device=device, ipc=ipc, width=width, batch_real=batch_real, target=target,
-                   rel=rel)
+    timed = race(calls, reps=reps, limit_s=max(limit_s, 0.001), sync=sync,
+                 must_finish=("fairdd", "loop") if name == "loop" else ("fairdd",))
+    return _child_row(name, timed, seen, auto)
 
 
-def _auto_levers(device, *, width, limit_s) -> dict:
-    """What ``precision="auto", compile="auto"`` picks for a long run at this width (probe cached per machine)."""
-    from fairdd.levers import LONG_RUN, choose_levers
+def _child_row(name, timed, seen, auto) -> dict:
+    """The child's JSON: fairdd eager's times and the variant's, with their ratio and the variant's loss and gradient."""
+    row = {**(auto or {}), **timed.get(name, {})}
+    if "min_ms" in row:
+        (ref_loss, ref_grad), (loss, grad) = seen["fairdd"], seen[name]
+        row.update(speedup_vs_fairdd_eager=round(timed["fairdd"]["min_ms"] / row["min_ms"], 2),
+                   loss_rel_diff=abs(loss - ref_loss) / abs(ref_loss),
+                   grad_cosine=round(float(torch.nn.functional.cosine_similarity(grad, ref_grad, 0)), 6))
+    return {"fairdd": timed["fairdd"], name: row}
+
+
+def _auto_levers(device, *, width, ipc, batch_real, limit_s) -> dict:
+    """What ``precision="auto", compile="auto"`` picks for a long DM run of this shape (probe cached per machine)."""
+    from fairdd.levers import LONG_RUN, Workload, choose_levers
 
     t0 = time.perf_counter()
+    work = Workload(width=width, image_size=32, steps=LONG_RUN, n_real=batch_real * 10, n_syn=ipc * 10)
     try:
         with limit(limit_s):
-            lv = choose_levers(device, channels_last="auto", width=width, image_size=32, steps=LONG_RUN)
+            lv = choose_levers(device, channels_last="auto", workload=work)
     except OverLimit:
-        return {"skipped": f"over {limit_s:g} s (the probe)"}
+        return {"skipped": f"over {limit_s:.0f} s (the probe)"}
     opts = {k: v for k, v in (("precision", lv.precision), ("compile", lv.compile), ("channels_last", lv.channels_last))
             if v not in ("fp32", False)}
-    name = next((n for n, o in VARIANTS.items() if o == opts), "fairdd") if opts else "fairdd"
-    return {"choice": name, "opts": opts, "reason": lv.reason, "probe_speedup": lv.probe.get("speedup", {}),
+    choice = next((n for n, o in VARIANTS.items() if o == opts), "fairdd eager") if opts else "fairdd eager"
+    return {"choice": choice, "opts": opts, "reason": lv.reason, "predicted_gain": lv.gain(),
             "probe_cached": lv.probe.get("cached"), "probe_s": round(time.perf_counter() - t0, 2)}
 
 
-def _report(timed, seen, auto, *, device, ipc, width, batch_real, target, rel) -> dict:
-    base = timed["loop"]["min_ms"]
-    ref_loss, ref_grad = seen["fairdd"]  # fp32 eager: what each lever's loss and gradient are compared to
-    variants = {}
-    for name, row in timed.items():
-        if name in ("loop", "fairdd"):
-            continue
-        if "min_ms" in row:
-            loss, grad = seen[name]
-            row = {**row, "speedup_vs_baseline": round(base / row["min_ms"], 2),
-                   "loss_rel_diff": abs(loss - ref_loss) / abs(ref_loss),
-                   "grad_cosine": round(float(torch.nn.functional.cosine_similarity(grad, ref_grad, 0)), 6)}
-        variants[name] = row
+def _report(base, rows, *, device, ipc, width, batch_real, target) -> dict:
+    """One JSON row: the baselines, then each variant with its in-process ratio to fairdd eager and one
+    chained to the loop (the loop's ratio to fairdd eager in the first child × the variant's in its own)."""
+    loop, fairdd = base.get("loop", {}), base.get("fairdd", {})
+    chain = loop["min_ms"] / fairdd["min_ms"] if "min_ms" in loop and "min_ms" in fairdd else None
     out = {"device": str(device), "target": target, "ipc": ipc, "width": width, "batch_real": batch_real,
-           "baseline_ms": timed["loop"]["min_ms"], "fairdd_ms": timed["fairdd"]["min_ms"],
-           "speedup": round(base / timed["fairdd"]["min_ms"], 2), "loss_rel_diff": rel,
-           "timing": "fastest of the timed calls, variants in turns", "cpu_capability": _capability(device)}
+           "baseline_ms": loop.get("min_ms"), "fairdd_ms": fairdd.get("min_ms"),
+           "speedup": chain and round(chain, 2), "loss_rel_diff": loop.get("loss_rel_diff"),
+           "cpu_capability": _capability(device),
+           "timing": "fastest call; each variant in its own process, in turns with fairdd eager there; "
+                     "speedup_vs_baseline chained through the loop's process"}
+    if chain is None:
+        out["baseline"] = base  # skipped or failed: the variants' ratios to fairdd eager still stand
+    variants = {}
+    for name, got in rows.items():
+        row = got.get(name, got)
+        if "speedup_vs_fairdd_eager" in row:
+            row = {**row, "fairdd_ms_here": got["fairdd"]["min_ms"]}
+            if chain:
+                row["speedup_vs_baseline"] = round(chain * got["fairdd"]["min_ms"] / row["min_ms"], 2)
+        variants[name] = row
     if variants:
         out["variants"] = variants
-    if auto:
-        chosen = timed.get(auto.get("choice", ""), {})
-        out["auto"] = {**{k: v for k, v in auto.items() if k != "opts"},
-                       "speedup_vs_fairdd_eager": round(timed["fairdd"]["min_ms"] / chosen["min_ms"], 2)
-                       if "min_ms" in chosen else None}
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(device)
     return out
 
 
 def _capability(device) -> str:
-    import os
-
     env = " ".join(f"{k}={os.environ[k]}" for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY") if os.environ.get(k))
     return torch.backends.cpu.get_cpu_capability() + (f" (emulated: {env})" if env else "")
 
@@ -211,25 +267,32 @@ def main(argv=None) -> None:
     ap.add_argument("--ipc", type=int, nargs="+", default=[10, 50])
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--batch-real", type=int, default=256)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--levers", action="store_true", help="also time channels_last / bf16 / compile variants")
-    ap.add_argument("--variants", nargs="+", default=[v for v in [*VARIANTS, "auto"] if v not in CRASHES],
-                    choices=[*VARIANTS, "auto"],
+    ap.add_argument("--variants", nargs="+", default=[*VARIANTS, "auto"], choices=[*VARIANTS, "auto"],
                     help="with --levers: which variants to time ('auto': what choose_levers picks here)")
     ap.add_argument("--limit", type=float, default=60.0,
                     help="seconds per variant (warm-up, compilation and timed calls); past it: skipped")
+    ap.add_argument("--budget", type=float, default=540.0,
+                    help="seconds for the whole benchmark, shared by its rows and variants; past it: skipped")
     ap.add_argument("--targets", nargs="+", default=["cobra"], choices=["vanilla", "uniform", "fairdd", "cobra"])
+    ap.add_argument("--child", choices=["loop", *VARIANTS, "auto"], help=argparse.SUPPRESS)  # one variant's process
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from fairdd.distill import resolve_device
 
     device = resolve_device(args.device)
-    for target in args.targets:
-        for ipc in args.ipc:
-            print(json.dumps(bench(ipc, device=device, width=args.width, reps=args.reps, batch_real=args.batch_real,
-                                   levers=args.levers, target=target, limit_s=args.limit,
-                                   variants=tuple(args.variants))), flush=True)
+    opts = dict(device=device, width=args.width, reps=args.reps, batch_real=args.batch_real)
+    if args.child:
+        print(json.dumps(child(args.child, ipc=args.ipc[0], target=args.targets[0], limit_s=args.limit, **opts)))
+        return
+    rows = [(target, ipc) for target in args.targets for ipc in args.ipc]
+    deadline = time.monotonic() + args.budget
+    for i, (target, ipc) in enumerate(rows):
+        share = (deadline - time.monotonic()) / (len(rows) - i)
+        print(json.dumps(bench(ipc, levers=args.levers, target=target, limit_s=args.limit, budget_s=share,
+                               variants=tuple(args.variants), **opts)), flush=True)
 
 
 if __name__ == "__main__":

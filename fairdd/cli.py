@@ -91,7 +91,6 @@ KNOB_FLAGS = {"mode": "--mode", "bias": "--bias", "severity": "--severity", "ske
               "missing_groups": "--missing-groups"}
 _FOLDER_FLAGS = ("metadata", "image", "label", "group", "split_column", "split_values", "size", "test_per_cell",
                  "missing_groups")  # the flags folder:PATH takes, as `fairdd datasets` lists them
-TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # knobs of the training split (the test set is balanced)
 
 
 def _add_knob_args(p: argparse.ArgumentParser, *, from_record: str = "") -> None:
@@ -204,7 +203,7 @@ def _knobs(args, split: str = "train") -> dict:
             raise ValueError(f"{KNOB_FLAGS.get(key, '--knob ' + key)} {value!r} does not apply to dataset "
                              f"{args.dataset!r}; " + (f"it takes: {takes}" if takes else "it takes none of the "
                                                       "dataset flags") + f" (its knobs: {list(allowed)})")
-    return {k: v for k, v in given.items() if split == "train" or k not in TRAIN_ONLY}
+    return given if split == "train" else fairdd.datasets.test_knobs(args.dataset, given)
 
 
 def _load(args, split: str, **record):
@@ -372,6 +371,7 @@ def _duration(seconds: float) -> str:
 def run_demo(args) -> int:
     import torch
 
+    import fairdd
     from fairdd.config import eval_config
     from fairdd.experiments import demo
     from fairdd.ownership import check_output
@@ -381,7 +381,8 @@ def run_demo(args) -> int:
     chart = check_output(out / "metrics.png", kind="file", what="metrics chart")
     t_start = time.perf_counter()
     train, test = _load(args, "train"), _load(args, "test")
-    how = ", ".join(f"{k} {train.info[k]}" for k in ("mode", "bias", "skew") if train.info.get(k) is not None)
+    knobs = ("mode", fairdd.datasets.imbalance_knob(args.dataset, strict=False))
+    how = ", ".join(f"{k} {train.info[k]}" for k in knobs if k is not None and train.info.get(k) is not None)
     # the preset's own evaluation protocol for DM sets (every preset the parser accepts has one)
     n_models = args.n_models if args.n_models is not None else eval_config(preset=args.preset).n_models
     print(f"fairdd demo: {args.dataset} ({how}), {len(train)} train / {len(test)} test, "
@@ -435,30 +436,20 @@ def run_distill(args) -> int:
     return 0
 
 
-def _test_set_knobs(args, result) -> dict:
-    """The test set's build knobs: the result's record, each replaced by a flag the user gave.
-    Returns (dataset, data draw and run seed; the recorded knobs the dataset takes that no flag replaces)."""
+def _test_set(args, result):
+    """The test set matching ``result``'s training data (``fairdd.datasets.test_set_for``), with the flags given."""
     import fairdd
 
-    record = result.dataset.get("info") or {}
-    # the data draw the result was trained on (None: the authors'), unless --data-seed asks for another
-    knobs = {"dataset": args.dataset or record.get("name"),
-             "data_seed": record.get("seed") if args.data_seed is None else args.data_seed,
-             "seed": 0 if args.seed is None else args.seed}
-    if knobs["dataset"] is None:
+    given, recorded = args.dataset, (result.dataset.get("info") or {}).get("name")
+    args.dataset = given or recorded
+    if args.dataset is None:
         raise ValueError(f"{args.result} records no dataset it was built from; pass --dataset")
-    folder = knobs["dataset"][len("folder:"):] if knobs["dataset"].startswith("folder:") else None
-    if folder is not None and args.dataset is None and not Path(folder).is_dir():
-        raise FileNotFoundError(f"{args.result} was distilled from the folder {folder!r} (at {record.get('root')}), "
-                                "not found from here: run evaluate where you ran distill, or pass --dataset "
-                                "folder:PATH --any-test-set")
-    takes = fairdd.datasets.options(knobs["dataset"])
-    flags = {k: getattr(args, "target_attr" if k == "target" else k) for k in KNOB_FLAGS}
-    extra = {k: record[k] for k in takes if k in record and record[k] is not None and k not in TRAIN_ONLY
-             and k not in ("seed", "root", "split", "cache_hit") and flags.get(k) is None}
-    if "groups" in extra:
-        extra["groups"] = list(extra["groups"])
-    return knobs, extra
+    knobs = _knobs(args, "test")  # checks every flag applies to the dataset
+    _check_data_seed(args)
+    allowed = fairdd.datasets.options(args.dataset)
+    extra = dict(root=args.root, download=_download(args), cache_dir=args.cache_dir)
+    knobs.update({k: v for k, v in extra.items() if k in allowed and v is not None and v is not False})
+    return fairdd.datasets.test_set_for(result, dataset=given, data_seed=args.data_seed, **knobs)
 
 
 def run_evaluate(args) -> int:
@@ -469,10 +460,8 @@ def run_evaluate(args) -> int:
     if args.out:
         check_output(args.out, kind="file", what="report")
     result = fairdd.load_result(args.result)
-    knobs, extra = _test_set_knobs(args, result)
-    for k, v in knobs.items():
-        setattr(args, k, v)
-    test = _load(args, "test", **extra)
+    args.seed = 0 if args.seed is None else args.seed
+    test = _test_set(args, result)
     if args.preset == "paper":
         paper = fairdd.eval_config(preset="paper", method=result.config.get("method", "dm"), **overrides)
         _note(f"paper protocol: {args.n_models or paper.n_models} models × {paper.epochs} "

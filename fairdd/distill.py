@@ -23,7 +23,7 @@ from .config import DistillConfig, distill_config
 from .data import GroupedDataset
 from .data.dataset import check_dataset
 from .io import load_tensors, tensor_bytes
-from .levers import choose_levers
+from .levers import Workload, choose_levers
 from .matching import MATCHERS, RealBatch
 from .ownership import OutputFolder, check_output, run_lock, write_owned
 from .provenance import fingerprint_differences, settings_differences
@@ -85,9 +85,10 @@ class Distiller:
         if h != w:
             raise ValueError(f"images must be square; got {h}×{w}")
         # "auto" levers are resolved once for this machine; the matcher runs with the resolved values
+        work = Workload(width=config.width, image_size=h, steps=config.iterations, depth=config.depth, in_channels=c,
+                        n_real=config.batch_real * train.n_classes, n_syn=config.ipc * train.n_classes)
         self.levers = choose_levers(self.device, precision=config.precision, compile=config.compile,
-                                    channels_last=config.channels_last or "auto", width=config.width, image_size=h,
-                                    steps=config.iterations)
+                                    channels_last=config.channels_last or "auto", workload=work)
         run_config = dataclasses.replace(config, precision=self.levers.precision, compile=self.levers.compile,
                                          channels_last=self.levers.channels_last)
         self.matcher = MATCHERS[config.method](run_config, in_channels=c, n_classes=train.n_classes,

@@ -19,7 +19,7 @@ from torch import nn
 from .config import EvalConfig, eval_config
 from .data import GroupedDataset
 from .data.dataset import check_dataset
-from .levers import choose_levers
+from .levers import Workload, choose_levers
 from .models import ConvNet, reset_parameters
 from .provenance import fingerprint_differences
 from .report import FairnessReport
@@ -256,8 +256,10 @@ def train_models(
                                      depth=config.depth, norm=config.norm, image_size=h).to(dev), g) for g in gens]
     if batched == "auto":
         batched = dev.type == "cuda" and config.norm != "batchnorm" and n_models > 1
-    levers = choose_levers(dev, precision=config.precision, compile=config.compile, width=config.width,
-                           image_size=h, steps=config.epochs * n_models)
+    work = Workload(width=config.width, image_size=h, steps=config.epochs * n_models, depth=config.depth,
+                    in_channels=c, n_real=0, n_syn=min(config.batch_size, len(images)), train=True,
+                    compilations=1 if batched else n_models)  # a step = one batch of an epoch: the saving is under-stated
+    levers = choose_levers(dev, precision=config.precision, compile=config.compile, workload=work)
     t0 = time.perf_counter()
     fit = dict(epochs=config.epochs, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                batch_size=config.batch_size, dsa=config.dsa, decay_epoch=config.decay_epoch,
@@ -315,22 +317,30 @@ def training_set(source: DistillResult | GroupedDataset, test: GroupedDataset, *
 
 _check_dataset = check_dataset  # the argument of the same name shadows it in the functions above
 
-# Fingerprint entries that may differ between a training set and its test set.
-_TRAIN_ONLY = ("split", "n", "cell_counts", "content_sha256", "bias", "seed", "group_noise", "group_labels")
+# Fingerprint entries that may differ between any training set and its test set (and the knobs its
+# record declares train-only: ``DatasetRecord.train_only``).
+_SPLIT_FACTS = ("split", "n", "cell_counts", "content_sha256", "seed")
+
+
+def _train_only(name) -> tuple[str, ...]:
+    """Give the knobs dataset ``name`` declares train-only (none for an unregistered name or a folder)."""
+    from .data import DATASETS, record
+
+    return record(name).train_only if isinstance(name, str) and name.lower() in DATASETS else ()
 
 
 def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:
     """List how ``test`` differs from a recorded training set (``GroupedDataset.describe()``).
 
-    What may differ is left out (the split, its sizes and content, ``bias``, ``seed``); the list is
-    empty when nothing is known.
+    What may differ is left out (the split, its sizes and content, ``seed``, and the knobs the
+    dataset's record declares train-only: bias, skew...); the list is empty when nothing is known.
     """
     made = record.get("fingerprint") if isinstance(record, dict) else None
     now = test.fingerprint()
     if not isinstance(made, dict):  # results from before fingerprints: compare the names they kept
         made = {k: record.get(k) for k in ("class_names", "group_names") if isinstance(record, dict) and k in record}
         now = {k: now[k] for k in made}
-    differ = fingerprint_differences(made, now, ignore=_TRAIN_ONLY)
+    differ = fingerprint_differences(made, now, ignore=_SPLIT_FACTS + _train_only(now.get("name")))
     if now.get("split") == "train":
         differ.append("split 'train' (a test set is the balanced 'test' split)")
     return differ

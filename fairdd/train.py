@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import OPS, apply, sample_params
-from .levers import autocast, compile_mode, compiled
+from .levers import autocast, compile_mode, compiled, inductor_cache_dir
 from .stacked import layer_plan, run_plan
 
 __all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
@@ -224,4 +224,5 @@ def _compiled_plan(mode: bool | str):
     It takes the architecture as plain values, so new networks of a seen architecture and shape
     reuse the compiled code.
     """
+    inductor_cache_dir()  # one Inductor cache per ISA setting (torch 2.13 mixes them up)
     return torch.compile(run_plan, dynamic=False, mode=compile_mode(mode))

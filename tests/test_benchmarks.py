@@ -87,3 +87,63 @@ def test_race_sees_a_limit_hit_inside_torch_compile():
             raise RuntimeError("BackendCompilerFailed: backend='inductor' raised: OverLimit") from exc
     assert timing.race({"loop": lambda: None, "compile": wrapped}, reps=1, limit_s=5,
                        must_finish=("loop",))["compile"]["skipped"] == "over 5 s"
+
+
+def test_a_variant_whose_process_dies_or_hangs_is_reported_not_fatal(monkeypatch):
+    """Each variant runs in a process of its own: torch 2.13's Inductor aborting there is one row's error."""
+    import subprocess
+
+    bench = _load("dm_step")
+    monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, -6, "", "compiling...\nmalloc(): unaligned tcache chunk detected\n"))
+    opts = dict(ipc=1, device="cpu", width=4, reps=1, batch_real=2, target="cobra")
+    got = bench._child("compile", timeout_s=5, limit_s=1, **opts)
+    assert got == {"error": "its process ended with signal SIGABRT: malloc(): unaligned tcache chunk detected"}
+
+    def hang(*a, timeout, **k):
+        raise subprocess.TimeoutExpired(a, timeout)
+    monkeypatch.setattr(bench.subprocess, "run", hang)
+    assert bench._child("bf16", timeout_s=7, limit_s=1, **opts)["skipped"] == "over 7 s"
+
+
+def test_the_variants_share_the_budget_and_each_is_reported(monkeypatch):
+    """Every variant gets a row within ``budget_s``: its share of what is left (compiled 2, auto 3 shares)."""
+    bench = _load("dm_step")
+    given, clock = [], [0.0]
+    monkeypatch.setattr(bench.time, "monotonic", lambda: clock[0])
+
+    def child(name, *, timeout_s, limit_s, **opts):  # the worst case: each child runs until it is stopped
+        given.append((name, timeout_s, limit_s))
+        clock[0] += timeout_s if name != "loop" else 10.0
+        if name == "loop" and len(given) > 1:  # the second benchmark: the loop does not finish
+            return {"skipped": f"over {timeout_s:.0f} s"}
+        base = {"min_ms": 1000.0, "loss_rel_diff": 0.0, "speedup_vs_fairdd_eager": 1.0}
+        return {"fairdd": {"min_ms": 1000.0}, name: base}
+    monkeypatch.setattr(bench, "_child", child)
+    out = bench.bench(1, device=torch_cpu(), levers=True, budget_s=300, limit_s=60, reps=1,
+                      variants=("channels_last", "compile", "auto", "bf16"))
+    assert set(out["variants"]) == {"channels_last", "compile", "auto", "bf16"}
+    assert given[0][0] == "loop" and given[0][2] is None
+    shares = {name: t for name, t, _ in given[1:]}
+    assert 10 + sum(shares.values()) <= 300 + 1e-6 and shares["auto"] == pytest.approx(3 * shares["channels_last"], rel=0.01)
+    assert shares["compile"] == pytest.approx(2 * shares["channels_last"], rel=0.01)
+    assert all(lim <= 60 for _, _, lim in given[1:])
+    tight = bench.bench(1, device=torch_cpu(), levers=True, budget_s=30, limit_s=60, reps=1, variants=("bf16",))
+    assert tight["variants"]["bf16"]["skipped"].startswith("over") and "budget" in tight["variants"]["bf16"]["why"]
+    assert tight["baseline"]["skipped"].startswith("over") and tight["speedup"] is None  # reported, not fatal
+
+
+def torch_cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+def test_the_benchmark_times_a_variant_in_its_own_process():
+    """End to end on tiny shapes: the child times fairdd eager and NHWC in turns; same loss to 1e-5."""
+    bench = _load("dm_step")
+    out = bench.bench(1, device=torch_cpu(), width=4, batch_real=2, reps=1, levers=True, budget_s=240,
+                      variants=("channels_last",))
+    row = out["variants"]["channels_last"]
+    assert row["speedup_vs_fairdd_eager"] > 0 and row["loss_rel_diff"] < 1e-5 and row["grad_cosine"] > 0.9999
+    assert out["loss_rel_diff"] < 1e-5 and out["baseline_ms"] > 0

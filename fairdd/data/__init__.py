@@ -6,8 +6,8 @@ from .dataset import GroupedDataset, segment_sample
 from .faces import load_bffhq, load_celeba, load_utkface
 from .own_sources import from_arrays, from_folder, from_huggingface, from_image_folder, from_torchvision
 from .group_labels import infer_groups, kmeans, with_group_noise, with_partial_groups
-from .registry import (DATASETS, Availability, DatasetRecord, availability, load, options, record, records, register,
-                       unregister)
+from .registry import (DATASETS, Availability, DatasetRecord, availability, imbalance_knob, load, options, record,
+                       records, register, test_knobs, test_set_for, unregister)
 from .safe_pickle import restricted_load
 from .sources import load_fashion_mnist, load_mnist, load_mnist5000, read_idx
 
@@ -17,7 +17,7 @@ __all__ = ["GroupedDataset", "load", "DATASETS", "options", "availability", "Ava
            "load_utkface", "load_bffhq", "restricted_load", "with_group_noise", "with_partial_groups",
            "infer_groups", "kmeans", "from_folder", "from_image_folder", "from_arrays", "from_torchvision",
            "from_huggingface", "describe", "DatasetCard", "example_folder", "DatasetRecord", "record", "records", "register",
-           "unregister"]
+           "unregister", "test_set_for", "test_knobs", "imbalance_knob"]
 
 
 def example_folder():

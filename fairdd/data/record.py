@@ -49,6 +49,21 @@ def _check_idc_factor(steps) -> None:
                          f"IPCs and positive factors, e.g. ((1, 4), (100, 3)); got {steps!r}")
 
 
+def _check_knob_names(entry) -> None:
+    """Check that ``train_only`` and ``imbalance`` name knobs of ``entry``'s loader."""
+    if not isinstance(entry.train_only, tuple) or not all(isinstance(k, str) for k in entry.train_only):
+        raise TypeError(f"DatasetRecord.train_only of {entry.name!r} must be a tuple of knob names; "
+                        f"got {entry.train_only!r}")
+    if entry.imbalance is not None and not isinstance(entry.imbalance, str):
+        raise TypeError(f"DatasetRecord.imbalance of {entry.name!r} must be a knob name or None; "
+                        f"got {entry.imbalance!r}")
+    knobs = entry.knobs
+    unknown = [k for k in entry.train_only + (entry.imbalance,) if k is not None and k not in knobs]
+    if unknown:
+        raise ValueError(f"DatasetRecord {entry.name!r} names {unknown} in train_only/imbalance, which its "
+                         f"loader does not take; its knobs: {list(knobs)}")
+
+
 @dataclass(frozen=True)
 class DatasetRecord:
     """Everything fairdd knows about one dataset (the facts at its loader's default knobs).
@@ -78,6 +93,12 @@ class DatasetRecord:
         ``((1, 4), (100, 3))`` on UTKFace and BFFHQ and ``((1, 2),)`` on every other dataset.
     published_severity : int or None
         The ``severity`` knob of the published set (cifar10-s: None, its grayscale group).
+    train_only : tuple of str
+        The knobs that shape only the training split (its bias, skew, group-label noise): the test split
+        matching a training set is built without them (:meth:`test_knobs`).
+    imbalance : str or None
+        The knob that sets the training split's imbalance (the study's imbalance axis: ``bias``,
+        ``skew``); None = the dataset has none.
     canonical : callable or None
         ``canonical(knobs, data_seed) -> (knobs, data_seed)``: one form for two ways of asking for the
         same set (aliases, defaults that depend on other knobs); None = the knobs as given.
@@ -99,6 +120,8 @@ class DatasetRecord:
     train_size: int | None = None
     idc_factor: tuple[tuple[int, int], ...] = ((1, 2),)
     published_severity: int | None = 0
+    train_only: tuple[str, ...] = ()
+    imbalance: str | None = None
     canonical: Callable[[dict, int | None], tuple[dict, int | None]] | None = None
     source: str = ""
     title: str = ""
@@ -120,6 +143,7 @@ class DatasetRecord:
         _check_positive("channels", self.channels)
         _check_positive("train_size", self.train_size, optional=True)
         _check_idc_factor(self.idc_factor)
+        _check_knob_names(self)
         if self.downloadable and "download" not in self.knobs:
             raise ValueError(f"DatasetRecord {self.name!r} is downloadable but its loader takes no download=")
 
@@ -144,6 +168,14 @@ class DatasetRecord:
     def display(self) -> str:
         """The name people write: ``title``, else ``name``."""
         return self.title or self.name
+
+    def test_knobs(self, knobs: dict) -> dict:
+        """Give the knobs of the test split matching a training split built with ``knobs``.
+
+        That is ``knobs`` less :attr:`train_only`: the test split is balanced, whatever the training
+        split's bias or skew.
+        """
+        return {k: v for k, v in knobs.items() if k not in self.train_only}
 
     def idc_factor_at(self, ipc: int) -> int:
         """IDC's multi-formation factor at ``ipc`` (the last step of :attr:`idc_factor` at or below it)."""

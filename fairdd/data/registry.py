@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -12,6 +13,7 @@ from .own_sources import from_folder
 from .record import DATASETS, FOLDER, DatasetRecord, record, records, register, unregister
 
 __all__ = ["DATASETS", "FOLDER", "load", "options", "availability", "Availability", "canonical_knobs", "check_name",
+           "test_knobs", "test_set_for", "imbalance_knob",
            "DatasetRecord", "record", "records", "register", "unregister"]
 
 
@@ -41,6 +43,82 @@ def options(name: str) -> tuple[str, ...]:
     """List the keyword arguments ``load(name, ...)`` accepts (besides ``split``), e.g. to filter CLI flags."""
     params = inspect.signature(_builder(check_name(name))).parameters
     return tuple(p for p in params if p != "split")
+
+
+def test_knobs(name: str, knobs: dict) -> dict:
+    """Give the knobs of ``name``'s test split matching a training split built with ``knobs``.
+
+    That is ``knobs`` less the ones its record declares train-only (``DatasetRecord.train_only``); a
+    ``folder:PATH`` set has none.
+    """
+    key = check_name(name)
+    return dict(knobs) if key.startswith(FOLDER) else record(key).test_knobs(knobs)
+
+
+def imbalance_knob(name: str, *, strict: bool = True) -> str | None:
+    """Give the knob that sets ``name``'s training imbalance (``DatasetRecord.imbalance``: ``bias``, ``skew``).
+
+    A dataset that declares none (a folder, the faces) is an error, or None with ``strict=False`` (and so
+    is a name no record has).
+    """
+    key = name.lower() if isinstance(name, str) else None
+    knob = record(key).imbalance if key in DATASETS else None
+    if knob is None and strict:
+        having = [r.name for r in records() if r.imbalance is not None]
+        raise ValueError(f"dataset {name!r} has no imbalance knob (DatasetRecord.imbalance); "
+                         f"the datasets with one: {having}")
+    return knob
+
+
+_NOT_KNOBS = ("seed", "root", "split", "cache_hit")  # recorded with a set, but not how it was built
+
+
+def test_set_for(source, *, dataset: str | None = None, data_seed: int | None = None, **knobs) -> GroupedDataset:
+    """Load the test split matching the data ``source`` was distilled from.
+
+    Parameters
+    ----------
+    source : DistillResult or dict
+        A result (its ``dataset`` record, ``GroupedDataset.describe()``) or that record itself.
+    dataset : str, optional
+        Another dataset to test on (default: the one the result records).
+    data_seed : int, optional
+        Another data draw (default: the recorded one; the loader's ``seed``).
+    **knobs
+        Knobs of the loader (``options``) replacing recorded ones (``root``, ``download``, ``cache_dir``...);
+        the recorded knobs the dataset declares train-only (``DatasetRecord.train_only``: bias, skew...)
+        are left out, and so are given ones.
+
+    Raises
+    ------
+    ValueError
+        The result records no dataset and none is given, or a knob the dataset does not take.
+    FileNotFoundError
+        The result was distilled from a ``folder:PATH`` that is not there.
+    """
+    described = getattr(source, "dataset", source)
+    info = (described.get("info") if isinstance(described, dict) else None) or {}
+    name = dataset or info.get("name")
+    if name is None:
+        raise ValueError("the result records no dataset it was built from; pass dataset=")
+    key = check_name(name)
+    if dataset is None and key.startswith(FOLDER) and not Path(key[len(FOLDER):]).is_dir():
+        raise FileNotFoundError(f"the result was distilled from the folder {key[len(FOLDER):]!r} (at "
+                                f"{info.get('root')}), not found from here: evaluate where it was distilled, "
+                                "or name another folder (CLI: --dataset folder:PATH --any-test-set)")
+    takes = options(key)
+    unknown = sorted(set(knobs) - set(takes))
+    if unknown:
+        raise ValueError(f"dataset {key!r} does not take {unknown}; it takes: {list(takes)}")
+    recorded = {k: info[k] for k in takes if k in info and info[k] is not None and k not in _NOT_KNOBS}
+    if "groups" in recorded:
+        recorded["groups"] = list(recorded["groups"])
+    if data_seed is not None and "seed" not in takes:
+        raise ValueError(f"data_seed {data_seed!r} does not apply to dataset {key!r}: its split is fixed")
+    seed = info.get("seed") if data_seed is None else data_seed
+    if seed is not None and "seed" in takes:
+        recorded["seed"] = seed
+    return load(key, split="test", **test_knobs(key, {**recorded, **knobs}))
 
 
 def canonical_knobs(name: str, knobs: dict, *, data_seed=None) -> dict:

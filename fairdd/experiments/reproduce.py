@@ -107,7 +107,7 @@ def reproduce(
     if download:  # fetch the files here, once; the cells then read them (download is not a setting)
         from .. import datasets
 
-        knobs = {k: v for k, v in spec.data.items() if k not in ("bias", "group_noise", "group_labels", "data_seed")}
+        knobs = datasets.test_knobs(dataset, {k: v for k, v in spec.data.items() if k != "data_seed"})
         datasets.load(dataset, split="test", download=True, **knobs)
     with _folder(out, "reproduce folder") as folder:
         sweep = Sweep(spec, folder, key=("target",))

@@ -18,23 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..data import DATASETS, options
+from ..data import imbalance_knob, options  # imbalance_knob: the record's ``imbalance`` (bias, skew)
 from ..ownership import check_output
 
 __all__ = ["imbalance_separation", "study_spec", "study_frame", "STUDY_COLUMNS", "imbalance_knob"]
 
 STUDY_COLUMNS = ["target", "imbalance", "severity", "seed", "accuracy", "eod", "deo_a", "worst_group_accuracy",
                  "seconds"]
-
-
-def imbalance_knob(dataset: str) -> str:
-    """The data knob the study's imbalance axis sets for ``dataset``: ``skew`` (cifar10-s) or ``bias``."""
-    takes = options(dataset)
-    for knob in ("bias", "skew"):
-        if knob in takes:
-            return knob
-    study = [d for d in DATASETS if {"bias", "skew"} & set(options(d))]
-    raise ValueError(f"dataset {dataset!r} has no imbalance knob (bias or skew); the study runs on {study}")
 
 
 def study_spec(*, dataset: str = "colored-mnist-5k", targets: Sequence[str] = ("vanilla", "uniform", "fairdd", "cobra"),

@@ -914,7 +914,7 @@ def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: f
 
 
 def _load(cell: Cell, cache: dict, load):
-    from ..data import options
+    from ..data import options, test_knobs
 
     key = json_key({"dataset": cell.dataset, "data_seed": cell.data_seed, **cell.data})
     if key not in cache:
@@ -922,8 +922,7 @@ def _load(cell: Cell, cache: dict, load):
         # the data draw is the cell's data_seed (None: the loader's own, the authors'), never its run seed
         seed = {"seed": cell.data_seed} if "seed" in options(cell.dataset) and cell.data_seed is not None else {}
         train = load(cell.dataset, split="train", **seed, **cell.data)
-        test_knobs = {k: v for k, v in cell.data.items() if k not in ("bias", "group_noise", "group_labels")}
-        test = load(cell.dataset, split="test", **seed, **test_knobs)
+        test = load(cell.dataset, split="test", **seed, **test_knobs(cell.dataset, cell.data))
         cache[key] = (train, test)
     return cache[key]
 

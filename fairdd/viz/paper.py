@@ -12,6 +12,7 @@ from typing import Mapping
 import pandas as pd
 
 from ..ownership import check_owned, write_owned
+from ..data import imbalance_knob
 from ..palette import PAPER_CYCLE, strategy_colour
 from ..tables import _spread, latex_table, summary_table  # the tables, here too: beside the figures
 
@@ -89,8 +90,9 @@ def caption(result, *, n_models: int | None = None) -> str:
     """
     info = dict((result.dataset or {}).get("info") or {})
     config = dict(result.config or {})
-    knobs = [info.get("mode")] + [f"{k} {info[k]}" for k in ("bias", "skew", "severity", "group")
-                                  if info.get(k) not in (None, 0)]
+    imbalance = imbalance_knob(str(info.get("name")), strict=False)  # bias, skew: the record's
+    knobs = [info.get("mode")] + [f"{k} {info[k]}" for k in (imbalance, "severity", "group")
+                                  if k is not None and info.get(k) not in (None, 0)]
     knobs.append("the authors' data draw" if info.get("seed", "?") is None else f"data seed {info.get('seed', '?')}")
     built = ", ".join(k for k in knobs if k)
     text = (f"{info.get('name', 'unknown dataset')} ({built}), IPC {config.get('ipc', '?')}, "

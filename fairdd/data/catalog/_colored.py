@@ -7,6 +7,7 @@ from typing import Callable
 from .. import colored
 from ..dataset import GroupedDataset
 
+TRAIN_ONLY = ("bias", "group_noise", "group_labels")  # the test split is balanced, its group labels exact
 SOURCE_OFFICIAL = "COBRA data_handler/colour_mnist.py, data_handler/FashionMNIST.py (after ReBias' Biased-MNIST)"
 
 

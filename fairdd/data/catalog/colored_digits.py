@@ -7,4 +7,5 @@ from . import _colored
 RECORD = DatasetRecord(
     title="Colored-digits", name="colored-digits", loader=_colored.loader("colored-digits"), classes=DIGIT_CLASSES,
     group_attribute="colour", groups=tuple(DIGIT_COLOURS), image_size=32, train_size=1442,
+    train_only=_colored.TRAIN_ONLY, imbalance="bias",
     canonical=_colored.canonical("colored-digits"), source="fairdd's construction (no paper builds it)")

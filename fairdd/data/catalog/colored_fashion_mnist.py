@@ -8,4 +8,5 @@ RECORD = DatasetRecord(
     title="Colored-FashionMNIST", name="colored-fashion-mnist", loader=_colored.loader("colored-fashion-mnist"), classes=FASHION_CLASSES,
     group_attribute="colour", groups=REBIAS_NAMES, image_size=32,
     files="Fashion-MNIST IDX files (train/t10k images and labels)", downloadable=True, train_size=60000,
+    train_only=_colored.TRAIN_ONLY, imbalance="bias",
     canonical=_colored.canonical("colored-fashion-mnist"), source=_colored.SOURCE_OFFICIAL)
