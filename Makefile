@@ -24,7 +24,7 @@ UPGRADE ?=
 # make test-latest PYTEST_ARGS="tests/viz": a part of the suite only.
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-latest lab docs bench clean app lock
+.PHONY: demo test test-latest lab docs doc-tables bench clean app lock
 
 # The lock is a prerequisite: a changed lock reinstalls (pip moves each package to its pin).
 $(VENV)/.core: pyproject.toml $(LOCK)
@@ -74,6 +74,10 @@ lab: $(VENV)/.dev
 docs: $(VENV)/.docs
 	FAIRDD_SMOKE=$(if $(FULL),0,1) $(PY) -m sphinx -E $(SPHINXOPTS) -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
+
+# The preset tables of docs/method.md and docs/protocol.md, rewritten from fairdd.config (the site fills them itself).
+doc-tables: $(VENV)/.core
+	$(PY) docs/_ext/generated_tables.py
 
 bench: $(VENV)/.core
 	$(PY) benchmarks/dm_step.py

@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",  # MathJax 3 served from the site itself (below), not a CDN
     "sphinx.ext.viewcode",
+    "generated_tables",  # docs/_ext: the preset tables filled from fairdd.config while each page is read
 ]
 exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "conf.py"]
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, get_args
 
 from .validate import check_bool, check_choice, check_group_weights, check_int, check_real, check_seed
 
+if TYPE_CHECKING:
+    from .targets.protocol import Protocol
+
 __all__ = ["DistillConfig", "EvalConfig", "Method", "Target", "Norm", "Preset", "PRESETS", "METHODS", "NORMS",
            "METHOD_PRESETS", "MethodPresets", "distill_config", "eval_config", "get_loops",
-           "protocol_table"]
+           "protocol_table", "preset_summary_table", "target_protocol_table"]
 
 # The allowed values, written once: each tuple below is read from its Literal type.
 Method = Literal["dm", "dc", "dsa", "idc", "cafe"]  # the matchers (keys of METHOD_PRESETS, in order)
-Target = Literal["vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"]  # targets.STRATEGIES
+Target = str  # a key of fairdd.targets.STRATEGIES, built-in or registered (validation reads the registry)
 Norm = Literal["instancenorm", "batchnorm", "none"]
 Preset = Literal["paper", "fairdd-paper", "demo", "smoke"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -47,8 +50,10 @@ class DistillConfig:
     method : {"dm", "dc", "dsa", "idc", "cafe"}
         How statistics are matched (the matcher; ``METHODS``): distribution matching, gradient
         matching without / with Siamese augmentation, IDC's multi-formation gradient matching, CAFE.
-    target : {"vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix"}
-        What each synthetic class is pulled toward (the strategy; ``fairdd.targets.STRATEGIES``).
+    target : str
+        What each synthetic class is pulled toward: a strategy of ``fairdd.targets.STRATEGIES``
+        ("vanilla", "uniform", "fairdd", "cobra", "cobra-w2", "cobra-gauss", "cobra-mix" or one
+        registered with ``register_strategy``).
     ipc : int >= 1
         Synthetic images per class.
     iterations : int >= 1
@@ -170,6 +175,7 @@ class DistillConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
+        """Check every field (``ValueError`` naming the field, the value and what is allowed)."""
         _check_fields(self, _DISTILL_KINDS)
         from .targets import STRATEGIES
 
@@ -272,6 +278,7 @@ class EvalConfig:
     preset: Preset = "paper"
 
     def __post_init__(self) -> None:
+        """Check every field (``ValueError`` naming the field, the value and what is allowed)."""
         _check_fields(self, _EVAL_KINDS)
         _check_compile(self.compile)
 
@@ -396,11 +403,6 @@ def _idc_factor(ipc: int, dataset: str | None) -> int:
     return 2
 
 
-def _cafe_loss(target: str) -> str:
-    """COBRA train_cafe.py: the original CAFE loss in vanilla mode, COBRA's otherwise."""
-    return "cafe" if target in ("vanilla", "uniform") else "cobra"
-
-
 def _ref_eval(epoch_eval_train: int) -> dict:
     """Give the reference's epochs and decay epoch for ``epoch_eval_train``.
 
@@ -410,44 +412,44 @@ def _ref_eval(epoch_eval_train: int) -> dict:
     return dict(epochs=epoch_eval_train + 1, decay_epoch=epoch_eval_train // 2 + 2)
 
 
-# Each preset function maps (ipc, target, dataset) to DistillConfig field values.
-PresetFn = Callable[[int, str, "str | None"], dict]
+# Each preset function maps (ipc, protocol, dataset) to DistillConfig field values; ``protocol`` is the
+# target strategy's declared ``fairdd.targets.Protocol`` (its run mode), never its name.
+PresetFn = Callable[[int, "Protocol", "str | None"], dict]
 
 
-def _dm_paper(ipc: int, target: str, dataset: str | None) -> dict:  # COBRA run_dm.sh, train_dm.py
-    cobra = target == "cobra"
+def _dm_paper(ipc: int, protocol: Protocol, dataset: str | None) -> dict:  # COBRA run_dm.sh, train_dm.py
     return dict(iterations=2600, lr_img=1.0, momentum=0.5, batch_real=600, width=128, dsa=True,
-                distance="l1" if cobra else "l2", warm_start_epochs=_warm_start_k(ipc) if cobra else 0,
-                warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
+                distance=protocol.distance, warm_start_epochs=_warm_start_k(ipc) if protocol.warm_start else 0,
+                warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0,
+                fairdd_reduction="sum")
 
 
-def _dm_fairdd_paper(ipc: int, target: str, dataset: str | None) -> dict:  # FairDD main_DM.sh, main_DM.py
-    cobra = target == "cobra"
+def _dm_fairdd_paper(ipc: int, protocol: Protocol, dataset: str | None) -> dict:  # FairDD main_DM.sh, main_DM.py
     return dict(iterations=20000, lr_img=10.0 if ipc == 100 else 1.0, momentum=0.5, batch_real=256, width=128,
-                dsa=True, distance="l1" if cobra else "l2", warm_start_epochs=_warm_start_k(ipc) if cobra else 0,
-                warm_start_lr=0.01, warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
+                dsa=True, distance=protocol.distance,
+                warm_start_epochs=_warm_start_k(ipc) if protocol.warm_start else 0, warm_start_lr=0.01,
+                warm_start_momentum=0.0, warm_start_weight_decay=0.0, fairdd_reduction="sum")
 
 
 def _dm_cpu(preset: str) -> PresetFn:
     """Give DM's demo / smoke values: CPU-sized, not from a paper.
 
-    The warm start keeps its earlier optimiser (momentum 0.5, weight decay 5e-4) and FairDD its
-    summed distances, so the demo's recorded numbers stand.
+    The warm start's SGD has momentum 0.5 and weight decay 5e-4 (the paper's is plain) and FairDD
+    sums its per-group distances: the settings the demo's recorded numbers were made with.
     """
-    def values(ipc: int, target: str, dataset: str | None) -> dict:
-        cobra = target == "cobra"
-        warm = dict(warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
+    def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
+        k = 2 if preset == "demo" else 1
+        warm = dict(distance=protocol.distance, warm_start_epochs=k if protocol.warm_start else 0,
+                    warm_start_momentum=0.5, warm_start_weight_decay=5e-4)
         if preset == "demo":
-            return dict(iterations=200, lr_img=5.0, batch_real=128, width=16, distance="l1" if cobra else "l2",
-                        warm_start_epochs=2 if cobra else 0, **warm)
-        return dict(iterations=3, lr_img=1.0, batch_real=8, width=8, distance="l1" if cobra else "l2",
-                    warm_start_epochs=1 if cobra else 0, **warm)
+            return dict(iterations=200, lr_img=5.0, batch_real=128, width=16, **warm)
+        return dict(iterations=3, lr_img=1.0, batch_real=8, width=8, **warm)
     return values
 
 
 def _dc_paper(dsa: bool) -> PresetFn:
     """COBRA run_dc.sh, train_dc.py, utils.get_loops (DSA: train_dc.py --dsa_strategy)."""
-    def values(ipc: int, target: str, dataset: str | None) -> dict:
+    def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
         outer, inner = _loops(ipc, below_10="cobra")
         return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="mean")
@@ -456,25 +458,25 @@ def _dc_paper(dsa: bool) -> PresetFn:
 
 def _dc_fairdd_paper(dsa: bool) -> PresetFn:
     """FairDD main_DC.sh, main_DC.py (DSA: --method DSA), utils.get_loops."""
-    def values(ipc: int, target: str, dataset: str | None) -> dict:
+    def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
         outer, inner = _loops(ipc, below_10="dc")
         return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=dsa,
                     outer_loop=outer, inner_loop=inner, lr_net=0.01, fairdd_reduction="sum")
     return values
 
 
-def _idc_paper(ipc: int, target: str, dataset: str | None) -> dict:
+def _idc_paper(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
     """COBRA run_idc.sh, train_idc.py: no inner loop, outer_loop 30 at IPC 50 and 100."""
     outer = 30 if ipc in (50, 100) else _loops(ipc, below_10="cobra")[0]
     return dict(iterations=1000, lr_img=0.1, momentum=0.5, batch_real=256, width=128, dsa=False,
                 outer_loop=outer, inner_loop=0, factor=_idc_factor(ipc, dataset), fairdd_reduction="mean")
 
 
-def _cafe_paper(ipc: int, target: str, dataset: str | None) -> dict:
+def _cafe_paper(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
     """COBRA run_cafe.sh, train_cafe.py (adjust_learning_rate), cafe/utils.get_loops."""
     outer, inner = _loops(ipc, below_10="dc")
     return dict(iterations=2000, lr_img=0.1, lr_img_halvings=(1200, 1600, 1800), momentum=0.5, batch_real=256,
-                width=128, dsa=False, outer_loop=outer, inner_loop=inner, lr_net=0.01, cafe_loss=_cafe_loss(target),
+                width=128, dsa=False, outer_loop=outer, inner_loop=inner, lr_net=0.01, cafe_loss=protocol.cafe_loss,
                 fairdd_reduction="mean")
 
 
@@ -483,18 +485,18 @@ def _dc_family_cpu(preset: str, method: str) -> PresetFn:
 
     IDC and CAFE lose DSA and IDC its inner loop (neither is part of those methods).
     """
-    def values(ipc: int, target: str, dataset: str | None) -> dict:
+    def values(ipc: int, protocol: Protocol, dataset: str | None) -> dict:
         base = dict(dsa=method == "dsa", lr_img=0.1, lr_net=0.01, momentum=0.5, factor=2 if method == "idc" else 1,
-                    cafe_loss=_cafe_loss(target), fairdd_reduction="sum")
-        if preset == "demo":  # few updates, so larger pixel steps (measured: lr_img 0.1 leaves EOD at 100);
-            # CAFE with the reference's loss scale: lr_img re-tuned in docs/protocol.md
+                    cafe_loss=protocol.cafe_loss, fairdd_reduction="sum")
+        if preset == "demo":  # few updates, so larger pixel steps (at lr_img 0.1 the demo's EOD stays at 100);
+            # CAFE's lr_img suits the reference's loss scale (docs/protocol.md)
             return dict(base, iterations=40, batch_real=64, width=16, outer_loop=5,
                         inner_loop=0 if method == "idc" else 5, lr_img=CAFE_DEMO_LR if method == "cafe" else 3.0)
         return dict(base, iterations=2, batch_real=8, width=8, outer_loop=2, inner_loop=0 if method == "idc" else 1)
     return values
 
 
-CAFE_DEMO_LR = 1.0  # re-tuned for the reference loss scale (was 300 for the element-averaged loss): docs/protocol.md
+CAFE_DEMO_LR = 1.0  # the demo's CAFE pixel step, at the reference's loss scale (sums): docs/protocol.md
 _CPU_EVAL = {"demo": dict(epochs=100, width=32, n_models=3), "smoke": dict(epochs=2, width=8, n_models=1)}
 
 
@@ -504,7 +506,7 @@ class MethodPresets:
 
     Parameters
     ----------
-    distill : mapping of preset name to callable ``(ipc, target, dataset) -> dict``
+    distill : mapping of preset name to callable ``(ipc, protocol, dataset) -> dict``
         The :class:`DistillConfig` field values of each preset.
     evaluate : mapping of preset name to dict
         The :class:`EvalConfig` field values of each preset.
@@ -598,8 +600,8 @@ def distill_config(*, method: str = "dm", target: str = "cobra", ipc: int = 10, 
     check_seed(seed)
     from .targets import STRATEGIES
 
-    as_target = getattr(STRATEGIES.get(target), "preset_as", None) or target  # cobra-mix: cobra's values
-    values = _presets_of(method, preset).distill[preset](ipc, as_target, dataset)
+    check_choice("target", target, tuple(STRATEGIES))
+    values = _presets_of(method, preset).distill[preset](ipc, STRATEGIES[target].protocol, dataset)
     base = dict(method=method, target=target, ipc=ipc, seed=seed, preset=preset, **values)
     return _build(DistillConfig, base, overrides)
 
@@ -656,3 +658,60 @@ def protocol_table(ipcs: tuple[int, ...] = (10, 50, 100)) -> str:
                              METHOD_PRESETS[method].sources.get(preset, "fairdd: CPU-sized, not from a paper")])
     line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
     return "\n".join([line(cols), line(["---"] * len(cols)), *map(line, rows)]) + "\n"
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    """Join a header row, a rule and the other rows into one markdown table."""
+    line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
+    return "\n".join([line(rows[0]), line(["---"] * len(rows[0])), *map(line, rows[1:])]) + "\n"
+
+
+def _by_ipc(value: Callable[[int], str], ipcs: tuple[int, ...] = (50, 100)) -> str:
+    """``value(10)``, then ``(v at IPC n)`` for each IPC in ``ipcs`` where it differs."""
+    at10 = value(10)
+    other = [f"{value(ipc)} at IPC {ipc}" for ipc in ipcs if value(ipc) != at10]
+    return at10 + (f" ({', '.join(other)})" if other else "")
+
+
+def preset_summary_table() -> str:
+    """Tabulate the headline values of every preset at IPC 10, one column per preset (docs/method.md).
+
+    The DM distance and warm start are those of COBRA's protocol (target ``cobra`` and every strategy
+    declaring ``COBRA_PROTOCOL``); the other targets' are in docs/protocol.md.
+    """
+    def cfg(preset, method, ipc=10):
+        return distill_config(method=method, target="cobra", ipc=ipc, preset=preset)
+
+    def cell(preset, method, show):
+        if preset not in METHOD_PRESETS[method].distill:
+            return "—"
+        return _by_ipc(lambda ipc: show(cfg(preset, method, ipc), eval_config(preset=preset, method=method)))
+
+    fields = [
+        ("DM iterations", "dm", lambda c, e: str(c.iterations)),
+        ("DM lr on pixels", "dm", lambda c, e: f"{c.lr_img:g}"),
+        ("DM real images per class per iteration", "dm", lambda c, e: str(c.batch_real)),
+        ("distillation ConvNet width", "dm", lambda c, e: str(c.width)),
+        ("DM distance (COBRA's protocol)", "dm", lambda c, e: c.distance.upper()),
+        ("DM warm start K, epochs (COBRA's protocol)", "dm", lambda c, e: str(c.warm_start_epochs)),
+        ("DC iterations", "dc", lambda c, e: str(c.iterations)),
+        ("DC lr on pixels", "dc", lambda c, e: f"{c.lr_img:g}"),
+        ("DC outer / inner loop", "dc", lambda c, e: f"{c.outer_loop} / {c.inner_loop}"),
+        *[(f"evaluation of {m.upper()} sets: epochs, DSA, models, width", m,
+           lambda c, e: f"{e.epochs}, {'DSA' if e.dsa else 'no DSA'}, {e.n_models}, {e.width}")
+          for m in ("dm", "dc")],
+    ]
+    rows = [["field", *[f"`{p}`" for p in PRESETS]]]
+    rows += [[label, *[cell(p, method, show) for p in PRESETS]] for label, method, show in fields]
+    return _markdown(rows)
+
+
+def target_protocol_table() -> str:
+    """Every registered target with the protocol it declares (``fairdd.targets.Protocol``): docs/protocol.md."""
+    from .targets import STRATEGIES
+
+    rows = [["target", "protocol", "DM distance", "DM warm start", "CAFE loss"]]
+    for name, strategy in STRATEGIES.items():
+        p = strategy.protocol
+        rows.append([f"`{name}`", p.family, p.distance, "K epochs" if p.warm_start else "none", p.cafe_loss])
+    return _markdown(rows)

@@ -145,6 +145,7 @@ class Distiller:
         return info
 
     def __iter__(self) -> Iterator[StepInfo]:
+        """Step until the last iteration, yielding each step's ``StepInfo``."""
         while not self.done:
             yield self.step()
 

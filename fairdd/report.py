@@ -41,6 +41,7 @@ class Interval(NamedTuple):
     high: float
 
     def __str__(self) -> str:
+        """Give the interval as ``[low, high]`` in %, or ``—`` when it is undefined."""
         if math.isnan(self.low) or math.isnan(self.high):
             return "—"
         return f"[{self.low:.1f}, {self.high:.1f}]"
@@ -115,6 +116,7 @@ class FairnessReport:
     _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Check the shapes and dtypes of the per-sample tensors."""
         if self.correct.ndim != 2 or self.correct.dtype != torch.bool:
             raise ValueError(f"correct must be a (models, samples) bool tensor; got {tuple(self.correct.shape)} "
                              f"{self.correct.dtype}")
@@ -421,6 +423,7 @@ class FairnessReport:
         return " | ".join(parts) + f"  [± std over {self.n_models} models; 95 % bootstrap over test samples]"
 
     def __repr__(self) -> str:
+        """Give the headline metrics, the EOD noise floor and the sizes in one line."""
         values = ", ".join(f"{k}={self.shown(k)}" for k in SCALARS)
         return (f"FairnessReport({values}, eod_noise_floor={shown(self.noise_floor()['eod'])}, "
                 f"n_models={self.n_models}, n_test={self.correct.shape[1]}, classes={self.n_classes}, "

@@ -129,9 +129,10 @@ def test_noise_floor_max_over_classes_exact_and_simulated_match_enumeration(size
     assert abs(float(simulated["deo_a"]) - deo) < 4 * 50 / math.sqrt(sims)
 
 
-def test_noise_floor_of_the_issue_ten_and_hundred_images_per_cell():
-    """Issue 13: 10 classes × 10 groups at 77 % accuracy: EOD floor ≈ 56 with 10 images per cell, ≈ 18
-    with 100. The exact value agrees with a binomial simulation."""
+def test_noise_floor_at_ten_and_hundred_images_per_cell():
+    """10 classes × 10 groups at 77 % accuracy: EOD floor ≈ 56 with 10 images per cell, ≈ 18 with 100.
+
+    The exact value agrees with a binomial simulation."""
     for n, claimed in ((10, 56.0), (100, 18.0)):
         counts = torch.full((10, 10), n)
         exact = float(noise_floor(counts, 0.77)["eod"])

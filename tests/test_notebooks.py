@@ -77,7 +77,7 @@ def test_notebook_maths_is_latex():
 
 
 def test_notebook_outputs_are_ignored_by_git():
-    """Bug 16.8: running the notebooks from notebooks/ wrote notebooks/results/, which git saw."""
+    """What a notebook run writes under notebooks/results/ is ignored by git."""
     import subprocess
 
     probe = "notebooks/results/study_smoke.json"

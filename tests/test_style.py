@@ -26,9 +26,12 @@ PUBLIC_MODULES = (
     "fairdd/targets",
     "fairdd/viz/paper.py",
     "fairdd/viz/plots.py",
+    "fairdd/sweeps",
+    "fairdd/widgets",
 )
-# D105 (a docstring on every magic method): __post_init__, __repr__ and the like say nothing new.
-RUFF_ARGS = ("check", "--isolated", "--select", "D", "--ignore", "D105",
+# Every D rule of the numpy convention, D105 included: a magic method says in one line what it checks
+# (``__post_init__``) or gives (``__repr__``, ``__len__``).
+RUFF_ARGS = ("check", "--isolated", "--select", "D",
              "--config", "lint.pydocstyle.convention = 'numpy'", "--output-format", "concise")
 
 

@@ -764,9 +764,9 @@ def test_a_refused_sbatch_says_why_once_and_leaves_no_pickles(tmp_path, fake_slu
 
 
 def test_slurms_warning_checkpoints_and_requeues_instead_of_failing_the_cell(tmp_path, monkeypatch):
-    """#22.5: the warning signal before the time limit no longer marks the running cell failed: the
-    distillation is checkpointed between two steps, submitit's requeue is called, and the next attempt
-    resumes to the same images as an uninterrupted run."""
+    """The warning signal before the time limit does not mark the running cell failed: the distillation
+    is checkpointed between two steps, submitit's requeue is called, and the next attempt resumes to the
+    same images as an uninterrupted run."""
     import signal
 
     from fairdd.sweeps import run as sweep_run

@@ -65,6 +65,7 @@ class DatasetCard:
                              for p, v in self.noise_floor.items()]).round(2)
 
     def __str__(self) -> str:
+        """Give the card as text: the training table, then the test table."""
         lines = [f"dataset card: {self.name}", f"training set ({self.n_train} images, {len(self.class_names)} "
                  f"classes × {len(self.group_names)} groups; group ratio {_ratio(self.group_ratio)})",
                  self.table("train").to_string()]
@@ -78,6 +79,7 @@ class DatasetCard:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
+        """Give the card as text (``str``)."""
         return str(self)
 
     def _repr_html_(self) -> str:

@@ -55,6 +55,7 @@ class GroupedDataset:
     _facts: dict = field(default_factory=dict, init=False, repr=False)  # fingerprint, finiteness: worked out once
 
     def __post_init__(self) -> None:
+        """Check dtypes, shapes and ids (``ValueError`` naming what is wrong)."""
         check_dtype("images", self.images, (torch.float32,), "normalised float32 images: use images.float()")
         check_dtype("labels", self.labels, (torch.int64,), "class ids: use labels.long()")
         check_dtype("groups", self.groups, (torch.int64,), "group ids: use groups.long()")
@@ -76,6 +77,7 @@ class GroupedDataset:
 
     # ------------------------------------------------------------------ sizes
     def __len__(self) -> int:
+        """Give the number of images."""
         return int(self.images.shape[0])
 
     @property

@@ -131,6 +131,7 @@ class DatasetRecord:
     title: str = ""
 
     def __post_init__(self) -> None:
+        """Check every field (``ValueError``/``TypeError`` naming the field, the value and what is allowed)."""
         if not isinstance(self.name, str) or not self.name or self.name != self.name.lower().strip():
             raise ValueError(f"DatasetRecord.name must be a non-empty lower-case name; got {self.name!r}")
         if self.name.startswith(FOLDER):

@@ -1,5 +1,6 @@
-"""Sweeps: a TOML grid of distill + evaluate cells, run resumably here or on SLURM (submitit), and
-assembled into the paper's table.
+"""Sweeps: a TOML grid of distill + evaluate cells, and the paper's table assembled from them.
+
+The cells run resumably here or on SLURM (submitit).
 
     sweep = fairdd.sweeps.Sweep("benchmarks/grids/smoke.toml", "results/sweeps/smoke")
     plan = sweep.plan()                           # cells to run and the GPU-hour estimate

@@ -101,6 +101,7 @@ def _positive_int(text: str) -> int:
 
 
 def run_cli(args) -> int:
+    """Run ``fairdd sweep run | status | table``; without SLURM or submitit, print one line and return 2."""
     try:
         return {"run": _run, "status": _status, "table": _table}[args.sweep_command](args)
     except (RuntimeError, ImportError) as exc:  # no SLURM here, submitit missing
@@ -109,7 +110,7 @@ def run_cli(args) -> int:
 
 
 def _given_resources(args) -> dict:
-    """The resource flags given on this command line, as ``Resources`` fields."""
+    """Return the resource flags given on this command line, as ``Resources`` fields."""
     given = {}
     for _, field, kind, _ in _RESOURCE_FLAGS:
         value = getattr(args, field, None)

@@ -61,8 +61,10 @@ def _record(dataset: str):
 
 
 def _dataset_size(dataset: str) -> tuple[int, int]:
-    """Classes and training images of ``dataset``, from its record (10 and 60000 where it has none: your own
-    folder, or a record that leaves the size to the user's files)."""
+    """Return the classes and training images of ``dataset``, from its record.
+
+    10 and 60000 where it has none: your own folder, or a record that leaves the size to the user's files.
+    """
     entry = _record(dataset)
     if entry is None:
         return 10, 60000
@@ -80,6 +82,7 @@ class CellEstimate:
 
     @property
     def hours(self) -> float:
+        """Distillation, evaluation and the cell's setup together, in hours."""
         return (self.distill_s + self.eval_s + self.setup_s) / 3600
 
 
@@ -99,8 +102,10 @@ def _dm_step_ms(ipc: int) -> float:
 
 
 def ms_per_iteration(cell: Cell, n_classes: int = 10) -> tuple[float, bool]:
-    """Estimated milliseconds per outer iteration of ``cell`` on one H100, and whether it rests on a
-    measurement of that method (DM) or on the model (DC family)."""
+    """Estimate the milliseconds per outer iteration of ``cell`` on one H100.
+
+    Also returns whether the estimate rests on a measurement of that method (DM) or on the model (DC family).
+    """
     cfg = cell.distill_config()
     net = TIMINGS["net_step_ms"]
     syn_batches = math.ceil(n_classes * cfg.ipc * cfg.factor ** 2 / 256)
@@ -120,8 +125,11 @@ def ms_per_iteration(cell: Cell, n_classes: int = 10) -> tuple[float, bool]:
 
 
 def estimate_cell(cell: Cell, *, n_classes: int | None = None, device: str = "cuda") -> CellEstimate:
-    """Seconds of distillation and evaluation for ``cell`` on one H100 (from its measured step times), or
-    with ``device="cpu"`` on a CPU (the cost model of ``CPU_COST``; see the module docstring)."""
+    """Estimate the seconds of distillation and evaluation for ``cell``.
+
+    On one H100 (from its measured step times), or with ``device="cpu"`` on a CPU (the cost model of
+    ``CPU_COST``; see the module docstring).
+    """
     if device not in ("cuda", "cpu", "auto"):
         raise ValueError(f"device must be 'cuda', 'cpu' or 'auto'; got {device!r}")
     classes, whole = _dataset_size(cell.dataset)

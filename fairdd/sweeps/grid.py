@@ -98,6 +98,7 @@ class Cell:
     axes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """Give the cell's fields as a plain dict."""
         return dataclasses.asdict(self)
 
     @property
@@ -114,10 +115,12 @@ class Cell:
         return "-".join(parts)
 
     def distill_config(self) -> DistillConfig:
+        """Build the cell's ``DistillConfig`` (a baseline cell: vanilla's, for its data and seed)."""
         return distill_config(method=self.method, target=self.target if self.target not in BASELINES else "vanilla",
                               ipc=self.ipc, preset=self.preset, seed=self.seed, dataset=self.dataset, **self.distill)
 
     def eval_config(self) -> EvalConfig:
+        """Build the cell's ``EvalConfig``: the preset's, with the sweep's evaluation overrides."""
         return eval_config(preset=self.preset, method=self.method, **self.evaluate)
 
 
@@ -139,6 +142,7 @@ class SweepSpec:
     resources: dict = field(default_factory=dict)  # axis -> {value as text: SLURM resources of those cells}
 
     def cells(self) -> list[Cell]:
+        """Expand the grid into its cells (seeds included, exclusions removed); repeated values are refused."""
         axes = dict(self.grid)
         if "seed" not in axes:
             axes["seed"] = list(self.seeds)
@@ -192,8 +196,11 @@ def load_spec(path: str | Path, *, max_cells: int | None = MAX_CELLS) -> SweepSp
 
 
 def grid_size(text_or_raw: str | dict) -> tuple[int, str]:
-    """The number of cells a sweep file's grid spans (before exclusions), and how: ``(24, "2 target × 3 ipc
-    × 4 seed")``. Counted from the axis lengths alone, so a huge grid is measured without being built."""
+    """Return the number of cells a sweep file's grid spans (before exclusions), and how.
+
+    ``(24, "2 target × 3 ipc × 4 seed")``. Counted from the axis lengths alone, so a huge grid is measured without
+    being built.
+    """
     raw = tomllib.loads(text_or_raw) if isinstance(text_or_raw, str) else text_or_raw
     axes = {k: len(v) if isinstance(v, list) else 1 for k, v in dict(raw.get("grid", {})).items()}
     if "seed" not in axes:
@@ -282,8 +289,11 @@ def parse_spec(text: str, *, name: str = "sweep", max_cells: int | None = MAX_CE
 
 
 def _parse_resources(table: dict, grid: dict) -> dict:
-    """``[resources.<axis>.<value>]`` tables: SLURM resources of the cells with that grid value
-    (``[resources.ipc.100] mem_gb = 64``), checked as ``Resources`` fields."""
+    """Parse the ``[resources.<axis>.<value>]`` tables.
+
+    They hold the SLURM resources of the cells with that grid value (``[resources.ipc.100] mem_gb = 64``), checked as
+    ``Resources`` fields.
+    """
     from .resources import Resources
 
     for axis, by_value in table.items():
@@ -325,9 +335,11 @@ def make_spec(*, grid: dict, preset: str = "paper", seeds: Sequence[int] = (0,),
               data: dict | None = None, overrides: dict | None = None, evaluate: dict | None = None,
               exclude: Sequence[dict] = (), device: str = "auto", name: str = "sweep",
               max_cells: int | None = MAX_CELLS) -> SweepSpec:
-    """A ``SweepSpec`` from Python values (what ``fairdd.experiments`` grids will call): the sweep file
-    is written out as TOML and parsed back, so it is validated exactly as a file is and the sweep
-    directory keeps a readable ``sweep.toml``."""
+    """Return a ``SweepSpec`` from Python values (what ``fairdd.experiments`` grids will call).
+
+    The sweep file is written out as TOML and parsed back, so it is validated exactly as a file is and the sweep
+    directory keeps a readable ``sweep.toml``.
+    """
     head = {"name": name, "preset": preset, "seeds": list(seeds), "n_models": n_models, "device": device}
     if exclude:
         head["exclude"] = [dict(e) for e in exclude]
@@ -375,7 +387,7 @@ def _value(v) -> str:
 
 
 def _check_knobs_apply(knobs: list, grid: dict) -> None:
-    """A data knob that no dataset of the grid takes is a mistake (a typo'd file, or the wrong dataset)."""
+    """Refuse a data knob that no dataset of the grid takes (a typo'd file, or the wrong dataset)."""
     datasets = grid.get("dataset", [])
     for k in knobs:
         arg = "seed" if k == "data_seed" else k  # the data draw is the loaders' ``seed``
@@ -386,8 +398,11 @@ def _check_knobs_apply(knobs: list, grid: dict) -> None:
 
 
 def _check_knob(dataset: str, key: str, value) -> None:
-    """A data knob has the type of its loader's default (``bias = 0.9`` a number, ``n_groups = 10`` an
-    integer, ``download = false`` a bool, ``mode = "foreground"`` a string); its range is the loader's to check."""
+    """Check that a data knob has the type of its loader's default.
+
+    ``bias = 0.9`` a number, ``n_groups = 10`` an integer, ``download = false`` a bool, ``mode = "foreground"`` a
+    string; its range is the loader's to check.
+    """
     import inspect
 
     from ..data.registry import _builder, check_name
@@ -431,7 +446,7 @@ def _matching(table: dict, point: dict, fields: tuple, section: str) -> dict:
 
 
 def _data_seed(value, dataset: str) -> int | None:
-    """A cell's data draw: ``None`` (the authors') or a seed in range, for a dataset that has a draw."""
+    """Return a cell's data draw: ``None`` (the authors') or a seed in range, for a dataset that has a draw."""
     if value is None:
         return None
     from ..validate import check_seed

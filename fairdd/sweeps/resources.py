@@ -1,5 +1,8 @@
-"""What each SLURM job of a sweep asks for (``Resources``): read from a sweep file's ``[resources]``
-tables (``fairdd.sweeps.grid``) and used by the runner (``fairdd.sweeps.run``)."""
+"""What each SLURM job of a sweep asks for (``Resources``).
+
+Read from a sweep file's ``[resources]`` tables (``fairdd.sweeps.grid``) and used by the runner
+(``fairdd.sweeps.run``).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +17,10 @@ _STR_KNOBS = ("partition", "account", "qos", "constraint", "gres", "mem_per_cpu"
 
 @dataclass(frozen=True)
 class Resources:
-    """What each SLURM job asks for. ``None`` means "fit the grid's device" (``resolved``): no GPU flag for
-    a CPU grid, CPUs and memory within the partition's nodes, wall time from the device's estimate.
+    """What each SLURM job asks for.
+
+    ``None`` means "fit the grid's device" (``resolved``): no GPU flag for a CPU grid, CPUs and memory within the
+    partition's nodes, wall time from the device's estimate.
 
     Saved in the sweep folder (``resources.json``) on the first SLURM run and reused on resume.
     """
@@ -49,6 +54,7 @@ class Resources:
     additional: dict = field(default_factory=dict)  # any other sbatch option, name → value (extra lines)
 
     def __post_init__(self) -> None:
+        """Check every knob: integers in range, memory positive, strings non-empty, or ``None``."""
         for name in _INT_KNOBS:
             value = getattr(self, name)
             low = 0 if name in ("gpus_per_task", "signal_delay_s", "max_num_timeout") else 1
@@ -72,11 +78,13 @@ class Resources:
             raise TypeError(f"additional must be a dict of sbatch options; got {self.additional!r}")
 
     def to_dict(self) -> dict:
+        """Give the fields as JSON-ready values (lists, not tuples)."""
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Resources":
+        """Build ``Resources`` from ``to_dict()``'s output; an unknown field is refused by name."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -84,13 +92,15 @@ class Resources:
         return cls(**data)
 
     def changed(self, given: dict) -> tuple["Resources", dict]:
-        """These resources with ``given`` fields replaced, and {field: (old, new)} of what changed."""
+        """Return these resources with ``given`` fields replaced, and {field: (old, new)} of what changed."""
         diff = {k: (getattr(self, k), v) for k, v in given.items() if getattr(self, k) != v}
         return dataclasses.replace(self, **given), diff
 
     def resolved(self, device: str, node: dict | None = None) -> "Resources":
-        """Fill the ``None`` of GPUs, CPUs and memory for ``device`` ("cpu", "cuda", "auto") and the
-        partition's smallest node (``node``: cpus, mem_gb, gpus; from ``sinfo``, None where unknown)."""
+        """Fill the ``None`` of GPUs, CPUs and memory for ``device`` and the partition's smallest node.
+
+        ``device``: "cpu", "cuda" or "auto"; ``node``: cpus, mem_gb, gpus (from ``sinfo``, None where unknown).
+        """
         node = node or {}
         gpus = self.gpus_per_task
         if gpus is None:

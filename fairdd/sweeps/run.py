@@ -58,6 +58,7 @@ class Plan:
     failed: list = field(default_factory=list)  # ids of failed / damaged cells (run only with retry_failed)
 
     def summary(self) -> str:
+        """Say in one line how many cells are to run and the estimate, with where it comes from."""
         source = ("from measured step times" if self.measured_share == 1 else
                   f"{100 * self.measured_share:.0f}% of it from measured step times, the rest from the step model")
         text = (f"{len(self.todo)} of {self.total_cells} cells to run ({self.done_cells} done); estimate "
@@ -95,13 +96,14 @@ class SweepStatus:
     resources: dict | None = None  # the SLURM resources saved in the folder (None: never submitted)
 
     def summary(self) -> str:
+        """Say in one line how many cells are in each state, the hours used and the estimate for the rest."""
         counts = ", ".join(f"{self.counts[s]} {s}" for s in STATES if self.counts[s] or s in _ALWAYS)
         used = ", ".join(f"{_hours(h)} h on {d}" for d, h in self.hours_used.items()) or "none yet"
         unit = _unit("cpu" if self.device == "cpu" else "cuda")
         return f"{counts}; used {used}; estimate for the rest {_hours(self.hours_left)} {unit}"
 
     def resources_line(self) -> str:
-        """The saved SLURM resources, the knobs set (``""`` if the sweep was never submitted)."""
+        """Return the saved SLURM resources, the knobs set (``""`` if the sweep was never submitted)."""
         if not self.resources:
             return ""
         default = Resources().to_dict()
@@ -124,7 +126,7 @@ def _unit(device: str) -> str:
 
 
 def _first_error(exc: BaseException) -> str:
-    """sbatch's complaint from a submitit error, once (it often repeats it)."""
+    """Return sbatch's complaint from a submitit error, once (it often repeats it)."""
     text = str(getattr(exc, "output", b"") or b"", "utf-8", "replace") if isinstance(
         getattr(exc, "output", None), bytes) else str(exc)
     lines = list(dict.fromkeys(ln.strip() for ln in text.splitlines() if "error" in ln.lower() and ln.strip()))
@@ -140,11 +142,14 @@ class SweepRun:
 
     @property
     def job_ids(self) -> list[str]:
+        """Return the SLURM job ids of the submitted jobs (``"inline"`` for jobs run here)."""
         return [str(getattr(j, "job_id", "inline")) for j in self.jobs]
 
     def wait(self, *, progress: bool = False, poll_s: float | None = None) -> SweepStatus:
-        """Block until the jobs end (SLURM: until SLURM says no cell is queued or running), polling every
-        ``poll_s`` seconds (default 1 locally, 5 on SLURM, to spare the controller)."""
+        """Block until the jobs end (SLURM: until SLURM says no cell is queued or running).
+
+        Polls every ``poll_s`` seconds (default 1 locally, 5 on SLURM, to spare the controller).
+        """
         poll_s = poll_s if poll_s is not None else (5.0 if self.slurm else 1.0)
         bar = None
         if progress:
@@ -219,7 +224,7 @@ class Sweep:
 
     @classmethod
     def open(cls, directory: str | Path) -> "Sweep":
-        """The sweep stored in ``directory`` (after it was run, moved or copied)."""
+        """Return the sweep stored in ``directory`` (after it was run, moved or copied)."""
         return cls(None, directory)
 
     def _check_grid(self) -> None:
@@ -261,6 +266,7 @@ class Sweep:
                                  f"settings: {cell_differences(made, mine.to_dict())}; use another directory")
 
     def cell(self, cell_id: str) -> Cell:
+        """Return the cell named ``cell_id``; ``ValueError`` if the sweep has none."""
         try:
             return self._by_id[cell_id]
         except KeyError:
@@ -268,7 +274,7 @@ class Sweep:
 
     # ---------------------------------------------------------------- SLURM's word
     def _records(self) -> dict[str, dict]:
-        """The SLURM job each cell was last submitted to (``job.json``)."""
+        """Return the SLURM job each cell was last submitted to (``job.json``)."""
         out = {}
         for c in self.cells:
             rec = self.dir.read(c.id, "job.json")
@@ -340,10 +346,13 @@ class Sweep:
     # ---------------------------------------------------------------- planning
     def plan(self, *, retry_failed: bool = False, cells_per_job: int | None = None, job_hours: float = 2.0,
              max_parallel: int | None = None, device: str | None = None) -> Plan:
-        """The cells to run: pending ones (failed and damaged ones too with ``retry_failed``; running and
-        queued ones are left alone), grouped into jobs of ``cells_per_job`` or, by default, into
-        ``max_parallel`` jobs (16 if None), more where a job would last over ``job_hours`` on average
-        by the estimate for ``device``; cells of one dataset together, so a job loads each dataset once."""
+        """Return the cells to run.
+
+        Pending ones (failed and damaged ones too with ``retry_failed``; running and queued ones are left alone),
+        grouped into jobs of ``cells_per_job`` or, by default, into ``max_parallel`` jobs (16 if None), more where a
+        job would last over ``job_hours`` on average by the estimate for ``device``; cells of one dataset together,
+        so a job loads each dataset once.
+        """
         if cells_per_job is not None and (isinstance(cells_per_job, bool) or not isinstance(cells_per_job, int)
                                           or cells_per_job < 1):
             raise ValueError(f"cells_per_job must be an integer >= 1 or None; got {cells_per_job!r}")
@@ -423,8 +432,10 @@ class Sweep:
 
     def _submit(self, resources: Resources | None, *, max_parallel: int | None, retry_failed: bool, device: str,
                 cells_per_job: int | None, job_hours: float) -> SweepRun:
-        """Submit the cells to run as one SLURM job array; under the lock, so two ``run`` never submit a
-        cell twice (cells of a live job are ``queued``, not planned)."""
+        """Submit the cells to run as one SLURM job array.
+
+        Under the lock, so two ``run`` never submit a cell twice (cells of a live job are ``queued``, not planned).
+        """
         from . import slurm
 
         resources = self.resources(resources)
@@ -451,8 +462,10 @@ class Sweep:
         return SweepRun(self, jobs, [c for ids in plan.jobs for c in ids], slurm=True)
 
     def job_groups(self, plan: Plan, resources: Resources) -> list[tuple[Resources, list[list[str]]]]:
-        """The plan's jobs split by the resources of their cells (``resources`` with the sweep file's
-        ``[resources.<axis>.<value>]`` of each cell): one job array per distinct set, in plan order."""
+        """Split the plan's jobs by the resources of their cells: one job array per distinct set, in plan order.
+
+        A cell's resources: ``resources`` with the sweep file's ``[resources.<axis>.<value>]`` of the cell.
+        """
         groups: dict[str, tuple[Resources, list[list[str]]]] = {}
         for ids in plan.jobs:
             parts: dict[str, list[str]] = {}
@@ -496,8 +509,11 @@ class Sweep:
                     "cells": job_lists, "hours_estimate": plan.gpu_hours, "device": plan.device})
 
     def resources(self, given: Resources | dict | None = None, *, save: bool = True) -> Resources:
-        """The folder's SLURM resources (``resources.json``), with ``given`` ones (a ``Resources`` or
-        {field: value}) replacing them and saved (``save``); ``Resources()`` on a first run with none given."""
+        """Return the folder's SLURM resources (``resources.json``), with ``given`` ones replacing them.
+
+        ``given``: a ``Resources`` or {field: value}; saved with ``save``. ``Resources()`` on a first run with none
+        given.
+        """
         from ..io import write_json
 
         path = self.dir.root / "resources.json"
@@ -534,9 +550,11 @@ class Sweep:
 
     # ------------------------------------------------------------------ status
     def status(self) -> SweepStatus:
-        """Each cell's state (done / running / queued / failed / damaged / pending) with its SLURM job,
-        the reason or last error line and the log to read; hours used (finished cells, by device) and
-        the estimate for the rest."""
+        """Give each cell's state (done / running / queued / failed / damaged / pending).
+
+        With its SLURM job, the reason or last error line and the log to read; hours used (finished cells, by
+        device) and the estimate for the rest.
+        """
         import pandas as pd
 
         rows, used, left, states = [], {}, 0.0, self.states()
@@ -573,7 +591,7 @@ class Sweep:
                            device=self.spec.device, resources=json.loads(saved.read_text()) if saved.is_file() else None)
 
     def table(self, **kw):
-        """The paper table of the finished cells (``fairdd.sweeps.table.SweepTable``)."""
+        """Return the paper table of the finished cells (``fairdd.sweeps.table.SweepTable``)."""
         from .table import load_table
 
         return load_table(self.dir.root, **kw)
@@ -613,7 +631,7 @@ def json_key(obj) -> str:
 # ------------------------------------------------------------------------- executors
 def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_parallel: int | None = 1,
                   timeout_min: int = 60, name: str = "sweep", chdir: str | Path | None = None):
-    """A submitit executor with the requested resources. Needs ``pip install fairdd[cluster]``."""
+    """Return a submitit executor with the requested resources. Needs ``pip install fairdd[cluster]``."""
     try:
         import submitit
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -643,7 +661,7 @@ def make_executor(kind: str, folder: str | Path, *, resources: Resources, max_pa
 
 def slurm_parameters(resources: Resources, *, timeout_min: int, max_parallel: int | None = None,
                      name: str = "sweep", chdir: str | Path | None = None) -> dict:
-    """submitit's sbatch parameters for ``resources`` (resolved: ``Resources.resolved``).
+    """Give submitit's sbatch parameters for ``resources`` (resolved: ``Resources.resolved``).
 
     No ``--gpus-per-task`` without GPUs, no ``--wckey``; the job is named ``fairdd-<name>`` and runs in
     ``chdir`` (the sweep folder) unless the resources say otherwise.
@@ -671,7 +689,7 @@ def slurm_parameters(resources: Resources, *, timeout_min: int, max_parallel: in
 
 
 def guarded_setup(lines: Sequence[str]) -> list[str]:
-    """The job's setup lines, each stopping the job when it fails (``set -e`` for the setup only).
+    """Return the job's setup lines, each stopping the job when it fails (``set -e`` for the setup only).
 
     A failing line (``module load nothing``, ``source /no/such/venv/bin/activate``) ends the job with
     its exit status and ``fairdd: setup line N failed (exit S): LINE`` as the log's last line, so the
@@ -693,7 +711,7 @@ def guarded_setup(lines: Sequence[str]) -> list[str]:
 
 
 def _check_syntax(block: list[str], line: str) -> None:
-    """A ``ValueError`` naming ``line`` if bash cannot parse its guarded ``block`` (no bash here: unchecked)."""
+    """Raise a ``ValueError`` naming ``line`` if bash cannot parse its guarded ``block`` (no bash here: unchecked)."""
     import shutil
     import subprocess
 
@@ -706,7 +724,7 @@ def _check_syntax(block: list[str], line: str) -> None:
 
 
 def sbatch_script(executor, n_jobs: int) -> str:
-    """The sbatch script submitit would write for an array of ``n_jobs`` (nothing is submitted)."""
+    """Return the sbatch script submitit would write for an array of ``n_jobs`` (nothing is submitted)."""
     from submitit.slurm.slurm import _make_sbatch_string
 
     params = dict(executor.parameters)
@@ -717,7 +735,7 @@ def sbatch_script(executor, n_jobs: int) -> str:
 
 def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, timeout_min: int,
                    max_parallel: int | None = None, name: str = "sweep", chdir: str | Path | None = None) -> str:
-    """The sbatch script of an array of ``n_jobs``, written without SLURM (no ``srun`` needed here)."""
+    """Return the sbatch script of an array of ``n_jobs``, written without SLURM (no ``srun`` needed here)."""
     import shlex
     import sys
 
@@ -780,14 +798,14 @@ class SweepWorker:
             raise
 
     def checkpoint(self, root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto"):
-        """What the requeued job runs: the same cells (submitit's checkpointing protocol)."""
+        """Return what the requeued job runs: the same cells (submitit's checkpointing protocol)."""
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(SweepWorker(), root, cell_ids, retry_failed, device)
 
 
 def _stop_if_warned(stepper, info) -> None:
-    """A distillation callback: after SLURM's warning, save the state and leave for the requeue."""
+    """Act as a distillation callback: after SLURM's warning, save the state and leave for the requeue."""
     if _WARNED.is_set():
         path = getattr(stepper, "_sweep_checkpoint", None)
         if path is not None:
@@ -812,7 +830,7 @@ def _note_requeue(folder: Path, where: str) -> None:
 
 
 def run_job(root: str, cell_ids: Sequence[str], retry_failed: bool = False, device: str = "auto") -> dict:
-    """A worker: run every listed cell that is not done and can be claimed. Returns ``{id: state}``.
+    """Run every listed cell that is not done and can be claimed (a worker); return ``{id: state}``.
 
     Errors of a cell are written to its ``failed.json`` and its log; the worker goes on with the next.
     """
@@ -852,8 +870,10 @@ def run_cells(sweep: Sweep, cell_ids: Sequence[str], *, retry_failed: bool = Fal
 
 
 def _owner() -> dict:
-    """The worker's SLURM job (``job``, what SLURM is asked about) or submitit's local job id (``worker``:
-    a pid, never asked of SLURM, so a local worker on a SLURM login node is not taken for a dead job)."""
+    """Return the worker's SLURM job (``job``, what SLURM is asked about) or submitit's local job id (``worker``).
+
+    ``worker`` is a pid, never asked of SLURM, so a local worker on a SLURM login node is not taken for a dead job.
+    """
     job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
     if job:
@@ -937,8 +957,10 @@ def _training_source(cell: Cell, train, folder: Path, dev):
 
 
 def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
-    """``distill`` for the cell, resumed from ``path`` when an interrupted attempt left it there;
-    after SLURM's warning signal the state is written to ``path`` between two steps."""
+    """Run ``distill`` for the cell, resumed from ``path`` when an interrupted attempt left it there.
+
+    After SLURM's warning signal the state is written to ``path`` between two steps.
+    """
     def remember(stepper, info) -> None:
         stepper._sweep_checkpoint = path
         _stop_if_warned(stepper, info)
@@ -1002,7 +1024,7 @@ def _training_key(source) -> str:
 
 
 def _done_record(cell: Cell, source, report, dev, *, distill_s: float, load_s: float, seconds: float) -> dict:
-    """What ``done.json`` holds: the report's metrics, spread and noise floor, timings and the device."""
+    """Return what ``done.json`` holds: the report's metrics, spread and noise floor, timings and the device."""
     import statistics
 
     import torch
@@ -1037,7 +1059,7 @@ def _load(cell: Cell, cache: dict, load):
 
 
 def _describe(ds) -> dict:
-    """The dataset's fingerprint where ``GroupedDataset`` offers one, else its build knobs and sizes."""
+    """Return the dataset's fingerprint where ``GroupedDataset`` offers one, else its build knobs and sizes."""
     fp = getattr(ds, "fingerprint", None)
     out = {"info": ds.info, "n": len(ds), "n_classes": ds.n_classes, "n_groups": ds.n_groups,
            "image_shape": list(ds.image_shape)}

@@ -40,6 +40,7 @@ class JobState:
 
     @property
     def alive(self) -> bool | None:
+        """Whether the job is queued or running; ``None`` where SLURM cannot say."""
         if self.state == "UNKNOWN":
             return None
         return self.state in LIVE
@@ -55,7 +56,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess | None:
 
 
 def _squeue(jobs: list[str]) -> dict[str, JobState] | None:
-    """The live jobs among ``jobs``; None where squeue cannot be asked."""
+    """Return the live jobs among ``jobs``; None where squeue cannot be asked."""
     out = _run(["squeue", "-h", "-r", "-o", "%i|%T|%r", "-j", ",".join(jobs)])
     if out is None or out.returncode:
         # squeue refuses a whole list when one id has left slurmctld: ask for every job of the user
@@ -71,9 +72,12 @@ def _squeue(jobs: list[str]) -> dict[str, JobState] | None:
 
 
 def _sacct(jobs: list[str], *, completion: bool = False) -> dict[str, JobState] | None:
-    """Ended jobs from accounting (``completion``: from the job completion log, ``sacct -c``, which a
-    site without slurmdbd may keep with ``JobCompType=jobcomp/filetxt``; it names array tasks by their
-    own job ids, so they are left to ``scontrol``); None where that source is off."""
+    """Return ended jobs from accounting; None where that source is off.
+
+    ``completion``: from the job completion log (``sacct -c``), which a site without slurmdbd may keep with
+    ``JobCompType=jobcomp/filetxt``; it names array tasks by their own job ids, so they are left to
+    ``scontrol``.
+    """
     out = _run(["sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(jobs)] + (["-c"] if completion else []))
     if out is None or out.returncode:
         return None
@@ -108,9 +112,10 @@ def _scontrol() -> dict[str, JobState]:
 
 
 def query(jobs: Iterable[str], *, logs: dict[str, Path] | None = None) -> dict[str, JobState]:
-    """SLURM's state of each job id (``"123_4"`` for an array task): UNKNOWN where SLURM cannot be
-    asked, GONE for a job that is not live and has left no record (an array task cancelled while
-    pending, a job purged after ``MinJobAge`` without accounting).
+    """Ask SLURM for the state of each job id (``"123_4"`` for an array task).
+
+    UNKNOWN where SLURM cannot be asked, GONE for a job that is not live and has left no record (an array task
+    cancelled while pending, a job purged after ``MinJobAge`` without accounting).
 
     logs : a job's stderr file: an ended job whose log says it exceeded its memory is OUT_OF_MEMORY.
     """
@@ -139,7 +144,7 @@ def query(jobs: Iterable[str], *, logs: dict[str, Path] | None = None) -> dict[s
 
 
 def log_tail(path: Path | None, lines: int = 1) -> str:
-    """The last ``lines`` non-empty lines of a log ("" if there is none)."""
+    """Return the last ``lines`` non-empty lines of a log ("" if there is none)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
@@ -151,8 +156,10 @@ def log_tail(path: Path | None, lines: int = 1) -> str:
 
 
 def partition_node(partition: str | None = None) -> dict | None:
-    """The smallest node of ``partition`` (default: the default one): cpus, mem_gb and whether it has
-    GPUs (``sinfo``); None without SLURM."""
+    """Return the smallest node of ``partition`` (default: the default one).
+
+    Its cpus, mem_gb, whether it has GPUs and its time limit (``sinfo``); None without SLURM.
+    """
     args = ["sinfo", "-h", "-o", "%c|%m|%G|%P|%l"] + (["-p", partition] if partition else [])
     out = _run(args)
     if out is None or out.returncode:

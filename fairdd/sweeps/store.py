@@ -54,6 +54,7 @@ class Claim:
     _thread: threading.Thread
 
     def release(self) -> None:
+        """Stop the heartbeat and delete the claim file."""
         self._stop.set()
         self._thread.join(timeout=5)
         try:
@@ -66,21 +67,26 @@ class SweepDir:
     """The files of one sweep directory (see the module docstring)."""
 
     def __init__(self, root: str | Path, *, job_alive=None) -> None:
-        """``job_alive(job_id) -> bool | None``: whether SLURM runs that job (None: unknown); a claim of a
-        job SLURM reports dead is freed at once instead of after ``STALE_AFTER_S``."""
+        """Open the sweep folder ``root``.
+
+        ``job_alive(job_id) -> bool | None``: whether SLURM runs that job (None: unknown); a claim of a job
+        SLURM reports dead is freed at once instead of after ``STALE_AFTER_S``.
+        """
         self.root = Path(root)
         self.job_alive = job_alive
 
     @property
     def spec_file(self) -> Path:
+        """The sweep file kept in the folder (``sweep.toml``)."""
         return self.root / "sweep.toml"
 
     @property
     def jobs(self) -> Path:
+        """The submitit folder: job scripts, logs and submission records."""
         return self.root / "jobs"
 
     def stored_spec(self) -> SweepSpec:
-        """The grid stored here (``sweep.toml``), validated; ``FileNotFoundError`` or ``ValueError`` naming it."""
+        """Return the grid stored here (``sweep.toml``), validated; else ``FileNotFoundError`` / ``ValueError``."""
         if not self.spec_file.is_file():
             raise FileNotFoundError(f"{self.root} holds no sweep (no sweep.toml); pass the sweep file")
         try:
@@ -89,10 +95,11 @@ class SweepDir:
             raise ValueError(f"{self.spec_file} is not a valid sweep file: {exc}") from None
 
     def cell(self, cell_id: str) -> Path:
+        """Return the folder of cell ``cell_id``."""
         return self.root / "cells" / cell_id
 
     def lock(self, timeout: float = 120.0):
-        """The sweep's lock (``filelock``; released by the OS if its holder dies)."""
+        """Return the sweep's lock (``filelock``; released by the OS if its holder dies)."""
         from filelock import FileLock
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -100,8 +107,10 @@ class SweepDir:
 
     # ------------------------------------------------------------------ states
     def state(self, cell_id: str) -> CellState:
-        """done / damaged / running / failed / pending from the files alone ("queued" needs SLURM:
-        ``Sweep.status``)."""
+        """Give the cell's state from the files alone: done / damaged / running / failed / pending.
+
+        "queued" needs SLURM: ``Sweep.status``.
+        """
         d = self.cell(cell_id)
         if (d / "done.json").is_file():
             return "damaged" if self.damage(cell_id) else "done"
@@ -112,7 +121,7 @@ class SweepDir:
         return "pending"
 
     def damage(self, cell_id: str) -> str | None:
-        """What is wrong with the cell's ``done.json`` (None if it is a complete record)."""
+        """Return what is wrong with the cell's ``done.json`` (None if it is a complete record)."""
         path = self.cell(cell_id) / "done.json"
         try:
             done = json.loads(path.read_text())
@@ -126,6 +135,7 @@ class SweepDir:
         return f"{path} lacks the metrics {missing}" if missing else None
 
     def read(self, cell_id: str, name: str) -> dict | None:
+        """Read the cell's JSON file ``name``; ``None`` if it is missing or unreadable."""
         path = self.cell(cell_id) / name
         try:
             obj = json.loads(path.read_text())
@@ -135,8 +145,11 @@ class SweepDir:
 
     # ------------------------------------------------------------------ claims
     def claim(self, cell_id: str, *, retry_failed: bool = False, owner: dict | None = None) -> Claim | None:
-        """Take the cell if it is pending (or failed, with ``retry_failed``); ``None`` if it is done, held
-        by a live worker, or failed and not to be retried. A dead worker's claim is taken over."""
+        """Take the cell if it is pending (or failed, with ``retry_failed``).
+
+        ``None`` if it is done, held by a live worker, or failed and not to be retried. A dead worker's claim is
+        taken over.
+        """
         d = self.cell(cell_id)
         with self.lock():
             held = self.read(cell_id, "claim") if (d / "claim").exists() else None
@@ -179,13 +192,16 @@ class SweepDir:
         return cleared
 
     def write(self, cell_id: str, name: str, obj) -> Path:
+        """Write ``obj`` as the cell's JSON file ``name`` (atomically); return its path."""
         return write_json(self.cell(cell_id) / name, obj)
 
 
 def claim_is_live(path: Path, job_alive=None) -> bool:
-    """A claim is live while its worker runs: its SLURM job (if any) is not reported dead, and on this
-    host its process exists with the start time it had when it claimed (a pid can be reused); on
-    another host, it was touched lately."""
+    """Tell whether a claim is live: whether its worker runs.
+
+    Live: its SLURM job (if any) is not reported dead, and on this host its process exists with the start
+    time it had when it claimed (a pid can be reused); on another host, it was touched lately.
+    """
     try:
         info = json.loads(path.read_text())
         age = time.time() - path.stat().st_mtime
@@ -205,8 +221,10 @@ def claim_is_live(path: Path, job_alive=None) -> bool:
 
 
 def process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22); None where
-    there is no ``/proc``. A pid together with it names one process, even after the pid is reused."""
+    """Return the process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22).
+
+    None where there is no ``/proc``. A pid together with it names one process, even after the pid is reused.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return int(stat.rsplit(")", 1)[1].split()[19])

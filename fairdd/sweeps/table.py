@@ -1,7 +1,8 @@
-"""The paper table of a sweep directory: rows method × target, columns dataset × IPC, cells
-accuracy and EOD as mean ± std over seeds, with the published numbers beside ours where known, and
-beside each entry the noise floor: the EOD / DEO_A that a perfectly fair model of the same per-class
-accuracy scores on that test set from sampling noise alone (``FairnessReport.noise_floor``).
+"""The paper table of a sweep directory.
+
+Rows method × target, columns dataset × IPC, cells accuracy and EOD as mean ± std over seeds, with the published
+numbers beside ours where known, and beside each entry the noise floor: the EOD / DEO_A that a perfectly fair model
+of the same per-class accuracy scores on that test set from sampling noise alone (``FairnessReport.noise_floor``).
 
     table = fairdd.sweeps.load_table("results/sweeps/smoke")
     text = table.markdown(); table.save("results/sweeps/smoke")   # table.md, table.tex, table.csv, cells.csv
@@ -27,9 +28,11 @@ FLOOR_COLUMN = "floor EOD / DEO_A"
 
 @dataclass
 class SweepTable:
-    """``cells``: one row per finished cell (tidy). ``summary``: one row per (rows × columns) entry with
-    mean, std and number of seeds per metric and the published accuracy / EOD. ``rows``/``columns``:
-    the axes of the wide layout."""
+    """``cells``.
+
+    One row per finished cell (tidy). ``summary``: one row per (rows × columns) entry with mean, std and number of
+    seeds per metric and the published accuracy / EOD. ``rows``/``columns``: the axes of the wide layout.
+    """
 
     cells: "object"
     summary: "object"
@@ -43,9 +46,12 @@ class SweepTable:
         return bool(len(self.summary)) and "eod_floor" in self.summary and self.summary["eod_floor"].notna().any()
 
     def wide(self, *, published: bool = True, floor: bool = True):
-        """The paper layout: a DataFrame of strings ``"acc ± s / EOD ± s"`` (published in brackets), each
-        column followed by its noise-floor column ``"EOD floor / DEO_A floor"`` (with ``floor`` and where
-        the reports give one); a floor column's label ends with ``FLOOR_COLUMN``."""
+        """Return the paper layout.
+
+        A DataFrame of strings ``"acc ± s / EOD ± s"`` (published in brackets), each column followed by its
+        noise-floor column ``"EOD floor / DEO_A floor"`` (with ``floor`` and where the reports give one); a floor
+        column's label ends with ``FLOOR_COLUMN``.
+        """
         import pandas as pd
 
         if not len(self.summary):
@@ -67,6 +73,7 @@ class SweepTable:
         return pd.DataFrame(out, index=wide.index)
 
     def markdown(self, *, published: bool = True) -> str:
+        """Return the paper layout as a markdown table (with the damage note when cells are damaged)."""
         wide = self.wide(published=published)
         if not len(wide):
             return "(no finished cells)" + (f"\n\n{self.damage_note()}\n" if self.damaged else "")
@@ -80,7 +87,7 @@ class SweepTable:
         return "\n".join(lines) + "\n\n" + note + "\n"
 
     def latex(self, *, published: bool = True, caption: str = "", label: str = "tab:sweep") -> str:
-        """A booktabs table (``\\usepackage{booktabs}``)."""
+        r"""Return a booktabs table (``\usepackage{booktabs}``)."""
         wide = self.wide(published=published)
         cols = list(wide.columns) if len(wide) else []
         spec = "l" * len(self.rows) + "c" * len(cols)
@@ -249,8 +256,11 @@ def _summarise(cells, keys: list[str]):
 
 
 def _published(grp) -> dict:
-    """The published number beside an entry: only when every cell of it matches the same published row
-    (``fairdd.experiments.compare``), else NaN and the reason of a cell that does not."""
+    """Return the published number beside an entry.
+
+    Only when every cell of it matches the same published row (``fairdd.experiments.compare``), else NaN and the
+    reason of a cell that does not.
+    """
     cells = grp[["published_accuracy", "published_eod", "published_source", "published_near_miss"]]
     rows = list(cells.itertuples(index=False, name=None))
     matched = [r for r in rows if not math.isnan(r[0])]

@@ -19,6 +19,7 @@ import torch
 
 from ..ops import cell_index, segment_mean
 from ..validate import check_group_weights  # noqa: F401 (re-exported: one check, in validate)
+from .protocol import VANILLA_PROTOCOL, Protocol
 
 __all__ = ["Targets", "Strategy", "MomentStrategy", "cell_means", "check_group_weights", "group_weight_matrix"]
 
@@ -71,15 +72,16 @@ class Strategy:
         How the real batch is drawn: as the data come, or equally per group.
     config_fields : dict (class variable)
         Strategy field → the ``DistillConfig`` field it is built from (``from_config``).
-    preset_as : str or None (class variable)
-        The target whose preset values (distance, warm start...) it runs with; ``None``: its own name.
+    protocol : Protocol (class variable)
+        The reference run mode whose preset values (DM distance, warm start, CAFE loss) it runs with
+        (``fairdd.targets.protocol``); default ``VANILLA_PROTOCOL``, the methods as published.
     """
 
     name: ClassVar[str] = "base"
     kind: ClassVar[str] = ""
     sampling: ClassVar[Literal["pooled", "groups"]] = "pooled"
     config_fields: ClassVar[Mapping[str, str]] = {}
-    preset_as: ClassVar[str | None] = None
+    protocol: ClassVar[Protocol] = VANILLA_PROTOCOL
 
     def __call__(self, stats: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
                  n_classes: int, n_groups: int) -> Targets:

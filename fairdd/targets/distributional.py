@@ -23,6 +23,7 @@ import torch
 from ..barycenter import bures_barycenters, w2_barycenter, w2_barycenters
 from ..ops import cell_index, segment_count
 from .base import Strategy, Targets, check_group_weights, group_weight_matrix
+from .protocol import COBRA_PROTOCOL, Protocol
 
 __all__ = ["CobraW2", "CobraGauss", "padded_clouds"]
 
@@ -78,6 +79,7 @@ class CobraW2(Strategy):
     """
 
     name: ClassVar[str] = "cobra-w2"
+    protocol: ClassVar[Protocol] = COBRA_PROTOCOL  # COBRA with another barycenter: its DM warm start
     kind: ClassVar[str] = "cloud"
     config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
@@ -87,6 +89,7 @@ class CobraW2(Strategy):
     solver: str = "sinkhorn"  # "sinkhorn": batched entropic, on the data's device; "exact": POT LP per class (CPU)
 
     def __post_init__(self) -> None:
+        """Check the solver and the group weights."""
         if self.solver not in ("sinkhorn", "exact"):
             raise ValueError(f"solver must be 'sinkhorn' or 'exact'; got {self.solver!r}")
         check_group_weights(self.group_weights)
@@ -154,6 +157,7 @@ class CobraGauss(Strategy):
     """
 
     name: ClassVar[str] = "cobra-gauss"
+    protocol: ClassVar[Protocol] = COBRA_PROTOCOL  # COBRA with another barycenter: its DM warm start
     kind: ClassVar[str] = "gaussian"
     config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
@@ -161,6 +165,7 @@ class CobraGauss(Strategy):
     ridge: float = 1e-3
 
     def __post_init__(self) -> None:
+        """Check the group weights and the projection dimension."""
         check_group_weights(self.group_weights)
         if not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")

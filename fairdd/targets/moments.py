@@ -22,6 +22,7 @@ from typing import ClassVar, Literal, Sequence
 import torch
 
 from .base import MomentStrategy, Strategy, Targets, cell_means, check_group_weights, group_weight_matrix
+from .protocol import COBRA_PROTOCOL, FAIRDD_PROTOCOL, Protocol
 
 __all__ = ["Targets", "Strategy", "MomentStrategy", "Vanilla", "Uniform", "FairDD", "Cobra", "cell_means",
            "check_group_weights", "group_weight_matrix"]
@@ -96,10 +97,12 @@ class FairDD(MomentStrategy):
     """
 
     name: ClassVar[str] = "fairdd"
+    protocol: ClassVar[Protocol] = FAIRDD_PROTOCOL
     config_fields: ClassVar[dict] = {"reduction": "fairdd_reduction"}
     reduction: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
+        """Check the reduction."""
         if self.reduction not in ("sum", "mean"):
             raise ValueError(f"unknown reduction {self.reduction!r}; allowed: ['sum', 'mean']")
 
@@ -136,10 +139,12 @@ class Cobra(MomentStrategy):
     """
 
     name: ClassVar[str] = "cobra"
+    protocol: ClassVar[Protocol] = COBRA_PROTOCOL
     config_fields: ClassVar[dict] = {"group_weights": "group_weights"}
     group_weights: str | Sequence[float] = "uniform"
 
     def __post_init__(self) -> None:
+        """Check the group weights."""
         check_group_weights(self.group_weights)
 
     def from_cells(self, mean, count) -> Targets:
@@ -156,8 +161,8 @@ class CobraMix(Cobra):
         \qquad a \in \mathcal{A}_c
 
     (:math:`n_{c,a}`: the group's count in class c's real batch). λ = 0 is the pooled mean (vanilla's
-    target), λ = 1 COBRA's uniform barycenter. Configured like ``cobra`` by the presets
-    (``preset_as``); the trade-off explorer runs it between its two ends.
+    target), λ = 1 COBRA's uniform barycenter. Runs with COBRA's protocol (inherited from ``Cobra``);
+    the trade-off explorer runs it between its two ends.
 
     Parameters
     ----------
@@ -167,7 +172,6 @@ class CobraMix(Cobra):
 
     name: ClassVar[str] = "cobra-mix"
     config_fields: ClassVar[dict] = {"mix": "mix"}
-    preset_as: ClassVar[str] = "cobra"
     mix: float = 1.0
 
     def __post_init__(self) -> None:

@@ -1,4 +1,6 @@
-"""Serve the live dashboard (notebook 03) with Voila as an offline app: ``make app`` or
+"""Serve the live dashboard (notebook 03) with Voila as an offline app.
+
+``make app``, or from Python::
 
     with serve(smoke=True) as url: ...      # used by the browser test and the latency benchmark
 
@@ -34,8 +36,11 @@ def _free_port() -> int:
 
 
 def _copy_in(notebook: Path, work: Path) -> None:
-    """Copy ``notebook`` into ``work`` and start an empty ``voila.log`` there; a file of those names that
-    fairdd did not write is never replaced (``fairdd.ownership``), both checked before either is written."""
+    """Copy ``notebook`` into ``work`` and start an empty ``voila.log`` there.
+
+    A file of those names that fairdd did not write is never replaced (``fairdd.ownership``), both checked before
+    either is written.
+    """
     import shutil
 
     from ..ownership import check_owned, write_owned
@@ -49,8 +54,10 @@ def _copy_in(notebook: Path, work: Path) -> None:
 @contextlib.contextmanager
 def serve(notebook: str | Path = NOTEBOOK, *, smoke: bool = False, workshop: bool = False,
           workdir: str | Path | None = None, timeout_s: float = 90.0, env: dict | None = None):
-    """Run Voila on 127.0.0.1 for ``notebook`` (copied into ``workdir`` so its outputs land there);
-    yields the URL; stops the server on exit. The log is ``workdir/voila.log``."""
+    """Run Voila on 127.0.0.1 for ``notebook`` (copied into ``workdir`` so its outputs land there).
+
+    Yields the URL; stops the server on exit. The log is ``workdir/voila.log``.
+    """
     import shutil
     import tempfile
 

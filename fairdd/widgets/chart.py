@@ -31,7 +31,7 @@ __all__ = ["Chart", "clean", "css_colour"]
 
 
 def css_colour(colour) -> str:
-    """A CSS colour from a palette entry: a string as is, an RGB(A) tuple in [0, 1] as ``#rrggbb``."""
+    """Return a CSS colour from a palette entry: a string as is, an RGB(A) tuple in [0, 1] as ``#rrggbb``."""
     if isinstance(colour, str):
         return colour
     return "#" + "".join(f"{round(255 * float(c)):02x}" for c in tuple(colour)[:3])
@@ -68,6 +68,7 @@ class Chart(anywidget.AnyWidget):
             self.spec = spec
 
     def on_click(self, callback: Callable[[dict], None]) -> None:
+        """Call ``callback`` with the click message (a dict) whenever the chart is clicked."""
         self._click.append(callback)
 
     def _on_msg(self, _widget, content, _buffers) -> None:

@@ -76,6 +76,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class Settings:
+    """What the dashboard lets you choose: the data, the run and the view (one line per field)."""
+
     dataset: str = "colored-mnist-5k"  # which builder (fairdd.datasets.DATASETS); "given": data passed in
     mode: str = "foreground"  # colour the object or the background
     bias: float = 0.9  # majority share: fraction of a class in its own colour
@@ -135,10 +137,12 @@ GIVEN_KEYS = ("dataset", "mode", "bias", "severity", "groups", "n_groups")  # de
 
 
 def normalise_lists(changes: dict) -> dict:
-    """``changes`` with each list-valued setting (``groups``, ``compare``) as a tuple of names, or a
-    ``ValueError`` naming the setting: a list, tuple or array of distinct strings is accepted (``groups``:
-    at least one, ``None`` = every group; ``compare``: ``None`` or empty = no comparison); one string, a
-    set (no order), a mapping, a number or a non-string element is refused."""
+    """Return ``changes`` with each list-valued setting (``groups``, ``compare``) as a tuple of names.
+
+    Or raise a ``ValueError`` naming the setting: a list, tuple or array of distinct strings is accepted
+    (``groups``: at least one, ``None`` = every group; ``compare``: ``None`` or empty = no comparison); one
+    string, a set (no order), a mapping, a number or a non-string element is refused.
+    """
     out = dict(changes)
     for key, item in LIST_KEYS.items():
         if key not in out:
@@ -167,7 +171,7 @@ def normalise_lists(changes: dict) -> dict:
 
 
 def _refuse_data_keys(changes: dict, why: str) -> None:
-    """A controller built from given data has no dataset to rebuild: its data settings are refused, not recorded."""
+    """Refuse data settings on a controller built from given data: it has no dataset to rebuild."""
     bad = sorted(k for k in changes if k in GIVEN_KEYS)
     if bad:
         raise ValueError(f"{why}: the data settings {bad} cannot be set (they describe how a dataset is built); "
@@ -175,8 +179,10 @@ def _refuse_data_keys(changes: dict, why: str) -> None:
 
 
 def dataset_availability(names=None) -> dict:
-    """``{name: Availability}`` for every dataset (``fairdd.datasets.availability``), never raising: a
-    loader that fails in a way the registry does not expect counts as unavailable, its error the reason."""
+    """Return ``{name: Availability}`` for every dataset (``fairdd.datasets.availability``), never raising.
+
+    A loader that fails in a way the registry does not expect counts as unavailable, its error the reason.
+    """
     from .. import datasets
 
     out = {}
@@ -203,9 +209,11 @@ class Frame:
 
 
 class DistillController:
-    """Owns the datasets, one ``Distiller`` per target, proxy reports and embedding frames; reports
-    changes to listeners (``on_change(callback)``: ``callback(controller, what)``, ``what`` one of
-    reset, step, proxy, embedding, view, settings, replay, error)."""
+    """Owns the datasets, one ``Distiller`` per target, proxy reports and embedding frames.
+
+    Reports changes to listeners (``on_change(callback)``: ``callback(controller, what)``, ``what`` one of reset,
+    step, proxy, embedding, view, settings, replay, error).
+    """
 
     def __init__(self, *, train: GroupedDataset | None = None, test: GroupedDataset | None = None,
                  **settings) -> None:
@@ -240,8 +248,11 @@ class DistillController:
 
     @property
     def error(self) -> str | None:
-        """Every error not yet cleared, one per source (settings, step, proxy, embedding, replay, view,
-        listener): an error stays until the action that failed succeeds (or a new run replaces it)."""
+        """Every error not yet cleared, one per source.
+
+        Sources: settings, step, proxy, embedding, replay, view, listener. An error stays until the action that
+        failed succeeds (or a new run replaces it).
+        """
         return " · ".join(self.errors.values()) or None
 
     @error.setter
@@ -253,6 +264,7 @@ class DistillController:
 
     # --------------------------------------------------------------- listeners
     def on_change(self, callback: Callable[["DistillController", str], None]) -> None:
+        """Call ``callback(controller, what)`` after every change (``what``: see the class docstring)."""
         self._listeners.append(callback)
 
     def _emit(self, what: str) -> None:
@@ -270,8 +282,11 @@ class DistillController:
 
     # ---------------------------------------------------------------- settings
     def set(self, **changes) -> None:
-        """Change settings. Validated (and the new run built) before anything changes: a refused
-        setting raises ``ValueError`` and leaves the running run as it was, the error in ``error``."""
+        """Change settings.
+
+        Validated (and the new run built) before anything changes: a refused setting raises ``ValueError`` and
+        leaves the running run as it was, the error in ``error``.
+        """
         names = {f.name for f in dataclasses.fields(Settings)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -353,8 +368,11 @@ class DistillController:
         self._emit("reset")
 
     def _new_view(self) -> None:
-        """A new class or projection: the view's points, a fresh projector and the frames rebuilt from the
-        recorded synthetic sets (``image_history``), so a replay survives a view change."""
+        """Start a new view: a new class or projection.
+
+        The view's points, a fresh projector and the frames rebuilt from the recorded synthetic sets
+        (``image_history``), so a replay survives a view change.
+        """
         self.frames: list[Frame] = []
         self.replay_frames: list[Frame] = []
         self._last_refresh = -float("inf")
@@ -370,7 +388,7 @@ class DistillController:
             self.projector = PCAProjector()
 
     def reset(self) -> None:
-        """A fresh run with the current settings (iteration 0); replays and reports are cleared."""
+        """Start a fresh run with the current settings (iteration 0); replays and reports are cleared."""
         self.errors.clear()
         self._start(self._make_runs(self.settings, self.train))
 
@@ -388,15 +406,20 @@ class DistillController:
 
     @property
     def iteration(self) -> int:
+        """The primary run's iteration."""
         return self.run.iteration
 
     @property
     def reports(self) -> list[tuple[int, FairnessReport]]:
+        """The primary run's proxy reports, ``(iteration, FairnessReport)`` in order."""
         return self.reports_by[self.settings.target]
 
     def step(self) -> bool:
-        """One outer iteration of every run, all or nothing: on error, every run is put back exactly
-        as it was (``Distiller.snapshot()/restore()``), the error is recorded. Returns success."""
+        """Take one outer iteration of every run, all or nothing.
+
+        On error, every run is put back exactly as it was (``Distiller.snapshot()/restore()``), the error is
+        recorded. Returns success.
+        """
         t0 = time.perf_counter()
         snaps = {t: r.snapshot() for t, r in self.runs.items()}
         start = self.run.generator.get_state()
@@ -415,9 +438,11 @@ class DistillController:
         return True
 
     def advance(self, n: int = 1) -> int:
-        """Up to ``n`` steps with the scheduled proxy evaluations and embedding refreshes; never raises
-        for a failing step, evaluation or listener. Returns the number of steps done. With ``background``
-        set, a proxy evaluation is started there (one at a time) and taken in by ``collect()``."""
+        """Take up to ``n`` steps with the scheduled proxy evaluations and embedding refreshes.
+
+        Never raises for a failing step, evaluation or listener. Returns the number of steps done. With
+        ``background`` set, a proxy evaluation is started there (one at a time) and taken in by ``collect()``.
+        """
         _check_int("n", n, 0)
         self.collect()
         done = 0
@@ -438,8 +463,10 @@ class DistillController:
         return done
 
     def ensure_views(self) -> None:
-        """The proxy evaluation and embedding of the current iteration if there are none yet (after a
-        restart); in the background when ``background`` is set."""
+        """Compute the proxy evaluation and embedding of the current iteration if there are none yet.
+
+        That is after a restart; in the background when ``background`` is set.
+        """
         if self.report is None and self._pending is None:
             self._refresh_proxy_safely()
         if not self.frames and self.report is not None:
@@ -471,8 +498,10 @@ class DistillController:
         return None if self._pending is None else self._pending[1]
 
     def _start_proxy(self) -> bool:
-        """Start a proxy evaluation of every run's current set in ``background`` (skipped, not queued,
-        while one runs: the next scheduled one catches up)."""
+        """Start a proxy evaluation of every run's current set in ``background``.
+
+        Skipped, not queued, while one runs: the next scheduled one catches up.
+        """
         if self._pending is not None:
             return True
         try:
@@ -485,9 +514,11 @@ class DistillController:
         return True
 
     def collect(self) -> bool:
-        """Take in a finished background proxy evaluation (reports, proxy networks, then the embedding at
-        that iteration's networks); returns whether anything new came in. Called by ``advance()`` and by
-        the dashboard while idle."""
+        """Take in a finished background proxy evaluation; return whether anything new came in.
+
+        Reports, proxy networks, then the embedding at that iteration's networks. Called by ``advance()`` and by
+        the dashboard while idle.
+        """
         if self._pending is None or not self._pending[2].done():
             return False
         generation, it, job = self._pending
@@ -535,12 +566,15 @@ class DistillController:
 
     @property
     def report(self) -> FairnessReport | None:
+        """The primary run's last proxy report (``None`` before the first)."""
         return self.reports[-1][1] if self.reports else None
 
     def embed_view(self) -> tuple[np.ndarray, np.ndarray, list]:
-        """High-dim (n + m, d) embeddings of the view's points, their real groups (n,), extra kinds
-        (``mean:<group>``, ``barycenter``, ``pooled``, ``synthetic`` for the primary run's ◆ and
-        ``synthetic:<target>`` for each compared run's)."""
+        """Embed the view's points: high-dim (n + m, d) embeddings, real groups (n,) and extra kinds.
+
+        Extra kinds: ``mean:<group>``, ``barycenter``, ``pooled``, ``synthetic`` for the primary run's ◆ and
+        ``synthetic:<target>`` for each compared run's.
+        """
         if self.report is None:
             self.refresh_proxy(emit=False)
         images = {t: r.images.detach() for t, r in self.runs.items()}
@@ -549,7 +583,7 @@ class DistillController:
             return self._embed_synthetic(self.proxy_nets[-1], real, images)
 
     def _embed_real(self, net) -> tuple:
-        """The view's real points, group means, barycenter and pooled mean under ``net`` (once per view)."""
+        """Return the view's real points, group means, barycenter and pooled mean under ``net`` (once per view)."""
         net.eval()
         train, c = self.train, self.settings.view_class
         real = net.embed(train.images[self.view_index].to(self.device))  # (n, d)
@@ -604,8 +638,11 @@ class DistillController:
         return frame
 
     def _rebuild_frames(self) -> None:
-        """After a view change: one frame per recorded synthetic set, all under the last proxy networks
-        (the real points embedded once), so Replay works across class and PCA↔UMAP switches."""
+        """Rebuild the frames after a view change.
+
+        One frame per recorded synthetic set, all under the last proxy networks (the real points embedded once), so
+        Replay works across class and PCA↔UMAP switches.
+        """
         if not self.proxy_nets or not self.image_history:
             return
         t0 = time.perf_counter()
@@ -619,18 +656,22 @@ class DistillController:
         self.timings["view_ms"] = 1000 * (self._last_refresh - t0)
 
     def synthetic_image(self, index: int) -> torch.Tensor:
-        """The primary run's ``index``-th synthetic image of the view class (the ◆ points of the embedding
-        view, in order), (c, h, w) in [0, 1]."""
+        """Return the primary run's ``index``-th synthetic image of the view class, (c, h, w) in [0, 1].
+
+        The images are the ◆ points of the embedding view, in order.
+        """
         syn = self.run.images.detach()[self.run.labels == self.settings.view_class]  # (ipc, c, h, w)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(syn):
             raise ValueError(f"index must be an integer in [0, {len(syn)}); got {index!r}")
         return self.train.display(syn[index:index + 1].cpu())[0]
 
     def cell_examples(self, cls: int, group: int, *, k: int = 8) -> dict:
-        """Up to ``k`` test images of the (class, group) cell with the answers of the primary run's last
-        proxy evaluation: ``images`` (k, c, h, w) in [0, 1], ``index`` (k,) into the test set,
+        """Return up to ``k`` test images of the (class, group) cell, with the primary run's last answers.
+
+        The answers of its last proxy evaluation: ``images`` (k, c, h, w) in [0, 1], ``index`` (k,) into the test set,
         ``predicted`` (M, k) each proxy network's class, ``right`` (k,) how many of the M got it right,
-        ``iteration`` of that evaluation."""
+        ``iteration`` of that evaluation.
+        """
         test = self.test
         for name, value, n in (("cls", cls, test.n_classes), ("group", group, test.n_groups)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
@@ -647,8 +688,11 @@ class DistillController:
                 "right": (predicted == cls).sum(0), "iteration": self.reports[-1][0]}
 
     def replay(self) -> list[Frame]:
-        """All recorded frames for a scrubbing slider (UMAP: laid out jointly with AlignedUMAP; PCA:
-        as recorded, already aligned). Kept in ``replay_frames`` until the next reset or view change."""
+        """Return all recorded frames for a scrubbing slider.
+
+        UMAP: laid out jointly with AlignedUMAP; PCA: as recorded, already aligned. Kept in ``replay_frames``
+        until the next reset or view change.
+        """
         t0 = time.perf_counter()
         if len(self.frames) < 2:
             message = f"a replay needs at least 2 recorded frames; got {len(self.frames)}"
@@ -681,9 +725,12 @@ class DistillController:
         return out
 
     def status(self) -> dict:
-        """The primary run's numbers (``iteration``, ``loss``, proxy metrics and the iteration they are from),
-        ``runs``: the same per target (compare mode), ``evaluating``: the iteration of a proxy evaluation
-        still running in the background, ``error`` and ``timings``."""
+        """Return the primary run's numbers, the compared runs' and what is still running.
+
+        ``iteration``, ``loss``, proxy metrics and the iteration they are from; ``runs``: the same per target
+        (compare mode); ``evaluating``: the iteration of a proxy evaluation still running in the background;
+        ``error`` and ``timings``.
+        """
         per = {t: self._run_status(t) for t in self.runs}
         return {**per[self.settings.target], "runs": per, "targets": list(self.runs),
                 "embedding_iteration": self.frames[-1].iteration if self.frames else None,

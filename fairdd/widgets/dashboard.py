@@ -64,7 +64,8 @@ class Dashboard:
     ``workshop=True`` hides the settings that stall a CPU (paper preset; dc/dsa/idc/cafe without a GPU)
     and shows groups as checkboxes. ``presenter=True`` starts with large fonts. ``warm_umap`` compiles
     UMAP in a background thread after the widgets show (the UMAP toggle is enabled when it is done).
-    Datasets whose files are missing are listed as "unavailable", with the reasons under "details"."""
+    Datasets whose files are missing are listed as "unavailable", with the reasons under "details".
+    """
 
     min_render_s = 0.5  # while playing, redraw the throttled panels (images, loss) at most this often
 
@@ -260,8 +261,11 @@ class Dashboard:
             p.update(force=True)
 
     def _group_names(self, s) -> tuple[list[str], bool]:
-        """The groups to show and whether they can be chosen: a colour set's whole palette (choosable),
-        else the dataset's own groups (race, gender, grayscale/colour...: fixed by the dataset)."""
+        """Return the groups to show and whether they can be chosen.
+
+        A colour set's whole palette (choosable), else the dataset's own groups (race, gender, grayscale/colour...:
+        fixed by the dataset).
+        """
         from .. import datasets
 
         if self.ctl.given_data or "groups" not in datasets.options(s.dataset):
@@ -275,8 +279,10 @@ class Dashboard:
         return palettes[key], True
 
     def _build_groups(self, s) -> None:
-        """(Re)build the groups control for the current dataset (after every restart). Edits are staged:
-        "apply groups" restarts the run once for any number of ticks."""
+        """(Re)build the groups control for the current dataset (after every restart).
+
+        Edits are staged: "apply groups" restarts the run once for any number of ticks.
+        """
         W = self.W
         names, choosable = self._group_names(s)
         chosen = set(s.groups or names) if choosable else set(names)
@@ -307,7 +313,7 @@ class Dashboard:
         self._groups_key = (s.dataset, s.n_groups)
 
     def staged_groups(self) -> tuple | None:
-        """The groups ticked now (``None`` = all), applied or not."""
+        """Return the groups ticked now (``None`` = all), applied or not."""
         if "groups" in self.controls:
             w = self.controls["groups"]
             chosen = tuple(w.value)
@@ -354,9 +360,12 @@ class Dashboard:
         self.apply_groups.disabled = True
 
     def _build_inspectors(self) -> None:
-        """"Inspect" pickers: a synthetic point ◆ → its image (ringed in the embedding view); a (class,
-        group) cell → its test images with the proxy networks' answers. A click on a ◆ or a heatmap cell
-        picks it here (the keyboard path and the pointer path are one)."""
+        """"Inspect" pickers.
+
+        A synthetic point ◆ → its image (ringed in the embedding view); a (class, group) cell → its test images with
+        the proxy networks' answers. A click on a ◆ or a heatmap cell picks it here (the keyboard path and the
+        pointer path are one).
+        """
         W = self.W
         kw = {"layout": W.Layout(width="200px"), "style": {"description_width": "70px"}}
         self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
@@ -550,8 +559,11 @@ class Dashboard:
             self._reverting = False
 
     def _initial_views(self) -> None:
-        """After a restart: the proxy and embedding at iteration 0 (in the background where there is one),
-        the controls that depend on the data."""
+        """Refresh what depends on the run, after a restart.
+
+        The proxy and embedding at iteration 0 (in the background where there is one), the controls that depend on
+        the data.
+        """
         self.ctl.ensure_views()
         if self._groups_key != (self.ctl.settings.dataset, self.ctl.settings.n_groups):
             self._build_groups(self.ctl.settings)
@@ -566,11 +578,14 @@ class Dashboard:
                 self._reverting = False
 
     def step(self, n: int = 1):
-        """``n`` steps through Play's loop (Pause stops it). Returns the asyncio task in a notebook,
-        the number of steps done in plain Python."""
+        """Take ``n`` steps through Play's loop (Pause stops it).
+
+        Returns the asyncio task in a notebook, the number of steps done in plain Python.
+        """
         return self.play(max_steps=n)
 
     def reset(self) -> None:
+        """Restart the run with the current settings (the Reset button)."""
         with self._working("reset"):
             try:
                 self.ctl.reset()
@@ -580,8 +595,11 @@ class Dashboard:
             self.render_all()  # inside: "working…" goes away only once the panels are drawn
 
     def play(self, max_steps: int | None = None):
-        """Step until Pause (or ``max_steps``). In a notebook this schedules an asyncio task that yields
-        between steps and returns it; without a running loop it steps here and returns the count."""
+        """Step until Pause (or ``max_steps``).
+
+        In a notebook this schedules an asyncio task that yields between steps and returns it; without a running
+        loop it steps here and returns the count.
+        """
         if self.ctl.playing:
             return None
         try:
@@ -637,10 +655,12 @@ class Dashboard:
         return done
 
     def pause(self) -> None:
+        """Stop playing after the current step (the Pause button)."""
         self.ctl.playing = False
         self.render_status()
 
     def replay(self) -> None:
+        """Replay the recorded frames on the slider (the Replay button); too few frames show an error."""
         with self._working("replay"):
             try:
                 frames = self.ctl.replay()
@@ -691,6 +711,7 @@ class Dashboard:
         self.render_status()  # last: the readout changing means every panel is drawn
 
     def render_all(self) -> None:
+        """Redraw every panel and the status line."""
         for p in self.panels.values():
             p.update(force=True)
         self.render_status()
@@ -724,6 +745,7 @@ class Dashboard:
         return " &nbsp;|&nbsp; ".join(parts) + running
 
     def render_status(self) -> None:
+        """Show the iteration, the readout of the runs' numbers and any error."""
         st = self.ctl.status()
         it = st["iteration"]
         self.iteration.value = f"<b style='font-size:1.1em'>&nbsp;iteration {it}</b>"

@@ -1,5 +1,7 @@
-"""The fairness / accuracy trade-off explorer: slide the barycenter's group weights from
-size-proportional (the pooled mean, vanilla's target) to uniform (COBRA), together with IPC.
+"""The fairness / accuracy trade-off explorer.
+
+Slide the barycenter's group weights from size-proportional (the pooled mean, vanilla's target) to uniform (COBRA),
+together with IPC.
 
 For a mix λ ∈ [0, 1] the class-y target is the weighted mean of its present groups' statistics with
 
@@ -53,7 +55,7 @@ CACHE_FORMAT = 3  # 2: λ = 0 is the vanilla run, λ = 1 the COBRA run, rows car
 
 
 def target_for(mix: float) -> str:
-    """The target a point runs: ``vanilla`` at λ = 0, ``cobra`` at λ = 1, ``cobra-mix`` in between."""
+    """Return the target a point runs: ``vanilla`` at λ = 0, ``cobra`` at λ = 1, ``cobra-mix`` in between."""
     return "vanilla" if mix == 0.0 else "cobra" if mix == 1.0 else "cobra-mix"
 
 
@@ -91,7 +93,7 @@ class TradeoffPoint:
 
 
 def _adopt(folder: Path, names: list[str]) -> None:
-    """A cache from before manifests whose settings match: its files are fairdd's (``fairdd.ownership``)."""
+    """Adopt a cache from before manifests whose settings match: its files are fairdd's (``fairdd.ownership``)."""
     from ..ownership import MANIFEST, OutputFolder
 
     if not (folder / MANIFEST).exists():

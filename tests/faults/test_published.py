@@ -84,8 +84,8 @@ def test_a_flag_is_not_a_number():
     assert not compare({**setting, "size": 32.0}).reason  # an int spelt as a float is the same size
 
 
-def test_the_issues_cifar10s_run_gets_no_cobra_number_in_a_sweep():
-    """The case that opened the class: skew 0.5, severity 3, 2 iterations beside COBRA Table 1's 45.4."""
+def test_a_two_iteration_cifar10s_run_gets_no_cobra_number_in_a_sweep():
+    """Skew 0.5, severity 3 and 2 iterations: no COBRA Table 1 number (45.4) stands beside the cell."""
     from fairdd.published import cell_comparison
 
     spec = make_spec(preset="paper", n_models=5, grid={"dataset": ["cifar10-s"], "method": ["dm"],

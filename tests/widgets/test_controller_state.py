@@ -64,7 +64,7 @@ def test_bad_settings_are_refused_at_construction(digits_train, digits_test):
 
 
 def test_rejected_combination_keeps_the_running_run(ctl):
-    """Bug 16.1: method dc then target cobra-w2 is refused; the run stays 'dc · vanilla' at its iteration."""
+    """Method dc then target cobra-w2 is refused; the run stays 'dc · vanilla' at its iteration."""
     ctl.set(method="dc", target="vanilla")
     ctl.advance(1)
     with pytest.raises(ValueError, match="cobra-w2"):
@@ -140,7 +140,7 @@ def test_a_raising_listener_is_contained_and_reported(ctl):
 
 # ------------------------------------------------------------ view-only and schedule keys
 def test_view_class_does_not_restart_the_run(ctl):
-    """Bug 16.4: changing the view class reset the run to iteration 0 and emptied the loss."""
+    """Changing the view class keeps the run's iteration and its loss history."""
     ctl.advance(4)
     history = list(ctl.run.history)
     ctl.set(view_class=1)
@@ -151,7 +151,7 @@ def test_view_class_does_not_restart_the_run(ctl):
 
 
 def test_reset_clears_replay(ctl):
-    """Bug 16.2: after Replay, Reset left the replay frames of the old run live."""
+    """Reset after Replay drops the old run's replay frames."""
     ctl.advance(4)
     ctl.replay()
     assert len(ctl.replay_frames) == 2
@@ -229,7 +229,7 @@ def dash(digits_train, digits_test):
 
 
 def test_rejected_setting_reverts_its_widget_and_keeps_the_error(dash):
-    """Bug 16.1: the dropdown kept cobra-w2 while the run was dc · vanilla."""
+    """A refused target reverts its dropdown to the running run's (dc · vanilla) and keeps the error."""
     dash.controls["method"].value = "dc"
     dash.controls["target"].value = "vanilla"
     dash.buttons["step"].click()
@@ -239,14 +239,14 @@ def test_rejected_setting_reverts_its_widget_and_keeps_the_error(dash):
 
 
 def test_step10_goes_through_plays_loop_so_pause_stops_it(dash):
-    """Bug 16.3: Pause during Step ×10 was ignored."""
+    """Pause during Step ×10 stops it (Step ×10 runs through Play's loop)."""
     dash.ctl.on_change(lambda c, what: dash.pause() if what == "step" and c.iteration >= 3 else None)
     dash.buttons["step10"].click()
     assert dash.ctl.iteration == 3 and not dash.ctl.playing
 
 
 def test_panels_say_which_iteration_they_show(dash):
-    """Bug 16.7: during Play the panels showed different iterations, unlabelled."""
+    """During Play every panel says which iteration it shows; the lagging ones are labelled."""
     import asyncio
 
     dash.min_render_s = 3600.0  # throttled: the grid and loss lag while playing
@@ -260,7 +260,7 @@ def test_panels_say_which_iteration_they_show(dash):
 
 
 def test_reset_after_replay_disables_the_slider(dash):
-    """Bug 16.2."""
+    """Reset after Replay disables the replay slider and drops the frames."""
     dash.step(4)
     dash.buttons["replay"].click()
     assert not dash.replay_slider.disabled
@@ -269,7 +269,7 @@ def test_reset_after_replay_disables_the_slider(dash):
 
 
 def test_view_class_does_not_restart_from_the_dashboard(dash):
-    """Bug 16.4."""
+    """Changing the view class from the dashboard keeps the run's iteration and history."""
     dash.step(2)
     dash.controls["view_class"].value = 2
     assert dash.ctl.iteration == 2 and dash.ctl.run.history and "iteration 2" in dash.iteration.value
@@ -304,9 +304,9 @@ def test_workshop_mode_hides_cpu_traps_and_uses_checkboxes(digits_train, digits_
     assert "majority share" in dash.controls["bias"].description
 
 
-# ------------------------------------------------------------------- issue 23
+# ------------------------------------------------------------------- staged edits, replay, compare
 def test_group_edits_are_staged_and_applied_once(digits_train, digits_test):
-    """Bug 23.4: each ticked box restarted the run (five colours, five restarts)."""
+    """Group boxes are staged: ticking restarts nothing; Apply restarts the run once."""
     from fairdd.widgets import Dashboard
 
     dash = Dashboard(warm_umap=False, workshop=True, dataset="colored-digits", n_groups=4, **FAST)
@@ -324,7 +324,7 @@ def test_group_edits_are_staged_and_applied_once(digits_train, digits_test):
 
 
 def test_replay_survives_class_and_projection_switches(ctl):
-    """Bug 23.2: after Play, a view switch left one frame ("a replay needs at least 2 recorded frames")."""
+    """Class and projection switches keep every recorded frame, so a replay still has them all."""
     ctl.advance(6)
     recorded = [f.iteration for f in ctl.frames]
     ctl.set(view_class=3)
@@ -338,7 +338,7 @@ def test_replay_survives_class_and_projection_switches(ctl):
 
 
 def test_compare_mode_shows_both_runs_everywhere(dash):
-    """Bug 23.3: only the main run in the status line, heatmap and embedding; vanilla's ◆ not drawn."""
+    """Compare mode shows both runs in the status line, heatmap and embedding (vanilla's ◆ drawn too)."""
     dash.controls["compare"].value = ("vanilla",)
     dash.step(2)
     assert "<b>cobra</b>" in dash.readout.value and "<b>vanilla</b>" in dash.readout.value
@@ -376,7 +376,7 @@ def test_presenter_layout_enlarges_every_panel(dash):
 
 
 def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
-    """Bug 23.4: a proxy evaluation froze the counter; with a background executor a step returns first."""
+    """With a background executor a step returns before the proxy evaluation it starts finishes."""
     import asyncio
     import threading
 

@@ -95,8 +95,8 @@ def test_plot_draws_the_t_interval_and_the_front():
 
 
 def test_the_mix_is_a_registered_target_recorded_as_itself(digits_train, digits_test):
-    """Issue 23: the mixed points were built as "cobra" with the strategy patched in, so their recorded
-    config said "cobra". Now cobra-mix is a target of its own, configured like cobra, with λ recorded."""
+    """A mixed point is the registered target cobra-mix, recorded as itself with its λ, configured like
+    cobra, and the same images as distilling cobra-mix alone."""
     import fairdd
     from fairdd.config import distill_config
     from fairdd.targets import STRATEGIES, CobraMix

@@ -16,11 +16,14 @@ __all__ = ["Panel", "panels"]
 
 
 class Panel:
-    """A view of the controller's state. Subclasses set ``name``, ``title``, ``slot`` ("top" or
-    "bottom"), ``order``, ``inputs``, and implement ``build()`` (the body widget), ``source()`` and ``draw()``.
+    """A view of the controller's state.
+
+    Subclasses set ``name``, ``title``, ``slot`` ("top" or "bottom"), ``order``, ``inputs``, and implement
+    ``build()`` (the body widget), ``source()`` and ``draw()``.
 
     ``throttle``: while playing, redraw at most every ``Dashboard.min_render_s`` (panels may skip
-    frames; they never show data older than the last draw plus that period)."""
+    frames; they never show data older than the last draw plus that period).
+    """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
@@ -41,20 +44,22 @@ class Panel:
         self.fit()
 
     def fit(self) -> None:
-        """The panel's width from the dashboard's sizes, so a long caption wraps instead of widening the row."""
+        """Set the panel's width from the dashboard's sizes, so a long caption wraps instead of widening the row."""
         size = self.dash.sizes.get(self.name)
         if size is not None:
             self.widget.layout.width = f"{(size[0] if isinstance(size, tuple) else size) + 8}px"
         self.ms = 0.0  # kernel time of the last draw
 
     def build(self):
+        """Create the panel's widget (the body under the caption); each panel implements it."""
         raise NotImplementedError
 
     def source(self) -> int | None:
-        """The iteration of the data this panel would show now (``None``: nothing to show yet)."""
+        """Return the iteration of the data this panel would show now (``None``: nothing to show yet)."""
         return self.ctl.iteration
 
     def draw(self) -> None:
+        """Draw the current data into the body; each panel implements it."""
         raise NotImplementedError
 
     def update(self, *, force: bool = False) -> bool:
@@ -81,6 +86,7 @@ class Panel:
 
     @property
     def font(self) -> int:
+        """The dashboard's font size in px."""
         return self.dash.font
 
 

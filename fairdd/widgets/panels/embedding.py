@@ -1,6 +1,9 @@
-"""Embedding view: the real points of one class by group, the group means, the barycenter ★ (drawn
-last, on top), the pooled mean ✕ and each run's synthetic points ◆ (the main run black, a compared
-run in its colour). Hover names a point, a click on a main-run ◆ picks it (its image in "inspect")."""
+"""Embedding view.
+
+The real points of one class by group, the group means, the barycenter ★ (drawn last, on top), the pooled mean ✕ and
+each run's synthetic points ◆ (the main run black, a compared run in its colour). Hover names a point, a click on a
+main-run ◆ picks it (its image in "inspect").
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -16,10 +19,13 @@ STAR = "★ barycenter = the average of the group means, every group weighted eq
 
 
 class EmbeddingPanel(Panel):
+    """The embedding view: real points by group, group means, barycenter and the synthetic ◆ of each run."""
+
     name, title, slot, order = "embedding", "embedding view", "bottom", 0
     inputs = frozenset({"reset", "step", "proxy", "view", "replay", "pick"})
 
     def build(self):
+        """Create the chart (clicks pick a point)."""
         from ..chart import Chart
 
         chart = Chart()
@@ -28,12 +34,14 @@ class EmbeddingPanel(Panel):
         return chart
 
     def frame(self):
+        """Return the frame to show: the replay slider's, else the latest (``None`` before the first)."""
         d, ctl = self.dash, self.ctl
         if d.replay_index is not None and 0 <= d.replay_index < len(ctl.replay_frames):
             return ctl.replay_frames[d.replay_index]
         return ctl.frames[-1] if ctl.frames else None
 
     def source(self):
+        """Return what the panel shows: frame, replay position and picked point (``None``: nothing yet)."""
         f = self.frame()
         # a view change rebuilds the frames: a new frame object at the same iteration is new data
         return None if f is None else (f.iteration, id(f), self.dash.replay_index, self.dash.picked_point)
@@ -100,6 +108,7 @@ class EmbeddingPanel(Panel):
                  "stroke": "#D55E00", "stroke_width": 2.2, "text": f"◆ {i}"}]
 
     def draw(self) -> None:
+        """Draw the frame's layers, in replay or live mode."""
         f, d = self.frame(), self.dash
         layers, legend = self._layers(f)
         w, h = d.sizes["embedding"]

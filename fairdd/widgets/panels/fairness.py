@@ -1,5 +1,8 @@
-"""Fairness over time: accuracy and worst group (left), EOD and DEO_A with the fair-model noise band
-(right), one colour per run, each point with its numbers on hover."""
+"""Fairness over time.
+
+Accuracy and worst group (left), EOD and DEO_A with the fair-model noise band (right), one colour per run, each
+point with its numbers on hover.
+"""
 from __future__ import annotations
 
 from . import Panel
@@ -9,10 +12,13 @@ NOISE = ("Shaded: the EOD a perfectly fair model of the same accuracy shows on t
 
 
 class FairnessPanel(Panel):
+    """Accuracy, EOD, worst group and DEO_A of each run over the proxy evaluations, with the noise band."""
+
     name, title, slot, order = "fairness", "fairness over time", "top", 1
     inputs = frozenset({"reset", "step", "proxy"})
 
     def build(self):
+        """Create the chart."""
         from ..chart import Chart
 
         self._floors: dict = {}
@@ -21,6 +27,7 @@ class FairnessPanel(Panel):
         return chart
 
     def source(self) -> int | None:
+        """Return the iteration of the last proxy evaluation (``None`` before the first)."""
         reports = self.ctl.reports
         return reports[-1][0] if reports else None
 
@@ -53,6 +60,7 @@ class FairnessPanel(Panel):
         return left, right, legend
 
     def draw(self) -> None:
+        """Draw the metric curves of every run and their noise bands."""
         left, right, legend = self._layers()
         legend += [{"label": "accuracy / EOD", "color": "#555"}, {"label": "worst group", "color": "#555", "dash": "2,3"},
                    {"label": "DEO_A", "color": "#555", "dash": "6,3"}, {"label": "noise band", "color": "#555",

@@ -5,11 +5,14 @@ from . import Panel
 
 
 class GridPanel(Panel):
+    """The synthetic images of each run, one grid per run."""
+
     name, title, slot, order = "grid", "synthetic images", "top", 0
     inputs = frozenset({"reset", "step"})
     throttle = True
 
     def build(self):
+        """Create the box holding one image per run."""
         W = self.dash.W
         self.images: dict = {}
         box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
@@ -29,6 +32,7 @@ class GridPanel(Panel):
         self.body.children = [W.VBox([self.labels[t], self.images[t]]) for t in targets]
 
     def draw(self) -> None:
+        """Draw each run's synthetic images as a grid."""
         from ...viz import plots
 
         self._rebuild()

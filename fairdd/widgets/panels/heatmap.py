@@ -1,15 +1,21 @@
-"""Accuracy per (class, group): one heatmap per run (compare mode: side by side), the training
-majority colour of each class outlined; hover gives accuracy and count, a click picks the cell."""
+"""Accuracy per (class, group).
+
+One heatmap per run (compare mode: side by side), the training majority colour of each class outlined; hover gives
+accuracy and count, a click picks the cell.
+"""
 from __future__ import annotations
 
 from . import Panel
 
 
 class HeatmapPanel(Panel):
+    """Accuracy per (class, group) of each run's last proxy evaluation; a click picks the cell."""
+
     name, title, slot, order = "heatmap", "accuracy per (class, group)", "bottom", 1
     inputs = frozenset({"reset", "step", "proxy"})
 
     def build(self):
+        """Create the chart (clicks pick a cell)."""
         from ..chart import Chart
 
         chart = Chart()
@@ -18,6 +24,7 @@ class HeatmapPanel(Panel):
         return chart
 
     def source(self) -> int | None:
+        """Return the iteration of the last proxy evaluation (``None`` before the first)."""
         reports = self.ctl.reports
         return reports[-1][0] if reports else None
 
@@ -39,6 +46,7 @@ class HeatmapPanel(Panel):
                             "vmax": 100, "outline": [[c, g] for c, g in enumerate(majority)]}]}
 
     def draw(self) -> None:
+        """Draw one heatmap per run, majority groups marked."""
         majority = self.ctl.train.cell_counts().argmax(1).tolist()  # (C,)
         panels = [self._panel(t, reports[-1][0], reports[-1][1], majority)
                   for t, reports in self.ctl.reports_by.items() if reports]

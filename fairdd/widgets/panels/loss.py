@@ -7,11 +7,14 @@ MAX_POINTS = 300  # a long run is thinned for drawing (every k-th step)
 
 
 class LossPanel(Panel):
+    """The matching loss of each run over the iterations."""
+
     name, title, slot, order = "loss", "matching loss", "bottom", 2
     inputs = frozenset({"reset", "step"})
     throttle = True
 
     def build(self):
+        """Create the chart."""
         from ..chart import Chart
 
         chart = Chart()
@@ -19,6 +22,7 @@ class LossPanel(Panel):
         return chart
 
     def draw(self) -> None:
+        """Draw each run's loss curve."""
         from ...viz.plots import strategy_colour
         from ..chart import clean
 
