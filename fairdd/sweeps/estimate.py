@@ -54,7 +54,7 @@ TIMINGS = {
 
 
 def _record(dataset: str):
-    """The dataset's record, or None for a dataset registered nowhere (your own folder)."""
+    """Return the dataset's record, or None for a dataset registered nowhere (your own folder)."""
     from ..data.record import DATASETS, record
 
     return record(dataset) if dataset in DATASETS else None
@@ -195,9 +195,11 @@ class _Net:
         return sum(3.25 * self.width * (self.size / 2 ** layer) ** 2 for layer in range(self.depth))
 
     def seconds(self, images: float, passes: float = 1.0, *, train: float = 0.0, dsa: bool = False) -> float:
-        """CPU seconds of ``images`` images in all, through ``passes`` passes: forward only (``train`` 0)
-        or training passes (``train`` 1; ``DOUBLE_BACKWARD`` for a gradient of a gradient); ``dsa``: each
-        image augmented first."""
+        """Return the CPU seconds of ``images`` images in all, through ``passes`` passes.
+
+        Forward only (``train`` 0) or training passes (``train`` 1; ``DOUBLE_BACKWARD`` for a gradient of
+        a gradient); ``dsa``: each image augmented first.
+        """
         c = CPU_COST
         if train:
             per_image = train * (self.flops() * c["s_per_flop_train"] + self.elements() * c["s_per_element_train"])
@@ -216,9 +218,12 @@ def _net(cell: Cell, width: int, depth: int) -> _Net:
 
 
 def cpu_distill_s(cell: Cell, n_classes: int) -> float:
-    """CPU seconds of the cell's distillation: per outer iteration, the real batch through the network
-    (forward), S through it (training pass: backward to the pixels), the warm start's or inner loop's
-    network steps on S; DC-style methods repeat their matching ``outer_loop`` times."""
+    """Return the CPU seconds of the cell's distillation.
+
+    Per outer iteration: the real batch through the network (forward), S through it (training pass:
+    backward to the pixels), the warm start's or inner loop's network steps on S; DC-style methods repeat
+    their matching ``outer_loop`` times.
+    """
     cfg = cell.distill_config()
     net = _net(cell, cfg.width, cfg.depth)
     n_syn = n_classes * cfg.ipc * cfg.factor ** 2  # images S decodes into
@@ -243,8 +248,11 @@ def cpu_distill_s(cell: Cell, n_classes: int) -> float:
 
 
 def cpu_eval_s(cell: Cell, n_train: int, n_classes: int) -> float:
-    """CPU seconds of the evaluation: ``n_models`` networks, each ``epochs`` epochs of training steps over
-    the ``n_train`` images, then one forward pass over the test set."""
+    """Return the CPU seconds of the evaluation.
+
+    ``n_models`` networks, each ``epochs`` epochs of training steps over the ``n_train`` images, then one
+    forward pass over the test set.
+    """
     ecfg = cell.eval_config()
     net = _net(cell, ecfg.width, ecfg.depth)
     steps = ecfg.epochs * math.ceil(n_train / ecfg.batch_size)

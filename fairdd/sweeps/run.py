@@ -532,9 +532,12 @@ class Sweep:
         return new
 
     def _timeout_min(self, plan: Plan, job_lists: list[list[str]], node: dict | None = None) -> int:
-        """The jobs' wall time: the longest job's estimate × ``TIME_MARGIN`` of the device + 10 min, at
-        least ``MIN_TIMEOUT_MIN``, at most the partition's limit (``node["max_min"]``) or ``MAX_TIMEOUT_MIN``
-        (a longer job is requeued at its limit and resumes from its checkpoint)."""
+        """Return the jobs' wall time in minutes.
+
+        The longest job's estimate × ``TIME_MARGIN`` of the device + 10 min, at least ``MIN_TIMEOUT_MIN``,
+        at most the partition's limit (``node["max_min"]``) or ``MAX_TIMEOUT_MIN`` (a longer job is
+        requeued at its limit and resumes from its checkpoint).
+        """
         est = {c.id: estimate_cell(c, device=plan.device).hours for c in plan.todo}
         longest = max(sum(est[i] for i in ids) for ids in job_lists)
         cap = min(MAX_TIMEOUT_MIN, (node or {}).get("max_min") or MAX_TIMEOUT_MIN)
@@ -598,8 +601,9 @@ class Sweep:
 
 
 def split_parallel(sizes: Sequence[int], max_parallel: int | None) -> list[tuple[int | None, int | None]]:
-    """How ``max_parallel`` running tasks are shared by job arrays of ``sizes`` tasks: per array, its
-    ``--array %N`` and the index of an earlier array it waits for (None: none).
+    """Share ``max_parallel`` running tasks among job arrays of ``sizes`` tasks.
+
+    Per array: its ``--array %N`` and the index of an earlier array it waits for (None: none).
 
     One run never has more than ``max_parallel`` tasks running. Each array gets a share proportional
     to its tasks (at least 1, the shares summing to ``max_parallel``); with more arrays than that, each
@@ -752,8 +756,10 @@ def preview_script(resources: Resources, folder: str | Path, n_jobs: int, *, tim
 
 # ------------------------------------------------------------------------- workers
 class _Requeue(BaseException):
-    """Raised between two distillation steps or evaluation models after SLURM's warning signal (not an
-    error of the cell); ``where``: what the next attempt resumes from ("iteration 731")."""
+    """Raised between two distillation steps or evaluation models after SLURM's warning signal.
+
+    Not an error of the cell; ``where``: what the next attempt resumes from ("iteration 731").
+    """
 
     def __init__(self, folder: Path | None = None, where: str = "") -> None:
         super().__init__(folder, where)
@@ -816,9 +822,11 @@ def _stop_if_warned(stepper, info) -> None:
 
 
 def _note_requeue(folder: Path, where: str) -> None:
-    """``requeue.json`` in the cell's folder: its job, the attempt the requeue starts and where it resumes
-    ("iteration 731", "evaluation model 2 of 3"), which ``Sweep.states`` shows while SLURM holds the job
-    (``requeued``)."""
+    """Write ``requeue.json`` in the cell's folder.
+
+    Its job, the attempt the requeue starts and where it resumes ("iteration 731", "evaluation model 2
+    of 3"), which ``Sweep.states`` shows while SLURM holds the job (``requeued``).
+    """
     job = _owner()["job"]
     before = {}
     try:
@@ -940,8 +948,11 @@ def run_cell(store: SweepDir, cell: Cell, *, device: str = "auto", cache: dict |
 
 
 def _training_source(cell: Cell, train, folder: Path, dev):
-    """What the cell's models train on: the whole set, a random subset, or its distilled set (the one an
-    attempt cut in its evaluation saved, else a distillation resumed from its checkpoint if there is one)."""
+    """Return what the cell's models train on.
+
+    The whole set, a random subset, or its distilled set (the one an attempt cut in its evaluation saved,
+    else a distillation resumed from its checkpoint if there is one).
+    """
     from ..distill import distill
     from ..evaluate import random_subset
     from ..results import load_result
@@ -973,12 +984,15 @@ def _distill_resumable(distill, train, cell: Cell, path: Path, dev):
 
 
 def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate):
-    """``evaluate`` for the cell, one model at a time, each model's answers written to
-    ``eval/model-<k>.json`` in its folder as it finishes: an attempt cut short (a requeue, a killed job)
-    leaves the finished models, and the next trains only the rest; the report equals an uninterrupted
-    run's (model k is the same network either way: ``train_models(models=[k])``). Answers are reused
-    only for the very training set they came from (``_training_key``). Models trained
-    together (a GPU, ``n_models`` > 1) are one joint run: evaluated whole."""
+    """Run ``evaluate`` for the cell, one model at a time.
+
+    Each model's answers are written to ``eval/model-<k>.json`` in its folder as it finishes: an attempt
+    cut short (a requeue, a killed job) leaves the finished models, and the next trains only the rest; the
+    report equals an uninterrupted run's (model k is the same network either way:
+    ``train_models(models=[k])``). Answers are reused only for the very training set they came from
+    (``_training_key``). Models trained together (a GPU, ``n_models`` > 1) are one joint run: evaluated
+    whole.
+    """
     import torch
 
     from ..evaluate import train_models
@@ -1014,7 +1028,7 @@ def _evaluate_resumable(store: SweepDir, cell: Cell, source, test, dev, evaluate
 
 
 def _training_key(source) -> str:
-    """What the evaluation models train on: a dataset's fingerprint, or a hash of the result's images."""
+    """Return what the evaluation models train on: a dataset's fingerprint, or a hash of the result's images."""
     import hashlib
 
     fingerprint = getattr(source, "fingerprint", None)

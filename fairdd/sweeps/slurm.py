@@ -179,8 +179,10 @@ def partition_node(partition: str | None = None) -> dict | None:
 
 
 def time_limit_min(text: str) -> int | None:
-    """Minutes of a SLURM time limit ("2-00:00:00", "12:00:00", "30:00", "45"); None for "infinite" or
-    what is not a time."""
+    """Return the minutes of a SLURM time limit ("2-00:00:00", "12:00:00", "30:00", "45").
+
+    None for "infinite" or what is not a time.
+    """
     m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text.strip())
     if not m:
         return None
