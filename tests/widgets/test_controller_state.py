@@ -116,12 +116,12 @@ def test_failing_dc_step_half_way_is_undone(digits_train, digits_test, monkeypat
 
 
 def test_failing_proxy_evaluation_is_reported_not_raised(ctl, monkeypatch):
-    import fairdd.widgets.controller as controller
+    import fairdd.widgets.background as background
 
     def boom(*a, **k):
         raise RuntimeError("injected proxy failure")
 
-    monkeypatch.setattr(controller, "train_models", boom)
+    monkeypatch.setattr(background, "train_models", boom)
     assert ctl.advance(2) == 2  # the steps themselves succeeded
     assert "injected proxy failure" in ctl.error and ctl.iteration == 2
 
