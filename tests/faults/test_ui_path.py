@@ -151,11 +151,16 @@ def test_the_dashboard_in_an_event_loop_evaluates_in_worker_processes(digits_tra
 
     async def main():
         dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
-        pool = dash.ctl.background
-        pool.shutdown(wait=True, cancel_futures=True)
-        return pool
+        ctl = dash.ctl
+        await asyncio.wrap_future(ctl._pending[2])  # the first (quick) evaluation, in a worker process
+        ctl.collect()
+        ctl.background.shutdown(wait=True, cancel_futures=True)
+        return ctl
 
-    assert isinstance(asyncio.run(main()), ProcessPoolExecutor)
+    ctl = asyncio.run(main())
+    assert isinstance(ctl.background, ProcessPoolExecutor)
+    assert ctl.status()["proxy_quick"] and ctl.report.n_models == 1 and len(ctl.proxy_nets) == 1
+    assert ctl.frames and ctl.frames[-1].iteration == 0  # its network embeds the view
 
 
 def test_the_first_proxy_of_a_new_run_is_quick_labelled_then_refined(digits_train, digits_test):
