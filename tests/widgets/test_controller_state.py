@@ -379,6 +379,7 @@ def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
     """Bug 23.4: a proxy evaluation froze the counter; with a background executor a step returns first."""
     import asyncio
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from fairdd.widgets import Dashboard
 
@@ -389,8 +390,13 @@ def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
         assert dash.ctl.background is not None and dash.ctl.evaluating == 0  # the page shows before it
         while dash.ctl.evaluating is not None:
             await asyncio.sleep(0.05)
-        real = dash.ctl._evaluate
-        dash.ctl._evaluate = lambda *a: (release.wait(60), real(*a))[1]  # a slow evaluation
+        dash.ctl.background = ThreadPoolExecutor(1)  # a thread, so that the test can hold its job
+        real = dash.ctl._proxy_job
+
+        def held(*a, **k):  # a slow evaluation
+            job = real(*a, **k)
+            return lambda *b: (release.wait(60), job(*b))[1]
+        dash.ctl._proxy_job = held
         await dash.play_async(3)
         assert dash.ctl.iteration == 3 and dash.ctl.evaluating is not None  # stepped on meanwhile
         assert "evaluating proxy @" in dash.readout.value
