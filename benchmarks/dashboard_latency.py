@@ -145,14 +145,24 @@ def _restarts(page, out: dict) -> None:
                                f"{GRIDS}.length === 2 && {IDLE}")
     out["step10 (compare)"] = _timed(page, lambda: page.click(".fairdd-step10"), f"{ITER} === 10 && {IDLE}")
     out["reset (compare)"] = _timed(page, lambda: page.click(".fairdd-reset"), f"{ITER} === 0 && {IDLE}")
+    _step_once(page)  # iteration 1: the restart's iteration 0 is then a change the page can see
     out["majority share 0.9 → 0.8 (compare)"] = _timed(page, lambda: _type_readout(page, ".fairdd-bias", "0.80"),
                                                        f"{ITER} === 0 && {IDLE} && {BIAS_IS}")
+    _step_once(page)
+    first = page.eval_on_selector(".fairdd-view_class select", "e => e.options[0].text")
     out["dataset → colored-fashion-mnist (compare)"] = _timed(
         page, lambda: page.select_option(".fairdd-dataset select", "colored-fashion-mnist"),
-        f"{ITER} === 0 && {IDLE} && {GRIDS}.length === 2")
+        f"{ITER} === 0 && {IDLE} && {GRIDS}.length === 2 && "
+        f"document.querySelector('.fairdd-view_class select').options[0].text !== {first!r}")
     out["dataset: proxy @ 0 shown"] = _then(page, out["dataset → colored-fashion-mnist (compare)"], PROXY_0)
     page.select_option(".fairdd-compare select", [])
     page.wait_for_function(f"{GRIDS}.length === 1 && {IDLE}", timeout=LONG)
+
+
+def _step_once(page) -> None:
+    it = _it(page)
+    page.click(".fairdd-step")
+    page.wait_for_function(f"{ITER} === {it + 1} && {IDLE}", timeout=LONG)
 
 
 def _type_readout(page, widget: str, value: str) -> None:
