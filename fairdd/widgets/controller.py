@@ -453,7 +453,7 @@ class DistillController:
         restart); in the background when ``background`` is set."""
         if self.report is None and self._pending is None:
             if self.background is not None:
-                self._start_proxy(quick=True)
+                self._start_proxy(kind="quick")
             else:
                 self._refresh_proxy_safely()
         if not self.frames and self.report is not None:
@@ -484,18 +484,21 @@ class DistillController:
         """The iteration whose proxy evaluation runs in the background, or ``None``."""
         return None if self._pending is None else self._pending[1]
 
-    def _start_proxy(self, *, quick: bool = False) -> bool:
-        """Start a proxy evaluation of every run's current set in ``background`` (skipped, not queued,
-        while one runs: the next scheduled one catches up); ``quick``: ``QUICK``'s smaller one."""
-        if self._pending is not None:
+    def _start_proxy(self, *, kind: str = "scheduled") -> bool:
+        """Start a proxy evaluation of every run's current set in ``background``; ``kind``: "quick" (a new
+        run's first, ``QUICK``'s size), "refine" (the full one of the quick one's iteration) or "scheduled".
+        While one runs a new one is skipped, not queued (``collect()`` catches a skipped one up), except
+        that a refine of an older iteration gives way (its result is no longer waited for)."""
+        pending = self._pending
+        if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
             return True
         try:
             sets = {t: run.result() for t, run in self.runs.items()}  # copies: the runs step on meanwhile
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
-        job = self.background.submit(self._proxy_job(self.iteration, quick=quick), sets, self.test)
-        self._pending = (self._generation, self.iteration, job, quick)
+        job = self.background.submit(self._proxy_job(self.iteration, quick=kind == "quick"), sets, self.test)
+        self._pending = (self._generation, self.iteration, job, kind)
         return True
 
     def _proxy_job(self, iteration: int, *, quick: bool = False) -> functools.partial:
@@ -510,10 +513,11 @@ class DistillController:
         """Take in a finished background proxy evaluation (reports, proxy networks, then the embedding at
         that iteration's networks); returns whether anything new came in. Called by ``advance()`` and by
         the dashboard while idle. A quick one (the first of a run) is refined at once by a full one of the
-        same iteration, unless the run has moved on (then the next scheduled one is full)."""
+        same iteration, unless the run has moved on; a scheduled one skipped meanwhile is started now."""
         if self._pending is None or not self._pending[2].done():
             return False
-        generation, it, job, quick = self._pending
+        generation, it, job, kind = self._pending
+        quick = kind == "quick"
         self._pending = None
         if generation != self._generation:
             return False
@@ -525,7 +529,10 @@ class DistillController:
         self._take(nets, reports, it, ms, quick=quick)
         if not self.frames or self.frames[-1].iteration < self.iteration:
             self._refresh_embedding_safely()
+        every = self.settings.proxy_every
         if quick and it == self.iteration:
+            self._start_proxy(kind="refine")
+        elif self.iteration // every > it // every:  # a scheduled evaluation was skipped while this one ran
             self._start_proxy()
         self._emit("proxy")
         return True

@@ -86,6 +86,7 @@ class Dashboard:
         self._stepper = None  # a thread for Play's steps (set where an event loop runs)
         self._inflight = None  # the step running there (a concurrent.futures.Future), if any
         self._play_gen = 0  # each Play loop's number: a loop whose number is not the last one stops
+        self._availability = None  # the datasets' file check running in the step thread, if any
         self._last_render = 0.0
         self.replay_index: int | None = None
         self.picked_point: int | None = None
@@ -148,9 +149,24 @@ class Dashboard:
         """Take in background proxy results while idle (Play's loop takes them in between steps)."""
         while True:
             await asyncio.sleep(0.2)
+            if self._availability is not None and self._availability.done():
+                self._show_availability(self._availability.result())
             if not self.ctl.playing and self.ctl.evaluating is not None \
                     and (self._inflight is None or self._inflight.done()):
                 self.ctl.collect()
+
+    def _show_availability(self, found: dict) -> None:
+        """Label the datasets whose files are missing (the check ran after the page showed)."""
+        self._availability = None
+        w = self.controls["dataset"]
+        self._reverting = True
+        try:
+            value = w.value
+            w.options = self._dataset_options(value, found)
+            w.value = value
+        finally:
+            self._reverting = False
+        self.unavailable_note.value = self._unavailable_html()
 
     def _html(self, cls: str):
         w = self.W.HTML()
@@ -160,12 +176,17 @@ class Dashboard:
     def _class_options(self):
         return [(n, i) for i, n in enumerate(self.ctl.train.class_names)]
 
-    def _dataset_options(self, current: str) -> list:
-        """Every dataset; those whose files are missing labelled "unavailable" (reasons kept for details)."""
+    def _dataset_options(self, current: str, found: dict | None = None) -> list:
+        """Every dataset; those whose files are missing labelled "unavailable" (reasons kept for details).
+        In an event loop the files are checked in the step thread after the page shows (``_poll`` labels
+        them): the check loads each test split, a large part of the page load otherwise."""
         if self.ctl.given_data:  # datasets passed in: nothing to choose from
             self.unavailable = {}
             return [("the datasets passed in", current)]
-        found = dataset_availability()
+        if found is None and self._stepper is not None:
+            self._availability = self._inflight = self._stepper.submit(dataset_availability)  # actions wait for it
+            found = {}
+        found = dataset_availability() if found is None else found
         self.unavailable = {n: a.reason for n, a in found.items() if not a.available and n != current}
         return [(f"{n} — unavailable (see details)" if n in self.unavailable else n, n) for n in DATASETS]
 

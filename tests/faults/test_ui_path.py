@@ -201,3 +201,82 @@ def test_a_proxy_worker_ends_when_its_kernel_is_killed():
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError(f"the worker {worker} outlived its killed parent")
+
+
+def test_the_dataset_file_check_runs_after_the_page_shows_and_labels_later(monkeypatch):
+    import fairdd.widgets.dashboard as dashboard
+    from fairdd.data import Availability
+
+    release = threading.Event()
+
+    def slow_check():
+        release.wait(30)
+        return {"colored-mnist": Availability("colored-mnist", False, "its files are not here")}
+    monkeypatch.setattr(dashboard, "dataset_availability", slow_check)
+    c = DistillController(dataset="colored-digits", n_groups=4, **FAST)
+    c.background = concurrent.futures.ThreadPoolExecutor(1)
+
+    async def main():
+        dash = dashboard.Dashboard(controller=c, warm_umap=False)  # returns while the check is held
+        before = [label for label, _ in dash.controls["dataset"].options]
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if dash._availability is None:
+                break
+        return before, [label for label, _ in dash.controls["dataset"].options], dash
+
+    before, after, dash = asyncio.run(main())
+    assert "colored-mnist" in before and not any("unavailable" in b for b in before)
+    assert "colored-mnist — unavailable (see details)" in after and dash.controls["dataset"].value == "colored-digits"
+    assert "its files are not here" in dash.unavailable_note.value
+
+
+class Manual:
+    """An executor whose jobs run only when the test says so (``run(k)``)."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def submit(self, fn, *args):
+        self.jobs.append((fn, args, concurrent.futures.Future()))
+        return self.jobs[-1][2]
+
+    def run(self, k: int) -> None:
+        fn, args, future = self.jobs[k]
+        future.set_result(fn(*args))
+
+
+@pytest.fixture()
+def manual(digits_train, digits_test):
+    c = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 1, "proxy_epochs": 1})
+    c.background = Manual()
+    return c
+
+
+def test_a_step_during_the_refine_of_the_quick_proxy_does_not_skip_its_scheduled_evaluation(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    assert c.collect() and c.evaluating == 0 and len(pool.jobs) == 2  # the refine of iteration 0
+    c.advance(1)  # iteration 1: its evaluation is due while the refine runs
+    assert c.evaluating == 1 and len(pool.jobs) == 3
+    pool.run(1)  # the refine ends late: no longer waited for
+    assert c.collect() is False
+    pool.run(2)
+    assert c.collect() and [it for it, _ in c.reports] == [0, 1] and not c.status()["proxy_quick"]
+
+
+def test_a_scheduled_evaluation_skipped_while_another_ran_is_caught_up(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    c.collect()
+    pool.run(1)
+    c.collect()  # iteration 0, full
+    c.advance(1)
+    assert c.evaluating == 1
+    c.advance(1)  # iteration 2 is due while 1 runs: skipped
+    assert c.evaluating == 1 and len(pool.jobs) == 3
+    pool.run(2)
+    assert c.collect() and c.evaluating == 2  # caught up at once, not at the next multiple
