@@ -236,6 +236,7 @@ class DistillController:
         self.timings: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.playing = False
+        self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
@@ -407,7 +408,9 @@ class DistillController:
 
     def step(self) -> bool:
         """One outer iteration of every run, all or nothing: on error, every run is put back exactly
-        as it was (``Distiller.snapshot()/restore()``), the error is recorded. Returns success."""
+        as it was (``Distiller.snapshot()/restore()``), the error is recorded. Returns success. A step
+        that ends with ``cancel_step`` set (Pause, from another thread, while it ran) is undone the same
+        way, without an error: the runs are as they were when Pause was pressed."""
         t0 = time.perf_counter()
         snaps = {t: r.snapshot() for t, r in self.runs.items()}
         start = self.run.generator.get_state()
@@ -420,6 +423,10 @@ class DistillController:
             for target, run in self.runs.items():
                 run.restore(snaps[target])
             self._fail("step", f"step {self.iteration + 1} failed (undone): {type(exc).__name__}: {exc}")
+            return False
+        if self.cancel_step:
+            for target, run in self.runs.items():
+                run.restore(snaps[target])
             return False
         self.errors.pop("step", None)
         self.timings["step_ms"] = 1000 * (time.perf_counter() - t0)

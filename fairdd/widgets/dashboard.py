@@ -620,6 +620,7 @@ class Dashboard:
         what it changed: every action that reads or changes the runs starts here."""
         if self._inflight is not None:
             self._inflight.result()
+        self.ctl.cancel_step = False
         self._flush()
 
     def _flush(self) -> None:
@@ -719,10 +720,12 @@ class Dashboard:
                 self._end_play()
 
     def pause(self) -> None:
-        """Stop after the step in flight, and show the controls idle at once: the next action waits for
-        that step (``_settle``), no redraw is waited for."""
+        """Stop now: the step in flight is undone when it ends (``ctl.cancel_step``; the runs stay as they
+        are on screen) and the controls show idle at once; the next action waits for that step
+        (``_settle``), no redraw is waited for."""
         self.ctl.playing = False
         if self._inflight is not None and not self._inflight.done():
+            self.ctl.cancel_step = True
             self._enable(True)
             self.busy.value = ""
         self.render_status()

@@ -16,6 +16,7 @@ import os
 import threading
 
 import pytest
+import torch
 
 from fairdd.widgets import DistillController
 
@@ -70,19 +71,22 @@ async def _until(event: threading.Event) -> None:
     raise AssertionError("the step never started")
 
 
-def test_pause_shows_the_controls_idle_while_the_step_in_flight_finishes(ctl):
+def test_pause_shows_the_controls_idle_at_once_and_undoes_the_step_in_flight(ctl):
     async def main():
         dash, gate = _dashboard(ctl), Gate(ctl)
+        images = ctl.run.images.detach().clone()
         task = dash.play()
         await _until(gate.entered)
         dash.pause()  # the step is still held: nothing may wait for it
         idle = (not dash.buttons["step"].disabled, dash.busy.value, ctl.iteration)
         gate.release.set()
         await task
+        assert torch.equal(ctl.run.images.detach(), images) and len(ctl.run.history) == 0
         return idle, ctl.iteration
 
     (step_enabled, busy, during), after = asyncio.run(main())
-    assert step_enabled and busy == "" and during == 0 and after == 1
+    assert step_enabled and busy == "" and during == 0
+    assert after == 0  # the step in flight is undone: nothing moves after Pause shows idle
 
 
 def test_steps_run_off_the_ui_thread_and_every_panel_draws_on_it(ctl, monkeypatch):
@@ -116,7 +120,7 @@ def test_a_step_pressed_just_after_pause_never_runs_two_loops_at_once(ctl):
         return gate.most, ctl.iteration
 
     most, iteration = asyncio.run(main())
-    assert most == 1 and iteration == 2  # the held step, then the one Step asked for
+    assert most == 1 and iteration == 1  # the held step undone by Pause, then the one Step asked for
 
 
 def test_a_controller_event_from_the_step_thread_is_drawn_later_on_the_ui_thread(ctl):
