@@ -9,7 +9,8 @@ API only (``play``, ``pause``, ``step``, ``ctl.set``), so an older tree is measu
     render <panel>      one forced redraw of each panel (kernel ms) and the bytes of its message
     play it/s           Play for ``--play-s`` seconds: iterations per second (proxy evaluations included)
     play lag (it)       the most the images panel trailed the counter, sampled every 0.25 s
-    pause → idle        ``pause()`` → the Step button enabled, the UI thread free (ms)
+    pause → idle        a Pause click arriving from outside the event loop (as a comm message does) →
+                        the Step button enabled (ms)
     restart → usable    ``target → fairdd`` → iteration 0 and Step enabled (ms)
     restart → proxy     ... → the readout shows "proxy @ 0:" (the first, quick one where there is one)
 
@@ -26,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(dataset="colored-mnist-5k", target="cobra", preset="demo")
 
 
-async def _wait(check, timeout: float = 300.0) -> float:
-    """Seconds until ``check()`` holds, polled every millisecond on the event loop."""
+async def _wait(check, timeout: float = 120.0) -> float:
+    """Seconds until ``check()`` holds, polled every millisecond on the event loop (NaN past ``timeout``)."""
     t0 = time.perf_counter()
     while not check():
         if time.perf_counter() - t0 > timeout:
@@ -68,7 +70,7 @@ async def _measure(play_s: float) -> dict:
 
     from fairdd.widgets import Dashboard
 
-    out = {}
+    out, loop = {}, asyncio.get_running_loop()
     t0 = time.perf_counter()
     dash = Dashboard(warm_umap=False, **SETTINGS)
     ctl, idle = dash.ctl, (lambda: not dash.buttons["step"].disabled and dash.busy.value == "")
@@ -90,9 +92,10 @@ async def _measure(play_s: float) -> dict:
         lags.append(ctl.iteration - (dash.panels["grid"].shown or 0))
     out["play it/s"] = (ctl.iteration - it0) / (time.perf_counter() - t0)
     out["play lag (it)"] = max(lags)
-    t0 = time.perf_counter()
-    dash.pause()
-    out["pause → idle (ms)"] = 1000 * (time.perf_counter() - t0 + await _wait(idle))
+    clicked = []  # Pause as a click arrives: from outside the event loop, at whatever moment
+    threading.Thread(target=lambda: clicked.append(time.perf_counter()) or loop.call_soon_threadsafe(dash.pause)).start()
+    await _wait(lambda: clicked and not ctl.playing and idle())
+    out["pause → idle (ms)"] = 1000 * (time.perf_counter() - clicked[0])
     await _wait(lambda: dash._task is None or dash._task.done())
     t0 = time.perf_counter()
     dash.controls["target"].value = "fairdd"
@@ -131,9 +134,10 @@ def main(argv=None) -> None:
         return child(args.play_s)
     load = [subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()]
     results = {}
-    if args.before:
-        results["before"] = run_tree(args.before.resolve(), args.play_s)
-    results["after"] = run_tree(ROOT, args.play_s)
+    for label, tree in (("before", args.before), ("after", ROOT)):
+        if tree is not None:
+            results[label] = run_tree(tree.resolve(), args.play_s)
+            print(f"{label}: {json.dumps(results[label])}", flush=True)  # kept if a later tree fails
     load.append(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     print(f"\n{os.cpu_count()} CPUs; load: {load[0]}  →  {load[1]}")
     print("| operation | " + " | ".join(results) + " |")

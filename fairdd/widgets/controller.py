@@ -551,11 +551,12 @@ class DistillController:
     def _take(self, nets: tuple, reports: dict, iteration: int, ms: float, *, quick: bool = False) -> None:
         """Record an evaluation; one of the same iteration as the last (a quick one refined) replaces it."""
         self.proxy_nets = tuple(net.to(self.device) for net in nets)
-        for target, report in reports.items():
+        for target, report in reports.items():  # one list operation each: the UI thread may read meanwhile
             series = self.reports_by[target]
             if series and series[-1][0] == iteration:
-                series.pop()
-            series.append((iteration, report))
+                series[-1] = (iteration, report)
+            else:
+                series.append((iteration, report))
         (self.quick.add if quick else self.quick.discard)(iteration)
         self.errors.pop("proxy", None)
         self.timings["quick_proxy_ms" if quick else "proxy_ms"] = ms
