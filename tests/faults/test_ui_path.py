@@ -284,3 +284,35 @@ def test_a_scheduled_evaluation_skipped_while_another_ran_is_caught_up(manual):
     assert c.evaluating == 1 and len(pool.jobs) == 3
     pool.run(2)
     assert c.collect() and c.evaluating == 2  # caught up at once, not at the next multiple
+
+
+class Watched(list):
+    """A list that records its length after every change (what another thread could read in between)."""
+
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.lengths: list = []
+
+    def append(self, x) -> None:
+        super().append(x)
+        self.lengths.append(len(self))
+
+    def pop(self, *a):
+        out = super().pop(*a)
+        self.lengths.append(len(self))
+        return out
+
+    def __setitem__(self, k, v) -> None:
+        super().__setitem__(k, v)
+        self.lengths.append(len(self))
+
+
+def test_a_refined_proxy_result_never_leaves_the_series_empty_in_between(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    c.collect()  # the quick one of iteration 0
+    c.reports_by[c.settings.target] = watched = Watched(c.reports)
+    pool.run(1)
+    c.collect()  # its refine replaces it
+    assert watched.lengths and min(watched.lengths) == 1 and not c.status()["proxy_quick"]
