@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -92,8 +93,13 @@ async def _measure(play_s: float) -> dict:
         lags.append(ctl.iteration - (dash.panels["grid"].shown or 0))
     out["play it/s"] = (ctl.iteration - it0) / (time.perf_counter() - t0)
     out["play lag (it)"] = max(lags)
-    clicked = []  # Pause as a click arrives: from outside the event loop, at whatever moment
-    threading.Thread(target=lambda: clicked.append(time.perf_counter()) or loop.call_soon_threadsafe(dash.pause)).start()
+    clicked = []  # Pause as a click arrives: from outside the event loop, at a moment unrelated to the steps
+
+    def click() -> None:
+        time.sleep(random.uniform(0.0, 0.5))
+        clicked.append(time.perf_counter())
+        loop.call_soon_threadsafe(dash.pause)
+    threading.Thread(target=click).start()
     await _wait(lambda: clicked and not ctl.playing and idle())
     out["pause → idle (ms)"] = 1000 * (time.perf_counter() - clicked[0])
     await _wait(lambda: dash._task is None or dash._task.done())
