@@ -31,8 +31,11 @@ THREADS = 1  # PyTorch threads in the worker: never more threads than the cores 
 
 def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, seed: int, device,
                   primary: str) -> tuple:
-    """Train ``models`` proxy networks for ``epochs`` on each of ``sets`` ({target: DistillResult}, the
-    same seed for all) and score them on ``test``. Returns ``(nets of primary, {target: report}, ms)``."""
+    """Train and score the proxy networks of each run's synthetic set.
+
+    ``models`` networks are trained for ``epochs`` on each of ``sets`` ({target: DistillResult}, the
+    same seed for all) and scored on ``test``. Returns ``(nets of primary, {target: report}, ms)``.
+    """
     t0 = time.perf_counter()
     nets, reports = (), {}
     for target, result in sets.items():
@@ -55,24 +58,28 @@ def _lower_priority(nice: int, threads: int, parent: int) -> None:
 
 
 def _exit_with(parent: int) -> None:
-    """End this worker once ``parent`` is gone (a kernel killed, not shut down, would otherwise leave it
-    waiting for work forever, holding its memory)."""
+    """End this worker once ``parent`` is gone.
+
+    A kernel killed, not shut down, would otherwise leave it waiting for work forever, holding its memory.
+    """
     while os.getppid() == parent:
         time.sleep(1.0)
     os._exit(0)
 
 
 def worker_info() -> dict:
-    """The calling process's id, niceness and PyTorch threads (to check where a job ran)."""
+    """Return the calling process's id, niceness and PyTorch threads (to check where a job ran)."""
     import torch
 
     return {"pid": os.getpid(), "nice": os.nice(0), "threads": torch.get_num_threads()}
 
 
 def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2) -> ProcessPoolExecutor:
-    """``workers`` spawned processes at ``nice`` and ``threads`` PyTorch threads each (spawned, not
-    forked: a fork of a process whose PyTorch thread pool already ran can hang). A worker ends by itself
-    when this process is gone."""
+    """Start an executor of ``workers`` processes at ``nice`` and ``threads`` PyTorch threads each.
+
+    Spawned, not forked: a fork of a process whose PyTorch thread pool already ran can hang. A worker
+    ends by itself when this process is gone.
+    """
     for name, value, low in (("nice", nice, 0), ("threads", threads, 1), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
