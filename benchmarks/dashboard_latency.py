@@ -6,13 +6,17 @@ Debian's chromium at 1280×720. The clock starts before the click and stops when
 effect (polled every animation frame):
 
     page usable        load → Step enabled, nothing busy           (+ first proxy readout shown)
+    step: feedback     Step → counter +1
     step               Step → counter +1, idle, the images and loss chart painted at that iteration
-    step10             Step ×10 → +10 and idle
+    step10             Step ×10 → +10 and idle                      (and again in compare mode)
     play               Play for 5 s: iterations per second, and how far the images panel lags the counter
     pause              Pause → idle
-    target → fairdd    a setting that restarts the run → iteration 0 and idle   (+ proxy @ 0 shown)
+    target → fairdd    a setting that restarts the run → iteration 0 and idle   (+ proxy @ 0 shown: the
+                       first, quick one where there is one, then the full one)
     compare on         compare with vanilla → two image grids and idle
     reset (compare)    Reset in compare mode → iteration 0 and idle
+    majority share     0.9 → 0.8 (typed into the slider's readout, compare on) → iteration 0 and idle
+    dataset            → colored-fashion-mnist (compare on) → iteration 0, idle, two grids (+ proxy shown)
     view class         view class → the embedding caption names it and idle
     PCA→UMAP, UMAP→PCA the embedding toggle → the caption names it and idle (after UMAP's warm-up)
     replay             Replay → the caption says "replay"
@@ -51,6 +55,9 @@ GRID_AT = ("Math.min(...[...document.querySelectorAll('.fairdd-grids .widget-htm
            "parseInt((e.innerText.match(/(?:@|iteration) (\\d+)/) || [0, -1])[1])))")
 LOSS_AT = "(!document.querySelector('.fairdd-loss') || document.querySelector('.fairdd-loss').dataset.title === 'loss@{n}')"
 CAPTION = "document.querySelector('.fairdd-caption-embedding').innerText"
+EOD = "document.querySelector('.fairdd-eod').innerText"
+PROXY_0 = f"{EOD}.includes('proxy @ 0:')"
+BIAS_IS = "document.querySelector('.fairdd-bias .widget-readout').innerText.trim() === '0.80'"
 
 
 def _timed(page, act, condition: str) -> float:
@@ -80,11 +87,17 @@ def _tab(page, name: str) -> None:
         page.click(f".fairdd-sidebar .lm-TabBar-tab:has-text('{name}')")
 
 
+def _then(page, first: float, condition: str) -> float:
+    """``first`` plus the time until ``condition`` holds too (the second part of a two-stage row)."""
+    return first + _timed(page, lambda: None, condition)
+
+
 def _stepping(page, out: dict) -> None:
     it = _it(page)
-    out["step"] = _timed(page, lambda: page.click(".fairdd-step"),
-                         f"{ITER} === {it + 1} && {IDLE} && {GRID_AT} === {it + 1} && "
-                         f"[...{GRIDS}].every(i => i.complete) && " + LOSS_AT.format(n=it + 1))
+    out["step: feedback"] = _timed(page, lambda: page.click(".fairdd-step"), f"{ITER} === {it + 1}")
+    out["step"] = _then(page, out["step: feedback"],
+                        f"{IDLE} && {GRID_AT} === {it + 1} && "
+                        f"[...{GRIDS}].every(i => i.complete) && " + LOSS_AT.format(n=it + 1))
     it += 1
     out["step10"] = _timed(page, lambda: page.click(".fairdd-step10"), f"{ITER} === {it + 10} && {IDLE}")
     it = _it(page)
@@ -125,15 +138,39 @@ def _restarts(page, out: dict) -> None:
     page.wait_for_function(f"{ITER} >= 1 && {IDLE}", timeout=LONG)
     out["target → fairdd (restart)"] = _timed(page, lambda: page.select_option(".fairdd-target select", "fairdd"),
                                               f"{ITER} === 0 && {IDLE}")
-    out["restart: proxy @ 0 shown"] = out["target → fairdd (restart)"] + _timed(
-        page, lambda: None, "document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0:')")
+    out["restart: proxy @ 0 shown"] = _then(page, out["target → fairdd (restart)"], PROXY_0)
+    out["restart: full proxy @ 0 shown"] = _then(page, out["restart: proxy @ 0 shown"],
+                                                 f"{PROXY_0} && !{EOD}.includes('quick proxy @')")
     out["compare on"] = _timed(page, lambda: page.select_option(".fairdd-compare select", ["vanilla"]),
                                f"{GRIDS}.length === 2 && {IDLE}")
-    page.click(".fairdd-step")
-    page.wait_for_function(f"{ITER} >= 1 && {IDLE}", timeout=LONG)
+    out["step10 (compare)"] = _timed(page, lambda: page.click(".fairdd-step10"), f"{ITER} === 10 && {IDLE}")
     out["reset (compare)"] = _timed(page, lambda: page.click(".fairdd-reset"), f"{ITER} === 0 && {IDLE}")
+    _step_once(page)  # iteration 1: the restart's iteration 0 is then a change the page can see
+    out["majority share 0.9 → 0.8 (compare)"] = _timed(page, lambda: _type_readout(page, ".fairdd-bias", "0.80"),
+                                                       f"{ITER} === 0 && {IDLE} && {BIAS_IS}")
+    _step_once(page)
+    first = page.eval_on_selector(".fairdd-view_class select", "e => e.options[0].text")
+    out["dataset → colored-fashion-mnist (compare)"] = _timed(
+        page, lambda: page.select_option(".fairdd-dataset select", "colored-fashion-mnist"),
+        f"{ITER} === 0 && {IDLE} && {GRIDS}.length === 2 && "
+        f"document.querySelector('.fairdd-view_class select').options[0].text !== {first!r}")
+    out["dataset: proxy @ 0 shown"] = _then(page, out["dataset → colored-fashion-mnist (compare)"], PROXY_0)
     page.select_option(".fairdd-compare select", [])
     page.wait_for_function(f"{GRIDS}.length === 1 && {IDLE}", timeout=LONG)
+
+
+def _step_once(page) -> None:
+    it = _it(page)
+    page.click(".fairdd-step")
+    page.wait_for_function(f"{ITER} === {it + 1} && {IDLE}", timeout=LONG)
+
+
+def _type_readout(page, widget: str, value: str) -> None:
+    """Type ``value`` into a slider's editable readout (as a user sets an exact value) and press Enter."""
+    page.click(f"{widget} .widget-readout")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
 
 
 def measure(page, repeats: int) -> dict[str, list[float]]:

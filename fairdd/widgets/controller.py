@@ -17,10 +17,12 @@ raised out of ``advance()``. Data passed in (``train=``, ``test=``) is recorded 
 and its data settings are refused by name; list-valued settings (``groups``, ``compare``) are accepted
 as lists of distinct names or refused by name (``normalise_lists``).
 
-**Background proxy evaluations.** With ``ctl.background`` set to an executor (the dashboard does this
-in a notebook), a scheduled proxy evaluation trains on copies of the synthetic sets in that thread while
-the runs step on; ``collect()`` takes its result in (and refreshes the embedding with its networks).
-One runs at a time; a result of a run that was restarted meanwhile is dropped.
+**Background proxy evaluations.** With ``ctl.background`` set to an executor (the dashboard uses
+``fairdd.widgets.background.proxy_executor()``: worker processes at a lower priority), a scheduled proxy
+evaluation trains on copies of the synthetic sets there while the runs step on; ``collect()`` takes its
+result in (and refreshes the embedding with its networks). One runs at a time; a result of a run that
+was restarted meanwhile is dropped. A new run's first evaluation is a quick one (``QUICK``: fewer
+networks and epochs, ``status()["proxy_quick"]``), refined by a full one of the same iteration.
 
 Settings come in three kinds: *run* settings (data, method, target, compare, IPC, preset, device,
 seed) restart the run; *view* settings (view class, points per group, embedding kind) redraw the
@@ -47,6 +49,7 @@ view change rebuilds every frame (under the last proxy networks) and the replay 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -59,8 +62,9 @@ import torch
 from ..config import METHODS, PRESETS, distill_config
 from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
-from ..evaluate import FairnessReport, score, train_models
+from ..evaluate import FairnessReport
 from ..ops import segment_mean
+from .background import evaluate_sets
 
 __all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS", "dataset_availability"]
 
@@ -72,6 +76,9 @@ VIEW_KEYS = ("view_class", "per_group", "embedding")  # redraw the embedding vie
 SCHEDULE_KEYS = ("proxy_every", "proxy_models", "proxy_epochs", "refresh_every", "min_refresh_s")
 EMBEDDINGS = ("pca", "umap")
 DEVICES = ("auto", "cpu", "cuda")
+# the first proxy evaluation of a new run in the background: a smaller one, shown at once as "quick" and
+# refined by a full one of the same iteration (restart → first numbers in about a sixth of the time)
+QUICK = {"models": 1, "epochs": 10}
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,7 @@ class DistillController:
         self.timings: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.playing = False
+        self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
@@ -363,6 +371,7 @@ class DistillController:
         self.device = self.run.device
         self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
         self.proxy_nets: tuple = ()  # the primary run's networks of its last proxy evaluation
+        self.quick: set[int] = set()  # iterations whose recorded evaluations are the quick ones (QUICK)
         self.image_history: list[tuple[int, torch.Tensor]] = []  # (iteration, primary images) per refresh
         self._new_view()
         self._emit("reset")
@@ -418,7 +427,9 @@ class DistillController:
         """Take one outer iteration of every run, all or nothing.
 
         On error, every run is put back exactly as it was (``Distiller.snapshot()/restore()``), the error is
-        recorded. Returns success.
+        recorded. Returns success. A step that ends with ``cancel_step`` set (Pause, from another thread,
+        while it ran) is undone the same way, without an error: the runs are as they were when Pause was
+        pressed.
         """
         t0 = time.perf_counter()
         snaps = {t: r.snapshot() for t, r in self.runs.items()}
@@ -432,6 +443,10 @@ class DistillController:
             for target, run in self.runs.items():
                 run.restore(snaps[target])
             self._fail("step", f"step {self.iteration + 1} failed (undone): {type(exc).__name__}: {exc}")
+            return False
+        if self.cancel_step:
+            for target, run in self.runs.items():
+                run.restore(snaps[target])
             return False
         self.errors.pop("step", None)
         self.timings["step_ms"] = 1000 * (time.perf_counter() - t0)
@@ -468,7 +483,10 @@ class DistillController:
         That is after a restart; in the background when ``background`` is set.
         """
         if self.report is None and self._pending is None:
-            self._refresh_proxy_safely()
+            if self.background is not None:
+                self._start_proxy(kind="quick")
+            else:
+                self._refresh_proxy_safely()
         if not self.frames and self.report is not None:
             self._refresh_embedding_safely()
 
@@ -497,31 +515,45 @@ class DistillController:
         """The iteration whose proxy evaluation runs in the background, or ``None``."""
         return None if self._pending is None else self._pending[1]
 
-    def _start_proxy(self) -> bool:
+    def _start_proxy(self, *, kind: str = "scheduled") -> bool:
         """Start a proxy evaluation of every run's current set in ``background``.
 
-        Skipped, not queued, while one runs: the next scheduled one catches up.
+        ``kind``: "quick" (a new run's first, ``QUICK``'s size), "refine" (the full one of the quick one's
+        iteration) or "scheduled". While one runs a new one is skipped, not queued (``collect()`` catches a
+        skipped one up), except that a refine of an older iteration gives way (its result is no longer
+        waited for).
         """
-        if self._pending is not None:
+        pending = self._pending
+        if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
             return True
         try:
             sets = {t: run.result() for t, run in self.runs.items()}  # copies: the runs step on meanwhile
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
-        job = self.background.submit(self._evaluate, sets, self.iteration)
-        self._pending = (self._generation, self.iteration, job)
+        job = self.background.submit(self._proxy_job(self.iteration, quick=kind == "quick"), sets, self.test)
+        self._pending = (self._generation, self.iteration, job, kind)
         return True
+
+    def _proxy_job(self, iteration: int, *, quick: bool = False) -> functools.partial:
+        """Return the proxy evaluation of ``iteration`` as a picklable call ``job(sets, test)`` (for a worker process)."""
+        s = self.settings
+        models, epochs = (min(s.proxy_models, QUICK["models"]), min(s.proxy_epochs, QUICK["epochs"])) if quick \
+            else (s.proxy_models, s.proxy_epochs)
+        return functools.partial(evaluate_sets, models=models, epochs=epochs, preset=s.preset,
+                                 seed=s.seed + iteration, device=self.device, primary=s.target)
 
     def collect(self) -> bool:
         """Take in a finished background proxy evaluation; return whether anything new came in.
 
-        Reports, proxy networks, then the embedding at that iteration's networks. Called by ``advance()`` and by
-        the dashboard while idle.
+        Reports, proxy networks, then the embedding at that iteration's networks. Called by ``advance()`` and
+        by the dashboard while idle. A quick one (the first of a run) is refined at once by a full one of the
+        same iteration, unless the run has moved on; a scheduled one skipped meanwhile is started now.
         """
         if self._pending is None or not self._pending[2].done():
             return False
-        generation, it, job = self._pending
+        generation, it, job, kind = self._pending
+        quick = kind == "quick"
         self._pending = None
         if generation != self._generation:
             return False
@@ -530,30 +562,33 @@ class DistillController:
         except Exception as exc:  # noqa: BLE001
             self._fail("proxy", f"proxy evaluation at iteration {it} failed: {type(exc).__name__}: {exc}")
             return True
-        self._take(nets, reports, it, ms)
+        self._take(nets, reports, it, ms, quick=quick)
         if not self.frames or self.frames[-1].iteration < self.iteration:
             self._refresh_embedding_safely()
+        every = self.settings.proxy_every
+        if quick and it == self.iteration:
+            self._start_proxy(kind="refine")
+        elif self.iteration // every > it // every:  # a scheduled evaluation was skipped while this one ran
+            self._start_proxy()
         self._emit("proxy")
         return True
 
     def _evaluate(self, sets: dict, iteration: int) -> tuple:
         """Train and score the proxy networks of each run's set (same proxy seed for all)."""
-        s, t0 = self.settings, time.perf_counter()
-        nets, reports = (), {}
-        for target, result in sets.items():
-            trained = train_models(result, self.test, n_models=s.proxy_models, preset=s.preset,
-                                   epochs=s.proxy_epochs, seed=s.seed + iteration, device=self.device)
-            if target == s.target:  # the embedding view projects through the primary run's last proxy net
-                nets = trained.nets
-            reports[target] = score(trained, self.test)
-        return nets, reports, 1000 * (time.perf_counter() - t0)
+        return self._proxy_job(iteration)(sets, self.test)
 
-    def _take(self, nets: tuple, reports: dict, iteration: int, ms: float) -> None:
-        self.proxy_nets = nets
-        for target, report in reports.items():
-            self.reports_by[target].append((iteration, report))
+    def _take(self, nets: tuple, reports: dict, iteration: int, ms: float, *, quick: bool = False) -> None:
+        """Record an evaluation; one of the same iteration as the last (a quick one refined) replaces it."""
+        self.proxy_nets = tuple(net.to(self.device) for net in nets)
+        for target, report in reports.items():  # one list operation each: the UI thread may read meanwhile
+            series = self.reports_by[target]
+            if series and series[-1][0] == iteration:
+                series[-1] = (iteration, report)
+            else:
+                series.append((iteration, report))
+        (self.quick.add if quick else self.quick.discard)(iteration)
         self.errors.pop("proxy", None)
-        self.timings["proxy_ms"] = ms
+        self.timings["quick_proxy_ms" if quick else "proxy_ms"] = ms
 
     # -------------------------------------------------------------------- views
     def refresh_proxy(self, *, emit: bool = True) -> FairnessReport:
@@ -745,4 +780,5 @@ class DistillController:
                 "accuracy": r.accuracy if r else None, "eod": r.eod if r else None, "deo_a": r.deo_a if r else None,
                 "worst_group_accuracy": r.worst_group_accuracy if r else None,
                 "undefined": dict(r.undefined) if r else {},  # metric → why the test set cannot measure it
-                "proxy_iteration": reports[-1][0] if reports else None}
+                "proxy_iteration": reports[-1][0] if reports else None,
+                "proxy_quick": bool(reports) and reports[-1][0] in self.quick}

@@ -16,6 +16,7 @@ that kind of action succeeds (``DistillController.errors``). Group edits are sta
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import html
 import threading
@@ -26,7 +27,7 @@ import torch
 from ..config import METHODS, PRESETS
 from ..data import DATASETS
 from ..targets import STRATEGIES
-from .controller import DistillController, dataset_availability
+from .controller import QUICK, DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
 
@@ -42,6 +43,8 @@ EXPLAIN = {
     "severity": "separation: how much the minority groups' images are corrupted (0 = not at all, 5 = most; "
                 "CIFAR10-S: 0 = its grayscale group as published, 1–5 = COBRA App. F's corruptions).",
 }
+QUICK_NOTE = (" A quick proxy (the first of a new run: {models} network, {epochs} epochs) is shown at once and "
+              "replaced by the full one of the same iteration.").format(**QUICK)
 # pixel sizes of the panels (width, height) on a 1280×720 screen, and for a projector (presenter)
 SIZES = {False: {"grid": 220, "fairness": (640, 205), "embedding": (390, 240), "heatmap": (330, 240),
                  "loss": (190, 240), "font": 12},
@@ -79,9 +82,16 @@ class Dashboard:
         self.timings: dict[str, float] = {}
         self._reverting = False
         self._task = None
+        self._ui_thread = threading.current_thread()
+        self._deferred: collections.deque = collections.deque()  # controller events from the step thread
+        self._stepper = None  # a thread for Play's steps (set where an event loop runs)
+        self._inflight = None  # the step running there (a concurrent.futures.Future), if any
+        self._play_gen = 0  # each Play loop's number: a loop whose number is not the last one stops
+        self._availability = None  # the datasets' file check running in the step thread, if any
         self._last_render = 0.0
         self.replay_index: int | None = None
         self.picked_point: int | None = None
+        self._workers = self._start_workers() if controller is None or controller.background is None else None
         self.ctl = controller or DistillController(**settings)
         self._presenter(presenter)
         self._use_background()
@@ -106,24 +116,64 @@ class Dashboard:
         self.sizes = SIZES[on]
         self.font = self.sizes["font"]
 
+    @staticmethod
+    def _start_workers():
+        """Start the proxy worker processes now, in an event loop.
+
+        They import PyTorch while the kernel builds the data and the widgets (the first proxy evaluation then
+        waits for no start-up).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        from .background import proxy_executor, worker_info
+
+        pool = proxy_executor()
+        pool.submit(worker_info)
+        return pool
+
     def _use_background(self) -> None:
-        """In a notebook or under Voila (a running event loop): proxy evaluations in a thread, polled."""
+        """Run proxy evaluations and steps off the UI thread in a notebook or under Voila.
+
+        In a running event loop: proxy evaluations in worker processes of lower priority
+        (``fairdd.widgets.background``), polled; steps in a thread of their own.
+        """
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        from .background import proxy_executor
+
         if self.ctl.background is None:
-            self.ctl.background = ThreadPoolExecutor(1, thread_name_prefix="fairdd-proxy")
+            self.ctl.background = self._workers or proxy_executor()
+        self._stepper = ThreadPoolExecutor(1, thread_name_prefix="fairdd-step")
         self._poller = loop.create_task(self._poll())
 
     async def _poll(self) -> None:
         """Take in background proxy results while idle (Play's loop takes them in between steps)."""
         while True:
             await asyncio.sleep(0.2)
-            if not self.ctl.playing and self.ctl.evaluating is not None:
+            if self._availability is not None and self._availability.done():
+                self._show_availability(self._availability.result())
+            if not self.ctl.playing and self.ctl.evaluating is not None \
+                    and (self._inflight is None or self._inflight.done()):
                 self.ctl.collect()
+
+    def _show_availability(self, found: dict) -> None:
+        """Label the datasets whose files are missing (the check ran after the page showed)."""
+        self._availability = None
+        w = self.controls["dataset"]
+        self._reverting = True
+        try:
+            value = w.value
+            w.options = self._dataset_options(value, found)
+            w.value = value
+        finally:
+            self._reverting = False
+        self.unavailable_note.value = self._unavailable_html()
 
     def _html(self, cls: str):
         w = self.W.HTML()
@@ -133,12 +183,19 @@ class Dashboard:
     def _class_options(self):
         return [(n, i) for i, n in enumerate(self.ctl.train.class_names)]
 
-    def _dataset_options(self, current: str) -> list:
-        """Every dataset; those whose files are missing labelled "unavailable" (reasons kept for details)."""
+    def _dataset_options(self, current: str, found: dict | None = None) -> list:
+        """Return every dataset; those whose files are missing labelled "unavailable" (reasons kept for details).
+
+        In an event loop the files are checked in the step thread after the page shows (``_poll`` labels
+        them): the check loads each test split, a large part of the page load otherwise.
+        """
         if self.ctl.given_data:  # datasets passed in: nothing to choose from
             self.unavailable = {}
             return [("the datasets passed in", current)]
-        found = dataset_availability()
+        if found is None and self._stepper is not None:
+            self._availability = self._inflight = self._stepper.submit(dataset_availability)  # actions wait for it
+            found = {}
+        found = dataset_availability() if found is None else found
         self.unavailable = {n: a.reason for n, a in found.items() if not a.available and n != current}
         return [(f"{n} — unavailable (see details)" if n in self.unavailable else n, n) for n in DATASETS]
 
@@ -510,7 +567,8 @@ class Dashboard:
 
     @contextlib.contextmanager
     def _working(self, what: str):
-        """Show "working…" and disable the buttons and controls for a long action."""
+        """Show "working…" and disable the buttons and controls for a long action (after the step in flight)."""
+        self._settle()
         self.busy.value = f"<span style='color:#a60'>⏳ working… ({what})</span>"
         self._enable(False)
         try:
@@ -577,6 +635,27 @@ class Dashboard:
             finally:
                 self._reverting = False
 
+    def _settle(self) -> None:
+        """Wait for the step still running in the step thread, and draw what it changed.
+
+        After a Pause that is at most one step; every action that reads or changes the runs starts here.
+        """
+        if self._inflight is not None:
+            self._inflight.result()
+        self.ctl.cancel_step = False
+        self._flush()
+
+    def _flush(self) -> None:
+        """Take in the controller events that arrived from the step thread, here on the UI thread.
+
+        Each panel redraws once for any number of them (coalesced).
+        """
+        events = []
+        while self._deferred:
+            events.append(self._deferred.popleft())
+        for what in dict.fromkeys(events):
+            self._on_change(self.ctl, what)
+
     def step(self, n: int = 1):
         """Take ``n`` steps through Play's loop (Pause stops it).
 
@@ -610,6 +689,8 @@ class Dashboard:
             if max_steps is None:
                 return None  # plain Python: Play forever would never return
             return self._play_sync(max_steps)
+        self._settle()
+        self._play_gen += 1  # a loop still waiting for its last step stops, even before this one starts
         self.ctl.playing = True
         self._task = loop.create_task(self.play_async(max_steps))
         return self._task
@@ -623,6 +704,7 @@ class Dashboard:
         self.render_status()
 
     def _end_play(self) -> None:
+        self._flush()
         self.ctl.playing = False
         self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
         self._enable(True)
@@ -641,22 +723,47 @@ class Dashboard:
         return done
 
     async def play_async(self, max_steps: int | None = None) -> int:
-        """Step while playing (or ``max_steps``), yielding to the event loop between steps."""
+        """Step while playing (or ``max_steps``).
+
+        With a step thread, each step runs there while the UI thread draws the newest state of the one
+        before (coalesced) and stays free for Pause; without one, the steps run here, yielding to the event
+        loop between them.
+        """
         self._begin_play()
+        gen = self._play_gen = self._play_gen + 1
         done = 0
+        more = lambda: self.ctl.playing and gen == self._play_gen and (max_steps is None or done < max_steps)  # noqa: E731
         try:
-            while self.ctl.playing and (max_steps is None or done < max_steps):
-                if not self.ctl.advance(1):
-                    break
-                done += 1
-                await asyncio.sleep(0.005)
+            if self._stepper is None:
+                while more() and self.ctl.advance(1):
+                    done += 1
+                    await asyncio.sleep(0.005)
+                return done
+            job = self._inflight = self._stepper.submit(self.ctl.advance, 1)
+            while True:
+                done += bool(await asyncio.wrap_future(job))
+                go_on = job.result() and more()
+                if gen == self._play_gen:
+                    job = self._inflight = self._stepper.submit(self.ctl.advance, 1) if go_on else None
+                self._flush()  # the UI thread draws while the next step runs
+                if not go_on:
+                    return done
         finally:
-            self._end_play()
-        return done
+            if gen == self._play_gen:  # a newer loop owns the UI
+                self._end_play()
 
     def pause(self) -> None:
-        """Stop playing after the current step (the Pause button)."""
+        """Stop now (the Pause button).
+
+        The step in flight is undone when it ends (``ctl.cancel_step``; the runs stay as they are on screen)
+        and the controls show idle at once; the next action waits for that step (``_settle``), no redraw is
+        waited for.
+        """
         self.ctl.playing = False
+        if self._inflight is not None and not self._inflight.done():
+            self.ctl.cancel_step = True
+            self._enable(True)
+            self.busy.value = ""
         self.render_status()
 
     def replay(self) -> None:
@@ -693,6 +800,9 @@ class Dashboard:
         return {**out, "status": getattr(self, "_status_shown", None)}
 
     def _on_change(self, ctl, what: str) -> None:
+        if threading.current_thread() is not self._ui_thread:  # from the step thread: drawn by _flush()
+            self._deferred.append(what)
+            return
         if what in ("reset", "view"):
             self._clear_replay()
         if what == "reset":  # a new run: say so at once, nothing of the old run stays on screen
@@ -735,8 +845,10 @@ class Dashboard:
             why = r.get("undefined", {})
             v = {k: shown(r[k], why.get(k), ".1f") + ("%" if "accuracy" in k and r[k] == r[k] else "")  # NaN: no %
                  for k in ("accuracy", "eod", "deo_a", "worst_group_accuracy")}
+            quick = "quick " if r.get("proxy_quick") else ""
             parts.append(
-                f"<b>{target}</b>: loss {loss} · <abbr title='{EXPLAIN['proxy']}'>proxy @ {r['proxy_iteration']}</abbr>: "
+                f"<b>{target}</b>: loss {loss} · <abbr title='{EXPLAIN['proxy']}{QUICK_NOTE if quick else ''}'>"
+                f"{quick}proxy @ {r['proxy_iteration']}</abbr>: "
                 f"accuracy {v['accuracy']} · <b><abbr title='{EXPLAIN['eod']}'>EOD</abbr> {v['eod']}</b> · "
                 f"<abbr title='{EXPLAIN['deo_a']}'>DEO_A</abbr> {v['deo_a']} · "
                 f"worst group {v['worst_group_accuracy']}")

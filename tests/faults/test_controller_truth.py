@@ -51,16 +51,16 @@ def test_train_without_test_is_refused_not_silently_replaced(digits_train):
 
 
 def test_a_proxy_error_stays_after_a_good_step_until_a_proxy_evaluation_succeeds(ctl, monkeypatch):
-    import fairdd.widgets.controller as controller
+    import fairdd.widgets.background as background
 
-    real = controller.train_models
+    real = background.train_models
 
     def boom(*a, **k):
         raise RuntimeError("injected proxy failure")
 
-    monkeypatch.setattr(controller, "train_models", boom)
+    monkeypatch.setattr(background, "train_models", boom)
     assert ctl.advance(2) == 2 and "injected proxy failure" in ctl.error
-    monkeypatch.setattr(controller, "train_models", real)
+    monkeypatch.setattr(background, "train_models", real)
     assert ctl.advance(1) == 1 and "injected proxy failure" in ctl.error  # iteration 3: no proxy due
     assert ctl.advance(1) == 1 and ctl.error is None  # iteration 4: the proxy evaluation succeeded
 

@@ -116,12 +116,12 @@ def test_failing_dc_step_half_way_is_undone(digits_train, digits_test, monkeypat
 
 
 def test_failing_proxy_evaluation_is_reported_not_raised(ctl, monkeypatch):
-    import fairdd.widgets.controller as controller
+    import fairdd.widgets.background as background
 
     def boom(*a, **k):
         raise RuntimeError("injected proxy failure")
 
-    monkeypatch.setattr(controller, "train_models", boom)
+    monkeypatch.setattr(background, "train_models", boom)
     assert ctl.advance(2) == 2  # the steps themselves succeeded
     assert "injected proxy failure" in ctl.error and ctl.iteration == 2
 
@@ -379,6 +379,7 @@ def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
     """With a background executor a step returns before the proxy evaluation it starts finishes."""
     import asyncio
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from fairdd.widgets import Dashboard
 
@@ -389,8 +390,13 @@ def test_background_proxy_never_blocks_a_step(digits_train, digits_test):
         assert dash.ctl.background is not None and dash.ctl.evaluating == 0  # the page shows before it
         while dash.ctl.evaluating is not None:
             await asyncio.sleep(0.05)
-        real = dash.ctl._evaluate
-        dash.ctl._evaluate = lambda *a: (release.wait(60), real(*a))[1]  # a slow evaluation
+        dash.ctl.background = ThreadPoolExecutor(1)  # a thread, so that the test can hold its job
+        real = dash.ctl._proxy_job
+
+        def held(*a, **k):  # a slow evaluation
+            job = real(*a, **k)
+            return lambda *b: (release.wait(60), job(*b))[1]
+        dash.ctl._proxy_job = held
         await dash.play_async(3)
         assert dash.ctl.iteration == 3 and dash.ctl.evaluating is not None  # stepped on meanwhile
         assert "evaluating proxy @" in dash.readout.value

@@ -122,7 +122,9 @@ class EmbeddingPanel(Panel):
             dd = f.distances
             dist = (f" · ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
                     f"(spread {dd['spread']:.2f})")
-        head = f"<b>embedding view</b>, class {cls!r} @ {f.iteration}"
+        nets = self.ctl.reports[-1][0] if self.ctl.reports else f.iteration
+        head = (f"<b>embedding view</b>, class {cls!r} @ {f.iteration} "
+                f"<small style='color:#555'>(embedded by the networks of proxy @ {nets})</small>")
         self.caption.value = (("<b style='color:#a60'>replay</b> (slider) — " if replay else "") + head
                               + f" <small style='color:#555'><abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
                               f"{dist}</small><br><small style='color:#555'>{STAR}</small>")

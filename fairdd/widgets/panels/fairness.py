@@ -26,10 +26,18 @@ class FairnessPanel(Panel):
         chart.add_class("fairdd-fairness")
         return chart
 
-    def source(self) -> int | None:
-        """Return the iteration of the last proxy evaluation (``None`` before the first)."""
+    def source(self) -> tuple | None:
+        """Return (iteration, quick) of the last proxy evaluation (``None`` before the first).
+
+        A quick one refined at the same iteration is new data.
+        """
         reports = self.ctl.reports
-        return reports[-1][0] if reports else None
+        return (reports[-1][0], reports[-1][0] in self.ctl.quick) if reports else None
+
+    def when(self) -> str:
+        """"proxy @ N" (or "quick proxy @ N"): the evaluation its numbers are from."""
+        it, quick = self.source()
+        return f"{'quick ' if quick else ''}proxy @ {it}"
 
     def _floor(self, target: str, it: int, report) -> tuple[float, float]:
         from ...viz.noise_floor import report_noise_floor
@@ -66,11 +74,11 @@ class FairnessPanel(Panel):
                    {"label": "DEO_A", "color": "#555", "dash": "6,3"}, {"label": "noise band", "color": "#555",
                                                                           "band": True}]
         w, h = self.dash.sizes["fairness"]
-        it = self.shown_source = self.source()
+        it = self.source()[0]
         self.body.show({"width": w, "height": h, "font": self.font, "key": f"fairness@{it}", "legend": legend,
                         "panels": [{"title": "accuracy %", "xlabel": "iteration", "ylim": [-2, 102], "layers": left},
                                    {"title": "gap (pp)", "xlabel": "iteration", "ylim": [-2, 102], "layers": right}]})
         names = " vs ".join(self.ctl.runs)
-        self.caption.value = (f"<b>fairness over time</b> ({names}), proxy @ {it} "
+        self.caption.value = (f"<b>fairness over time</b> ({names}), {self.when()} "
                               f"<small style='color:#555'>(<abbr title=\"{NOISE}\">shaded: fair-model noise</abbr>; "
                               "hover a point for its numbers)</small>")

@@ -23,10 +23,18 @@ class HeatmapPanel(Panel):
         chart.on_click(self._click)
         return chart
 
-    def source(self) -> int | None:
-        """Return the iteration of the last proxy evaluation (``None`` before the first)."""
+    def source(self) -> tuple | None:
+        """Return (iteration, quick) of the last proxy evaluation (``None`` before the first).
+
+        A quick one refined at the same iteration is new data.
+        """
         reports = self.ctl.reports
-        return reports[-1][0] if reports else None
+        return (reports[-1][0], reports[-1][0] in self.ctl.quick) if reports else None
+
+    def when(self) -> str:
+        """"proxy @ N" (or "quick proxy @ N"): the evaluation its numbers are from."""
+        it, quick = self.source()
+        return f"{'quick ' if quick else ''}proxy @ {it}"
 
     def _click(self, msg: dict) -> None:
         if msg.get("row") is not None and msg.get("col") is not None:
@@ -51,9 +59,9 @@ class HeatmapPanel(Panel):
         panels = [self._panel(t, reports[-1][0], reports[-1][1], majority)
                   for t, reports in self.ctl.reports_by.items() if reports]
         w, h = self.dash.sizes["heatmap"]
-        self.body.show({"width": w, "height": h, "font": self.font, "key": f"heatmap@{self.source()}",
+        self.body.show({"width": w, "height": h, "font": self.font, "key": f"heatmap@{self.source()[0]}",
                         "panels": panels})
-        self.caption.value = (f"<b>accuracy per (class, group) %</b>, proxy @ {self.source()}<br>"
+        self.caption.value = (f"<b>accuracy per (class, group) %</b>, {self.when()}<br>"
                               "<small style='color:#555'><abbr title='white box: the class's majority colour in "
                               "training; a bright box in a dark row = the class is learned for its majority colour "
                               "only'>□ majority colour</abbr> · hover: numbers · click: inspect</small>")

@@ -1,0 +1,318 @@
+"""Fault class: slow work on the UI path (the controls wait for a step, a proxy evaluation or a redraw).
+
+The rules that close it (``fairdd/widgets/dashboard.py``, ``fairdd/widgets/background.py``): Play's
+steps run in a step thread while the UI thread draws the newest state (controller events from the step
+thread are queued and drawn on the UI thread, each panel once however many arrived); Pause shows the
+controls idle at once, and every later action first waits for the step still in flight (``_settle``),
+so two loops never step at once; proxy evaluations run in worker processes of lower priority and one
+PyTorch thread; a new run's first proxy evaluation is a quick one, labelled, refined by a full one of
+the same iteration.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+
+import pytest
+import torch
+
+from fairdd.widgets import DistillController
+
+FAST = dict(preset="smoke", proxy_every=50, refresh_every=50, min_refresh_s=0.0, proxy_epochs=2, proxy_models=2,
+            per_group=4, device="cpu", embedding="pca")
+
+
+@pytest.fixture()
+def ctl(digits_train, digits_test):
+    c = DistillController(train=digits_train, test=digits_test, **FAST)
+    c.refresh_proxy(emit=False)  # the views exist: the tests below are about steps
+    c.refresh_embedding(emit=False)
+    return c
+
+
+class Gate:
+    """Holds each step of ``ctl`` until released; counts steps running at once."""
+
+    def __init__(self, ctl) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.running = self.most = 0
+        self.threads: list = []
+        real, lock = ctl.step, threading.Lock()
+
+        def step():
+            with lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            self.threads.append(threading.current_thread())
+            self.entered.set()
+            try:
+                self.release.wait(10)
+                return real()
+            finally:
+                with lock:
+                    self.running -= 1
+        ctl.step = step
+
+
+def _dashboard(ctl):
+    from fairdd.widgets import Dashboard
+
+    ctl.background = concurrent.futures.ThreadPoolExecutor(1)  # kept: these tests are about the steps
+    return Dashboard(controller=ctl, warm_umap=False)
+
+
+async def _until(event: threading.Event) -> None:
+    for _ in range(500):
+        if event.is_set():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the step never started")
+
+
+def test_pause_shows_the_controls_idle_at_once_and_undoes_the_step_in_flight(ctl):
+    async def main():
+        dash, gate = _dashboard(ctl), Gate(ctl)
+        images = ctl.run.images.detach().clone()
+        task = dash.play()
+        await _until(gate.entered)
+        dash.pause()  # the step is still held: nothing may wait for it
+        idle = (not dash.buttons["step"].disabled, dash.busy.value, ctl.iteration)
+        gate.release.set()
+        await task
+        assert torch.equal(ctl.run.images.detach(), images) and len(ctl.run.history) == 0
+        return idle, ctl.iteration
+
+    (step_enabled, busy, during), after = asyncio.run(main())
+    assert step_enabled and busy == "" and during == 0
+    assert after == 0  # the step in flight is undone: nothing moves after Pause shows idle
+
+
+def test_steps_run_off_the_ui_thread_and_every_panel_draws_on_it(ctl, monkeypatch):
+    from fairdd.widgets.panels import Panel
+
+    drawn = []
+    real = Panel.update
+    monkeypatch.setattr(Panel, "update", lambda self, **kw: drawn.append(threading.current_thread()) or real(self, **kw))
+
+    async def main():
+        dash, gate = _dashboard(ctl), Gate(ctl)
+        gate.release.set()
+        drawn.clear()
+        await dash.step(3)
+        return threading.current_thread(), gate.threads
+
+    ui, stepped = asyncio.run(main())
+    assert len(stepped) == 3 and all(t is not ui for t in stepped)
+    assert drawn and all(t is ui for t in drawn)
+
+
+def test_a_step_pressed_just_after_pause_never_runs_two_loops_at_once(ctl):
+    async def main():
+        dash, gate = _dashboard(ctl), Gate(ctl)
+        task = dash.play()
+        await _until(gate.entered)
+        dash.pause()
+        threading.Timer(0.3, gate.release.set).start()  # the held step ends while Step waits for it
+        second = dash.step(1)
+        await asyncio.gather(task, second)
+        return gate.most, ctl.iteration
+
+    most, iteration = asyncio.run(main())
+    assert most == 1 and iteration == 1  # the held step undone by Pause, then the one Step asked for
+
+
+def test_a_controller_event_from_the_step_thread_is_drawn_later_on_the_ui_thread(ctl):
+    async def main():
+        dash = _dashboard(ctl)
+        shown = dash.shown["status"]
+        ctl.step()
+        worker = threading.Thread(target=ctl._emit, args=("step",))
+        worker.start()
+        worker.join()
+        queued = (dash.shown["status"], len(dash._deferred))
+        dash._flush()
+        return shown, queued, dash.shown["status"]
+
+    before, (after_emit, queued), after_flush = asyncio.run(main())
+    assert before == 0 and after_emit == 0 and queued == 1 and after_flush == 1
+
+
+def test_proxy_evaluations_run_in_a_process_of_lower_priority_with_one_thread():
+    from fairdd.widgets.background import NICE, proxy_executor, worker_info
+
+    with proxy_executor() as pool:
+        info = pool.submit(worker_info).result(timeout=120)
+    assert info["pid"] != os.getpid()
+    assert info["nice"] >= min(19, os.nice(0) + NICE) and info["threads"] == 1
+
+
+def test_the_dashboard_in_an_event_loop_evaluates_in_worker_processes(digits_train, digits_test):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fairdd.widgets import Dashboard
+
+    async def main():
+        dash = Dashboard(train=digits_train, test=digits_test, warm_umap=False, **FAST)
+        ctl = dash.ctl
+        await asyncio.wrap_future(ctl._pending[2])  # the first (quick) evaluation, in a worker process
+        ctl.collect()
+        ctl.background.shutdown(wait=True, cancel_futures=True)
+        return ctl
+
+    ctl = asyncio.run(main())
+    assert isinstance(ctl.background, ProcessPoolExecutor)
+    assert ctl.status()["proxy_quick"] and ctl.report.n_models == 1 and len(ctl.proxy_nets) == 1
+    assert ctl.frames and ctl.frames[-1].iteration == 0  # its network embeds the view
+
+
+def test_the_first_proxy_of_a_new_run_is_quick_labelled_then_refined(digits_train, digits_test):
+    from fairdd.widgets import Dashboard
+
+    c = DistillController(train=digits_train, test=digits_test, **FAST)
+    c.background = concurrent.futures.ThreadPoolExecutor(1)
+    c.ensure_views()
+    c._pending[2].result(timeout=300)
+    assert c.collect() and c.status()["proxy_quick"] and c.report.n_models == 1
+    assert "quick proxy @ 0" in Dashboard._readout(c.status())
+    assert c.evaluating == 0  # the full one of the same iteration, started at once
+    c._pending[2].result(timeout=300)
+    assert c.collect() and not c.status()["proxy_quick"]
+    assert c.report.n_models == FAST["proxy_models"] and [it for it, _ in c.reports] == [0]
+    assert "quick proxy @" not in Dashboard._readout(c.status())
+
+
+def test_a_proxy_worker_ends_when_its_kernel_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, signal\nfrom fairdd.widgets.background import proxy_executor, worker_info\n"
+              "pool = proxy_executor()\nprint(pool.submit(worker_info).result()['pid'], flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    worker = int(out.stdout.split()[0])
+    for _ in range(100):
+        try:
+            with open(f"/proc/{worker}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"the worker {worker} outlived its killed parent")
+
+
+def test_the_dataset_file_check_runs_after_the_page_shows_and_labels_later(monkeypatch):
+    import fairdd.widgets.dashboard as dashboard
+    from fairdd.data import Availability
+
+    release = threading.Event()
+
+    def slow_check():
+        release.wait(30)
+        return {"colored-mnist": Availability("colored-mnist", False, "its files are not here")}
+    monkeypatch.setattr(dashboard, "dataset_availability", slow_check)
+    c = DistillController(dataset="colored-digits", n_groups=4, **FAST)
+    c.background = concurrent.futures.ThreadPoolExecutor(1)
+
+    async def main():
+        dash = dashboard.Dashboard(controller=c, warm_umap=False)  # returns while the check is held
+        before = [label for label, _ in dash.controls["dataset"].options]
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if dash._availability is None:
+                break
+        return before, [label for label, _ in dash.controls["dataset"].options], dash
+
+    before, after, dash = asyncio.run(main())
+    assert "colored-mnist" in before and not any("unavailable" in b for b in before)
+    assert "colored-mnist — unavailable (see details)" in after and dash.controls["dataset"].value == "colored-digits"
+    assert "its files are not here" in dash.unavailable_note.value
+
+
+class Manual:
+    """An executor whose jobs run only when the test says so (``run(k)``)."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def submit(self, fn, *args):
+        self.jobs.append((fn, args, concurrent.futures.Future()))
+        return self.jobs[-1][2]
+
+    def run(self, k: int) -> None:
+        fn, args, future = self.jobs[k]
+        future.set_result(fn(*args))
+
+
+@pytest.fixture()
+def manual(digits_train, digits_test):
+    c = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 1, "proxy_epochs": 1})
+    c.background = Manual()
+    return c
+
+
+def test_a_step_during_the_refine_of_the_quick_proxy_does_not_skip_its_scheduled_evaluation(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    assert c.collect() and c.evaluating == 0 and len(pool.jobs) == 2  # the refine of iteration 0
+    c.advance(1)  # iteration 1: its evaluation is due while the refine runs
+    assert c.evaluating == 1 and len(pool.jobs) == 3
+    pool.run(1)  # the refine ends late: no longer waited for
+    assert c.collect() is False
+    pool.run(2)
+    assert c.collect() and [it for it, _ in c.reports] == [0, 1] and not c.status()["proxy_quick"]
+
+
+def test_a_scheduled_evaluation_skipped_while_another_ran_is_caught_up(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    c.collect()
+    pool.run(1)
+    c.collect()  # iteration 0, full
+    c.advance(1)
+    assert c.evaluating == 1
+    c.advance(1)  # iteration 2 is due while 1 runs: skipped
+    assert c.evaluating == 1 and len(pool.jobs) == 3
+    pool.run(2)
+    assert c.collect() and c.evaluating == 2  # caught up at once, not at the next multiple
+
+
+class Watched(list):
+    """A list that records its length after every change (what another thread could read in between)."""
+
+    def __init__(self, *a) -> None:
+        super().__init__(*a)
+        self.lengths: list = []
+
+    def append(self, x) -> None:
+        super().append(x)
+        self.lengths.append(len(self))
+
+    def pop(self, *a):
+        out = super().pop(*a)
+        self.lengths.append(len(self))
+        return out
+
+    def __setitem__(self, k, v) -> None:
+        super().__setitem__(k, v)
+        self.lengths.append(len(self))
+
+
+def test_a_refined_proxy_result_never_leaves_the_series_empty_in_between(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    pool.run(0)
+    c.collect()  # the quick one of iteration 0
+    c.reports_by[c.settings.target] = watched = Watched(c.reports)
+    pool.run(1)
+    c.collect()  # its refine replaces it
+    assert watched.lengths and min(watched.lengths) == 1 and not c.status()["proxy_quick"]
