@@ -113,30 +113,39 @@ function layer(l, X, Y, font) {
   return s;
 }
 
-function legend(items, font) {
+function legend(items, font, side) {
   return (items || []).map((it) => {
     const mark = it.shape ? `<svg width="${font}" height="${font}"><path d="${shape(it.shape, font / 2.4)}" transform="translate(${font / 2},${font / 2})" fill="${it.color}" stroke="#000" stroke-width="0.5"/></svg>`
       : `<svg width="${1.6 * font}" height="${font}"><line x1="0" x2="${1.6 * font}" y1="${font / 2}" y2="${font / 2}" stroke="${it.color}" stroke-width="${it.band ? font * 0.7 : 2}" stroke-opacity="${it.band ? 0.25 : 1}"${it.dash ? ` stroke-dasharray="${it.dash}"` : ""}/></svg>`;
-    return `<span style="margin-right:10px;white-space:nowrap">${mark} ${esc(it.label)}</span>`;
+    return `<span style="${side ? "display:block;" : "margin-right:10px;"}white-space:nowrap">${mark} ${esc(it.label)}</span>`;
   }).join("");
 }
 
 function render({model, el}) {
   el.style.position = "relative";
-  const root = document.createElement("div"), tip = document.createElement("div"), leg = document.createElement("div");
+  const box = document.createElement("div"), root = document.createElement("div"), tip = document.createElement("div"),
+    leg = document.createElement("div");
   tip.className = "fairdd-tip";
   tip.style.cssText = "position:absolute;display:none;pointer-events:none;background:rgba(255,255,255,0.95);border:1px solid #888;border-radius:3px;padding:2px 6px;z-index:10;white-space:pre;";
-  el.append(root, leg, tip);
+  box.append(root, leg);
+  el.append(box, tip);
   const draw = () => {
     const t0 = performance.now();
     const spec = model.get("spec") || {}, font = spec.font || 12, panels = spec.panels || [];
-    const w = spec.width || 400, h = spec.height || 300, pw = w / Math.max(1, panels.length);
+    // the chart stays in its box (spec.width × spec.height): a side legend takes its width from the box,
+    // a legend below is one line (it never wraps: the dashboard's layout counts one line for it)
+    const side = spec.legend_side || 0, w = (spec.width || 400) - side, h = spec.height || 300;
+    const pw = w / Math.max(1, panels.length);
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h);
     svg.setAttribute("font-family", "sans-serif");
     panels.forEach((p, k) => drawPanel(svg, p, {x: k * pw, y: 0, w: pw, h}, font));
     root.replaceChildren(svg);
-    leg.innerHTML = legend(spec.legend, font);
+    leg.innerHTML = legend(spec.legend, font, side);
+    box.style.display = side ? "flex" : "block";
+    leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${1.8 * font}px;box-sizing:border-box`
+      : `width:${w}px;white-space:nowrap;overflow:hidden;line-height:1.3`;
+    leg.className = "fairdd-legend";
     leg.style.fontSize = `${0.85 * font}px`;
     tip.style.fontSize = `${font}px`;
     el.dataset.version = String(model.get("version"));  // a test waits on what was painted

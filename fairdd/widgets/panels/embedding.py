@@ -12,7 +12,7 @@ CAPTION = {
     "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not; means placed approximately.",
 }
 SHORT = {"pca": "PCA (linear)", "umap": "UMAP (non-linear)"}
-STAR = "★ barycenter = the average of the group means, every group weighted equally (COBRA's target)"
+STAR = "★ barycenter = the mean of the group means, groups weighted equally (COBRA's target)"
 
 
 class EmbeddingPanel(Panel):
@@ -40,7 +40,7 @@ class EmbeddingPanel(Panel):
 
     def clear(self) -> None:
         """Nothing to draw yet (the first proxy evaluation still runs): an empty view that names its class."""
-        self.body.show({})
+        self.body.show(self.empty())
         cls = self.ctl.train.class_names[self.ctl.settings.view_class]
         self.caption.value = (f"<b>embedding view</b>, class {cls!r}: waiting for the first proxy evaluation "
                               "(its networks embed the points)…")
@@ -106,7 +106,8 @@ class EmbeddingPanel(Panel):
         replay = d.replay_index is not None
         title = ("replay: " if replay else "") + f"{f.kind.upper()} @ {f.iteration}"
         self.body.show({"width": w, "height": h, "font": self.font, "key": f"embedding@{f.iteration}",
-                        "panels": [{"title": title, "axes": False, "layers": layers}], "legend": legend})
+                        "panels": [{"title": title, "axes": False, "layers": layers}], "legend": legend,
+                        "legend_side": d.sizes["legend"]})
         cls = self.ctl.train.class_names[self.ctl.settings.view_class]
         dist = ""
         if f.distances:
@@ -114,6 +115,6 @@ class EmbeddingPanel(Panel):
             dist = (f" · ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
                     f"(spread {dd['spread']:.2f})")
         head = f"<b>embedding view</b>, class {cls!r} @ {f.iteration}"
+        kind = f"<abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
         self.caption.value = (("<b style='color:#a60'>replay</b> (slider) — " if replay else "") + head
-                              + f" <small style='color:#555'><abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
-                              f"{dist}</small><br><small style='color:#555'>{STAR}</small>")
+                              + f"<small>{dist}</small><br><small style='color:#555'>{kind} · {STAR}</small>")
