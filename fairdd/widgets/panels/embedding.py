@@ -12,7 +12,8 @@ CAPTION = {
     "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not; means placed approximately.",
 }
 SHORT = {"pca": "PCA (linear)", "umap": "UMAP (non-linear)"}
-STAR = "★ barycenter = the mean of the group means, groups weighted equally (COBRA's target)"
+STAR = "★ = mean of the group means, equal weights"  # one short line: never cut at 1280×720
+STAR_TIP = "the barycenter ★ averages the group means with every group weighted equally: COBRA's target"
 
 
 class EmbeddingPanel(Panel):
@@ -84,7 +85,7 @@ class EmbeddingPanel(Panel):
         layers += self._ring(xy[kinds == "synthetic"])
         for kind, shape, colour, size, tip in (
                 ("pooled", "cross", STRATEGY_COLOURS["vanilla"], 8, "✕ pooled mean of the class (vanilla's target)"),
-                ("barycenter", "star", STRATEGY_COLOURS["cobra"], 11, STAR)):
+                ("barycenter", "star", STRATEGY_COLOURS["cobra"], 11, STAR_TIP)):
             m = kinds == kind
             layers.append({"kind": "points", "shape": shape, "x": xy[m, 0].tolist(), "y": xy[m, 1].tolist(),
                            "color": colour, "size": size, "stroke": "#000", "stroke_width": 1.2, "tips": [tip]})
@@ -112,9 +113,10 @@ class EmbeddingPanel(Panel):
         dist = ""
         if f.distances:
             dd = f.distances
-            dist = (f" · ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
+            dist = (f" · ◆→★ <b>{dd['barycenter']:.2f}</b> ◆→✕ <b>{dd['pooled']:.2f}</b> "
                     f"(spread {dd['spread']:.2f})")
-        head = f"<b>embedding view</b>, class {cls!r} @ {f.iteration}"
+        head = f"<b>embedding</b>, class {cls!r} @ {f.iteration}"
         kind = f"<abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
         self.caption.value = (("<b style='color:#a60'>replay</b> (slider) — " if replay else "") + head
-                              + f"<small>{dist}</small><br><small style='color:#555'>{kind} · {STAR}</small>")
+                              + f"<small>{dist} · {kind}</small><br><small class='fairdd-star' style='color:#555' "
+                              f"title=\"{STAR_TIP}\">{STAR}</small>")
