@@ -54,8 +54,10 @@ function drawPanel(svg, panel, box, font) {
   const cats = panel.cats;
   const m = {l: panel.ylabel || cats ? 3.6 * font : panel.axes === false ? 0.6 * font : 2.4 * font, r: 10, t: panel.title ? 1.8 * font : 8,
              b: panel.xlabel || cats ? 3.0 * font : 10};
-  if (cats) { m.l = Math.max(m.l, 0.62 * font * Math.max(...cats.y.map((s) => String(s).length)) + 1.6 * font);
-              m.b = Math.max(m.b, 0.62 * font * Math.max(...cats.x.map((s) => String(s).length)) * 0.75 + 1.6 * font); }
+  if (cats) {  // room for the category names, never more than a share of the box (long names run out of it)
+    m.l = Math.min(0.3 * box.w, Math.max(m.l, 0.62 * font * Math.max(...cats.y.map((s) => String(s).length)) + 1.6 * font));
+    m.b = Math.min(0.3 * box.h, Math.max(m.b, 0.62 * font * Math.max(...cats.x.map((s) => String(s).length)) * 0.75 + 1.6 * font));
+  }
   const W = box.w - m.l - m.r, H = box.h - m.t - m.b;
   const [xl, yl] = cats ? [[-0.5, cats.x.length - 0.5], [cats.y.length - 0.5, -0.5]] : extent(panel);
   const X = (v) => box.x + m.l + (v - xl[0]) / (xl[1] - xl[0]) * W;
@@ -134,7 +136,10 @@ function render({model, el}) {
     const spec = model.get("spec") || {}, font = spec.font || 12, panels = spec.panels || [];
     // the chart stays in its box (spec.width × spec.height): a side legend takes its width from the box,
     // a legend below is one line (it never wraps: the dashboard's layout counts one line for it)
-    const side = spec.legend_side || 0, w = (spec.width || 400) - side, h = spec.height || 300;
+    // a side legend that is taller than the chart flows into more columns, each taken from the chart's width
+    const h = spec.height || 300, lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
+    const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.ceil((spec.legend || []).length / rows);
+    const side = (spec.legend_side || 0) * Math.max(1, cols), w = (spec.width || 400) - side;
     const pw = w / Math.max(1, panels.length);
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h);
@@ -143,7 +148,8 @@ function render({model, el}) {
     root.replaceChildren(svg);
     leg.innerHTML = legend(spec.legend, font, side);
     box.style.display = side ? "flex" : "block";
-    leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${1.8 * font}px;box-sizing:border-box`
+    leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${pad}px;box-sizing:border-box;` +
+        `display:grid;grid-auto-flow:column;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
       : `width:${w}px;white-space:nowrap;overflow:hidden;line-height:1.3`;
     leg.className = "fairdd-legend";
     leg.style.fontSize = `${0.85 * font}px`;
