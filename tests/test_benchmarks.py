@@ -87,3 +87,16 @@ def test_race_sees_a_limit_hit_inside_torch_compile():
             raise RuntimeError("BackendCompilerFailed: backend='inductor' raised: OverLimit") from exc
     assert timing.race({"loop": lambda: None, "compile": wrapped}, reps=1, limit_s=5,
                        must_finish=("loop",))["compile"]["skipped"] == "over 5 s"
+
+
+def test_the_chart_candidates_draw_one_scene():
+    """benchmarks/dashboard_candidates.py compares libraries on the same data: the scene is deterministic
+    and holds the 1532 embedding points the docs' table describes."""
+    import numpy as np
+
+    bench = _load("dashboard_candidates")
+    a, b = bench.scene(3), bench.scene(3)
+    assert np.array_equal(a["real"], b["real"])
+    n = a["real"].shape[0] * a["real"].shape[1] + sum(len(v) for v in a["syn"].values()) + len(a["means"]) + 2
+    assert n == 1532 and not np.array_equal(a["real"], bench.scene(4)["real"])  # an update moves the points
+    assert set(bench.CANDIDATES) == set(bench.BUILDERS)
