@@ -93,20 +93,25 @@ def chart_candidate():
 
 
 def plotly_candidate():
-    """FigureWidgets built with their traces (traces added after construction reach no view that is not
-    yet shown: the page then draws empty axes and ignores the updates)."""
+    """FigureWidgets built with their traces and first data: traces added or edited before the page shows
+    reach no view (the page drew empty axes and, at times, ignored every later update)."""
     import plotly.graph_objects as go
 
     d0 = scene(0)
-    emb = [go.Scatter(mode="markers", marker={"size": 5, "color": COLOURS[a]}, name=f"group {a}") for a in range(GROUPS)]
-    emb += [go.Scatter(mode="markers", marker={"symbol": "diamond", "size": 9, "color": RUN_COLOURS[r]}, name=r)
-            for r in RUNS]
-    emb += [go.Scatter(mode="markers", marker={"symbol": "star", "size": 14, "color": "#0072B2"}, name="barycenter")]
+    real, syn, its, cur = d0["real"], d0["syn"], d0["its"], d0["curves"]
+    emb = [go.Scatter(x=real[a, :, 0], y=real[a, :, 1], mode="markers", marker={"size": 5, "color": COLOURS[a]},
+                      name=f"group {a}") for a in range(GROUPS)]
+    emb += [go.Scatter(x=syn[r][:, 0], y=syn[r][:, 1], mode="markers",
+                       marker={"symbol": "diamond", "size": 9, "color": RUN_COLOURS[r]}, name=r) for r in RUNS]
+    emb += [go.Scatter(x=[d0["bary"][0]], y=[d0["bary"][1]], mode="markers",
+                       marker={"symbol": "star", "size": 14, "color": "#0072B2"}, name="barycenter")]
     fair = []
     for r in RUNS:
-        fair += [go.Scatter(mode="lines", line={"width": 0}, showlegend=False),
-                 go.Scatter(mode="lines", fill="tonexty", line={"width": 0}, fillcolor="rgba(0,0,0,0.1)", showlegend=False)]
-        fair += [go.Scatter(mode="lines+markers", line={"color": RUN_COLOURS[r]}, name=f"{r} {k}") for k in d0["curves"][r]]
+        fair += [go.Scatter(x=its, y=cur[r]["eod"] - 10, mode="lines", line={"width": 0}, showlegend=False),
+                 go.Scatter(x=its, y=cur[r]["eod"] + 10, mode="lines", fill="tonexty", line={"width": 0},
+                            fillcolor="rgba(0,0,0,0.1)", showlegend=False)]
+        fair += [go.Scatter(x=its, y=cur[r][k], mode="lines+markers", line={"color": RUN_COLOURS[r]}, name=f"{r} {k}")
+                 for k in cur[r]]
     heat = [go.Heatmap(z=d0["heat"][r], zmin=0, zmax=100, colorscale="Viridis", showscale=False) for r in RUNS]
     emb, fair = go.FigureWidget(emb, layout={"width": 480, "height": 300}), go.FigureWidget(fair, layout={"width": 640, "height": 220})
     heat = go.FigureWidget(heat, layout={"width": 480, "height": 260})
@@ -246,7 +251,8 @@ def app(names: list[str]):
             done.value = f"<span data-step='{state['step']}' data-ms='{1000 * (time.perf_counter() - t0):.3f}'>ok</span>"
 
         button.on_click(click)
-        update(0)
+        if name != "plotly":  # plotly's traces carry their first data (an edit before the page shows is lost)
+            update(0)
         box = W.VBox([W.HBox([button, done]), W.HBox(widgets)])
         box.add_class(f"cand-{name}")
         rows.append(box)
