@@ -147,3 +147,16 @@ def test_the_benchmark_times_a_variant_in_its_own_process():
     row = out["variants"]["channels_last"]
     assert row["speedup_vs_fairdd_eager"] > 0 and row["loss_rel_diff"] < 1e-5 and row["grad_cosine"] > 0.9999
     assert out["loss_rel_diff"] < 1e-5 and out["baseline_ms"] > 0
+
+
+def test_the_chart_candidates_draw_one_scene():
+    """benchmarks/dashboard_candidates.py compares libraries on the same data: the scene is deterministic
+    and holds the 1532 embedding points the docs' table describes."""
+    import numpy as np
+
+    bench = _load("dashboard_candidates")
+    a, b = bench.scene(3), bench.scene(3)
+    assert np.array_equal(a["real"], b["real"])
+    n = a["real"].shape[0] * a["real"].shape[1] + sum(len(v) for v in a["syn"].values()) + len(a["means"]) + 2
+    assert n == 1532 and not np.array_equal(a["real"], bench.scene(4)["real"])  # an update moves the points
+    assert set(bench.CANDIDATES) == set(bench.BUILDERS)

@@ -54,8 +54,10 @@ function drawPanel(svg, panel, box, font) {
   const cats = panel.cats;
   const m = {l: panel.ylabel || cats ? 3.6 * font : panel.axes === false ? 0.6 * font : 2.4 * font, r: 10, t: panel.title ? 1.8 * font : 8,
              b: panel.xlabel || cats ? 3.0 * font : 10};
-  if (cats) { m.l = Math.max(m.l, 0.62 * font * Math.max(...cats.y.map((s) => String(s).length)) + 1.6 * font);
-              m.b = Math.max(m.b, 0.62 * font * Math.max(...cats.x.map((s) => String(s).length)) * 0.75 + 1.6 * font); }
+  if (cats) {  // room for the category names, never more than a share of the box (long names run out of it)
+    m.l = Math.min(0.3 * box.w, Math.max(m.l, 0.62 * font * Math.max(...cats.y.map((s) => String(s).length)) + 1.6 * font));
+    m.b = Math.min(0.3 * box.h, Math.max(m.b, 0.62 * font * Math.max(...cats.x.map((s) => String(s).length)) * 0.75 + 1.6 * font));
+  }
   const W = box.w - m.l - m.r, H = box.h - m.t - m.b;
   const [xl, yl] = cats ? [[-0.5, cats.x.length - 0.5], [cats.y.length - 0.5, -0.5]] : extent(panel);
   const X = (v) => box.x + m.l + (v - xl[0]) / (xl[1] - xl[0]) * W;
@@ -113,30 +115,43 @@ function layer(l, X, Y, font) {
   return s;
 }
 
-function legend(items, font) {
+function legend(items, font, side) {
   return (items || []).map((it) => {
     const mark = it.shape ? `<svg width="${font}" height="${font}"><path d="${shape(it.shape, font / 2.4)}" transform="translate(${font / 2},${font / 2})" fill="${it.color}" stroke="#000" stroke-width="0.5"/></svg>`
       : `<svg width="${1.6 * font}" height="${font}"><line x1="0" x2="${1.6 * font}" y1="${font / 2}" y2="${font / 2}" stroke="${it.color}" stroke-width="${it.band ? font * 0.7 : 2}" stroke-opacity="${it.band ? 0.25 : 1}"${it.dash ? ` stroke-dasharray="${it.dash}"` : ""}/></svg>`;
-    return `<span style="margin-right:10px;white-space:nowrap">${mark} ${esc(it.label)}</span>`;
+    return `<span style="${side ? "display:block;" : "margin-right:10px;"}white-space:nowrap">${mark} ${esc(it.label)}</span>`;
   }).join("");
 }
 
 function render({model, el}) {
   el.style.position = "relative";
-  const root = document.createElement("div"), tip = document.createElement("div"), leg = document.createElement("div");
+  const box = document.createElement("div"), root = document.createElement("div"), tip = document.createElement("div"),
+    leg = document.createElement("div");
   tip.className = "fairdd-tip";
   tip.style.cssText = "position:absolute;display:none;pointer-events:none;background:rgba(255,255,255,0.95);border:1px solid #888;border-radius:3px;padding:2px 6px;z-index:10;white-space:pre;";
-  el.append(root, leg, tip);
+  box.append(root, leg);
+  el.append(box, tip);
   const draw = () => {
     const t0 = performance.now();
     const spec = model.get("spec") || {}, font = spec.font || 12, panels = spec.panels || [];
-    const w = spec.width || 400, h = spec.height || 300, pw = w / Math.max(1, panels.length);
+    // the chart stays in its box (spec.width × spec.height): a side legend takes its width from the box,
+    // a legend below is one line (it never wraps: the dashboard's layout counts one line for it)
+    // a side legend that is taller than the chart flows into more columns, each taken from the chart's width
+    const h = spec.height || 300, lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
+    const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.ceil((spec.legend || []).length / rows);
+    const side = (spec.legend_side || 0) * Math.max(1, cols), w = (spec.width || 400) - side;
+    const pw = w / Math.max(1, panels.length);
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h);
     svg.setAttribute("font-family", "sans-serif");
     panels.forEach((p, k) => drawPanel(svg, p, {x: k * pw, y: 0, w: pw, h}, font));
     root.replaceChildren(svg);
-    leg.innerHTML = legend(spec.legend, font);
+    leg.innerHTML = legend(spec.legend, font, side);
+    box.style.display = side ? "flex" : "block";
+    leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${pad}px;box-sizing:border-box;` +
+        `display:grid;grid-auto-flow:column;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
+      : `width:${w}px;white-space:nowrap;overflow:hidden;line-height:1.3`;
+    leg.className = "fairdd-legend";
     leg.style.fontSize = `${0.85 * font}px`;
     tip.style.fontSize = `${font}px`;
     el.dataset.version = String(model.get("version"));  // a test waits on what was painted

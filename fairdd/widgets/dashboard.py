@@ -27,6 +27,7 @@ import torch
 from ..config import METHODS, PRESETS
 from ..data import DATASETS
 from ..targets import STRATEGIES
+from . import layout
 from .controller import QUICK, DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
@@ -45,20 +46,6 @@ EXPLAIN = {
 }
 QUICK_NOTE = (" A quick proxy (the first of a new run: {models} network, {epochs} epochs) is shown at once and "
               "replaced by the full one of the same iteration.").format(**QUICK)
-# pixel sizes of the panels (width, height) on a 1280×720 screen, and for a projector (presenter)
-SIZES = {False: {"grid": 220, "fairness": (640, 205), "embedding": (390, 240), "heatmap": (330, 240),
-                 "loss": (190, 240), "font": 12},
-         True: {"grid": 220, "fairness": (640, 215), "embedding": (390, 245), "heatmap": (330, 245),
-                "loss": (190, 245), "font": 15}}
-STYLE = """<style>
-.fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
-.fairdd-dashboard .widget-html-content, .fairdd-dashboard .widget-label { line-height: 1.25; }
-.fairdd-dashboard .fairdd-panel-grid, .fairdd-dashboard .fairdd-panel-fairness,
-.fairdd-dashboard .fairdd-panel-embedding, .fairdd-dashboard .fairdd-panel-heatmap,
-.fairdd-dashboard .fairdd-panel-loss { margin: 0 6px 0 0; }
-.fairdd-presenter { --jp-widgets-font-size: 16px; --jp-widgets-inline-height: 32px; font-size: 16px; }
-.fairdd-presenter small { font-size: 14px; }
-</style>"""
 
 
 class Dashboard:
@@ -93,7 +80,7 @@ class Dashboard:
         self.picked_point: int | None = None
         self._workers = self._start_workers() if controller is None or controller.background is None else None
         self.ctl = controller or DistillController(**settings)
-        self._presenter(presenter)
+        self.presenter, self.sidebar_shown = presenter, not presenter  # a projector hides the settings at first
         self._use_background()
         self._build_controls(self.ctl.settings)
         self._build_buttons()
@@ -111,10 +98,14 @@ class Dashboard:
             self._warm_thread.start()
 
     # ----------------------------------------------------------- building
-    def _presenter(self, on: bool) -> None:
-        self.presenter = on
-        self.sizes = SIZES[on]
-        self.font = self.sizes["font"]
+    @property
+    def sizes(self) -> dict:
+        """Each panel's box for the current mode, sidebar and number of runs (``fairdd.widgets.layout``)."""
+        return layout.sizes(presenter=self.presenter, sidebar=self.sidebar_shown, runs=len(self.ctl.runs))
+
+    @property
+    def font(self) -> int:
+        return self.sizes["font"]
 
     @staticmethod
     def _start_workers():
@@ -237,6 +228,14 @@ class Dashboard:
         self.presenter_toggle = W.Checkbox(value=self.presenter, description="presenter (large fonts)", indent=False)
         self.presenter_toggle.add_class("fairdd-presenter-toggle")
         self.presenter_toggle.observe(lambda ch: self.set_presenter(ch["new"]), names="value")
+        self.presenter_button = W.ToggleButton(value=self.presenter, description="presenter", layout=W.Layout(width="auto"),
+                                               tooltip="large fonts for a projector; the settings fold away")
+        self.settings_button = W.ToggleButton(value=self.sidebar_shown, description="settings", layout=W.Layout(width="auto"),
+                                              tooltip="show or hide the settings sidebar")
+        W.link((self.presenter_button, "value"), (self.presenter_toggle, "value"))
+        self.settings_button.observe(lambda ch: self.set_sidebar(ch["new"]), names="value")
+        for name, w in (("presenter-button", self.presenter_button), ("settings-button", self.settings_button)):
+            w.add_class(f"fairdd-{name}")
         self.groups_widget = W.VBox()
         self.groups_widget.add_class("fairdd-groups-box")
         self.apply_groups = W.Button(description="apply groups (restarts)", disabled=True,
@@ -247,7 +246,7 @@ class Dashboard:
 
     def _build_buttons(self) -> None:
         W = self.W
-        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="80px"))
+        self.buttons = {name: W.Button(description=label, layout=W.Layout(width="auto", padding="0 12px"))
                         for name, label in (("step", "Step"), ("step10", "Step ×10"), ("play", "Play"),
                                             ("pause", "Pause"), ("reset", "Reset"), ("replay", "Replay"))}
         actions = {"step": lambda: self.step(1), "step10": lambda: self.step(10), "play": self.play,
@@ -262,9 +261,11 @@ class Dashboard:
             setattr(self, name, self._html(f"fairdd-{name.replace('_', '-')}"))
         self.panel_note.add_class("fairdd-panels")
         self.readout = self._html("fairdd-eod")
+        for w in (self.panel_note, self.readout, self.error, self.busy):
+            w.add_class("fairdd-line")  # one line each (cut with "…"): the layout's budget holds
         self.unavailable_note.value = self._unavailable_html()
         self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="replay", disabled=True,
-                                         layout=W.Layout(width="400px"))
+                                         layout=W.Layout(width="360px", min_width="360px", display="none"))
         self.replay_slider.add_class("fairdd-replay-slider")
         self.replay_slider.observe(lambda ch: self._show_replay(ch["new"]), names="value")
 
@@ -294,26 +295,40 @@ class Dashboard:
 
     def _layout(self):
         W = self.W
-        top = [p.widget for p in self.panels.values() if p.slot == "top"]
-        bottom = [p.widget for p in self.panels.values() if p.slot == "bottom"]
-        self.panels["embedding"].widget.children += (self.replay_slider,)
-        main = W.VBox([W.HBox(top), W.HBox(bottom)])
-        widget = W.VBox([
-            W.HTML(STYLE),
-            W.HBox([W.HTML("<b style='font-size:1.15em'>fairdd — live distillation</b>&nbsp;"),
-                    *self.buttons.values(), self.iteration, self.busy]),
-            self.readout, self.error, self.panel_note,
-            W.HBox([self._sidebar(), main]),
-        ])
+        row = lambda slot: W.HBox([p.widget for p in self.panels.values() if p.slot == slot],  # noqa: E731
+                                  layout=W.Layout(flex_flow="row nowrap"))
+        self.sidebar = self._sidebar()
+        self.sidebar.layout.display = None if self.sidebar_shown else "none"
+        title = W.HTML("<b style='font-size:1.15em'>fairdd — live distillation</b>&nbsp;")
+        title.add_class("fairdd-title")
+        header = W.HBox([title, *self.buttons.values(), self.settings_button, self.presenter_button, self.iteration,
+                         self.busy])
+        header.add_class("fairdd-header")
+        note = W.HBox([self.replay_slider, self.panel_note])
+        widget = W.VBox([W.HTML(layout.CSS), header, self.readout, self.error, note,
+                         W.HBox([self.sidebar, W.VBox([row("top"), row("bottom")])])])
         widget.add_class("fairdd-dashboard")
         if self.presenter:
             widget.add_class("fairdd-presenter")
         return widget
 
     def set_presenter(self, on: bool) -> None:
-        """Large fonts for a projector (or back); every panel is redrawn at the new size."""
-        self._presenter(on)
+        """Large fonts for a projector (or back): the settings fold away (the "settings" button shows them)
+        and every panel is redrawn in its box for the new mode."""
+        self.presenter = on
         (self.widget.add_class if on else self.widget.remove_class)("fairdd-presenter")
+        if self.settings_button.value == on:
+            self.settings_button.value = not on  # redraws through set_sidebar
+        else:
+            self._refit()
+
+    def set_sidebar(self, on: bool) -> None:
+        """Show or hide the settings sidebar; the panels take the room it leaves (redrawn in their new boxes)."""
+        self.sidebar_shown = on
+        self.sidebar.layout.display = None if on else "none"
+        self._refit()
+
+    def _refit(self) -> None:
         for p in self.panels.values():
             p.update(force=True)
 
@@ -781,6 +796,7 @@ class Dashboard:
                 self.replay_slider.value = len(frames) - 1
             self.render_status()
         self.replay_slider.disabled = False
+        self.replay_slider.layout.display = None
 
     def _show_replay(self, i: int) -> None:
         if 0 <= i < len(self.ctl.replay_frames):
@@ -790,6 +806,7 @@ class Dashboard:
     def _clear_replay(self) -> None:
         self.replay_index = None
         self.replay_slider.disabled = True
+        self.replay_slider.layout.display = "none"
         self.replay_slider.max = 0
 
     # ------------------------------------------------------------ rendering
@@ -854,7 +871,7 @@ class Dashboard:
                 f"worst group {v['worst_group_accuracy']}")
         running = "" if st["evaluating"] is None else \
             f" · <i style='color:#a60'>evaluating proxy @ {st['evaluating']}…</i>"
-        return " &nbsp;|&nbsp; ".join(parts) + running
+        return "".join(f"<div>{p}{running if i == 0 else ''}</div>" for i, p in enumerate(parts))
 
     def render_status(self) -> None:
         """Show the iteration, the readout of the runs' numbers and any error."""

@@ -38,17 +38,19 @@ class Panel:
         self.shown: int | None = None  # the iteration the panel shows
         self.caption = W.HTML()
         self.caption.add_class(f"fairdd-caption-{self.name}")
+        self.caption.add_class("fairdd-line")  # each caption line stays one line (cut with "…")
         self.body = self.build()
         self.widget = W.VBox([self.caption, self.body])
         self.widget.add_class(f"fairdd-panel-{self.name}")
+        self.widget.add_class("fairdd-panel")
+        self.ms = 0.0  # kernel time of the last draw
         self.fit()
 
     def fit(self) -> None:
-        """Set the panel's width from the dashboard's sizes, so a long caption wraps instead of widening the row."""
+        """Set the panel's width to its box's (``fairdd.widgets.layout``): a long caption is cut, never widens the row."""
         size = self.dash.sizes.get(self.name)
         if size is not None:
-            self.widget.layout.width = f"{(size[0] if isinstance(size, tuple) else size) + 8}px"
-        self.ms = 0.0  # kernel time of the last draw
+            self.widget.layout.width = f"{size[0]}px"
 
     def build(self):
         """Create the panel's widget (the body under the caption); each panel implements it."""
@@ -73,6 +75,7 @@ class Panel:
         if not force and src == self.shown:
             return False
         t0 = time.perf_counter()
+        self.fit()  # the box follows the mode (presenter, sidebar) and the number of runs
         self.draw()
         self.shown = src
         self.ms = 1000 * (time.perf_counter() - t0)
@@ -81,8 +84,14 @@ class Panel:
     def clear(self) -> None:
         """Show that there is nothing yet (the default: an empty chart, a caption saying what it waits for)."""
         if hasattr(self.body, "show"):
-            self.body.show({})
+            self.body.show(self.empty())
         self.caption.value = f"<b>{self.title}</b>: waiting for the first proxy evaluation…"
+
+    def empty(self) -> dict:
+        """An empty chart that keeps the panel's box (an empty spec would draw at the chart's default size)."""
+        self.fit()
+        size = self.dash.sizes.get(self.name)
+        return {"width": size[0], "height": size[1]} if isinstance(size, tuple) else {}
 
     @property
     def font(self) -> int:

@@ -15,7 +15,8 @@ CAPTION = {
     "umap": "UMAP (non-linear): neighbourhoods are kept, distances are not; means placed approximately.",
 }
 SHORT = {"pca": "PCA (linear)", "umap": "UMAP (non-linear)"}
-STAR = "★ barycenter = the average of the group means, every group weighted equally (COBRA's target)"
+STAR = "★ = mean of the group means, equal weights"  # one short line: never cut at 1280×720
+STAR_TIP = "the barycenter ★ averages the group means with every group weighted equally: COBRA's target"
 
 
 class EmbeddingPanel(Panel):
@@ -48,7 +49,7 @@ class EmbeddingPanel(Panel):
 
     def clear(self) -> None:
         """Nothing to draw yet (the first proxy evaluation still runs): an empty view that names its class."""
-        self.body.show({})
+        self.body.show(self.empty())
         cls = self.ctl.train.class_names[self.ctl.settings.view_class]
         self.caption.value = (f"<b>embedding view</b>, class {cls!r}: waiting for the first proxy evaluation "
                               "(its networks embed the points)…")
@@ -92,7 +93,7 @@ class EmbeddingPanel(Panel):
         layers += self._ring(xy[kinds == "synthetic"])
         for kind, shape, colour, size, tip in (
                 ("pooled", "cross", STRATEGY_COLOURS["vanilla"], 8, "✕ pooled mean of the class (vanilla's target)"),
-                ("barycenter", "star", STRATEGY_COLOURS["cobra"], 11, STAR)):
+                ("barycenter", "star", STRATEGY_COLOURS["cobra"], 11, STAR_TIP)):
             m = kinds == kind
             layers.append({"kind": "points", "shape": shape, "x": xy[m, 0].tolist(), "y": xy[m, 1].tolist(),
                            "color": colour, "size": size, "stroke": "#000", "stroke_width": 1.2, "tips": [tip]})
@@ -115,16 +116,18 @@ class EmbeddingPanel(Panel):
         replay = d.replay_index is not None
         title = ("replay: " if replay else "") + f"{f.kind.upper()} @ {f.iteration}"
         self.body.show({"width": w, "height": h, "font": self.font, "key": f"embedding@{f.iteration}",
-                        "panels": [{"title": title, "axes": False, "layers": layers}], "legend": legend})
+                        "panels": [{"title": title, "axes": False, "layers": layers}], "legend": legend,
+                        "legend_side": d.sizes["legend"]})
         cls = self.ctl.train.class_names[self.ctl.settings.view_class]
         dist = ""
         if f.distances:
             dd = f.distances
-            dist = (f" · ◆ mean → ★ <b>{dd['barycenter']:.2f}</b>, → ✕ <b>{dd['pooled']:.2f}</b> "
+            dist = (f" · ◆→★ <b>{dd['barycenter']:.2f}</b> ◆→✕ <b>{dd['pooled']:.2f}</b> "
                     f"(spread {dd['spread']:.2f})")
         nets = self.ctl.reports[-1][0] if self.ctl.reports else f.iteration
-        head = (f"<b>embedding view</b>, class {cls!r} @ {f.iteration} "
-                f"<small style='color:#555'>(embedded by the networks of proxy @ {nets})</small>")
+        head = (f"<b>embedding</b>, class {cls!r} @ {f.iteration}"
+                f"<abbr title='embedded by the networks of proxy @ {nets}'> (nets @ {nets})</abbr>")
+        kind = f"<abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
         self.caption.value = (("<b style='color:#a60'>replay</b> (slider) — " if replay else "") + head
-                              + f" <small style='color:#555'><abbr title=\"{CAPTION[f.kind]}\">{SHORT[f.kind]}</abbr>"
-                              f"{dist}</small><br><small style='color:#555'>{STAR}</small>")
+                              + f"<small>{dist} · {kind}</small><br><small class='fairdd-star' style='color:#555' "
+                              f"title=\"{STAR_TIP}\">{STAR}</small>")
