@@ -105,6 +105,7 @@ class Dashboard:
 
     @property
     def font(self) -> int:
+        """The chart text size in px for the current mode."""
         return self.sizes["font"]
 
     @staticmethod
@@ -313,8 +314,11 @@ class Dashboard:
         return widget
 
     def set_presenter(self, on: bool) -> None:
-        """Large fonts for a projector (or back): the settings fold away (the "settings" button shows them)
-        and every panel is redrawn in its box for the new mode."""
+        """Switch to large fonts for a projector (or back).
+
+        The settings fold away (the "settings" button shows them) and every panel is redrawn in its box for
+        the new mode.
+        """
         self.presenter = on
         (self.widget.add_class if on else self.widget.remove_class)("fairdd-presenter")
         if self.settings_button.value == on:

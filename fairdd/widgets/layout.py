@@ -44,7 +44,8 @@ def sizes(*, presenter: bool, sidebar: bool, runs: int = 1) -> dict:
     """Each panel's box in pixels, ``(width, height)`` of its chart, for this mode and number of runs.
 
     ``grid`` is the box all synthetic-image grids share (each run's grid is scaled into its share);
-    ``legend`` the width of the embedding view's legend column; ``font`` the chart text size."""
+    ``legend`` the width of the embedding view's legend column; ``font`` the chart text size.
+    """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs!r}")
     width = PAGE[0] - (SIDEBAR_PX if sidebar else 0)

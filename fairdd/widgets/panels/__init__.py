@@ -88,7 +88,7 @@ class Panel:
         self.caption.value = f"<b>{self.title}</b>: waiting for the first proxy evaluation…"
 
     def empty(self) -> dict:
-        """An empty chart that keeps the panel's box (an empty spec would draw at the chart's default size)."""
+        """Return an empty chart that keeps the panel's box (an empty spec would draw at the chart's default size)."""
         self.fit()
         size = self.dash.sizes.get(self.name)
         return {"width": size[0], "height": size[1]} if isinstance(size, tuple) else {}
