@@ -12,6 +12,7 @@ import pytest
 import fairdd
 from fairdd.cli import main
 from fairdd.config import METHOD_PRESETS, METHODS, PRESETS
+from fairdd.experiments import demo
 
 TINY_DISTILL = dict(iterations=1, width=8, depth=2, batch_real=8, warm_start_epochs=0, outer_loop=1, inner_loop=1)
 TINY_EVAL = dict(epochs=1, width=8, depth=2)
@@ -29,8 +30,9 @@ def tiny(monkeypatch):
     def evaluate(*args, **kwargs):
         return real_evaluate(*args, **{**kwargs, **TINY_EVAL, "n_models": 1})
 
-    monkeypatch.setattr(fairdd, "distill", distill)
-    monkeypatch.setattr(fairdd, "evaluate", evaluate)
+    for module in (fairdd, demo):  # the CLI's own calls, and the demo's (fairdd.experiments.demo.run)
+        monkeypatch.setattr(module, "distill", distill)
+        monkeypatch.setattr(module, "evaluate", evaluate)
 
 
 def test_every_method_has_every_cli_preset_or_refuses_it_by_name():
@@ -72,7 +74,7 @@ def test_demo_default_models_are_the_presets_own(preset, monkeypatch, tmp_path):
         seen["n_models"] = kwargs["n_models"]
         raise KeyboardInterrupt  # stop after the first evaluation: only the count is asked
 
-    monkeypatch.setattr(fairdd, "evaluate", evaluate)
+    monkeypatch.setattr(demo, "evaluate", evaluate)
     assert main(["demo", "--preset", preset, *DATA, "--ipc", "1", "--out", str(tmp_path / "d")]) == 130
     assert seen["n_models"] == fairdd.eval_config(preset=preset, method="dm").n_models
 
