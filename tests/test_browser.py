@@ -346,8 +346,8 @@ def test_the_first_screen_fits_1280x720_in_both_modes(voila_url):
 
 
 def test_replay_after_a_view_switch_in_the_browser(voila_url):
-    """Bug 23.2: Play, then switch the viewed class, then Replay said "a replay needs at least 2 recorded
-    frames; got 1". The history is kept across view switches: Replay shows every recorded frame."""
+    """Steps, a switch of the viewed class, then Replay: the history is kept across view switches, so Replay
+    shows every recorded frame (not "a replay needs at least 2 recorded frames; got 1")."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -357,6 +357,9 @@ def test_replay_after_a_view_switch_in_the_browser(voila_url):
             page.goto(voila_url, timeout=LONG)
             page.wait_for_selector(".fairdd-step", timeout=LONG)
             _wait_idle(page)
+            # frames are embedded by proxy networks: the first proxy (in a worker process) comes first
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 0')",
+                                   timeout=LONG)
             for n in (1, 2, 3):  # smoke settings: an embedding frame at every step
                 page.click(".fairdd-step")
                 _wait_iteration(page, "==", n)
