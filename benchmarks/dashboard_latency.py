@@ -55,6 +55,7 @@ GRID_AT = ("Math.min(...[...document.querySelectorAll('.fairdd-grids .widget-htm
            "parseInt((e.innerText.match(/(?:@|iteration) (\\d+)/) || [0, -1])[1])))")
 LOSS_AT = "(!document.querySelector('.fairdd-loss') || document.querySelector('.fairdd-loss').dataset.title === 'loss@{n}')"
 CAPTION = "document.querySelector('.fairdd-caption-embedding').innerText"
+PRESENTER = ".fairdd-presenter-button"  # the header toggle (the sidebar checkbox is hidden in presenter mode)
 EOD = "document.querySelector('.fairdd-eod').innerText"
 PROXY_0 = f"{EOD}.includes('proxy @ 0:')"
 BIAS_IS = "document.querySelector('.fairdd-bias .widget-readout').innerText.trim() === '0.80'"
@@ -203,11 +204,10 @@ def screenshots(page, folder: Path, play_to: int) -> None:
                            timeout=LONG)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(folder / f"dashboard_compare_iter{play_to}.png"))
-    _tab(page, "view")
-    page.click(".fairdd-presenter-toggle input")
+    page.click(PRESENTER)  # the header button: the sidebar (and its checkbox) is hidden in presenter mode
     page.wait_for_timeout(1500)
     page.screenshot(path=str(folder / "dashboard_presenter.png"))
-    page.click(".fairdd-presenter-toggle input")
+    page.click(PRESENTER)
     _tab(page, "run")
 
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import time
@@ -213,6 +214,22 @@ class Frame:
     high_dim: np.ndarray = field(repr=False, default=None)  # (n + m, d) for replays
     distances: dict = field(default_factory=dict)  # synthetic mean → barycenter / pooled mean (embedding space)
     kind: str = "pca"  # the projection that placed it
+    serial: int = 0  # unique per controller: a rebuilt frame at the same iteration is new data (never an id())
+
+
+@dataclass(frozen=True)
+class Published:
+    """The runs at the end of the last finished step: what the UI thread draws from.
+
+    ``images`` are detached copies (never the tensors a step in another thread is updating) and
+    ``history_len`` each run's number of recorded losses, so every panel shows one consistent iteration
+    of every run. ``serial`` is unique per controller (each publication is new data).
+    """
+
+    serial: int
+    iteration: int
+    images: dict  # target → (n, c, h, w) tensor, a copy
+    history_len: dict  # target → len(run.history) at that step
 
 
 class DistillController:
@@ -245,6 +262,7 @@ class DistillController:
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
+        self._serials = itertools.count(1)  # frames and publications: a key that never repeats
         self.train, self.test = self._data_for(self.settings)
         self._check_view(self.settings, self.train)
         self._start(self._make_runs(self.settings, self.train))
@@ -341,8 +359,9 @@ class DistillController:
                                         groups=list(s.groups) if s.groups else None).items() if k in allowed}
             if s.severity == 0 and "severity" in kw:  # separation 0 = the published set, the record's severity
                 kw["severity"] = datasets.record(s.dataset).published_severity  # (CIFAR10-S: None, grayscale)
-            bias = {"bias": s.bias} if "bias" in allowed else {}
-            self._data_cache = {key: (datasets.load(s.dataset, split="train", **bias, **kw),
+            knob = datasets.imbalance_knob(s.dataset, strict=False)  # "bias", cifar10-s's "skew", a registered one's
+            imbalance = {knob: s.bias} if knob in allowed else {}
+            self._data_cache = {key: (datasets.load(s.dataset, split="train", **imbalance, **kw),
                                       datasets.load(s.dataset, split="test", **kw))}
         return self._data_cache[key]
 
@@ -355,7 +374,8 @@ class DistillController:
         device = resolve_device(s.device)
         runs = {}
         for target in (s.target, *s.compare):
-            config = distill_config(method=s.method, target=target, ipc=s.ipc, preset=s.preset, seed=s.seed)
+            config = distill_config(method=s.method, target=target, ipc=s.ipc, preset=s.preset, seed=s.seed,
+                                    dataset=None if self._given is not None else s.dataset)
             runs[target] = Distiller(train, config, device=device)
         return runs
 
@@ -369,6 +389,7 @@ class DistillController:
         self.runs = runs
         self.run = runs[self.settings.target]
         self.device = self.run.device
+        self._publish()
         self.reports_by: dict[str, list[tuple[int, FairnessReport]]] = {t: [] for t in runs}
         self.proxy_nets: tuple = ()  # the primary run's networks of its last proxy evaluation
         self.quick: set[int] = set()  # iterations whose recorded evaluations are the quick ones (QUICK)
@@ -413,10 +434,23 @@ class DistillController:
             picked.append(members[torch.argsort(keys[groups == a])[: s.per_group]])
         self.view_index = torch.cat(picked)  # (n,)
 
+    def _publish(self) -> None:
+        """Publish every run's state after a finished step (or a new run): ``published``, one assignment."""
+        self.published = Published(next(self._serials), self.run.iteration,
+                                   {t: r.images.detach().cpu().clone() for t, r in self.runs.items()},
+                                   {t: len(r.history) for t, r in self.runs.items()})
+
+    def _published_sets(self) -> dict:
+        """Return each run's ``DistillResult`` with the published images (the step's, never one half-updated)."""
+        pub = self.published
+        return {t: dataclasses.replace(run.result(), images=pub.images[t].clone(),
+                                       history=[h.as_dict() for h in run.history[:pub.history_len[t]]])
+                for t, run in self.runs.items()}
+
     @property
     def iteration(self) -> int:
-        """The primary run's iteration."""
-        return self.run.iteration
+        """The primary run's iteration, as published at the end of its last finished step."""
+        return self.published.iteration
 
     @property
     def reports(self) -> list[tuple[int, FairnessReport]]:
@@ -448,6 +482,7 @@ class DistillController:
             for target, run in self.runs.items():
                 run.restore(snaps[target])
             return False
+        self._publish()
         self.errors.pop("step", None)
         self.timings["step_ms"] = 1000 * (time.perf_counter() - t0)
         return True
@@ -527,7 +562,7 @@ class DistillController:
         if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
             return True
         try:
-            sets = {t: run.result() for t, run in self.runs.items()}  # copies: the runs step on meanwhile
+            sets = self._published_sets()  # copies: the runs step on meanwhile
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
@@ -593,7 +628,7 @@ class DistillController:
     # -------------------------------------------------------------------- views
     def refresh_proxy(self, *, emit: bool = True) -> FairnessReport:
         """Proxy-evaluate every run here and now (same proxy seed for all); returns the primary run's report."""
-        nets, reports, ms = self._evaluate({t: run.result() for t, run in self.runs.items()}, self.iteration)
+        nets, reports, ms = self._evaluate(self._published_sets(), self.iteration)
         self._take(nets, reports, self.iteration, ms)
         if emit:
             self._emit("proxy")
@@ -612,7 +647,7 @@ class DistillController:
         """
         if self.report is None:
             self.refresh_proxy(emit=False)
-        images = {t: r.images.detach() for t, r in self.runs.items()}
+        images = self.published.images
         with torch.no_grad():
             real = self._embed_real(self.proxy_nets[-1])
             return self._embed_synthetic(self.proxy_nets[-1], real, images)
@@ -652,14 +687,15 @@ class DistillController:
             real_xy, extra_xy = self.projector.project(high[:n], high[n:])
         else:  # laid out by replay() only (a UMAP layout per old frame would take seconds)
             real_xy, extra_xy = np.full((n, 2), np.nan, np.float32), np.full((len(high) - n, 2), np.nan, np.float32)
-        return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding)
+        return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding,
+                     next(self._serials))
 
     def refresh_embedding(self, *, emit: bool = True) -> Frame:
         """Embed and lay out the current iteration's view; its synthetic sets join ``image_history``."""
         t0 = time.perf_counter()
         if self.report is None:
             self.refresh_proxy(emit=False)
-        images = {t: r.images.detach().clone() for t, r in self.runs.items()}
+        images = self.published.images  # copies: a step in another thread never changes them
         if not self.image_history or self.image_history[-1][0] != self.iteration:
             self.image_history.append((self.iteration, images))
         with torch.no_grad():
@@ -695,7 +731,7 @@ class DistillController:
 
         The images are the ◆ points of the embedding view, in order.
         """
-        syn = self.run.images.detach()[self.run.labels == self.settings.view_class]  # (ipc, c, h, w)
+        syn = self.published.images[self.settings.target][self.run.labels.cpu() == self.settings.view_class]
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(syn):
             raise ValueError(f"index must be an integer in [0, {len(syn)}); got {index!r}")
         return self.train.display(syn[index:index + 1].cpu())[0]
@@ -741,7 +777,7 @@ class DistillController:
             out = []
             for f, xy in zip(self.frames, layouts):
                 n = len(f.real_groups)
-                out.append(dataclasses.replace(f, real_xy=xy[:n], extra_xy=xy[n:]))
+                out.append(dataclasses.replace(f, real_xy=xy[:n], extra_xy=xy[n:], serial=next(self._serials)))
         else:
             out = list(self.frames)
         self.replay_frames = out
@@ -773,10 +809,11 @@ class DistillController:
                 "timings": dict(self.timings)}
 
     def _run_status(self, target: str) -> dict:
-        run, reports = self.runs[target], self.reports_by[target]
+        pub, reports = self.published, self.reports_by[target]
         r = reports[-1][1] if reports else None
-        last = run.history[-1] if run.history else None
-        return {"iteration": run.iteration, "loss": last.loss if last else None,
+        n = pub.history_len[target]
+        last = self.runs[target].history[n - 1] if n else None
+        return {"iteration": pub.iteration, "loss": last.loss if last else None,
                 "accuracy": r.accuracy if r else None, "eod": r.eod if r else None, "deo_a": r.deo_a if r else None,
                 "worst_group_accuracy": r.worst_group_accuracy if r else None,
                 "undefined": dict(r.undefined) if r else {},  # metric → why the test set cannot measure it

@@ -596,11 +596,24 @@ class Dashboard:
             self._enable(True)
             self.busy.value = ""  # last: an empty indicator means everything is drawn and enabled
 
+    def _inapplicable(self) -> set:
+        """Return the data controls that mean nothing to the running data.
+
+        Given data: every one. Otherwise the majority share where the dataset's record declares no imbalance knob
+        (``DatasetRecord.imbalance``: ``bias``, cifar10-s's ``skew``, a registered dataset's own).
+        """
+        from .. import datasets
+
+        if self.ctl.given_data:
+            return {"dataset", "bias", "severity"}
+        name = self.ctl.settings.dataset
+        knob = datasets.imbalance_knob(name, strict=False)
+        return set() if knob is not None and knob in datasets.options(name) else {"bias"}
+
     def _enable(self, on: bool, *, keep_pause: bool = False) -> None:
-        given = self.ctl.given_data
+        off = self._inapplicable()
         for name, w in self.controls.items():
-            w.disabled = ((not on) or (name == "embedding" and not self._umap_ready)
-                          or (given and name in ("dataset", "bias", "severity")))
+            w.disabled = (not on) or (name == "embedding" and not self._umap_ready) or name in off
         for box in self.group_boxes.values():
             box.disabled = not on or not self._groups_choosable
         self.apply_groups.disabled = not on or self.staged_groups() == self.ctl.settings.groups

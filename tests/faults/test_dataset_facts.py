@@ -207,3 +207,11 @@ def test_the_protocol_table_names_the_datasets_whose_record_sets_idc_factor(tint
 
     row = next(line for line in protocol_table().splitlines() if line.startswith("| paper | idc | 10 |"))
     assert "| 2 (BFFHQ, UTKFace, tinted-squares 4; 3 at IPC ≥ 100) |" in row
+
+
+def test_the_dashboard_runs_idc_with_the_records_factor(tinted):
+    """The dashboard built its runs without ``dataset=``: IDC under the paper preset got factor 2, not 4."""
+    from fairdd.widgets import DistillController
+
+    ctl = DistillController(dataset=NAME, method="idc", target="vanilla", ipc=1, preset="paper", device="cpu")
+    assert ctl.run.config.factor == 4

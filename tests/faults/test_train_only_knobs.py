@@ -164,3 +164,14 @@ def test_a_record_naming_a_knob_its_loader_lacks_is_refused():
 def test_test_set_for_refuses_what_it_cannot_build_by_name(source, kw, error, match):
     with pytest.raises(error, match=match):
         fairdd.datasets.test_set_for(source, **kw)
+
+
+def test_the_dashboards_majority_share_sets_the_records_imbalance_knob(ramp):
+    """The dashboard passed its majority share as ``bias`` only: ``tilt`` (and cifar10-s's ``skew``) stayed at
+    the loader's default whatever the slider said."""
+    from fairdd.widgets import DistillController
+
+    ctl = DistillController(dataset=NAME, bias=0.6, preset="smoke", device="cpu")
+    assert ctl.train.info["tilt"] == 0.6
+    ctl.set(bias=0.7)
+    assert ctl.train.info["tilt"] == 0.7 and ctl.test.info["tilt"] is None  # train-only: the test split stays balanced

@@ -44,8 +44,9 @@ class EmbeddingPanel(Panel):
     def source(self):
         """Return what the panel shows: frame, replay position and picked point (``None``: nothing yet)."""
         f = self.frame()
-        # a view change rebuilds the frames: a new frame object at the same iteration is new data
-        return None if f is None else (f.iteration, id(f), self.dash.replay_index, self.dash.picked_point)
+        # a view change rebuilds the frames: a new frame at the same iteration is new data. Its serial, never its
+        # id(): a freed frame's id is reused by the next one, which then looked already drawn
+        return None if f is None else (f.iteration, f.serial, self.dash.replay_index, self.dash.picked_point)
 
     def clear(self) -> None:
         """Nothing to draw yet (the first proxy evaluation still runs): an empty view that names its class."""

@@ -42,10 +42,12 @@ class FairnessPanel(Panel):
     def _floor(self, target: str, it: int, report) -> tuple[float, float]:
         from ...viz.noise_floor import report_noise_floor
 
-        key = (target, it, id(report))
-        if key not in self._floors:
-            self._floors[key] = report_noise_floor(report, n_draws=400, seed=it).eod_band
-        return self._floors[key]
+        # keyed by what it is computed from, the report object itself held (an id() is reused once its object is freed:
+        # a refined report then got the quick one's band)
+        held = self._floors.get((target, it))
+        if held is None or held[0] is not report:
+            held = self._floors[(target, it)] = (report, report_noise_floor(report, n_draws=400, seed=it).eod_band)
+        return held[1]
 
     def _layers(self) -> tuple[list, list, list]:
         from ...viz.plots import strategy_colour

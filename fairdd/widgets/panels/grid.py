@@ -38,16 +38,16 @@ class GridPanel(Panel):
         from ...viz import plots
 
         self._rebuild()
-        s, runs = self.ctl.settings, self.ctl.runs
+        s, runs, pub = self.ctl.settings, self.ctl.runs, self.ctl.published  # the last finished step's copies
         box_w, box_h = self.dash.sizes["grid"]
         width, height = box_w // len(runs) - 6, box_h - round(1.4 * self.dash.sizes["text"])  # each run's share
         for target, run in runs.items():
-            png, w, h = plots.grid_png(self.ctl.train.display(run.images.detach().cpu()), run.labels.cpu(),
+            png, w, h = plots.grid_png(self.ctl.train.display(pub.images[target]), run.labels.cpu(),
                                        target_width=width)
             scale = min(width / w, height / h)  # the whole grid inside the box, square pixels kept
             self.images[target].value = png
             self.images[target].layout.width = f"{int(w * scale)}px"
             self.images[target].layout.height = f"{int(h * scale)}px"
             more = f", first 10 of {s.ipc} per class" if s.ipc > 10 else ""
-            self.labels[target].value = f"<b>{target}</b> @ {run.iteration}{more}"
-        self.caption.value = f"<b><abbr title='one row per class'>synthetic images</abbr></b> @ {self.ctl.iteration}"
+            self.labels[target].value = f"<b>{target}</b> @ {pub.iteration}{more}"
+        self.caption.value = f"<b><abbr title='one row per class'>synthetic images</abbr></b> @ {pub.iteration}"

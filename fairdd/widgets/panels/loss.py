@@ -27,8 +27,10 @@ class LossPanel(Panel):
         from ..chart import clean
 
         layers, legend = [], []
+        pub = self.ctl.published  # the losses up to the last finished step (never one of a step being undone)
         for i, (target, run) in enumerate(self.ctl.runs.items()):
-            hist = run.history[::max(1, len(run.history) // MAX_POINTS)]
+            n = pub.history_len[target]
+            hist = run.history[:n:max(1, n // MAX_POINTS)]
             x, y = [h.iteration for h in hist], clean(h.loss for h in hist)
             colour = strategy_colour(target, i)
             layers.append({"kind": "line", "x": x, "y": y, "color": colour, "markers": len(x) < 60, "size": 2,
