@@ -504,9 +504,11 @@ class DistillController:
             ok = True
             if it % s.proxy_every == 0:
                 ok = self._refresh_proxy_safely()
-            if ok and self.report is not None and it % s.refresh_every == 0 \
-                    and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
-                ok = self._refresh_embedding_safely()
+            if ok and it % s.refresh_every == 0 and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
+                if self.report is None:  # no proxy networks yet: keep the set, embedded when they come
+                    self._remember_images()
+                else:
+                    ok = self._refresh_embedding_safely()
             if not ok:
                 break
         self._emit("step")
@@ -519,6 +521,7 @@ class DistillController:
         """
         if self.report is None and self._pending is None:
             if self.background is not None:
+                self._remember_images()
                 self._start_proxy(kind="quick")
             else:
                 self._refresh_proxy_safely()
@@ -598,6 +601,8 @@ class DistillController:
             self._fail("proxy", f"proxy evaluation at iteration {it} failed: {type(exc).__name__}: {exc}")
             return True
         self._take(nets, reports, it, ms, quick=quick)
+        if not self.frames and self.image_history:  # the sets kept before the first networks came
+            self._rebuild_frames_safely()
         if not self.frames or self.frames[-1].iteration < self.iteration:
             self._refresh_embedding_safely()
         every = self.settings.proxy_every
@@ -690,14 +695,24 @@ class DistillController:
         return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding,
                      next(self._serials))
 
+    def _remember_images(self) -> None:
+        """Keep the current iteration's synthetic sets in ``image_history`` (embedded once networks exist)."""
+        if not self.image_history or self.image_history[-1][0] != self.iteration:
+            self.image_history.append((self.iteration, self.published.images))
+
+    def _rebuild_frames_safely(self) -> None:
+        try:
+            self._rebuild_frames()
+        except Exception as exc:  # noqa: BLE001 - e.g. UMAP failing: the view says so
+            self._fail("view", f"embedding the recorded sets failed: {type(exc).__name__}: {exc}")
+
     def refresh_embedding(self, *, emit: bool = True) -> Frame:
         """Embed and lay out the current iteration's view; its synthetic sets join ``image_history``."""
         t0 = time.perf_counter()
         if self.report is None:
             self.refresh_proxy(emit=False)
-        images = self.published.images  # copies: a step in another thread never changes them
-        if not self.image_history or self.image_history[-1][0] != self.iteration:
-            self.image_history.append((self.iteration, images))
+        self._remember_images()  # copies: a step in another thread never changes them
+        images = self.image_history[-1][1]
         with torch.no_grad():
             real = self._embed_real(self.proxy_nets[-1])
             frame = self._frame(self.iteration, *self._embed_synthetic(self.proxy_nets[-1], real, images))
