@@ -396,11 +396,10 @@ def _idc_factor(ipc: int, dataset: str | None) -> int:
 
     COBRA train_idc.py: 4 on UTKFace and BFFHQ (3 there at IPC >= 100), 2 on every other dataset.
     """
-    from .data.record import DATASETS, record
+    from .data.record import find
 
-    if isinstance(dataset, str) and dataset.lower() in DATASETS:
-        return record(dataset).idc_factor_at(ipc)
-    return 2
+    entry = find(dataset)
+    return entry.idc_factor_at(ipc) if entry is not None else 2
 
 
 def _ref_eval(epoch_eval_train: int) -> dict:

@@ -344,9 +344,10 @@ _SPLIT_FACTS = ("split", "n", "cell_counts", "content_sha256", "seed")
 
 def _train_only(name) -> tuple[str, ...]:
     """Give the knobs dataset ``name`` declares train-only (none for an unregistered name or a folder)."""
-    from .data import DATASETS, record
+    from .data.record import find
 
-    return record(name).train_only if isinstance(name, str) and name.lower() in DATASETS else ()
+    entry = find(name)
+    return entry.train_only if entry is not None else ()
 
 
 def test_set_differences(record: dict, test: GroupedDataset) -> list[str]:

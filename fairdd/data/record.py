@@ -215,6 +215,14 @@ def record(name: str) -> DatasetRecord:
     return _RECORDS[key]
 
 
+def find(name) -> DatasetRecord | None:
+    """Give the record of the dataset ``name`` (case-insensitive), or None where no record has that name.
+
+    A folder (``folder:PATH``), an unregistered name or a non-string all give None.
+    """
+    return _RECORDS.get(name.lower()) if isinstance(name, str) else None
+
+
 def records() -> tuple[DatasetRecord, ...]:
     """Every registered record, in registration order."""
     return tuple(_RECORDS.values())

@@ -10,7 +10,7 @@ from typing import Callable
 from . import catalog  # noqa: F401  (registers the shipped datasets, one module each)
 from .dataset import GroupedDataset
 from .own_sources import from_folder
-from .record import DATASETS, FOLDER, DatasetRecord, record, records, register, unregister
+from .record import DATASETS, FOLDER, DatasetRecord, find, record, records, register, unregister
 
 __all__ = ["DATASETS", "FOLDER", "load", "options", "availability", "Availability", "canonical_knobs", "check_name",
            "test_knobs", "test_set_for", "imbalance_knob",
@@ -61,8 +61,8 @@ def imbalance_knob(name: str, *, strict: bool = True) -> str | None:
     A dataset that declares none (a folder, the faces) is an error, or None with ``strict=False`` (and so
     is a name no record has).
     """
-    key = name.lower() if isinstance(name, str) else None
-    knob = record(key).imbalance if key in DATASETS else None
+    entry = find(name)
+    knob = entry.imbalance if entry is not None else None
     if knob is None and strict:
         having = [r.name for r in records() if r.imbalance is not None]
         raise ValueError(f"dataset {name!r} has no imbalance knob (DatasetRecord.imbalance); "

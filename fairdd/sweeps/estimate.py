@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..data.record import find
 from .grid import Cell
 
 __all__ = ["CellEstimate", "estimate_cell", "TIMINGS", "CPU_COST", "cpu_distill_s", "cpu_eval_s"]
@@ -53,19 +54,12 @@ TIMINGS = {
 }
 
 
-def _record(dataset: str):
-    """Return the dataset's record, or None for a dataset registered nowhere (your own folder)."""
-    from ..data.record import DATASETS, record
-
-    return record(dataset) if dataset in DATASETS else None
-
-
 def _dataset_size(dataset: str) -> tuple[int, int]:
     """Return the classes and training images of ``dataset``, from its record.
 
     10 and 60000 where it has none: your own folder, or a record that leaves the size to the user's files.
     """
-    entry = _record(dataset)
+    entry = find(dataset)
     if entry is None:
         return 10, 60000
     return entry.n_classes, entry.train_size or 60000
@@ -211,7 +205,7 @@ class _Net:
 
 
 def _net(cell: Cell, width: int, depth: int) -> _Net:
-    entry = _record(cell.dataset)
+    entry = find(cell.dataset)
     size = int(cell.data.get("size", entry.image_size if entry else 32))
     channels = int(cell.data.get("channels", entry.channels if entry else 3))
     return _Net(channels=channels, size=size, width=width, depth=depth)
@@ -257,6 +251,6 @@ def cpu_eval_s(cell: Cell, n_train: int, n_classes: int) -> float:
     net = _net(cell, ecfg.width, ecfg.depth)
     steps = ecfg.epochs * math.ceil(n_train / ecfg.batch_size)
     train = net.seconds(ecfg.epochs * n_train, steps, train=1, dsa=ecfg.dsa) + steps * CPU_COST["s_per_step"]
-    entry = _record(cell.dataset)
+    entry = find(cell.dataset)
     n_test = (entry.test_size if entry else None) or 10000
     return cell.n_models * (train + net.seconds(n_test, math.ceil(n_test / 256)))
