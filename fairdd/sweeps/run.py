@@ -353,6 +353,7 @@ class Sweep:
         job would last over ``job_hours`` on average by the estimate for ``device``; cells of one dataset together,
         so a job loads each dataset once.
         """
+        _check_max_parallel(max_parallel)
         if cells_per_job is not None and (isinstance(cells_per_job, bool) or not isinstance(cells_per_job, int)
                                           or cells_per_job < 1):
             raise ValueError(f"cells_per_job must be an integer >= 1 or None; got {cells_per_job!r}")
@@ -402,9 +403,7 @@ class Sweep:
         """
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; allowed: {list(EXECUTORS)}")
-        if max_parallel is not None and (isinstance(max_parallel, bool) or not isinstance(max_parallel, int)
-                                         or max_parallel < 1):
-            raise ValueError(f"max_parallel must be an integer >= 1 or None; got {max_parallel!r}")
+        _check_max_parallel(max_parallel)
         if callback is not None and executor != "inline":
             raise ValueError(f"callback needs executor 'inline' (cells run in this process); got {executor!r}")
         self._write_spec()
@@ -600,6 +599,12 @@ class Sweep:
         return load_table(self.dir.root, **kw)
 
 
+def _check_max_parallel(max_parallel) -> None:
+    if max_parallel is not None and (isinstance(max_parallel, bool) or not isinstance(max_parallel, int)
+                                     or max_parallel < 1):
+        raise ValueError(f"max_parallel must be an integer >= 1 or None; got {max_parallel!r}")
+
+
 def split_parallel(sizes: Sequence[int], max_parallel: int | None) -> list[tuple[int | None, int | None]]:
     """Share ``max_parallel`` running tasks among job arrays of ``sizes`` tasks.
 
@@ -610,6 +615,7 @@ def split_parallel(sizes: Sequence[int], max_parallel: int | None) -> list[tuple
     runs one task at a time and array ``i`` waits until array ``i - max_parallel`` has ended
     (``--dependency=afterany``), so at most ``max_parallel`` arrays run at once.
     """
+    _check_max_parallel(max_parallel)
     n = len(sizes)
     if max_parallel is None:
         return [(None, None)] * n

@@ -287,3 +287,21 @@ def test_report_names_as_one_string_are_refused_not_split_into_letters():
     labels = torch.arange(4)
     _refused(lambda: fairdd.FairnessReport.from_predictions(labels, labels, labels % 2, class_names="abcd",
                                                             group_names=("x", "y")), "class_names", "'abcd' (str)")
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 1.5])
+def test_the_parallel_budget_is_refused_before_any_plan_unless_an_integer_at_least_1(bad):
+    from fairdd.sweeps.run import split_parallel
+
+    _refused(lambda: split_parallel([4, 4], bad), "max_parallel must be an integer >= 1", repr(bad))
+
+
+def test_cli_slurm_dry_run_refuses_max_parallel_0_in_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    grid = Path(fairdd.__file__).resolve().parents[1] / "benchmarks" / "grids" / "smoke.toml"
+    argv = ["sweep", "run", str(grid), "--dir", str(tmp_path / "d"), "--executor", "slurm", "--dry-run",
+            "--max-parallel", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "max_parallel must be an integer >= 1 or None; got 0" in err and "#SBATCH" not in err
