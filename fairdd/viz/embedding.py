@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["procrustes", "AlignedProjector", "PCAProjector", "aligned_replay", "warm_up_umap"]
+__all__ = ["procrustes", "AlignedProjector", "PCAProjector", "aligned_replay", "warm_up_umap", "project_with"]
 
 _WARM = False
 
@@ -107,10 +107,7 @@ class PCAProjector:
         real = np.asarray(real, dtype=np.float64)
         extra = np.zeros((0, real.shape[1])) if extra is None else np.asarray(extra, dtype=np.float64)
         mu = real.mean(0)  # (d,)
-        _, _, vt = np.linalg.svd(real - mu, full_matrices=False)  # vt (k, d)
-        axes = vt[:2].T  # (d, 2)
-        if axes.shape[1] < 2:  # a single real point: pad with a zero axis
-            axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
+        axes = _top_axes(real - mu, 2)  # (d, 2)
         pos, ext = (real - mu) @ axes, (extra - mu) @ axes  # (n, 2), (m, 2)
         if self.previous is not None and len(self.previous) == len(real):
             r, s, t = procrustes(pos, self.previous)
@@ -118,6 +115,39 @@ class PCAProjector:
             pos, ext = (pos - c) @ r * s + t, (ext - c) @ r * s + t
         self.previous = pos
         return pos.astype(np.float32), ext.astype(np.float32)
+
+
+def _top_axes(centred: np.ndarray, k: int) -> np.ndarray:
+    """The top ``k`` principal axes (d, k) of centred rows (n, d), zero columns where the rank is lower.
+
+    From the eigenvectors of the smaller Gram matrix (n × n or d × d), in PyTorch: numpy's SVD of a
+    250 × 512 frame took 0.15–4 s in a dashboard kernel (its BLAS threads fighting PyTorch's for 2
+    cores), this 3–15 ms.
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(centred, dtype=np.float64))
+    n, d = x.shape
+    if d <= n:
+        vals, vecs = torch.linalg.eigh(x.T @ x)  # ascending; vecs (d, d) are the axes
+        axes = vecs[:, -k:].flip(1)
+    else:
+        vals, vecs = torch.linalg.eigh(x @ x.T)  # vecs (n, n): scores up to scale; axes = xᵀ u / ‖xᵀ u‖
+        axes = x.T @ vecs[:, -k:].flip(1)
+        axes = axes / axes.norm(dim=0).clamp_min(1e-300)
+    keep = vals.flip(0)[:k] > 1e-12 * max(float(vals.max()), 1e-300)  # rank-deficient: no direction
+    axes = axes[:, :k] * keep[: axes.shape[1]]
+    return np.pad(axes.numpy(), ((0, 0), (0, k - axes.shape[1])))
+
+
+def project_with(projector, real: np.ndarray, extra: np.ndarray | None = None) -> tuple:
+    """Run ``projector.project(real, extra)`` on a copy; return ``(real_xy, extra_xy, projector.previous)``.
+
+    For a projector that lays out in another process (the dashboard's layout worker): the caller keeps
+    the state (``previous``) and sends it with each frame.
+    """
+    pos, ext = projector.project(real, extra)
+    return pos, ext, projector.previous
 
 
 def aligned_replay(frames: list[np.ndarray], *, n_neighbors: int = 15, seed: int = 0) -> list[np.ndarray]:

@@ -1,13 +1,17 @@
-"""Where the dashboard's proxy evaluations run: off the UI path, in a process that yields to the steps.
+"""Where the dashboard's slow work runs: off the UI path, in processes that yield the cores to the steps.
 
 A proxy evaluation trains ``M`` small networks for ``E`` epochs on each run's synthetic set and scores
 them on the test set: seconds of CPU, every ``proxy_every`` iterations. In a thread of the kernel it
 competes with the distillation steps for the same cores (and PyTorch's thread pool oversubscribes a
-2-core machine), so Play slowed to the proxy's pace. Here it runs in one spawned worker process at a
-lower scheduling priority (``nice``) and one PyTorch thread: the steps keep the cores they need, and
-the evaluation uses what is left. Two workers: a run restarted while its evaluation still trains
-gets the other one for its first (quick) evaluation instead of queueing behind a result that will be
-dropped.
+2-core machine), so Play slowed to the proxy's pace. Here it runs in a spawned worker process with one
+PyTorch thread, scheduled ``SCHED_IDLE`` on Linux (it runs only on a core nothing else wants; elsewhere,
+and in addition, at ``nice`` +``NICE``): the steps keep the cores they need, the evaluation uses what is
+left. Measured on 2 cores: a merely niced worker (nice 10 or 19) still doubled the step's time (its
+threads wait on each other while the worker holds a core); an idle-class one costs Play next to nothing
+(``docs/dashboard-speed.md``). The priority drops before the worker imports PyTorch. Two workers: a run
+restarted while its evaluation still trains gets the other one for its first (quick) evaluation instead
+of queueing behind a result that will be dropped. The dashboard starts one more such process for its
+UMAP layouts (numba's compilation and the layouts never hold the kernel's GIL).
 
     pool = proxy_executor()                    # concurrent.futures.Executor (two processes)
     job = pool.submit(evaluate_sets, sets, test, models=2, epochs=30, preset="demo", seed=0,
@@ -25,8 +29,19 @@ from ..evaluate import score, train_models
 
 __all__ = ["evaluate_sets", "proxy_executor", "worker_info", "NICE", "THREADS"]
 
-NICE = 10  # scheduling priority added to the worker: the steps (priority 0) win the cores when both run
+NICE = 10  # niceness added to the worker (the only lowering where the OS has no SCHED_IDLE)
 THREADS = 1  # PyTorch threads in the worker: never more threads than the cores the steps leave
+# the worker's first code: lower the priority, then import fairdd (and with it PyTorch). A builtin
+# initializer (exec) because importing any fairdd function would import PyTorch at the old priority.
+_BOOT = """import os
+os.nice({nice})
+try:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+except (AttributeError, OSError):  # not Linux: the nice value alone
+    pass
+from fairdd.widgets.background import _prepare
+_prepare({threads}, {parent})
+"""
 
 
 def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, seed: int, device,
@@ -47,12 +62,12 @@ def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, se
     return nets, reports, 1000 * (time.perf_counter() - t0)
 
 
-def _lower_priority(nice: int, threads: int, parent: int) -> None:
+def _prepare(threads: int, parent: int) -> None:
+    """Set the worker's PyTorch threads and end it with ``parent`` (after ``_BOOT`` lowered its priority)."""
     import threading
 
     import torch
 
-    os.nice(nice)
     torch.set_num_threads(threads)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
@@ -68,14 +83,19 @@ def _exit_with(parent: int) -> None:
 
 
 def worker_info() -> dict:
-    """Return the calling process's id, niceness and PyTorch threads (to check where a job ran)."""
+    """Return the calling process's id, niceness, scheduling policy and PyTorch threads (where a job ran).
+
+    ``idle``: scheduled ``SCHED_IDLE`` (``None`` where the OS has no such policy).
+    """
     import torch
 
-    return {"pid": os.getpid(), "nice": os.nice(0), "threads": torch.get_num_threads()}
+    policy = getattr(os, "sched_getscheduler", None)
+    idle = None if policy is None or not hasattr(os, "SCHED_IDLE") else policy(0) == os.SCHED_IDLE
+    return {"pid": os.getpid(), "nice": os.nice(0), "idle": idle, "threads": torch.get_num_threads()}
 
 
 def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2) -> ProcessPoolExecutor:
-    """Start an executor of ``workers`` processes at ``nice`` and ``threads`` PyTorch threads each.
+    """Start an executor of ``workers`` idle-class processes (plus ``nice``) with ``threads`` PyTorch threads each.
 
     Spawned, not forked: a fork of a process whose PyTorch thread pool already ran can hang. A worker
     ends by itself when this process is gone.
@@ -83,5 +103,6 @@ def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2
     for name, value, low in (("nice", nice, 0), ("threads", threads, 1), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority,
-                               initargs=(nice, threads, os.getpid()))
+    boot = _BOOT.format(nice=nice, threads=threads, parent=os.getpid())
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=exec,
+                               initargs=(boot, {}))

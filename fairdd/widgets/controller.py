@@ -260,6 +260,7 @@ class DistillController:
         self.playing = False
         self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
+        self.layouts = None  # an Executor: UMAP layouts and replays run there (waited for), else here
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
         self._serials = itertools.count(1)  # frames and publications: a key that never repeats
@@ -689,11 +690,26 @@ class DistillController:
                      for name in ("barycenter", "pooled")}
         distances["spread"] = float(scale)
         if place:
-            real_xy, extra_xy = self.projector.project(high[:n], high[n:])
+            real_xy, extra_xy = self._project(high[:n], high[n:])
         else:  # laid out by replay() only (a UMAP layout per old frame would take seconds)
             real_xy, extra_xy = np.full((n, 2), np.nan, np.float32), np.full((len(high) - n, 2), np.nan, np.float32)
         return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding,
                      next(self._serials))
+
+    def _elsewhere(self, fn, *args, **kwargs):
+        """Call ``fn`` in ``layouts`` (waiting for it, without holding the GIL) or here when there is none."""
+        if self.layouts is None:
+            return fn(*args, **kwargs)
+        return self.layouts.submit(fn, *args, **kwargs).result()
+
+    def _project(self, real: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lay out one frame: PCA here (instant), UMAP through ``_elsewhere`` (the projector's state kept here)."""
+        if self.settings.embedding != "umap":
+            return self.projector.project(real, extra)
+        from ..viz.embedding import project_with
+
+        real_xy, extra_xy, self.projector.previous = self._elsewhere(project_with, self.projector, real, extra)
+        return real_xy, extra_xy
 
     def _remember_images(self) -> None:
         """Keep the current iteration's synthetic sets in ``image_history`` (embedded once networks exist)."""
@@ -788,7 +804,7 @@ class DistillController:
         if self.settings.embedding == "umap":
             from ..viz.embedding import aligned_replay
 
-            layouts = aligned_replay([f.high_dim for f in self.frames], seed=self.settings.seed)
+            layouts = self._elsewhere(aligned_replay, [f.high_dim for f in self.frames], seed=self.settings.seed)
             out = []
             for f, xy in zip(self.frames, layouts):
                 n = len(f.real_groups)

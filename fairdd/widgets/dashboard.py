@@ -78,7 +78,7 @@ class Dashboard:
         self._last_render = 0.0
         self.replay_index: int | None = None
         self.picked_point: int | None = None
-        self._workers = self._start_workers() if controller is None or controller.background is None else None
+        self._workers = self._start_workers() if controller is None or controller.background is None else (None, None)
         self.ctl = controller or DistillController(**settings)
         self.presenter, self.sidebar_shown = presenter, not presenter  # a projector hides the settings at first
         self._use_background()
@@ -93,9 +93,7 @@ class Dashboard:
         self.controls["embedding"].disabled = warm_umap
         self._initial_views()
         self.render_all()
-        if warm_umap:
-            self._warm_thread = threading.Thread(target=self._warm_umap, daemon=True)
-            self._warm_thread.start()
+        self._warming = self._start_umap_warm_up() if warm_umap else None
 
     # ----------------------------------------------------------- building
     @property
@@ -110,25 +108,26 @@ class Dashboard:
 
     @staticmethod
     def _start_workers():
-        """Start the proxy worker processes now, in an event loop.
+        """Start the worker processes now, in an event loop: proxy evaluations, and UMAP layouts.
 
         They import PyTorch while the kernel builds the data and the widgets (the first proxy evaluation then
-        waits for no start-up).
+        waits for no start-up). Returns ``(proxy pool, layout pool)``, or ``(None, None)`` outside a loop.
         """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return None
+            return None, None
         from .background import proxy_executor, worker_info
 
-        pool = proxy_executor()
-        pool.submit(worker_info)
-        return pool
+        pools = proxy_executor(), proxy_executor(workers=1)
+        for pool in pools:
+            pool.submit(worker_info)
+        return pools
 
     def _use_background(self) -> None:
-        """Run proxy evaluations and steps off the UI thread in a notebook or under Voila.
+        """Run proxy evaluations, UMAP and steps off the UI thread in a notebook or under Voila.
 
-        In a running event loop: proxy evaluations in worker processes of lower priority
+        In a running event loop: proxy evaluations and UMAP layouts in worker processes of lower priority
         (``fairdd.widgets.background``), polled; steps in a thread of their own.
         """
         try:
@@ -140,7 +139,9 @@ class Dashboard:
         from .background import proxy_executor
 
         if self.ctl.background is None:
-            self.ctl.background = self._workers or proxy_executor()
+            self.ctl.background = self._workers[0] or proxy_executor()
+        if self.ctl.layouts is None:
+            self.ctl.layouts = self._workers[1] or proxy_executor(workers=1)
         self._stepper = ThreadPoolExecutor(1, thread_name_prefix="fairdd-step")
         self._poller = loop.create_task(self._poll())
 
@@ -150,6 +151,8 @@ class Dashboard:
             await asyncio.sleep(0.2)
             if self._availability is not None and self._availability.done():
                 self._show_availability(self._availability.result())
+            if self._warming is not None and self._warming.done():
+                self._umap_warmed(self._warming)
             if not self.ctl.playing and self.ctl.evaluating is not None \
                     and (self._inflight is None or self._inflight.done()):
                 self.ctl.collect()
@@ -572,11 +575,35 @@ class Dashboard:
                              f" {right}/{m}", fontsize=8, color="#060" if right == m else "#b00")
             self.inspect_images["cell"].value = plots.fig_to_png(fig)
 
-    def _warm_umap(self) -> None:
+    def _start_umap_warm_up(self):
+        """Compile UMAP (numba, about 10 s of CPU) where the layouts run: the layout worker, else a thread here.
+
+        Returns the job (a ``concurrent.futures.Future``); the embedding toggle is enabled when it is done
+        (``_poll`` in a loop, the thread itself otherwise).
+        """
+        from concurrent.futures import Future
+
         from ..viz.embedding import warm_up_umap
 
+        if self.ctl.layouts is not None:
+            return self.ctl.layouts.submit(warm_up_umap)
+        job = Future()
+
+        def warm() -> None:
+            try:
+                job.set_result(warm_up_umap())
+            except Exception as exc:  # noqa: BLE001 - shown on the toggle
+                job.set_exception(exc)
+            self._umap_warmed(job)
+
+        threading.Thread(target=warm, daemon=True).start()
+        return job
+
+    def _umap_warmed(self, job) -> None:
+        """Enable the UMAP toggle after its warm-up (or say on the toggle why UMAP is unavailable)."""
+        self._warming = None
         try:
-            self.timings["umap_warmup_ms"] = 1000 * warm_up_umap()
+            self.timings["umap_warmup_ms"] = 1000 * job.result()
         except Exception as exc:  # noqa: BLE001 - UMAP stays off, PCA works
             self.timings["umap_warmup_error"] = 0.0
             self.controls["embedding"].tooltip = f"UMAP unavailable: {exc}"
