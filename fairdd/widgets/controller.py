@@ -554,6 +554,11 @@ class DistillController:
         """The iteration whose proxy evaluation runs in the background, or ``None``."""
         return None if self._pending is None else self._pending[1]
 
+    @property
+    def result_waiting(self) -> bool:
+        """Whether a background proxy evaluation has finished and waits for ``collect()``."""
+        return self._pending is not None and self._pending[2].done()
+
     def _start_proxy(self, *, kind: str = "scheduled") -> bool:
         """Start a proxy evaluation of every run's current set in ``background``.
 

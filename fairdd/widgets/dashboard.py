@@ -146,16 +146,22 @@ class Dashboard:
         self._poller = loop.create_task(self._poll())
 
     async def _poll(self) -> None:
-        """Take in background proxy results while idle (Play's loop takes them in between steps)."""
+        """Take in background proxy results while idle (Play's loop takes them in between steps).
+
+        The result is taken in in the step thread (its embedding refresh runs the proxy network: the UI
+        thread never computes), then drawn here.
+        """
         while True:
             await asyncio.sleep(0.2)
             if self._availability is not None and self._availability.done():
                 self._show_availability(self._availability.result())
             if self._warming is not None and self._warming.done():
                 self._umap_warmed(self._warming)
-            if not self.ctl.playing and self.ctl.evaluating is not None \
-                    and (self._inflight is None or self._inflight.done()):
-                self.ctl.collect()
+            if not self.ctl.playing and self.ctl.result_waiting and (self._inflight is None or self._inflight.done()):
+                job = self._inflight = self._stepper.submit(self.ctl.collect)
+                await asyncio.wrap_future(job)
+                if not self.ctl.playing:  # a Play started meanwhile draws it itself
+                    self._flush()
 
     def _show_availability(self, found: dict) -> None:
         """Label the datasets whose files are missing (the check ran after the page showed)."""

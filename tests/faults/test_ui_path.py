@@ -370,3 +370,26 @@ def test_umap_compiles_and_lays_out_in_the_layout_worker_never_in_the_kernel(tmp
     kind, size, spread, n_frames, elsewhere, umap_here, numba_here = out.stdout.split()
     assert (kind, elsewhere, umap_here, numba_here) == ("umap", "True", "False", "False"), out.stdout
     assert int(size) > 0 and spread == "True" and int(n_frames) >= 2
+
+
+def test_a_proxy_result_that_arrives_while_idle_is_taken_in_off_the_ui_thread():
+    # collect() refreshes the embedding through the proxy network: on the UI thread it blocked clicks behind it
+    import re
+
+    from fairdd.widgets.dashboard import Dashboard
+
+    c = DistillController(dataset="colored-digits", n_groups=4, **FAST)
+    c.background = concurrent.futures.ThreadPoolExecutor(1)
+    threads, real = [], c.collect
+    c.collect = lambda: threads.append(threading.current_thread().name) or real()
+
+    async def main():
+        dash = Dashboard(controller=c, warm_umap=False)
+        for _ in range(1200):
+            await asyncio.sleep(0.05)
+            if "proxy @ 0:" in re.sub("<[^>]+>", "", dash.readout.value):
+                return dash
+        raise AssertionError("no proxy result was shown")
+    asyncio.run(main())
+    assert threads and all(name.startswith("fairdd-step") for name in threads), threads
+    assert c.frames and c.report is not None
