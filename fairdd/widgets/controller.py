@@ -575,7 +575,13 @@ class DistillController:
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
-        job = self.background.submit(self._proxy_job(self.iteration, quick=kind == "quick"), sets, self.test)
+        try:
+            job = self.background.submit(self._proxy_job(self.iteration, quick=kind == "quick"), sets, self.test)
+        except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose workers could not start or died
+            log.warning("proxy evaluations run in this process from now on: the background executor refused "
+                        "a job (%s: %s)", type(exc).__name__, exc)
+            self.background = None
+            return self._refresh_proxy_safely()
         self._pending = (self._generation, self.iteration, job, kind)
         return True
 
@@ -703,9 +709,16 @@ class DistillController:
 
     def _elsewhere(self, fn, *args, **kwargs):
         """Call ``fn`` in ``layouts`` (waiting for it, without holding the GIL) or here when there is none."""
-        if self.layouts is None:
-            return fn(*args, **kwargs)
-        return self.layouts.submit(fn, *args, **kwargs).result()
+        if self.layouts is not None:
+            try:
+                job = self.layouts.submit(fn, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose worker could not start or died
+                log.warning("layouts run in this process from now on: the layout executor refused a job (%s: %s)",
+                            type(exc).__name__, exc)
+                self.layouts = None
+            else:
+                return job.result()
+        return fn(*args, **kwargs)
 
     def _project(self, real: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lay out one frame: PCA here (instant), UMAP through ``_elsewhere`` (the projector's state kept here)."""

@@ -592,7 +592,10 @@ class Dashboard:
         from ..viz.embedding import warm_up_umap
 
         if self.ctl.layouts is not None:
-            return self.ctl.layouts.submit(warm_up_umap)
+            try:
+                return self.ctl.layouts.submit(warm_up_umap)
+            except Exception:  # noqa: BLE001 - a worker that cannot start: UMAP here (``_elsewhere`` does too)
+                self.ctl.layouts = None
         job = Future()
 
         def warm() -> None:
@@ -607,9 +610,15 @@ class Dashboard:
 
     def _umap_warmed(self, job) -> None:
         """Enable the UMAP toggle after its warm-up (or say on the toggle why UMAP is unavailable)."""
+        from concurrent.futures.process import BrokenProcessPool
+
         self._warming = None
         try:
             self.timings["umap_warmup_ms"] = 1000 * job.result()
+        except BrokenProcessPool:  # the layout worker died or never started: UMAP runs here instead
+            self.ctl.layouts = None
+            self._warming = self._start_umap_warm_up()
+            return
         except Exception as exc:  # noqa: BLE001 - UMAP stays off, PCA works
             self.timings["umap_warmup_error"] = 0.0
             self.controls["embedding"].tooltip = f"UMAP unavailable: {exc}"

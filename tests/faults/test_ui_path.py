@@ -393,3 +393,29 @@ def test_a_proxy_result_that_arrives_while_idle_is_taken_in_off_the_ui_thread():
     asyncio.run(main())
     assert threads and all(name.startswith("fairdd-step") for name in threads), threads
     assert c.frames and c.report is not None
+
+
+def test_a_dashboard_whose_worker_processes_cannot_start_works_in_its_own_process():
+    # a script read from stdin cannot be re-imported by a spawned worker: the pool breaks at once, and
+    # Dashboard(...) raised BrokenProcessPool from its first proxy evaluation
+    import re
+    import subprocess
+    import sys
+
+    script = ("import asyncio, os, re\nfrom fairdd.widgets import Dashboard\n"
+              "async def main():\n"
+              f"    dash = Dashboard(dataset='colored-digits', n_groups=4, **{FAST!r})\n"
+              "    for _ in range(1200):\n"
+              "        await asyncio.sleep(0.1)\n"
+              "        if not dash.controls['embedding'].disabled:\n"
+              "            break\n"
+              "    dash.controls['embedding'].value = 'umap'\n"
+              "    print(re.sub('<[^>]+>', '', dash.readout.value), '|', dash.ctl.frames[-1].kind, '|',\n"
+              "          dash.ctl.background, dash.ctl.layouts, flush=True)\n"
+              "    os._exit(0)\n"
+              "asyncio.run(main())\n")
+    out = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    shown, kind, pools = out.stdout.split("|")
+    assert re.search(r"proxy @ 0: accuracy \d", shown) and kind.strip() == "umap", out.stdout
+    assert pools.split() == ["None", "None"]  # the evaluations and layouts moved into the process
