@@ -628,7 +628,12 @@ class Dashboard:
 
     @contextlib.contextmanager
     def _working(self, what: str):
-        """Show "working…" and disable the buttons and controls for a long action (after the step in flight)."""
+        """Show "working…" and disable the buttons and controls for a long action (after the step in flight).
+
+        An action taken while playing (a setting changed, the groups applied) stops Play first, as Pause does.
+        """
+        if self.ctl.playing:
+            self.pause()
         self._settle()
         self.busy.value = f"<span style='color:#a60'>⏳ working… ({what})</span>"
         self._enable(False)
@@ -661,7 +666,10 @@ class Dashboard:
         self.apply_groups.disabled = not on or self.staged_groups() == self.ctl.settings.groups
         for w in getattr(self, "inspect", {}).values():
             w.disabled = not on
-        for name, b in self.buttons.items():  # last: Step enabled again means the controls are too
+        self._enable_buttons(on, keep_pause=keep_pause)  # last: Step enabled again means the controls are too
+
+    def _enable_buttons(self, on: bool, *, keep_pause: bool = False) -> None:
+        for name, b in self.buttons.items():
             b.disabled = not on and not (keep_pause and name == "pause")
 
     # ----------------------------------------------------------- controls
@@ -773,7 +781,9 @@ class Dashboard:
         if self.replay_index is not None:  # stepping leaves the replay for the live view
             self._clear_replay()
         self.ctl.playing = True
-        self._enable(False, keep_pause=True)
+        # only the buttons: a setting changed while playing stops Play first (``_working``); disabling and
+        # enabling every control was 42 of a Step's 55 widget messages
+        self._enable_buttons(False, keep_pause=True)
         self.busy.value = "<span style='color:#060'>▶ running… (Pause stops)</span>"
         self.render_status()
 

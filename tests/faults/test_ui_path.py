@@ -419,3 +419,27 @@ def test_a_dashboard_whose_worker_processes_cannot_start_works_in_its_own_proces
     shown, kind, pools = out.stdout.split("|")
     assert re.search(r"proxy @ 0: accuracy \d", shown) and kind.strip() == "umap", out.stdout
     assert pools.split() == ["None", "None"]  # the evaluations and layouts moved into the process
+
+
+@pytest.mark.parametrize("control, value", [("target", "fairdd"), ("ipc", 2), ("view_class", 1)])
+def test_a_setting_changed_while_playing_stops_play_first_and_applies(ctl, control, value):
+    # the controls stay enabled while playing (toggling them all was 42 of a Step's 55 widget messages)
+    async def main():
+        dash, gate = _dashboard(ctl), Gate(ctl)
+        gate.release.set()
+        task = dash.play()
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if ctl.iteration >= 2:
+                break
+        enabled_while_playing = not dash.controls[control].disabled
+        dash.controls[control].value = value  # as a click arrives: between two steps of Play's loop
+        await task
+        at = ctl.iteration
+        await asyncio.sleep(0.3)  # nothing steps on after it
+        return enabled_while_playing, at, ctl.iteration, ctl.playing, dash.buttons["step"].disabled, dash.busy.value
+
+    enabled, at, later, playing, step_disabled, busy = asyncio.run(main())
+    assert enabled and not playing and not step_disabled and busy == ""
+    assert later == at and getattr(ctl.settings, control) == value
+    assert (at >= 2) if control == "view_class" else (at == 0)  # a run setting restarts; a view one does not
