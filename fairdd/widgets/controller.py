@@ -670,7 +670,19 @@ class DistillController:
             return self._embed_synthetic(self.proxy_nets[-1], real, images)
 
     def _embed_real(self, net) -> tuple:
-        """Return the view's real points, group means, barycenter and pooled mean under ``net`` (once per view)."""
+        """Return the view's real points, group means, barycenter and pooled mean under ``net``.
+
+        Once per proxy network and view: kept while both stay (a refresh between two proxy evaluations embeds
+        only the synthetic images).
+        """
+        cached = getattr(self, "_real_cache", None)
+        if cached is not None and cached[0] is net and cached[1] is self.view_index:
+            return cached[2]
+        value = self._embed_real_now(net)
+        self._real_cache = (net, self.view_index, value)
+        return value
+
+    def _embed_real_now(self, net) -> tuple:
         net.eval()
         train, c = self.train, self.settings.view_class
         real = net.embed(train.images[self.view_index].to(self.device))  # (n, d)

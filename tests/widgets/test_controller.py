@@ -116,3 +116,16 @@ def test_proxy_nets_are_kept_by_the_controller_not_the_report(ctl):
     assert len(ctl.proxy_nets) == ctl.settings.proxy_models and ctl.report.models == ()
     ctl.reset()
     assert ctl.proxy_nets == ()
+
+
+def test_the_real_points_are_embedded_once_per_proxy_network_and_view(digits_train, digits_test, monkeypatch):
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 4, "refresh_every": 1})
+    calls = []
+    real = ctl._embed_real_now
+    monkeypatch.setattr(ctl, "_embed_real_now", lambda net: calls.append(net) or real(net))
+    ctl.ensure_views()  # the proxy networks and the frame of iteration 0
+    ctl.advance(4)  # refreshes at 1, 2, 3 under iteration 0's networks; a new proxy at 4
+    assert [f.iteration for f in ctl.frames] == [0, 1, 2, 3, 4] and len(calls) == 2 and calls[0] is not calls[1]
+    before = ctl.frames[-1]
+    ctl.set(view_class=1)  # a new view: embedded again
+    assert len(calls) == 3 and ctl.frames[-1].high_dim.shape[1] == before.high_dim.shape[1]
