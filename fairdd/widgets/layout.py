@@ -3,7 +3,7 @@
 The rule: the screen is split once, here, into fixed boxes — a header line, one status line per run,
 one line for errors, one for the panel note, and two rows of panels — and every panel draws inside
 its box (its caption on one line, cut with "…" and the whole text on hover; its legend on one line or
-in a column beside the chart). A panel never decides its own size, so a long caption, a second run
+in a column beside the chart, each entry cut to its share with its whole text on hover: ``chart.js``). A panel never decides its own size, so a long caption, a second run
 in compare mode or ten groups in a legend cannot push the page past the screen.
 
 Two modes, both measured in a real browser at 1280×720 (``tests/test_browser.py``):
