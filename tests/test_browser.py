@@ -406,13 +406,23 @@ CUTS = """() => {
     if (r.width && (r.left < svg.left - 1 || r.right > svg.right + 1 || r.top < svg.top - 1 || r.bottom > svg.bottom + 1))
       out.escaping.push([shown, [r.left, r.top, r.right, r.bottom, svg.left, svg.top, svg.right, svg.bottom].map(Math.round)]);
   }
-  for (const e of dash.querySelectorAll('*')) {  // cut by CSS: its box hides part of its text
-    if (e instanceof SVGElement || ['SELECT', 'STYLE'].includes(e.tagName) || !e.offsetParent) continue;
-    const s = getComputedStyle(e);
-    if (!['hidden', 'clip'].includes(s.overflowX) || e.scrollWidth <= e.clientWidth + 1 || !e.textContent.trim()) continue;
-    out.html_cut++;
-    const holder = e.closest('[title]');
-    if (!holder || !flat(holder.title).includes(flat(e.textContent))) out.missing.push('html: ' + e.textContent.slice(0, 80));
+  for (const e of dash.querySelectorAll('*')) {  // cut by a box around it: its text runs out of it sideways
+    const texts = e instanceof SVGElement || !e.offsetParent || e.closest('select') ? [] :  // a select draws its own
+      [...e.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!texts.length) continue;
+    const range = document.createRange(), rs = texts.map((n) => { range.selectNode(n); return range.getBoundingClientRect(); });
+    const r = {left: Math.min(...rs.map((q) => q.left)), right: Math.max(...rs.map((q) => q.right))};
+    for (let q = e; q && q !== dash.parentElement; q = q.parentElement) {
+      if (getComputedStyle(q).overflowX === 'visible') continue;
+      const c = q.getBoundingClientRect();
+      if (r.right > c.right + 1 || r.left < c.left - 1) {
+        out.html_cut++;
+        const holder = e.closest('[title]');
+        if (!holder || !flat(holder.title).includes(flat(e.textContent)))
+          out.missing.push('clipped: ' + e.textContent.slice(0, 80));
+        break;
+      }
+    }
   }
   for (const e of dash.querySelectorAll('.fairdd-legend-item')) {
     if (!e.textContent.trim().endsWith('…')) continue;

@@ -69,6 +69,8 @@ CSS = """<style>
 .fairdd-dashboard .fairdd-line .widget-html-content > div {
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
+.fairdd-dashboard .fairdd-sidebar .widget-checkbox, .fairdd-dashboard .fairdd-sidebar .widget-checkbox .widget-label-basic {
+  max-width: 100%; min-width: 0; }
 .fairdd-dashboard .fairdd-sidebar .widget-tab-contents { overflow-y: auto; max-height: calc(100vh - 190px); }
 .fairdd-dashboard .fairdd-panel { margin: 0 8px 0 0; }
 .fairdd-dashboard img.fairdd-grid { image-rendering: pixelated; }
