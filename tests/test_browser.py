@@ -395,6 +395,9 @@ dash.widget"""
 # "…", a group's name beside its checkbox), a legend entry cut with "…" (its title). Also each legend of the embedding and fairness charts against its panel, its chart and the others.
 CUTS = """() => {
   const dash = document.querySelector('.fairdd-dashboard'), flat = (s) => String(s).replace(/\\s+/g, '');
+  // its whole text in a title on it or around it (a cut word in an <abbr>: the line's title around it holds it)
+  const hovered = (e) => { for (let q = e.closest('[title]'); q; q = q.parentElement && q.parentElement.closest('[title]'))
+                             if (flat(q.title).includes(flat(e.textContent))) return true; return false; };
   const out = {svg_cut: 0, html_cut: 0, legend_cut: 0, missing: [], escaping: [], legends: {}};
   for (const t of dash.querySelectorAll('svg text')) {
     const shown = [...t.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('');
@@ -417,9 +420,7 @@ CUTS = """() => {
       const c = q.getBoundingClientRect();
       if (r.right > c.right + 1 || r.left < c.left - 1) {
         out.html_cut++;
-        const holder = e.closest('[title]');
-        if (!holder || !flat(holder.title).includes(flat(e.textContent)))
-          out.missing.push('clipped: ' + e.textContent.slice(0, 80));
+        if (!hovered(e)) out.missing.push('clipped: ' + e.textContent.slice(0, 80));
         break;
       }
     }
@@ -479,7 +480,7 @@ def long_names_url(tmp_path_factory):
 
 def test_ten_long_named_groups_cut_nothing_without_hover_and_the_legends_keep_their_boxes(long_names_url):
     """Ten groups called "a very long protected group name number 7", two runs, at 1280×720 in the normal and
-    the presenter layout: every text cut with "…" (SVG labels, legend entries, one-line HTML captions and status
+    the presenter layout (and presenter with the settings shown): every text cut with "…" (SVG labels, legend entries, one-line HTML captions and status
     lines) has its whole text on hover, no chart text runs out of its chart, and the legends of the embedding
     and fairness charts keep inside their panels, off their plots, apart from each other, every entry whole."""
     from playwright.sync_api import sync_playwright
@@ -496,10 +497,14 @@ def test_ten_long_named_groups_cut_nothing_without_hover_and_the_legends_keep_th
             page.wait_for_function("(document.querySelector('.fairdd-umap').dataset.title || '').startsWith('embedding@')",
                                    timeout=LONG)
             _wait_idle(page)
-            for state in ("long_names_normal", "long_names_presenter"):
+            for state in ("long_names_normal", "long_names_presenter", "long_names_presenter_settings"):
                 if state.endswith("presenter"):
                     page.click(".fairdd-presenter-button")
                     page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent === null",
+                                           timeout=LONG)
+                if state.endswith("settings"):  # the settings beside the large panels: the narrowest embedding
+                    page.click(".fairdd-settings-button")
+                    page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent !== null",
                                            timeout=LONG)
                 _fits(page, state, sidebar_may_scroll=True)  # the run tab lists ten groups: it scrolls inside the sidebar
                 got = page.evaluate(CUTS)

@@ -193,6 +193,18 @@ function legend(items, font, column, width) {
   }).join("");
 }
 
+// The chart stays in its box (spec.width × spec.height): a side legend takes its width from the box, a legend below is
+// one line (it never wraps: the dashboard's layout counts one line for it). A side legend taller than the chart flows
+// into more columns of spec.legend_side px (col), each taken from the chart's width, never more than half of it: the
+// columns narrow instead (their labels cut, whole on hover). w: what is left for the plots.
+function legendBox(spec) {
+  const font = spec.font || 12, h = spec.height || 300, width = spec.width || 400;
+  const lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
+  const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.max(1, Math.ceil((spec.legend || []).length / rows));
+  const col = Math.min(spec.legend_side || 0, Math.floor(width / 2 / cols)), side = col * cols;
+  return {h, lh, pad, rows, cols, col, side, w: width - side};
+}
+
 function render({model, el}) {
   el.style.position = "relative";
   const box = document.createElement("div"), root = document.createElement("div"), tip = document.createElement("div"),
@@ -204,22 +216,17 @@ function render({model, el}) {
   const draw = () => {
     const t0 = performance.now();
     const spec = model.get("spec") || {}, font = spec.font || 12, panels = spec.panels || [];
-    // the chart stays in its box (spec.width × spec.height): a side legend takes its width from the box,
-    // a legend below is one line (it never wraps: the dashboard's layout counts one line for it)
-    // a side legend that is taller than the chart flows into more columns, each taken from the chart's width
-    const h = spec.height || 300, lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
-    const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.ceil((spec.legend || []).length / rows);
-    const side = (spec.legend_side || 0) * Math.max(1, cols), w = (spec.width || 400) - side;
+    const {h, lh, pad, rows, col, side, w} = legendBox(spec);
     const pw = w / Math.max(1, panels.length);
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h);
     svg.setAttribute("font-family", "sans-serif");
     panels.forEach((p, k) => drawPanel(svg, p, {x: k * pw, y: 0, w: pw, h}, font));
     root.replaceChildren(svg);
-    leg.innerHTML = legend(spec.legend, font, side && spec.legend_side, w);
+    leg.innerHTML = legend(spec.legend, font, side && col, w);
     box.style.display = side ? "flex" : "block";
     leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${pad}px;box-sizing:border-box;` +
-        `display:grid;grid-auto-flow:column;grid-auto-columns:${spec.legend_side}px;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
+        `display:grid;grid-auto-flow:column;grid-auto-columns:${col}px;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
       : `width:${w}px;white-space:nowrap;overflow:hidden;line-height:1.3`;
     leg.className = "fairdd-legend";
     leg.style.fontSize = `${0.85 * font}px`;
@@ -250,4 +257,4 @@ function render({model, el}) {
 }
 
 export default {render};
-export {fit, legend, text};  // for tests (node)
+export {fit, legend, legendBox, text};  // for tests (node)

@@ -69,8 +69,10 @@ CSS = """<style>
 .fairdd-dashboard .fairdd-line .widget-html-content > div {
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
-.fairdd-dashboard .fairdd-sidebar .widget-checkbox, .fairdd-dashboard .fairdd-sidebar .widget-checkbox .widget-label-basic {
-  max-width: 100%; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-inline-hbox { max-width: 100%; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-checkbox .widget-label-basic { min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-hslider .slider-container { flex: 1 1 0; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-hslider .widget-readout { flex: 0 0 auto; overflow: visible; }
 .fairdd-dashboard .fairdd-sidebar .widget-tab-contents { overflow-y: auto; max-height: calc(100vh - 190px); }
 .fairdd-dashboard .fairdd-panel { margin: 0 8px 0 0; }
 .fairdd-dashboard img.fairdd-grid { image-rendering: pixelated; }

@@ -12,30 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
+from chartjs import CHART_JS
+from chartjs import node_eval as _node
 
-CHART_JS = Path(__file__).resolve().parents[2] / "fairdd" / "widgets" / "chart.js"
 LONG = "a very long protected group name number 7"
-# a canvas whose text is 0.6 em per character: budgets in the tests are then exact
-STUB = ("globalThis.document = {createElement: () => ({getContext: () => ({font: '', measureText(s) "
-        "{ return {width: 0.6 * parseFloat(this.font) * [...s].length}; }})})};\n")
-
-
-def _node(expression: str):
-    """Evaluate ``expression`` (JavaScript, with ``fit``, ``legend`` and ``text`` of chart.js in scope) in node."""
-    node = shutil.which("node") or shutil.which("nodejs")
-    if node is None:
-        pytest.skip("node is absent (apt-get install nodejs): the chart's JavaScript is checked in tests/test_browser.py")
-    script = (STUB + f"const {{fit, legend, text}} = await import({json.dumps(CHART_JS.as_uri())});\n"
-              f"console.log(JSON.stringify({expression}));\n")
-    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def _code(js: str) -> str:
