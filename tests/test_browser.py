@@ -2,7 +2,8 @@
 with the offline ``fairdd`` template; Playwright with Debian's chromium presses Step, picks a synthetic
 point and a heatmap cell to inspect, hovers a heatmap cell and a ◆ (their numbers shown) and clicks a ◆, presses
 Step ×10 then Pause, Play then Pause, Replay then Reset, tries a refused setting, changes the view class, turns on compare mode and watches the fairness panel. No request may leave the machine or fail, and the
-console must stay free of errors. Screenshots go to results/browser/."""
+console must stay free of errors. Ten groups with long names: every cut text has its whole text on hover and the
+legends keep their boxes in both layouts. Screenshots go to results/browser/."""
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -304,10 +305,10 @@ def _fits(page, state: str, *, sidebar_may_scroll: bool = False) -> None:
     assert got["outside"] == [], (state, got["outside"][:10])
     assert got["legends"] == [], (state, got["legends"])
     assert got["star_cut"] is not True, state  # the one line that defines ★ is on screen whole
-    return got
     assert sidebar_may_scroll or not got["sidebar_scrolls"], state
     for view, boxes in got["views"].items():
         assert boxes and all(0 <= l < r <= w and 0 <= t < b <= h for l, t, r, b in boxes[:1]), (state, view, boxes)
+    return got
 
 
 def test_the_first_screen_fits_1280x720_in_both_modes(voila_url):
@@ -374,5 +375,146 @@ def test_replay_after_a_view_switch_in_the_browser(voila_url):
             frames = page.eval_on_selector(".fairdd-replay-slider .noUi-handle", "e => e.getAttribute('aria-valuemax')")
             assert float(frames) >= 3  # frames at iterations 0..3, all replayable (slider 0..3)
             assert "class '1'" in _text(page, "fairdd-caption-embedding")
+        finally:
+            browser.close()
+
+
+# Ten groups with long names (colored-digits has ten colours), compare mode: the most the legends and labels hold.
+LONG_NAMES_NOTEBOOK = """import dataclasses, torch, fairdd
+torch.set_num_threads(1)
+from fairdd.widgets import Dashboard
+names = tuple(f"a very long protected group name number {a}" for a in range(10))
+train, test = (dataclasses.replace(fairdd.datasets.load("colored-digits", split=split, n_groups=10, bias=0.5, size=16,
+                                                        seed=0), group_names=names) for split in ("train", "test"))
+dash = Dashboard(train=train, test=test, compare=("vanilla",), preset="smoke", proxy_every=1, refresh_every=1,
+                 min_refresh_s=0.0, proxy_epochs=2, per_group=4, embedding="pca")
+dash.widget"""
+# Every text the page cuts, and where: an SVG text cut with "…" (its <title> must hold the whole text), an SVG text
+# running out of its chart (never allowed: the chart cuts it instead), an HTML element cut by CSS (its text wider
+# than its box, overflow hidden: a title on it or above it must hold its whole text; a caption or status line with
+# "…", a group's name beside its checkbox), a legend entry cut with "…" (its title). Also each legend of the embedding and fairness charts against its panel, its chart and the others.
+CUTS = """() => {
+  const dash = document.querySelector('.fairdd-dashboard'), flat = (s) => String(s).replace(/\\s+/g, '');
+  // its whole text in a title on it or around it (a cut word in an <abbr>: the line's title around it holds it)
+  const hovered = (e) => { for (let q = e.closest('[title]'); q; q = q.parentElement && q.parentElement.closest('[title]'))
+                             if (flat(q.title).includes(flat(e.textContent))) return true; return false; };
+  const out = {svg_cut: 0, html_cut: 0, legend_cut: 0, missing: [], escaping: [], legends: {}};
+  for (const t of dash.querySelectorAll('svg text')) {
+    const shown = [...t.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('');
+    const title = t.querySelector('title'), svg = t.ownerSVGElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+    if (shown.endsWith('…')) {
+      out.svg_cut++;
+      if (!title || !flat(title.textContent).startsWith(flat(shown.slice(0, -1)))) out.missing.push('svg: ' + shown);
+    }
+    if (r.width && (r.left < svg.left - 1 || r.right > svg.right + 1 || r.top < svg.top - 1 || r.bottom > svg.bottom + 1))
+      out.escaping.push([shown, [r.left, r.top, r.right, r.bottom, svg.left, svg.top, svg.right, svg.bottom].map(Math.round)]);
+  }
+  for (const e of dash.querySelectorAll('*')) {  // cut by a box around it: its text runs out of it sideways
+    const texts = e instanceof SVGElement || !e.offsetParent || e.closest('select') ? [] :  // a select draws its own
+      [...e.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!texts.length) continue;
+    const range = document.createRange(), rs = texts.map((n) => { range.selectNode(n); return range.getBoundingClientRect(); });
+    const r = {left: Math.min(...rs.map((q) => q.left)), right: Math.max(...rs.map((q) => q.right))};
+    for (let q = e; q && q !== dash.parentElement; q = q.parentElement) {
+      if (getComputedStyle(q).overflowX === 'visible') continue;
+      const c = q.getBoundingClientRect();
+      if (r.right > c.right + 1 || r.left < c.left - 1) {
+        out.html_cut++;
+        if (!hovered(e)) out.missing.push('clipped: ' + e.textContent.slice(0, 80));
+        break;
+      }
+    }
+  }
+  for (const e of dash.querySelectorAll('.fairdd-legend-item')) {
+    if (!e.textContent.trim().endsWith('…')) continue;
+    out.legend_cut++;
+    if (!e.title || !flat(e.title).startsWith(flat(e.textContent.trim().slice(0, -1)))) out.missing.push('legend: ' + e.textContent);
+  }
+  const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  for (const name of ['umap', 'fairness']) {
+    const chart = dash.querySelector('.fairdd-' + name), leg = chart.querySelector('.fairdd-legend');
+    out.legends[name] = {legend: box(leg), plot: box(chart.querySelector('svg[font-family]')),
+                         panel: box(chart.closest('.fairdd-panel')),
+                         items: [...leg.querySelectorAll('.fairdd-legend-item')].map((i) => [i.textContent.trim(), box(i)])};
+  }
+  return out;
+}"""
+
+
+def _overlap(a, b) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.5 and min(a[3], b[3]) - max(a[1], b[1]) > 0.5
+
+
+def _inside(a, b) -> bool:
+    return a[0] >= b[0] - 0.5 and a[1] >= b[1] - 0.5 and a[2] <= b[2] + 0.5 and a[3] <= b[3] + 0.5
+
+
+def _legends_hold(legends: dict, *, groups: int, state: str) -> None:
+    """Each legend lies inside its panel and the screen, beside or below its plot (never over it) and away from
+    the other legend; every entry is whole inside its legend and no two entries overlap."""
+    for name, got in legends.items():
+        leg, items = got["legend"], got["items"]
+        assert _inside(leg, got["panel"]) and _inside(leg, [0, 0, 1280, 720]), (state, name, got)
+        assert not _overlap(leg, got["plot"]), (state, name, leg, got["plot"])
+        for k, (label, r) in enumerate(items):
+            assert r[2] > r[0] and _inside(r, leg), (state, name, label, r, leg)
+            assert not any(_overlap(r, q) for _, q in items[k + 1:]), (state, name, label)
+    assert not _overlap(legends["umap"]["legend"], legends["fairness"]["legend"]), state
+    assert len(legends["umap"]["items"]) == groups + 2 + 2, legends["umap"]["items"]  # groups, two runs' ◆, ✕, ★
+
+
+@pytest.fixture(scope="module")
+def long_names_url(tmp_path_factory):
+    pytest.importorskip("voila")
+    import nbformat
+
+    from fairdd.widgets.app import serve
+
+    work = tmp_path_factory.mktemp("voila_long_names")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LONG_NAMES_NOTEBOOK)])
+    path = tmp_path_factory.mktemp("long_names_source") / "long_names.ipynb"
+    nbformat.write(nb, path)
+    with serve(path, workdir=work) as url:
+        yield url
+
+
+def test_ten_long_named_groups_cut_nothing_without_hover_and_the_legends_keep_their_boxes(long_names_url):
+    """Ten groups called "a very long protected group name number 7", two runs, at 1280×720 in the normal and
+    the presenter layout (and presenter with the settings shown): every text cut with "…" (SVG labels, legend entries, one-line HTML captions and status
+    lines) has its whole text on hover, no chart text runs out of its chart, and the legends of the embedding
+    and fairness charts keep inside their panels, off their plots, apart from each other, every entry whole."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(long_names_url, timeout=LONG)
+            page.wait_for_selector(".fairdd-step", timeout=LONG)
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('vanilla: loss')"
+                                   " && document.querySelector('.fairdd-eod').innerText.includes('EOD')", timeout=LONG)
+            page.wait_for_function("(document.querySelector('.fairdd-umap').dataset.title || '').startsWith('embedding@')",
+                                   timeout=LONG)
+            _wait_idle(page)
+            for state in ("long_names_normal", "long_names_presenter", "long_names_presenter_settings"):
+                if state.endswith("presenter"):
+                    page.click(".fairdd-presenter-button")
+                    page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent === null",
+                                           timeout=LONG)
+                if state.endswith("settings"):  # the settings beside the large panels: the narrowest embedding
+                    page.click(".fairdd-settings-button")
+                    page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent !== null",
+                                           timeout=LONG)
+                _fits(page, state, sidebar_may_scroll=True)  # the run tab lists ten groups: it scrolls inside the sidebar
+                got = page.evaluate(CUTS)
+                assert got["missing"] == [], (state, got["missing"][:10])
+                assert got["escaping"] == [], (state, got["escaping"][:10])
+                # the long names were cut, and lines of the two runs' status or the panel note
+                assert got["svg_cut"] > 0 and got["legend_cut"] > 0 and got["html_cut"] > 0, (state, got)
+                _legends_hold(got["legends"], groups=10, state=state)
+                # a cut legend entry gives its whole name on hover
+                cut = page.locator(".fairdd-umap .fairdd-legend-item[title]").first
+                assert cut.get_attribute("title").startswith("a very long protected group name number")
         finally:
             browser.close()

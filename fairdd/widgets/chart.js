@@ -3,6 +3,64 @@
 // from each mark's "tips" (drawn here, no kernel round trip) and a click message {name, index} back.
 const NS = "http://www.w3.org/2000/svg";
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+// Every text the chart draws goes through fit(): cut with "…" to its pixel budget, the whole text kept for hover
+// (an SVG <title> from text(), a title attribute on a legend entry); nothing is cut anywhere else.
+let measure = null;
+function widthOf(s, px) {
+  measure = measure || document.createElement("canvas").getContext("2d");
+  measure.font = `${px}px sans-serif`;
+  return measure.measureText(s).width;
+}
+
+function fit(s, budget, px) {
+  s = String(s);
+  if (!(budget < Infinity) || widthOf(s, px) <= budget) return s;
+  let lo = 0, hi = s.length;  // the longest start that fits with its "…"
+  while (lo < hi) {
+    const m = (lo + hi + 1) >> 1;
+    if (widthOf(s.slice(0, m).trimEnd() + "…", px) <= budget) lo = m; else hi = m - 1;
+  }
+  return s.slice(0, lo).trimEnd() + "…";
+}
+
+// an SVG <text> of at most `budget` px (Infinity: never cut); when cut, its <title> holds the whole text
+function text(attrs, s, px, budget = Infinity) {
+  const shown = fit(s, budget, px);
+  return `<text ${attrs} font-size="${px}">${esc(shown)}${shown === String(s) ? "" : `<title>${esc(s)}</title>`}</text>`;
+}
+
+// Whatever the dashboard's CSS cuts (a one-line caption or status line with "…", fairdd/widgets/layout.py; a group's
+// name beside its checkbox) carries its whole text as a title (hover), checked again whenever the page changes.
+// A title of the page's own (an explanation) is left as it is; one set here goes when the text fits again.
+function titleCut() {
+  for (const e of document.querySelectorAll(".fairdd-dashboard *")) {
+    if (e instanceof SVGElement || e.tagName === "SELECT" || e.tagName === "STYLE") continue;
+    const ours = e.hasAttribute("data-fairdd-cut");
+    if (e.title && !ours) continue;
+    const cut = e.scrollWidth > e.clientWidth + 1 && e.textContent.trim() !== "" &&
+      ["hidden", "clip"].includes(getComputedStyle(e).overflowX);
+    if (cut) {
+      const t = e.textContent.trim().replace(/\s+/g, " ");
+      if (e.title !== t) { e.title = t; e.setAttribute("data-fairdd-cut", ""); }
+    } else if (ours) {
+      e.removeAttribute("title");
+      e.removeAttribute("data-fairdd-cut");
+    }
+  }
+}
+
+function watchCuts() {
+  if (window.__fairddCuts) return;
+  let queued = false;
+  window.__fairddCuts = new MutationObserver(() => {
+    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; titleCut(); }); }
+  });
+  window.__fairddCuts.observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true,
+                                              attributeFilter: ["class", "style"]});
+  addEventListener("resize", titleCut);
+  titleCut();
+}
+
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 
 function ramp(t) {
@@ -63,17 +121,22 @@ function drawPanel(svg, panel, box, font) {
   const X = (v) => box.x + m.l + (v - xl[0]) / (xl[1] - xl[0]) * W;
   const Y = (v) => box.y + m.t + H - (v - yl[0]) / (yl[1] - yl[0]) * H;
   let s = "";
-  if (panel.title) s += `<text x="${box.x + m.l + W / 2}" y="${box.y + font * 1.2}" text-anchor="middle" font-weight="bold" font-size="${font}">${esc(panel.title)}</text>`;
+  if (panel.title) s += text(`x="${box.x + m.l + W / 2}" y="${box.y + font * 1.2}" text-anchor="middle" font-weight="bold"`, panel.title, font, W);
   s += `<rect x="${X(xl[0])}" y="${box.y + m.t}" width="${W}" height="${H}" fill="none" stroke="#999"/>`;
   if (cats) {
-    cats.x.forEach((c, i) => { s += `<text transform="translate(${X(i)},${box.y + m.t + H + 0.4 * font}) rotate(50)" font-size="${0.85 * font}">${esc(c)}</text>`; });
-    cats.y.forEach((c, i) => { s += `<text x="${X(xl[0]) - 4}" y="${Y(i) + 0.35 * font}" text-anchor="end" font-size="${0.85 * font}">${esc(c)}</text>`; });
+    // a column's name runs down and to the left at 50° from its tick (its glyphs h high): cut where it would reach
+    // the box's bottom or left
+    const a = 50 * Math.PI / 180, h = 0.85 * font, down = (m.b - 0.4 * font - 2 - h * Math.cos(a)) / Math.sin(a);
+    cats.x.forEach((c, i) => { s += text(`transform="translate(${X(i)},${box.y + m.t + H + 0.4 * font}) rotate(-50)" text-anchor="end"`, c,
+                                         0.85 * font, Math.min(down, (X(i) - box.x - 2 - h * Math.sin(a)) / Math.cos(a))); });
+    cats.y.forEach((c, i) => { s += text(`x="${X(xl[0]) - 4}" y="${Y(i) + 0.35 * font}" text-anchor="end"`, c, 0.85 * font, m.l - 6); });
   } else if (panel.axes !== false) {
-    for (const v of ticks(xl)) s += `<text x="${X(v)}" y="${box.y + m.t + H + font}" text-anchor="middle" font-size="${0.85 * font}">${v}</text>`;
-    for (const v of ticks(yl)) s += `<line x1="${X(xl[0])}" x2="${X(xl[1])}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eee"/><text x="${X(xl[0]) - 4}" y="${Y(v) + 0.35 * font}" text-anchor="end" font-size="${0.85 * font}">${v}</text>`;
+    for (const v of ticks(xl)) s += text(`x="${X(v)}" y="${box.y + m.t + H + font}" text-anchor="middle"`, v, 0.85 * font);
+    for (const v of ticks(yl)) s += `<line x1="${X(xl[0])}" x2="${X(xl[1])}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eee"/>` +
+                                    text(`x="${X(xl[0]) - 4}" y="${Y(v) + 0.35 * font}" text-anchor="end"`, v, 0.85 * font);
   }
-  if (panel.xlabel) s += `<text x="${box.x + m.l + W / 2}" y="${box.y + box.h - 4}" text-anchor="middle" font-size="${0.9 * font}">${esc(panel.xlabel)}</text>`;
-  if (panel.ylabel) s += `<text transform="translate(${box.x + font},${box.y + m.t + H / 2}) rotate(-90)" text-anchor="middle" font-size="${0.9 * font}">${esc(panel.ylabel)}</text>`;
+  if (panel.xlabel) s += text(`x="${box.x + m.l + W / 2}" y="${box.y + box.h - 4}" text-anchor="middle"`, panel.xlabel, 0.9 * font, W);
+  if (panel.ylabel) s += text(`transform="translate(${box.x + font},${box.y + m.t + H / 2}) rotate(-90)" text-anchor="middle"`, panel.ylabel, 0.9 * font, H);
   for (const l of panel.layers || []) s += layer(l, X, Y, font);
   g.innerHTML = s;
   svg.appendChild(g);
@@ -102,7 +165,7 @@ function layer(l, X, Y, font) {
       const fill = v === null ? "#ddd" : ramp((v - (l.vmin ?? 0)) / ((l.vmax ?? 100) - (l.vmin ?? 0)));
       s += `<rect x="${X(c - 0.5)}" y="${Y(r - 0.5)}" width="${X(c + 0.5) - X(c - 0.5)}" height="${Y(r + 0.5) - Y(r - 0.5)}" fill="${fill}" stroke="#fff" stroke-width="0.5"` +
            ` data-tip="${esc((l.tips || [])[r]?.[c] ?? v)}"${l.name ? ` data-name="${esc(l.name)}" data-row="${r}" data-col="${c}"` : ""}/>`;
-      if (l.labels !== false && v !== null && X(1) - X(0) > 1.9 * font) s += `<text x="${X(c)}" y="${Y(r) + 0.3 * font}" text-anchor="middle" font-size="${0.7 * font}" fill="${v > 60 ? "#000" : "#fff"}" pointer-events="none">${Math.round(v)}</text>`;
+      if (l.labels !== false && v !== null && X(1) - X(0) > 1.9 * font) s += text(`x="${X(c)}" y="${Y(r) + 0.3 * font}" text-anchor="middle" fill="${v > 60 ? "#000" : "#fff"}" pointer-events="none"`, Math.round(v), 0.7 * font);
     }));
     for (const [r, c] of l.outline || []) s += `<rect x="${X(c - 0.5) + 1}" y="${Y(r - 0.5) + 1}" width="${X(c + 0.5) - X(c - 0.5) - 2}" height="${Y(r + 0.5) - Y(r - 0.5) - 2}" fill="none" stroke="#fff" stroke-width="2.5" pointer-events="none"/>`;
     return s;
@@ -110,17 +173,36 @@ function layer(l, X, Y, font) {
   l.x.forEach((x, i) => {  // points
     const r = Array.isArray(l.size) ? l.size[i] : l.size ?? 4;
     s += `<path class="fairdd-mark" d="${shape(l.shape, r)}" transform="translate(${X(x)},${Y(l.y[i])})" fill="${col(i)}" fill-opacity="${l.opacity ?? 1}" stroke="${l.stroke ?? "#000"}" stroke-width="${l.stroke_width ?? 0.6}"${attrs(l, i, tips[i])}/>`;
-    if (l.text) s += `<text x="${X(x) + r + 2}" y="${Y(l.y[i]) - r}" font-size="${0.85 * font}" font-weight="bold" fill="${col(i)}" pointer-events="none">${esc(Array.isArray(l.text) ? l.text[i] : l.text)}</text>`;
+    if (l.text) s += text(`x="${X(x) + r + 2}" y="${Y(l.y[i]) - r}" font-weight="bold" fill="${col(i)}" pointer-events="none"`, Array.isArray(l.text) ? l.text[i] : l.text, 0.85 * font);
   });
   return s;
 }
 
-function legend(items, font, side) {
-  return (items || []).map((it) => {
+// each entry has a column of the side legend (`column` px) or an equal share of the one line below (`width` px):
+// its label is cut to what is left beside its mark, the whole label in the entry's title when cut
+function legend(items, font, column, width) {
+  items = items || [];
+  const share = column || width / Math.max(1, items.length);
+  return items.map((it) => {
+    const mw = it.shape ? font : 1.6 * font;
     const mark = it.shape ? `<svg width="${font}" height="${font}"><path d="${shape(it.shape, font / 2.4)}" transform="translate(${font / 2},${font / 2})" fill="${it.color}" stroke="#000" stroke-width="0.5"/></svg>`
-      : `<svg width="${1.6 * font}" height="${font}"><line x1="0" x2="${1.6 * font}" y1="${font / 2}" y2="${font / 2}" stroke="${it.color}" stroke-width="${it.band ? font * 0.7 : 2}" stroke-opacity="${it.band ? 0.25 : 1}"${it.dash ? ` stroke-dasharray="${it.dash}"` : ""}/></svg>`;
-    return `<span style="${side ? "display:block;" : "margin-right:10px;"}white-space:nowrap">${mark} ${esc(it.label)}</span>`;
+      : `<svg width="${mw}" height="${font}"><line x1="0" x2="${mw}" y1="${font / 2}" y2="${font / 2}" stroke="${it.color}" stroke-width="${it.band ? font * 0.7 : 2}" stroke-opacity="${it.band ? 0.25 : 1}"${it.dash ? ` stroke-dasharray="${it.dash}"` : ""}/></svg>`;
+    const label = fit(it.label, share - mw - 0.6 * font - (column ? 4 : 10), 0.85 * font);
+    const title = label === String(it.label) ? "" : ` title="${esc(it.label)}"`;
+    return `<span class="fairdd-legend-item"${title} style="${column ? "display:block;overflow:hidden;" : "margin-right:10px;"}white-space:nowrap">${mark} ${esc(label)}</span>`;
   }).join("");
+}
+
+// The chart stays in its box (spec.width × spec.height): a side legend takes its width from the box, a legend below is
+// one line (it never wraps: the dashboard's layout counts one line for it). A side legend taller than the chart flows
+// into more columns of spec.legend_side px (col), each taken from the chart's width, never more than half of it: the
+// columns narrow instead (their labels cut, whole on hover). w: what is left for the plots.
+function legendBox(spec) {
+  const font = spec.font || 12, h = spec.height || 300, width = spec.width || 400;
+  const lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
+  const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.max(1, Math.ceil((spec.legend || []).length / rows));
+  const col = Math.min(spec.legend_side || 0, Math.floor(width / 2 / cols)), side = col * cols;
+  return {h, lh, pad, rows, cols, col, side, w: width - side};
 }
 
 function render({model, el}) {
@@ -134,25 +216,21 @@ function render({model, el}) {
   const draw = () => {
     const t0 = performance.now();
     const spec = model.get("spec") || {}, font = spec.font || 12, panels = spec.panels || [];
-    // the chart stays in its box (spec.width × spec.height): a side legend takes its width from the box,
-    // a legend below is one line (it never wraps: the dashboard's layout counts one line for it)
-    // a side legend that is taller than the chart flows into more columns, each taken from the chart's width
-    const h = spec.height || 300, lh = Math.ceil(0.85 * font * 1.3), pad = Math.round(1.8 * font);
-    const rows = Math.max(1, Math.floor((h - pad) / lh)), cols = Math.ceil((spec.legend || []).length / rows);
-    const side = (spec.legend_side || 0) * Math.max(1, cols), w = (spec.width || 400) - side;
+    const {h, lh, pad, rows, col, side, w} = legendBox(spec);
     const pw = w / Math.max(1, panels.length);
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("width", w); svg.setAttribute("height", h);
     svg.setAttribute("font-family", "sans-serif");
     panels.forEach((p, k) => drawPanel(svg, p, {x: k * pw, y: 0, w: pw, h}, font));
     root.replaceChildren(svg);
-    leg.innerHTML = legend(spec.legend, font, side);
+    leg.innerHTML = legend(spec.legend, font, side && col, w);
     box.style.display = side ? "flex" : "block";
     leg.style.cssText = side ? `width:${side}px;height:${h}px;overflow:hidden;padding-top:${pad}px;box-sizing:border-box;` +
-        `display:grid;grid-auto-flow:column;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
+        `display:grid;grid-auto-flow:column;grid-auto-columns:${col}px;grid-template-rows:repeat(${rows},${lh}px);line-height:${lh}px`
       : `width:${w}px;white-space:nowrap;overflow:hidden;line-height:1.3`;
     leg.className = "fairdd-legend";
     leg.style.fontSize = `${0.85 * font}px`;
+    leg.style.fontFamily = "sans-serif";  // the font fit() measures with
     tip.style.fontSize = `${font}px`;
     el.dataset.version = String(model.get("version"));  // a test waits on what was painted
     el.dataset.title = spec.key || "";
@@ -175,6 +253,8 @@ function render({model, el}) {
   });
   model.on("change:spec", draw);
   draw();
+  watchCuts();
 }
 
 export default {render};
+export {fit, legend, legendBox, text};  // for tests (node)

@@ -6,6 +6,11 @@ per panel on a loaded 2-core machine); hover tooltips are drawn in the browser f
 ``chart.js`` next to this file, shipped in the package: nothing is fetched from the network, so it works
 offline under Voila and in JupyterLab (anywidget's front end is part of its wheel).
 
+Nothing is cut for good: every text the chart draws (titles, axis labels, category names, legend entries) is cut
+to its pixel budget with "…" by one helper, the whole text kept as an SVG ``<title>`` or a legend entry's
+``title`` (shown on hover); and whatever the dashboard's CSS cuts (one-line captions and status lines, a group's
+name beside its checkbox) gets its whole text as a ``title`` from one watcher of the page, in the same script.
+
 The spec::
 
     {"width": px, "height": px, "font": px, "key": "what is shown (for tests)",

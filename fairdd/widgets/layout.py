@@ -3,7 +3,7 @@
 The rule: the screen is split once, here, into fixed boxes — a header line, one status line per run,
 one line for errors, one for the panel note, and two rows of panels — and every panel draws inside
 its box (its caption on one line, cut with "…" and the whole text on hover; its legend on one line or
-in a column beside the chart). A panel never decides its own size, so a long caption, a second run
+in a column beside the chart, each entry cut to its share with its whole text on hover: ``chart.js``). A panel never decides its own size, so a long caption, a second run
 in compare mode or ten groups in a legend cannot push the page past the screen.
 
 Two modes, both measured in a real browser at 1280×720 (``tests/test_browser.py``):
@@ -69,6 +69,10 @@ CSS = """<style>
 .fairdd-dashboard .fairdd-line .widget-html-content > div {
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
+.fairdd-dashboard .fairdd-sidebar .widget-inline-hbox { max-width: 100%; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-checkbox .widget-label-basic { min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-hslider .slider-container { flex: 1 1 0; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-hslider .widget-readout { flex: 0 0 auto; overflow: visible; }
 .fairdd-dashboard .fairdd-sidebar .widget-tab-contents { overflow-y: auto; max-height: calc(100vh - 190px); }
 .fairdd-dashboard .fairdd-panel { margin: 0 8px 0 0; }
 .fairdd-dashboard img.fairdd-grid { image-rendering: pixelated; }

@@ -87,3 +87,32 @@ def test_compare_mode_shares_the_images_box(dash):
     widths = [int(img.layout.width[:-2]) for img in dash.panels["grid"].images.values()]
     heights = [int(img.layout.height[:-2]) for img in dash.panels["grid"].images.values()]
     assert len(widths) == 3 and sum(widths) <= box_w and max(heights) <= box_h
+
+
+@pytest.mark.parametrize("presenter, sidebar, runs", MODES)
+def test_a_ten_group_legend_keeps_every_entry_and_half_the_embedding_in_every_mode(presenter, sidebar, runs):
+    """The embedding's legend (ten groups, each run's ◆, ✕, ★) as chart.js lays it out beside the view: every entry
+    in a cell of its columns, the columns within the chart's height, the view keeping at least half the box (in
+    presenter mode with the settings shown two 127 px columns left it 35 %), each column room for a mark and a few
+    letters (the rest on hover)."""
+    import json
+
+    from chartjs import node_eval
+
+    s = layout.sizes(presenter=presenter, sidebar=sidebar, runs=runs)
+    (width, height), font, n = s["embedding"], s["font"], 10 + runs + 2
+    spec = {"width": width, "height": height, "font": font, "legend_side": s["legend"],
+            "legend": [{"label": f"group {k}", "color": "#000", "shape": "circle"} for k in range(n)]}
+    box = node_eval(f"legendBox({json.dumps(spec)})")
+    assert box["rows"] * box["cols"] >= n and box["pad"] + box["rows"] * box["lh"] <= height, box
+    assert box["side"] == box["cols"] * box["col"] and box["w"] >= width / 2, box
+    assert box["col"] - 1.6 * font - 4 >= 4 * 0.6 * 0.85 * font, box  # mark, gap and three letters with "…"
+
+
+def test_the_embedding_draws_with_its_box_and_legend_column(dash):
+    """What the case above lays out is what the panel sends: its box, the layout's legend column, one entry per
+    group, per run's ◆, the ✕ and the ★."""
+    dash.step(2)
+    spec = dash.panels["embedding"].body.spec
+    assert (spec["width"], spec["height"]) == dash.sizes["embedding"] and spec["legend_side"] == dash.sizes["legend"]
+    assert len(spec["legend"]) == dash.ctl.train.n_groups + len(dash.ctl.runs) + 2
