@@ -10,18 +10,26 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 CHART_JS = Path(__file__).resolve().parents[2] / "fairdd" / "widgets" / "chart.js"
 STUB = ("globalThis.document = {createElement: () => ({getContext: () => ({font: '', measureText(s) "
         "{ return {width: 0.6 * parseFloat(this.font) * [...s].length}; }})})};\n")
 
 
-def node_eval(expression: str):
-    """Evaluate ``expression`` (JavaScript, with ``fit``, ``legend``, ``legendBox`` and ``text`` in scope) in node."""
+def _node() -> str:
+    """The system's node, else the one Playwright ships (a test dependency): never skipped for want of node."""
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
-        pytest.skip("node is absent (apt-get install nodejs): the chart's JavaScript is checked in tests/test_browser.py")
+        import playwright
+
+        bundled = Path(playwright.__file__).resolve().parent / "driver" / "node"
+        assert bundled.exists(), f"no node: neither on PATH nor Playwright's {bundled}"
+        node = str(bundled)
+    return node
+
+
+def node_eval(expression: str):
+    """Evaluate ``expression`` (JavaScript, with ``fit``, ``legend``, ``legendBox`` and ``text`` in scope) in node."""
+    node = _node()
     script = (STUB + f"const {{fit, legend, legendBox, text}} = await import({json.dumps(CHART_JS.as_uri())});\n"
               f"console.log(JSON.stringify({expression}));\n")
     done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60,
