@@ -53,7 +53,9 @@ function watchCuts() {
   if (window.__fairddCuts) return;
   let queued = false;
   window.__fairddCuts = new MutationObserver(() => {
-    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; titleCut(); }); }
+    // at most one pass per 250 ms (a pass forces a layout of the whole page: ~6 ms, and while playing the page
+    // changes with every step)
+    if (!queued) { queued = true; setTimeout(() => { queued = false; titleCut(); }, 250); }
   });
   window.__fairddCuts.observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true,
                                               attributeFilter: ["class", "style"]});
