@@ -178,6 +178,9 @@ def measure(page, repeats: int) -> dict[str, list[float]]:
     table: dict[str, list[float]] = {}
     for r in range(repeats):
         out: dict[str, float] = {}
+        if r:  # each repeat from the page's first state (the last one ended on another dataset and target)
+            page.reload(timeout=LONG)
+            page.wait_for_function(f"document.querySelector('.fairdd-step') && {IDLE} && {PROXY_0}", timeout=LONG)
         page.wait_for_function(IDLE, timeout=LONG)
         _stepping(page, out)
         _views(page, out)

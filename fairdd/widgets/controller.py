@@ -828,6 +828,9 @@ class DistillController:
         t0 = time.perf_counter()
         if len(self.frames) < 2:
             message = f"a replay needs at least 2 recorded frames; got {len(self.frames)}"
+            if not self.proxy_nets and len(self.image_history) >= 2:  # kept, waiting for the networks to embed them
+                message += (f" ({len(self.image_history)} synthetic sets are kept and become frames when this run's "
+                            f"first proxy evaluation finishes)")
             self._fail("replay", f"replay: {message}")
             raise ValueError(message)
         self.errors.pop("replay", None)

@@ -129,3 +129,18 @@ def test_the_real_points_are_embedded_once_per_proxy_network_and_view(digits_tra
     before = ctl.frames[-1]
     ctl.set(view_class=1)  # a new view: embedded again
     assert len(calls) == 3 and ctl.frames[-1].high_dim.shape[1] == before.high_dim.shape[1]
+
+
+def test_a_replay_before_the_first_proxy_networks_says_the_sets_are_kept(digits_train, digits_test):
+    from concurrent.futures import Future
+
+    class Busy:  # a worker still on its first evaluation (idle-class workers wait while the steps run)
+        def submit(self, *args, **kwargs):
+            return Future()
+
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 50, "refresh_every": 1})
+    ctl.background = Busy()
+    ctl.ensure_views()
+    ctl.advance(3)
+    with pytest.raises(ValueError, match=r"got 0 \(4 synthetic sets are kept and become frames when this run's first"):
+        ctl.replay()
