@@ -37,13 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(dataset="colored-mnist-5k", target="cobra", preset="demo")
 
 
-async def _wait(check, timeout: float = 120.0) -> float:
-    """Seconds until ``check()`` holds, polled every millisecond on the event loop (NaN past ``timeout``)."""
+async def _wait(check, timeout: float = 120.0, poll: float = 0.001) -> float:
+    """Seconds until ``check()`` holds, polled every ``poll`` s on the event loop (NaN past ``timeout``).
+
+    Waits of seconds poll every 50 ms: a kernel waking 1000 times a second is not what a notebook does, and it
+    takes the spare CPU the idle-class workers run on.
+    """
     t0 = time.perf_counter()
     while not check():
         if time.perf_counter() - t0 > timeout:
             return float("nan")
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(poll)
     return time.perf_counter() - t0
 
 
@@ -82,7 +86,7 @@ async def _measure(play_s: float) -> dict:
     dash = Dashboard(warm_umap=False, **SETTINGS)
     ctl, idle = dash.ctl, (lambda: not dash.buttons["step"].disabled and dash.busy.value == "")
     out["build (ms)"] = 1000 * (time.perf_counter() - t0)
-    out["build → proxy @ 0 shown (ms)"] = out["build (ms)"] + 1000 * await _wait(lambda: _shows_proxy_0(dash))
+    out["build → proxy @ 0 shown (ms)"] = out["build (ms)"] + 1000 * await _wait(lambda: _shows_proxy_0(dash), poll=0.05)
     steps = []
     for _ in range(5):
         t = time.perf_counter()
@@ -113,7 +117,7 @@ async def _measure(play_s: float) -> dict:
     dash.controls["target"].value = "fairdd"
     out["restart → usable (ms)"] = 1000 * (time.perf_counter() - t0 + await _wait(lambda: idle() and ctl.iteration == 0))
     out["restart → proxy @ 0 shown (ms)"] = 1000 * (time.perf_counter() - t0 + await _wait(
-        lambda: _shows_proxy_0(dash)))
+        lambda: _shows_proxy_0(dash), poll=0.05))
     out["torch threads"] = torch.get_num_threads()
     return out
 

@@ -93,7 +93,10 @@ class Dashboard:
         self.controls["embedding"].disabled = warm_umap
         self._initial_views()
         self.render_all()
-        self._warming = self._start_umap_warm_up() if warm_umap else None
+        # UMAP's warm-up (numba, ~10 s of CPU) in the layout worker waits for the first proxy evaluation (``_poll``):
+        # both are idle-class and would share the spare CPU, delaying the first numbers by seconds
+        self._warm_later = warm_umap and self.ctl.layouts is not None
+        self._warming = self._start_umap_warm_up() if warm_umap and not self._warm_later else None
 
     # ----------------------------------------------------------- building
     @property
@@ -155,6 +158,8 @@ class Dashboard:
             await asyncio.sleep(0.2)
             if self._availability is not None and self._availability.done():
                 self._show_availability(self._availability.result())
+            if self._warm_later and self.ctl.report is not None:
+                self._warm_later, self._warming = False, self._start_umap_warm_up()
             if self._warming is not None and self._warming.done():
                 self._umap_warmed(self._warming)
             if not self.ctl.playing and self.ctl.result_waiting and (self._inflight is None or self._inflight.done()):
