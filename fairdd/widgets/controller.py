@@ -615,8 +615,7 @@ class DistillController:
         self._take(nets, reports, it, ms, quick=quick)
         if not self.frames and self.image_history:  # the sets kept before the first networks came
             self._rebuild_frames_safely()
-        if not self.frames or self.frames[-1].iteration < self.iteration:
-            self._refresh_embedding_safely()
+        self._refresh_embedding_safely()  # new networks: the current view embedded under them (the caption's "nets @")
         every = self.settings.proxy_every
         if quick and it == self.iteration:
             self._start_proxy(kind="refine")
@@ -762,7 +761,10 @@ class DistillController:
         with torch.no_grad():
             real = self._embed_real(self.proxy_nets[-1])
             frame = self._frame(self.iteration, *self._embed_synthetic(self.proxy_nets[-1], real, images))
-        self.frames.append(frame)
+        if self.frames and self.frames[-1].iteration == frame.iteration:  # the same iteration under newer networks
+            self.frames[-1] = frame
+        else:
+            self.frames.append(frame)
         self._last_refresh = time.perf_counter()
         self.timings["embedding_ms"] = 1000 * (self._last_refresh - t0)
         if emit:

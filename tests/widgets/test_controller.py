@@ -2,6 +2,7 @@
 reset and errors."""
 import asyncio
 
+import numpy as np
 import pytest
 import torch
 
@@ -144,3 +145,23 @@ def test_a_replay_before_the_first_proxy_networks_says_the_sets_are_kept(digits_
     ctl.advance(3)
     with pytest.raises(ValueError, match=r"got 0 \(4 synthetic sets are kept and become frames when this run's first"):
         ctl.replay()
+
+
+def test_new_proxy_networks_re_embed_the_current_iteration_in_place(digits_train, digits_test):
+    # a proxy that finished after Play had refreshed the view at its iteration left that frame under older networks
+    import concurrent.futures
+
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 50, "refresh_every": 1})
+    ctl.background = concurrent.futures.ThreadPoolExecutor(1)
+    ctl.ensure_views()
+    while ctl.evaluating is not None:  # the quick evaluation of 0, then its refinement
+        ctl._pending[2].result()
+        ctl.collect()
+    ctl.advance(2)
+    before = ctl.frames[-1]
+    assert [f.iteration for f in ctl.frames] == [0, 1, 2]
+    assert ctl._start_proxy()
+    ctl._pending[2].result()
+    assert ctl.collect()
+    assert [f.iteration for f in ctl.frames] == [0, 1, 2] and ctl.frames[-1].serial != before.serial
+    assert not np.allclose(ctl.frames[-1].high_dim, before.high_dim)  # embedded by the new networks
