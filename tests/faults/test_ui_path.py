@@ -443,3 +443,19 @@ def test_a_setting_changed_while_playing_stops_play_first_and_applies(ctl, contr
     assert enabled and not playing and not step_disabled and busy == ""
     assert later == at and getattr(ctl.settings, control) == value
     assert (at >= 2) if control == "view_class" else (at == 0)  # a run setting restarts; a view one does not
+
+
+def test_a_proxy_worker_killed_mid_run_hands_the_evaluations_to_the_kernel():
+    # the out-of-memory killer ends a worker: the next evaluations run here, with the error shown once
+    import signal
+    import time
+
+    from fairdd.widgets.background import proxy_executor, worker_info
+
+    c = DistillController(dataset="colored-digits", n_groups=4, **{**FAST, "proxy_every": 1})
+    c.background = proxy_executor(workers=1)
+    os.kill(c.background.submit(worker_info).result(timeout=120)["pid"], signal.SIGKILL)
+    time.sleep(1.0)  # the pool notices its dead worker
+    for _ in range(3):
+        c.advance(1)
+    assert c.background is None and c.report is not None and c.reports[-1][0] == c.iteration
