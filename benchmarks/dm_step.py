@@ -133,8 +133,14 @@ def bench(ipc: int, *, device, width=128, reps=3, batch_real=256, levers=False, 
     weights = [WEIGHT[n] if n in WEIGHT else 2 if VARIANTS[n].get("compile") else 1 for n in names]
     rows, fairdd_s = {}, None
     for i, name in enumerate(names):
-        share = (deadline - time.monotonic()) * weights[i] / sum(weights[i:])  # this child's part of what is left
-        eager_s = (reps + 1) * 2 * fairdd_s if fairdd_s else share / 2  # fairdd eager's calls beside the variant
+        left = deadline - time.monotonic()
+        if fairdd_s is None:  # the loop's child, first: its part of what is left
+            share = left * weights[i] / sum(weights[i:])
+            eager_s = share / 2
+        else:  # each child's fixed cost (start-up, fairdd eager's calls beside it) first, the rest by weight: on a slow
+            eager_s = (reps + 1) * 2 * fairdd_s  # CPU the eager steps alone took the whole weight-1 share (skipped)
+            fixed = STARTUP_S + eager_s
+            share = fixed + max(left - fixed * (len(names) - i), 0.0) * weights[i] / sum(weights[i:])
         own = None if name == "loop" else min(limit_s, share - STARTUP_S - eager_s)
         if own is not None and own < 1.0:
             rows[name] = {"skipped": f"over {max(own, 0):.0f} s", "why": f"the benchmark's {budget_s:g} s budget"}
