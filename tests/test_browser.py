@@ -54,6 +54,27 @@ FIT = """() => {
                   embedding: box(".fairdd-umap svg[font-family]")}};
 }"""
 
+# What of the open sidebar tab is cut sideways: an element wider than the box that clips it (a drop-down's
+# right edge under the sidebar's), or a label, tab title, drop-down or text cut short inside its own box.
+SIDEBAR_CUT = """() => {
+  const out = [], name = (e) => `${e.tagName}.${String(e.className).slice(0, 40)} '${e.innerText.slice(0, 30)}'`;
+  for (const e of document.querySelectorAll('.fairdd-sidebar .widget-tab-contents *')) {
+    if (!e.offsetParent) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0) continue;
+    for (let p = e.parentElement; p && !p.classList.contains('fairdd-sidebar'); p = p.parentElement) {
+      if (getComputedStyle(p).overflowX === 'visible') continue;
+      const q = p.getBoundingClientRect();
+      if (r.right > q.right + 0.5 || r.left < q.left - 0.5) out.push(`${name(e)} [${Math.round(r.left)}, ${Math.round(r.right)}] in [${Math.round(q.left)}, ${Math.round(q.right)}]`);
+      break;
+    }
+  }
+  const texts = '.widget-label, .lm-TabBar-tabLabel, select, .widget-html-content';
+  for (const e of document.querySelectorAll(`.fairdd-sidebar :is(${texts})`))
+    if (e.offsetParent && e.scrollWidth > e.clientWidth + 1) out.push(`${name(e)} cut: ${e.scrollWidth} > ${e.clientWidth} px`);
+  return out;
+}"""
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="chromium is absent (apt-get install chromium; .ci/run installs it)")
 
@@ -344,6 +365,35 @@ def test_the_first_screen_fits_1280x720_in_both_modes(voila_url):
             _fits(page, "compare_normal")
             page.click(".fairdd-presenter-button")
             _fits(page, "compare_presenter")
+        finally:
+            browser.close()
+
+
+def test_nothing_in_the_sidebar_is_cut_in_either_mode(voila_url):
+    """Issue 23: the drop-downs ran 2 px past the sidebar's edge, and with the presenter's large fonts the
+    labels ("majority s…", "compare …") and the "inspect" tab title were cut. Every tab, both modes."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(voila_url, timeout=LONG)
+            page.wait_for_function("document.querySelector('.fairdd-eod') && "
+                                   "document.querySelector('.fairdd-eod').innerText.includes('EOD')", timeout=LONG)
+            _wait_idle(page)
+            for mode in ("normal", "presenter"):
+                if mode == "presenter":
+                    page.click(".fairdd-presenter-button")
+                    page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent === null",
+                                           timeout=LONG)
+                    page.click(".fairdd-settings-button")
+                    page.wait_for_function("document.querySelector('.fairdd-sidebar').offsetParent !== null",
+                                           timeout=LONG)
+                for tab in ("run", "view", "inspect", "details"):
+                    _tab(page, tab)
+                    page.wait_for_timeout(300)
+                    assert page.evaluate(SIDEBAR_CUT) == [], (mode, tab)
         finally:
             browser.close()
 

@@ -69,7 +69,11 @@ CSS = """<style>
 .fairdd-dashboard .fairdd-line .widget-html-content > div {
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .fairdd-dashboard .fairdd-sidebar { width: 292px; min-width: 292px; }
-.fairdd-dashboard .fairdd-sidebar .widget-inline-hbox { max-width: 100%; min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-inline-hbox { max-width: calc(100% - 2 * var(--jp-widgets-margin, 2px)); min-width: 0; }
+.fairdd-dashboard .fairdd-sidebar .widget-html-content { overflow-wrap: anywhere; }
+.fairdd-dashboard .fairdd-sidebar .lm-TabBar-tab { flex: 1 1 0; min-width: 0; padding: 0 4px; }
+.fairdd-presenter .fairdd-sidebar .lm-TabBar-tab { font-size: 14px; }
+.fairdd-presenter .fairdd-sidebar .widget-label { white-space: normal; line-height: 1.1; }
 .fairdd-dashboard .fairdd-sidebar .widget-checkbox .widget-label-basic { min-width: 0; }
 .fairdd-dashboard .fairdd-sidebar .widget-hslider .slider-container { flex: 1 1 0; min-width: 0; }
 .fairdd-dashboard .fairdd-sidebar .widget-hslider .widget-readout { flex: 0 0 auto; overflow: visible; }
