@@ -484,7 +484,7 @@ class Dashboard:
         """Pick the main run's ◆ ``i`` (a click in the embedding view): the same path as the drop-down."""
         if i in [v for _, v in self.inspect["point"].options] and not self.inspect["point"].disabled:
             self.inspect["point"].value = i
-            self.tabs.selected_index = 2
+            self._show_inspect()
 
     def pick_cell(self, c: int, a: int) -> None:
         """Pick the (class, group) cell (a click on the heatmap): one redraw, not one per drop-down."""
@@ -497,7 +497,13 @@ class Dashboard:
         finally:
             self._reverting = False
         self._render_cell()
+        self._show_inspect()
+
+    def _show_inspect(self) -> None:
+        """Open the inspect tab, unfolding the settings sidebar where it was folded (presenter mode)."""
         self.tabs.selected_index = 2
+        if not self.sidebar_shown:
+            self.settings_button.value = True  # through set_sidebar: the panels are redrawn in their new boxes
 
     def _inspect_options(self) -> None:
         """Picker choices for the current run (IPC, class and group names); a pick is kept when it still exists."""

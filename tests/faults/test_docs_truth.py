@@ -190,12 +190,18 @@ def test_a_click_gives_what_choosing_in_the_drop_downs_gives(dash):
     assert [dash.inspect_captions[k].value for k in ("point", "cell")] == clicked
 
 
-def test_in_presenter_mode_a_click_picks_and_the_settings_stay_folded_as_the_page_says(dash):
-    assert "a click still\npicks (the ◆ is ringed in the view); **settings** shows the tab" in PAGE.read_text()
-    dash.set_presenter(True)
-    try:
-        changed, _ = _observe(dash, lambda: _click_main_diamond(dash))
-        assert changed == {"inspect ◆"} and not dash.sidebar_shown
-        assert any(layer.get("text") == "◆ 3" for layer in dash.panels["embedding"].body.spec["panels"][0]["layers"])
-    finally:
-        dash.set_presenter(False)
+def test_in_presenter_mode_a_click_unfolds_the_settings_on_the_inspect_tab_as_the_page_says(dash):
+    assert "a click\nunfolds it on the **inspect** tab, with the image; **settings** folds it again" in PAGE.read_text()
+    for click in (_click_main_diamond, _click_vanillas_cell):
+        dash.set_presenter(True)
+        try:
+            assert not dash.sidebar_shown and not dash.settings_button.value
+            changed, opened = _observe(dash, lambda: click(dash))
+            assert opened and dash.sidebar_shown and dash.settings_button.value, click.__name__
+            assert dash.sidebar.layout.display is None
+            if click is _click_main_diamond:  # picked: ringed in the view
+                assert any(layer.get("text") == "◆ 3" for layer in dash.panels["embedding"].body.spec["panels"][0]["layers"])
+            dash.settings_button.value = False  # "settings" folds it again
+            assert not dash.sidebar_shown and dash.sidebar.layout.display == "none"
+        finally:
+            dash.set_presenter(False)
