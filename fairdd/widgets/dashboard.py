@@ -461,9 +461,10 @@ class Dashboard:
         self.inspect = {"point": W.Dropdown(description="inspect ◆", **kw),
                         "cell_class": W.Dropdown(description="cell: class", **kw),
                         "cell_group": W.Dropdown(description="group", **kw)}
-        self.inspect_images = {k: W.Image(format="png", layout=W.Layout(width=w, height="auto", object_fit="contain",
-                                                                       display="none"))
-                               for k, w in (("point", "96px"), ("cell", "280px"))}
+        self.inspect_images = {"point": W.Image(format="png", layout=W.Layout(width="96px", height="auto",
+                                                                             object_fit="contain", display="none"))}
+        self.inspect_cell = W.HTML()  # the picked cell's test images, each with its answers under it
+        self.inspect_cell.add_class("fairdd-inspect-cell-images")
         self.inspect_captions = {k: self._html(f"fairdd-inspect-{k}-caption") for k in ("point", "cell")}
         for name, w in self.inspect.items():
             w.add_class(f"fairdd-inspect-{name.replace('_', '-')}")
@@ -474,7 +475,7 @@ class Dashboard:
             "point": W.VBox([W.HBox([self.inspect["point"], self.inspect_images["point"]]),
                              self.inspect_captions["point"]]),
             "cell": W.VBox([self.inspect["cell_class"], self.inspect["cell_group"], self.inspect_captions["cell"],
-                            self.inspect_images["cell"]]),
+                            self.inspect_cell]),
         }
         self._inspect_options()
         self._render_point()
@@ -552,10 +553,8 @@ class Dashboard:
 
     def _render_cell(self) -> None:
         c, a = self.inspect["cell_class"].value, self.inspect["cell_group"].value
-        empty = c is None or a is None or not self.ctl.proxy_nets
-        self.inspect_images["cell"].layout.display = "none" if empty else None
-        if empty:
-            self.inspect_images["cell"].value = b""
+        if c is None or a is None or not self.ctl.proxy_nets:
+            self.inspect_cell.value = ""
             self.inspect_captions["cell"].value = ("<small>pick a heatmap cell (class and group, or click it) to "
                                                    "see its test images with the proxy networks' answers</small>")
             return
@@ -565,32 +564,30 @@ class Dashboard:
         n = int(((self.ctl.test.labels == c) & (self.ctl.test.groups == a)).sum())
         self.inspect_captions["cell"].value = (
             f"<small>cell ({names[c]!r}, {self.ctl.test.group_names[a]!r}): the first {len(ex['index'])} of "
-            f"{n} test images; title: the last proxy network's answer and how many of the {m} proxy networks "
+            f"{n} test images; under each: the last proxy network's answer and how many of the {m} proxy networks "
             f"got it right (proxy @ {ex['iteration']}, {self.ctl.settings.target})</small>")
 
     def _draw_cell(self, ex: dict, c: int) -> None:
-        import matplotlib
-        import matplotlib.pyplot as plt
+        """Show the cell's test images as HTML: each image (a small PNG, pixels kept square) with its answers under it.
+
+        No figure is drawn: a picked cell follows every proxy evaluation, on the UI thread.
+        """
+        import base64
 
         from ..viz import plots
 
         names, m = self.ctl.test.class_names, ex["predicted"].shape[0]
-        k = max(1, len(ex["index"]))
-        with matplotlib.rc_context(plots.DASHBOARD_RC):
-            plots.new_figure(1, 1)
-            plt.close("all")
-            fig, axes = plt.subplots(2, (k + 1) // 2, figsize=(0.95 * ((k + 1) // 2) + 0.2, 2.9), squeeze=False)
-            for j, ax in enumerate(axes.flat):
-                ax.axis("off")
-                if j >= len(ex["index"]):
-                    continue
-                img = ex["images"][j]
-                ax.imshow(img.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if img.shape[0] == 1 else None,
-                          interpolation="nearest")
-                right = int(ex["right"][j])
-                ax.set_title(f"{names[int(ex['predicted'][-1, j])]}\n{'✓' if right == m else '✗' if right == 0 else '~'}"
-                             f" {right}/{m}", fontsize=8, color="#060" if right == m else "#b00")
-            self.inspect_images["cell"].value = plots.fig_to_png(fig)
+        items = []
+        for j, img in enumerate(ex["images"]):
+            png = plots.grid_png(img[None], torch.zeros(1, dtype=torch.long), scale=1)[0]
+            right = int(ex["right"][j])
+            mark, colour = ("✓", "#060") if right == m else ("✗", "#b00") if right == 0 else ("~", "#b60")
+            answer = html.escape(str(names[int(ex["predicted"][-1, j])]))
+            items.append(f"<figure class='fairdd-cell-example'><img class='fairdd-inspect-cell-image' "
+                         f"src='data:image/png;base64,{base64.b64encode(png).decode()}' alt='test image "
+                         f"{int(ex['index'][j])}'><figcaption style='color:{colour}'>{answer}<br>{mark} {right}/{m}"
+                         "</figcaption></figure>")
+        self.inspect_cell.value = f"<div class='fairdd-cell-examples'>{''.join(items)}</div>"
 
     def _start_umap_warm_up(self):
         """Compile UMAP (numba, about 10 s of CPU) where the layouts run: the layout worker, else a thread here.

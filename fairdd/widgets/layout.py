@@ -80,6 +80,10 @@ CSS = """<style>
 .fairdd-dashboard .fairdd-sidebar .widget-tab-contents { overflow-y: auto; max-height: calc(100vh - 190px); }
 .fairdd-dashboard .fairdd-panel { margin: 0 8px 0 0; }
 .fairdd-dashboard img.fairdd-grid { image-rendering: pixelated; }
+.fairdd-dashboard .fairdd-cell-examples { display: flex; flex-wrap: wrap; gap: 4px; }
+.fairdd-dashboard .fairdd-cell-example { margin: 0; width: 58px; text-align: center; font-size: 0.85em;
+  line-height: 1.15; overflow-wrap: anywhere; }
+.fairdd-dashboard .fairdd-cell-example img { width: 56px; height: 56px; image-rendering: pixelated; }
 .fairdd-dashboard .fairdd-header { align-items: center; }
 .fairdd-dashboard .fairdd-header .fairdd-busy { flex: 1 1 0; min-width: 0; }
 .fairdd-presenter { --jp-widgets-font-size: 17px; --jp-widgets-inline-height: 34px; }

@@ -3,6 +3,7 @@ picked cell its test images with the proxy networks' answers), and the dashboard
 the ones whose files are missing are marked unavailable up-front, never a crash, and on the file
 fixtures (64 px faces with 3 classes × 4 groups and 2 × 2, CIFAR10-S's grayscale/colour) every view
 renders with the dataset's own group names."""
+import html
 import sys
 from pathlib import Path
 
@@ -66,9 +67,14 @@ def test_picking_a_point_rings_it_and_a_cell_shows_its_test_images(digits_train,
     assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and "◆ 4" in dash.inspect_captions["point"].value
     assert dash.ctl.iteration == 2  # inspecting never steps or restarts
     dash.inspect["cell_class"].value = 1
-    assert dash.inspect_images["cell"].value == b""  # a class alone is not a cell
+    assert dash.inspect_cell.value == ""  # a class alone is not a cell
     dash.inspect["cell_group"].value = 2
-    assert dash.inspect_images["cell"].value[:4] == b"\x89PNG"
+    shown = dash.inspect_cell.value  # each test image with the last network's answer and the count right under it
+    ex, m = dash.ctl.cell_examples(1, 2), dash.ctl.settings.proxy_models
+    assert shown.count("<img class='fairdd-inspect-cell-image' src='data:image/png;base64,") == len(ex["index"]) > 0
+    for j, right in enumerate(ex["right"].tolist()):
+        answer = html.escape(str(dash.ctl.test.class_names[int(ex["predicted"][-1, j])]))
+        assert f"{answer}<br>{'✓' if right == m else '✗' if right == 0 else '~'} {right}/{m}</figcaption>" in shown
     assert "proxy @ 2" in dash.inspect_captions["cell"].value and "'blue'" in dash.inspect_captions["cell"].value
     dash.step(2)  # the picked cell and point follow the run
     assert "proxy @ 4" in dash.inspect_captions["cell"].value and "iteration 4" in dash.inspect_captions["point"].value
@@ -136,7 +142,7 @@ def test_every_view_renders_on_the_file_fixtures(files, monkeypatch, name, shape
     dash.inspect["point"].value = 0
     dash.inspect["cell_class"].value = shape[0] - 1
     dash.inspect["cell_group"].value = shape[1] - 1
-    assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and dash.inspect_images["cell"].value[:4] == b"\x89PNG"
+    assert dash.inspect_images["point"].value[:4] == b"\x89PNG" and "fairdd-inspect-cell-image" in dash.inspect_cell.value
     assert dash.ctl.error is None and dash.ctl.iteration == 2
     dash.controls["dataset"].value = "colored-digits"  # back to a colour set: the palette is choosable again
     assert list(dash.controls["groups"].options) == ["red", "green", "blue", "yellow"]
@@ -184,7 +190,7 @@ def test_clicking_a_point_or_a_cell_picks_it_like_the_drop_downs(digits_train, d
     assert f"accuracy {float(acc[1, 2]):.1f} %" in cells["tips"][1][2] and "test images" in cells["tips"][1][2]
     heat._on_msg(heat, {"event": "click", "name": "cell", "row": 1, "col": 2}, [])
     assert (dash.inspect["cell_class"].value, dash.inspect["cell_group"].value) == (1, 2)
-    assert dash.inspect_images["cell"].value[:4] == b"\x89PNG" and "'blue'" in dash.inspect_captions["cell"].value
+    assert "fairdd-inspect-cell-image" in dash.inspect_cell.value and "'blue'" in dash.inspect_captions["cell"].value
     assert dash.ctl.iteration == 2  # clicking never steps or restarts
     dash.controls["ipc"].value = 2  # a restart: the new view's ◆ are the clickable ones
     assert len(_layer(emb.spec, "synthetic")["x"]) == 2
