@@ -75,6 +75,29 @@ SIDEBAR_CUT = """() => {
   return out;
 }"""
 
+# Each chart's outermost marks (the one furthest right, the one lowest): hovered one by one, where their tip lies
+# against the chart's own box (which the panel clips to) and the screen.
+EDGE_MARKS = """() => {
+  const out = [];
+  for (const chart of document.querySelectorAll('.fairdd-dashboard [data-title]')) {
+    const marks = [...chart.querySelectorAll('[data-tip]')].filter((m) => m.getBoundingClientRect().width > 0);
+    if (!marks.length) continue;
+    const far = (key) => marks.reduce((a, m) => m.getBoundingClientRect()[key] > a.getBoundingClientRect()[key] ? m : a);
+    for (const m of new Set([far('right'), far('bottom')])) {
+      m.setAttribute('data-edge-probe', String(out.length));
+      out.push(chart.className.match(/fairdd-[a-z]+/)[0]);
+    }
+  }
+  return out;
+}"""
+TIP_BOX = """(i) => {
+  const m = document.querySelector(`[data-edge-probe='${i}']`), chart = m.closest('[data-title]');
+  const tip = chart.querySelector('.fairdd-tip'), t = tip.getBoundingClientRect(), c = chart.getBoundingClientRect();
+  return {shown: getComputedStyle(tip).display !== 'none', text: tip.innerText.slice(0, 40),
+          inside: t.left >= c.left - 0.5 && t.right <= c.right + 0.5 && t.top >= c.top - 0.5 && t.bottom <= c.bottom + 0.5
+                  && t.right <= innerWidth + 0.5 && t.bottom <= innerHeight + 0.5};
+}"""
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="chromium is absent (apt-get install chromium; .ci/run installs it)")
 
@@ -369,9 +392,22 @@ def test_the_first_screen_fits_1280x720_in_both_modes(voila_url):
             browser.close()
 
 
-def test_nothing_in_the_sidebar_is_cut_in_either_mode(voila_url):
+def _edge_tips_inside(page, mode: str) -> None:
+    charts = page.evaluate(EDGE_MARKS)
+    assert {"fairdd-heatmap", "fairdd-loss", "fairdd-umap", "fairdd-fairness"} <= set(charts), charts
+    for i, chart in enumerate(charts):
+        page.hover(f"[data-edge-probe='{i}']", force=True)
+        page.wait_for_function(f"getComputedStyle(document.querySelector(\"[data-edge-probe='{i}']\")"
+                               ".closest('[data-title]').querySelector('.fairdd-tip')).display !== 'none'",
+                               timeout=LONG)
+        got = page.evaluate(TIP_BOX, i)
+        assert got["shown"] and got["inside"], (mode, chart, got)
+
+
+def test_nothing_in_the_sidebar_or_a_hover_tip_is_cut_in_either_mode(voila_url):
     """Issue 23: the drop-downs ran 2 px past the sidebar's edge, and with the presenter's large fonts the
-    labels ("majority s…", "compare …") and the "inspect" tab title were cut. Every tab, both modes."""
+    labels ("majority s…", "compare …") and the "inspect" tab title were cut: every tab, both modes. A hover
+    tip went right of its mark whatever was there: past the heatmap's last column and the screen's edge."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -382,6 +418,11 @@ def test_nothing_in_the_sidebar_is_cut_in_either_mode(voila_url):
             page.wait_for_function("document.querySelector('.fairdd-eod') && "
                                    "document.querySelector('.fairdd-eod').innerText.includes('EOD')", timeout=LONG)
             _wait_idle(page)
+            page.click(".fairdd-step")  # a loss point, a proxy evaluation: every chart has marks
+            _wait_iteration(page, "==", 1)
+            _wait_idle(page)
+            page.wait_for_function("document.querySelector('.fairdd-eod').innerText.includes('proxy @ 1:')",
+                                   timeout=LONG)
             for mode in ("normal", "presenter"):
                 if mode == "presenter":
                     page.click(".fairdd-presenter-button")
@@ -394,6 +435,7 @@ def test_nothing_in_the_sidebar_is_cut_in_either_mode(voila_url):
                     _tab(page, tab)
                     page.wait_for_timeout(300)
                     assert page.evaluate(SIDEBAR_CUT) == [], (mode, tab)
+                _edge_tips_inside(page, mode)
         finally:
             browser.close()
 

@@ -207,12 +207,26 @@ function legendBox(spec) {
   return {h, lh, pad, rows, cols, col, side, w: width - side};
 }
 
+// A hover tip sits right of its mark, or left of it where the right would leave the chart's box (a panel's
+// box clips what leaves it: the heatmap's last column, the loss curve at the screen's edge); it wraps to the
+// box's width and is kept inside it.
+function placeTip(tip, el, mark) {
+  const b = el.getBoundingClientRect(), r = mark.getBoundingClientRect();
+  tip.style.maxWidth = `${Math.max(60, b.width - 2)}px`;
+  tip.style.display = "block";
+  const tw = tip.offsetWidth, th = tip.offsetHeight;
+  let left = r.right - b.left + 6;
+  if (left + tw > b.width) left = r.left - b.left - 6 - tw;
+  tip.style.left = `${Math.max(0, Math.min(left, b.width - tw))}px`;
+  tip.style.top = `${Math.max(0, Math.min(r.top - b.top - 4, b.height - th))}px`;
+}
+
 function render({model, el}) {
   el.style.position = "relative";
   const box = document.createElement("div"), root = document.createElement("div"), tip = document.createElement("div"),
     leg = document.createElement("div");
   tip.className = "fairdd-tip";
-  tip.style.cssText = "position:absolute;display:none;pointer-events:none;background:rgba(255,255,255,0.95);border:1px solid #888;border-radius:3px;padding:2px 6px;z-index:10;white-space:pre;";
+  tip.style.cssText = "position:absolute;display:none;pointer-events:none;background:rgba(255,255,255,0.95);border:1px solid #888;border-radius:3px;padding:2px 6px;z-index:10;white-space:pre-wrap;box-sizing:border-box;";
   box.append(root, leg);
   el.append(box, tip);
   const draw = () => {
@@ -242,9 +256,7 @@ function render({model, el}) {
     const t = e.target.closest("[data-tip]");
     if (!t || !el.contains(t)) { tip.style.display = "none"; return; }
     tip.textContent = t.dataset.tip;
-    const b = el.getBoundingClientRect(), r = t.getBoundingClientRect();
-    tip.style.left = `${r.right - b.left + 6}px`; tip.style.top = `${r.top - b.top - 4}px`;
-    tip.style.display = "block";
+    placeTip(tip, el, t);
   });
   el.addEventListener("mouseleave", () => { tip.style.display = "none"; });
   el.addEventListener("click", (e) => {
