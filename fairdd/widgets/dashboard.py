@@ -384,6 +384,7 @@ class Dashboard:
         self.group_boxes = {}
         if self.workshop or not choosable:
             self.group_boxes = {n: W.Checkbox(value=n in chosen, description=n, indent=False, disabled=not choosable,
+                                              tooltip=n,  # a long name is cut with "…": whole on hover
                                               layout=W.Layout(width="auto" if not choosable else "80px"))
                                 for n in names}
             for box in self.group_boxes.values():
