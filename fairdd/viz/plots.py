@@ -161,6 +161,8 @@ def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int =
     """Render the synthetic set as a PNG with square pixels (aspect kept at every IPC).
 
     One row per class, the first ``max_per_class`` images of each. Returns (png bytes, width, height).
+    Compressed at zlib level 1: a live panel redraws it twice a second on the UI thread, and level 1 encodes
+    the demo's 331×331 grid in 10 ms against level 6's 29 ms for 11% more bytes (225 against 202 kB).
     """
     from PIL import Image
 
@@ -175,7 +177,7 @@ def grid_png(images: torch.Tensor, labels: torch.Tensor, *, max_per_class: int =
     scale = scale or max(1, target_width // img.width)
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=1)
     return buf.getvalue(), img.width, img.height
 
 
