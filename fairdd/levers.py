@@ -48,7 +48,7 @@ MARGIN = 1.2  # a lever is chosen only when its predicted run (compilation inclu
 PROBE_REAL = {"cpu": 256, "cuda": 4096}  # at most this many real images per probed step (the rest scales)
 PROBE_BLOCKS = 3  # a lever counts as faster only if it was faster in each of these blocks of rounds
 COMPILE_PROBE_TIMEOUT = 300  # seconds for the compiled variants' probe (compilation included), in a child process
-PROBE_VERSION = 4  # bump when the probe's workload changes: older cached times are then ignored
+PROBE_VERSION = 5  # bump when the probe's workload changes: older cached times are then ignored
 
 def _variant_name(precision: str, compile_: bool | str, channels_last: bool = False) -> str:
     """The probe's name for a lever combination: "fp32", "bf16", "compile+bf16+channels_last", ..."""
@@ -428,7 +428,7 @@ def _death(out: subprocess.CompletedProcess) -> str:
 
 def _probe_calls(device: torch.device, workload: Workload, variants) -> dict:
     """One zero-argument step per variant: the run's ConvNet on its real and synthetic batches."""
-    from .models import ConvNet, reset_parameters
+    from .models import ConvNet, cpu_chunk, reset_parameters
 
     w, g = workload, torch.Generator().manual_seed(0)
     net = reset_parameters(ConvNet(in_channels=w.in_channels, width=w.width, depth=w.depth,
@@ -440,21 +440,22 @@ def _probe_calls(device: torch.device, workload: Workload, variants) -> dict:
     layouts = {False: (net, real, syn),
                True: (copy.deepcopy(net).to(memory_format=nhwc), real.contiguous(memory_format=nhwc),
                       syn.detach().contiguous(memory_format=nhwc).requires_grad_(not w.train))}
+    chunk = cpu_chunk(net, w.image_size) if device.type == "cpu" else max(1, w.n_real)
     calls = {}
     for name in variants:
         precision, comp, cl = _VARIANTS[name]
         model, xr, xs = layouts[cl]
         fn = compiled(model, "forward" if w.train else "embed") if comp else (model if w.train else model.embed)
         calls[name] = (lambda fn=fn, xr=xr, xs=xs, model=model, precision=precision:
-                       _step(fn, model, xr, xs, precision))
+                       _step(fn, model, xr, xs, precision, chunk))
     return calls
 
 
-def _step(fn, net: nn.Module, real: torch.Tensor, syn: torch.Tensor, precision: str) -> None:
+def _step(fn, net: nn.Module, real: torch.Tensor, syn: torch.Tensor, precision: str, chunk: int) -> None:
     with autocast(syn.device, precision):
-        if len(real):
-            with torch.no_grad():
-                fn(real)  # (n_real, d)
+        with torch.no_grad():
+            for i in range(0, len(real), chunk):  # as a run embeds its real batch (``embed_real``)
+                fn(real[i:i + chunk])  # (chunk, d)
         y = fn(syn)  # (n_syn, d)
     y.float().sum().backward()
     syn.grad = None

@@ -25,7 +25,7 @@ import torch
 from ..augment import AugmentParams, apply, sample_params
 from ..config import DistillConfig
 from ..levers import autocast, compiled
-from ..models import reset_parameters
+from ..models import cpu_chunk, reset_parameters
 from ..targets.base import Strategy, Targets
 from ..train import train_classifier
 from .base import Matcher
@@ -33,7 +33,6 @@ from .distances import DISTANCES, target_distance
 
 __all__ = ["DMMatcher", "dm_loss", "match", "embed", "embed_real"]
 
-CPU_CHUNK = 256  # real images per forward pass on CPU: cache-sized batches run ~1.4× faster there
 
 
 @torch.no_grad()
@@ -42,9 +41,10 @@ def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, 
     """Embeddings (M, d) of the augmented real batch (M, C, H, W), without autograd, in fp32.
 
     ``params``/``rows``: the Siamese augmentation draws and each image's row (None: no augmentation).
-    ``chunk`` images go through the network at a time; 0 = all at once on a GPU, ``CPU_CHUNK`` on CPU.
+    ``chunk`` images go through the network at a time; 0 = all at once on a GPU, a cache-sized chunk on CPU
+    (``fairdd.models.cpu_chunk``: 128 at width 16, 16 at width 128; the same bits at any size).
     """
-    chunk = chunk or (images.shape[0] if images.device.type != "cpu" else CPU_CHUNK)
+    chunk = chunk or (images.shape[0] if images.device.type != "cpu" else cpu_chunk(net, images.shape[-2:]))
     out = []
     for i in range(0, images.shape[0], chunk):  # one pass on a GPU; cache-sized passes on a CPU
         x = images[i:i + chunk]

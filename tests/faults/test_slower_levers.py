@@ -141,13 +141,18 @@ def test_a_compiled_variant_that_printed_garbage_is_not_chosen(monkeypatch, tmp_
 
 
 def test_the_probe_times_the_runs_own_step(monkeypatch):
-    """The probe embeds the run's batches with the run's network (the old probe: one block, 8 images)."""
+    """The probe embeds the run's batches with the run's network (the old probe: one block, 8 images), the real
+    batch in the chunks a run's ``embed_real`` takes."""
+    from fairdd.models import cpu_chunk
+
     seen = []
-    monkeypatch.setattr(levers, "_step", lambda fn, net, real, syn, precision: seen.append(
-        (len(net.features), tuple(real.shape), tuple(syn.shape), syn.requires_grad)))
-    levers._measure(torch.device("cpu"), Workload(width=8, depth=2, image_size=16, n_real=1000, n_syn=30,
-                                                  in_channels=1), ["fp32"], 0.0)
-    assert seen[0] == (8, (levers.PROBE_REAL["cpu"], 1, 16, 16), (30, 1, 16, 16), True)
+    monkeypatch.setattr(levers, "_step", lambda fn, net, real, syn, precision, chunk: seen.append(
+        (len(net.features), tuple(real.shape), tuple(syn.shape), syn.requires_grad, chunk, cpu_chunk(net, 16))))
+    for width in (8, 256):
+        levers._measure(torch.device("cpu"), Workload(width=width, depth=2, image_size=16, n_real=1000, n_syn=30,
+                                                      in_channels=1), ["fp32"], 0.0)
+    assert seen[0][:4] == (8, (levers.PROBE_REAL["cpu"], 1, 16, 16), (30, 1, 16, 16), True)
+    assert [s[4] for s in seen] == [s[5] for s in seen] and seen[-1][4] == 32  # 256 wide at 16 px: 32 a pass
 
 
 def test_a_real_probe_on_this_machine_never_picks_a_slower_run():
