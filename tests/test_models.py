@@ -55,3 +55,49 @@ def test_the_features_and_answers_are_the_same_bits_in_any_chunk(width):
     net.requires_grad_(True)
     got = predict(net, x, batch_size=200)
     assert torch.equal(got, torch.cat([net(x[:200]).argmax(1), net(x[200:]).argmax(1)])) and not got.requires_grad
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 8, 8), (2, 5, 7, 9), (3, 2, 2, 2)])
+def test_convnets_pooling_is_avg_pool2d_to_the_bit_forward_backward_and_double_backward(shape):
+    """``pool2x2`` (slices in the kernel's order) against ``F.avg_pool2d``: outputs, gradients and the gradient
+    of a gradient (gradient matching) the same floats, odd sizes included; ConvNet's repr and types unchanged."""
+    import torch.nn.functional as F
+
+    from fairdd.models import pool2x2
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(shape, generator=g) * torch.rand(shape, generator=g).exp() * 100).requires_grad_()
+    ours, ref = pool2x2(x), F.avg_pool2d(x, 2)
+    assert torch.equal(ours, ref)
+    w = torch.randn(ref.shape, generator=g, requires_grad=True)
+    (ga,), (gb,) = (torch.autograd.grad((y * w).sum(), x, create_graph=True) for y in (ours, ref))
+    assert torch.equal(ga, gb)
+    assert all(torch.equal(a, b) for a, b in zip(torch.autograd.grad((ga ** 2).sum(), w),
+                                                 torch.autograd.grad((gb ** 2).sum(), w)))
+    assert torch.autograd.gradgradcheck(pool2x2, (x.detach().double().requires_grad_(),))
+    net = ConvNet(width=4, depth=2, image_size=8)
+    assert "AvgPool2d(kernel_size=2, stride=2, padding=0)" in repr(net)
+    assert sum(isinstance(m, torch.nn.AvgPool2d) for m in net.modules()) == 2
+
+
+def test_per_sample_gradients_through_the_pooling_are_avg_pool2ds():
+    """DC's ``vmap(grad)`` per-sample and per-class gradients (and their gradient in S) go through ``pool2x2``."""
+    import copy
+
+    from fairdd.matching.dc import real_cell_gradients, syn_class_gradients
+
+    net = reset_parameters(ConvNet(in_channels=3, n_classes=4, width=8, depth=2, image_size=8),
+                           torch.Generator().manual_seed(0))
+    ref = copy.deepcopy(net)
+    ref.features = torch.nn.Sequential(*[torch.nn.AvgPool2d(2) if isinstance(m, torch.nn.AvgPool2d) else m
+                                         for m in ref.features])
+    assert type(ref.features[3]) is torch.nn.AvgPool2d and type(net.features[3]) is not torch.nn.AvgPool2d
+    names = [n for n, _ in net.named_parameters()]
+    g = torch.Generator().manual_seed(1)
+    x, lab, grp = torch.randn(12, 3, 8, 8, generator=g), torch.arange(12) % 4, torch.arange(12) % 2
+    assert torch.equal(real_cell_gradients(net, names, x, lab, grp, 4, 2)[0],
+                       real_cell_gradients(ref, names, x, lab, grp, 4, 2)[0])
+    syn, labels = torch.randn(8, 3, 8, 8, generator=g, requires_grad=True), torch.arange(4).repeat_interleave(2)
+    ours, theirs = (syn_class_gradients(m, names, syn, labels, 4) for m in (net, ref))
+    assert torch.equal(ours, theirs)
+    assert torch.equal(*(torch.autograd.grad((s ** 2).sum(), syn)[0] for s in (ours, theirs)))
