@@ -20,14 +20,18 @@ UMAP layouts (numba's compilation and the layouts never hold the kernel's GIL).
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import multiprocessing
 import os
+import pickle
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from multiprocessing.reduction import ForkingPickler
 
 from ..evaluate import score, train_models
 
-__all__ = ["evaluate_sets", "proxy_executor", "worker_info", "NICE", "THREADS"]
+__all__ = ["evaluate_sets", "proxy_executor", "release_omp_pool", "submit", "worker_info", "NICE", "THREADS"]
 
 NICE = 10  # niceness added to the worker (the only lowering where the OS has no SCHED_IDLE)
 THREADS = 1  # PyTorch threads in the worker: never more threads than the cores the steps leave
@@ -42,6 +46,54 @@ except (AttributeError, OSError):  # not Linux: the nice value alone
 from fairdd.widgets.background import _prepare
 _prepare({threads}, {parent})
 """
+
+
+@functools.cache
+def _libgomp():
+    """Return the GNU OpenMP runtime this process's PyTorch loaded (Linux wheels), or None (another runtime)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libgomp" in line and line.rstrip().endswith(".so.1")}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)  # already loaded: the same library, no second copy
+        if hasattr(lib, "omp_pause_resource_all"):
+            return lib
+    return None
+
+
+def release_omp_pool() -> bool:
+    """Free the calling thread's idle OpenMP worker threads (PyTorch's intra-op pool, libgomp); whether it did.
+
+    Call it on the UI thread before the step thread steps. With libgomp, once the process's main thread has
+    run a parallel PyTorch operation (building the run, drawing), its idle pool makes every parallel
+    region of *another* thread wait instead of spin: the demo's DM step took 172–186 ms in the step thread
+    against 110–118 ms with no such pool (2-core Xeon, ``docs/dashboard-speed.md``). The pool comes back
+    at the main thread's next parallel operation, costing a thread start. Elsewhere (macOS's or Windows's
+    OpenMP, or none) it does nothing.
+    """
+    lib = _libgomp()
+    return lib is not None and lib.omp_pause_resource_all(1) == 0  # omp_pause_soft
+
+
+def submit(executor: Executor, fn, /, *args, **kwargs) -> Future:
+    """``executor.submit(fn, *args, **kwargs)``; for a process pool, the call is pickled here first.
+
+    A process pool pickles its jobs in a feeder thread of its own, and pickling a PyTorch tensor copies it
+    into shared memory with a parallel copy: that thread then keeps an OpenMP pool for good, and with one
+    pool more than the cores every parallel region of the step thread waits instead of spinning (the demo's
+    DM step ~190 against ~115 ms on 2 cores, ``release_omp_pool``). Pickled here, the copy runs on the
+    calling thread's own pool and the feeder sends bytes.
+    """
+    if not isinstance(executor, ProcessPoolExecutor):
+        return executor.submit(fn, *args, **kwargs)
+    return executor.submit(_call_pickled, bytes(ForkingPickler.dumps((fn, args, kwargs))))
+
+
+def _call_pickled(payload: bytes):
+    fn, args, kwargs = pickle.loads(payload)
+    return fn(*args, **kwargs)
 
 
 def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, seed: int, device,

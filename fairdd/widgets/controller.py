@@ -65,7 +65,7 @@ from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
 from ..evaluate import FairnessReport
 from ..ops import segment_mean
-from .background import evaluate_sets
+from .background import evaluate_sets, submit
 
 __all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS", "dataset_availability"]
 
@@ -576,7 +576,8 @@ class DistillController:
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
         try:
-            job = self.background.submit(self._proxy_job(self.iteration, quick=kind == "quick"), sets, self.test)
+            job = submit(self.background, self._proxy_job(self.iteration, quick=kind == "quick"), sets,
+                         self.test)
         except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose workers could not start or died
             log.warning("proxy evaluations run in this process from now on: the background executor refused "
                         "a job (%s: %s)", type(exc).__name__, exc)
@@ -722,7 +723,7 @@ class DistillController:
         """Call ``fn`` in ``layouts`` (waiting for it, without holding the GIL) or here when there is none."""
         if self.layouts is not None:
             try:
-                job = self.layouts.submit(fn, *args, **kwargs)
+                job = submit(self.layouts, fn, *args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose worker could not start or died
                 log.warning("layouts run in this process from now on: the layout executor refused a job (%s: %s)",
                             type(exc).__name__, exc)

@@ -28,6 +28,7 @@ from ..config import METHODS, PRESETS
 from ..data import DATASETS
 from ..targets import STRATEGIES
 from . import layout
+from .background import release_omp_pool
 from .controller import QUICK, DistillController, dataset_availability
 
 __all__ = ["Dashboard"]
@@ -832,18 +833,24 @@ class Dashboard:
                     done += 1
                     await asyncio.sleep(0.005)
                 return done
-            job = self._inflight = self._stepper.submit(self.ctl.advance, 1)
+            job = self._inflight = self._step_elsewhere()
             while True:
                 done += bool(await asyncio.wrap_future(job))
                 go_on = job.result() and more()
                 if gen == self._play_gen:
-                    job = self._inflight = self._stepper.submit(self.ctl.advance, 1) if go_on else None
+                    job = self._inflight = self._step_elsewhere() if go_on else None
                 self._flush()  # the UI thread draws while the next step runs
+                release_omp_pool()  # before the step after: what the drawing started
                 if not go_on:
                     return done
         finally:
             if gen == self._play_gen:  # a newer loop owns the UI
                 self._end_play()
+
+    def _step_elsewhere(self):
+        """Submit one step to the step thread, this (UI) thread's idle OpenMP threads released first."""
+        release_omp_pool()
+        return self._stepper.submit(self.ctl.advance, 1)
 
     def pause(self) -> None:
         """Stop now (the Pause button).
