@@ -80,6 +80,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # the first proxy evaluation of a new run in the background: a smaller one, shown at once as "quick" and
 # refined by a full one of the same iteration (restart → first numbers in about a sixth of the time)
 QUICK = {"models": 1, "epochs": 10}
+# while playing, the proxy worker holds a core at most this share of the time: after an evaluation that took
+# t seconds the next scheduled one waits t · (1 / PROXY_SHARE − 1) more (the steps meanwhile use every core)
+PROXY_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ class DistillController:
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self.layouts = None  # an Executor: UMAP layouts and replays run there (waited for), else here
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
+        self._proxy_started, self._rest_until = None, 0.0  # perf_counter: a Play evaluation's start; its rest
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
         self._serials = itertools.count(1)  # frames and publications: a key that never repeats
         self.train, self.test = self._data_for(self.settings)
@@ -384,7 +388,7 @@ class DistillController:
     def _start(self, runs: dict[str, Distiller]) -> None:
         self.playing = False
         self._generation += 1  # a proxy evaluation of the old run still in the background is dropped
-        self._pending = None
+        self._pending, self._rest_until = None, 0.0
         for source in ("step", "proxy", "embedding", "replay", "view"):  # errors of the old run go with it
             self.errors.pop(source, None)
         self.runs = runs
@@ -496,24 +500,44 @@ class DistillController:
         """
         _check_int("n", n, 0)
         self.collect()
-        done = 0
-        for _ in range(n):
-            if not self.step():
-                break
-            done += 1
-            it, s = self.iteration, self.settings
-            ok = True
-            if it % s.proxy_every == 0:
-                ok = self._refresh_proxy_safely()
-            if ok and it % s.refresh_every == 0 and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
-                if self.report is None:  # no proxy networks yet: keep the set, embedded when they come
-                    self._remember_images()
-                else:
-                    ok = self._refresh_embedding_safely()
-            if not ok:
-                break
+        done, threads = 0, torch.get_num_threads()  # this thread's (OpenMP: per thread)
+        try:
+            for _ in range(n):
+                self._leave_a_core(threads)
+                if not self.step():
+                    break
+                done += 1
+                if not self._after_step():
+                    break
+        finally:
+            torch.set_num_threads(threads)
         self._emit("step")
         return done
+
+    def _after_step(self) -> bool:
+        """Start the proxy evaluation and embedding refresh this iteration is scheduled for; whether both went."""
+        it, s = self.iteration, self.settings
+        ok = True
+        if it % s.proxy_every == 0:
+            ok = self._refresh_proxy_safely()
+        if ok and it % s.refresh_every == 0 and time.perf_counter() - self._last_refresh >= s.min_refresh_s:
+            if self.report is None:  # no proxy networks yet: keep the set, embedded when they come
+                self._remember_images()
+            else:
+                ok = self._refresh_embedding_safely()
+        return ok
+
+    def _leave_a_core(self, threads: int) -> None:
+        """Step on one PyTorch thread fewer (at least one) while a proxy evaluation runs in the background.
+
+        The proxy worker is idle-class: it runs only on a core nothing else wants. With the steps' threads
+        spinning on every core (``background.release_omp_pool``) it got none, and no evaluation finished
+        in 30 s of Play (206 iterations) on 2 cores; the fairness chart stood still.
+        """
+        running = self._pending is not None and not self._pending[2].done()
+        want = max(1, threads - 1) if running else threads
+        if torch.get_num_threads() != want:
+            torch.set_num_threads(want)
 
     def ensure_views(self) -> None:
         """Compute the proxy evaluation and embedding of the current iteration if there are none yet.
@@ -570,6 +594,8 @@ class DistillController:
         pending = self._pending
         if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
             return True
+        if kind == "scheduled" and self.playing and time.perf_counter() < self._rest_until:
+            return True  # the worker rests (PROXY_SHARE): the next scheduled iteration after it starts one
         try:
             sets = self._published_sets()  # copies: the runs step on meanwhile
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
@@ -584,7 +610,20 @@ class DistillController:
             self.background = None
             return self._refresh_proxy_safely()
         self._pending = (self._generation, self.iteration, job, kind)
+        self._proxy_started = time.perf_counter() if self.playing else None  # only Play's evaluations rest
         return True
+
+    def catch_up_proxy(self) -> bool:
+        """Start an evaluation of the current iteration if a scheduled one was skipped since the last (Play ended).
+
+        While playing, scheduled evaluations are skipped while one runs or the worker rests (``PROXY_SHARE``);
+        when Play stops, the iteration on screen gets its own. Returns whether one was started.
+        """
+        every, last = self.settings.proxy_every, (self.reports[-1][0] if self.reports else None)
+        if self.background is None or self._pending is not None or last is None \
+                or self.iteration // every <= last // every:
+            return False
+        return self._start_proxy()
 
     def _proxy_job(self, iteration: int, *, quick: bool = False) -> functools.partial:
         """Return the proxy evaluation of ``iteration`` as a picklable call ``job(sets, test)`` (for a worker process)."""
@@ -606,6 +645,9 @@ class DistillController:
         generation, it, job, kind = self._pending
         quick = kind == "quick"
         self._pending = None
+        now = time.perf_counter()
+        if self._proxy_started is not None:
+            self._rest_until = now + (now - self._proxy_started) * (1 / PROXY_SHARE - 1)
         if generation != self._generation:
             return False
         try:

@@ -800,6 +800,8 @@ class Dashboard:
     def _end_play(self) -> None:
         self._flush()
         self.ctl.playing = False
+        if self._inflight is None or self._inflight.done():  # else the cancelled step's end would race it
+            self.ctl.catch_up_proxy()
         self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
         self._enable(True)
         self.busy.value = ""

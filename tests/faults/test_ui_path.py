@@ -550,3 +550,68 @@ def test_play_releases_the_ui_threads_openmp_pool_before_every_step(digits_train
     assert all(n >= 1 for n in steps) and steps == sorted(set(steps))  # a release before each, on this thread
     assert set(calls) == {threading.current_thread().name}
     assert "ProcessPoolExecutor" in sent
+
+
+def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, monkeypatch):
+    """With the steps spinning on every core the idle-class proxy worker got none: no evaluation finished in 30 s
+    of Play. While one runs the steps leave it a core; after it, the worker rests twice as long as it took
+    (``PROXY_SHARE`` = 1/3: a point about every 14 s on 2 cores, as often as before, and Play ~5.5 it/s in the
+    browser). Evaluations made while idle do not rest; when Play stops the iteration on screen gets its own."""
+    from fairdd.widgets import controller as module
+
+    assert module.PROXY_SHARE == pytest.approx(1 / 3)
+    c, pool = manual, manual.background
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
+    c.ensure_views()
+    for k in (0, 1):  # the quick and the full evaluation of iteration 0, made while idle
+        pool.run(k)
+        c.collect()
+    c.playing = True
+    c.advance(1)
+    assert c.evaluating == 1  # no rest after an evaluation made while idle
+    clock[0] += 3.0
+    pool.run(2)
+    c.advance(1)  # takes it in (3 s under Play): the worker rests 6 s, so iteration 2's is skipped
+    assert c.evaluating is None and c.reports[-1][0] == 1 and len(pool.jobs) == 3
+    clock[0] += 5.9
+    c.advance(1)
+    assert c.evaluating is None  # iteration 3: still resting
+    clock[0] += 0.2
+    c.advance(1)
+    assert c.evaluating == 4 and len(pool.jobs) == 4
+    clock[0] += 1.0
+    pool.run(3)
+    c.advance(1)  # 1 s: rests 2 s; iteration 5 skipped
+    assert c.evaluating is None
+    c.playing = False  # Play ends: the iteration on screen gets its evaluation
+    assert c.catch_up_proxy() and c.evaluating == 5 and not c.catch_up_proxy()
+    pool.run(4)
+    c.collect()
+    assert not c.catch_up_proxy()  # nothing skipped since
+    c.advance(1)  # not playing: no rest
+    assert c.evaluating == 6
+
+
+def test_while_a_proxy_evaluation_runs_the_steps_leave_its_worker_a_core(manual):
+    c, pool = manual, manual.background
+    seen, real = [], c.step
+    c.step = lambda: seen.append(torch.get_num_threads()) or real()
+    out = {}
+
+    def work():  # a thread of its own: PyTorch's thread count is per thread with OpenMP
+        torch.set_num_threads(2)
+        c.ensure_views()  # the quick evaluation of iteration 0 is pending (not run)
+        c.advance(2)
+        pool.run(0)
+        c.advance(1)  # takes it in first: the refine is pending again
+        while c.evaluating is not None:  # run what is pending (and what taking it in starts) to the end
+            pool.run(len(pool.jobs) - 1)
+            c.collect()
+        c.advance(1)
+        out["after"] = torch.get_num_threads()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == [1, 1, 1, 2] and out["after"] == 2  # one fewer while it runs, all once it is in; restored
