@@ -80,8 +80,8 @@ DEVICES = ("auto", "cpu", "cuda")
 # the first proxy evaluation of a new run in the background: a smaller one, shown at once as "quick" and
 # refined by a full one of the same iteration (restart → first numbers in about a sixth of the time)
 QUICK = {"models": 1, "epochs": 10}
-# while playing, the proxy worker holds a core at most this share of the time: after an evaluation that took
-# t seconds the next scheduled one waits t · (1 / PROXY_SHARE − 1) more (the steps meanwhile use every core)
+# under Play (``share_cores``) the proxy worker holds a core at most this share of the time: after an evaluation
+# that took t seconds the next scheduled one waits t · (1 / PROXY_SHARE − 1) more (the steps then use every core)
 PROXY_SHARE = 1 / 3
 
 
@@ -261,6 +261,7 @@ class DistillController:
         self.timings: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.playing = False
+        self.share_cores = False  # Play (no step count): proxy evaluations get a core a third of the time
         self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self.layouts = None  # an Executor: UMAP layouts and replays run there (waited for), else here
@@ -528,13 +529,14 @@ class DistillController:
         return ok
 
     def _leave_a_core(self, threads: int) -> None:
-        """Step on one PyTorch thread fewer (at least one) while a proxy evaluation runs in the background.
+        """Under Play (``share_cores``), step on one PyTorch thread fewer (at least one) while a proxy evaluation runs.
 
         The proxy worker is idle-class: it runs only on a core nothing else wants. With the steps' threads
         spinning on every core (``background.release_omp_pool``) it got none, and no evaluation finished
-        in 30 s of Play (206 iterations) on 2 cores; the fairness chart stood still.
+        in 30 s of Play (206 iterations) on 2 cores; the fairness chart stood still. Step and Step ×10 keep
+        every core: they end within seconds, and the worker then has the machine.
         """
-        running = self._pending is not None and not self._pending[2].done()
+        running = self.share_cores and self._pending is not None and not self._pending[2].done()
         want = max(1, threads - 1) if running else threads
         if torch.get_num_threads() != want:
             torch.set_num_threads(want)
@@ -594,7 +596,7 @@ class DistillController:
         pending = self._pending
         if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
             return True
-        if kind == "scheduled" and self.playing and time.perf_counter() < self._rest_until:
+        if kind == "scheduled" and self.share_cores and time.perf_counter() < self._rest_until:
             return True  # the worker rests (PROXY_SHARE): the next scheduled iteration after it starts one
         try:
             sets = self._published_sets()  # copies: the runs step on meanwhile
@@ -610,14 +612,14 @@ class DistillController:
             self.background = None
             return self._refresh_proxy_safely()
         self._pending = (self._generation, self.iteration, job, kind)
-        self._proxy_started = time.perf_counter() if self.playing else None  # only Play's evaluations rest
+        self._proxy_started = time.perf_counter() if self.share_cores else None  # only Play's evaluations rest
         return True
 
     def catch_up_proxy(self) -> bool:
         """Start an evaluation of the current iteration if a scheduled one was skipped since the last (Play ended).
 
-        While playing, scheduled evaluations are skipped while one runs or the worker rests (``PROXY_SHARE``);
-        when Play stops, the iteration on screen gets its own. Returns whether one was started.
+        While playing, scheduled evaluations are skipped while one runs or the worker rests (``PROXY_SHARE``,
+        under Play); when Play stops, the iteration on screen gets its own. Returns whether one was started.
         """
         every, last = self.settings.proxy_every, (self.reports[-1][0] if self.reports else None)
         if self.background is None or self._pending is not None or last is None \

@@ -787,10 +787,11 @@ class Dashboard:
         self._task = loop.create_task(self.play_async(max_steps))
         return self._task
 
-    def _begin_play(self) -> None:
+    def _begin_play(self, max_steps: int | None = None) -> None:
         if self.replay_index is not None:  # stepping leaves the replay for the live view
             self._clear_replay()
         self.ctl.playing = True
+        self.ctl.share_cores = max_steps is None  # Play shares the cores with the proxy worker; Step ×N does not
         # only the buttons: a setting changed while playing stops Play first (``_working``); disabling and
         # enabling every control was 42 of a Step's 55 widget messages
         self._enable_buttons(False, keep_pause=True)
@@ -799,7 +800,7 @@ class Dashboard:
 
     def _end_play(self) -> None:
         self._flush()
-        self.ctl.playing = False
+        self.ctl.playing = self.ctl.share_cores = False
         if self._inflight is None or self._inflight.done():  # else the cancelled step's end would race it
             self.ctl.catch_up_proxy()
         self.render_stale()  # every panel at the last iteration (or its last proxy/embedding, labelled)
@@ -807,7 +808,7 @@ class Dashboard:
         self.busy.value = ""
 
     def _play_sync(self, max_steps: int) -> int:
-        self._begin_play()
+        self._begin_play(max_steps)
         done = 0
         try:
             while self.ctl.playing and done < max_steps:
@@ -825,7 +826,7 @@ class Dashboard:
         before (coalesced) and stays free for Pause; without one, the steps run here, yielding to the event
         loop between them.
         """
-        self._begin_play()
+        self._begin_play(max_steps)
         gen = self._play_gen = self._play_gen + 1
         done = 0
         more = lambda: self.ctl.playing and gen == self._play_gen and (max_steps is None or done < max_steps)  # noqa: E731

@@ -567,7 +567,7 @@ def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, mo
     for k in (0, 1):  # the quick and the full evaluation of iteration 0, made while idle
         pool.run(k)
         c.collect()
-    c.playing = True
+    c.playing = c.share_cores = True  # Play (the button): no step count
     c.advance(1)
     assert c.evaluating == 1  # no rest after an evaluation made while idle
     clock[0] += 3.0
@@ -584,16 +584,21 @@ def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, mo
     pool.run(3)
     c.advance(1)  # 1 s: rests 2 s; iteration 5 skipped
     assert c.evaluating is None
-    c.playing = False  # Play ends: the iteration on screen gets its evaluation
+    c.playing = c.share_cores = False  # Play ends: the iteration on screen gets its evaluation
     assert c.catch_up_proxy() and c.evaluating == 5 and not c.catch_up_proxy()
     pool.run(4)
     c.collect()
     assert not c.catch_up_proxy()  # nothing skipped since
     c.advance(1)  # not playing: no rest
     assert c.evaluating == 6
+    c.playing = True  # Step ×10: no rest either (it ends within seconds; the worker then has the machine)
+    pool.run(5)
+    clock[0] += 4.0
+    c.advance(1)
+    assert c.evaluating == 7
 
 
-def test_while_a_proxy_evaluation_runs_the_steps_leave_its_worker_a_core(manual):
+def test_while_a_proxy_evaluation_runs_the_steps_of_play_leave_its_worker_a_core(manual):
     c, pool = manual, manual.background
     seen, real = [], c.step
     c.step = lambda: seen.append(torch.get_num_threads()) or real()
@@ -602,6 +607,7 @@ def test_while_a_proxy_evaluation_runs_the_steps_leave_its_worker_a_core(manual)
     def work():  # a thread of its own: PyTorch's thread count is per thread with OpenMP
         torch.set_num_threads(2)
         c.ensure_views()  # the quick evaluation of iteration 0 is pending (not run)
+        c.playing = c.share_cores = True  # Play
         c.advance(2)
         pool.run(0)
         c.advance(1)  # takes it in first: the refine is pending again
@@ -615,3 +621,8 @@ def test_while_a_proxy_evaluation_runs_the_steps_leave_its_worker_a_core(manual)
     t.start()
     t.join()
     assert seen == [1, 1, 1, 2] and out["after"] == 2  # one fewer while it runs, all once it is in; restored
+    c.share_cores, seen[:] = False, []  # Step ×10 keeps every core
+    t = threading.Thread(target=lambda: torch.set_num_threads(2) or c.advance(2))
+    t.start()
+    t.join()
+    assert seen == [2, 2] and c.evaluating is not None
