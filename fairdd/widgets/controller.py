@@ -82,7 +82,7 @@ DEVICES = ("auto", "cpu", "cuda")
 QUICK = {"models": 1, "epochs": 10}
 # under Play (``share_cores``) the proxy worker holds a core at most this share of the time: after an evaluation
 # that took t seconds the next scheduled one waits t · (1 / PROXY_SHARE − 1) more (the steps then use every core)
-PROXY_SHARE = 1 / 3
+PROXY_SHARE = 1 / 4
 
 
 @dataclass(frozen=True)
@@ -589,7 +589,8 @@ class DistillController:
         """Start a proxy evaluation of every run's current set in ``background``.
 
         ``kind``: "quick" (a new run's first, ``QUICK``'s size), "refine" (the full one of the quick one's
-        iteration) or "scheduled". While one runs a new one is skipped, not queued (``collect()`` catches a
+        iteration) or "scheduled" (under Play, ``share_cores``: ``QUICK``'s size too, labelled quick; the
+        iteration on screen gets a full one when Play stops, ``catch_up_proxy``). While one runs a new one is skipped, not queued (``collect()`` catches a
         skipped one up), except that a refine of an older iteration gives way (its result is no longer
         waited for).
         """
@@ -604,7 +605,9 @@ class DistillController:
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
         try:
-            job = submit(self.background, self._proxy_job(self.iteration, quick=kind == "quick"), sets,
+            if kind == "scheduled" and self.share_cores:
+                kind = "play"
+            job = submit(self.background, self._proxy_job(self.iteration, quick=kind in ("quick", "play")), sets,
                          self.test)
         except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose workers could not start or died
             log.warning("proxy evaluations run in this process from now on: the background executor refused "
@@ -616,14 +619,16 @@ class DistillController:
         return True
 
     def catch_up_proxy(self) -> bool:
-        """Start an evaluation of the current iteration if a scheduled one was skipped since the last (Play ended).
+        """Start a full evaluation of the current iteration when Play ended past the last full one.
 
         While playing, scheduled evaluations are skipped while one runs or the worker rests (``PROXY_SHARE``,
-        under Play); when Play stops, the iteration on screen gets its own. Returns whether one was started.
+        under Play), and Play's own are quick ones; when Play stops, the iteration on screen gets a full
+        evaluation if one was skipped since the last or the last is quick. Returns whether one was started.
         """
         every, last = self.settings.proxy_every, (self.reports[-1][0] if self.reports else None)
-        if self.background is None or self._pending is not None or last is None \
-                or self.iteration // every <= last // every:
+        if self.background is None or self._pending is not None or last is None:
+            return False
+        if self.iteration // every <= last // every and last not in self.quick:  # nothing skipped, a full one
             return False
         return self._start_proxy()
 
@@ -645,7 +650,7 @@ class DistillController:
         if self._pending is None or not self._pending[2].done():
             return False
         generation, it, job, kind = self._pending
-        quick = kind == "quick"
+        quick = kind in ("quick", "play")  # Play's are QUICK-sized too, labelled so
         self._pending = None
         now = time.perf_counter()
         if self._proxy_started is not None:
@@ -662,10 +667,10 @@ class DistillController:
             self._rebuild_frames_safely()
         self._refresh_embedding_safely()  # new networks: the current view embedded under them (the caption's "nets @")
         every = self.settings.proxy_every
-        if quick and it == self.iteration:
+        if kind == "quick" and it == self.iteration:
             self._start_proxy(kind="refine")
-        elif self.iteration // every > it // every:  # a scheduled evaluation was skipped while this one ran
-            self._start_proxy()
+        elif self.iteration // every > it // every or (kind == "play" and not self.share_cores):
+            self._start_proxy()  # one was skipped while this one ran, or Play ended: the screen's gets a full one
         self._emit("proxy")
         return True
 

@@ -552,14 +552,15 @@ def test_play_releases_the_ui_threads_openmp_pool_before_every_step(digits_train
     assert "ProcessPoolExecutor" in sent
 
 
-def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, monkeypatch):
+def test_under_play_the_proxy_worker_runs_quick_evaluations_a_quarter_of_the_time(manual, monkeypatch):
     """With the steps spinning on every core the idle-class proxy worker got none: no evaluation finished in 30 s
-    of Play. While one runs the steps leave it a core; after it, the worker rests twice as long as it took
-    (``PROXY_SHARE`` = 1/3: a point about every 14 s on 2 cores, as often as before, and Play ~5.5 it/s in the
-    browser). Evaluations made while idle do not rest; when Play stops the iteration on screen gets its own."""
+    of Play. Under Play its evaluations are quick ones (labelled so), the steps leave it a core while one runs,
+    and after one the worker rests three times as long as it took (``PROXY_SHARE`` = 1/4: a point about every
+    4 s, 7 it/s kernel-side on 2 cores). Evaluations made while idle do not rest, nor do Step ×10's; when Play
+    stops, the iteration on screen gets a full evaluation."""
     from fairdd.widgets import controller as module
 
-    assert module.PROXY_SHARE == pytest.approx(1 / 3)
+    assert module.PROXY_SHARE == pytest.approx(1 / 4)
     c, pool = manual, manual.background
     clock = [1000.0]
     monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
@@ -570,10 +571,11 @@ def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, mo
     c.playing = c.share_cores = True  # Play (the button): no step count
     c.advance(1)
     assert c.evaluating == 1  # no rest after an evaluation made while idle
-    clock[0] += 3.0
+    assert pool.jobs[2][0].keywords["models"] == module.QUICK["models"]  # Play's are quick ones
+    clock[0] += 2.0
     pool.run(2)
-    c.advance(1)  # takes it in (3 s under Play): the worker rests 6 s, so iteration 2's is skipped
-    assert c.evaluating is None and c.reports[-1][0] == 1 and len(pool.jobs) == 3
+    c.advance(1)  # takes it in (2 s under Play): the worker rests 6 s, so iteration 2's is skipped
+    assert c.evaluating is None and c.reports[-1][0] == 1 and 1 in c.quick and len(pool.jobs) == 3
     clock[0] += 5.9
     c.advance(1)
     assert c.evaluating is None  # iteration 3: still resting
@@ -582,20 +584,38 @@ def test_while_playing_the_proxy_worker_rests_twice_as_long_as_it_ran(manual, mo
     assert c.evaluating == 4 and len(pool.jobs) == 4
     clock[0] += 1.0
     pool.run(3)
-    c.advance(1)  # 1 s: rests 2 s; iteration 5 skipped
+    c.advance(1)  # 1 s: rests 3 s; iteration 5 skipped
     assert c.evaluating is None
-    c.playing = c.share_cores = False  # Play ends: the iteration on screen gets its evaluation
+    c.playing = c.share_cores = False  # Play ends: the iteration on screen gets a full evaluation
     assert c.catch_up_proxy() and c.evaluating == 5 and not c.catch_up_proxy()
+    assert pool.jobs[4][0].keywords["models"] == c.settings.proxy_models
     pool.run(4)
     c.collect()
-    assert not c.catch_up_proxy()  # nothing skipped since
+    assert not c.catch_up_proxy() and 5 not in c.quick  # a full one of the iteration on screen: nothing to do
     c.advance(1)  # not playing: no rest
     assert c.evaluating == 6
-    c.playing = True  # Step ×10: no rest either (it ends within seconds; the worker then has the machine)
+    c.playing = True  # Step ×10: full evaluations, no rest (it ends within seconds; the worker then has the machine)
     pool.run(5)
     clock[0] += 4.0
     c.advance(1)
-    assert c.evaluating == 7
+    assert c.evaluating == 7 and pool.jobs[6][0].keywords["models"] == c.settings.proxy_models
+
+
+def test_a_quick_evaluation_of_play_still_running_when_play_stops_is_followed_by_a_full_one(manual):
+    c, pool = manual, manual.background
+    c.ensure_views()
+    for k in (0, 1):
+        pool.run(k)
+        c.collect()
+    c.playing = c.share_cores = True
+    c.advance(1)
+    assert c.evaluating == 1 and not c.catch_up_proxy()  # one runs: nothing to start
+    c.playing = c.share_cores = False  # Pause while Play's quick evaluation of iteration 1 runs
+    pool.run(2)
+    assert c.collect() and 1 in c.quick and c.evaluating == 1  # then a full one of the iteration on screen
+    pool.run(3)
+    c.collect()
+    assert c.reports[-1][0] == 1 and 1 not in c.quick
 
 
 def test_while_a_proxy_evaluation_runs_the_steps_of_play_leave_its_worker_a_core(manual):
