@@ -261,7 +261,7 @@ class DistillController:
         self.timings: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.playing = False
-        self.share_cores = False  # Play (no step count): proxy evaluations get a core a third of the time
+        self.share_cores = False  # Play (no step count): proxy evaluations get a core a quarter of the time
         self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self.layouts = None  # an Executor: UMAP layouts and replays run there (waited for), else here
@@ -590,9 +590,9 @@ class DistillController:
 
         ``kind``: "quick" (a new run's first, ``QUICK``'s size), "refine" (the full one of the quick one's
         iteration) or "scheduled" (under Play, ``share_cores``: ``QUICK``'s size too, labelled quick; the
-        iteration on screen gets a full one when Play stops, ``catch_up_proxy``). While one runs a new one is skipped, not queued (``collect()`` catches a
-        skipped one up), except that a refine of an older iteration gives way (its result is no longer
-        waited for).
+        iteration on screen gets a full one when Play stops, ``catch_up_proxy``). While one runs a new one
+        is skipped, not queued (``collect()`` catches a skipped one up), except that a refine of an older
+        iteration gives way (its result is no longer waited for).
         """
         pending = self._pending
         if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
