@@ -13,15 +13,18 @@ chunk ``fairdd.models.cpu_chunk`` picks.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
-import time
+import sys
+from pathlib import Path
 
 import torch
 
 from fairdd.augment import sample_params
 from fairdd.matching.dm import embed_real
 from fairdd.models import ConvNet, cpu_chunk, reset_parameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import race  # noqa: E402  (interleaved rounds: a slow moment of the machine hits every variant alike)
 
 CASES = [(16, 32, 1280), (64, 32, 1280), (128, 32, 1280), (128, 64, 256)]  # width, image side, real images
 OLD_CHUNK, OLD_PREDICT = 256, 1024
@@ -39,18 +42,15 @@ def _old_predict(net: ConvNet, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([net(x[i:i + OLD_PREDICT]).argmax(1) for i in range(0, x.shape[0], OLD_PREDICT)])
 
 
-def _timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(1000 * (time.perf_counter() - t0))
-    return out
+def _race(variants: dict, repeats: int) -> dict:
+    """Median and fastest ms of each variant, timed in turns (no time limit)."""
+    return race(variants, reps=repeats, limit_s=float("inf"), must_finish=tuple(variants))
 
 
 def embed_table(repeats: int) -> None:
     """``embed_real`` at chunks around ``cpu_chunk``'s pick, each against 256."""
-    print("| width | side | images | chunk | ms median (min) | × 256's time | picked |\n|---:|---:|---:|---:|---:|---:|:-:|")
+    print("| width | side | images | chunk | ms median (min) | × 256's time | picked |\n"
+          "|---:|---:|---:|---:|---:|---:|:-:|")
     for width, size, n in CASES:
         net, x = _net(width, size), torch.randn(n, 3, size, size)
         rows, params = torch.arange(n) % 10, sample_params(10, generator=torch.Generator().manual_seed(0))
@@ -61,14 +61,11 @@ def embed_table(repeats: int) -> None:
             for c in chunks:
                 if not torch.equal(embed_real(net, x, params, rows, chunk=c), ref):
                     raise SystemExit(f"width {width}, {size} px: chunk {c} gives other bits than {OLD_CHUNK}")
-            times = {c: [] for c in chunks}
-            for _ in range(repeats):  # interleaved: a slow moment of the machine hits every chunk alike
-                for c in chunks:
-                    times[c] += _timed(lambda: embed_real(net, x, params, rows, chunk=c), 1)
-        base = statistics.median(times[OLD_CHUNK])
+            times = _race({c: (lambda c=c: embed_real(net, x, params, rows, chunk=c)) for c in chunks}, repeats)
+        base = times[OLD_CHUNK]["ms"]
         for c in chunks:
-            med = statistics.median(times[c])
-            print(f"| {width} | {size} | {n} | {c} | {med:.0f} ({min(times[c]):.0f}) | {med / base:.2f} | "
+            med = times[c]["ms"]
+            print(f"| {width} | {size} | {n} | {c} | {med:.0f} ({times[c]['min_ms']:.0f}) | {med / base:.2f} | "
                   f"{'✓' if c == pick else ''} |")
 
 
@@ -81,11 +78,8 @@ def predict_table(repeats: int) -> None:
         net, x = _net(width, size), torch.randn(10000 if width == 16 else 2000 if size == 32 else 500, 3, size, size)
         if not torch.equal(_old_predict(net, x), predict(net, x)):
             raise SystemExit(f"width {width}, {size} px: predict's answers changed")
-        old, new = [], []
-        for _ in range(repeats):
-            old += _timed(lambda: _old_predict(net, x), 1)
-            new += _timed(lambda: predict(net, x), 1)
-        o, m = statistics.median(old), statistics.median(new)
+        times = _race({"earlier": lambda: _old_predict(net, x), "now": lambda: predict(net, x)}, repeats)
+        o, m = times["earlier"]["ms"], times["now"]["ms"]
         print(f"| {width} | {size} | {x.shape[0]} | {o:.0f} | {m:.0f} | {m / o:.2f} |")
 
 
@@ -95,10 +89,11 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"torch threads {torch.get_num_threads()}; load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    uptime = lambda: subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    print(f"torch threads {torch.get_num_threads()}; load: {uptime()}")
     embed_table(args.repeats)
     predict_table(max(1, args.repeats // 2))
-    print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"load after: {uptime()}")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ Prints Markdown tables: median (min) ms and the ratio to ``avg_pool2d``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
-import time
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,16 +21,15 @@ from torch import nn
 
 from fairdd.models import Pool2x2, pool2x2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import race  # noqa: E402  (interleaved rounds: a slow moment of the machine hits both alike)
+
 SHAPES = [(128, 16, 32, 32), (128, 16, 16, 16), (100, 16, 32, 32), (16, 128, 32, 32), (256, 128, 16, 16)]
 
 
-def _ms(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(1000 * (time.perf_counter() - t0))
-    return out
+def _race(variants: dict, repeats: int) -> dict:
+    """Median and fastest ms of each variant, timed in turns (no time limit)."""
+    return race(variants, reps=repeats, limit_s=float("inf"), must_finish=tuple(variants))
 
 
 def ops(repeats: int) -> None:
@@ -39,17 +38,14 @@ def ops(repeats: int) -> None:
     for shape in SHAPES:
         x = torch.randn(shape)
         xg = x.clone().requires_grad_()
-        for what in ("forward", "forward + backward"):
-            times = {}
-            for name, pool in (("avg_pool2d", lambda t: F.avg_pool2d(t, 2)), ("pool2x2", pool2x2)):
-                if what == "forward":
-                    with torch.no_grad():
-                        if not torch.equal(pool(x), F.avg_pool2d(x, 2)):
-                            raise SystemExit(f"{shape}: pool2x2 gives other bits")
-                        times[name] = _ms(lambda: [pool(x) for _ in range(10)], repeats)
-                else:
-                    times[name] = _ms(lambda: [pool(xg).sum().backward() for _ in range(10)], repeats)
-            a, b = (statistics.median(times[k]) / 10 for k in ("avg_pool2d", "pool2x2"))
+        pools = {"avg_pool2d": lambda t: F.avg_pool2d(t, 2), "pool2x2": pool2x2}
+        with torch.no_grad():
+            if not torch.equal(pool2x2(x), F.avg_pool2d(x, 2)):
+                raise SystemExit(f"{shape}: pool2x2 gives other bits")
+            forward = _race({k: (lambda p=p: [p(x) for _ in range(10)]) for k, p in pools.items()}, repeats)
+        both = _race({k: (lambda p=p: [p(xg).sum().backward() for _ in range(10)]) for k, p in pools.items()}, repeats)
+        for what, times in (("forward", forward), ("forward + backward", both)):
+            a, b = (times[k]["ms"] / 10 for k in pools)
             print(f"| {shape} | {what} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
 
 
@@ -67,15 +63,11 @@ def step(repeats: int) -> None:
 
     for _ in range(3):
         ctl.step()
-    times = {"avg_pool2d": [], "pool2x2": []}
-    for _ in range(repeats):
-        for kind in times:
-            use(kind)
-            times[kind] += [t / 3 for t in _ms(lambda: [ctl.step() for _ in range(3)], 1)]
-    a, b = (statistics.median(times[k]) for k in times)
+    times = _race({k: (lambda k=k: (use(k), [ctl.step() for _ in range(3)])) for k in ("avg_pool2d", "pool2x2")},
+                  repeats)
+    (a, a_min), (b, b_min) = ((times[k]["ms"] / 3, times[k]["min_ms"] / 3) for k in ("avg_pool2d", "pool2x2"))
     print(f"\n| demo DM + COBRA step | avg_pool2d | pool2x2 | ratio |\n|---|---:|---:|---:|\n"
-          f"| median (min) ms | {a:.1f} ({min(times['avg_pool2d']):.1f}) | {b:.1f} ({min(times['pool2x2']):.1f}) "
-          f"| {b / a:.2f} |")
+          f"| median (min) ms | {a:.1f} ({a_min:.1f}) | {b:.1f} ({b_min:.1f}) | {b / a:.2f} |")
 
 
 def main(argv=None) -> None:

@@ -843,7 +843,7 @@ class Dashboard:
                 if gen == self._play_gen:
                     job = self._inflight = self._step_elsewhere() if go_on else None
                 self._flush()  # the UI thread draws while the next step runs
-                release_omp_pool()  # before the step after: what the drawing started
+                release_omp_pool()  # what the drawing started would slow the step in flight for the rest of it
                 if not go_on:
                     return done
         finally:
