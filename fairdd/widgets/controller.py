@@ -40,8 +40,8 @@ on each current synthetic set for ``proxy_epochs`` epochs (the preset's evaluati
 protocol, shortened) and scored on the balanced test set: accuracy, EOD, DEO_A, worst group.
 
 **Embedding view**: the real images of one class (``per_group`` per group, fixed at reset), the group
-means, the uniform barycenter, the pooled (vanilla) mean and the primary run's synthetic images of
-that class, embedded by the last proxy model and laid out in 2-D by PCA (linear: means and
+means, the uniform barycenter, the pooled (vanilla) mean (the group means weighted by size) and the primary
+run's synthetic images of that class, embedded by the last proxy model and laid out in 2-D by PCA (linear: means and
 barycenters land where they belong) or UMAP (``AlignedProjector``: previous layout as init +
 Procrustes). Each refresh is recorded for ``replay()``, and its synthetic sets in ``image_history``, so a
 view change rebuilds every frame (under the last proxy networks) and the replay survives it.
@@ -429,7 +429,16 @@ class DistillController:
         self._start(self._make_runs(self.settings, self.train))
 
     def _pick_view_points(self) -> None:
+        """Pick the view's real points, ``per_group`` of each group of the view class (seeded).
+
+        Kept while the data, the class, ``per_group`` and the seed stay: a PCA↔UMAP switch reuses them and their
+        embeddings (``_embed_real`` keys on this index).
+        """
         s, train = self.settings, self.train
+        key, kept = (s.view_class, s.per_group, s.seed), getattr(self, "_view_of", None)
+        if kept is not None and kept[0] is train and kept[1] == key:
+            return
+        self._view_of = (train, key)
         gen = torch.Generator().manual_seed(s.seed)
         idx = (train.labels == s.view_class).nonzero().flatten()
         groups = train.groups[idx]
@@ -716,7 +725,7 @@ class DistillController:
         images = self.published.images
         with torch.no_grad():
             real = self._embed_real(self.proxy_nets[-1])
-            return self._embed_synthetic(self.proxy_nets[-1], real, images)
+            return self._embed_synthetic(self.proxy_nets[-1], real, [images])[0]
 
     def _embed_real(self, net) -> tuple:
         """Return the view's real points, group means, barycenter and pooled mean under ``net``.
@@ -739,19 +748,30 @@ class DistillController:
         means, count = segment_mean(real, groups, train.n_groups)  # (G, d), (G,)
         present = count > 0
         bary = means[present].mean(0, keepdim=True)  # (1, d) uniform barycenter
-        pooled_idx = (train.labels == c).nonzero().flatten()[:512]
-        pooled = net.embed(train.images[pooled_idx].to(self.device)).mean(0, keepdim=True)  # (1, d)
+        # the pooled mean: the same group means weighted by the class's group sizes (an unbiased estimate of the
+        # mean over all its images, with no image embedded twice)
+        size = torch.bincount(train.groups[train.labels == c], minlength=train.n_groups).to(means)[present]  # (G',)
+        pooled = (size @ means[present] / size.sum()).unsqueeze(0)  # (1, d)
         kinds = [f"mean:{train.group_names[a]}" for a in range(train.n_groups) if bool(present[a])]
         return real, groups.cpu().numpy(), torch.cat([means[present], bary, pooled]), kinds + ["barycenter", "pooled"]
 
-    def _embed_synthetic(self, net, real_part: tuple, images: dict) -> tuple[np.ndarray, np.ndarray, list]:
+    def _embed_synthetic(self, net, real_part: tuple, sets: list[dict]) -> list[tuple[np.ndarray, np.ndarray, list]]:
+        """Embed the view class's synthetic images of each of ``sets`` ({target: images}), in one batch.
+
+        Returns one ``(high-dim points, real groups, kinds)`` per set: the real part's points, then each run's ◆
+        (the primary run first, dict order).
+        """
         real, groups, extra, kinds = real_part
         c, labels = self.settings.view_class, self.run.labels
-        syn, kinds = [], list(kinds)
-        for target, imgs in images.items():  # the primary run first (dict order), then the compared ones
-            syn.append(net.embed(imgs.to(self.device)[labels == c]))  # (ipc, d)
-            kinds += ["synthetic" if target == self.settings.target else f"synthetic:{target}"] * len(syn[-1])
-        return torch.cat([real, extra, *syn]).cpu().numpy(), groups, kinds
+        mine = labels.to(self.device) == c
+        syn = net.embed(torch.cat([imgs.to(self.device)[mine] for images in sets for imgs in images.values()]))
+        count = int(mine.sum())
+        out = []
+        for k, images in enumerate(sets):
+            part = syn[k * count * len(images):(k + 1) * count * len(images)]  # (runs · ipc, d)
+            names = [["synthetic" if t == self.settings.target else f"synthetic:{t}"] * count for t in images]
+            out.append((torch.cat([real, extra, part]).cpu().numpy(), groups, list(kinds) + sum(names, [])))
+        return out
 
     def _frame(self, iteration: int, high: np.ndarray, groups: np.ndarray, kinds: list, *, place: bool = True) -> Frame:
         n = len(groups)
@@ -810,7 +830,7 @@ class DistillController:
         images = self.image_history[-1][1]
         with torch.no_grad():
             real = self._embed_real(self.proxy_nets[-1])
-            frame = self._frame(self.iteration, *self._embed_synthetic(self.proxy_nets[-1], real, images))
+            frame = self._frame(self.iteration, *self._embed_synthetic(self.proxy_nets[-1], real, [images])[0])
         if self.frames and self.frames[-1].iteration == frame.iteration:  # the same iteration under newer networks
             self.frames[-1] = frame
         else:
@@ -833,9 +853,10 @@ class DistillController:
         net, umap = self.proxy_nets[-1], self.settings.embedding == "umap"
         with torch.no_grad():
             real = self._embed_real(net)
-            for k, (it, images) in enumerate(self.image_history):
+            points = self._embed_synthetic(net, real, [images for _, images in self.image_history])
+            for k, ((it, _), embedded) in enumerate(zip(self.image_history, points)):
                 last = k == len(self.image_history) - 1
-                self.frames.append(self._frame(it, *self._embed_synthetic(net, real, images), place=last or not umap))
+                self.frames.append(self._frame(it, *embedded, place=last or not umap))
         self._last_refresh = time.perf_counter()
         self.timings["view_ms"] = 1000 * (self._last_refresh - t0)
 

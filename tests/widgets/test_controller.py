@@ -130,6 +130,46 @@ def test_the_real_points_are_embedded_once_per_proxy_network_and_view(digits_tra
     before = ctl.frames[-1]
     ctl.set(view_class=1)  # a new view: embedded again
     assert len(calls) == 3 and ctl.frames[-1].high_dim.shape[1] == before.high_dim.shape[1]
+    points = ctl.view_index
+    ctl.set(embedding="umap")  # the same points, laid out anew: no image embedded again
+    ctl.set(embedding="pca")
+    assert len(calls) == 3 and ctl.view_index is points
+    ctl.set(per_group=4)  # other points
+    assert len(calls) == 4 and len(ctl.view_index) < len(points)
+
+
+def test_a_rebuilt_view_embeds_every_recorded_set_as_its_refresh_did(digits_train, digits_test):
+    # the frames of a view change are embedded in one batch: the same points as one refresh per set
+    ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 50, "refresh_every": 1},
+                            compare=["vanilla"])
+    ctl.ensure_views()
+    ctl.advance(3)
+    before = [(f.iteration, f.high_dim, f.extra_kind) for f in ctl.frames]
+    ctl.set(view_class=1)
+    ctl.set(view_class=0)
+    after = [(f.iteration, f.high_dim, f.extra_kind) for f in ctl.frames]
+    assert [a[0] for a in after] == [b[0] for b in before] == [0, 1, 2, 3]
+    assert "synthetic:vanilla" in after[-1][2]
+    for (_, b, bk), (_, a, ak) in zip(before, after):
+        assert ak == bk
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(after[0][1], after[-1][1])  # each frame its own set
+
+
+def test_the_pooled_mean_is_the_group_means_weighted_by_the_class_s_group_sizes(ctl):
+    ctl.advance(2)
+    f, train = ctl.frames[-1], ctl.train
+    n, kinds = len(f.real_groups), list(f.extra_kind)
+    extra = f.high_dim[n:]
+    names = [k.split(":", 1)[1] for k in kinds if k.startswith("mean:")]
+    means = np.stack([extra[kinds.index(f"mean:{g}")] for g in names])
+    for g, mean in zip(names, means):  # each group mean is the mean of that group's view points
+        np.testing.assert_allclose(mean, f.high_dim[:n][f.real_groups == train.group_names.index(g)].mean(0), atol=1e-5)
+    c = ctl.settings.view_class
+    size = np.array([int(((train.labels == c) & (train.groups == train.group_names.index(g))).sum()) for g in names])
+    assert len(set(size.tolist())) > 1  # unequal sizes: pooled and barycenter differ
+    np.testing.assert_allclose(extra[kinds.index("pooled")], size @ means / size.sum(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(extra[kinds.index("barycenter")], means.mean(0), rtol=1e-5, atol=1e-6)
 
 
 def test_a_replay_before_the_first_proxy_networks_says_the_sets_are_kept(digits_train, digits_test):
