@@ -13,15 +13,22 @@ restarted while its evaluation still trains gets the other one for its first (qu
 of queueing behind a result that will be dropped. The dashboard starts one more such process for its
 UMAP layouts (numba's compilation and the layouts never hold the kernel's GIL).
 
-    pool = proxy_executor()                    # concurrent.futures.Executor (two processes)
+A job that is no longer wanted (an evaluation of an iteration the run has left, or of a run restarted)
+would otherwise hold its worker's core to the end (an abandoned refine ran 18 s of a 20 s Play beside the
+one that was wanted, and the step thread left a core to both). ``WorkerPool.drop_all()`` drops every job
+handed out so far: each stops at its next check (``evaluate_sets``: before each proxy network).
+
+    pool = proxy_executor()                    # a WorkerPool (concurrent.futures.Executor, two processes)
     job = pool.submit(evaluate_sets, sets, test, models=2, epochs=30, preset="demo", seed=0,
-                      device="cpu", primary="cobra")
-    nets, reports, ms = job.result()
+                      device="cpu", primary="cobra", ticket=pool.ticket())
+    nets, reports, ms = job.result()           # or ``Dropped`` after ``pool.drop_all()``
 """
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -31,7 +38,8 @@ from multiprocessing.reduction import ForkingPickler
 
 from ..evaluate import score, train_models
 
-__all__ = ["evaluate_sets", "proxy_executor", "release_omp_pool", "submit", "worker_info", "NICE", "THREADS"]
+__all__ = ["Dropped", "WorkerPool", "evaluate_sets", "proxy_executor", "release_omp_pool", "submit", "wanted",
+           "worker_info", "NICE", "THREADS"]
 
 NICE = 10  # niceness added to the worker (the only lowering where the OS has no SCHED_IDLE)
 THREADS = 1  # PyTorch threads in the worker: never more threads than the cores the steps leave
@@ -44,8 +52,18 @@ try:
 except (AttributeError, OSError):  # not Linux: the nice value alone
     pass
 from fairdd.widgets.background import _prepare
-_prepare({threads}, {parent})
+_prepare({threads}, {parent}, floor)
 """
+_FLOOR = None  # in a worker: its pool's shared ticket floor (``WorkerPool``); jobs below it are dropped
+
+
+class Dropped(Exception):
+    """A worker job stopped because its pool dropped it (``WorkerPool.drop_all``)."""
+
+
+def wanted(ticket: int | None) -> bool:
+    """Whether a job holding ``ticket`` is still wanted (``None``: always; outside a worker: always)."""
+    return ticket is None or _FLOOR is None or ticket >= _FLOOR.value
 
 
 @functools.cache
@@ -97,29 +115,53 @@ def _call_pickled(payload: bytes):
 
 
 def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, seed: int, device,
-                  primary: str) -> tuple:
+                  primary: str, ticket: int | None = None) -> tuple:
     """Train and score the proxy networks of each run's synthetic set.
 
     ``models`` networks are trained for ``epochs`` on each of ``sets`` ({target: DistillResult}, the
     same seed for all) and scored on ``test``. Returns ``(nets of primary, {target: report}, ms)``.
+    Raises ``Dropped`` before a network once the worker's pool dropped ``ticket`` (``WorkerPool``).
     """
     t0 = time.perf_counter()
     nets, reports = (), {}
     for target, result in sets.items():
-        trained = train_models(result, test, n_models=models, preset=preset, epochs=epochs, seed=seed,
-                               device=device)
+        trained = _train_in_parts(result, test, models=models, preset=preset, epochs=epochs, seed=seed,
+                                  device=device, ticket=ticket)
         if target == primary:  # the embedding view projects through the primary run's last proxy net
             nets = trained.nets
         reports[target] = score(trained, test)
     return nets, reports, 1000 * (time.perf_counter() - t0)
 
 
-def _prepare(threads: int, parent: int) -> None:
-    """Set the worker's PyTorch threads and end it with ``parent`` (after ``_BOOT`` lowered its priority)."""
+def _train_in_parts(result, test, *, models: int, ticket: int | None, device, **protocol):
+    """Train one set's ``models`` proxy networks one at a time on a CPU, checking ``wanted(ticket)`` before each.
+
+    Network k is the very one a single call trains as its k-th (``train_models(models=[k])``); elsewhere (a
+    GPU trains them together) one call after one check.
+    """
+    from ..validate import resolve_device
+
+    parts = [[k] for k in range(models)] if resolve_device(device).type == "cpu" else [None]
+    trained = []
+    for part in parts:
+        if not wanted(ticket):
+            raise Dropped(f"job {ticket} was dropped")
+        trained.append(train_models(result, test, n_models=models, models=part, device=device, **protocol))
+    return dataclasses.replace(trained[0], nets=tuple(net for t in trained for net in t.nets),
+                               seconds=sum(t.seconds for t in trained))
+
+
+def _prepare(threads: int, parent: int, floor=None) -> None:
+    """Set the worker's PyTorch threads and ticket floor; end it with ``parent``.
+
+    Runs after ``_BOOT`` lowered the worker's priority.
+    """
     import threading
 
     import torch
 
+    global _FLOOR
+    _FLOOR = floor
     torch.set_num_threads(threads)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
@@ -146,8 +188,30 @@ def worker_info() -> dict:
     return {"pid": os.getpid(), "nice": os.nice(0), "idle": idle, "threads": torch.get_num_threads()}
 
 
-def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2) -> ProcessPoolExecutor:
-    """Start an executor of ``workers`` idle-class processes (plus ``nice``) with ``threads`` PyTorch threads each.
+class WorkerPool(ProcessPoolExecutor):
+    """A pool of spawned worker processes whose jobs can be dropped while they run.
+
+    A job given ``ticket()`` checks ``wanted(ticket)`` between its parts; ``drop_all()`` makes every job
+    ticketed so far stop at its next check (raising ``Dropped``), without stopping the workers.
+    """
+
+    def __init__(self, workers: int, boot: str):
+        ctx = multiprocessing.get_context("spawn")
+        self._floor = ctx.RawValue("q", 0)  # shared with the workers: tickets below it are dropped
+        self._tickets = itertools.count(1)
+        super().__init__(workers, mp_context=ctx, initializer=exec, initargs=(boot, {"floor": self._floor}))
+
+    def ticket(self) -> int:
+        """Return a new job's ticket (increasing)."""
+        return next(self._tickets)
+
+    def drop_all(self) -> None:
+        """Drop every job ticketed so far (each stops at its next ``wanted`` check)."""
+        self._floor.value = self.ticket()
+
+
+def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2) -> WorkerPool:
+    """Start a ``WorkerPool`` of ``workers`` idle-class processes (plus ``nice``), ``threads`` PyTorch threads each.
 
     Spawned, not forked: a fork of a process whose PyTorch thread pool already ran can hang. A worker
     ends by itself when this process is gone.
@@ -155,6 +219,4 @@ def proxy_executor(*, nice: int = NICE, threads: int = THREADS, workers: int = 2
     for name, value, low in (("nice", nice, 0), ("threads", threads, 1), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
-    boot = _BOOT.format(nice=nice, threads=threads, parent=os.getpid())
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=exec,
-                               initargs=(boot, {}))
+    return WorkerPool(workers, _BOOT.format(nice=nice, threads=threads, parent=os.getpid()))

@@ -65,7 +65,7 @@ from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
 from ..evaluate import FairnessReport
 from ..ops import segment_mean
-from .background import evaluate_sets, submit
+from .background import WorkerPool, evaluate_sets, submit
 
 __all__ = ["Settings", "DistillController", "Frame", "RUN_KEYS", "VIEW_KEYS", "SCHEDULE_KEYS", "dataset_availability"]
 
@@ -389,6 +389,7 @@ class DistillController:
     def _start(self, runs: dict[str, Distiller]) -> None:
         self.playing = False
         self._generation += 1  # a proxy evaluation of the old run still in the background is dropped
+        self._drop_jobs()
         self._pending, self._rest_until = None, 0.0
         for source in ("step", "proxy", "embedding", "replay", "view"):  # errors of the old run go with it
             self.errors.pop(source, None)
@@ -613,11 +614,14 @@ class DistillController:
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
+        if pending is not None:  # the refine given way stops in its worker
+            self._drop_jobs()
         try:
             if kind == "scheduled" and self.share_cores:
                 kind = "play"
-            job = submit(self.background, self._proxy_job(self.iteration, quick=kind in ("quick", "play")), sets,
-                         self.test)
+            ticket = self.background.ticket() if isinstance(self.background, WorkerPool) else None
+            job = submit(self.background, self._proxy_job(self.iteration, quick=kind in ("quick", "play"),
+                                                          ticket=ticket), sets, self.test)
         except Exception as exc:  # noqa: BLE001 - e.g. a process pool whose workers could not start or died
             log.warning("proxy evaluations run in this process from now on: the background executor refused "
                         "a job (%s: %s)", type(exc).__name__, exc)
@@ -641,13 +645,24 @@ class DistillController:
             return False
         return self._start_proxy()
 
-    def _proxy_job(self, iteration: int, *, quick: bool = False) -> functools.partial:
-        """Return the proxy evaluation of ``iteration`` as a picklable call ``job(sets, test)`` (for a worker process)."""
+    def _proxy_job(self, iteration: int, *, quick: bool = False, ticket: int | None = None) -> functools.partial:
+        """Return the proxy evaluation of ``iteration`` as a picklable call ``job(sets, test)``.
+
+        For a worker process; ``ticket``: the worker pool's, so that ``_drop_jobs`` can stop it.
+        """
         s = self.settings
         models, epochs = (min(s.proxy_models, QUICK["models"]), min(s.proxy_epochs, QUICK["epochs"])) if quick \
             else (s.proxy_models, s.proxy_epochs)
         return functools.partial(evaluate_sets, models=models, epochs=epochs, preset=s.preset,
-                                 seed=s.seed + iteration, device=self.device, primary=s.target)
+                                 seed=s.seed + iteration, device=self.device, primary=s.target, ticket=ticket)
+
+    def _drop_jobs(self) -> None:
+        """Stop the background evaluations handed out so far, whose results will not be taken (``WorkerPool``).
+
+        Each stops before its next proxy network; elsewhere (a thread pool) they run to their end.
+        """
+        if isinstance(self.background, WorkerPool):
+            self.background.drop_all()
 
     def collect(self) -> bool:
         """Take in a finished background proxy evaluation; return whether anything new came in.
