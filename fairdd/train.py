@@ -1,8 +1,10 @@
 """Training a classifier on a (small) labelled image set: the evaluation protocol and DM warm start."""
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +15,28 @@ from .levers import autocast, compile_mode, compiled, inductor_cache_dir
 from .models import ConvNet, cpu_chunk
 from .stacked import layer_plan, run_plan
 
-__all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict"]
+__all__ = ["train_classifier", "train_classifiers_batched", "epoch_batches", "predict", "stop_when", "Stopped"]
+
+_stop = threading.local()  # this thread's ``stop_when`` check
+
+
+class Stopped(RuntimeError):
+    """Training stopped before a batch because its thread's ``stop_when`` check returned True."""
+
+
+@contextlib.contextmanager
+def stop_when(check: Callable[[], bool]):
+    """Make training in this thread raise ``Stopped`` before its next batch once ``check()`` returns True.
+
+    For training whose result may stop being wanted while it runs (the dashboard's background proxy
+    evaluations, ``fairdd.widgets.background``). ``check`` is called once per batch, so it must be cheap.
+    """
+    previous = getattr(_stop, "check", None)
+    _stop.check = check
+    try:
+        yield
+    finally:
+        _stop.check = previous
 
 
 def train_classifier(
@@ -101,9 +124,10 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
     block of epochs at a time — ``max(1, AUG_BLOCK // (models · N))`` of them: one call for the
     orders, one for the augmentations — and, when the block fits in ``AUG_BLOCK`` images, gathered
     and augmented in one pass, so a batch is then a view. The block size depends only on the set
-    size and the number of models, so the stream is the same on every device.
+    size and the number of models, so the stream is the same on every device. Under ``stop_when`` it raises
+    ``Stopped`` before a batch once the check says so.
     """
-    n, dev = images.shape[0], images.device
+    n, dev, check = images.shape[0], images.device, getattr(_stop, "check", None)
     if n == 0:
         return
     per_block = max(1, AUG_BLOCK // (models * n))
@@ -124,6 +148,8 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
                 x_all = apply(x_all.flatten(0, 2), params).view_as(x_all)
         for e in range(eb):
             for start in range(0, n, batch_size):
+                if check is not None and check():
+                    raise Stopped(f"training stopped before epoch {e0 + e} (its stop_when check returned True)")
                 stop = min(start + batch_size, n)
                 if whole:
                     x = x_all[e, :, start:stop]

@@ -110,3 +110,28 @@ def test_sequential_training_restarts_momentum_at_the_decay_epoch(digits_train):
         opt.step()
     for p, q in zip(ours.parameters(), ref.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_training_under_stop_when_stops_before_the_batch_after_its_check_turns_true(digits_train, together):
+    # the dashboard's background evaluations stop this way once their result is no longer wanted
+    from fairdd.models import ConvNet, reset_parameters
+    from fairdd.train import Stopped, stop_when, train_classifier, train_classifiers_batched
+
+    x, y = digits_train.images[:40], digits_train.labels[:40]
+    net = reset_parameters(ConvNet(in_channels=3, n_classes=10, width=8, depth=2, image_size=16),
+                           torch.Generator().manual_seed(0))
+    calls = []
+
+    def train():
+        if together:
+            return train_classifiers_batched([net], x, y, generator=torch.Generator().manual_seed(1), epochs=50,
+                                             batch_size=16)
+        return train_classifier(net, x, y, epochs=50, batch_size=16, generator=torch.Generator().manual_seed(1))
+
+    with stop_when(lambda: calls.append(1) or len(calls) > 4):  # 3 batches an epoch: stops in the second
+        with pytest.raises(Stopped, match="before epoch 1"):
+            train()
+    assert len(calls) == 5  # four batches trained, stopped before the fifth
+    trained = train()  # outside the block: no check, every epoch
+    assert len(calls) == 5 and trained is not None

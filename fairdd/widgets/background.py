@@ -16,7 +16,7 @@ UMAP layouts (numba's compilation and the layouts never hold the kernel's GIL).
 A job that is no longer wanted (an evaluation of an iteration the run has left, or of a run restarted)
 would otherwise hold its worker's core to the end (an abandoned refine ran 18 s of a 20 s Play beside the
 one that was wanted, and the step thread left a core to both). ``WorkerPool.drop_all()`` drops every job
-handed out so far: each stops at its next check (``evaluate_sets``: before each proxy network).
+handed out so far: each stops at its next check (``evaluate_sets``: before each training batch).
 
     pool = proxy_executor()                    # a WorkerPool (concurrent.futures.Executor, two processes)
     job = pool.submit(evaluate_sets, sets, test, models=2, epochs=30, preset="demo", seed=0,
@@ -26,7 +26,6 @@ handed out so far: each stops at its next check (``evaluate_sets``: before each 
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import functools
 import itertools
 import multiprocessing
@@ -37,6 +36,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing.reduction import ForkingPickler
 
 from ..evaluate import score, train_models
+from ..train import Stopped, stop_when
 
 __all__ = ["Dropped", "WorkerPool", "evaluate_sets", "proxy_executor", "release_omp_pool", "submit", "wanted",
            "worker_info", "NICE", "THREADS"]
@@ -64,6 +64,10 @@ class Dropped(Exception):
 def wanted(ticket: int | None) -> bool:
     """Whether a job holding ``ticket`` is still wanted (``None``: always; outside a worker: always)."""
     return ticket is None or _FLOOR is None or ticket >= _FLOOR.value
+
+
+def _dropped(ticket: int | None) -> bool:
+    return not wanted(ticket)
 
 
 @functools.cache
@@ -120,35 +124,21 @@ def evaluate_sets(sets: dict, test, *, models: int, epochs: int, preset: str, se
 
     ``models`` networks are trained for ``epochs`` on each of ``sets`` ({target: DistillResult}, the
     same seed for all) and scored on ``test``. Returns ``(nets of primary, {target: report}, ms)``.
-    Raises ``Dropped`` before a network once the worker's pool dropped ``ticket`` (``WorkerPool``).
+    Raises ``Dropped`` before a training batch once the worker's pool dropped ``ticket`` (``WorkerPool``).
     """
     t0 = time.perf_counter()
     nets, reports = (), {}
     for target, result in sets.items():
-        trained = _train_in_parts(result, test, models=models, preset=preset, epochs=epochs, seed=seed,
-                                  device=device, ticket=ticket)
+        try:
+            with stop_when(functools.partial(_dropped, ticket)):
+                trained = train_models(result, test, n_models=models, preset=preset, epochs=epochs, seed=seed,
+                                       device=device)
+        except Stopped as exc:
+            raise Dropped(f"job {ticket} was dropped") from exc
         if target == primary:  # the embedding view projects through the primary run's last proxy net
             nets = trained.nets
         reports[target] = score(trained, test)
     return nets, reports, 1000 * (time.perf_counter() - t0)
-
-
-def _train_in_parts(result, test, *, models: int, ticket: int | None, device, **protocol):
-    """Train one set's ``models`` proxy networks one at a time on a CPU, checking ``wanted(ticket)`` before each.
-
-    Network k is the very one a single call trains as its k-th (``train_models(models=[k])``); elsewhere (a
-    GPU trains them together) one call after one check.
-    """
-    from ..validate import resolve_device
-
-    parts = [[k] for k in range(models)] if resolve_device(device).type == "cpu" else [None]
-    trained = []
-    for part in parts:
-        if not wanted(ticket):
-            raise Dropped(f"job {ticket} was dropped")
-        trained.append(train_models(result, test, n_models=models, models=part, device=device, **protocol))
-    return dataclasses.replace(trained[0], nets=tuple(net for t in trained for net in t.nets),
-                               seconds=sum(t.seconds for t in trained))
 
 
 def _prepare(threads: int, parent: int, floor=None) -> None:

@@ -80,8 +80,8 @@ DEVICES = ("auto", "cpu", "cuda")
 # the first proxy evaluation of a new run in the background: a smaller one, shown at once as "quick" and
 # refined by a full one of the same iteration (restart → first numbers in about a sixth of the time)
 QUICK = {"models": 1, "epochs": 10}
-# under Play (``share_cores``) the proxy worker holds a core at most this share of the time: after an evaluation
-# that took t seconds the next scheduled one waits t · (1 / PROXY_SHARE − 1) more (the steps then use every core)
+# under Play (``share_cores``) the steps leave a pending proxy evaluation a core at most this share of Play's time
+# (whichever evaluation it is, one started before Play too); the rest of the time they use every core
 PROXY_SHARE = 1 / 4
 
 
@@ -261,17 +261,29 @@ class DistillController:
         self.timings: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.playing = False
-        self.share_cores = False  # Play (no step count): proxy evaluations get a core a quarter of the time
+        self._share_clock = None  # under Play: [its start, seconds a core was left since] (``share_cores``)
         self.cancel_step = False  # set by Pause while a step runs in another thread: that step is undone
         self.background = None  # an Executor: proxy evaluations run there (``collect()`` takes their results)
         self.layouts = None  # an Executor: UMAP layouts and replays run there (waited for), else here
         self._pending = None  # (generation, iteration, future) of the proxy evaluation in the background
-        self._proxy_started, self._rest_until = None, 0.0  # perf_counter: a Play evaluation's start; its rest
         self._generation = 0  # bumped by each new run: a late result of an old run is dropped
         self._serials = itertools.count(1)  # frames and publications: a key that never repeats
         self.train, self.test = self._data_for(self.settings)
         self._check_view(self.settings, self.train)
         self._start(self._make_runs(self.settings, self.train))
+
+    @property
+    def share_cores(self) -> bool:
+        """Whether Play (the button, no step count) runs: its steps leave proxy evaluations a share of a core.
+
+        Set by the dashboard; setting it on starts the count of Play's time (``PROXY_SHARE``).
+        """
+        return self._share_clock is not None
+
+    @share_cores.setter
+    def share_cores(self, on: bool) -> None:
+        if bool(on) != self.share_cores:
+            self._share_clock = [time.perf_counter(), 0.0] if on else None
 
     @property
     def given_data(self) -> bool:
@@ -390,7 +402,7 @@ class DistillController:
         self.playing = False
         self._generation += 1  # a proxy evaluation of the old run still in the background is dropped
         self._drop_jobs()
-        self._pending, self._rest_until = None, 0.0
+        self._pending = None
         for source in ("step", "proxy", "embedding", "replay", "view"):  # errors of the old run go with it
             self.errors.pop(source, None)
         self.runs = runs
@@ -514,11 +526,13 @@ class DistillController:
         done, threads = 0, torch.get_num_threads()  # this thread's (OpenMP: per thread)
         try:
             for _ in range(n):
-                self._leave_a_core(threads)
-                if not self.step():
-                    break
-                done += 1
-                if not self._after_step():
+                clock, t0 = self._leave_a_core(threads), time.perf_counter()
+                stepped = self.step()
+                went_on = stepped and self._after_step()
+                if clock is not None:  # a core was left for this iteration
+                    clock[1] += time.perf_counter() - t0
+                done += stepped
+                if not went_on:
                     break
         finally:
             torch.set_num_threads(threads)
@@ -538,18 +552,25 @@ class DistillController:
                 ok = self._refresh_embedding_safely()
         return ok
 
-    def _leave_a_core(self, threads: int) -> None:
-        """Under Play (``share_cores``), step on one PyTorch thread fewer (at least one) while a proxy evaluation runs.
+    def _leave_a_core(self, threads: int) -> list | None:
+        """Under Play, step on one PyTorch thread fewer (at least one) while a proxy evaluation runs, within its share.
 
         The proxy worker is idle-class: it runs only on a core nothing else wants. With the steps' threads
         spinning on every core (``background.release_omp_pool``) it got none, and no evaluation finished
-        in 30 s of Play (206 iterations) on 2 cores; the fairness chart stood still. Step and Step ×10 keep
-        every core: they end within seconds, and the worker then has the machine.
+        in 30 s of Play (206 iterations) on 2 cores; the fairness chart stood still. A core is left for the
+        next iteration while the time it was left stays under ``PROXY_SHARE`` of Play's: an evaluation that
+        takes long (a full one started before Play, one sharing its core with UMAP's compilation) slows
+        Play no more than a quick one. Step and Step ×10 keep every core: they end within seconds, and the
+        worker then has the machine. Returns Play's clock when a core is left (the iteration's time is
+        added to it), else ``None``.
         """
-        running = self.share_cores and self._pending is not None and not self._pending[2].done()
-        want = max(1, threads - 1) if running else threads
+        clock = self._share_clock  # read once: Pause clears it from the UI thread
+        running = clock is not None and self._pending is not None and not self._pending[2].done()
+        left = running and clock[1] < PROXY_SHARE * (time.perf_counter() - clock[0])
+        want = max(1, threads - 1) if left else threads
         if torch.get_num_threads() != want:
             torch.set_num_threads(want)
+        return clock if left else None
 
     def ensure_views(self) -> None:
         """Compute the proxy evaluation and embedding of the current iteration if there are none yet.
@@ -601,24 +622,24 @@ class DistillController:
         ``kind``: "quick" (a new run's first, ``QUICK``'s size), "refine" (the full one of the quick one's
         iteration) or "scheduled" (under Play, ``share_cores``: ``QUICK``'s size too, labelled quick; the
         iteration on screen gets a full one when Play stops, ``catch_up_proxy``). While one runs a new one
-        is skipped, not queued (``collect()`` catches a skipped one up), except that a refine of an older
-        iteration gives way (its result is no longer waited for).
+        is skipped, not queued (``collect()`` catches a skipped one up), except that a full one of an older
+        iteration gives way (it stops in its worker, its result no longer waited for): a refine to any, any
+        to Play's (a full one, started before Play, took 15 s of its share of a core in the browser).
         """
         pending = self._pending
-        if pending is not None and not (pending[3] == "refine" and pending[1] < self.iteration):
+        play = kind == "scheduled" and self.share_cores
+        if pending is not None and not (pending[1] < self.iteration and (
+                pending[3] == "refine" or (play and pending[3] == "scheduled"))):
             return True
-        if kind == "scheduled" and self.share_cores and time.perf_counter() < self._rest_until:
-            return True  # the worker rests (PROXY_SHARE): the next scheduled iteration after it starts one
         try:
             sets = self._published_sets()  # copies: the runs step on meanwhile
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite images
             self._fail("proxy", f"proxy evaluation at iteration {self.iteration} failed: {type(exc).__name__}: {exc}")
             return False
-        if pending is not None:  # the refine given way stops in its worker
+        if pending is not None:  # the one given way stops in its worker
             self._drop_jobs()
         try:
-            if kind == "scheduled" and self.share_cores:
-                kind = "play"
+            kind = "play" if play else kind
             ticket = self.background.ticket() if isinstance(self.background, WorkerPool) else None
             job = submit(self.background, self._proxy_job(self.iteration, quick=kind in ("quick", "play"),
                                                           ticket=ticket), sets, self.test)
@@ -628,15 +649,14 @@ class DistillController:
             self.background = None
             return self._refresh_proxy_safely()
         self._pending = (self._generation, self.iteration, job, kind)
-        self._proxy_started = time.perf_counter() if self.share_cores else None  # only Play's evaluations rest
         return True
 
     def catch_up_proxy(self) -> bool:
         """Start a full evaluation of the current iteration when Play ended past the last full one.
 
-        While playing, scheduled evaluations are skipped while one runs or the worker rests (``PROXY_SHARE``,
-        under Play), and Play's own are quick ones; when Play stops, the iteration on screen gets a full
-        evaluation if one was skipped since the last or the last is quick. Returns whether one was started.
+        While playing, scheduled evaluations are skipped while one runs, and Play's own are quick ones; when
+        Play stops, the iteration on screen gets a full evaluation if one was skipped since the last or the
+        last is quick. Returns whether one was started.
         """
         every, last = self.settings.proxy_every, (self.reports[-1][0] if self.reports else None)
         if self.background is None or self._pending is not None or last is None:
@@ -676,9 +696,6 @@ class DistillController:
         generation, it, job, kind = self._pending
         quick = kind in ("quick", "play")  # Play's are QUICK-sized too, labelled so
         self._pending = None
-        now = time.perf_counter()
-        if self._proxy_started is not None:
-            self._rest_until = now + (now - self._proxy_started) * (1 / PROXY_SHARE - 1)
         if generation != self._generation:
             return False
         try:

@@ -204,21 +204,6 @@ def test_a_dropped_job_stops_in_its_worker_and_a_later_one_runs(digits_train, di
     assert wanted(None) and wanted(1)  # here, outside a worker, every job is wanted
 
 
-def test_an_evaluation_in_parts_trains_the_networks_one_call_trains(digits_train, digits_test):
-    # the proxy networks are trained one at a time (to check for a drop between them): the same networks
-    from fairdd.evaluate import random_subset, train_models
-    from fairdd.widgets.background import evaluate_sets
-
-    sets = {"random": random_subset(digits_train, ipc=5, seed=0)}
-    nets, reports, _ = evaluate_sets(sets, digits_test, models=2, epochs=3, preset="smoke", seed=7, device="cpu",
-                                     primary="random")
-    whole = train_models(sets["random"], digits_test, n_models=2, preset="smoke", epochs=3, seed=7, device="cpu")
-    assert len(nets) == 2 and reports["random"].n_models == 2
-    for mine, theirs in zip(nets, whole.nets):
-        for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()):
-            assert torch.equal(a, b)
-
-
 def test_an_evaluation_the_run_left_is_dropped_in_its_worker(digits_train, digits_test):
     # a refine given way to a newer iteration's evaluation, and an evaluation of a run restarted, stop
     from fairdd.widgets.background import Dropped, proxy_executor
@@ -611,53 +596,60 @@ def test_play_releases_the_ui_threads_openmp_pool_before_every_step(digits_train
     assert any(concurrent.futures.ProcessPoolExecutor in mro for mro in sent)
 
 
-def test_under_play_the_proxy_worker_runs_quick_evaluations_a_quarter_of_the_time(manual, monkeypatch):
-    """With the steps spinning on every core the idle-class proxy worker got none: no evaluation finished in 30 s
-    of Play. Under Play its evaluations are quick ones (labelled so), the steps leave it a core while one runs,
-    and after one the worker rests three times as long as it took (``PROXY_SHARE`` = 1/4: a point about every
-    4 s, 7 it/s kernel-side on 2 cores). Evaluations made while idle do not rest, nor do Step ×10's; when Play
-    stops, the iteration on screen gets a full evaluation."""
+def test_under_play_the_proxy_evaluations_are_quick_ones_and_a_full_one_follows_play(manual):
+    """Under Play the evaluations are quick ones (labelled so), started at each scheduled iteration when none
+    runs; when Play stops, the iteration on screen gets a full evaluation. Step ×10's are full ones."""
     from fairdd.widgets import controller as module
 
-    assert module.PROXY_SHARE == pytest.approx(1 / 4)
     c, pool = manual, manual.background
-    clock = [1000.0]
-    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
     c.ensure_views()
     for k in (0, 1):  # the quick and the full evaluation of iteration 0, made while idle
         pool.run(k)
         c.collect()
     c.playing = c.share_cores = True  # Play (the button): no step count
     c.advance(1)
-    assert c.evaluating == 1  # no rest after an evaluation made while idle
-    assert pool.jobs[2][0].keywords["models"] == module.QUICK["models"]  # Play's are quick ones
-    clock[0] += 2.0
+    assert c.evaluating == 1 and pool.jobs[2][0].keywords["models"] == module.QUICK["models"]
+    c.advance(1)  # iteration 2's is skipped while 1's runs
+    assert c.evaluating == 1 and len(pool.jobs) == 3
     pool.run(2)
-    c.advance(1)  # takes it in (2 s under Play): the worker rests 6 s, so iteration 2's is skipped
-    assert c.evaluating is None and c.reports[-1][0] == 1 and 1 in c.quick and len(pool.jobs) == 3
-    clock[0] += 5.9
-    c.advance(1)
-    assert c.evaluating is None  # iteration 3: still resting
-    clock[0] += 0.2
-    c.advance(1)
-    assert c.evaluating == 4 and len(pool.jobs) == 4
-    clock[0] += 1.0
+    c.advance(1)  # takes 1's in and catches the skipped iteration 2 up at once (quick); 3's is skipped
+    assert c.reports[-1][0] == 1 and 1 in c.quick and c.evaluating == 2
+    assert pool.jobs[3][0].keywords["models"] == module.QUICK["models"]
     pool.run(3)
-    c.advance(1)  # 1 s: rests 3 s; iteration 5 skipped
-    assert c.evaluating is None
-    c.playing = c.share_cores = False  # Play ends: the iteration on screen gets a full evaluation
-    assert c.catch_up_proxy() and c.evaluating == 5 and not c.catch_up_proxy()
-    assert pool.jobs[4][0].keywords["models"] == c.settings.proxy_models
+    c.collect()  # 2's in: 3's was skipped, started now
     pool.run(4)
-    c.collect()
-    assert not c.catch_up_proxy() and 5 not in c.quick  # a full one of the iteration on screen: nothing to do
-    c.advance(1)  # not playing: no rest
-    assert c.evaluating == 6
-    c.playing = True  # Step ×10: full evaluations, no rest (it ends within seconds; the worker then has the machine)
+    assert c.collect() and c.reports[-1][0] == 3 and 3 in c.quick and c.evaluating is None
+    c.playing = c.share_cores = False  # Play ends: the iteration on screen gets a full evaluation
+    assert c.catch_up_proxy() and c.evaluating == 3 and not c.catch_up_proxy()
+    assert pool.jobs[5][0].keywords["models"] == c.settings.proxy_models
     pool.run(5)
-    clock[0] += 4.0
+    c.collect()
+    assert not c.catch_up_proxy() and 3 not in c.quick  # a full one of the iteration on screen: nothing to do
+    c.playing = True  # Step ×10: full evaluations
     c.advance(1)
-    assert c.evaluating == 7 and pool.jobs[6][0].keywords["models"] == c.settings.proxy_models
+    assert c.evaluating == 4 and pool.jobs[6][0].keywords["models"] == c.settings.proxy_models
+
+
+def test_under_play_a_full_evaluation_of_an_older_iteration_gives_way_to_plays_quick_one(manual):
+    # Step ×10 then Play: the full evaluation Step ×10 started took Play's share of a core for 15 s in the browser
+    from fairdd.widgets import controller as module
+
+    c, pool = manual, manual.background
+    c.ensure_views()
+    for k in (0, 1):
+        pool.run(k)
+        c.collect()
+    c.playing = True  # Step ×10: a full evaluation of iteration 1
+    c.advance(1)
+    assert c.evaluating == 1 and pool.jobs[2][0].keywords["models"] == c.settings.proxy_models
+    c.share_cores = True  # Play
+    c.advance(1)  # iteration 2's (Play's, quick) replaces it
+    assert c.evaluating == 2 and pool.jobs[3][0].keywords["models"] == module.QUICK["models"]
+    c.advance(1)  # Play's own do not give way to each other
+    assert c.evaluating == 2 and len(pool.jobs) == 4
+    pool.run(2)  # the full one ends late: dropped
+    pool.run(3)
+    assert c.collect() and [it for it, _ in c.reports] == [0, 2] and 2 in c.quick
 
 
 def test_a_quick_evaluation_of_play_still_running_when_play_stops_is_followed_by_a_full_one(manual):
@@ -677,31 +669,44 @@ def test_a_quick_evaluation_of_play_still_running_when_play_stops_is_followed_by
     assert c.reports[-1][0] == 1 and 1 not in c.quick
 
 
-def test_while_a_proxy_evaluation_runs_the_steps_of_play_leave_its_worker_a_core(manual):
+def test_under_play_the_steps_leave_an_evaluation_a_core_a_quarter_of_the_time(manual, monkeypatch):
+    """With the steps spinning on every core the idle-class proxy worker got none: no evaluation finished in 30 s
+    of Play. Under Play the steps leave a running evaluation a core, at most ``PROXY_SHARE`` (1/4) of Play's time,
+    whichever evaluation it is: a full one started before Play (or one sharing its core with UMAP's compilation)
+    took the core for 15 of a 20 s Play in the browser. Step ×10 keeps every core; the count is restored."""
+    from fairdd.widgets import controller as module
+
+    assert module.PROXY_SHARE == pytest.approx(1 / 4)
     c, pool = manual, manual.background
-    seen, real = [], c.step
-    c.step = lambda: seen.append(torch.get_num_threads()) or real()
+    clock, seen, real = [1000.0], [], c.step
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
+
+    def step():  # each iteration takes 1 s
+        seen.append(torch.get_num_threads())
+        clock[0] += 1.0
+        return real()
+    c.step = step
     out = {}
 
     def work():  # a thread of its own: PyTorch's thread count is per thread with OpenMP
         torch.set_num_threads(2)
-        c.ensure_views()  # the quick evaluation of iteration 0 is pending (not run)
+        c.ensure_views()  # the quick evaluation of iteration 0 is pending (never run here): started before Play
         c.playing = c.share_cores = True  # Play
+        c.advance(12)
+        out["play"], seen[:] = list(seen), []
+        c.share_cores = False  # Step ×10 keeps every core
         c.advance(2)
-        pool.run(0)
-        c.advance(1)  # takes it in first: the refine is pending again
+        out["step10"], seen[:] = list(seen), []
+        c.share_cores = True
+        c.set(proxy_every=1000)  # no evaluation due any more
         while c.evaluating is not None:  # run what is pending (and what taking it in starts) to the end
             pool.run(len(pool.jobs) - 1)
             c.collect()
-        c.advance(1)
-        out["after"] = torch.get_num_threads()
+        c.advance(3)  # nothing to leave a core for
+        out["done"], out["after"] = list(seen), torch.get_num_threads()
 
     t = threading.Thread(target=work)
     t.start()
     t.join()
-    assert seen == [1, 1, 1, 2] and out["after"] == 2  # one fewer while it runs, all once it is in; restored
-    c.share_cores, seen[:] = False, []  # Step ×10 keeps every core
-    t = threading.Thread(target=lambda: torch.set_num_threads(2) or c.advance(2))
-    t.start()
-    t.join()
-    assert seen == [2, 2] and c.evaluating is not None
+    assert out["play"] == [2, 1, 2, 2] * 3  # a core left 3 of 12 s
+    assert out["step10"] == [2, 2] and out["done"] == [2, 2, 2] and out["after"] == 2
