@@ -94,7 +94,7 @@ class Dashboard:
         self.controls["embedding"].disabled = warm_umap
         self._initial_views()
         self.render_all()
-        # UMAP's warm-up (numba, ~10 s of CPU) in the layout worker waits for the first proxy evaluation (``_poll``):
+        # UMAP's warm-up (numba, ~6 s of CPU) in the layout worker waits for the first proxy evaluation (``_poll``):
         # both are idle-class and would share the spare CPU, delaying the first numbers by seconds
         self._warm_later = warm_umap and self.ctl.layouts is not None
         self._warming = self._start_umap_warm_up() if warm_umap and not self._warm_later else None
@@ -592,7 +592,7 @@ class Dashboard:
         self.inspect_cell.value = f"<div class='fairdd-cell-examples'>{''.join(items)}</div>"
 
     def _start_umap_warm_up(self):
-        """Compile UMAP (numba, about 10 s of CPU) where the layouts run: the layout worker, else a thread here.
+        """Compile UMAP (numba, about 6 s of CPU) where the layouts run: the layout worker, else a thread here.
 
         Returns the job (a ``concurrent.futures.Future``); the embedding toggle is enabled when it is done
         (``_poll`` in a loop, the thread itself otherwise).

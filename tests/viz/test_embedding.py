@@ -69,3 +69,44 @@ def test_projector_maps_each_frame_and_its_extra_points_onto_the_previous_frame(
     jitter = scale * _umap_jitter(x, first)
     assert _mean_distance(second, previous) < 2 * jitter
     assert _mean_distance(extra, second[:3]) < 2 * jitter  # the real points themselves, placed by transform
+
+
+def test_nearest_gives_the_exact_neighbours_nearest_first_each_point_its_own():
+    from fairdd.viz.embedding import nearest
+
+    rng = np.random.RandomState(0)
+    x, q = rng.randn(50, 7).astype(np.float32), rng.randn(9, 7).astype(np.float32)
+    idx, dist = nearest(q, x, 6)
+    brute = np.sqrt(((q[:, None].astype(np.float64) - x[None]) ** 2).sum(-1))  # (9, 50)
+    np.testing.assert_array_equal(idx, np.argsort(brute, axis=1)[:, :6])
+    np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :6], rtol=1e-5, atol=1e-5)
+    idx, dist = nearest(x, x, 3)
+    assert (idx[:, 0] == np.arange(50)).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
+
+
+def test_extra_points_are_placed_among_their_nearest_real_points():
+    from fairdd.viz.embedding import place_among
+
+    rng = np.random.RandomState(0)
+    real = np.concatenate([rng.randn(30, 5), rng.randn(30, 5) + 20])  # two clouds far apart
+    layout = np.concatenate([rng.rand(30, 2), rng.rand(30, 2) + [10.0, 0.0]])  # laid out apart too
+    assert np.allclose(place_among(real[:4], real, layout, 1), layout[:4])  # k = 1: onto the point itself
+    means = np.stack([real[:30].mean(0), real[30:].mean(0)])
+    placed = place_among(means, real, layout, 10)
+    assert (placed[0] >= 0).all() and (placed[0] <= 1).all()  # inside its own cloud's box
+    assert 10 <= placed[1][0] <= 11 and 0 <= placed[1][1] <= 1
+    assert place_among(np.zeros((0, 5)), real, layout, 10).shape == (0, 2)
+
+
+def test_the_live_umap_view_never_runs_umaps_neighbour_search_or_transform(umap_warm, monkeypatch):
+    # both compile with numba in every process: 10 of a 13 s warm-up that shared the proxy worker's core
+    import umap
+    import umap.umap_ as umap_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("UMAP's own neighbour search or transform ran")
+    monkeypatch.setattr(umap.UMAP, "transform", refuse)
+    monkeypatch.setattr(umap_module, "nearest_neighbors", refuse)
+    x = _two_clusters(np.random.RandomState(2))
+    pos, ext = AlignedProjector(n_epochs=30).project(x, x[:3])
+    assert pos.shape == (len(x), 2) and ext.shape == (3, 2) and np.isfinite(ext).all()
