@@ -120,12 +120,12 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, *, models: int, ep
     epoch by epoch.
 
     In every epoch each model visits the set once in its own random order, in batches of
-    ``batch_size``; with ``dsa`` each batch draws one op family and each image its own parameters. The draws are made for a
-    block of epochs at a time — ``max(1, AUG_BLOCK // (models · N))`` of them: one call for the
-    orders, one for the augmentations — and, when the block fits in ``AUG_BLOCK`` images, gathered
-    and augmented in one pass, so a batch is then a view. The block size depends only on the set
-    size and the number of models, so the stream is the same on every device. Under ``stop_when`` it raises
-    ``Stopped`` before a batch once the check says so.
+    ``batch_size``; with ``dsa`` each batch draws one op family and each image its own parameters. The
+    draws are made for a block of epochs at a time — ``max(1, AUG_BLOCK // (models · N))`` of them: one
+    call for the orders, one for the augmentations — and, when the block fits in ``AUG_BLOCK`` images,
+    gathered and augmented in one pass, so a batch is then a view. The block size depends only on the
+    set size and the number of models, so the stream is the same on every device. Under ``stop_when``
+    it raises ``Stopped`` before a batch once the check says so.
     """
     n, dev, check = images.shape[0], images.device, getattr(_stop, "check", None)
     if n == 0:
@@ -201,9 +201,9 @@ def train_classifiers_batched(
 ) -> list[nn.Module]:
     """Train several networks of one architecture *together*.
 
-    The protocol of ``train_classifier`` (each model visits the set in its own random order with its own augmentation draws, SGD with
-    momentum and weight decay, the same lr schedule) as one grouped forward/backward
-    (``stacked_forward``) and one update for all models.
+    The protocol of ``train_classifier`` (each model visits the set in its own random order with its own
+    augmentation draws, SGD with momentum and weight decay, the same lr schedule) as one grouped
+    forward/backward (``stacked_forward``) and one update for all models.
 
     The data orders and augmentations of all models come from ``generator`` in two calls per block
     of epochs (``epoch_batches``), so the number of launches per step does not grow with the number

@@ -181,8 +181,9 @@ def worker_info() -> dict:
 class WorkerPool(ProcessPoolExecutor):
     """A pool of spawned worker processes whose jobs can be dropped while they run.
 
-    A job given ``ticket()`` checks ``wanted(ticket)`` between its parts; ``drop_all()`` makes every job
-    ticketed so far stop at its next check (raising ``Dropped``), without stopping the workers.
+    A job given ``ticket()`` checks ``wanted(ticket)`` as it goes (``evaluate_sets``: before each training
+    batch); ``drop_all()`` makes every job ticketed so far stop at its next check (raising ``Dropped``),
+    without stopping the workers.
     """
 
     def __init__(self, workers: int, boot: str):

@@ -64,6 +64,7 @@ from ..config import METHODS, PRESETS, distill_config
 from ..data import GroupedDataset
 from ..distill import Distiller, resolve_device
 from ..evaluate import FairnessReport
+from ..matching.dm import embed_real
 from ..ops import segment_mean
 from .background import WorkerPool, evaluate_sets, submit
 
@@ -679,7 +680,7 @@ class DistillController:
     def _drop_jobs(self) -> None:
         """Stop the background evaluations handed out so far, whose results will not be taken (``WorkerPool``).
 
-        Each stops before its next proxy network; elsewhere (a thread pool) they run to their end.
+        Each stops before its next training batch; elsewhere (a thread pool) they run to their end.
         """
         if isinstance(self.background, WorkerPool):
             self.background.drop_all()
@@ -775,7 +776,7 @@ class DistillController:
     def _embed_real_now(self, net) -> tuple:
         net.eval()
         train, c = self.train, self.settings.view_class
-        real = net.embed(train.images[self.view_index].to(self.device))  # (n, d)
+        real = embed_real(net, train.images[self.view_index].to(self.device), None, None)  # (n, d), in chunks
         groups = train.groups[self.view_index].to(self.device)
         means, count = segment_mean(real, groups, train.n_groups)  # (G, d), (G,)
         present = count > 0
@@ -796,7 +797,8 @@ class DistillController:
         real, groups, extra, kinds = real_part
         c, labels = self.settings.view_class, self.run.labels
         mine = labels.to(self.device) == c
-        syn = net.embed(torch.cat([imgs.to(self.device)[mine] for images in sets for imgs in images.values()]))
+        syn = embed_real(net, torch.cat([imgs.to(self.device)[mine] for images in sets for imgs in images.values()]),
+                         None, None)  # cache-sized chunks on a CPU: a long session's replay holds thousands
         count = int(mine.sum())
         out = []
         for k, images in enumerate(sets):

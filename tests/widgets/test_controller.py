@@ -138,15 +138,22 @@ def test_the_real_points_are_embedded_once_per_proxy_network_and_view(digits_tra
     assert len(calls) == 4 and len(ctl.view_index) < len(points)
 
 
-def test_a_rebuilt_view_embeds_every_recorded_set_as_its_refresh_did(digits_train, digits_test):
-    # the frames of a view change are embedded in one batch: the same points as one refresh per set
+def test_a_rebuilt_view_embeds_every_recorded_set_as_its_refresh_did(digits_train, digits_test, monkeypatch):
+    # the frames of a view change are embedded together, in cache-sized chunks (a long session's replay holds
+    # thousands of images): the same points as one refresh per set
+    import fairdd.matching.dm as dm
+
     ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 50, "refresh_every": 1},
                             compare=["vanilla"])
     ctl.ensure_views()
     ctl.advance(3)
     before = [(f.iteration, f.high_dim, f.extra_kind) for f in ctl.frames]
+    sizes, real_embed = [], type(ctl.proxy_nets[-1]).embed
+    monkeypatch.setattr(dm, "cpu_chunk", lambda net, size: 3)
+    monkeypatch.setattr(type(ctl.proxy_nets[-1]), "embed", lambda net, x: sizes.append(len(x)) or real_embed(net, x))
     ctl.set(view_class=1)
     ctl.set(view_class=0)
+    assert sizes and max(sizes) <= 3
     after = [(f.iteration, f.high_dim, f.extra_kind) for f in ctl.frames]
     assert [a[0] for a in after] == [b[0] for b in before] == [0, 1, 2, 3]
     assert "synthetic:vanilla" in after[-1][2]
