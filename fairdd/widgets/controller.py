@@ -807,7 +807,9 @@ class DistillController:
             out.append((torch.cat([real, extra, part]).cpu().numpy(), groups, list(kinds) + sum(names, [])))
         return out
 
-    def _frame(self, iteration: int, high: np.ndarray, groups: np.ndarray, kinds: list, *, place: bool = True) -> Frame:
+    def _frame(self, iteration: int, high: np.ndarray, groups: np.ndarray, kinds: list, *,
+               xy: tuple | None = None) -> Frame:
+        """Make the frame of one embedded set; ``xy``: its 2-D positions (real, extra) if placed already, else now."""
         n = len(groups)
         kinds_arr = np.array(kinds)
         syn_mean = high[n:][kinds_arr == "synthetic"].mean(0)  # (d,)
@@ -815,10 +817,7 @@ class DistillController:
         distances = {name: float(np.linalg.norm(syn_mean - high[n:][kinds_arr == name][0]))
                      for name in ("barycenter", "pooled")}
         distances["spread"] = float(scale)
-        if place:
-            real_xy, extra_xy = self._project(high[:n], high[n:])
-        else:  # laid out by replay() only (a UMAP layout per old frame would take seconds)
-            real_xy, extra_xy = np.full((n, 2), np.nan, np.float32), np.full((len(high) - n, 2), np.nan, np.float32)
+        real_xy, extra_xy = self._project(high[:n], high[n:]) if xy is None else xy
         return Frame(iteration, real_xy, groups, extra_xy, kinds, high, distances, self.settings.embedding,
                      next(self._serials))
 
@@ -888,9 +887,16 @@ class DistillController:
         with torch.no_grad():
             real = self._embed_real(net)
             points = self._embed_synthetic(net, real, [images for _, images in self.image_history])
-            for k, ((it, _), embedded) in enumerate(zip(self.image_history, points)):
-                last = k == len(self.image_history) - 1
-                self.frames.append(self._frame(it, *embedded, place=last or not umap))
+        n = len(real[1])
+        if umap:  # the last one laid out now; the others by replay() only (a UMAP layout each would take seconds)
+            xys = [(np.full((n, 2), np.nan, np.float32), np.full((len(h) - n, 2), np.nan, np.float32))
+                   for h, _, _ in points[:-1]] + [None]
+        else:  # PCA: one projection of the real points (the same in every frame) and of every frame's extra points
+            real_xy, extra_xy = self._project(points[-1][0][:n], np.concatenate([h[n:] for h, _, _ in points]))
+            real_xy.flags.writeable = False  # shared by the frames
+            xys = [(real_xy, e) for e in np.split(extra_xy, np.cumsum([len(h) - n for h, _, _ in points])[:-1])]
+        for (it, _), embedded, xy in zip(self.image_history, points, xys):
+            self.frames.append(self._frame(it, *embedded, xy=xy))
         self._last_refresh = time.perf_counter()
         self.timings["view_ms"] = 1000 * (self._last_refresh - t0)
 

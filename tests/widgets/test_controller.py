@@ -161,6 +161,13 @@ def test_a_rebuilt_view_embeds_every_recorded_set_as_its_refresh_did(digits_trai
         assert ak == bk
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert not np.allclose(after[0][1], after[-1][1])  # each frame its own set
+    from fairdd.viz.embedding import PCAProjector
+
+    for f in ctl.frames:  # PCA: all frames placed by one map (the real points are the same), as each alone would be
+        n = len(f.real_groups)
+        real_xy, extra_xy = PCAProjector().project(f.high_dim[:n], f.high_dim[n:])
+        np.testing.assert_allclose(f.real_xy, real_xy, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(f.extra_xy, extra_xy, rtol=1e-4, atol=1e-4)
 
 
 def test_the_pooled_mean_is_the_group_means_weighted_by_the_class_s_group_sizes(ctl):
