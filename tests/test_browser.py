@@ -16,6 +16,7 @@ SHOTS = ROOT / "results" / "browser"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 LONG = 180_000  # ms: the shared 2-core CI machines stall at times
+EOD_TEXT = "document.querySelector('.fairdd-eod').innerText"
 # What of the dashboard lies outside the viewport: each element's box as it is seen, i.e. cut by the boxes
 # of its clipping ancestors inside the dashboard (a caption cut with "…" is inside); the Voila page's own
 # scroll container is not one of them, so anything that would need the page scrolled counts. Also: the
@@ -598,6 +599,9 @@ def test_ten_long_named_groups_cut_nothing_without_hover_and_the_legends_keep_th
             page.wait_for_function("(document.querySelector('.fairdd-umap').dataset.title || '').startsWith('embedding@')",
                                    timeout=LONG)
             _wait_idle(page)
+            # and the full evaluation that refines the first (quick) one is in: no caption changes under the checks
+            page.wait_for_function(f"!{EOD_TEXT}.includes('evaluating') && !{EOD_TEXT}.includes('quick proxy')",
+                                   timeout=LONG)
             for state in ("long_names_normal", "long_names_presenter", "long_names_presenter_settings"):
                 if state.endswith("presenter"):
                     page.click(".fairdd-presenter-button")

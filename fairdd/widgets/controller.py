@@ -425,6 +425,7 @@ class DistillController:
         """
         self.frames: list[Frame] = []
         self.replay_frames: list[Frame] = []
+        self._frames_behind = 0  # recorded sets before ``frames[0]`` not framed yet (``_rebuild_frames``)
         self._last_refresh = -float("inf")
         self._pick_view_points()
         s = self.settings
@@ -874,19 +875,21 @@ class DistillController:
             self._emit("embedding")
         return frame
 
-    def _rebuild_frames(self) -> None:
-        """Rebuild the frames after a view change.
+    def _rebuild_frames(self, *, every: bool = False) -> None:
+        """Rebuild the frames after a view change: the last recorded set's now, ``every`` one for a replay.
 
         One frame per recorded synthetic set, all under the last proxy networks (the real points embedded once), so
-        Replay works across class and PCA↔UMAP switches.
+        Replay works across class and PCA↔UMAP switches. A view change frames only the last set (what is on
+        screen; a switch then costs the same after 300 recorded sets as after 3) and ``replay()`` the others.
         """
         if not self.proxy_nets or not self.image_history:
             return
         t0 = time.perf_counter()
         net, umap = self.proxy_nets[-1], self.settings.embedding == "umap"
+        history = self.image_history if every else self.image_history[-1:]
         with torch.no_grad():
             real = self._embed_real(net)
-            points = self._embed_synthetic(net, real, [images for _, images in self.image_history])
+            points = self._embed_synthetic(net, real, [images for _, images in history])
         n = len(real[1])
         if umap:  # the last one laid out now; the others by replay() only (a UMAP layout each would take seconds)
             xys = [(np.full((n, 2), np.nan, np.float32), np.full((len(h) - n, 2), np.nan, np.float32))
@@ -895,8 +898,8 @@ class DistillController:
             real_xy, extra_xy = self._project(points[-1][0][:n], np.concatenate([h[n:] for h, _, _ in points]))
             real_xy.flags.writeable = False  # shared by the frames
             xys = [(real_xy, e) for e in np.split(extra_xy, np.cumsum([len(h) - n for h, _, _ in points])[:-1])]
-        for (it, _), embedded, xy in zip(self.image_history, points, xys):
-            self.frames.append(self._frame(it, *embedded, xy=xy))
+        self.frames = [self._frame(it, *embedded, xy=xy) for (it, _), embedded, xy in zip(history, points, xys)]
+        self._frames_behind = len(self.image_history) - len(history)
         self._last_refresh = time.perf_counter()
         self.timings["view_ms"] = 1000 * (self._last_refresh - t0)
 
@@ -939,6 +942,8 @@ class DistillController:
         until the next reset or view change.
         """
         t0 = time.perf_counter()
+        if self._frames_behind:  # a view change framed only the last recorded set
+            self._rebuild_frames(every=True)
         if len(self.frames) < 2:
             message = f"a replay needs at least 2 recorded frames; got {len(self.frames)}"
             if not self.proxy_nets and len(self.image_history) >= 2:  # kept, waiting for the networks to embed them

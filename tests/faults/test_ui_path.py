@@ -366,7 +366,8 @@ def test_a_refined_proxy_result_never_leaves_the_series_empty_in_between(manual)
 
 def test_steps_taken_before_the_first_proxy_networks_still_become_replay_frames(digits_train, digits_test):
     """The first proxy runs in a worker: steps taken before its networks come keep their synthetic sets,
-    embedded when the networks arrive, so Replay has a frame for every refresh from iteration 0 on."""
+    embedded when the networks arrive (the one on screen at once, the others when Replay asks), so Replay has a
+    frame for every refresh from iteration 0 on."""
     c = DistillController(train=digits_train, test=digits_test,
                           **{**FAST, "proxy_every": 10, "refresh_every": 1, "proxy_epochs": 1})
     pool = c.background = Manual()
@@ -375,7 +376,8 @@ def test_steps_taken_before_the_first_proxy_networks_still_become_replay_frames(
     assert c.frames == [] and [it for it, _ in c.image_history] == [0, 1, 2, 3]
     pool.run(0)
     assert c.collect()
-    assert [f.iteration for f in c.frames] == [0, 1, 2, 3] and len(c.replay()) == 4
+    assert [f.iteration for f in c.frames] == [3] and len(c.replay()) == 4
+    assert [f.iteration for f in c.frames] == [0, 1, 2, 3]
 
 
 UMAP_IN_A_WORKER = """

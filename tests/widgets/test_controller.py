@@ -152,7 +152,9 @@ def test_a_rebuilt_view_embeds_every_recorded_set_as_its_refresh_did(digits_trai
     monkeypatch.setattr(dm, "cpu_chunk", lambda net, size: 3)
     monkeypatch.setattr(type(ctl.proxy_nets[-1]), "embed", lambda net, x: sizes.append(len(x)) or real_embed(net, x))
     ctl.set(view_class=1)
-    ctl.set(view_class=0)
+    ctl.set(view_class=0)  # frames the set on screen now, the others for a replay
+    assert [f.iteration for f in ctl.frames] == [3] and ctl._frames_behind == 3
+    assert len(ctl.replay()) == 4 and ctl._frames_behind == 0
     assert sizes and max(sizes) <= 3
     after = [(f.iteration, f.high_dim, f.extra_kind) for f in ctl.frames]
     assert [a[0] for a in after] == [b[0] for b in before] == [0, 1, 2, 3]
