@@ -22,7 +22,6 @@ Norm = Literal["instancenorm", "batchnorm", "none"]
 CACHE_BYTES = 8 * 2 ** 20
 
 
-
 class _Pool2x2(torch.autograd.Function):
     """2×2 average pooling, stride 2, in the bits of ``F.avg_pool2d(x, 2)``, forward and backward.
 
@@ -99,6 +98,7 @@ class Pool2x2(nn.AvgPool2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pool ``x`` (N, C, H, W) → (N, C, H // 2, W // 2)."""
         return pool2x2(x)
+
 
 class ConvNet(nn.Module):
     """``depth`` × [conv 3×3 (width, pad 1) → norm → ReLU → avg-pool 2×2] → flatten → linear.

@@ -34,7 +34,6 @@ from .distances import DISTANCES, target_distance
 __all__ = ["DMMatcher", "dm_loss", "match", "embed", "embed_real"]
 
 
-
 @torch.no_grad()
 def embed_real(net, images: torch.Tensor, params, rows: torch.Tensor | None, *, chunk: int = 0,
                precision: str = "fp32", channels_last: bool = False, compile: bool | str = False) -> torch.Tensor:
@@ -191,4 +190,3 @@ class DMMatcher(Matcher):
         extra = {k: v.to(dev) for k, v in state["extra"].items()} or None
         targets = Targets(state["refs"].to(dev), state["weights"].to(dev), state["kind"], extra)
         self._held, self._age = {"params": params, "targets": targets}, int(state["age"])
-

@@ -297,6 +297,14 @@ class Manual:
         future.set_result(fn(*args))
 
 
+def _evaluated_at_0(c) -> None:
+    """Start, run and take in the quick and the full evaluation of iteration 0 (made while idle; ``Manual`` pool)."""
+    c.ensure_views()
+    for k in (0, 1):
+        c.background.run(k)
+        c.collect()
+
+
 @pytest.fixture()
 def manual(digits_train, digits_test):
     c = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 1, "proxy_epochs": 1})
@@ -604,10 +612,7 @@ def test_under_play_the_proxy_evaluations_are_quick_ones_and_a_full_one_follows_
     from fairdd.widgets import controller as module
 
     c, pool = manual, manual.background
-    c.ensure_views()
-    for k in (0, 1):  # the quick and the full evaluation of iteration 0, made while idle
-        pool.run(k)
-        c.collect()
+    _evaluated_at_0(c)
     c.playing = c.share_cores = True  # Play (the button): no step count
     c.advance(1)
     assert c.evaluating == 1 and pool.jobs[2][0].keywords["models"] == module.QUICK["models"]
@@ -637,10 +642,7 @@ def test_under_play_a_full_evaluation_of_an_older_iteration_gives_way_to_plays_q
     from fairdd.widgets import controller as module
 
     c, pool = manual, manual.background
-    c.ensure_views()
-    for k in (0, 1):
-        pool.run(k)
-        c.collect()
+    _evaluated_at_0(c)
     c.playing = True  # Step ×10: a full evaluation of iteration 1
     c.advance(1)
     assert c.evaluating == 1 and pool.jobs[2][0].keywords["models"] == c.settings.proxy_models
@@ -656,10 +658,7 @@ def test_under_play_a_full_evaluation_of_an_older_iteration_gives_way_to_plays_q
 
 def test_a_quick_evaluation_of_play_still_running_when_play_stops_is_followed_by_a_full_one(manual):
     c, pool = manual, manual.background
-    c.ensure_views()
-    for k in (0, 1):
-        pool.run(k)
-        c.collect()
+    _evaluated_at_0(c)
     c.playing = c.share_cores = True
     c.advance(1)
     assert c.evaluating == 1 and not c.catch_up_proxy()  # one runs: nothing to start
