@@ -767,18 +767,20 @@ class DistillController:
         Once per proxy network and view: kept while both stay (a refresh between two proxy evaluations embeds
         only the synthetic images).
         """
-        cached = getattr(self, "_real_cache", None)
-        if cached is not None and cached[0] is net and cached[1] is self.view_index:
+        index, cached = self.view_index, getattr(self, "_real_cache", None)  # read once: a view change may swap it
+        if cached is not None and cached[0] is net and cached[1] is index:
             return cached[2]
-        value = self._embed_real_now(net)
-        self._real_cache = (net, self.view_index, value)
+        value = self._embed_real_now(net, index)
+        self._real_cache = (net, index, value)
         return value
 
-    def _embed_real_now(self, net) -> tuple:
+    def _embed_real_now(self, net, index: torch.Tensor) -> tuple:
+        """Embed the view's real points ``index`` (all of one class); return them with their groups and means."""
         net.eval()
-        train, c = self.train, self.settings.view_class
-        real = embed_real(net, train.images[self.view_index].to(self.device), None, None)  # (n, d), in chunks
-        groups = train.groups[self.view_index].to(self.device)
+        train = self.train
+        c = int(train.labels[index[0]])  # the view's class, from its own points (not a setting read apart)
+        real = embed_real(net, train.images[index].to(self.device), None, None)  # (n, d), in chunks
+        groups = train.groups[index].to(self.device)
         means, count = segment_mean(real, groups, train.n_groups)  # (G, d), (G,)
         present = count > 0
         bary = means[present].mean(0, keepdim=True)  # (1, d) uniform barycenter

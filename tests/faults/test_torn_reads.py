@@ -6,7 +6,8 @@ draw half-updated images, a compared run a step behind the main one, or a step t
 The rule that closes it: at the end of each finished step the controller publishes a detached copy
 (``DistillController.published``: iteration, each run's images and number of recorded losses, in one
 assignment), and everything outside the step reads only that. The rows hold a step half-way (the main
-run's images, iteration and loss already changed) and read every view.
+run's images, iteration and loss already changed) and read every view. The same rule for the view's points:
+an embedding reads ``view_index`` once and takes the class from those points.
 """
 from __future__ import annotations
 
@@ -128,3 +129,25 @@ def test_a_finished_step_publishes_copies_the_next_step_cannot_change(dash):
     dash.step(1)
     assert dash.ctl.published.serial > published.serial and dash.ctl.iteration == 2
     assert all(torch.equal(published.images[t], kept[t]) for t in kept)
+
+
+def test_an_embedding_refresh_reads_the_view_points_once_while_a_view_change_swaps_them(dash, monkeypatch):
+    # a view change (per_group 4 → 2) from the API while the step thread embedded the view's points: the
+    # embeddings came from the old points and their groups from the new ones (index_add_: 20 indices, 250 rows)
+    from fairdd.widgets import controller as module
+
+    dash.step(1)
+    ctl, real_embed, swapped = dash.ctl, module.embed_real, []
+
+    def embed_then_swap(net, images, *args):
+        out = real_embed(net, images, *args)
+        if not swapped:  # the UI thread changes the view between the two reads of the step thread
+            swapped.append(ctl.view_index)
+            ctl.view_index = ctl.view_index[::2].clone()
+        return out
+    monkeypatch.setattr(module, "embed_real", embed_then_swap)
+    ctl._real_cache = None
+    frame = ctl.refresh_embedding(emit=False)
+    n = len(swapped[0])
+    assert len(frame.real_groups) == n and frame.high_dim.shape[0] > n and ctl.error is None
+    assert (frame.real_groups == ctl.train.groups[swapped[0]].numpy()).all()  # the groups of the points embedded

@@ -123,7 +123,7 @@ def test_the_real_points_are_embedded_once_per_proxy_network_and_view(digits_tra
     ctl = DistillController(train=digits_train, test=digits_test, **{**FAST, "proxy_every": 4, "refresh_every": 1})
     calls = []
     real = ctl._embed_real_now
-    monkeypatch.setattr(ctl, "_embed_real_now", lambda net: calls.append(net) or real(net))
+    monkeypatch.setattr(ctl, "_embed_real_now", lambda net, index: calls.append(net) or real(net, index))
     ctl.ensure_views()  # the proxy networks and the frame of iteration 0
     ctl.advance(4)  # refreshes at 1, 2, 3 under iteration 0's networks; a new proxy at 4
     assert [f.iteration for f in ctl.frames] == [0, 1, 2, 3, 4] and len(calls) == 2 and calls[0] is not calls[1]
